@@ -1,0 +1,38 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layers point one way (see README "Layout"):
+//   kith (CLI)  →  KithCore  →  KithWire, KithCrypto  →  CSodium, CDNSSD
+// KithWire and KithCore never import NIOPosix, GRDB or CDNSSD; LayeringTests checks it.
+let package = Package(
+    name: "Kith",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "kith", targets: ["kith"]),
+        .library(name: "KithCrypto", targets: ["KithCrypto"]),
+        .library(name: "KithWire", targets: ["KithWire"]),
+        .library(name: "KithCore", targets: ["KithCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CSodium", providers: [.apt(["libsodium-dev"])]),
+        .systemLibrary(name: "CDNSSD", providers: [.apt(["libavahi-compat-libdnssd-dev"])]),
+        .target(name: "KithCrypto", dependencies: ["CSodium"]),
+        .target(name: "KithWire"),
+        .target(name: "KithCore", dependencies: ["KithCrypto", "KithWire"]),
+        .executableTarget(
+            name: "kith",
+            dependencies: [
+                "KithCore", "KithCrypto", "KithWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "KithCryptoTests", dependencies: ["KithCrypto"]),
+        .testTarget(name: "KithWireTests", dependencies: ["KithWire"]),
+        .testTarget(name: "KithCoreTests", dependencies: ["KithCore", "KithCrypto", "KithWire"]),
+        .testTarget(name: "LayeringTests", dependencies: ["CDNSSD"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
