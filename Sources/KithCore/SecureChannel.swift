@@ -1,0 +1,222 @@
+import KithCrypto
+import KithWire
+
+/// One Kith TCP connection, end to end: preamble, Noise handshake, then framed, encrypted
+/// envelopes (spec §TCP channel). A pure state machine: the socket's bytes go in, actions come
+/// out, and the I/O shell only writes, delivers and closes as told. Any failure closes the
+/// channel with a typed error and every later event is ignored.
+public struct SecureChannel {
+    public enum Action: Equatable {
+        /// Bytes to write to the socket, in order.
+        case write([UInt8])
+        /// The handshake finished; the peer proved it holds `remoteStatic`. The shell decides
+        /// whether that key is welcome (the server checks it against the device registry).
+        case established(remoteStatic: PublicKey, handshakeHash: [UInt8])
+        /// An envelope arrived from the authenticated peer.
+        case deliver(Envelope)
+        /// Close the connection; nothing more will be read or written.
+        case close(WireError)
+    }
+
+    public enum Role: Sendable {
+        /// Dials out, knowing (for `Noise_IK` channels) the responder's static key.
+        case initiator(channel: Preamble.Channel, remoteStatic: PublicKey?)
+        /// Accepts connections for the listed channel kinds.
+        case responder(accepting: Set<Preamble.Channel>)
+    }
+
+    private enum State {
+        case idle
+        case awaitingPreamble([UInt8])
+        case handshaking(NoiseHandshake, FrameDecoder)
+        case open(send: CipherState, receive: CipherState, FrameDecoder)
+        case closed
+    }
+
+    private let role: Role
+    private let localStatic: KeyPair
+    private let ephemeralSource: () -> KeyPair
+    private var state: State = .idle
+
+    public init(role: Role, localStatic: KeyPair, ephemeralSource: @escaping () -> KeyPair = KeyPair.generate) {
+        self.role = role
+        self.localStatic = localStatic
+        self.ephemeralSource = ephemeralSource
+    }
+
+    /// The Noise protocol each channel kind uses (spec §Handshakes).
+    public static func protocolName(for channel: Preamble.Channel) -> NoiseProtocolName {
+        switch channel {
+        case .agentToServer, .deviceToDevice: try! NoiseProtocolName("Noise_IK_25519_ChaChaPoly_BLAKE2b")
+        case .pairing: try! NoiseProtocolName("Noise_XX_25519_ChaChaPoly_BLAKE2b")
+        }
+    }
+
+    public var isOpen: Bool { if case .open = state { true } else { false } }
+    public var isClosed: Bool { if case .closed = state { true } else { false } }
+
+    /// The connection is up: an initiator writes its preamble and first handshake message.
+    public mutating func start() -> [Action] {
+        guard case .idle = state else { preconditionFailure("SecureChannel.start called twice") }
+        switch role {
+        case .responder:
+            state = .awaitingPreamble([])
+            return []
+        case let .initiator(channel, remoteStatic):
+            let preamble = Preamble(channel: channel)
+            do throws(WireError) {
+                var handshake = try makeHandshake(channel: channel, role: .initiator, prologue: preamble.bytes,
+                                                  remoteStatic: remoteStatic)
+                let first = try FrameDecoder.encode(try noise { () throws(NoiseError) in try handshake.writeMessage() })
+                state = .handshaking(handshake, FrameDecoder())
+                return [.write(preamble.bytes + first)]
+            } catch {
+                return fail(error)
+            }
+        }
+    }
+
+    /// Bytes arrived from the socket.
+    public mutating func receive(_ bytes: [UInt8]) -> [Action] {
+        switch state {
+        case .idle: preconditionFailure("SecureChannel.receive before start")
+        case .closed: return []
+        case .awaitingPreamble(var buffered):
+            buffered += bytes
+            return receivePreamble(buffered)
+        case .handshaking(let handshake, var decoder):
+            decoder.append(bytes)
+            return continueHandshake(handshake, decoder)
+        case .open(let send, let receive, var decoder):
+            decoder.append(bytes)
+            return deliverFrames(send: send, receive: receive, decoder)
+        }
+    }
+
+    /// Encrypts and frames an envelope for the peer.
+    public mutating func send(_ envelope: Envelope) throws(WireError) -> [Action] {
+        guard case .open(var send, let receive, let decoder) = state else {
+            throw .malformed("channel: not open")
+        }
+        let plaintext = try envelope.encode()
+        let body: [UInt8]
+        do {
+            body = try send.encrypt(plaintext: plaintext)
+        } catch {
+            return fail(Self.wireError(error))
+        }
+        state = .open(send: send, receive: receive, decoder)
+        return [.write(try FrameDecoder.encode(body))]
+    }
+
+    // MARK: - Transitions
+
+    private mutating func receivePreamble(_ buffered: [UInt8]) -> [Action] {
+        guard case .responder(let accepted) = role else { preconditionFailure("only responders await a preamble") }
+        let preamble: Preamble
+        do throws(WireError) {
+            guard let decoded = try Preamble.decode(buffered[...]) else {
+                state = .awaitingPreamble(buffered)
+                return []
+            }
+            preamble = decoded
+        } catch {
+            guard error.kind == .unsupportedVersion else { return fail(error) }
+            // Tell the peer what we speak before closing (spec §Preamble).
+            let ours = Preamble(channel: Preamble.Channel(rawValue: buffered[6]) ?? .agentToServer)
+            return [.write(ours.bytes)] + fail(error)
+        }
+        guard accepted.contains(preamble.channel) else {
+            return fail(.unknownType("channel: kind \(preamble.channel) not accepted here"))
+        }
+        do throws(WireError) {
+            let handshake = try makeHandshake(channel: preamble.channel, role: .responder,
+                                              prologue: preamble.bytes, remoteStatic: nil)
+            var decoder = FrameDecoder()
+            decoder.append(buffered.dropFirst(Preamble.length))
+            return continueHandshake(handshake, decoder)
+        } catch {
+            return fail(error)
+        }
+    }
+
+    private mutating func continueHandshake(_ handshake: NoiseHandshake, _ decoder: FrameDecoder) -> [Action] {
+        var handshake = handshake, decoder = decoder, actions: [Action] = []
+        do throws(WireError) {
+            while !handshake.isComplete, let frame = try decoder.nextFrame() {
+                _ = try noise { () throws(NoiseError) in try handshake.readMessage(frame) }
+                if handshake.isOurTurn {
+                    let reply = try noise { () throws(NoiseError) in try handshake.writeMessage() }
+                    actions.append(.write(try FrameDecoder.encode(reply)))
+                }
+            }
+        } catch {
+            return actions + fail(error)
+        }
+        guard let transport = handshake.transport else {
+            state = .handshaking(handshake, decoder)
+            return actions
+        }
+        guard let remoteStatic = transport.remoteStatic, let send = transport.send, let receive = transport.receive else {
+            return actions + fail(.malformed("channel: handshake left no peer key"))
+        }
+        actions.append(.established(remoteStatic: remoteStatic, handshakeHash: transport.handshakeHash))
+        // Frames that arrived right behind the last handshake message are transport messages.
+        return actions + deliverFrames(send: send, receive: receive, decoder)
+    }
+
+    private mutating func deliverFrames(send: CipherState, receive: CipherState, _ decoder: FrameDecoder) -> [Action] {
+        var send = send, receive = receive, decoder = decoder, actions: [Action] = []
+        do throws(WireError) {
+            while let frame = try decoder.nextFrame() {
+                let plaintext = try noise { () throws(NoiseError) in try receive.decrypt(ciphertext: frame) }
+                do throws(WireError) {
+                    actions.append(.deliver(try Envelope.decode(plaintext[...])))
+                } catch {
+                    guard error.kind == .unknownType else { throw error }
+                    // A newer peer's message: answer it and carry on (spec §Versioning).
+                    let header = try EnvelopeHeader.decode(plaintext[...])
+                    let reply = try Envelope(requestID: header.requestID, .errorMessage(.init(
+                        code: ErrorCode.unknownMessage.rawValue, message: "unknown message type \(header.type)"))).encode()
+                    let sealed = try noise { () throws(NoiseError) in try send.encrypt(plaintext: reply) }
+                    actions.append(.write(try FrameDecoder.encode(sealed)))
+                }
+            }
+        } catch {
+            return actions + fail(error)
+        }
+        state = .open(send: send, receive: receive, decoder)
+        return actions
+    }
+
+    private mutating func fail(_ error: WireError) -> [Action] {
+        state = .closed
+        return [.close(error)]
+    }
+
+    private func makeHandshake(channel: Preamble.Channel, role: NoiseHandshake.Role, prologue: [UInt8],
+                               remoteStatic: PublicKey?) throws(WireError) -> NoiseHandshake {
+        let configuration = NoiseHandshake.Configuration(
+            protocolName: Self.protocolName(for: channel), role: role, prologue: prologue,
+            localStatic: localStatic, remoteStatic: remoteStatic, ephemeralSource: ephemeralSource)
+        return try noise { () throws(NoiseError) in try NoiseHandshake(configuration) }
+    }
+
+    /// Runs a Noise step, reporting its failure as the wire sees it.
+    private func noise<T>(_ body: () throws(NoiseError) -> T) throws(WireError) -> T {
+        do { return try body() } catch { throw Self.wireError(error) }
+    }
+
+    /// How a Noise failure is reported on the wire side.
+    static func wireError(_ error: NoiseError) -> WireError {
+        switch error {
+        case .decryptionFailed: .authenticationFailed("noise: message did not verify")
+        case .truncatedMessage: .truncated("noise: message too short")
+        case .messageTooLarge(let n): .oversized("noise: \(n) bytes")
+        case .invalidPublicKey: .authenticationFailed("noise: low-order public key")
+        case .nonceExhausted: .oversized("noise: nonce exhausted")
+        case .unsupportedProtocol, .invalidModifier, .missingKey, .invalidKeyLength, .outOfTurn:
+            .malformed("noise: \(error)")
+        }
+    }
+}

@@ -1,0 +1,88 @@
+/// Kith's UDP packets between devices, in the style of WireGuard (spec §UDP packets).
+///
+/// Every packet starts with four bytes: type, protocol version, and two zero bytes. Indices are
+/// random 32-bit numbers each side picks for a session, so a receiver finds the session from
+/// the packet alone, whatever address it came from (roaming, NAT rebinding).
+public enum Datagram: Equatable, Sendable {
+    /// The first Noise message, from the side that starts the session.
+    case handshakeInitiation(senderIndex: UInt32, noiseMessage: [UInt8])
+    /// The second Noise message; `receiverIndex` echoes the initiator's sender index.
+    case handshakeResponse(senderIndex: UInt32, receiverIndex: UInt32, noiseMessage: [UInt8])
+    /// A transport message under the session's keys: the counter is the AEAD nonce, sent
+    /// explicitly because datagrams arrive out of order.
+    case transportData(receiverIndex: UInt32, counter: UInt64, ciphertext: [UInt8])
+
+    public enum PacketType: UInt8, Sendable {
+        case handshakeInitiation = 1
+        case handshakeResponse = 2
+        case transportData = 3
+    }
+
+    public static let headerLength = 4
+    /// The smallest Noise handshake message: an ephemeral key and an AEAD tag.
+    public static let minHandshakeMessage = 32 + WireLimits.aeadTag
+
+    public var packetType: PacketType {
+        switch self {
+        case .handshakeInitiation: .handshakeInitiation
+        case .handshakeResponse: .handshakeResponse
+        case .transportData: .transportData
+        }
+    }
+
+    public func encode() throws(WireError) -> [UInt8] {
+        var out: [UInt8] = [packetType.rawValue, UInt8(WireLimits.protocolVersion), 0, 0]
+        switch self {
+        case let .handshakeInitiation(sender, message):
+            out.appendInteger(sender)
+            out += message
+        case let .handshakeResponse(sender, receiver, message):
+            out.appendInteger(sender)
+            out.appendInteger(receiver)
+            out += message
+        case let .transportData(receiver, counter, ciphertext):
+            out.appendInteger(receiver)
+            out.appendInteger(counter)
+            out += ciphertext
+        }
+        guard out.count <= WireLimits.maxDatagram else {
+            throw .oversized("datagram: \(out.count) bytes, limit \(WireLimits.maxDatagram)")
+        }
+        return out
+    }
+
+    /// Decodes one whole datagram. Checks structure only; the session layer authenticates.
+    public static func decode(_ bytes: ArraySlice<UInt8>) throws(WireError) -> Datagram {
+        guard bytes.count <= WireLimits.maxDatagram else {
+            throw .oversized("datagram: \(bytes.count) bytes, limit \(WireLimits.maxDatagram)")
+        }
+        var reader = ByteReader(bytes, what: "datagram")
+        let typeByte: UInt8 = try reader.readInteger()
+        let version: UInt8 = try reader.readInteger()
+        let reserved: UInt16 = try reader.readInteger()
+        guard version == UInt8(WireLimits.protocolVersion) else {
+            throw .unsupportedVersion("datagram: version \(version)")
+        }
+        guard let type = PacketType(rawValue: typeByte) else { throw .unknownType("datagram: type \(typeByte)") }
+        guard reserved == 0 else { throw .malformed("datagram: reserved bytes \(reserved)") }
+        switch type {
+        case .handshakeInitiation:
+            let sender: UInt32 = try reader.readInteger()
+            let message = reader.readRest()
+            guard message.count >= minHandshakeMessage else { throw .truncated("handshake initiation: \(message.count) bytes") }
+            return .handshakeInitiation(senderIndex: sender, noiseMessage: Array(message))
+        case .handshakeResponse:
+            let sender: UInt32 = try reader.readInteger()
+            let receiver: UInt32 = try reader.readInteger()
+            let message = reader.readRest()
+            guard message.count >= minHandshakeMessage else { throw .truncated("handshake response: \(message.count) bytes") }
+            return .handshakeResponse(senderIndex: sender, receiverIndex: receiver, noiseMessage: Array(message))
+        case .transportData:
+            let receiver: UInt32 = try reader.readInteger()
+            let counter: UInt64 = try reader.readInteger()
+            let ciphertext = reader.readRest()
+            guard ciphertext.count >= WireLimits.aeadTag else { throw .truncated("transport data: \(ciphertext.count) bytes") }
+            return .transportData(receiverIndex: receiver, counter: counter, ciphertext: Array(ciphertext))
+        }
+    }
+}
