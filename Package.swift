@@ -29,9 +29,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "KithCryptoTests", dependencies: ["KithCrypto"]),
-        .testTarget(name: "KithWireTests", dependencies: ["KithWire"]),
-        .testTarget(name: "KithCoreTests", dependencies: ["KithCore", "KithCrypto", "KithWire"]),
+        .target(name: "KithTestSupport", path: "Tests/KithTestSupport"),
+        .testTarget(name: "KithCryptoTests", dependencies: ["KithCrypto", "KithTestSupport"]),
+        .testTarget(name: "KithWireTests", dependencies: ["KithWire", "KithTestSupport"]),
+        .testTarget(name: "KithCoreTests", dependencies: ["KithCore", "KithCrypto", "KithWire", "KithTestSupport"]),
         .testTarget(name: "LayeringTests", dependencies: ["CDNSSD"]),
     ],
     swiftLanguageModes: [.v6]

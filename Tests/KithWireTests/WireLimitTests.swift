@@ -1,0 +1,73 @@
+import Foundation
+import KithTestSupport
+import Testing
+@testable import KithWire
+
+/// Limits whose vectors would be too large to ship as JSON, and properties of the decoders
+/// that hold for any input.
+@Suite struct WireLimitTests {
+    @Test func largestFrameDecodesAndOneMoreIsRefusedBeforeBuffering() throws {
+        let body = [UInt8](repeating: 0xab, count: WireLimits.maxNoiseMessage)
+        var decoder = FrameDecoder()
+        decoder.append(try FrameDecoder.encode(body))
+        #expect(try decoder.nextFrame() == body)
+        #expect(throws: WireError.self) { _ = try FrameDecoder.encode(body + [0]) }
+
+        var small = FrameDecoder(maxBody: 1024)
+        small.append([0x04, 0x01])  // announces 1025 bytes: refused before any body arrives
+        #expect(throws: WireError.oversized("frame: body of 1025 bytes, limit 1024")) { _ = try small.nextFrame() }
+    }
+
+    @Test func envelopeOverTheLimitIsRefusedBothWays() throws {
+        var bytes: [UInt8] = [0, 0, 2, 0, 0, 0, 1, 0, 1, 0, 8, 0, 0, 0, 0, 0, 0, 0, 1]
+        while bytes.count <= WireLimits.maxEnvelope { bytes += [0, 2, 0xff, 0xff] + [UInt8](repeating: 0, count: 0xffff) }
+        #expect(throws: WireError.self) { _ = try Envelope.decode(bytes[...]) }
+        let huge = Note(id: [UInt8](repeating: 0, count: 16), sentAtMillis: 0, text: String(repeating: "x", count: 16385))
+        #expect(throws: WireError.self) { _ = try Envelope(.note(huge)).encode() }
+    }
+
+    @Test func everyMessageRoundTripsThroughItsEnvelope() throws {
+        let messages: [Message] = [
+            .errorMessage(.init(code: ErrorCode.rateLimited.rawValue, message: "later", retryAfterMillis: 5)),
+            .ping(.init(nonce: .max)), .pong(.init(nonce: 0)),
+            .hello(.init(protocolVersion: 0, software: "kith/test", deviceName: nil)),
+            .note(.init(id: Array(0..<16), sentAtMillis: 1, text: "✓", attachments: [.init(name: "n", data: [1])])),
+        ]
+        #expect(Set(messages.map(\.type)) == Set(MessageType.allCases))
+        for (i, message) in messages.enumerated() {
+            let envelope = Envelope(requestID: UInt32(i), message)
+            #expect(try Envelope.decode(try envelope.encode()[...]) == envelope)
+        }
+    }
+
+    /// Every prefix of a valid envelope fails with a typed error (or decodes, when the cut
+    /// falls between fields and only optional ones are lost): never a crash.
+    @Test func everyTruncationOfAnEnvelopeIsATypedError() throws {
+        let bytes = try Envelope(requestID: 3, .errorMessage(.init(code: 1, message: "m", retryAfterMillis: 2))).encode()
+        for cut in 0..<bytes.count {
+            do { _ = try Envelope.decode(bytes.prefix(cut)) } catch { #expect([.truncated, .malformed].contains(error.kind)) }
+        }
+    }
+
+    @Test func randomBytesNeverCrashAnyDecoder() {
+        var random = SplitMix64(seed: 7)
+        for _ in 0..<20_000 {
+            let bytes = (0..<Int(random.next() % 64)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
+            _ = try? Envelope.decode(bytes[...])
+            _ = try? Datagram.decode(bytes[...])
+            _ = try? Preamble.decode(bytes[...])
+            var decoder = FrameDecoder()
+            decoder.append(bytes)
+            while (try? decoder.nextFrame()) ?? nil != nil {}
+        }
+    }
+
+    @Test func generatedCodeMatchesTheSchema() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", Repository.url("Tools/wiregen").path, "--check"]
+        try process.run()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "Sources/KithWire/Generated is stale: run Tools/wiregen")
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import KithTestSupport
+import Testing
+@testable import KithWire
+
+/// Protocol/vectors, computed by Tools/make-vectors (Python, from the spec), decoded by Swift.
+@Suite struct WireVectorTests {
+    struct Vector: Decodable, CustomTestStringConvertible {
+        let tcId: Int
+        let comment: String
+        let result: String
+        let hex: String
+        let error: String?
+        let frames: [String]?
+        var bytes: [UInt8] { [UInt8](vectorHex: hex) }
+        var testDescription: String { "#\(tcId) \(comment)" }
+    }
+
+    @Test(arguments: try VectorFile<Vector>.load("preamble.json"))
+    func preamble(_ v: Vector) throws {
+        if v.result == "valid" {
+            let decoded = try #require(try Preamble.decode(v.bytes[...]))
+            #expect(decoded.bytes == v.bytes)
+        } else {
+            #expect(Self.errorKind { _ = try Preamble.decode(v.bytes[...]) } == v.error)
+        }
+    }
+
+    @Test(arguments: try VectorFile<Vector>.load("frame.json"))
+    func frames(_ v: Vector) throws {
+        for delivery in deliveries(of: v.bytes) {
+            var decoder = FrameDecoder()
+            var frames: [[UInt8]] = []
+            var failure: WireError.Kind?
+            do {
+                for chunk in delivery.chunks {
+                    decoder.append(chunk)
+                    while let frame = try decoder.nextFrame() { frames.append(frame) }
+                }
+            } catch {
+                failure = error.kind
+            }
+            if v.result == "valid" {
+                #expect(failure == nil, "\(delivery.name)")
+                #expect(frames.map(\.hexString) == v.frames!, "\(delivery.name)")
+            } else {
+                #expect(failure?.rawValue == v.error, "\(delivery.name)")
+            }
+        }
+    }
+
+    @Test(arguments: try VectorFile<Vector>.load("datagram.json"))
+    func datagrams(_ v: Vector) throws {
+        if v.result == "valid" {
+            #expect(try Datagram.decode(v.bytes[...]).encode() == v.bytes)
+        } else {
+            #expect(Self.errorKind { _ = try Datagram.decode(v.bytes[...]) } == v.error)
+        }
+    }
+
+    struct EnvelopeVector: Decodable, CustomTestStringConvertible {
+        struct Meaning: Decodable {
+            let requestID: UInt32
+            let type: String
+            let canonical: Bool?
+        }
+        let tcId: Int
+        let comment: String
+        let result: String
+        let hex: String
+        let error: String?
+        let meaning: Meaning?
+        var testDescription: String { "#\(tcId) \(comment)" }
+    }
+
+    @Test(arguments: try VectorFile<EnvelopeVector>.load("envelope.json"))
+    func envelopes(_ v: EnvelopeVector) throws {
+        let bytes = [UInt8](vectorHex: v.hex)
+        guard let meaning = v.meaning else {
+            #expect(Self.errorKind { _ = try Envelope.decode(bytes[...]) } == v.error)
+            return
+        }
+        let decoded = try Envelope.decode(bytes[...])
+        #expect(decoded.requestID == meaning.requestID)
+        #expect("\(decoded.message.type)" == meaning.type)
+        #expect(decoded.message == (try Self.expectedMessage(v.hex)))
+        if meaning.canonical ?? true {
+            #expect(try decoded.encode() == bytes)
+        }
+    }
+
+    /// Builds the expected message from the vector's JSON `meaning.body` with the generated
+    /// types' Codable conformance, independently of the binary decoder under test.
+    static func expectedMessage(_ hex: String) throws -> Message {
+        let vectors = try VectorFile<RawEnvelopeVector>.load("envelope.json")
+        let raw = try #require(vectors.first { $0.hex == hex }?.meaning)
+        let body = try JSONSerialization.data(withJSONObject: raw.body.value)
+        let decoder = JSONDecoder()
+        let type = try #require(MessageType.allCases.first { "\($0)" == raw.type })
+        return switch type {
+        case .errorMessage: .errorMessage(try decoder.decode(ErrorMessage.self, from: body))
+        case .ping: .ping(try decoder.decode(Ping.self, from: body))
+        case .pong: .pong(try decoder.decode(Pong.self, from: body))
+        case .hello: .hello(try decoder.decode(Hello.self, from: body))
+        case .note: .note(try decoder.decode(Note.self, from: body))
+        }
+    }
+
+    @Test func everyMessageTypeHasAValidVector() throws {
+        let types = Set(try VectorFile<EnvelopeVector>.load("envelope.json").compactMap { $0.meaning?.type })
+        #expect(types == Set(MessageType.allCases.map { "\($0)" }))
+    }
+
+    /// The kind of WireError `body` throws ("none" if it succeeds), to compare with a vector.
+    static func errorKind(_ body: () throws -> Void) -> String {
+        do { try body(); return "none" } catch let error as WireError { return error.kind.rawValue } catch {
+            return "untyped error \(error)"
+        }
+    }
+}
+
+struct RawEnvelopeVector: Decodable {
+    struct Meaning: Decodable { let type: String; let body: AnyJSON }
+    let hex: String
+    let meaning: Meaning?
+}
+
+/// Any JSON value, kept as Foundation objects so it can be re-serialised for Codable.
+struct AnyJSON: Decodable {
+    let value: Any
+    init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let v = try? c.decode([String: AnyJSON].self) { value = v.mapValues(\.value) }
+        else if let v = try? c.decode([AnyJSON].self) { value = v.map(\.value) }
+        else if let v = try? c.decode(Bool.self) { value = v }
+        else if let v = try? c.decode(UInt64.self) { value = v }
+        else if let v = try? c.decode(String.self) { value = v }
+        else { value = NSNull() }
+    }
+}
+
+extension Sequence where Element == UInt8 {
+    var hexString: String { map { String(format: "%02x", $0) }.joined() }
+}
