@@ -37,7 +37,10 @@ public struct Preamble: Equatable, Sendable {
     /// than ours is reported as `.unsupportedVersion` only after the magic matched.
     public static func decode(_ buffer: ArraySlice<UInt8>) throws(WireError) -> Preamble? {
         guard buffer.count >= length else {
-            guard buffer.elementsEqual(magic.prefix(buffer.count)) else { throw .malformed("preamble: bad magic") }
+            // Refuse a wrong magic as soon as its bytes are in, without waiting for all eight.
+            guard buffer.prefix(magic.count).elementsEqual(magic.prefix(buffer.count)) else {
+                throw .malformed("preamble: bad magic")
+            }
             return nil
         }
         var reader = ByteReader(buffer.prefix(length), what: "preamble")

@@ -1,0 +1,144 @@
+import KithTestSupport
+import Testing
+@testable import KithCore
+import KithCrypto
+import KithWire
+
+/// Two SecureChannel state machines wired back to back, the way swift-nio-ssh tests its
+/// connection state machine: each side's writes become the other's reads.
+@Suite struct SecureChannelTests {
+    struct Pair {
+        var client: SecureChannel
+        var server: SecureChannel
+        var delivered: (client: [Envelope], server: [Envelope]) = ([], [])
+        var established: (client: PublicKey?, server: PublicKey?) = (nil, nil)
+        var closed: (client: WireError?, server: WireError?) = (nil, nil)
+        var chunking: ([UInt8]) -> [[UInt8]] = { [$0] }
+
+        /// Runs actions until neither side has anything more to say.
+        mutating func pump(client clientActions: [SecureChannel.Action], server serverActions: [SecureChannel.Action] = []) {
+            var toServer = clientActions, toClient = serverActions
+            while !toServer.isEmpty || !toClient.isEmpty {
+                let a = toServer, b = toClient
+                toServer = []; toClient = []
+                for action in a {
+                    switch action {
+                    case .write(let bytes): for chunk in chunking(bytes) { toClient += server.receive(chunk) }
+                    case .established(let key, _): established.client = key
+                    case .deliver(let envelope): delivered.client.append(envelope)
+                    case .close(let error): closed.client = error
+                    }
+                }
+                for action in b {
+                    switch action {
+                    case .write(let bytes): for chunk in chunking(bytes) { toServer += client.receive(chunk) }
+                    case .established(let key, _): established.server = key
+                    case .deliver(let envelope): delivered.server.append(envelope)
+                    case .close(let error): closed.server = error
+                    }
+                }
+            }
+        }
+    }
+
+    static let serverKey = KeyPair.generate()
+    static let clientKey = KeyPair.generate()
+
+    static func pair(serverKnownAs key: PublicKey = serverKey.publicKey, channel: Preamble.Channel = .agentToServer) -> Pair {
+        Pair(client: SecureChannel(role: .initiator(channel: channel, remoteStatic: key), localStatic: clientKey),
+             server: SecureChannel(role: .responder(accepting: [.agentToServer, .pairing]), localStatic: serverKey))
+    }
+
+    static let hello = Envelope(.hello(.init(protocolVersion: 0, software: "kith/test")))
+
+    @Test(arguments: ["whole", "dripped", "random chunks"])
+    func handshakeThenEnvelopesBothWays(_ delivery: String) throws {
+        var pair = Self.pair()
+        pair.chunking = { bytes in deliveries(of: bytes).first { $0.name == delivery }!.chunks }
+        pair.pump(client: [], server: pair.server.start())
+        pair.pump(client: pair.client.start())
+        #expect(pair.closed.client == nil && pair.closed.server == nil)
+        #expect(pair.established.client == Self.serverKey.publicKey)
+        #expect(pair.established.server == Self.clientKey.publicKey)
+        #expect(pair.client.isOpen && pair.server.isOpen)
+        pair.pump(client: try pair.client.send(Self.hello))
+        pair.pump(client: [], server: try pair.server.send(Envelope(requestID: 5, .pong(.init(nonce: 1)))))
+        #expect(pair.delivered.server == [Self.hello])
+        #expect(pair.delivered.client == [Envelope(requestID: 5, .pong(.init(nonce: 1)))])
+    }
+
+    @Test func pairingChannelUsesXXAndLearnsTheKey() throws {
+        var pair = Self.pair(channel: .pairing)
+        pair.pump(client: [], server: pair.server.start())
+        pair.pump(client: pair.client.start())
+        #expect(pair.established.client == Self.serverKey.publicKey)
+        #expect(pair.established.server == Self.clientKey.publicKey)
+    }
+
+    @Test func wrongServerKeyFailsTheHandshake() {
+        var pair = Self.pair(serverKnownAs: KeyPair.generate().publicKey)
+        pair.pump(client: [], server: pair.server.start())
+        pair.pump(client: pair.client.start())
+        #expect(pair.closed.server?.kind == .authenticationFailed)
+        #expect(pair.established.server == nil && pair.established.client == nil)
+    }
+
+    @Test func tamperedFrameClosesTheChannel() throws {
+        var pair = Self.pair()
+        pair.pump(client: [], server: pair.server.start())
+        pair.pump(client: pair.client.start())
+        guard case .write(var bytes) = try pair.client.send(Self.hello).first else { Issue.record("no write"); return }
+        bytes[bytes.count - 1] ^= 1
+        pair.pump(client: [.write(bytes)])
+        #expect(pair.closed.server?.kind == .authenticationFailed)
+        #expect(pair.server.isClosed)
+        #expect(pair.server.receive([1, 2, 3]) == [])  // closed stays closed
+    }
+
+    @Test func unknownMessageTypeIsAnsweredAndTheChannelStaysOpen() throws {
+        // Reach into a client-side transport to send an envelope type from the future.
+        let name = SecureChannel.protocolName(for: .agentToServer)
+        let prologue = Preamble(channel: .agentToServer).bytes
+        var initiator = try NoiseHandshake(.init(protocolName: name, role: .initiator, prologue: prologue,
+                                                 localStatic: Self.clientKey, remoteStatic: Self.serverKey.publicKey))
+        var server = SecureChannel(role: .responder(accepting: [.agentToServer]), localStatic: Self.serverKey)
+        _ = server.start()
+        let replies = server.receive(prologue + (try FrameDecoder.encode(try initiator.writeMessage())))
+        guard case .write(let frame) = replies.first else { Issue.record("no handshake reply"); return }
+        _ = try initiator.readMessage(Array(frame.dropFirst(2)))
+        var transport = initiator.transport!
+        let future: [UInt8] = [0, 0x77, 0x77, 0, 0, 0, 9]
+        let actions = server.receive(try FrameDecoder.encode(try transport.send!.encrypt(plaintext: future)))
+        guard case .write(let answer) = actions.first else { Issue.record("no answer: \(actions)"); return }
+        let envelope = try Envelope.decode(try transport.receive!.decrypt(ciphertext: Array(answer.dropFirst(2)))[...])
+        #expect(envelope.requestID == 9)
+        guard case .errorMessage(let error) = envelope.message else { Issue.record("not an error"); return }
+        #expect(error.code == ErrorCode.unknownMessage.rawValue)
+        #expect(server.isOpen)
+    }
+
+    @Test func futureVersionGetsOurPreambleAndAClose() {
+        var server = SecureChannel(role: .responder(accepting: [.agentToServer]), localStatic: Self.serverKey)
+        _ = server.start()
+        let actions = server.receive(Preamble(version: 9, channel: .agentToServer).bytes)
+        #expect(actions.first == .write(Preamble(channel: .agentToServer).bytes))
+        #expect(actions.last.map { if case .close(let e) = $0 { e.kind == .unsupportedVersion } else { false } } == true)
+    }
+
+    @Test func garbageAndRefusedChannelsClose() {
+        for bytes in [Array("GET / HTTP/1.1\r\n".utf8), Preamble(channel: .deviceToDevice).bytes] {
+            var server = SecureChannel(role: .responder(accepting: [.agentToServer]), localStatic: Self.serverKey)
+            _ = server.start()
+            let actions = server.receive(bytes)
+            #expect(actions.count == 1)
+            #expect(server.isClosed)
+        }
+    }
+
+    @Test func sendingBeforeTheHandshakeIsAnError() {
+        var client = SecureChannel(role: .initiator(channel: .agentToServer, remoteStatic: Self.serverKey.publicKey),
+                                   localStatic: Self.clientKey)
+        _ = client.start()
+        #expect(throws: WireError.self) { _ = try client.send(Self.hello) }
+    }
+}
