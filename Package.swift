@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Layers point one way (see README "Layout"):
-//   kith (CLI)  →  KithCore  →  KithWire, KithCrypto  →  CSodium, CDNSSD
+//   kith (CLI)  →  KithNet (NIO shell)  →  KithCore  →  KithWire, KithCrypto  →  CSodium, CDNSSD
 // KithWire and KithCore never import NIOPosix, GRDB or CDNSSD; LayeringTests checks it.
 let package = Package(
     name: "Kith",
@@ -15,6 +15,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         .systemLibrary(name: "CSodium", providers: [.apt(["libsodium-dev"])]),
@@ -22,11 +23,22 @@ let package = Package(
         .target(name: "KithCrypto", dependencies: ["CSodium"]),
         .target(name: "KithWire"),
         .target(name: "KithCore", dependencies: ["KithCrypto", "KithWire"]),
+        // The I/O shell shared by server and agent: SwiftNIO channels around KithCore's machines.
+        .target(
+            name: "KithNet",
+            dependencies: [
+                "KithCore", "KithCrypto", "KithWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "kith",
             dependencies: [
-                "KithCore", "KithCrypto", "KithWire",
+                "KithCore", "KithCrypto", "KithNet", "KithWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .target(name: "KithTestSupport", path: "Tests/KithTestSupport"),

@@ -27,7 +27,10 @@ public struct SecureChannel {
 
     private enum State {
         case idle
+        /// Responder: waiting for the initiator's preamble.
         case awaitingPreamble([UInt8])
+        /// Initiator: first message sent, waiting for the responder's preamble.
+        case awaitingResponderPreamble(NoiseHandshake, [UInt8])
         case handshaking(NoiseHandshake, FrameDecoder)
         case open(send: CipherState, receive: CipherState, FrameDecoder)
         case closed
@@ -68,7 +71,7 @@ public struct SecureChannel {
                 var handshake = try makeHandshake(channel: channel, role: .initiator, prologue: preamble.bytes,
                                                   remoteStatic: remoteStatic)
                 let first = try FrameDecoder.encode(try noise { () throws(NoiseError) in try handshake.writeMessage() })
-                state = .handshaking(handshake, FrameDecoder())
+                state = .awaitingResponderPreamble(handshake, [])
                 return [.write(preamble.bytes + first)]
             } catch {
                 return fail(error)
@@ -84,6 +87,9 @@ public struct SecureChannel {
         case .awaitingPreamble(var buffered):
             buffered += bytes
             return receivePreamble(buffered)
+        case .awaitingResponderPreamble(let handshake, var buffered):
+            buffered += bytes
+            return receiveResponderPreamble(handshake, buffered)
         case .handshaking(let handshake, var decoder):
             decoder.append(bytes)
             return continueHandshake(handshake, decoder)
@@ -134,10 +140,29 @@ public struct SecureChannel {
                                               prologue: preamble.bytes, remoteStatic: nil)
             var decoder = FrameDecoder()
             decoder.append(buffered.dropFirst(Preamble.length))
-            return continueHandshake(handshake, decoder)
+            // Our preamble first, so the initiator learns our version before any frame (spec §Preamble).
+            return [.write(preamble.bytes)] + continueHandshake(handshake, decoder)
         } catch {
             return fail(error)
         }
+    }
+
+    private mutating func receiveResponderPreamble(_ handshake: NoiseHandshake, _ buffered: [UInt8]) -> [Action] {
+        guard case .initiator(let channel, _) = role else { preconditionFailure("only initiators await a responder preamble") }
+        do throws(WireError) {
+            guard let preamble = try Preamble.decode(buffered[...]) else {
+                state = .awaitingResponderPreamble(handshake, buffered)
+                return []
+            }
+            guard preamble.channel == channel else {
+                return fail(.malformed("channel: responder answered for channel \(preamble.channel)"))
+            }
+        } catch {
+            return fail(error)
+        }
+        var decoder = FrameDecoder()
+        decoder.append(buffered.dropFirst(Preamble.length))
+        return continueHandshake(handshake, decoder)
     }
 
     private mutating func continueHandshake(_ handshake: NoiseHandshake, _ decoder: FrameDecoder) -> [Action] {
@@ -173,13 +198,21 @@ public struct SecureChannel {
                 do throws(WireError) {
                     actions.append(.deliver(try Envelope.decode(plaintext[...])))
                 } catch {
-                    guard error.kind == .unknownType else { throw error }
-                    // A newer peer's message: answer it and carry on (spec §Versioning).
-                    let header = try EnvelopeHeader.decode(plaintext[...])
-                    let reply = try Envelope(requestID: header.requestID, .errorMessage(.init(
-                        code: ErrorCode.unknownMessage.rawValue, message: "unknown message type \(header.type)"))).encode()
+                    // Tell the authenticated peer what was wrong with its message (spec §TCP channel):
+                    // a newer peer's unknown message is answered and the channel carries on; any
+                    // other bad envelope is answered and then the channel closes.
+                    let requestID = (try? EnvelopeHeader.decode(plaintext[...]))?.requestID ?? 0
+                    let code: ErrorCode = switch error.kind {
+                    case .unknownType: .unknownMessage
+                    case .unsupportedVersion: .unsupportedVersion
+                    case .oversized: .tooLarge
+                    case .truncated, .malformed, .authenticationFailed: .malformed
+                    }
+                    let reply = try Envelope(requestID: requestID, .errorMessage(.init(
+                        code: code.rawValue, message: String(error.detail.prefix(200))))).encode()
                     let sealed = try noise { () throws(NoiseError) in try send.encrypt(plaintext: reply) }
                     actions.append(.write(try FrameDecoder.encode(sealed)))
+                    guard error.kind == .unknownType else { throw error }
                 }
             }
         } catch {

@@ -40,15 +40,17 @@ public struct Fingerprint: Sendable, Hashable, CustomStringConvertible {
 
     public init(parsing text: String) throws(ParseError) {
         var values: [UInt8] = []
-        for ch in text.uppercased() {
-            switch ch {
-            case " ", "-": continue
-            case "O": values.append(0)
-            case "I", "L": values.append(1)
+        for scalar in text.unicodeScalars {
+            // ASCII case folding only: full Unicode upper-casing would turn "ß" into "SS".
+            guard scalar.isASCII else { throw .invalidCharacter(Character(scalar)) }
+            var ascii = UInt8(scalar.value)
+            if ascii >= UInt8(ascii: "a") && ascii <= UInt8(ascii: "z") { ascii -= 32 }
+            switch ascii {
+            case UInt8(ascii: " "), UInt8(ascii: "-"): continue
+            case UInt8(ascii: "O"): values.append(0)
+            case UInt8(ascii: "I"), UInt8(ascii: "L"): values.append(1)
             default:
-                guard let ascii = ch.asciiValue, let v = Self.alphabet.firstIndex(of: ascii) else {
-                    throw .invalidCharacter(ch)
-                }
+                guard let v = Self.alphabet.firstIndex(of: ascii) else { throw .invalidCharacter(Character(scalar)) }
                 values.append(UInt8(v))
             }
         }

@@ -20,7 +20,7 @@ enum Sodium {
 }
 
 /// Overwrites an array's bytes with zeros in a way the optimiser will not remove.
-func wipe(_ bytes: inout [UInt8]) {
+public func wipe(_ bytes: inout [UInt8]) {
     bytes.withUnsafeMutableBytes { buffer in
         guard let base = buffer.baseAddress else { return }
         sodium_memzero(base, buffer.count)

@@ -19,8 +19,9 @@ public enum Datagram: Equatable, Sendable {
     }
 
     public static let headerLength = 4
-    /// The smallest Noise handshake message: an ephemeral key and an AEAD tag.
-    public static let minHandshakeMessage = 32 + WireLimits.aeadTag
+    /// The smallest Noise handshake message: one ephemeral key (an XX first message with an
+    /// empty payload has no tag).
+    public static let minHandshakeMessage = 32
 
     public var packetType: PacketType {
         switch self {

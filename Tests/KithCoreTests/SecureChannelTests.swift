@@ -104,7 +104,9 @@ import KithWire
         var server = SecureChannel(role: .responder(accepting: [.agentToServer]), localStatic: Self.serverKey)
         _ = server.start()
         let replies = server.receive(prologue + (try FrameDecoder.encode(try initiator.writeMessage())))
-        guard case .write(let frame) = replies.first else { Issue.record("no handshake reply"); return }
+        guard replies.count == 3, replies[0] == .write(prologue), case .write(let frame) = replies[1] else {
+            Issue.record("expected preamble, handshake reply, established: \(replies)"); return
+        }
         _ = try initiator.readMessage(Array(frame.dropFirst(2)))
         var transport = initiator.transport!
         let future: [UInt8] = [0, 0x77, 0x77, 0, 0, 0, 9]
@@ -115,6 +117,45 @@ import KithWire
         guard case .errorMessage(let error) = envelope.message else { Issue.record("not an error"); return }
         #expect(error.code == ErrorCode.unknownMessage.rawValue)
         #expect(server.isOpen)
+    }
+
+    /// A peer that authenticates but sends a bad envelope hears why, then loses the channel.
+    @Test func malformedEnvelopeIsAnsweredThenTheChannelCloses() throws {
+        var writer = FieldWriter()
+        try writer.write(1, UInt16(0))
+        try writer.write(2, String(repeating: "k", count: 65))  // Hello.software is limited to 64 bytes
+        let reply = try Self.rawTransportEnvelope([0, 0, 4, 0, 0, 0, 8] + writer.bytes)
+        #expect(reply.requestID == 8)
+        guard case .errorMessage(let error) = reply.message else { Issue.record("no error reply"); return }
+        #expect(error.code == ErrorCode.tooLarge.rawValue)
+    }
+
+    /// Sends raw envelope bytes to a fresh responder over a hand-driven IK initiator; returns
+    /// the responder's first envelope back and checks the responder closed.
+    static func rawTransportEnvelope(_ plaintext: [UInt8]) throws -> Envelope {
+        let prologue = Preamble(channel: .agentToServer).bytes
+        var initiator = try NoiseHandshake(.init(protocolName: SecureChannel.protocolName(for: .agentToServer),
+                                                 role: .initiator, prologue: prologue,
+                                                 localStatic: clientKey, remoteStatic: serverKey.publicKey))
+        var server = SecureChannel(role: .responder(accepting: [.agentToServer]), localStatic: serverKey)
+        _ = server.start()
+        let replies = server.receive(prologue + (try FrameDecoder.encode(try initiator.writeMessage())))
+        guard case .write(let frame) = replies[1] else { throw WireError.malformed("no handshake reply") }
+        _ = try initiator.readMessage(Array(frame.dropFirst(2)))
+        var transport = initiator.transport!
+        let actions = server.receive(try FrameDecoder.encode(try transport.send!.encrypt(plaintext: plaintext)))
+        guard case .write(let answer) = actions.first else { throw WireError.malformed("no answer: \(actions)") }
+        #expect(server.isClosed)
+        return try Envelope.decode(try transport.receive!.decrypt(ciphertext: Array(answer.dropFirst(2)))[...])
+    }
+
+    @Test func initiatorReportsAResponderOfAnotherVersion() {
+        var client = SecureChannel(role: .initiator(channel: .agentToServer, remoteStatic: Self.serverKey.publicKey),
+                                   localStatic: Self.clientKey)
+        _ = client.start()
+        let actions = client.receive(Preamble(version: 3, channel: .agentToServer).bytes)
+        #expect(actions.count == 1)
+        #expect(actions.first.map { if case .close(let e) = $0 { e.kind == .unsupportedVersion } else { false } } == true)
     }
 
     @Test func futureVersionGetsOurPreambleAndAClose() {

@@ -29,7 +29,7 @@ import Testing
     @Test func everyMessageRoundTripsThroughItsEnvelope() throws {
         let messages: [Message] = [
             .errorMessage(.init(code: ErrorCode.rateLimited.rawValue, message: "later", retryAfterMillis: 5)),
-            .ping(.init(nonce: .max)), .pong(.init(nonce: 0)),
+            .ping(.init(nonce: .max)), .pong(.init(nonce: 0)), .ack(.init()),
             .hello(.init(protocolVersion: 0, software: "kith/test", deviceName: nil)),
             .note(.init(id: Array(0..<16), sentAtMillis: 1, text: "✓", attachments: [.init(name: "n", data: [1])])),
         ]

@@ -105,6 +105,7 @@ import Testing
         case .ping: .ping(try decoder.decode(Ping.self, from: body))
         case .pong: .pong(try decoder.decode(Pong.self, from: body))
         case .hello: .hello(try decoder.decode(Hello.self, from: body))
+        case .ack: .ack(try decoder.decode(Ack.self, from: body))
         case .note: .note(try decoder.decode(Note.self, from: body))
         }
     }

@@ -31,6 +31,7 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case ping = 2
     case pong = 3
     case hello = 4
+    case ack = 5
     case note = 32
 }
 
@@ -40,6 +41,7 @@ public enum Message: Equatable, Sendable {
     case ping(Ping)
     case pong(Pong)
     case hello(Hello)
+    case ack(Ack)
     case note(Note)
 
     public var type: MessageType {
@@ -48,6 +50,7 @@ public enum Message: Equatable, Sendable {
         case .ping: .ping
         case .pong: .pong
         case .hello: .hello
+        case .ack: .ack
         case .note: .note
         }
     }
@@ -58,6 +61,7 @@ public enum Message: Equatable, Sendable {
         case .ping(let m): try m.encodeFields(into: &writer)
         case .pong(let m): try m.encodeFields(into: &writer)
         case .hello(let m): try m.encodeFields(into: &writer)
+        case .ack(let m): try m.encodeFields(into: &writer)
         case .note(let m): try m.encodeFields(into: &writer)
         }
     }
@@ -68,6 +72,7 @@ public enum Message: Equatable, Sendable {
         case .ping: .ping(try Ping(fields: fields))
         case .pong: .pong(try Pong(fields: fields))
         case .hello: .hello(try Hello(fields: fields))
+        case .ack: .ack(try Ack(fields: fields))
         case .note: .note(try Note(fields: fields))
         }
     }
@@ -220,6 +225,26 @@ public struct Hello: FieldMessage, Codable {
         try writer.write(1, protocolVersion)
         try writer.write(2, software)
         try writer.write(3, deviceName)
+    }
+}
+
+/// Answers a request that has no other answer: the receiver has acted on it and committed what it must not lose.
+public struct Ack: FieldMessage, Codable {
+    public static let messageType: MessageType = .ack
+
+    public init() {
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
     }
 }
 

@@ -1,0 +1,70 @@
+import KithCore
+import KithCrypto
+import KithWire
+import NIOCore
+
+/// What the secure channel hands up the pipeline.
+public enum SecureChannelEvent: Sendable {
+    case established(remoteStatic: KithCrypto.PublicKey)
+    case envelope(Envelope)
+}
+
+/// The I/O shell around `SecureChannel`: feeds it the socket's bytes and carries out what it
+/// returns. It makes no decisions of its own, so everything it does is tested without sockets
+/// in SecureChannelTests. Write `Envelope`s into the pipeline to send them.
+public final class SecureChannelHandler: ChannelDuplexHandler {
+    public typealias InboundIn = ByteBuffer
+    public typealias InboundOut = SecureChannelEvent
+    public typealias OutboundIn = Envelope
+    public typealias OutboundOut = ByteBuffer
+
+    private var machine: SecureChannel
+    private let onClose: (WireError) -> Void
+
+    /// `onClose` hears why the channel closed itself (for the log); socket errors close it too.
+    public init(_ machine: SecureChannel, onClose: @escaping (WireError) -> Void = { _ in }) {
+        self.machine = machine
+        self.onClose = onClose
+    }
+
+    public func channelActive(context: ChannelHandlerContext) {
+        perform(machine.start(), context: context)
+        context.fireChannelActive()
+    }
+
+    public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+        perform(machine.receive(bytes), context: context)
+    }
+
+    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        do {
+            perform(try machine.send(unwrapOutboundIn(data)), context: context, promise: promise)
+        } catch {
+            promise?.fail(error)
+        }
+    }
+
+    private func perform(_ actions: [SecureChannel.Action], context: ChannelHandlerContext,
+                         promise: EventLoopPromise<Void>? = nil) {
+        var promise = promise
+        for action in actions {
+            switch action {
+            case .write(let bytes):
+                context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: promise)
+                promise = nil
+            case .established(let key, _):
+                context.fireChannelRead(wrapInboundOut(.established(remoteStatic: key)))
+            case .deliver(let envelope):
+                context.fireChannelRead(wrapInboundOut(.envelope(envelope)))
+            case .close(let error):
+                onClose(error)
+                promise?.fail(error)
+                promise = nil
+                context.close(promise: nil)
+            }
+        }
+        promise?.succeed(())
+    }
+}
