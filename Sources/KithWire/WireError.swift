@@ -1,6 +1,7 @@
 /// Why bytes from the network were refused. One type for every Kith decoder, in the style of
-/// `NIOSSHError`: a small closed set of kinds that callers switch on, plus a detail string
-/// for logs. Receivers drop the offending input and carry on; nothing here is fatal.
+/// `NIOSSHError`: a small closed set of kinds that callers switch on (and that test vectors
+/// name), plus a detail string for logs. The input is dropped and the process carries on: a
+/// bad datagram is ignored, a bad TCP stream closes that one connection (spec §Decoder errors).
 public struct WireError: Error, Equatable, Sendable, CustomStringConvertible {
     public enum Kind: String, Sendable, Equatable {
         /// Fewer bytes than the structure needs (a complete unit was handed over, not a stream).

@@ -96,25 +96,10 @@ import KithWire
     }
 
     @Test func unknownMessageTypeIsAnsweredAndTheChannelStaysOpen() throws {
-        // Reach into a client-side transport to send an envelope type from the future.
-        let name = SecureChannel.protocolName(for: .agentToServer)
-        let prologue = Preamble(channel: .agentToServer).bytes
-        var initiator = try NoiseHandshake(.init(protocolName: name, role: .initiator, prologue: prologue,
-                                                 localStatic: Self.clientKey, remoteStatic: Self.serverKey.publicKey))
-        var server = SecureChannel(role: .responder(accepting: [.agentToServer]), localStatic: Self.serverKey)
-        _ = server.start()
-        let replies = server.receive(prologue + (try FrameDecoder.encode(try initiator.writeMessage())))
-        guard replies.count == 3, replies[0] == .write(prologue), case .write(let frame) = replies[1] else {
-            Issue.record("expected preamble, handshake reply, established: \(replies)"); return
-        }
-        _ = try initiator.readMessage(Array(frame.dropFirst(2)))
-        var transport = initiator.transport!
-        let future: [UInt8] = [0, 0x77, 0x77, 0, 0, 0, 9]
-        let actions = server.receive(try FrameDecoder.encode(try transport.send!.encrypt(plaintext: future)))
-        guard case .write(let answer) = actions.first else { Issue.record("no answer: \(actions)"); return }
-        let envelope = try Envelope.decode(try transport.receive!.decrypt(ciphertext: Array(answer.dropFirst(2)))[...])
-        #expect(envelope.requestID == 9)
-        guard case .errorMessage(let error) = envelope.message else { Issue.record("not an error"); return }
+        var (server, transport) = try Self.rawInitiator()
+        let reply = try Self.exchange(&server, &transport, [0, 0x77, 0x77, 0, 0, 0, 9])  // a type from the future
+        #expect(reply.requestID == 9)
+        guard case .errorMessage(let error) = reply.message else { Issue.record("not an error"); return }
         #expect(error.code == ErrorCode.unknownMessage.rawValue)
         #expect(server.isOpen)
     }
@@ -124,15 +109,17 @@ import KithWire
         var writer = FieldWriter()
         try writer.write(1, UInt16(0))
         try writer.write(2, String(repeating: "k", count: 65))  // Hello.software is limited to 64 bytes
-        let reply = try Self.rawTransportEnvelope([0, 0, 4, 0, 0, 0, 8] + writer.bytes)
+        var (server, transport) = try Self.rawInitiator()
+        let reply = try Self.exchange(&server, &transport, [0, 0, 4, 0, 0, 0, 8] + writer.bytes)
+        #expect(server.isClosed)
         #expect(reply.requestID == 8)
         guard case .errorMessage(let error) = reply.message else { Issue.record("no error reply"); return }
         #expect(error.code == ErrorCode.tooLarge.rawValue)
     }
 
-    /// Sends raw envelope bytes to a fresh responder over a hand-driven IK initiator; returns
-    /// the responder's first envelope back and checks the responder closed.
-    static func rawTransportEnvelope(_ plaintext: [UInt8]) throws -> Envelope {
+    /// A responder after an IK handshake with a hand-driven initiator, whose transport can send
+    /// envelope bytes no real SecureChannel would produce.
+    static func rawInitiator() throws -> (SecureChannel, NoiseTransport) {
         let prologue = Preamble(channel: .agentToServer).bytes
         var initiator = try NoiseHandshake(.init(protocolName: SecureChannel.protocolName(for: .agentToServer),
                                                  role: .initiator, prologue: prologue,
@@ -140,12 +127,18 @@ import KithWire
         var server = SecureChannel(role: .responder(accepting: [.agentToServer]), localStatic: serverKey)
         _ = server.start()
         let replies = server.receive(prologue + (try FrameDecoder.encode(try initiator.writeMessage())))
-        guard case .write(let frame) = replies[1] else { throw WireError.malformed("no handshake reply") }
+        guard replies.count == 3, replies[0] == .write(prologue), case .write(let frame) = replies[1] else {
+            throw WireError.malformed("expected preamble, handshake reply, established: \(replies)")
+        }
         _ = try initiator.readMessage(Array(frame.dropFirst(2)))
-        var transport = initiator.transport!
+        return (server, initiator.transport!)
+    }
+
+    /// Sends `plaintext` as one transport frame and returns the responder's first envelope back.
+    static func exchange(_ server: inout SecureChannel, _ transport: inout NoiseTransport,
+                         _ plaintext: [UInt8]) throws -> Envelope {
         let actions = server.receive(try FrameDecoder.encode(try transport.send!.encrypt(plaintext: plaintext)))
         guard case .write(let answer) = actions.first else { throw WireError.malformed("no answer: \(actions)") }
-        #expect(server.isClosed)
         return try Envelope.decode(try transport.receive!.decrypt(ciphertext: Array(answer.dropFirst(2)))[...])
     }
 
