@@ -32,6 +32,16 @@ import Testing
             .ping(.init(nonce: .max)), .pong(.init(nonce: 0)), .ack(.init()),
             .hello(.init(protocolVersion: 0, software: "kith/test", deviceName: nil)),
             .note(.init(id: Array(0..<16), sentAtMillis: 1, text: "✓", attachments: [.init(name: "n", data: [1])])),
+            .signup(.init(account: "a", password: "p")),
+            .login(.init(account: "a", password: "p", terminalType: 2, deviceName: "phone", clientVersion: "v",
+                         deviceKey: Array(0..<32), addresses: ["127.0.0.1:1"])),
+            .resume(.init(token: Array(0..<32))), .logout(.init()),
+            .loginResult(.init(account: "a", deviceID: "a-MP-1", token: Array(0..<32), expiresAtMillis: 9)),
+            .deviceList(.init(revision: 1, devices: [.init(deviceID: "a-MP-1", name: "phone", terminalType: 2,
+                                                          key: Array(0..<32), online: false, lastSeenMillis: 0,
+                                                          clientVersion: "v")])),
+            .relaySend(.init(to: "a-PC-1", payload: [1])), .relayDeliver(.init(relayID: 1, from: "a-MP-1", payload: [])),
+            .relayAck(.init(relayID: 1)),
         ]
         #expect(Set(messages.map(\.type)) == Set(MessageType.allCases))
         for (i, message) in messages.enumerated() {

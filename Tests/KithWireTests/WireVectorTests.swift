@@ -106,6 +106,15 @@ import Testing
         case .pong: .pong(try decoder.decode(Pong.self, from: body))
         case .hello: .hello(try decoder.decode(Hello.self, from: body))
         case .ack: .ack(try decoder.decode(Ack.self, from: body))
+        case .signup: .signup(try decoder.decode(Signup.self, from: body))
+        case .login: .login(try decoder.decode(Login.self, from: body))
+        case .resume: .resume(try decoder.decode(Resume.self, from: body))
+        case .loginResult: .loginResult(try decoder.decode(LoginResult.self, from: body))
+        case .logout: .logout(try decoder.decode(Logout.self, from: body))
+        case .deviceList: .deviceList(try decoder.decode(DeviceList.self, from: body))
+        case .relaySend: .relaySend(try decoder.decode(RelaySend.self, from: body))
+        case .relayDeliver: .relayDeliver(try decoder.decode(RelayDeliver.self, from: body))
+        case .relayAck: .relayAck(try decoder.decode(RelayAck.self, from: body))
         case .note: .note(try decoder.decode(Note.self, from: body))
         }
     }

@@ -23,6 +23,8 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable {
     case forbidden = 9
     /// The other side failed; the request may be retried.
     case internalError = 10
+    /// The thing to create exists already (an account name taken).
+    case conflict = 11
 }
 
 /// Envelope message types (spec §Messages).
@@ -33,6 +35,15 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case hello = 4
     case ack = 5
     case note = 32
+    case signup = 64
+    case login = 65
+    case resume = 66
+    case loginResult = 67
+    case logout = 68
+    case deviceList = 69
+    case relaySend = 70
+    case relayDeliver = 71
+    case relayAck = 72
 }
 
 /// Any message an envelope can carry.
@@ -43,6 +54,15 @@ public enum Message: Equatable, Sendable {
     case hello(Hello)
     case ack(Ack)
     case note(Note)
+    case signup(Signup)
+    case login(Login)
+    case resume(Resume)
+    case loginResult(LoginResult)
+    case logout(Logout)
+    case deviceList(DeviceList)
+    case relaySend(RelaySend)
+    case relayDeliver(RelayDeliver)
+    case relayAck(RelayAck)
 
     public var type: MessageType {
         switch self {
@@ -52,6 +72,15 @@ public enum Message: Equatable, Sendable {
         case .hello: .hello
         case .ack: .ack
         case .note: .note
+        case .signup: .signup
+        case .login: .login
+        case .resume: .resume
+        case .loginResult: .loginResult
+        case .logout: .logout
+        case .deviceList: .deviceList
+        case .relaySend: .relaySend
+        case .relayDeliver: .relayDeliver
+        case .relayAck: .relayAck
         }
     }
 
@@ -63,6 +92,15 @@ public enum Message: Equatable, Sendable {
         case .hello(let m): try m.encodeFields(into: &writer)
         case .ack(let m): try m.encodeFields(into: &writer)
         case .note(let m): try m.encodeFields(into: &writer)
+        case .signup(let m): try m.encodeFields(into: &writer)
+        case .login(let m): try m.encodeFields(into: &writer)
+        case .resume(let m): try m.encodeFields(into: &writer)
+        case .loginResult(let m): try m.encodeFields(into: &writer)
+        case .logout(let m): try m.encodeFields(into: &writer)
+        case .deviceList(let m): try m.encodeFields(into: &writer)
+        case .relaySend(let m): try m.encodeFields(into: &writer)
+        case .relayDeliver(let m): try m.encodeFields(into: &writer)
+        case .relayAck(let m): try m.encodeFields(into: &writer)
         }
     }
 
@@ -74,6 +112,15 @@ public enum Message: Equatable, Sendable {
         case .hello: .hello(try Hello(fields: fields))
         case .ack: .ack(try Ack(fields: fields))
         case .note: .note(try Note(fields: fields))
+        case .signup: .signup(try Signup(fields: fields))
+        case .login: .login(try Login(fields: fields))
+        case .resume: .resume(try Resume(fields: fields))
+        case .loginResult: .loginResult(try LoginResult(fields: fields))
+        case .logout: .logout(try Logout(fields: fields))
+        case .deviceList: .deviceList(try DeviceList(fields: fields))
+        case .relaySend: .relaySend(try RelaySend(fields: fields))
+        case .relayDeliver: .relayDeliver(try RelayDeliver(fields: fields))
+        case .relayAck: .relayAck(try RelayAck(fields: fields))
         }
     }
 }
@@ -104,6 +151,66 @@ public struct NoteAttachment: FieldMessage, Codable {
         try validate()
         try writer.write(1, name)
         try writer.write(2, data)
+    }
+}
+
+/// One device of an account, as DeviceList carries it.
+public struct DeviceInfo: FieldMessage, Codable {
+    public var deviceID: String
+    public var name: String
+    public var terminalType: UInt8
+    /// Ed25519 identity key.
+    public var key: [UInt8]
+    public var online: Bool
+    public var lastSeenMillis: UInt64
+    public var clientVersion: String
+    public var addresses: [String]
+
+    public init(deviceID: String, name: String, terminalType: UInt8, key: [UInt8], online: Bool, lastSeenMillis: UInt64, clientVersion: String, addresses: [String] = []) {
+        self.deviceID = deviceID
+        self.name = name
+        self.terminalType = terminalType
+        self.key = key
+        self.online = online
+        self.lastSeenMillis = lastSeenMillis
+        self.clientVersion = clientVersion
+        self.addresses = addresses
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        deviceID = try fields.required(1, "deviceID", as: String.self)
+        name = try fields.required(2, "name", as: String.self)
+        terminalType = try fields.required(3, "terminalType", as: UInt8.self)
+        key = try fields.required(4, "key", as: [UInt8].self)
+        online = try fields.required(5, "online", as: Bool.self)
+        lastSeenMillis = try fields.required(6, "lastSeenMillis", as: UInt64.self)
+        clientVersion = try fields.required(7, "clientVersion", as: String.self)
+        addresses = try fields.repeated(8, "addresses", max: 16, as: String.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard deviceID.utf8.count <= 80 else { throw .oversized("deviceID: \(deviceID.utf8.count) bytes, limit 80") }
+        guard name.utf8.count <= 64 else { throw .oversized("name: \(name.utf8.count) bytes, limit 64") }
+        guard key.count == 32 else { throw .malformed("key: \(key.count) bytes, must be 32") }
+        guard clientVersion.utf8.count <= 64 else { throw .oversized("clientVersion: \(clientVersion.utf8.count) bytes, limit 64") }
+        guard addresses.count <= 16 else { throw .oversized("addresses: \(addresses.count) values, limit 16") }
+        for value in addresses {
+            guard value.utf8.count <= 64 else { throw .oversized("addresses: \(value.utf8.count) bytes, limit 64") }
+        }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, deviceID)
+        try writer.write(2, name)
+        try writer.write(3, terminalType)
+        try writer.write(4, key)
+        try writer.write(5, online)
+        try writer.write(6, lastSeenMillis)
+        try writer.write(7, clientVersion)
+        try writer.writeRepeated(8, addresses)
     }
 }
 
@@ -285,5 +392,302 @@ public struct Note: FieldMessage, Codable {
         try writer.write(2, sentAtMillis)
         try writer.write(3, text)
         try writer.writeRepeated(4, attachments)
+    }
+}
+
+/// Agent → server: create an account. Only on servers started with --open-signup; otherwise `forbidden`. Answer: Ack.
+public struct Signup: FieldMessage, Codable {
+    public static let messageType: MessageType = .signup
+    /// 1–64 bytes of a-z, 0-9, `.`, `_`; starts with a letter or digit.
+    public var account: String
+    /// At least 8 bytes.
+    public var password: String
+
+    public init(account: String, password: String) {
+        self.account = account
+        self.password = password
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        account = try fields.required(1, "account", as: String.self)
+        password = try fields.required(2, "password", as: String.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard account.utf8.count <= 64 else { throw .oversized("account: \(account.utf8.count) bytes, limit 64") }
+        guard password.utf8.count <= 1024 else { throw .oversized("password: \(password.utf8.count) bytes, limit 1024") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, account)
+        try writer.write(2, password)
+    }
+}
+
+/// Agent → server: log a device in with the account's password. The device key must be the Ed25519 key whose X25519 form is the channel's Noise static key. Answer: LoginResult, then a DeviceList.
+public struct Login: FieldMessage, Codable {
+    public static let messageType: MessageType = .login
+    public var account: String
+    public var password: String
+    /// 1 pc, 2 mobile, 3 tv, 4 web, 5 server.
+    public var terminalType: UInt8
+    public var deviceName: String
+    public var clientVersion: String
+    /// The device's Ed25519 identity key.
+    public var deviceKey: [UInt8]
+    /// The device's local addresses, HOST:PORT.
+    public var addresses: [String]
+
+    public init(account: String, password: String, terminalType: UInt8, deviceName: String, clientVersion: String, deviceKey: [UInt8], addresses: [String] = []) {
+        self.account = account
+        self.password = password
+        self.terminalType = terminalType
+        self.deviceName = deviceName
+        self.clientVersion = clientVersion
+        self.deviceKey = deviceKey
+        self.addresses = addresses
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        account = try fields.required(1, "account", as: String.self)
+        password = try fields.required(2, "password", as: String.self)
+        terminalType = try fields.required(3, "terminalType", as: UInt8.self)
+        deviceName = try fields.required(4, "deviceName", as: String.self)
+        clientVersion = try fields.required(5, "clientVersion", as: String.self)
+        deviceKey = try fields.required(6, "deviceKey", as: [UInt8].self)
+        addresses = try fields.repeated(7, "addresses", max: 16, as: String.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard account.utf8.count <= 64 else { throw .oversized("account: \(account.utf8.count) bytes, limit 64") }
+        guard password.utf8.count <= 1024 else { throw .oversized("password: \(password.utf8.count) bytes, limit 1024") }
+        guard deviceName.utf8.count <= 64 else { throw .oversized("deviceName: \(deviceName.utf8.count) bytes, limit 64") }
+        guard clientVersion.utf8.count <= 64 else { throw .oversized("clientVersion: \(clientVersion.utf8.count) bytes, limit 64") }
+        guard deviceKey.count == 32 else { throw .malformed("deviceKey: \(deviceKey.count) bytes, must be 32") }
+        guard addresses.count <= 16 else { throw .oversized("addresses: \(addresses.count) values, limit 16") }
+        for value in addresses {
+            guard value.utf8.count <= 64 else { throw .oversized("addresses: \(value.utf8.count) bytes, limit 64") }
+        }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, account)
+        try writer.write(2, password)
+        try writer.write(3, terminalType)
+        try writer.write(4, deviceName)
+        try writer.write(5, clientVersion)
+        try writer.write(6, deviceKey)
+        try writer.writeRepeated(7, addresses)
+    }
+}
+
+/// Agent → server: continue a session with its token, on a channel keyed with the same device key. Answer: LoginResult (same token), then a DeviceList; or ErrorMessage sessionExpired.
+public struct Resume: FieldMessage, Codable {
+    public static let messageType: MessageType = .resume
+    public var token: [UInt8]
+
+    public init(token: [UInt8]) {
+        self.token = token
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        token = try fields.required(1, "token", as: [UInt8].self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard token.count == 32 else { throw .malformed("token: \(token.count) bytes, must be 32") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, token)
+    }
+}
+
+/// Server → agent: the answer to Login or Resume.
+public struct LoginResult: FieldMessage, Codable {
+    public static let messageType: MessageType = .loginResult
+    public var account: String
+    /// ACCOUNT-TYPE-N, for example alice-PC-1.
+    public var deviceID: String
+    public var token: [UInt8]
+    public var expiresAtMillis: UInt64
+
+    public init(account: String, deviceID: String, token: [UInt8], expiresAtMillis: UInt64) {
+        self.account = account
+        self.deviceID = deviceID
+        self.token = token
+        self.expiresAtMillis = expiresAtMillis
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        account = try fields.required(1, "account", as: String.self)
+        deviceID = try fields.required(2, "deviceID", as: String.self)
+        token = try fields.required(3, "token", as: [UInt8].self)
+        expiresAtMillis = try fields.required(4, "expiresAtMillis", as: UInt64.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard account.utf8.count <= 64 else { throw .oversized("account: \(account.utf8.count) bytes, limit 64") }
+        guard deviceID.utf8.count <= 80 else { throw .oversized("deviceID: \(deviceID.utf8.count) bytes, limit 80") }
+        guard token.count == 32 else { throw .malformed("token: \(token.count) bytes, must be 32") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, account)
+        try writer.write(2, deviceID)
+        try writer.write(3, token)
+        try writer.write(4, expiresAtMillis)
+    }
+}
+
+/// Agent → server: end the session and revoke its token. Answer: Ack.
+public struct Logout: FieldMessage, Codable {
+    public static let messageType: MessageType = .logout
+
+    public init() {
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+    }
+}
+
+/// Server → agent, unsolicited (requestID 0): every device of the account, sent after login and whenever a device is added, changes or goes on- or offline.
+public struct DeviceList: FieldMessage, Codable {
+    public static let messageType: MessageType = .deviceList
+    /// Grows with every change the server sends; a receiver ignores a list older than one it has.
+    public var revision: UInt64
+    public var devices: [DeviceInfo]
+
+    public init(revision: UInt64, devices: [DeviceInfo] = []) {
+        self.revision = revision
+        self.devices = devices
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        revision = try fields.required(1, "revision", as: UInt64.self)
+        devices = try fields.repeated(2, "devices", max: 256, as: DeviceInfo.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard devices.count <= 256 else { throw .oversized("devices: \(devices.count) values, limit 256") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, revision)
+        try writer.writeRepeated(2, devices)
+    }
+}
+
+/// Agent → server: forward an end-to-end sealed payload to a device of the same account. Answer: Ack once the server has committed it; ErrorMessage notFound or forbidden.
+public struct RelaySend: FieldMessage, Codable {
+    public static let messageType: MessageType = .relaySend
+    public var to: String
+    /// A relayed device message (spec §Relayed device messages); opaque to the server.
+    public var payload: [UInt8]
+
+    public init(to: String, payload: [UInt8]) {
+        self.to = to
+        self.payload = payload
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        to = try fields.required(1, "to", as: String.self)
+        payload = try fields.required(2, "payload", as: [UInt8].self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard to.utf8.count <= 80 else { throw .oversized("to: \(to.utf8.count) bytes, limit 80") }
+        guard payload.count <= 60000 else { throw .oversized("payload: \(payload.count) bytes, limit 60000") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, to)
+        try writer.write(2, payload)
+    }
+}
+
+/// Server → agent, unsolicited: a relayed payload, in the order the server accepted them. The agent answers RelayAck once it has committed it; until then the server keeps it and delivers it again on the next session.
+public struct RelayDeliver: FieldMessage, Codable {
+    public static let messageType: MessageType = .relayDeliver
+    public var relayID: UInt64
+    /// Set by the server from the sender's session; never taken from the sender.
+    public var from: String
+    public var payload: [UInt8]
+
+    public init(relayID: UInt64, from: String, payload: [UInt8]) {
+        self.relayID = relayID
+        self.from = from
+        self.payload = payload
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        relayID = try fields.required(1, "relayID", as: UInt64.self)
+        from = try fields.required(2, "from", as: String.self)
+        payload = try fields.required(3, "payload", as: [UInt8].self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard from.utf8.count <= 80 else { throw .oversized("from: \(from.utf8.count) bytes, limit 80") }
+        guard payload.count <= 60000 else { throw .oversized("payload: \(payload.count) bytes, limit 60000") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, relayID)
+        try writer.write(2, from)
+        try writer.write(3, payload)
+    }
+}
+
+/// Agent → server: RelayDeliver `relayID` is committed; the server may forget it. No answer.
+public struct RelayAck: FieldMessage, Codable {
+    public static let messageType: MessageType = .relayAck
+    public var relayID: UInt64
+
+    public init(relayID: UInt64) {
+        self.relayID = relayID
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        relayID = try fields.required(1, "relayID", as: UInt64.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, relayID)
     }
 }

@@ -119,7 +119,7 @@ final class DialScript: ChannelInboundHandler, @unchecked Sendable {
                 done.succeed(())
             case .errorMessage(let error):
                 done.fail(ChannelFailure(description: "listener refused: \(error.message ?? "error \(error.code)")"))
-            case .ping, .note:
+            default:
                 break
             }
         }

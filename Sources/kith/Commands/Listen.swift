@@ -70,8 +70,8 @@ final class ListenResponder: ChannelInboundHandler {
             case .note(let note):
                 Console.line("note: \(note.text)")
                 reply = .ack(.init())
-            case .pong, .ack, .errorMessage:
-                reply = nil
+            default:
+                reply = nil  // the preview answers only what `kith dial` sends
             }
             if let reply {
                 context.writeAndFlush(wrapOutboundOut(Envelope(requestID: envelope.requestID, reply)), promise: nil)
