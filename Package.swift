@@ -16,6 +16,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         .systemLibrary(name: "CSodium", providers: [.apt(["libsodium-dev"])]),
@@ -23,6 +24,8 @@ let package = Package(
         .target(name: "KithCrypto", dependencies: ["CSodium"]),
         .target(name: "KithWire"),
         .target(name: "KithCore", dependencies: ["KithCrypto", "KithWire"]),
+        // Durable state: the server's and the agent's SQLite stores (GRDB).
+        .target(name: "KithStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         // The I/O shell shared by server and agent: SwiftNIO channels around KithCore's machines.
         .target(
             name: "KithNet",
@@ -45,6 +48,7 @@ let package = Package(
         .testTarget(name: "KithCryptoTests", dependencies: ["KithCrypto", "KithTestSupport"]),
         .testTarget(name: "KithWireTests", dependencies: ["KithWire", "KithTestSupport"]),
         .testTarget(name: "KithCoreTests", dependencies: ["KithCore", "KithCrypto", "KithWire", "KithTestSupport"]),
+        .testTarget(name: "KithStoreTests", dependencies: ["KithStore", "KithTestSupport"]),
         .testTarget(name: "LayeringTests", dependencies: ["CDNSSD"]),
     ],
     swiftLanguageModes: [.v6]

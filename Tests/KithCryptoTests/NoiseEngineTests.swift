@@ -150,7 +150,7 @@ import Testing
     }
 
     @Test func cipherStateRefusesTheReservedNonceAndRekeys() throws {
-        var (i, r, _) = try Self.handshake("Noise_NN_25519_ChaChaPoly_BLAKE2b")
+        let (i, r, _) = try Self.handshake("Noise_NN_25519_ChaChaPoly_BLAKE2b")
         var send = i.send!, receive = r.receive!
         send.setNonce(CipherState.reservedNonce - 1)
         receive.setNonce(CipherState.reservedNonce - 1)

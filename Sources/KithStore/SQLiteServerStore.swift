@@ -1,0 +1,178 @@
+import Foundation
+import GRDB
+
+/// `ServerStore` in one SQLite file (WAL), created and migrated when opened.
+public final class SQLiteServerStore: ServerStore {
+    private let database: DatabaseQueue
+
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        database = try DatabaseQueue(path: path, configuration: configuration)
+        try Self.migrator.migrate(database)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE account (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    passwordHash TEXT NOT NULL,
+                    createdAtMillis INTEGER NOT NULL
+                );
+                CREATE TABLE device (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    account TEXT NOT NULL REFERENCES account(name),
+                    terminalType INTEGER NOT NULL,
+                    typeCode TEXT NOT NULL,
+                    ordinal INTEGER NOT NULL,
+                    name TEXT NOT NULL,
+                    key BLOB NOT NULL UNIQUE,
+                    clientVersion TEXT NOT NULL,
+                    addresses TEXT NOT NULL,
+                    createdAtMillis INTEGER NOT NULL,
+                    lastSeenMillis INTEGER NOT NULL,
+                    UNIQUE (account, typeCode, ordinal)
+                );
+                CREATE TABLE session (
+                    tokenHash BLOB PRIMARY KEY NOT NULL,
+                    deviceID TEXT NOT NULL REFERENCES device(id),
+                    expiresAtMillis INTEGER NOT NULL,
+                    revoked INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE TABLE relay (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    sender TEXT NOT NULL,
+                    receiver TEXT NOT NULL REFERENCES device(id),
+                    payload BLOB NOT NULL,
+                    createdAtMillis INTEGER NOT NULL
+                );
+                CREATE INDEX relay_by_receiver ON relay(receiver, id);
+                """)
+        }
+        return migrator
+    }
+
+    public func createAccount(name: String, passwordHash: String, now: UInt64) throws {
+        try database.write { db in
+            guard try Row.fetchOne(db, sql: "SELECT 1 FROM account WHERE name = ?", arguments: [name]) == nil else {
+                throw StoreError.conflict("account \(name) exists")
+            }
+            try db.execute(sql: "INSERT INTO account (name, passwordHash, createdAtMillis) VALUES (?, ?, ?)",
+                           arguments: [name, passwordHash, Int64(now)])
+        }
+    }
+
+    public func passwordHash(account: String) throws -> String? {
+        try database.read { db in
+            try String.fetchOne(db, sql: "SELECT passwordHash FROM account WHERE name = ?", arguments: [account])
+        }
+    }
+
+    public func registerDevice(_ r: DeviceRegistration, now: UInt64) throws -> DeviceRecord {
+        try database.write { db in
+            let addresses = Self.join(r.addresses)
+            if let row = try Row.fetchOne(db, sql: "SELECT * FROM device WHERE key = ?", arguments: [Data(r.key)]) {
+                let existing = Self.device(row)
+                guard existing.account == r.account else {
+                    throw StoreError.conflict("device key belongs to another account")
+                }
+                try db.execute(sql: """
+                    UPDATE device SET name = ?, clientVersion = ?, addresses = ?, lastSeenMillis = ? WHERE id = ?
+                    """, arguments: [r.name, r.clientVersion, addresses, Int64(now), existing.id])
+                return DeviceRecord(id: existing.id, account: r.account, terminalType: existing.terminalType, name: r.name,
+                                    key: r.key, clientVersion: r.clientVersion, addresses: r.addresses,
+                                    createdAtMillis: existing.createdAtMillis, lastSeenMillis: now)
+            }
+            let ordinal = try Int.fetchOne(db, sql: """
+                SELECT COALESCE(MAX(ordinal), 0) + 1 FROM device WHERE account = ? AND typeCode = ?
+                """, arguments: [r.account, r.typeCode]) ?? 1
+            let id = "\(r.account)-\(r.typeCode)-\(ordinal)"
+            try db.execute(sql: """
+                INSERT INTO device (id, account, terminalType, typeCode, ordinal, name, key, clientVersion, addresses,
+                                    createdAtMillis, lastSeenMillis)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [id, r.account, Int(r.terminalType), r.typeCode, ordinal, r.name, Data(r.key),
+                                 r.clientVersion, addresses, Int64(now), Int64(now)])
+            return DeviceRecord(id: id, account: r.account, terminalType: r.terminalType, name: r.name, key: r.key,
+                                clientVersion: r.clientVersion, addresses: r.addresses, createdAtMillis: now,
+                                lastSeenMillis: now)
+        }
+    }
+
+    public func device(id: String) throws -> DeviceRecord? {
+        try database.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM device WHERE id = ?", arguments: [id]).map(Self.device)
+        }
+    }
+
+    public func devices(account: String) throws -> [DeviceRecord] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM device WHERE account = ? ORDER BY typeCode, ordinal",
+                             arguments: [account]).map(Self.device)
+        }
+    }
+
+    public func touch(deviceID: String, now: UInt64) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE device SET lastSeenMillis = ? WHERE id = ?", arguments: [Int64(now), deviceID])
+        }
+    }
+
+    public func createSession(tokenHash: [UInt8], deviceID: String, expiresAtMillis: UInt64) throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT INTO session (tokenHash, deviceID, expiresAtMillis) VALUES (?, ?, ?)",
+                           arguments: [Data(tokenHash), deviceID, Int64(expiresAtMillis)])
+        }
+    }
+
+    public func session(tokenHash: [UInt8]) throws -> SessionRecord? {
+        try database.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM session WHERE tokenHash = ?", arguments: [Data(tokenHash)]).map {
+                SessionRecord(deviceID: $0["deviceID"], expiresAtMillis: UInt64($0["expiresAtMillis"] as Int64),
+                              revoked: $0["revoked"] as Bool)
+            }
+        }
+    }
+
+    public func revokeSession(tokenHash: [UInt8]) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE session SET revoked = 1 WHERE tokenHash = ?", arguments: [Data(tokenHash)])
+        }
+    }
+
+    public func enqueueRelay(from: String, to: String, payload: [UInt8], now: UInt64) throws -> Int64 {
+        try database.write { db in
+            try db.execute(sql: "INSERT INTO relay (sender, receiver, payload, createdAtMillis) VALUES (?, ?, ?, ?)",
+                           arguments: [from, to, Data(payload), Int64(now)])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func pendingRelays(to: String, after: Int64, limit: Int) throws -> [RelayRecord] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM relay WHERE receiver = ? AND id > ? ORDER BY id LIMIT ?",
+                             arguments: [to, after, limit]).map {
+                RelayRecord(id: $0["id"], from: $0["sender"], to: $0["receiver"], payload: [UInt8]($0["payload"] as Data))
+            }
+        }
+    }
+
+    public func deleteRelay(id: Int64, to: String) throws {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM relay WHERE id = ? AND receiver = ?", arguments: [id, to])
+        }
+    }
+
+    private static func device(_ row: Row) -> DeviceRecord {
+        DeviceRecord(id: row["id"], account: row["account"], terminalType: UInt8(row["terminalType"] as Int),
+                     name: row["name"], key: [UInt8](row["key"] as Data), clientVersion: row["clientVersion"],
+                     addresses: split(row["addresses"]), createdAtMillis: UInt64(row["createdAtMillis"] as Int64),
+                     lastSeenMillis: UInt64(row["lastSeenMillis"] as Int64))
+    }
+
+    /// Addresses are HOST:PORT strings without spaces (checked on the wire), kept space-separated.
+    private static func join(_ addresses: [String]) -> String { addresses.joined(separator: " ") }
+    private static func split(_ text: String) -> [String] { text.split(separator: " ").map(String.init) }
+}

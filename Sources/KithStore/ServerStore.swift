@@ -1,0 +1,102 @@
+/// The server's durable state, behind an interface so that a PostgreSQL store can serve several
+/// server instances later; `SQLiteServerStore` is the embedded default. Every method commits
+/// before it returns: whatever the server acknowledges after a call is on disk.
+public protocol ServerStore: Sendable {
+    /// Throws `StoreError.conflict` if the name is taken.
+    func createAccount(name: String, passwordHash: String, now: UInt64) throws
+    func passwordHash(account: String) throws -> String?
+    /// Registers a device, or finds it again by its key (the same key always gets its id back).
+    /// A new device gets `ACCOUNT-CODE-N`, N one more than the highest for this account and code.
+    /// Throws `StoreError.conflict` if the key belongs to another account.
+    func registerDevice(_ registration: DeviceRegistration, now: UInt64) throws -> DeviceRecord
+    func device(id: String) throws -> DeviceRecord?
+    func devices(account: String) throws -> [DeviceRecord]
+    func touch(deviceID: String, now: UInt64) throws
+
+    func createSession(tokenHash: [UInt8], deviceID: String, expiresAtMillis: UInt64) throws
+    func session(tokenHash: [UInt8]) throws -> SessionRecord?
+    func revokeSession(tokenHash: [UInt8]) throws
+
+    /// Commits a relayed payload to the receiver's queue; returns its id, which increases.
+    func enqueueRelay(from: String, to: String, payload: [UInt8], now: UInt64) throws -> Int64
+    /// The oldest `limit` payloads queued for `to`, oldest first.
+    func pendingRelays(to: String, after: Int64, limit: Int) throws -> [RelayRecord]
+    func deleteRelay(id: Int64, to: String) throws
+}
+
+public enum StoreError: Error, Equatable, Sendable {
+    case conflict(String)
+}
+
+public struct DeviceRegistration: Sendable, Equatable {
+    public var account: String
+    public var terminalType: UInt8
+    /// The two letters of the device id for this type (`PC`, `MP`…).
+    public var typeCode: String
+    public var name: String
+    public var key: [UInt8]
+    public var clientVersion: String
+    public var addresses: [String]
+
+    public init(account: String, terminalType: UInt8, typeCode: String, name: String, key: [UInt8],
+                clientVersion: String, addresses: [String]) {
+        self.account = account
+        self.terminalType = terminalType
+        self.typeCode = typeCode
+        self.name = name
+        self.key = key
+        self.clientVersion = clientVersion
+        self.addresses = addresses
+    }
+}
+
+public struct DeviceRecord: Sendable, Equatable {
+    public var id: String
+    public var account: String
+    public var terminalType: UInt8
+    public var name: String
+    public var key: [UInt8]
+    public var clientVersion: String
+    public var addresses: [String]
+    public var createdAtMillis: UInt64
+    public var lastSeenMillis: UInt64
+
+    public init(id: String, account: String, terminalType: UInt8, name: String, key: [UInt8], clientVersion: String,
+                addresses: [String], createdAtMillis: UInt64, lastSeenMillis: UInt64) {
+        self.id = id
+        self.account = account
+        self.terminalType = terminalType
+        self.name = name
+        self.key = key
+        self.clientVersion = clientVersion
+        self.addresses = addresses
+        self.createdAtMillis = createdAtMillis
+        self.lastSeenMillis = lastSeenMillis
+    }
+}
+
+public struct SessionRecord: Sendable, Equatable {
+    public var deviceID: String
+    public var expiresAtMillis: UInt64
+    public var revoked: Bool
+
+    public init(deviceID: String, expiresAtMillis: UInt64, revoked: Bool) {
+        self.deviceID = deviceID
+        self.expiresAtMillis = expiresAtMillis
+        self.revoked = revoked
+    }
+}
+
+public struct RelayRecord: Sendable, Equatable {
+    public var id: Int64
+    public var from: String
+    public var to: String
+    public var payload: [UInt8]
+
+    public init(id: Int64, from: String, to: String, payload: [UInt8]) {
+        self.id = id
+        self.from = from
+        self.to = to
+        self.payload = payload
+    }
+}

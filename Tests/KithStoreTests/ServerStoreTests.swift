@@ -1,0 +1,67 @@
+import Foundation
+import KithStore
+import Testing
+
+@Suite struct ServerStoreTests {
+    static func store() throws -> (SQLiteServerStore, String) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kith-store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let path = dir.appendingPathComponent("server.sqlite").path
+        return (try SQLiteServerStore(path: path), path)
+    }
+
+    static func registration(_ key: UInt8, type: UInt8 = 1, code: String = "PC", account: String = "alice") -> DeviceRegistration {
+        DeviceRegistration(account: account, terminalType: type, typeCode: code, name: "device \(key)",
+                           key: [UInt8](repeating: key, count: 32), clientVersion: "kith/test", addresses: ["127.0.0.1:1"])
+    }
+
+    @Test func deviceIdsCountPerTypeAndComeBackForTheSameKey() throws {
+        let (store, path) = try Self.store()
+        try store.createAccount(name: "alice", passwordHash: "h", now: 1)
+        #expect(try store.registerDevice(Self.registration(1), now: 2).id == "alice-PC-1")
+        #expect(try store.registerDevice(Self.registration(2), now: 3).id == "alice-PC-2")
+        #expect(try store.registerDevice(Self.registration(3, type: 2, code: "MP"), now: 4).id == "alice-MP-1")
+        var again = Self.registration(1)
+        again.name = "renamed"
+        #expect(try store.registerDevice(again, now: 5).id == "alice-PC-1")
+        // Reopening the file keeps everything.
+        let reopened = try SQLiteServerStore(path: path)
+        #expect(try reopened.devices(account: "alice").map(\.id) == ["alice-MP-1", "alice-PC-1", "alice-PC-2"])
+        #expect(try reopened.device(id: "alice-PC-1")?.name == "renamed")
+    }
+
+    @Test func accountsAndKeysDoNotCollide() throws {
+        let (store, _) = try Self.store()
+        try store.createAccount(name: "alice", passwordHash: "h", now: 1)
+        try store.createAccount(name: "bob", passwordHash: "h", now: 1)
+        #expect(throws: StoreError.self) { try store.createAccount(name: "alice", passwordHash: "x", now: 2) }
+        _ = try store.registerDevice(Self.registration(1), now: 2)
+        #expect(throws: StoreError.self) { _ = try store.registerDevice(Self.registration(1, account: "bob"), now: 3) }
+        #expect(try store.passwordHash(account: "carol") == nil)
+    }
+
+    @Test func sessionsExpireAndRevoke() throws {
+        let (store, _) = try Self.store()
+        try store.createAccount(name: "alice", passwordHash: "h", now: 1)
+        _ = try store.registerDevice(Self.registration(1), now: 2)
+        try store.createSession(tokenHash: [1, 2, 3], deviceID: "alice-PC-1", expiresAtMillis: 100)
+        #expect(try store.session(tokenHash: [1, 2, 3]) == SessionRecord(deviceID: "alice-PC-1", expiresAtMillis: 100, revoked: false))
+        try store.revokeSession(tokenHash: [1, 2, 3])
+        #expect(try store.session(tokenHash: [1, 2, 3])?.revoked == true)
+        #expect(try store.session(tokenHash: [9]) == nil)
+    }
+
+    @Test func relayQueueKeepsOrderUntilDeleted() throws {
+        let (store, path) = try Self.store()
+        try store.createAccount(name: "alice", passwordHash: "h", now: 1)
+        _ = try store.registerDevice(Self.registration(1), now: 2)
+        _ = try store.registerDevice(Self.registration(2), now: 2)
+        let ids = try (0..<5).map { try store.enqueueRelay(from: "alice-PC-1", to: "alice-PC-2", payload: [UInt8($0)], now: 3) }
+        #expect(ids == ids.sorted())
+        try store.deleteRelay(id: ids[0], to: "alice-PC-2")
+        try store.deleteRelay(id: ids[1], to: "alice-PC-1")  // not that device's: nothing happens
+        let reopened = try SQLiteServerStore(path: path)
+        #expect(try reopened.pendingRelays(to: "alice-PC-2", after: 0, limit: 10).map(\.payload) == [[1], [2], [3], [4]])
+        #expect(try reopened.pendingRelays(to: "alice-PC-2", after: ids[2], limit: 1).map(\.id) == [ids[3]])
+    }
+}
