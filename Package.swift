@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(name: "CSodium", providers: [.apt(["libsodium-dev"])]),
@@ -25,12 +26,24 @@ let package = Package(
         .target(name: "KithWire"),
         .target(name: "KithCore", dependencies: ["KithCrypto", "KithWire"]),
         // Durable state: the server's and the agent's SQLite stores (GRDB).
-        .target(name: "KithStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "KithStore", dependencies: ["KithCrypto", .product(name: "GRDB", package: "GRDB.swift")]),
         // The I/O shell shared by server and agent: SwiftNIO channels around KithCore's machines.
         .target(
             name: "KithNet",
             dependencies: [
                 "KithCore", "KithCrypto", "KithWire",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // `kith server`: accounts, login, device registry, presence, relay.
+        .target(
+            name: "KithServer",
+            dependencies: [
+                "KithCore", "KithCrypto", "KithNet", "KithStore", "KithWire",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -38,8 +51,9 @@ let package = Package(
         .executableTarget(
             name: "kith",
             dependencies: [
-                "KithCore", "KithCrypto", "KithNet", "KithWire",
+                "KithCore", "KithCrypto", "KithNet", "KithServer", "KithStore", "KithWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -50,6 +64,14 @@ let package = Package(
         .testTarget(name: "KithCoreTests", dependencies: ["KithCore", "KithCrypto", "KithWire", "KithTestSupport"]),
         .testTarget(name: "KithStoreTests", dependencies: ["KithStore", "KithTestSupport"]),
         .testTarget(name: "LayeringTests", dependencies: ["CDNSSD"]),
+        // Real `kith` processes on loopback; depending on the executable makes SwiftPM build it.
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "kith", "KithCore", "KithCrypto", "KithNet", "KithWire", "KithTestSupport",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

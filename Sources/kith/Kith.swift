@@ -3,7 +3,7 @@ import KithCore
 
 /// The `kith` executable: one binary for the server, the agent and the CLI verbs.
 @main
-struct Kith: ParsableCommand {
+struct Kith: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kith",
         abstract: "Make your own devices work as one.",
@@ -21,6 +21,6 @@ struct Kith: ParsableCommand {
             or ~/.local/share/kith/default.
             """,
         version: "kith \(KithVersion.software) (protocol \(KithVersion.protocolVersion))",
-        subcommands: [Identity.self, Listen.self, Dial.self]
+        subcommands: [Server.self, Identity.self, Listen.self, Dial.self]
     )
 }

@@ -1,0 +1,89 @@
+import Foundation
+import KithCore
+import KithCrypto
+import KithNet
+import KithStore
+import KithWire
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// `kith server`: accepts agents' secure channels and serves their sessions.
+public final class RendezvousServer: Sendable {
+    public let configuration: ServerConfiguration
+    public let identity: DeviceIdentity
+    private let context: ServerContext
+    private let group: MultiThreadedEventLoopGroup
+    private let connectionIDs = NIOLockedValueBox<UInt64>(0)
+
+    public init(configuration: ServerConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        identity = try IdentityFile.loadOrCreate(in: configuration.dataDirectory).identity
+        let store = try SQLiteServerStore(path: configuration.databasePath)
+        context = ServerContext(configuration: configuration, store: store,
+                                presence: Presence(store: store, logger: logger, now: configuration.now),
+                                loginGuard: LoginGuard(configuration), logger: logger)
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    }
+
+    /// Binds, calls `ready` with the invite (whose port is the one bound), and serves until the
+    /// listening socket closes.
+    public func run(ready: @Sendable (Invite) -> Void) async throws {
+        let keys = identity.noiseKeyPair
+        let keepalive = configuration.keepaliveTimeout
+        let logger = context.logger
+        let server = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: configuration.host, port: configuration.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let address = channel.remoteAddress?.description ?? "?"
+                    let machine = SecureChannel(role: .responder(accepting: [.agentToServer]), localStatic: keys)
+                    try channel.pipeline.syncOperations.addHandlers(
+                        IdleStateHandler(readTimeout: keepalive),
+                        IdleCloseHandler { logger.info("closing \(address): silent for \(keepalive)") },
+                        SecureChannelHandler(machine) { logger.warning("closing \(address): \($0)") })
+                    return try NIOAsyncChannel<SecureChannelEvent, Envelope>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let port = server.channel.localAddress?.port ?? configuration.port
+        ready(Invite(host: configuration.host, port: port, key: identity.publicKey))
+        try await withThrowingDiscardingTaskGroup { group in
+            try await server.executeThenClose { inbound in
+                for try await connection in inbound {
+                    group.addTask { await self.serve(connection) }
+                }
+            }
+        }
+    }
+
+    private func serve(_ connection: NIOAsyncChannel<SecureChannelEvent, Envelope>) async {
+        let id = connectionIDs.withLockedValue { $0 += 1; return $0 }
+        let channel = connection.channel
+        let address = (channel.remoteAddress?.ipAddress) ?? "?"
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                var session = ServerSession(connectionID: id, address: address, outbound: outbound,
+                                            close: { channel.close(promise: nil) }, server: context)
+                do {
+                    for try await event in inbound {
+                        switch event {
+                        case .established(let key): session.peerKey = key
+                        case .envelope(let envelope): try await session.handle(envelope)
+                        }
+                    }
+                } catch {
+                    context.logger.debug("connection \(id) from \(address) ended: \(error)")
+                }
+                await session.ended()
+            }
+        } catch {
+            context.logger.debug("connection \(id) from \(address) failed: \(error)")
+        }
+    }
+
+    public func shutdown() async {
+        try? await group.shutdownGracefully()
+    }
+}

@@ -1,0 +1,28 @@
+import Foundation
+import KithCrypto
+import NIOCore
+
+/// How a `kith server` runs. Defaults are the spec's (§Sessions).
+public struct ServerConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 7400
+    /// Holds `server.sqlite` and `identity.seed`.
+    public var dataDirectory: URL
+    /// Accept `Signup` from clients; otherwise only the operator creates accounts.
+    public var openSignup = false
+    /// A channel that carries nothing for this long is closed and its device marked offline.
+    public var keepaliveTimeout: TimeAmount = .seconds(15)
+    public var tokenLifetimeMillis: UInt64 = 30 * 24 * 3600 * 1000
+    public var passwordCost: PasswordHash.Cost = .interactive
+    public var failedLoginsPerAccount = 10
+    public var failedLoginsPerAddress = 30
+    public var failedLoginWindowMillis: UInt64 = 5 * 60 * 1000
+    /// Milliseconds since the Unix epoch; injected so tests can move time.
+    public var now: @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }
+
+    public init(dataDirectory: URL) {
+        self.dataDirectory = dataDirectory
+    }
+
+    public var databasePath: String { dataDirectory.appendingPathComponent("server.sqlite").path }
+}

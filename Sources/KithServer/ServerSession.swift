@@ -1,0 +1,186 @@
+import KithCore
+import KithCrypto
+import KithStore
+import KithWire
+import Logging
+import NIOCore
+
+/// One agent's connection: answers its requests in order, per spec §Sessions and §Relay.
+/// Everything a request changes is committed to the store before its answer is written.
+struct ServerSession {
+    let connectionID: UInt64
+    let address: String
+    let outbound: NIOAsyncChannelOutboundWriter<Envelope>
+    let close: @Sendable () -> Void
+    let server: ServerContext
+    var peerKey: PublicKey?
+    var device: DeviceRecord?
+    var tokenHash: [UInt8]?
+
+    private var logger: Logger { server.logger }
+
+    mutating func handle(_ envelope: Envelope) async throws {
+        let answer: Message?
+        switch envelope.message {
+        case .hello:
+            answer = .hello(.init(protocolVersion: KithVersion.protocolVersion, software: KithVersion.userAgent))
+        case .ping(let ping):
+            answer = .pong(.init(nonce: ping.nonce))
+        case .signup(let signup):
+            answer = await self.signup(signup)
+        case .login(let login):
+            answer = await self.login(login)
+        case .resume(let resume):
+            answer = await self.resume(resume)
+        case .logout:
+            answer = await logout()
+        case .relaySend(let relay):
+            answer = await relaySend(relay)
+        case .relayAck(let ack):
+            if let device { try? server.store.deleteRelay(id: Int64(clamping: ack.relayID), to: device.id) }
+            answer = nil
+        case .pong, .ack, .errorMessage:
+            answer = nil
+        case .note, .loginResult, .deviceList, .relayDeliver:
+            answer = Self.error(.malformed, "\(envelope.message.type) is not a request to the server")
+        }
+        if let answer { try await outbound.write(Envelope(requestID: envelope.requestID, answer)) }
+        if case .loginResult = answer, let device {
+            await server.presence.goOnline(deviceID: device.id, account: device.account, connectionID: connectionID,
+                                           outbound: outbound, close: close)
+        }
+    }
+
+    /// The connection ended, for whatever reason.
+    func ended() async {
+        if let device { await server.presence.goOffline(deviceID: device.id, connectionID: connectionID) }
+    }
+
+    // MARK: - Requests
+
+    private func signup(_ request: Signup) async -> Message {
+        guard server.configuration.openSignup else {
+            return Self.error(.forbidden, "this server does not accept sign-ups; ask its operator for an account")
+        }
+        if let problem = AccountRules.problem(withName: request.account) ?? AccountRules.problem(withPassword: request.password) {
+            return Self.error(.malformed, problem)
+        }
+        do {
+            let hash = try PasswordHash.hash(request.password, cost: server.configuration.passwordCost)
+            try server.store.createAccount(name: request.account, passwordHash: hash, now: server.now())
+            logger.info("account \(request.account) signed up from \(address)")
+            return .ack(.init())
+        } catch StoreError.conflict {
+            return Self.error(.conflict, "the account name \(request.account) is taken")
+        } catch {
+            logger.error("sign-up failed: \(error)")
+            return Self.error(.internalError, "the server could not create the account")
+        }
+    }
+
+    private mutating func login(_ request: Login) async -> Message {
+        let now = server.now()
+        guard let key = SigningPublicKey(rawValue: request.deviceKey), let noiseKey = key.noisePublicKey,
+              noiseKey == peerKey
+        else {
+            return Self.error(.unauthenticated, "the device key is not the key of this connection")
+        }
+        if let wait = await server.loginGuard.retryAfter(account: request.account, address: address, now: now) {
+            return .errorMessage(.init(code: ErrorCode.rateLimited.rawValue, message: "too many failed logins",
+                                       retryAfterMillis: UInt32(clamping: wait)))
+        }
+        // An unknown account costs the same work as a wrong password, and gets the same answer.
+        let stored = try? server.store.passwordHash(account: request.account)
+        let verified = PasswordHash.verify(request.password, against: stored ?? PasswordHash.decoy) && stored != nil
+        guard verified else {
+            await server.loginGuard.failed(account: request.account, address: address, now: now)
+            logger.notice("failed login for \(request.account) from \(address)")
+            return Self.error(.unauthenticated, "wrong account or password")
+        }
+        await server.loginGuard.succeeded(account: request.account)
+        guard let type = TerminalType(rawValue: request.terminalType) else {
+            return Self.error(.malformed, "terminal type \(request.terminalType) is not 1…5")
+        }
+        do {
+            let device = try server.store.registerDevice(DeviceRegistration(
+                account: request.account, terminalType: type.rawValue, typeCode: type.code, name: request.deviceName,
+                key: request.deviceKey, clientVersion: request.clientVersion, addresses: request.addresses), now: now)
+            let token = secureRandomBytes(32)
+            let hash = Self.hash(token)
+            let expires = now + server.configuration.tokenLifetimeMillis
+            try server.store.createSession(tokenHash: hash, deviceID: device.id, expiresAtMillis: expires)
+            self.device = device
+            self.tokenHash = hash
+            logger.info("\(device.id) logged in from \(address)")
+            return .loginResult(.init(account: device.account, deviceID: device.id, token: token, expiresAtMillis: expires))
+        } catch StoreError.conflict {
+            return Self.error(.forbidden, "this device key belongs to another account")
+        } catch {
+            logger.error("login failed: \(error)")
+            return Self.error(.internalError, "the server could not record the login")
+        }
+    }
+
+    private mutating func resume(_ request: Resume) async -> Message {
+        let hash = Self.hash(request.token)
+        guard let session = try? server.store.session(tokenHash: hash), !session.revoked,
+              session.expiresAtMillis > server.now(),
+              let device = try? server.store.device(id: session.deviceID),
+              SigningPublicKey(rawValue: device.key)?.noisePublicKey == peerKey
+        else {
+            return Self.error(.sessionExpired, "the session is over; log in again")
+        }
+        self.device = device
+        self.tokenHash = hash
+        return .loginResult(.init(account: device.account, deviceID: device.id, token: request.token,
+                                  expiresAtMillis: session.expiresAtMillis))
+    }
+
+    private mutating func logout() async -> Message {
+        guard let device, let tokenHash else { return Self.error(.unauthenticated, "not logged in") }
+        try? server.store.revokeSession(tokenHash: tokenHash)
+        await server.presence.goOffline(deviceID: device.id, connectionID: connectionID)
+        logger.info("\(device.id) logged out")
+        self.device = nil
+        self.tokenHash = nil
+        return .ack(.init())
+    }
+
+    private func relaySend(_ request: RelaySend) async -> Message {
+        guard let device else { return Self.error(.unauthenticated, "log in first") }
+        guard let target = try? server.store.device(id: request.to) else {
+            return Self.error(.notFound, "there is no device \(request.to)")
+        }
+        guard target.account == device.account else {
+            logger.notice("\(device.id) tried to relay to \(request.to) of another account")
+            return Self.error(.forbidden, "\(request.to) is not a device of your account")
+        }
+        do {
+            _ = try server.store.enqueueRelay(from: device.id, to: target.id, payload: request.payload, now: server.now())
+        } catch {
+            logger.error("relay enqueue failed: \(error)")
+            return Self.error(.internalError, "the server could not store the message")
+        }
+        Task { [presence = server.presence] in await presence.flush(target.id) }
+        return .ack(.init())
+    }
+
+    // MARK: - Helpers
+
+    static func error(_ code: ErrorCode, _ message: String) -> Message {
+        .errorMessage(.init(code: code.rawValue, message: message))
+    }
+
+    /// Tokens are kept only as BLAKE2b-256 hashes (spec §Sessions).
+    static func hash(_ token: [UInt8]) -> [UInt8] { TokenHash.of(token) }
+}
+
+/// What every session of one server shares.
+struct ServerContext: Sendable {
+    let configuration: ServerConfiguration
+    let store: any ServerStore
+    let presence: Presence
+    let loginGuard: LoginGuard
+    let logger: Logger
+    var now: @Sendable () -> UInt64 { configuration.now }
+}

@@ -1,0 +1,122 @@
+import ArgumentParser
+import Foundation
+import KithCore
+import KithCrypto
+import KithServer
+import KithStore
+import Logging
+import NIOCore
+
+extension Kith {
+    /// The rendezvous server and its operator's commands.
+    struct Server: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the rendezvous server, or manage its accounts.",
+            subcommands: [Run.self, Account.self],
+            defaultSubcommand: Run.self
+        )
+    }
+}
+
+/// `--data DIR`, shared by every server command.
+struct ServerDataOption: ParsableArguments {
+    @Option(help: ArgumentHelp("The server's data directory: its key and its SQLite store.", valueName: "dir"))
+    var data: String
+
+    var url: URL { URL(fileURLWithPath: data) }
+}
+
+extension Kith.Server {
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "run",
+            abstract: "Serve accounts, logins, the device registry and the relay.",
+            discussion: """
+                On first start the server makes its key and its store in --data. It prints one \
+                invite, kith://HOST:PORT/#KEY: give it to `kith login` on each device; the key in \
+                it is how devices know they reach this server and no other. Logs go to stderr.
+                """
+        )
+
+        @OptionGroup var data: ServerDataOption
+
+        @Option(help: ArgumentHelp("Address to listen on; port 0 picks a free one.", valueName: "host:port"))
+        var listen = "127.0.0.1:7400"
+
+        @Flag(help: "Let clients create their own accounts with `kith signup`.")
+        var openSignup = false
+
+        @Option(help: "Seconds of silence after which a device is marked offline.")
+        var keepaliveTimeout: Int64 = 15
+
+        @Flag(help: .hidden)
+        var cheapPasswordHashes = false  // tests and benchmarks only: libsodium's minimum argon2id cost
+
+        func validate() throws {
+            guard (2...3600).contains(keepaliveTimeout) else { throw ValidationError("--keepalive-timeout must be 2…3600 s") }
+        }
+
+        func run() async throws {
+            let address: HostPort
+            do { address = try HostPort(parsing: listen, allowPortZero: true) } catch { throw ValidationError("\(error)") }
+            var configuration = ServerConfiguration(dataDirectory: data.url)
+            configuration.host = address.host
+            configuration.port = address.port
+            configuration.openSignup = openSignup
+            configuration.keepaliveTimeout = .seconds(keepaliveTimeout)
+            if cheapPasswordHashes { configuration.passwordCost = .minimum }
+            var logger = Logger(label: "kith.server") { StreamLogHandler.standardError(label: $0) }
+            logger.logLevel = .info
+            let server = try RendezvousServer(configuration: configuration, logger: logger)
+            try await server.run { invite in
+                Console.line("kith server \(KithVersion.software) listening on \(invite.host):\(invite.port)")
+                Console.line("server key \(invite.key.fingerprint)")
+                Console.line("invite: \(invite)")
+            }
+        }
+    }
+
+    struct Account: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Manage accounts on this server's machine.",
+            subcommands: [Add.self]
+        )
+    }
+}
+
+extension Kith.Server.Account {
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an account.",
+            discussion: """
+                The password comes from --password-file, else from standard input when it is not \
+                a terminal, else from a prompt that does not echo. It is never taken from the \
+                command line, and only its argon2id hash is stored.
+                """
+        )
+
+        @OptionGroup var data: ServerDataOption
+
+        @Argument(help: "The account name: a-z, 0-9, '.', '_'.")
+        var name: String
+
+        @Option(help: ArgumentHelp("Read the password from the first line of this file.", valueName: "file"))
+        var passwordFile: String?
+
+        func run() throws {
+            if let problem = AccountRules.problem(withName: name) { throw ValidationError(problem) }
+            let password = try readPassword(file: passwordFile, prompt: "Password for \(name): ")
+            if let problem = AccountRules.problem(withPassword: password) { throw UserError(problem) }
+            try FileManager.default.createDirectory(at: data.url, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+            let store = try SQLiteServerStore(path: ServerConfiguration(dataDirectory: data.url).databasePath)
+            do {
+                try store.createAccount(name: name, passwordHash: try PasswordHash.hash(password),
+                                        now: UInt64(Date().timeIntervalSince1970 * 1000))
+            } catch StoreError.conflict {
+                throw UserError("the account \(name) exists already")
+            }
+            Console.line("created account \(name)")
+        }
+    }
+}

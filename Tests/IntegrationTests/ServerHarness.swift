@@ -1,0 +1,105 @@
+import Foundation
+import KithCore
+import KithCrypto
+import KithNet
+import KithTestSupport
+import KithWire
+import NIOPosix
+
+/// A real `kith server` in a temporary data directory, with accounts made by the operator command.
+final class ServerHarness: @unchecked Sendable {
+    let directory: URL
+    let arguments: [String]
+    private(set) var process: KithProcess
+    private(set) var invite: Invite
+
+    /// `accounts` maps names to passwords; `extra` goes on the server's command line.
+    static func start(accounts: [String: String] = ["alice": "correct horse", "bob": "battery staple"],
+                      extra: [String] = []) async throws -> ServerHarness {
+        let directory = temporaryDirectory("server")
+        for (name, password) in accounts {
+            let result = try KithProcess.run(["server", "account", "add", name, "--data", directory.path], stdin: password + "\n")
+            guard result.status == 0 else { throw KithProcess.ProcessFailure(description: "account add: \(result.stderr)") }
+        }
+        let arguments = ["server", "--data", directory.path, "--listen", "127.0.0.1:0", "--cheap-password-hashes"] + extra
+        let (process, invite) = try await launch(arguments, in: directory)
+        return ServerHarness(directory: directory, arguments: arguments, process: process, invite: invite)
+    }
+
+    private init(directory: URL, arguments: [String], process: KithProcess, invite: Invite) {
+        self.directory = directory
+        self.arguments = arguments
+        self.process = process
+        self.invite = invite
+    }
+
+    private static func launch(_ arguments: [String], in directory: URL) async throws -> (KithProcess, Invite) {
+        let process = try KithProcess(arguments, in: directory, name: "server-\(UUID().uuidString.prefix(4))")
+        let invite = try Invite(parsing: try await process.waitForLine(startingWith: "invite: "))
+        return (process, invite)
+    }
+
+    /// Kills the server (SIGKILL) and starts it again on the same data directory and port.
+    func restart() async throws {
+        process.kill()
+        let pinned = arguments.map { $0 == "127.0.0.1:0" ? "127.0.0.1:\(invite.port)" : $0 }
+        (process, invite) = try await Self.launch(pinned, in: directory)
+    }
+
+    var log: String { process.stderr }
+
+    deinit { process.kill() }
+}
+
+/// A device as the server sees it: an identity and one connection, driven by hand.
+struct TestDevice: Sendable {
+    let identity = DeviceIdentity.generate()
+    var keys: KeyPair { identity.noiseKeyPair }
+
+    func connect(_ server: ServerHarness) async throws -> ClientConnection {
+        try await ClientConnection.connect(host: server.invite.host, port: server.invite.port,
+                                           remoteStatic: server.invite.key.noisePublicKey!, localStatic: keys,
+                                           group: MultiThreadedEventLoopGroup.singleton)
+    }
+
+    func login(_ connection: ClientConnection, account: String, password: String, type: TerminalType = .pc,
+               name: String = "test device") async throws -> Message {
+        try await connection.request(.login(.init(
+            account: account, password: password, terminalType: type.rawValue, deviceName: name,
+            clientVersion: KithVersion.userAgent, deviceKey: identity.publicKey.rawValue, addresses: [])))
+        .message
+    }
+}
+
+extension ClientConnection {
+    /// The next unsolicited message that `match` accepts, skipping others.
+    func next<T: Sendable>(timeout: Duration = .seconds(10), _ match: @escaping @Sendable (Message) -> T?) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                for await envelope in self.unsolicited { if let value = match(envelope.message) { return value } }
+                return nil
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                throw KithProcess.ProcessFailure(description: "no matching message within \(timeout)")
+            }
+            return value
+        }
+    }
+
+    func nextDeviceList(where condition: @escaping @Sendable (DeviceList) -> Bool = { _ in true }) async throws -> DeviceList {
+        try await next { if case .deviceList(let list) = $0, condition(list) { list } else { nil } }
+    }
+
+    func nextRelay() async throws -> RelayDeliver {
+        try await next { if case .relayDeliver(let deliver) = $0 { deliver } else { nil } }
+    }
+}
+
+func errorCode(_ message: Message) -> ErrorCode? {
+    if case .errorMessage(let error) = message { ErrorCode(rawValue: error.code) } else { nil }
+}

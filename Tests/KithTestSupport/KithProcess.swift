@@ -1,0 +1,94 @@
+import Foundation
+
+/// A real `kith` process for integration tests, with its stdout and stderr in files that a test
+/// can wait on. Stopped (SIGKILL) when the test is done with it.
+public final class KithProcess: @unchecked Sendable {
+    /// The `kith` binary built beside the test bundle.
+    public static var executable: URL {
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().deletingLastPathComponent(),
+            Repository.url(".build/debug"),
+        ]
+        for dir in candidates where FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("kith").path) {
+            return dir.appendingPathComponent("kith")
+        }
+        return Repository.url(".build/debug/kith")
+    }
+
+    public let process = Process()
+    public let output: URL
+    public let errors: URL
+
+    /// Starts `kith ARGUMENTS` with its output in `directory`.
+    public init(_ arguments: [String], in directory: URL, name: String, environment: [String: String] = [:]) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        output = directory.appendingPathComponent("\(name).out")
+        errors = directory.appendingPathComponent("\(name).err")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        FileManager.default.createFile(atPath: errors.path, contents: nil)
+        process.executableURL = Self.executable
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = try FileHandle(forWritingTo: errors)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    public var stdout: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
+    public var stderr: String { (try? String(contentsOf: errors, encoding: .utf8)) ?? "" }
+
+    /// Waits until a line of stdout starts with `prefix`; returns the rest of that line.
+    public func waitForLine(startingWith prefix: String, timeout: TimeInterval = 20) async throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let line = stdout.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) {
+                return String(line.dropFirst(prefix.count))
+            }
+            guard process.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw ProcessFailure(description: "no line starting with \(prefix.debugDescription); stdout: \(stdout); stderr: \(stderr)")
+    }
+
+    public func kill() {
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    deinit { kill() }
+
+    /// Runs `kith ARGUMENTS` to completion; returns its exit status and output.
+    public static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws
+        -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    }
+
+    public struct ProcessFailure: Error, CustomStringConvertible {
+        public let description: String
+        public init(description: String) { self.description = description }
+    }
+}
+
+/// A fresh directory under the system's temporary directory, for one test.
+public func temporaryDirectory(_ name: String) -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("kith-\(name)-\(UUID().uuidString.prefix(8))")
+    try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
