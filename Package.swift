@@ -62,6 +62,14 @@ let package = Package(
         .testTarget(name: "KithCryptoTests", dependencies: ["KithCrypto", "KithTestSupport"]),
         .testTarget(name: "KithWireTests", dependencies: ["KithWire", "KithTestSupport"]),
         .testTarget(name: "KithCoreTests", dependencies: ["KithCore", "KithCrypto", "KithWire", "KithTestSupport"]),
+        .testTarget(
+            name: "KithNetTests",
+            dependencies: [
+                "KithNet", "KithCore", "KithCrypto", "KithWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "KithStoreTests", dependencies: ["KithStore", "KithTestSupport"]),
         .testTarget(name: "LayeringTests", dependencies: ["CDNSSD"]),
         // Real `kith` processes on loopback; depending on the executable makes SwiftPM build it.

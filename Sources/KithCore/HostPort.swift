@@ -27,7 +27,8 @@ public struct HostPort: Equatable, Sendable, CustomStringConvertible {
         } else if host.contains(":") {
             throw ParseError(description: "\(text): put an IPv6 address in brackets, as [::1]:\(digits)")
         }
-        guard !host.isEmpty, host.allSatisfy({ $0.isASCII && !$0.isWhitespace && !"/@#?[]".contains($0) }) else {
+        // Printable ASCII only (0x21…0x7e): no control characters reach a log or a terminal.
+        guard !host.isEmpty, host.unicodeScalars.allSatisfy({ (0x21...0x7e).contains($0.value) && !"/@#?[]".unicodeScalars.contains($0) }) else {
             throw ParseError(description: "\(text): the host must be a name or an address")
         }
         self.init(host: String(host), port: port)

@@ -9,8 +9,11 @@ public struct SecureChannel {
     public enum Action: Equatable {
         /// Bytes to write to the socket, in order.
         case write([UInt8])
-        /// The handshake finished; the peer proved it holds `remoteStatic`. The shell decides
-        /// whether that key is welcome (the server checks it against the device registry).
+        /// The handshake finished: the peer's `remoteStatic` key verified. The shell decides
+        /// whether that key is welcome (the server checks it against the device registry). For
+        /// an IK responder this follows message 1 alone, which an eavesdropper can replay; a
+        /// replayer cannot produce transport frames, so anything that matters waits for the
+        /// first envelope.
         case established(remoteStatic: PublicKey, handshakeHash: [UInt8])
         /// An envelope arrived from the authenticated peer.
         case deliver(Envelope)
@@ -84,16 +87,21 @@ public struct SecureChannel {
         switch state {
         case .idle: preconditionFailure("SecureChannel.receive before start")
         case .closed: return []
+        // Each case takes its buffers out of `state` before appending, so they are not copied.
         case .awaitingPreamble(var buffered):
+            state = .closed
             buffered += bytes
             return receivePreamble(buffered)
         case .awaitingResponderPreamble(let handshake, var buffered):
+            state = .closed
             buffered += bytes
             return receiveResponderPreamble(handshake, buffered)
         case .handshaking(let handshake, var decoder):
+            state = .closed
             decoder.append(bytes)
             return continueHandshake(handshake, decoder)
         case .open(let send, let receive, var decoder):
+            state = .closed
             decoder.append(bytes)
             return deliverFrames(send: send, receive: receive, decoder)
         }
@@ -140,8 +148,15 @@ public struct SecureChannel {
                                               prologue: preamble.bytes, remoteStatic: nil)
             var decoder = FrameDecoder()
             decoder.append(buffered.dropFirst(Preamble.length))
-            // Our preamble first, so the initiator learns our version before any frame (spec §Preamble).
-            return [.write(preamble.bytes)] + continueHandshake(handshake, decoder)
+            // Our preamble first, so the initiator learns our version before any frame (spec §Preamble),
+            // in the same write as our first handshake message.
+            var actions = continueHandshake(handshake, decoder)
+            if case .write(let first) = actions.first {
+                actions[0] = .write(preamble.bytes + first)
+            } else {
+                actions.insert(.write(preamble.bytes), at: 0)
+            }
+            return actions
         } catch {
             return fail(error)
         }
@@ -185,6 +200,10 @@ public struct SecureChannel {
         guard let remoteStatic = transport.remoteStatic, let send = transport.send, let receive = transport.receive else {
             return actions + fail(.malformed("channel: handshake left no peer key"))
         }
+        // A pinned key must match also where the pattern learns the key instead of using it (XX).
+        if case .initiator(_, let pinned?) = role, pinned != remoteStatic {
+            return actions + fail(.authenticationFailed("channel: the peer's key is not the pinned one"))
+        }
         actions.append(.established(remoteStatic: remoteStatic, handshakeHash: transport.handshakeHash))
         // Frames that arrived right behind the last handshake message are transport messages.
         return actions + deliverFrames(send: send, receive: receive, decoder)
@@ -208,8 +227,10 @@ public struct SecureChannel {
                     case .oversized: .tooLarge
                     case .truncated, .malformed, .authenticationFailed: .malformed
                     }
-                    let reply = try Envelope(requestID: requestID, .errorMessage(.init(
-                        code: code.rawValue, message: String(error.detail.prefix(200))))).encode()
+                    let text = error.kind == .unknownType
+                        ? "unknown message type \((try? EnvelopeHeader.decode(plaintext[...]))?.type ?? 0)"
+                        : String(error.detail.prefix(200))
+                    let reply = try Envelope(requestID: requestID, .errorMessage(.init(code: code.rawValue, message: text))).encode()
                     let sealed = try noise { () throws(NoiseError) in try send.encrypt(plaintext: reply) }
                     actions.append(.write(try FrameDecoder.encode(sealed)))
                     guard error.kind == .unknownType else { throw error }

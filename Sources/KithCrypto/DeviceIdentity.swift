@@ -65,7 +65,7 @@ public struct DeviceIdentity: Sendable {
     }
 
     /// The seed, for the device's own store only. Wipe the result after writing it.
-    public var unsafeSeed: [UInt8] { Array(secretKey.unsafeArray.prefix(Self.seedByteCount)) }
+    public var unsafeSeed: [UInt8] { secretKey.withUnsafeBytes { Array($0.prefix(Self.seedByteCount)) } }
 
     public func sign(_ message: [UInt8]) -> [UInt8] {
         var signature = [UInt8](repeating: 0, count: SigningPublicKey.signatureByteCount)

@@ -46,25 +46,33 @@ public final class SecureChannelHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Carries out actions in three passes: first every write, then every event up the pipeline,
+    /// then a close. The writes are already encrypted under consecutive nonces, so they must reach
+    /// the socket before anything a handler writes in answer to an event (which the machine
+    /// encrypts under the next nonce); a close waits until both are done.
     private func perform(_ actions: [SecureChannel.Action], context: ChannelHandlerContext,
                          promise: EventLoopPromise<Void>? = nil) {
         var promise = promise
+        var closeReason: WireError?
+        for case .write(let bytes) in actions {
+            context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: promise)
+            promise = nil
+        }
+        context.flush()
         for action in actions {
             switch action {
-            case .write(let bytes):
-                context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: promise)
-                promise = nil
-            case .established(let key, _):
-                context.fireChannelRead(wrapInboundOut(.established(remoteStatic: key)))
-            case .deliver(let envelope):
-                context.fireChannelRead(wrapInboundOut(.envelope(envelope)))
-            case .close(let error):
-                onClose(error)
-                promise?.fail(error)
-                promise = nil
-                context.close(promise: nil)
+            case .write: break
+            case .established(let key, _): context.fireChannelRead(wrapInboundOut(.established(remoteStatic: key)))
+            case .deliver(let envelope): context.fireChannelRead(wrapInboundOut(.envelope(envelope)))
+            case .close(let error): closeReason = error
             }
         }
-        promise?.succeed(())
+        if let closeReason {
+            onClose(closeReason)
+            promise?.fail(closeReason)
+            context.close(promise: nil)
+        } else {
+            promise?.succeed(())
+        }
     }
 }

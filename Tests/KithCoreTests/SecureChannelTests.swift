@@ -68,11 +68,20 @@ import KithWire
     }
 
     @Test func pairingChannelUsesXXAndLearnsTheKey() throws {
-        var pair = Self.pair(channel: .pairing)
+        var pair = Pair(client: SecureChannel(role: .initiator(channel: .pairing, remoteStatic: nil), localStatic: Self.clientKey),
+                        server: SecureChannel(role: .responder(accepting: [.pairing]), localStatic: Self.serverKey))
         pair.pump(client: [], server: pair.server.start())
         pair.pump(client: pair.client.start())
         #expect(pair.established.client == Self.serverKey.publicKey)
         #expect(pair.established.server == Self.clientKey.publicKey)
+    }
+
+    @Test func pairingWithAPinnedKeyRefusesAnyOther() throws {
+        var pair = Self.pair(serverKnownAs: KeyPair.generate().publicKey, channel: .pairing)
+        pair.pump(client: [], server: pair.server.start())
+        pair.pump(client: pair.client.start())
+        #expect(pair.established.client == nil)
+        #expect(pair.closed.client?.kind == .authenticationFailed)
     }
 
     @Test func wrongServerKeyFailsTheHandshake() {
@@ -101,7 +110,14 @@ import KithWire
         #expect(reply.requestID == 9)
         guard case .errorMessage(let error) = reply.message else { Issue.record("not an error"); return }
         #expect(error.code == ErrorCode.unknownMessage.rawValue)
+        #expect(error.message == "unknown message type 30583")
         #expect(server.isOpen)
+        // The reply used the next nonce: what the server sends after it still decrypts.
+        guard case .write(let next) = try server.send(Envelope(requestID: 10, .pong(.init(nonce: 1)))).first else {
+            Issue.record("no write"); return
+        }
+        let after = try Envelope.decode(try transport.receive!.decrypt(ciphertext: Array(next.dropFirst(2)))[...])
+        #expect(after == Envelope(requestID: 10, .pong(.init(nonce: 1))))
     }
 
     /// A peer that authenticates but sends a bad envelope hears why, then loses the channel.
@@ -127,10 +143,10 @@ import KithWire
         var server = SecureChannel(role: .responder(accepting: [.agentToServer]), localStatic: serverKey)
         _ = server.start()
         let replies = server.receive(prologue + (try FrameDecoder.encode(try initiator.writeMessage())))
-        guard replies.count == 3, replies[0] == .write(prologue), case .write(let frame) = replies[1] else {
-            throw WireError.malformed("expected preamble, handshake reply, established: \(replies)")
+        guard replies.count == 2, case .write(let bytes) = replies[0], bytes.starts(with: prologue) else {
+            throw WireError.malformed("expected preamble with the handshake reply, then established: \(replies)")
         }
-        _ = try initiator.readMessage(Array(frame.dropFirst(2)))
+        _ = try initiator.readMessage(Array(bytes.dropFirst(prologue.count + 2)))
         return (server, initiator.transport!)
     }
 

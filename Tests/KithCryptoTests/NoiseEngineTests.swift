@@ -175,3 +175,24 @@ import Testing
         #expect(DeviceIdentity(seed: [UInt8](repeating: 0, count: 16)) == nil)
     }
 }
+
+/// Known answers computed by Tools/make-vectors (Python `cryptography`), so the nonce layouts
+/// and Rekey are checked against another implementation, not against themselves.
+@Suite struct CipherStateVectorTests {
+    struct Vector: Decodable, CustomTestStringConvertible {
+        let tcId: Int, comment: String, cipher: String, key: String, nonce: UInt64, ad: String, plaintext: String
+        let ciphertext: String
+        let rekey: Bool?
+        var testDescription: String { "#\(tcId) \(comment)" }
+    }
+
+    @Test(arguments: try VectorFile<Vector>.load("cipher.json"))
+    func knownAnswers(_ v: Vector) throws {
+        var state = CipherState(cipher: try #require(NoiseCipher(rawValue: v.cipher)),
+                                key: SecretBytes([UInt8](vectorHex: v.key)))
+        if v.rekey == true { state.rekey() }
+        let sealed = try state.encrypt(nonce: v.nonce, ad: [UInt8](vectorHex: v.ad), plaintext: [UInt8](vectorHex: v.plaintext))
+        #expect(sealed == [UInt8](vectorHex: v.ciphertext))
+        #expect(try state.decrypt(nonce: v.nonce, ad: [UInt8](vectorHex: v.ad), ciphertext: sealed) == [UInt8](vectorHex: v.plaintext))
+    }
+}

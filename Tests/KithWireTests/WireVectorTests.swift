@@ -52,6 +52,31 @@ import Testing
         }
     }
 
+    struct DatagramVector: Decodable, CustomTestStringConvertible {
+        struct Meaning: Decodable {
+            let type: String
+            let senderIndex: UInt32?, receiverIndex: UInt32?, counter: UInt64?
+            let noiseMessage: String?, ciphertext: String?
+        }
+        let tcId: Int, comment: String, result: String, hex: String
+        let meaning: Meaning?
+        var testDescription: String { "#\(tcId) \(comment)" }
+    }
+
+    /// The decoded fields, compared with the vector's meaning (not only a round trip, which a
+    /// decoder and encoder that agree on a mistake would pass).
+    @Test(arguments: try VectorFile<DatagramVector>.load("datagram.json").filter { $0.result == "valid" })
+    func datagramMeanings(_ v: DatagramVector) throws {
+        let m = try #require(v.meaning)
+        let expected: Datagram = switch m.type {
+        case "handshakeInitiation": .handshakeInitiation(senderIndex: m.senderIndex!, noiseMessage: [UInt8](vectorHex: m.noiseMessage!))
+        case "handshakeResponse": .handshakeResponse(senderIndex: m.senderIndex!, receiverIndex: m.receiverIndex!,
+                                                     noiseMessage: [UInt8](vectorHex: m.noiseMessage!))
+        default: .transportData(receiverIndex: m.receiverIndex!, counter: m.counter!, ciphertext: [UInt8](vectorHex: m.ciphertext!))
+        }
+        #expect(try Datagram.decode([UInt8](vectorHex: v.hex)[...]) == expected)
+    }
+
     @Test(arguments: try VectorFile<Vector>.load("datagram.json"))
     func datagrams(_ v: Vector) throws {
         if v.result == "valid" {

@@ -65,6 +65,7 @@ public struct CipherState: Sendable {
         self.key = SecretBytes(consuming: &next)
     }
 
-    /// Sets the counter, for tests of the reserved nonce and for a restored session.
-    public mutating func setNonce(_ n: UInt64) { nonce = n }
+    /// Sets the counter, for tests of the reserved nonce. Not public: rewinding a nonce would
+    /// reuse it under the same key.
+    mutating func setNonce(_ n: UInt64) { nonce = n }
 }

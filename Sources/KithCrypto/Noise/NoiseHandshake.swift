@@ -88,6 +88,8 @@ public struct NoiseHandshake {
         let iSend = pattern.messages.indices.filter { $0 % 2 == mine }.flatMap { pattern.messages[$0] }
         if (myPre.contains(.s) || iSend.contains(.s)) && c.localStatic == nil { throw .missingKey("s") }
         if myPre.contains(.e) && c.localEphemeral == nil { throw .missingKey("e") }
+        // A preset ephemeral outside a pre-message would be reused across handshakes: refuse it.
+        if !myPre.contains(.e) && c.localEphemeral != nil { throw .invalidKeyLength("e: preset only for pre-message patterns") }
         if theirPre.contains(.s) && c.remoteStatic == nil { throw .missingKey("rs") }
         if theirPre.contains(.e) && c.remoteEphemeral == nil { throw .missingKey("re") }
         let pskCount = pattern.messages.joined().filter { $0 == .psk }.count
@@ -209,6 +211,7 @@ public struct NoiseHandshake {
                                         handshakeHash: symmetric.handshakeHash, remoteStatic: remoteStatic)
         }
         e = nil  // the ephemeral private key is no longer needed; its SecretBytes wipes itself
+        symmetric.clearKeys()
     }
 }
 

@@ -27,17 +27,19 @@ public enum NoiseCipher: String, Sendable {
         var out = [UInt8](repeating: 0, count: plaintext.count + Self.tagLength)
         var outLength: UInt64 = 0
         let npub = nonceBytes(nonce)
-        key.withUnsafeBytes { k in
+        let status = key.withUnsafeBytes { k in
             let k = k.bindMemory(to: UInt8.self).baseAddress!
-            switch self {
+            return switch self {
             case .chaChaPoly:
-                _ = crypto_aead_chacha20poly1305_ietf_encrypt(
+                crypto_aead_chacha20poly1305_ietf_encrypt(
                     &out, &outLength, plaintext, UInt64(plaintext.count), ad, UInt64(ad.count), nil, npub, k)
             case .aesGCM:
-                _ = crypto_aead_aes256gcm_encrypt(
+                crypto_aead_aes256gcm_encrypt(
                     &out, &outLength, plaintext, UInt64(plaintext.count), ad, UInt64(ad.count), nil, npub, k)
             }
         }
+        // Encryption fails only on impossible lengths; sending unencrypted bytes is never an option.
+        precondition(status == 0, "AEAD encryption failed")
         return out
     }
 
@@ -90,11 +92,13 @@ public enum NoiseHash: String, Sendable {
             crypto_hash_sha256_init(&state)
             for p in parts { crypto_hash_sha256_update(&state, p, UInt64(p.count)) }
             crypto_hash_sha256_final(&state, &out)
+            sodium_memzero(&state, MemoryLayout.size(ofValue: state))
         case .sha512:
             var state = crypto_hash_sha512_state()
             crypto_hash_sha512_init(&state)
             for p in parts { crypto_hash_sha512_update(&state, p, UInt64(p.count)) }
             crypto_hash_sha512_final(&state, &out)
+            sodium_memzero(&state, MemoryLayout.size(ofValue: state))
         }
         return out
     }

@@ -55,6 +55,13 @@ struct SymmetricState {
         return plaintext
     }
 
+    /// Drops the chaining key and the handshake's cipher key once `split` has been taken; the
+    /// handshake hash stays, for channel binding.
+    mutating func clearKeys() {
+        chainingKey = SecretBytes([])
+        cipherState = CipherState(cipher: cipherState.cipher)
+    }
+
     /// The two transport CipherStates: the first for initiator→responder, the second back.
     func split() -> (CipherState, CipherState) {
         var out = derive([], outputs: 2)
