@@ -21,6 +21,9 @@ struct Kith: AsyncParsableCommand {
             or ~/.local/share/kith/default.
             """,
         version: "kith \(KithVersion.software) (protocol \(KithVersion.protocolVersion))",
-        subcommands: [Server.self, Identity.self, Listen.self, Dial.self]
+        subcommands: [
+            AgentCommand.self, Login.self, Logout.self, Status.self, Devices.self, Send.self, Inbox.self,
+            Server.self, Identity.self, Demo.self,
+        ]
     )
 }

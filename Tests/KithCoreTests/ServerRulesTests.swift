@@ -29,3 +29,17 @@ import Testing
         #expect(TerminalType(name: "fridge") == nil)
     }
 }
+
+@Suite struct BackoffTests {
+    @Test func growsWithJitterUpToTheCapAndResets() {
+        var backoff = Backoff(baseMillis: 100, capMillis: 1000)
+        #expect(backoff.nextDelayMillis { 0 } == 50)
+        #expect(backoff.nextDelayMillis { 1 } == 200)
+        #expect(backoff.nextDelayMillis { 0.5 } == 300)
+        for _ in 0..<10 { _ = backoff.nextDelayMillis { 1 } }
+        #expect(backoff.nextDelayMillis { 1 } == 1000)
+        #expect(backoff.nextDelayMillis { 0 } == 500)
+        backoff.reset()
+        #expect(backoff.nextDelayMillis { 1 } == 100)
+    }
+}

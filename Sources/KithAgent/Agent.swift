@@ -1,0 +1,289 @@
+import Foundation
+import KithCore
+import KithCrypto
+import KithNet
+import KithStore
+import KithWire
+import Logging
+import NIOCore
+import NIOPosix
+
+/// The background agent of one profile: holds the device's session with the server, its store,
+/// and answers the local API. One actor, so requests, server events and the outbox never race.
+public actor Agent {
+    public let paths: AgentPaths
+    let store: AgentStore
+    let identity: DeviceIdentity
+    let logger: Logger
+    let group: any EventLoopGroup
+    let now: @Sendable () -> UInt64
+
+    var connection: ClientConnection?
+    var connectedSession: AgentStore.Session?
+    var lastError: String?
+    var flushing = false
+    var flushAgain = false
+    private var wake: AsyncStream<Void>.Continuation?
+    private var linkTask: Task<Void, Never>?
+
+    /// Keepalive interval: the server marks a device offline after 15 s of silence (spec §Sessions).
+    static let keepalive: Duration = .seconds(5)
+
+    public init(paths: AgentPaths, logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                now: @escaping @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }) throws {
+        self.paths = paths
+        self.logger = logger
+        self.group = group
+        self.now = now
+        identity = try IdentityFile.loadOrCreate(in: paths.directory).identity
+        store = try AgentStore(path: paths.store.path)
+    }
+
+    /// Starts the server link; returns at once.
+    public func start() {
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        wake = continuation
+        linkTask = Task { await self.runLink(wakes: stream) }
+    }
+
+    public func stop() async {
+        linkTask?.cancel()
+        await connection?.close()
+    }
+
+    // MARK: - The server link
+
+    private func runLink(wakes: AsyncStream<Void>) async {
+        var backoff = Backoff()
+        var wakeIterator = wakes.makeAsyncIterator()
+        while !Task.isCancelled {
+            guard let session = try? store.session() else {
+                _ = await wakeIterator.next()  // not logged in: wait for `kith login`
+                continue
+            }
+            do {
+                try await runSession(session)
+                backoff.reset()  // the session was up; a fresh start after it ends
+            } catch let failure as AgentError where failure.code == .notLoggedIn {
+                lastError = failure.message
+                continue
+            } catch {
+                lastError = "server: \(error)"
+                logger.notice("server link: \(error)")
+            }
+            connection = nil
+            connectedSession = nil
+            try? store.markAllOffline()
+            let delay = backoff.nextDelayMillis { Double.random(in: 0...1) }
+            // Sleep, but wake early for a new login.
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { try? await Task.sleep(for: .milliseconds(delay)) }
+                group.addTask { [self] in _ = await self.nextWake() }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+
+    private var wakeWaiters: [CheckedContinuation<Void, Never>] = []
+
+    private func nextWake() async {
+        await withCheckedContinuation { wakeWaiters.append($0) }
+    }
+
+    func signalWakeForLogin() {
+        wake?.yield()
+        let waiters = wakeWaiters
+        wakeWaiters = []
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// One connection: resume with the token, then serve it until it closes.
+    private func runSession(_ session: AgentStore.Session) async throws {
+        let connection = try await connect(invite: session.invite)
+        let answer = try await connection.request(.resume(.init(token: session.token))).message
+        switch answer {
+        case .loginResult:
+            break
+        case .errorMessage(let error) where error.code == ErrorCode.sessionExpired.rawValue:
+            try? store.clearSession()
+            await connection.close()
+            throw AgentError(.notLoggedIn, "the server ended this device's session; run `kith login` again")
+        default:
+            await connection.close()
+            throw AgentError(.serverRefused, "the server refused the session: \(Self.describe(answer))")
+        }
+        self.connection = connection
+        connectedSession = session
+        lastError = nil
+        logger.info("connected to \(session.invite) as \(session.deviceID)")
+        let keepalive = Task { [weak self] in await self?.keepAlive(connection) }
+        defer { keepalive.cancel() }
+        Task { await self.flushOutbox() }
+        for await envelope in connection.unsolicited {
+            await handleServerMessage(envelope.message, session: session, connection: connection)
+        }
+        logger.info("disconnected from the server")
+    }
+
+    private func keepAlive(_ connection: ClientConnection) async {
+        while !Task.isCancelled && !connection.isClosed {
+            try? await Task.sleep(for: Self.keepalive)
+            do {
+                _ = try await connection.request(.ping(.init(nonce: UInt64.random(in: 0...UInt64.max))), timeout: .seconds(10))
+            } catch {
+                logger.notice("keepalive failed (\(error)); reconnecting")
+                await connection.close()
+                return
+            }
+        }
+    }
+
+    func connect(invite text: String) async throws -> ClientConnection {
+        let invite: Invite
+        do { invite = try Invite(parsing: text) } catch { throw AgentError(.invalidRequest, "\(error)") }
+        do {
+            return try await ClientConnection.connect(host: invite.host, port: invite.port,
+                                                      remoteStatic: invite.key.noisePublicKey!,
+                                                      localStatic: identity.noiseKeyPair, group: group,
+                                                      timeout: .seconds(5))
+        } catch {
+            throw AgentError(.serverUnreachable, "cannot reach the server at \(invite.host):\(invite.port): \(error)")
+        }
+    }
+
+    // MARK: - From the server
+
+    private func handleServerMessage(_ message: Message, session: AgentStore.Session, connection: ClientConnection) async {
+        switch message {
+        case .deviceList(let list):
+            let devices = list.devices.map {
+                AgentStore.Device(id: $0.deviceID, name: $0.name, terminalType: $0.terminalType, key: $0.key,
+                                  online: $0.online, lastSeenMillis: $0.lastSeenMillis, clientVersion: $0.clientVersion)
+            }
+            do { try store.replaceDevices(devices, revision: list.revision) } catch {
+                logger.error("cannot store the device list: \(error)")
+            }
+        case .relayDeliver(let deliver):
+            await receive(deliver, session: session, connection: connection)
+        default:
+            logger.debug("ignoring \(message.type) from the server")
+        }
+    }
+
+    /// Opens a relayed payload, commits the note, then acknowledges it: acknowledged means stored.
+    private func receive(_ deliver: RelayDeliver, session: AgentStore.Session, connection: ClientConnection) async {
+        guard let sender = (try? store.devices())?.first(where: { $0.id == deliver.from }),
+              let senderKey = SigningPublicKey(rawValue: sender.key)?.noisePublicKey
+        else {
+            logger.warning("relayed payload from unknown device \(deliver.from); it will come again")
+            return
+        }
+        do {
+            let envelope = try RelayedMessage.open(deliver.payload, from: deliver.from, to: session.deviceID,
+                                                   receiverKeys: identity.noiseKeyPair, senderKey: senderKey)
+            if case .note(let note) = envelope.message {
+                let fresh = try store.storeIncoming(noteID: note.id, from: deliver.from, text: note.text,
+                                                    sentAtMillis: note.sentAtMillis, receivedAtMillis: now())
+                if fresh { logger.info("note from \(deliver.from)") }
+            } else {
+                logger.notice("relayed \(envelope.message.type) from \(deliver.from) not handled yet; dropped")
+            }
+        } catch let error as WireError {
+            logger.warning("dropped a relayed payload from \(deliver.from): \(error)")
+        } catch {
+            logger.error("cannot store a note from \(deliver.from): \(error); it will come again")
+            return  // not acknowledged: the server delivers it again
+        }
+        try? await connection.send(.relayAck(.init(relayID: deliver.relayID)))
+    }
+
+    // MARK: - The outbox
+
+    /// Sends pending notes, oldest first, one at a time: each waits for the server's Ack (which
+    /// means the server committed it) before it is marked relayed, so order holds per sender.
+    func flushOutbox() async {
+        guard !flushing else { flushAgain = true; return }
+        flushing = true
+        defer { flushing = false }
+        repeat {
+            flushAgain = false
+            guard let connection, let session = connectedSession else { return }
+            let pending = (try? store.pendingOutgoing()) ?? []
+            for note in pending {
+                guard let receiver = (try? store.devices())?.first(where: { $0.id == note.peer }),
+                      let receiverKey = SigningPublicKey(rawValue: receiver.key)?.noisePublicKey
+                else {
+                    logger.warning("no key for \(note.peer) yet; the note waits for the device list")
+                    return
+                }
+                do {
+                    let payload = try RelayedMessage.seal(
+                        Envelope(.note(.init(id: note.noteID, sentAtMillis: note.sentAtMillis, text: note.text))),
+                        from: session.deviceID, to: note.peer, senderKeys: identity.noiseKeyPair, receiverKey: receiverKey)
+                    let answer = try await connection.request(.relaySend(.init(to: note.peer, payload: payload))).message
+                    guard answer == .ack(.init()) else {
+                        logger.error("the server refused a note to \(note.peer): \(Self.describe(answer))")
+                        return
+                    }
+                    try store.markRelayed(seq: note.seq)
+                } catch {
+                    logger.notice("outbox paused: \(error)")
+                    return
+                }
+            }
+            if pending.count == 64 { flushAgain = true }
+        } while flushAgain
+    }
+
+    static func describe(_ message: Message) -> String {
+        if case .errorMessage(let error) = message {
+            return error.message ?? "error \(error.code)"
+        }
+        return "unexpected \(message.type)"
+    }
+
+    // MARK: - The local API
+
+    /// Answers one request line with one response line.
+    public func handle(_ line: [UInt8]) async -> [UInt8] {
+        let request: AgentRequest
+        do {
+            request = try JSONDecoder().decode(AgentRequest.self, from: Data(line))
+        } catch {
+            return Self.encode(AgentResponse<EmptyResult>(error: AgentError(.invalidRequest, "not a request: \(error)")))
+        }
+        switch request.method {
+        case .status: return Self.encode(AgentResponse(result: status()))
+        case .login: return Self.encode(await respond { try await self.login(request.params) })
+        case .logout: return Self.encode(await respond { try await self.logout() })
+        case .devices: return Self.encode(respondSync { try self.devices() })
+        case .send: return Self.encode(await respond { try await self.send(request.params) })
+        case .inbox: return Self.encode(respondSync { try self.inbox(request.params) })
+        }
+    }
+
+    private func respond<R: Codable & Sendable>(_ body: () async throws -> R) async -> AgentResponse<R> {
+        do { return AgentResponse(result: try await body()) } catch let error as AgentError {
+            return AgentResponse(error: error)
+        } catch {
+            logger.error("request failed: \(error)")
+            return AgentResponse(error: AgentError(.internalError, "\(error)"))
+        }
+    }
+
+    private func respondSync<R: Codable & Sendable>(_ body: () throws -> R) -> AgentResponse<R> {
+        do { return AgentResponse(result: try body()) } catch let error as AgentError {
+            return AgentResponse(error: error)
+        } catch {
+            logger.error("request failed: \(error)")
+            return AgentResponse(error: AgentError(.internalError, "\(error)"))
+        }
+    }
+
+    static func encode<R: Codable>(_ response: AgentResponse<R>) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Array((try? encoder.encode(response)) ?? Data(#"{"ok":false}"#.utf8))
+    }
+}

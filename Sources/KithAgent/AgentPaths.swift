@@ -1,0 +1,37 @@
+import Foundation
+
+/// Where one profile's agent keeps things. A profile is a name (kept under
+/// `$XDG_DATA_HOME/kith/NAME`, by default `~/.local/share/kith/NAME`) or, if it contains a `/`,
+/// a directory path.
+public struct AgentPaths: Sendable {
+    public let profile: String
+    public let directory: URL
+    public let socket: URL
+
+    public init(profile option: String?, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        let profile = option ?? environment["KITH_PROFILE"].flatMap { $0.isEmpty ? nil : $0 } ?? "default"
+        self.profile = profile
+        if profile.contains("/") {
+            directory = URL(fileURLWithPath: profile).standardizedFileURL
+            socket = directory.appendingPathComponent("agent.sock")
+        } else {
+            let dataHome = environment["XDG_DATA_HOME"].map { URL(fileURLWithPath: $0) }
+                ?? URL(fileURLWithPath: NSHomeDirectory()).appendingPathComponent(".local/share")
+            directory = dataHome.appendingPathComponent("kith/\(profile)")
+            if let runtime = environment["XDG_RUNTIME_DIR"], !runtime.isEmpty {
+                socket = URL(fileURLWithPath: runtime).appendingPathComponent("kith/\(profile).sock")
+            } else {
+                socket = directory.appendingPathComponent("agent.sock")
+            }
+        }
+    }
+
+    public var store: URL { directory.appendingPathComponent("agent.sqlite") }
+    public var log: URL { directory.appendingPathComponent("agent.log") }
+    public var lock: URL { directory.appendingPathComponent("agent.lock") }
+
+    /// Unix socket paths are limited to 107 bytes.
+    public var socketPathProblem: String? {
+        socket.path.utf8.count > 107 ? "the socket path \(socket.path) is longer than 107 bytes; use a shorter --profile path" : nil
+    }
+}

@@ -1,0 +1,95 @@
+import ArgumentParser
+import Foundation
+import KithAgent
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Exit codes that mean something to scripts (`kith --help` lists them).
+enum ExitStatus {
+    static let failed: Int32 = 1          // the agent or the server refused; the message says why
+    static let agentNotRunning: Int32 = 3 // no agent for this profile
+    static let notLoggedIn: Int32 = 4     // the agent has no session
+}
+
+/// Prints `Error: message` to stderr and exits with `status`.
+func fail(_ message: String, status: Int32 = ExitStatus.failed) -> ExitCode {
+    FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
+    return ExitCode(status)
+}
+
+/// The CLI's only way to the agent: one JSON request line over the profile's Unix socket.
+struct AgentClient {
+    let paths: AgentPaths
+
+    func call<R: Codable & Sendable>(_ request: AgentRequest, as _: R.Type = R.self, timeout: Int = 60) throws -> R {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw fail("cannot create a socket") }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let path = Array(paths.socket.path.utf8)
+        guard path.count < MemoryLayout.size(ofValue: address.sun_path) else { throw fail(paths.socketPathProblem ?? "socket path too long") }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: path)
+            raw[path.count] = 0
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else {
+            throw fail("no agent is running for profile \(paths.profile): start it with `kith agent --profile \(paths.profile)`",
+                       status: ExitStatus.agentNotRunning)
+        }
+        var tv = timeval(tv_sec: timeout, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let line = try JSONEncoder().encode(request) + Data([0x0a])
+        let sent = line.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        guard sent == line.count else { throw fail("the agent closed the connection") }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while !response.contains(0x0a) {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            guard n > 0 else { throw fail("the agent did not answer (see \(paths.log.path))") }
+            response += buffer[0..<n]
+        }
+        let decoded = try JSONDecoder().decode(AgentResponse<R>.self, from: Data(response.prefix { $0 != 0x0a }))
+        if let result = decoded.result, decoded.ok { return result }
+        let error = decoded.error ?? AgentError(.internalError, "the agent gave no answer")
+        throw fail(error.message, status: error.code == .notLoggedIn ? ExitStatus.notLoggedIn : ExitStatus.failed)
+    }
+}
+
+/// `--profile` and `--json`, shared by the verbs that talk to the agent.
+struct ClientOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The profile: a name under ~/.local/share/kith, or a directory path. Default: $KITH_PROFILE or 'default'.",
+                               valueName: "name"))
+    var profile: String?
+
+    @Flag(help: "Print the result as JSON, for scripts.")
+    var json = false
+
+    var paths: AgentPaths { AgentPaths(profile: profile) }
+    var client: AgentClient { AgentClient(paths: paths) }
+
+    /// Prints `value` as JSON when --json was given; otherwise runs `human`.
+    func output<T: Encodable>(_ value: T, human: () -> Void) {
+        guard json else { return human() }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        Console.line(String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self))
+    }
+}
+
+/// "12 s ago", "3 min ago", for people.
+func ago(_ millis: UInt64, now: UInt64 = UInt64(Date().timeIntervalSince1970 * 1000)) -> String {
+    guard millis > 0 else { return "never" }
+    let seconds = (now > millis ? now - millis : 0) / 1000
+    switch seconds {
+    case ..<5: return "now"
+    case ..<120: return "\(seconds) s ago"
+    case ..<7200: return "\(seconds / 60) min ago"
+    case ..<172_800: return "\(seconds / 3600) h ago"
+    default: return "\(seconds / 86400) days ago"
+    }
+}

@@ -1,0 +1,183 @@
+import ArgumentParser
+import Foundation
+import KithAgent
+import KithCore
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Kith {
+    struct AgentCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "agent",
+            abstract: "Run the background agent of a profile.",
+            discussion: """
+                One agent per profile holds the device's session with the server, its store and \
+                the local API that every other command uses. It goes to the background unless \
+                --foreground; a second start of the same profile says one is already running. \
+                Logs go to PROFILE/agent.log (and to stderr with --foreground).
+                """
+        )
+
+        @Option(help: ArgumentHelp("The profile: a name under ~/.local/share/kith, or a directory path.", valueName: "name"))
+        var profile: String?
+
+        @Flag(help: "Stay in the foreground and log to stderr too.")
+        var foreground = false
+
+        @Flag(help: .hidden)
+        var daemonChild = false  // set on the re-executed background process: its stderr is the log file
+
+        func run() async throws {
+            let paths = AgentPaths(profile: profile)
+            if let problem = paths.socketPathProblem { throw fail(problem) }
+            try FileManager.default.createDirectory(at: paths.directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+            if !foreground && !daemonChild {
+                try startInBackground(paths)
+                return
+            }
+            guard let lock = AgentLock(paths) else {
+                throw fail("an agent is already running for profile \(paths.profile)\(AgentLock.holder(paths).map { " (pid \($0))" } ?? "")")
+            }
+            defer { withExtendedLifetime(lock) {} }
+            let logger = Self.logger(paths, toStderr: true, toFile: !daemonChild)
+            let agent = try Agent(paths: paths, logger: logger)
+            await agent.start()
+            logger.info("agent \(KithVersion.software) for profile \(paths.profile) started, socket \(paths.socket.path)")
+            try await LocalAPIServer.run(agent: agent, paths: paths, logger: logger) {
+                if foreground { Console.line("agent running for profile \(paths.profile); socket \(paths.socket.path)") }
+            }
+        }
+
+        /// Re-executes this binary as `kith agent --daemon-child` in a new session, its output
+        /// appended to the log file, and returns once its socket answers.
+        private func startInBackground(_ paths: AgentPaths) throws {
+            if let pid = AgentLock.holder(paths) {
+                throw fail("an agent is already running for profile \(paths.profile) (pid \(pid))")
+            }
+            var fileActions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&fileActions)
+            defer { posix_spawn_file_actions_destroy(&fileActions) }
+            posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&fileActions, 1, paths.log.path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+            posix_spawn_file_actions_adddup2(&fileActions, 1, 2)
+            var attributes = posix_spawnattr_t()
+            posix_spawnattr_init(&attributes)
+            defer { posix_spawnattr_destroy(&attributes) }
+            posix_spawnattr_setflags(&attributes, Int16(Self.spawnSetSID))
+            let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+            let arguments = [executable, "agent", "--profile", paths.profile, "--daemon-child"]
+            var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+            defer { argv.forEach { free($0) } }
+            var pid: pid_t = 0
+            let status = posix_spawn(&pid, executable, &fileActions, &attributes, &argv, environ)
+            guard status == 0 else { throw fail("cannot start the agent: \(String(cString: strerror(status)))") }
+            let client = AgentClient(paths: paths)
+            for _ in 0..<100 {
+                if (try? Self.quietly { try client.call(AgentRequest(.status), as: StatusResult.self, timeout: 2) }) != nil {
+                    Console.line("agent started for profile \(paths.profile) (pid \(pid)); log: \(paths.log.path)")
+                    return
+                }
+                var exitStatus: Int32 = 0
+                if waitpid(pid, &exitStatus, WNOHANG) == pid {
+                    throw fail("the agent stopped at once; see \(paths.log.path)")
+                }
+                usleep(100_000)
+            }
+            throw fail("the agent did not answer within 10 s; see \(paths.log.path)")
+        }
+
+        /// POSIX_SPAWN_SETSID (glibc ≥ 2.26), which Swift's Glibc module does not export.
+        static let spawnSetSID: Int32 = 0x80
+
+        /// Runs `body` with stderr silenced (for probing the socket while the agent starts).
+        static func quietly<T>(_ body: () throws -> T) throws -> T {
+            let saved = dup(2)
+            let null = open("/dev/null", O_WRONLY)
+            dup2(null, 2)
+            defer { dup2(saved, 2); close(saved); close(null) }
+            return try body()
+        }
+
+        static func logger(_ paths: AgentPaths, toStderr: Bool, toFile: Bool) -> Logger {
+            var logger = Logger(label: "kith.agent") { label in
+                var handlers: [any LogHandler] = []
+                if toStderr { handlers.append(StreamLogHandler.standardError(label: label)) }
+                if toFile, let file = FileLogHandler(label: label, path: paths.log.path) { handlers.append(file) }
+                return MultiplexLogHandler(handlers)
+            }
+            logger.logLevel = .info
+            return logger
+        }
+    }
+}
+
+/// The profile's `agent.lock`, held with flock for the agent's lifetime; it holds the pid.
+final class AgentLock {
+    private let fd: Int32
+
+    init?(_ paths: AgentPaths) {
+        fd = open(paths.lock.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0, flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            if fd >= 0 { close(fd) }
+            return nil
+        }
+        ftruncate(fd, 0)
+        let pid = Array("\(getpid())\n".utf8)
+        _ = pid.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    }
+
+    deinit { close(fd) }
+
+    /// The pid of the running agent, if the lock is held.
+    static func holder(_ paths: AgentPaths) -> Int32? {
+        let fd = open(paths.lock.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        guard flock(fd, LOCK_SH | LOCK_NB) != 0 else {
+            flock(fd, LOCK_UN)
+            return nil
+        }
+        let text = (try? String(contentsOfFile: paths.lock.path, encoding: .utf8)) ?? ""
+        return Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+    }
+}
+
+/// Appends log lines to a file (the profile's agent.log), one write per line.
+struct FileLogHandler: LogHandler {
+    private final class Sink: @unchecked Sendable {
+        let handle: FileHandle
+        let lock = NSLock()
+        init(_ handle: FileHandle) { self.handle = handle }
+    }
+
+    private let label: String
+    private let sink: Sink
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    init?(label: String, path: String) {
+        if !FileManager.default.fileExists(atPath: path) {
+            _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+        }
+        guard let handle = FileHandle(forWritingAtPath: path) else { return nil }
+        handle.seekToEndOfFile()
+        self.label = label
+        sink = Sink(handle)
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let stamp = ISO8601DateFormatter().string(from: Date())
+        let text = Data("\(stamp) \(event.level) \(label): \(event.message)\n".utf8)
+        sink.lock.lock()
+        defer { sink.lock.unlock() }
+        sink.handle.write(text)
+    }
+}

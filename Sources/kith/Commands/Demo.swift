@@ -1,0 +1,143 @@
+import ArgumentParser
+import Foundation
+import KithAgent
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Kith {
+    /// The local demo: everything real, on loopback, in a temporary directory.
+    struct Demo: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the local demo: a server, two agents, a login each, and a note each way.",
+            discussion: """
+                Starts `kith server` and two `kith agent` processes (a laptop and a phone profile) \
+                in a temporary directory, on loopback and the embedded SQLite store; creates an \
+                account, logs both devices in, shows each one's device list, sends a note each way \
+                through the relay, and shuts everything down.
+                """
+        )
+
+        @Flag(help: "Keep the temporary directory (profiles, stores, logs) afterwards.")
+        var keep = false
+
+        func run() throws {
+            let root = FileManager.default.temporaryDirectory.appendingPathComponent("kith-demo-\(getpid())")
+            try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+            var children: [Process] = []
+            defer {
+                for child in children where child.isRunning { child.terminate() }
+                for child in children { child.waitUntilExit() }
+                if !keep { try? FileManager.default.removeItem(at: root) }
+            }
+            let serverData = root.appendingPathComponent("server")
+            Console.line("== Kith demo in \(root.path): one server, two agents, embedded SQLite")
+
+            try step("create the account alice (operator command)") {
+                try runSelf(["server", "account", "add", "alice", "--data", serverData.path], stdin: "correct horse\n")
+            }
+            let serverOutput = root.appendingPathComponent("server.out")
+            children.append(try spawnSelf(["server", "--data", serverData.path, "--listen", "127.0.0.1:0"],
+                                          output: serverOutput, errors: root.appendingPathComponent("server.log")))
+            let invite = try waitForLine(in: serverOutput, prefix: "invite: ")
+            Console.line("server:  \(invite)")
+
+            let profiles = [("laptop", "pc"), ("phone", "mobile")]
+            for (name, _) in profiles {
+                let profile = root.appendingPathComponent(name).path
+                children.append(try spawnSelf(["agent", "--profile", profile, "--foreground"],
+                                              output: root.appendingPathComponent("\(name).out"),
+                                              errors: root.appendingPathComponent("\(name).err")))
+            }
+            var ids: [String: String] = [:]
+            for (name, type) in profiles {
+                let client = AgentClient(paths: AgentPaths(profile: root.appendingPathComponent(name).path))
+                try waitForAgent(client)
+                let login = try client.call(AgentRequest(.login, .init(invite: invite, account: "alice",
+                                                                       password: "correct horse", type: type, name: name)),
+                                            as: LoginResultAPI.self)
+                ids[name] = login.deviceID
+                Console.line("login:   the \(name) is \(login.deviceID)")
+            }
+            for (name, _) in profiles {
+                let client = AgentClient(paths: AgentPaths(profile: root.appendingPathComponent(name).path))
+                let list = try waitFor("both devices online in the \(name)'s list") {
+                    let result = try client.call(AgentRequest(.devices), as: DevicesResult.self)
+                    return result.devices.count == 2 && result.devices.allSatisfy(\.online) ? result : nil
+                }
+                Console.line("devices as the \(name) sees them:")
+                for device in list.devices {
+                    Console.line("  \(device.isThisDevice ? "*" : " ") \(device.id)  \(device.name)  \(device.type)  "
+                                 + "\(device.online ? "online" : "offline")  \(device.path)  \(device.fingerprint)")
+                }
+            }
+            for (from, to) in [("laptop", "phone"), ("phone", "laptop")] {
+                let sender = AgentClient(paths: AgentPaths(profile: root.appendingPathComponent(from).path))
+                let receiver = AgentClient(paths: AgentPaths(profile: root.appendingPathComponent(to).path))
+                let text = "hello from the \(from)"
+                _ = try sender.call(AgentRequest(.send, .init(to: ids[to]!, text: text)), as: SendResult.self)
+                let note = try waitFor("the note to reach the \(to)") {
+                    try receiver.call(AgentRequest(.inbox), as: InboxResult.self).notes.first { $0.text == text }
+                }
+                Console.line("note:    \(note.from) → \(note.to): \"\(note.text)\" (end-to-end encrypted, relayed)")
+            }
+            Console.line("shutdown: stopping the agents and the server")
+            Console.line("demo: ok")
+        }
+
+        private func step(_ what: String, _ body: () throws -> Void) throws {
+            try body()
+            Console.line("done:    \(what)")
+        }
+
+        private static var executable: String { URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path }
+
+        private func runSelf(_ arguments: [String], stdin: String) throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Self.executable)
+            process.arguments = arguments
+            let input = Pipe()
+            process.standardInput = input
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            input.fileHandleForWriting.write(Data(stdin.utf8))
+            try input.fileHandleForWriting.close()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else { throw fail("`kith \(arguments.joined(separator: " "))` failed") }
+        }
+
+        private func spawnSelf(_ arguments: [String], output: URL, errors: URL) throws -> Process {
+            _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Self.executable)
+            process.arguments = arguments
+            process.standardOutput = try FileHandle(forWritingTo: output)
+            process.standardError = try FileHandle(forWritingTo: errors)
+            try process.run()
+            return process
+        }
+
+        private func waitForLine(in file: URL, prefix: String) throws -> String {
+            try waitFor("a line starting with \(prefix) in \(file.lastPathComponent)") {
+                ((try? String(contentsOf: file, encoding: .utf8)) ?? "").split(separator: "\n")
+                    .first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+            }
+        }
+
+        private func waitForAgent(_ client: AgentClient) throws {
+            _ = try waitFor("the agent to start") {
+                try? AgentCommand.quietly { try client.call(AgentRequest(.status), as: StatusResult.self, timeout: 2) }
+            }
+        }
+
+        /// Polls `body` every 50 ms for up to 15 s until it returns a value.
+        private func waitFor<T>(_ what: String, _ body: () throws -> T?) throws -> T {
+            for _ in 0..<300 {
+                if let value = try body() { return value }
+                usleep(50_000)
+            }
+            throw fail("timed out waiting for \(what)")
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import ArgumentParser
+import Foundation
+import KithAgent
+import KithCore
+
+extension Kith {
+    struct Login: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Log this device in to a Kith server.",
+            discussion: """
+                The agent of the profile connects to the server of INVITE (pinning its key), logs in, \
+                and keeps the session from then on. The server gives the device an id such as \
+                alice-PC-1; the same device always gets its id back. The password is read from \
+                --password-file, standard input or a prompt, and is not stored.
+                """
+        )
+
+        @OptionGroup var options: ClientOptions
+
+        @Argument(help: "The server's invite, kith://HOST:PORT/#KEY (printed by `kith server`).")
+        var invite: String
+
+        @Option(help: "The account to log in to.")
+        var account: String
+
+        @Option(help: "What this device is: pc, mobile, tv, web or server.")
+        var type = "pc"
+
+        @Option(help: "A name for this device, shown to your other devices.")
+        var name = ProcessInfo.processInfo.hostName
+
+        @Option(help: ArgumentHelp("Read the password from the first line of this file.", valueName: "file"))
+        var passwordFile: String?
+
+        func validate() throws {
+            guard TerminalType(name: type) != nil else { throw ValidationError("--type is one of pc, mobile, tv, web, server") }
+            do { _ = try Invite(parsing: invite) } catch { throw ValidationError("\(error)") }
+        }
+
+        func run() throws {
+            let password = try readPassword(file: passwordFile, prompt: "Password for \(account): ")
+            let result = try options.client.call(AgentRequest(.login, .init(
+                invite: invite, account: account, password: password, type: type, name: name)), as: LoginResultAPI.self)
+            options.output(result) { Console.line("logged in to \(result.account) as \(result.deviceID)") }
+        }
+    }
+
+    struct Logout: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "End this device's session and revoke its token.")
+        @OptionGroup var options: ClientOptions
+
+        func run() throws {
+            let result = try options.client.call(AgentRequest(.logout), as: EmptyResult.self)
+            options.output(result) { Console.line("logged out") }
+        }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the agent, its server, and this device's session.")
+        @OptionGroup var options: ClientOptions
+
+        func run() throws {
+            let s = try options.client.call(AgentRequest(.status), as: StatusResult.self)
+            options.output(s) {
+                Console.line("agent:    running (pid \(s.pid), kith \(s.agentVersion)), profile \(s.profile)")
+                Console.line("device:   \(s.deviceID ?? "not logged in")  key \(s.fingerprint)")
+                if let account = s.account { Console.line("account:  \(account)") }
+                Console.line("server:   \(s.server ?? "none")  \(s.connected ? "connected" : "not connected")")
+                if s.pendingNotes > 0 { Console.line("outbox:   \(s.pendingNotes) note(s) waiting for the server") }
+                if let error = s.lastError { Console.line("problem:  \(error)") }
+            }
+        }
+    }
+}
