@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "kith", "KithCore", "KithCrypto", "KithNet", "KithWire", "KithTestSupport",
+                "kith", "KithAgent", "KithCore", "KithCrypto", "KithNet", "KithWire", "KithTestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

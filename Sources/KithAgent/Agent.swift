@@ -25,6 +25,7 @@ public actor Agent {
     var flushAgain = false
     private var wake: AsyncStream<Void>.Continuation?
     private var linkTask: Task<Void, Never>?
+    private var backoffSleep: Task<Void, Never>?
 
     /// Keepalive interval: the server marks a device offline after 15 s of silence (spec §Sessions).
     static let keepalive: Duration = .seconds(5)
@@ -75,27 +76,18 @@ public actor Agent {
             connectedSession = nil
             try? store.markAllOffline()
             let delay = backoff.nextDelayMillis { Double.random(in: 0...1) }
-            // Sleep, but wake early for a new login.
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { try? await Task.sleep(for: .milliseconds(delay)) }
-                group.addTask { [self] in _ = await self.nextWake() }
-                await group.next()
-                group.cancelAll()
-            }
+            // Sleep before the next attempt; a new login cancels the sleep.
+            let sleeper = Task { _ = try? await Task.sleep(for: .milliseconds(delay)) }
+            backoffSleep = sleeper
+            await sleeper.value
+            backoffSleep = nil
         }
     }
 
-    private var wakeWaiters: [CheckedContinuation<Void, Never>] = []
-
-    private func nextWake() async {
-        await withCheckedContinuation { wakeWaiters.append($0) }
-    }
-
+    /// After `kith login`: start the link now, whether it waits for a login or sleeps in backoff.
     func signalWakeForLogin() {
         wake?.yield()
-        let waiters = wakeWaiters
-        wakeWaiters = []
-        for waiter in waiters { waiter.resume() }
+        backoffSleep?.cancel()
     }
 
     /// One connection: resume with the token, then serve it until it closes.

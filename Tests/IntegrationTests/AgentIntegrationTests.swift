@@ -1,0 +1,108 @@
+import Foundation
+import KithAgent
+import KithTestSupport
+import Testing
+
+/// The walking skeleton end to end: a real server, real agents (one per profile), driven
+/// through the CLI as a person or a script would.
+@Suite(.serialized) struct AgentIntegrationTests {
+    @Test func threeDevicesGetIdsSeeEachOtherAndExchangeNotes() async throws {
+        let server = try await ServerHarness.start()
+        let root = temporaryDirectory("agents")
+        let desktop = AgentHarness("desktop", root: root), laptop = AgentHarness("laptop", root: root)
+        let phone = AgentHarness("phone", root: root)
+        for agent in [desktop, laptop, phone] { try await agent.start() }
+
+        #expect(try desktop.login(server).deviceID == "alice-PC-1")
+        #expect(try laptop.login(server).deviceID == "alice-PC-2")
+        #expect(try phone.login(server, type: "mobile").deviceID == "alice-MP-1")
+
+        for agent in [desktop, laptop, phone] {
+            try await agent.eventually("all three devices online") {
+                let list = try agent.cli(["devices"], as: DevicesResult.self)
+                return list.devices.count == 3 && list.devices.allSatisfy(\.online)
+                    && list.devices.filter(\.isThisDevice).count == 1
+            }
+        }
+        _ = try desktop.cli(["send", "alice-MP-1", "from the desktop"], as: SendResult.self)
+        _ = try phone.cli(["send", "alice-PC-1", "from the phone"], as: SendResult.self)
+        try await phone.eventually("the desktop's note") { try phone.inbox().map(\.text) == ["from the desktop"] }
+        try await desktop.eventually("the phone's note") { try desktop.inbox().map(\.text) == ["from the phone"] }
+        #expect(try laptop.inbox().isEmpty)
+
+        // Errors a script can act on.
+        #expect(throws: AgentHarness.CLIFailure.self) { _ = try desktop.cli(["send", "alice-PC-9", "x"], as: SendResult.self) }
+        let wrong = AgentHarness("stranger", root: root)
+        try await wrong.start()
+        #expect(throws: AgentHarness.CLIFailure.self) { _ = try wrong.login(server, password: "wrong password") }
+        let missing = try KithProcess.run(["devices", "--profile", root.appendingPathComponent("nobody").path])
+        #expect(missing.status == 3)
+        #expect(missing.stderr.contains("no agent is running"))
+    }
+
+    @Test func aNoteToAnOfflineDeviceArrivesWhenItReturns() async throws {
+        let server = try await ServerHarness.start()
+        let root = temporaryDirectory("offline")
+        let laptop = AgentHarness("laptop", root: root), phone = AgentHarness("phone", root: root)
+        try await laptop.start()
+        try await phone.start()
+        _ = try laptop.login(server)
+        _ = try phone.login(server, type: "mobile")
+        try await laptop.eventually("the phone in the list") {
+            try laptop.cli(["devices"], as: DevicesResult.self).devices.count == 2
+        }
+        phone.kill9()
+        _ = try laptop.cli(["send", "alice-MP-1", "while you were away"], as: SendResult.self)
+        try await phone.start()
+        try await phone.eventually("the note from while it was away") { try phone.inbox().map(\.text) == ["while you were away"] }
+    }
+
+    /// kill -9 of the receiver and of the sender in the middle of a stream of notes: every note
+    /// arrives exactly once and in order.
+    @Test func killNineMidStreamLosesAndDuplicatesNothing() async throws {
+        let server = try await ServerHarness.start()
+        let root = temporaryDirectory("kill9")
+        let sender = AgentHarness("sender", root: root), receiver = AgentHarness("receiver", root: root)
+        try await sender.start()
+        try await receiver.start()
+        _ = try sender.login(server)
+        _ = try receiver.login(server)
+        try await sender.eventually("the receiver in the list") {
+            try sender.cli(["devices"], as: DevicesResult.self).devices.count == 2
+        }
+        let total = 30
+        for i in 0..<total {
+            _ = try sender.cli(["send", "alice-PC-2", "note \(i)"], as: SendResult.self)
+            if i == 8 { receiver.kill9() }
+            if i == 14 { try await receiver.start() }
+            if i == 20 {
+                sender.kill9()
+                try await sender.start()
+            }
+        }
+        let expected = (0..<total).map { "note \($0)" }
+        try await receiver.eventually("all \(total) notes", seconds: 30) { try receiver.inbox().count >= total }
+        #expect(try receiver.inbox().map(\.text) == expected)
+        #expect(try sender.cli(["status"], as: StatusResult.self).pendingNotes == 0)
+    }
+
+    @Test func agentsReconnectAfterAServerRestart() async throws {
+        let server = try await ServerHarness.start()
+        let root = temporaryDirectory("restart")
+        let laptop = AgentHarness("laptop", root: root), phone = AgentHarness("phone", root: root)
+        try await laptop.start()
+        try await phone.start()
+        _ = try laptop.login(server)
+        _ = try phone.login(server, type: "mobile")
+        try await server.restart()
+        for agent in [laptop, phone] {
+            try await agent.eventually("reconnected") { try agent.cli(["status"], as: StatusResult.self).connected }
+        }
+        _ = try laptop.cli(["send", "alice-MP-1", "after the restart"], as: SendResult.self)
+        try await phone.eventually("the note after the restart") { try phone.inbox().map(\.text) == ["after the restart"] }
+        // A second agent for a profile is refused.
+        let second = try KithProcess.run(["agent", "--profile", laptop.profile.path, "--foreground"])
+        #expect(second.status != 0)
+        #expect(second.stderr.contains("already running"))
+    }
+}
