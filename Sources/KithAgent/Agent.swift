@@ -247,6 +247,7 @@ public actor Agent {
         }
         switch request.method {
         case .status: return Self.encode(AgentResponse(result: status()))
+        case .signup: return Self.encode(await respond { try await self.signup(request.params) })
         case .login: return Self.encode(await respond { try await self.login(request.params) })
         case .logout: return Self.encode(await respond { try await self.logout() })
         case .devices: return Self.encode(respondSync { try self.devices() })

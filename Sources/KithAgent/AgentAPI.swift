@@ -1,7 +1,7 @@
 /// The local API between the CLI (or any program of the same user) and the agent: one JSON
 /// object per line over the agent's Unix socket (Protocol/local-api.md).
 public enum AgentMethod: String, Codable, Sendable, CaseIterable {
-    case status, login, logout, devices, send, inbox
+    case status, signup, login, logout, devices, send, inbox
 }
 
 /// A request: `{"method": "send", "params": {"to": "alice-PC-2", "text": "hi"}}`. Each method

@@ -16,6 +16,20 @@ extension Agent {
             lastError: lastError)
     }
 
+    func signup(_ params: AgentRequest.Params) async throws -> EmptyResult {
+        guard let invite = params.invite, let account = params.account, let password = params.password else {
+            throw AgentError(.invalidRequest, "signup needs invite, account and password")
+        }
+        let connection = try await connect(invite: invite)
+        defer { Task { await connection.close() } }
+        let answer = try await connection.request(.signup(.init(account: account, password: password))).message
+        guard answer == .ack(.init()) else {
+            throw AgentError(.serverRefused, "the server refused the sign-up: \(Self.describe(answer))")
+        }
+        logger.info("signed up \(account)")
+        return EmptyResult()
+    }
+
     func login(_ params: AgentRequest.Params) async throws -> LoginResultAPI {
         guard let invite = params.invite, let account = params.account, let password = params.password else {
             throw AgentError(.invalidRequest, "login needs invite, account and password")

@@ -13,16 +13,18 @@ struct Kith: AsyncParsableCommand {
             talk directly, end-to-end encrypted (Noise over libsodium), relayed through the server \
             only when no direct path exists.
 
-            This build is the foundation (protocol version \(KithVersion.protocolVersion)): device \
-            identities, and a Noise-secured channel between two processes (`listen` and `dial`). \
-            The server, the agent and the verbs for people (login, devices, send, push…) come next.
+            Start with `kith demo` to see it all run on this machine. For real use: run `kith server` \
+            somewhere reachable, then on each device `kith agent` and `kith login INVITE --account NAME`; \
+            `kith devices` lists your devices and `kith send DEVICE TEXT` reaches one.
 
-            Each command keeps its state in a profile directory: --profile DIR, or $KITH_PROFILE, \
-            or ~/.local/share/kith/default.
+            Each device's state lives in a profile: --profile NAME (under ~/.local/share/kith) or a \
+            directory path; default $KITH_PROFILE or "default". Exit status: 0 ok, 1 refused or \
+            failed (the message says why), 3 no agent running for the profile, 4 not logged in, \
+            64 bad arguments. Protocol version \(KithVersion.protocolVersion).
             """,
         version: "kith \(KithVersion.software) (protocol \(KithVersion.protocolVersion))",
         subcommands: [
-            AgentCommand.self, Login.self, Logout.self, Status.self, Devices.self, Send.self, Inbox.self,
+            AgentCommand.self, Signup.self, Login.self, Logout.self, Status.self, Devices.self, Send.self, Inbox.self,
             Server.self, Identity.self, Demo.self,
         ]
     )

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import KithAgent
 import KithTestSupport
@@ -104,5 +107,51 @@ import Testing
         let second = try KithProcess.run(["agent", "--profile", laptop.profile.path, "--foreground"])
         #expect(second.status != 0)
         #expect(second.stderr.contains("already running"))
+    }
+}
+
+@Suite(.serialized) struct AgentSessionTests {
+    /// A device that stops talking (SIGSTOP: its socket stays open) is marked offline after the
+    /// server's keepalive timeout, and comes back online when it wakes up.
+    @Test func aSilentDeviceIsMarkedOfflineWithinTheKeepaliveTimeout() async throws {
+        let server = try await ServerHarness.start(extra: ["--keepalive-timeout", "2"])
+        let root = temporaryDirectory("keepalive")
+        let laptop = AgentHarness("laptop", root: root), phone = AgentHarness("phone", root: root)
+        try await laptop.start()
+        try await phone.start()
+        _ = try laptop.login(server)
+        _ = try phone.login(server, type: "mobile")
+        func phoneOnline() throws -> Bool? {
+            try laptop.cli(["devices"], as: DevicesResult.self).devices.first { $0.id == "alice-MP-1" }?.online
+        }
+        try await laptop.eventually("the phone online") { try phoneOnline() == true }
+        let pid = try #require(phone.process?.process.processIdentifier)
+        kill(pid, SIGSTOP)
+        let stopped = Date()
+        try await laptop.eventually("the phone offline", seconds: 15) { try phoneOnline() == false }
+        #expect(Date().timeIntervalSince(stopped) < 15)
+        kill(pid, SIGCONT)
+        try await laptop.eventually("the phone back online", seconds: 20) { try phoneOnline() == true }
+    }
+
+    @Test func signupWhereAllowedAndLogoutEndsTheSession() async throws {
+        let open = try await ServerHarness.start(accounts: [:], extra: ["--open-signup"])
+        let closed = try await ServerHarness.start(accounts: [:])
+        let root = temporaryDirectory("signup")
+        let device = AgentHarness("device", root: root)
+        try await device.start()
+        #expect(throws: AgentHarness.CLIFailure.self) {
+            _ = try device.cli(["signup", closed.invite.description, "--account", "carol"], as: EmptyResult.self,
+                               stdin: "long enough\n")
+        }
+        _ = try device.cli(["signup", open.invite.description, "--account", "carol"], as: EmptyResult.self, stdin: "long enough\n")
+        #expect(throws: AgentHarness.CLIFailure.self) {  // taken now
+            _ = try device.cli(["signup", open.invite.description, "--account", "carol"], as: EmptyResult.self, stdin: "long enough\n")
+        }
+        #expect(try device.login(open, account: "carol", password: "long enough").deviceID == "carol-PC-1")
+        _ = try device.cli(["logout"], as: EmptyResult.self)
+        let after = try KithProcess.run(["devices", "--profile", device.profile.path])
+        #expect(after.status == 4)
+        #expect(try !device.cli(["status"], as: StatusResult.self).connected)
     }
 }

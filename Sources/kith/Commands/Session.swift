@@ -45,6 +45,36 @@ extension Kith {
         }
     }
 
+    struct Signup: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an account on a server that allows it (started with --open-signup).",
+            discussion: "Then log in with `kith login`. The password is read from --password-file, standard input or a prompt.")
+
+        @OptionGroup var options: ClientOptions
+
+        @Argument(help: "The server's invite, kith://HOST:PORT/#KEY.")
+        var invite: String
+
+        @Option(help: "The account name to create: a-z, 0-9, '.', '_'.")
+        var account: String
+
+        @Option(help: ArgumentHelp("Read the password from the first line of this file.", valueName: "file"))
+        var passwordFile: String?
+
+        func validate() throws {
+            if let problem = AccountRules.problem(withName: account) { throw ValidationError(problem) }
+            do { _ = try Invite(parsing: invite) } catch { throw ValidationError("\(error)") }
+        }
+
+        func run() throws {
+            let password = try readPassword(file: passwordFile, prompt: "New password for \(account): ")
+            if let problem = AccountRules.problem(withPassword: password) { throw fail(problem) }
+            let result = try options.client.call(AgentRequest(.signup, .init(invite: invite, account: account, password: password)),
+                                                 as: EmptyResult.self)
+            options.output(result) { Console.line("created account \(account); now `kith login`") }
+        }
+    }
+
     struct Logout: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "End this device's session and revoke its token.")
         @OptionGroup var options: ClientOptions
