@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "KithCrypto", targets: ["KithCrypto"]),
         .library(name: "KithWire", targets: ["KithWire"]),
         .library(name: "KithCore", targets: ["KithCore"]),
+        .library(name: "KithNetLibrary", targets: ["KithNet"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

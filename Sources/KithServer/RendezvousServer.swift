@@ -23,7 +23,8 @@ public final class RendezvousServer: Sendable {
         let store = try SQLiteServerStore(path: configuration.databasePath)
         context = ServerContext(configuration: configuration, store: store,
                                 presence: Presence(store: store, logger: logger, now: configuration.now),
-                                loginGuard: LoginGuard(configuration), logger: logger)
+                                loginGuard: LoginGuard(configuration), acks: AckBatcher(store: store, logger: logger),
+                                logger: logger)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     }
 

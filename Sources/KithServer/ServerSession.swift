@@ -37,7 +37,7 @@ struct ServerSession {
         case .relaySend(let relay):
             answer = await relaySend(relay)
         case .relayAck(let ack):
-            if let device { try? server.store.deleteRelay(id: Int64(clamping: ack.relayID), to: device.id) }
+            if let device { await server.acks.acknowledged(id: Int64(clamping: ack.relayID), to: device.id) }
             answer = nil
         case .pong, .ack, .errorMessage:
             answer = nil
@@ -181,6 +181,7 @@ struct ServerContext: Sendable {
     let store: any ServerStore
     let presence: Presence
     let loginGuard: LoginGuard
+    let acks: AckBatcher
     let logger: Logger
     var now: @Sendable () -> UInt64 { configuration.now }
 }

@@ -8,7 +8,13 @@ public final class SQLiteServerStore: ServerStore {
     public init(path: String) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in
+            // Every commit is fsynced (durable across power loss: commit-before-ack holds), and
+            // WAL makes that one fsync per commit instead of several (0.26 ms here).
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
         database = try DatabaseQueue(path: path, configuration: configuration)
+        _ = try database.writeWithoutTransaction { db in try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") }
         try Self.migrator.migrate(database)
     }
 
@@ -160,8 +166,14 @@ public final class SQLiteServerStore: ServerStore {
     }
 
     public func deleteRelay(id: Int64, to: String) throws {
+        try deleteRelays([(id, to)])
+    }
+
+    public func deleteRelays(_ acknowledged: [(id: Int64, to: String)]) throws {
         try database.write { db in
-            try db.execute(sql: "DELETE FROM relay WHERE id = ? AND receiver = ?", arguments: [id, to])
+            for (id, to) in acknowledged {
+                try db.execute(sql: "DELETE FROM relay WHERE id = ? AND receiver = ?", arguments: [id, to])
+            }
         }
     }
 

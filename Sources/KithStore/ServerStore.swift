@@ -22,6 +22,8 @@ public protocol ServerStore: Sendable {
     /// The oldest `limit` payloads queued for `to`, oldest first.
     func pendingRelays(to: String, after: Int64, limit: Int) throws -> [RelayRecord]
     func deleteRelay(id: Int64, to: String) throws
+    /// Deletes acknowledged payloads in one transaction.
+    func deleteRelays(_ acknowledged: [(id: Int64, to: String)]) throws
 }
 
 public enum StoreError: Error, Equatable, Sendable {
