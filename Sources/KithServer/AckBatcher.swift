@@ -30,6 +30,10 @@ actor AckBatcher {
         }
     }
 
+    /// Commits what is pending now: before a session's first delivery, so a device that
+    /// acknowledged something and reconnected at once does not get it again.
+    func flushNow() { flush() }
+
     private func flush() {
         scheduled = false
         guard !pending.isEmpty else { return }

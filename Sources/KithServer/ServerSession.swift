@@ -46,6 +46,7 @@ struct ServerSession {
         }
         if let answer { try await outbound.write(Envelope(requestID: envelope.requestID, answer)) }
         if case .loginResult = answer, let device {
+            await server.acks.flushNow()
             await server.presence.goOnline(deviceID: device.id, account: device.account, connectionID: connectionID,
                                            outbound: outbound, close: close)
         }
