@@ -3,20 +3,27 @@ import KithWire
 import Logging
 import NIOCore
 
-/// Who is online, and the two things that follow from it: the device list every online device
-/// of an account receives, and the delivery of relayed payloads queued for a device.
+/// Who is online, and what follows from it: the device list every online device of an account
+/// receives, and the delivery of relayed payloads.
 ///
-/// Deliveries to one device are serialised here (one flush at a time, resumed from the last
-/// relay id sent), so a payload is sent once per session and in the order the store accepted it.
+/// Relayed payloads are committed here, in the actor, so their ids and their order in a
+/// session's send queue agree. Each online session has one queue and one writer task that
+/// drains it, so what a device receives is in the order the store accepted it. The store is read
+/// only when a session starts (what was queued while it was away) or when a slow receiver's queue
+/// overflows; otherwise a payload goes from the sender's session to the receiver's socket
+/// without a read.
 actor Presence {
     struct Session {
         let connectionID: UInt64
         let account: String
         let outbound: NIOAsyncChannelOutboundWriter<Envelope>
         let close: @Sendable () -> Void
-        var deliveredUpTo: Int64 = 0
-        var flushing = false
-        var flushAgain = false
+        var queue: [Envelope] = []
+        var writing = false
+        /// The highest relay id in (or already written from) the queue.
+        var queuedUpTo: Int64 = 0
+        /// Set when the queue overflowed: payloads after `queuedUpTo` are only in the store.
+        var reloadFromStore = false
     }
 
     private let store: any ServerStore
@@ -24,6 +31,8 @@ actor Presence {
     private let now: @Sendable () -> UInt64
     private var online: [String: Session] = [:]
     private var revision: UInt64 = 0
+    /// Beyond this many queued envelopes a receiver is slow: new payloads wait in the store.
+    static let queueLimit = 1024
 
     init(store: any ServerStore, logger: Logger, now: @escaping @Sendable () -> UInt64) {
         self.store = store
@@ -35,65 +44,98 @@ actor Presence {
 
     /// Registers the connection as the device's session; an older session of the same device is closed.
     func goOnline(deviceID: String, account: String, connectionID: UInt64,
-                  outbound: NIOAsyncChannelOutboundWriter<Envelope>, close: @escaping @Sendable () -> Void) async {
+                  outbound: NIOAsyncChannelOutboundWriter<Envelope>, close: @escaping @Sendable () -> Void) {
         if let previous = online[deviceID], previous.connectionID != connectionID { previous.close() }
-        online[deviceID] = Session(connectionID: connectionID, account: account, outbound: outbound, close: close)
-        await pushDeviceList(account: account)
-        await flush(deviceID)
+        online[deviceID] = Session(connectionID: connectionID, account: account, outbound: outbound, close: close,
+                                   reloadFromStore: true)
+        pushDeviceList(account: account)
+        reload(deviceID)
     }
 
-    func goOffline(deviceID: String, connectionID: UInt64) async {
+    func goOffline(deviceID: String, connectionID: UInt64) {
         guard let session = online[deviceID], session.connectionID == connectionID else { return }
         online[deviceID] = nil
         try? store.touch(deviceID: deviceID, now: now())
-        await pushDeviceList(account: session.account)
+        pushDeviceList(account: session.account)
+    }
+
+    /// Commits a relayed payload, then queues it for the receiver if it is online. Returns when
+    /// the payload is durable: the caller may acknowledge it.
+    func relay(from sender: String, to receiver: String, payload: [UInt8]) throws {
+        let id = try store.enqueueRelay(from: sender, to: receiver, payload: payload, now: now())
+        guard var session = online[receiver], !session.reloadFromStore else { return }
+        guard session.queue.count < Self.queueLimit else {
+            online[receiver]?.reloadFromStore = true
+            return
+        }
+        session.queue.append(Envelope(.relayDeliver(.init(relayID: UInt64(id), from: sender, payload: payload))))
+        session.queuedUpTo = id
+        online[receiver] = session
+        startWriter(receiver)
     }
 
     /// Sends the account's device list to each of its online devices.
-    func pushDeviceList(account: String) async {
+    func pushDeviceList(account: String) {
         guard let devices = try? store.devices(account: account) else { return }
         revision = max(revision + 1, now())  // grows across restarts too
-        let list = DeviceList(revision: revision, devices: devices.map { device in
+        let list = Envelope(.deviceList(DeviceList(revision: revision, devices: devices.map { device in
             DeviceInfo(deviceID: device.id, name: device.name, terminalType: device.terminalType, key: device.key,
                        online: online[device.id] != nil, lastSeenMillis: device.lastSeenMillis,
                        clientVersion: device.clientVersion, addresses: device.addresses)
-        })
-        for device in devices {
-            guard let session = online[device.id] else { continue }
-            try? await session.outbound.write(Envelope(.deviceList(list)))
+        })))
+        for device in devices where online[device.id] != nil {
+            online[device.id]?.queue.append(list)
+            startWriter(device.id)
         }
     }
 
-    /// Sends what is queued for `deviceID` and not yet sent on its current session.
-    func flush(_ deviceID: String) async {
-        guard let session = online[deviceID] else { return }
-        guard !session.flushing else {
-            online[deviceID]?.flushAgain = true
-            return
+    /// Queues what the store holds for `deviceID` after what was queued already.
+    private func reload(_ deviceID: String) {
+        guard var session = online[deviceID], session.reloadFromStore else { return }
+        let room = Self.queueLimit - session.queue.count
+        guard room > 0 else { return }
+        do {
+            let records = try store.pendingRelays(to: deviceID, after: session.queuedUpTo, limit: room)
+            for record in records {
+                session.queue.append(Envelope(.relayDeliver(.init(relayID: UInt64(record.id), from: record.from,
+                                                                  payload: record.payload))))
+                session.queuedUpTo = record.id
+            }
+            session.reloadFromStore = records.count == room
+        } catch {
+            logger.error("relay queue of \(deviceID) unreadable: \(error)")
         }
-        online[deviceID]?.flushing = true
-        let connectionID = session.connectionID
-        repeat {
-            online[deviceID]?.flushAgain = false
-            guard let current = online[deviceID], current.connectionID == connectionID else { return }
-            let batch: [RelayRecord]
+        online[deviceID] = session
+        startWriter(deviceID)
+    }
+
+    private func startWriter(_ deviceID: String) {
+        guard let session = online[deviceID], !session.writing, !session.queue.isEmpty else { return }
+        online[deviceID]?.writing = true
+        let connectionID = session.connectionID, outbound = session.outbound
+        Task { await self.drain(deviceID, connectionID: connectionID, outbound: outbound) }
+    }
+
+    /// The one writer of a session: sends its queue in order until it is empty.
+    private func drain(_ deviceID: String, connectionID: UInt64, outbound: NIOAsyncChannelOutboundWriter<Envelope>) async {
+        while true {
+            guard var session = online[deviceID], session.connectionID == connectionID else { return }
+            if session.queue.isEmpty && session.reloadFromStore {
+                reload(deviceID)
+                session = online[deviceID] ?? session
+                online[deviceID]?.writing = true
+            }
+            guard !session.queue.isEmpty else {
+                online[deviceID]?.writing = false
+                return
+            }
+            let batch = session.queue
+            online[deviceID]?.queue = []
             do {
-                batch = try store.pendingRelays(to: deviceID, after: current.deliveredUpTo, limit: 256)
+                try await outbound.write(contentsOf: batch)
             } catch {
-                logger.error("relay queue of \(deviceID) unreadable: \(error)")
-                break
+                return  // the connection is gone; its next session starts over from the store
             }
-            for record in batch {
-                do {
-                    try await current.outbound.write(Envelope(.relayDeliver(.init(
-                        relayID: UInt64(record.id), from: record.from, payload: record.payload))))
-                } catch {
-                    break  // the connection went away; the next session starts over from the store
-                }
-                online[deviceID]?.deliveredUpTo = record.id
-            }
-            if batch.count == 256 { online[deviceID]?.flushAgain = true }
-        } while online[deviceID]?.flushAgain == true && online[deviceID]?.connectionID == connectionID
-        if online[deviceID]?.connectionID == connectionID { online[deviceID]?.flushing = false }
+        }
     }
 }

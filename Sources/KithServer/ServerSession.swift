@@ -157,12 +157,11 @@ struct ServerSession {
             return Self.error(.forbidden, "\(request.to) is not a device of your account")
         }
         do {
-            _ = try server.store.enqueueRelay(from: device.id, to: target.id, payload: request.payload, now: server.now())
+            try await server.presence.relay(from: device.id, to: target.id, payload: request.payload)
         } catch {
             logger.error("relay enqueue failed: \(error)")
             return Self.error(.internalError, "the server could not store the message")
         }
-        Task { [presence = server.presence] in await presence.flush(target.id) }
         return .ack(.init())
     }
 
