@@ -8,16 +8,7 @@ public final class AgentStore: Sendable {
     private let database: DatabaseQueue
 
     public init(path: String) throws {
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(5)
-        configuration.prepareDatabase { db in
-            // Every commit is fsynced (durable across power loss: commit-before-ack holds), and
-            // WAL makes that one fsync per commit instead of several (0.26 ms here).
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
-        database = try DatabaseQueue(path: path, configuration: configuration)
-        _ = try database.writeWithoutTransaction { db in try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") }
-        try Self.migrator.migrate(database)
+        database = try openDatabase(path: path, migrator: Self.migrator)
     }
 
     static var migrator: DatabaseMigrator {
