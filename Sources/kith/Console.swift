@@ -7,3 +7,13 @@ enum Console {
         FileHandle.standardOutput.write(Data((text + "\n").utf8))
     }
 }
+
+extension String {
+    /// Text another device chose (a name, a note), safe to show in a terminal: control
+    /// characters, which could carry escape sequences, become U+FFFD.
+    var printable: String {
+        String(String.UnicodeScalarView(unicodeScalars.map {
+            $0.properties.generalCategory == .control && $0 != "\n" ? "\u{FFFD}" : $0
+        }))
+    }
+}

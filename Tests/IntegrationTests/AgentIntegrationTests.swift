@@ -155,3 +155,23 @@ import Testing
         #expect(try !device.cli(["status"], as: StatusResult.self).connected)
     }
 }
+
+@Suite struct TerminalSafetyTests {
+    /// A note with an escape sequence shows in `kith inbox` without the ESC byte.
+    @Test func peerTextReachesTheTerminalWithoutControlCharacters() async throws {
+        let server = try await ServerHarness.start()
+        let root = temporaryDirectory("escape")
+        let a = AgentHarness("a", root: root), b = AgentHarness("b", root: root)
+        try await a.start()
+        try await b.start()
+        _ = try a.login(server)
+        _ = try b.login(server, name: "evil\u{1b}[2Jname")
+        try await a.eventually("b in the list") { try a.cli(["devices"], as: DevicesResult.self).devices.count == 2 }
+        _ = try b.cli(["send", "alice-PC-1", "clear\u{1b}[2J screen"], as: SendResult.self)
+        try await a.eventually("the note") { try a.inbox().count == 1 }
+        let inbox = try KithProcess.run(["inbox", "--profile", a.profile.path])
+        let devices = try KithProcess.run(["devices", "--profile", a.profile.path])
+        #expect(!inbox.stdout.contains("\u{1b}") && inbox.stdout.contains("clear\u{FFFD}[2J screen"))
+        #expect(!devices.stdout.contains("\u{1b}"))
+    }
+}

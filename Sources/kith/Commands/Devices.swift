@@ -14,7 +14,7 @@ extension Kith {
             options.output(result) {
                 Console.line("my devices (\(result.account)):")
                 let rows = [["", "ID", "NAME", "TYPE", "STATE", "PATH", "LAST SEEN", "FINGERPRINT"]] + result.devices.map {
-                    [$0.isThisDevice ? "*" : "", $0.id, $0.name, $0.type, $0.online ? "online" : "offline", $0.path,
+                    [$0.isThisDevice ? "*" : "", $0.id.printable, $0.name.printable, $0.type, $0.online ? "online" : "offline", $0.path,
                      $0.online ? "now" : ago($0.lastSeenMillis), $0.fingerprint]
                 }
                 let widths = (0..<8).map { column in rows.map { $0[column].count }.max() ?? 0 }
@@ -61,7 +61,7 @@ extension Kith {
             let result = try options.client.call(AgentRequest(.inbox, .init(limit: limit)), as: InboxResult.self)
             options.output(result) {
                 if result.notes.isEmpty { Console.line("no notes") }
-                for note in result.notes { Console.line("\(note.from)  \(ago(note.sentAtMillis))  \(note.text)") }
+                for note in result.notes { Console.line("\(note.from.printable)  \(ago(note.sentAtMillis))  \(note.text.printable)") }
             }
         }
     }
