@@ -35,8 +35,16 @@ final class ServerProcess: @unchecked Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let out = directory.appendingPathComponent("server.out")
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        process.executableURL = URL(fileURLWithPath: kith)
-        process.arguments = ["server", "--data", directory.path, "--listen", "127.0.0.1:0", "--keepalive-timeout", "3600"] + extra
+        let serverArguments = ["server", "--data", directory.path, "--listen", "127.0.0.1:0", "--keepalive-timeout", "3600"] + extra
+        if let cpu = ProcessInfo.processInfo.environment["KITH_BENCH_SERVER_CPU"] {
+            // Pin the server to one core (run the load client with `taskset -c OTHER`) to tell
+            // server cost from interference between the two.
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
+            process.arguments = ["-c", cpu, kith] + serverArguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: kith)
+            process.arguments = serverArguments
+        }
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = FileHandle.nullDevice
         try process.run()
