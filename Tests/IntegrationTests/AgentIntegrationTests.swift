@@ -103,6 +103,18 @@ import Testing
         }
         _ = try laptop.cli(["send", "alice-MP-1", "after the restart"], as: SendResult.self)
         try await phone.eventually("the note after the restart") { try phone.inbox().map(\.text) == ["after the restart"] }
+
+        // What is sent while the server is down waits in the outbox and goes out when it is back.
+        server.stop()
+        try await laptop.eventually("the server gone") { try !laptop.cli(["status"], as: StatusResult.self).connected }
+        let queued = try laptop.cli(["send", "alice-MP-1", "while the server was down"], as: SendResult.self)
+        #expect(!queued.relayed)
+        #expect(try laptop.cli(["status"], as: StatusResult.self).pendingNotes == 1)
+        try await server.startAgain()
+        try await phone.eventually("the note from the outage", seconds: 40) {
+            try phone.inbox().map(\.text) == ["after the restart", "while the server was down"]
+        }
+        #expect(try laptop.cli(["status"], as: StatusResult.self).pendingNotes == 0)
         // A second agent for a profile is refused.
         let second = try KithProcess.run(["agent", "--profile", laptop.profile.path, "--foreground"])
         #expect(second.status != 0)

@@ -41,7 +41,15 @@ final class ServerHarness: @unchecked Sendable {
 
     /// Kills the server (SIGKILL) and starts it again on the same data directory and port.
     func restart() async throws {
-        process.kill()
+        stop()
+        try await startAgain()
+    }
+
+    /// SIGKILL, leaving the data directory as it is.
+    func stop() { process.kill() }
+
+    /// Starts the server again on the same data directory and port.
+    func startAgain() async throws {
         let pinned = arguments.map { $0 == "127.0.0.1:0" ? "127.0.0.1:\(invite.port)" : $0 }
         (process, invite) = try await Self.launch(pinned, in: directory)
     }
