@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "kith", "KithAgent", "KithCore", "KithCrypto", "KithNet", "KithWire", "KithTestSupport",
+                "kith", "KithAgent", "KithCore", "KithCrypto", "KithNet", "KithStore", "KithWire", "KithTestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

@@ -3,6 +3,10 @@ import Glibc
 #endif
 import Foundation
 import KithAgent
+import KithCrypto
+import KithNet
+import KithStore
+import NIOPosix
 import KithTestSupport
 import Testing
 
@@ -185,5 +189,41 @@ import Testing
         let devices = try KithProcess.run(["devices", "--profile", a.profile.path])
         #expect(!inbox.stdout.contains("\u{1b}") && inbox.stdout.contains("clear\u{FFFD}[2J screen"))
         #expect(!devices.stdout.contains("\u{1b}"))
+    }
+}
+
+@Suite struct RevokedTokenTests {
+    /// The server stops accepting the agent's token (revoked elsewhere): the agent drops the
+    /// session and tells its user to log in again, instead of retrying for ever.
+    @Test func aRevokedTokenSendsTheUserBackToLogin() async throws {
+        let server = try await ServerHarness.start()
+        let root = temporaryDirectory("revoked")
+        let laptop = AgentHarness("laptop", root: root)
+        try await laptop.start()
+        _ = try laptop.login(server)
+        try await laptop.eventually("connected") { try laptop.cli(["status"], as: StatusResult.self).connected }
+
+        // Act as the same device from outside: resuming closes the agent's session, logging
+        // out revokes the token the agent holds.
+        let seed = try Data(contentsOf: laptop.profile.appendingPathComponent("identity.seed"))
+        let token = try #require(try AgentStore(path: laptop.profile.appendingPathComponent("agent.sqlite").path).session()).token
+        let twin = try await ClientConnection.connect(
+            host: server.invite.host, port: server.invite.port, remoteStatic: server.invite.key.noisePublicKey!,
+            localStatic: try #require(DeviceIdentity(seed: [UInt8](seed))).noiseKeyPair,
+            group: MultiThreadedEventLoopGroup.singleton)
+        guard case .loginResult = try await twin.request(.resume(.init(token: token))).message else {
+            Issue.record("the twin could not resume"); return
+        }
+        #expect(try await twin.request(.logout(.init())).message == .ack(.init()))
+
+        try await laptop.eventually("the agent to give up the session") {
+            try laptop.cli(["status"], as: StatusResult.self).deviceID == nil
+        }
+        let status = try laptop.cli(["status"], as: StatusResult.self)
+        #expect(status.lastError?.contains("kith login") == true)
+        let devices = try KithProcess.run(["devices", "--profile", laptop.profile.path])
+        #expect(devices.status == 4)
+        // Logging in again works, and the device keeps its id.
+        #expect(try laptop.login(server).deviceID == "alice-PC-1")
     }
 }
