@@ -24,7 +24,6 @@ public actor Agent {
     var flushing = false
     var flushAgain = false
     private var wake: AsyncStream<Void>.Continuation?
-    private var linkTask: Task<Void, Never>?
     private var backoffSleep: Task<Void, Never>?
 
     /// Keepalive interval: the server marks a device offline after 15 s of silence (spec §Sessions).
@@ -44,12 +43,7 @@ public actor Agent {
     public func start() {
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         wake = continuation
-        linkTask = Task { await self.runLink(wakes: stream) }
-    }
-
-    public func stop() async {
-        linkTask?.cancel()
-        await connection?.close()
+        Task { await self.runLink(wakes: stream) }
     }
 
     // MARK: - The server link

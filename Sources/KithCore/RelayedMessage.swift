@@ -9,8 +9,6 @@ import KithWire
 /// coming from another sender.
 public enum RelayedMessage {
     static let protocolName = try! NoiseProtocolName("Noise_K_25519_ChaChaPoly_BLAKE2b")
-    /// Noise overhead of one payload: the ephemeral key and the payload's tag.
-    public static let overhead = 32 + WireLimits.aeadTag
 
     static func prologue(from sender: String, to receiver: String) -> [UInt8] {
         var out = Array("KITH-relay".utf8)

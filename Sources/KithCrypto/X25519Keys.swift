@@ -51,9 +51,6 @@ public struct PrivateKey: Sendable {
         if failed { throw .invalidPublicKey }
         return shared
     }
-
-    /// The raw secret, for writing to the device's own store. Wipe the result after use.
-    public var unsafeRawValue: [UInt8] { secret.unsafeArray }
 }
 
 /// An X25519 public key.

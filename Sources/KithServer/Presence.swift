@@ -40,8 +40,6 @@ actor Presence {
         self.now = now
     }
 
-    func isOnline(_ deviceID: String) -> Bool { online[deviceID] != nil }
-
     /// Registers the connection as the device's session; an older session of the same device is closed.
     func goOnline(deviceID: String, account: String, connectionID: UInt64,
                   outbound: NIOAsyncChannelOutboundWriter<Envelope>, close: @escaping @Sendable () -> Void) {

@@ -179,13 +179,6 @@ public final class AgentStore: Sendable {
         }
     }
 
-    public func outgoing(limit: Int = 100) throws -> [Note] {
-        try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM outbox ORDER BY seq DESC LIMIT ?", arguments: [limit])
-                .map(Self.outgoing).reversed()
-        }
-    }
-
     public func markRelayed(seq: Int64) throws {
         try database.write { db in try db.execute(sql: "UPDATE outbox SET relayed = 1 WHERE seq = ?", arguments: [seq]) }
     }
