@@ -17,6 +17,9 @@ public actor Agent {
     let logger: Logger
     let group: any EventLoopGroup
     let now: @Sendable () -> UInt64
+    let settings: AgentSettings
+    var subscribers: [UInt64: AsyncStream<AgentEvent>.Continuation] = [:]
+    var nextSubscriber: UInt64 = 0
 
     var connection: ClientConnection?
     var connectedSession: AgentStore.Session?
@@ -29,9 +32,11 @@ public actor Agent {
     /// Keepalive interval: the server marks a device offline after 15 s of silence (spec §Sessions).
     static let keepalive: Duration = .seconds(5)
 
-    public init(paths: AgentPaths, logger: Logger, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+    public init(paths: AgentPaths, logger: Logger, settings: AgentSettings = AgentSettings(),
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                 now: @escaping @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }) throws {
         self.paths = paths
+        self.settings = settings
         self.logger = logger
         self.group = group
         self.now = now
@@ -143,13 +148,24 @@ public actor Agent {
     private func handleServerMessage(_ message: Message, session: AgentStore.Session, connection: ClientConnection) async {
         switch message {
         case .deviceList(let list):
-            let devices = list.devices.map {
-                AgentStore.Device(id: $0.deviceID, name: $0.name, terminalType: $0.terminalType, key: $0.key,
-                                  online: $0.online, lastSeenMillis: $0.lastSeenMillis, clientVersion: $0.clientVersion)
-            }
+            let devices = list.devices.map(Self.device)
             do { try store.replaceDevices(devices, revision: list.revision) } catch {
                 logger.error("cannot store the device list: \(error)")
             }
+        case .contactList(let list):
+            let contacts = list.contacts.map { AgentStore.Contact(account: $0.account, state: $0.state) }
+            do {
+                if try store.replaceContacts(contacts, revision: list.revision) { publish(AgentEvent(event: .contacts)) }
+            } catch {
+                logger.error("cannot store the contact list: \(error)")
+            }
+        case .contactDevices(let list):
+            do {
+                try store.replaceContactDevices(account: list.account, list.devices.map(Self.device), revision: list.revision)
+            } catch {
+                logger.error("cannot store the devices of \(list.account): \(error)")
+            }
+            Task { await self.flushOutbox() }  // copies may have waited for these keys
         case .relayDeliver(let deliver):
             await receive(deliver, session: session, connection: connection)
         default:
@@ -157,9 +173,17 @@ public actor Agent {
         }
     }
 
-    /// Opens a relayed payload, commits the note, then acknowledges it: acknowledged means stored.
+    static func device(_ info: DeviceInfo) -> AgentStore.Device {
+        AgentStore.Device(id: info.deviceID, name: info.name, terminalType: info.terminalType, key: info.key,
+                          online: info.online, lastSeenMillis: info.lastSeenMillis, clientVersion: info.clientVersion)
+    }
+
+    /// Opens a relayed payload, commits what it carries, then acknowledges it: acknowledged means
+    /// stored. Notes and viewed-notices come only from the account's own devices, messages only
+    /// from contacts' devices with a server code; anything else is dropped (and acknowledged).
     private func receive(_ deliver: RelayDeliver, session: AgentStore.Session, connection: ClientConnection) async {
-        guard let sender = (try? store.devices())?.first(where: { $0.id == deliver.from }),
+        let sibling = (try? store.devices())?.first(where: { $0.id == deliver.from })
+        guard let sender = sibling ?? (try? store.contactDevice(id: deliver.from)) ?? nil,
               let senderKey = SigningPublicKey(rawValue: sender.key)?.noisePublicKey
         else {
             logger.warning("relayed payload from unknown device \(deliver.from); it will come again")
@@ -168,17 +192,25 @@ public actor Agent {
         do {
             let envelope = try RelayedMessage.open(deliver.payload, from: deliver.from, to: session.deviceID,
                                                    receiverKeys: identity.noiseKeyPair, senderKey: senderKey)
-            if case .note(let note) = envelope.message {
+            switch (envelope.message, sibling != nil, deliver.code) {
+            case (.note(let note), true, nil):
                 let fresh = try store.storeIncoming(noteID: note.id, from: deliver.from, text: note.text,
                                                     sentAtMillis: note.sentAtMillis, receivedAtMillis: now())
-                if fresh { logger.info("note from \(deliver.from)") }
-            } else {
-                logger.notice("relayed \(envelope.message.type) from \(deliver.from) not handled yet; dropped")
+                if fresh {
+                    logger.info("note from \(deliver.from)")
+                    publish(AgentEvent(event: .note, from: deliver.from))
+                }
+            case (.chat(let chat), false, let code?):
+                try receive(chat, code: code, from: deliver.from)
+            case (.viewed(let notice), true, nil):
+                try apply(notice, from: deliver.from)
+            default:
+                logger.notice("dropped a relayed \(envelope.message.type) from \(deliver.from): not allowed on this route")
             }
         } catch let error as WireError {
             logger.warning("dropped a relayed payload from \(deliver.from): \(error)")
         } catch {
-            logger.error("cannot store a note from \(deliver.from): \(error); it will come again")
+            logger.error("cannot store a payload from \(deliver.from): \(error); it will come again")
             return  // not acknowledged: the server delivers it again
         }
         try? await connection.send(.relayAck(.init(relayID: deliver.relayID)))
@@ -186,8 +218,8 @@ public actor Agent {
 
     // MARK: - The outbox
 
-    /// Sends pending notes, oldest first, one at a time: each waits for the server's Ack (which
-    /// means the server committed it) before it is marked relayed, so order holds per sender.
+    /// Sends the outbox, oldest first, one item at a time: each waits for the server's answer
+    /// (which means the server committed it) before it is marked relayed, so order holds per sender.
     func flushOutbox() async {
         guard !flushing else { flushAgain = true; return }
         flushing = true
@@ -196,23 +228,19 @@ public actor Agent {
             flushAgain = false
             guard let connection, let session = connectedSession else { return }
             let pending = (try? store.pendingOutgoing()) ?? []
-            for note in pending {
-                guard let receiver = (try? store.devices())?.first(where: { $0.id == note.peer }),
-                      let receiverKey = SigningPublicKey(rawValue: receiver.key)?.noisePublicKey
-                else {
-                    logger.warning("no key for \(note.peer) yet; the note waits for the device list")
-                    return
-                }
+            for item in pending {
                 do {
-                    let payload = try RelayedMessage.seal(
-                        Envelope(.note(.init(id: note.noteID, sentAtMillis: note.sentAtMillis, text: note.text))),
-                        from: session.deviceID, to: note.peer, senderKeys: identity.noiseKeyPair, receiverKey: receiverKey)
-                    let answer = try await connection.request(.relaySend(.init(to: note.peer, payload: payload))).message
-                    guard answer == .ack(.init()) else {
-                        logger.error("the server refused a note to \(note.peer): \(Self.describe(answer))")
+                    guard let request = try outgoingRequest(for: item, from: session.deviceID) else { return }
+                    let answer = try await connection.request(request).message
+                    switch answer {
+                    case .ack:
+                        try store.markRelayed(seq: item.seq)
+                    case .chatAccepted(let accepted):
+                        try store.markRelayed(seq: item.seq, code: accepted.code)
+                    default:
+                        logger.error("the server refused a \(item.kind) to \(item.receiver): \(Self.describe(answer))")
                         return
                     }
-                    try store.markRelayed(seq: note.seq)
                 } catch {
                     logger.notice("outbox paused: \(error)")
                     return
@@ -220,6 +248,28 @@ public actor Agent {
             }
             if pending.count == 64 { flushAgain = true }
         } while flushAgain
+    }
+
+    /// The request that carries `item`, sealed for its receiver; nil while the receiver's key is unknown.
+    private func outgoingRequest(for item: AgentStore.OutboxItem, from deviceID: String) throws -> Message? {
+        let receiver = item.kind == .chat ? try store.contactDevice(id: item.receiver)
+                                          : try store.devices().first(where: { $0.id == item.receiver })
+        guard let receiverKey = receiver.flatMap({ SigningPublicKey(rawValue: $0.key)?.noisePublicKey }) else {
+            logger.warning("no key for \(item.receiver) yet; the outbox waits for its device list")
+            return nil
+        }
+        let envelope: Envelope
+        switch item.kind {
+        case .note: envelope = Envelope(.note(.init(id: item.itemID ?? [], sentAtMillis: item.sentAtMillis, text: item.text)))
+        case .chat: envelope = Envelope(.chat(.init(id: item.itemID ?? [], sentAtMillis: item.sentAtMillis, text: item.text)))
+        case .viewed: envelope = try Envelope.decode((item.body ?? [])[...])
+        }
+        let payload = try RelayedMessage.seal(envelope, from: deviceID, to: item.receiver, senderKeys: identity.noiseKeyPair,
+                                              receiverKey: receiverKey)
+        if item.kind == .chat {
+            return .chatSend(.init(to: item.receiver, messageID: item.itemID ?? [], payload: payload))
+        }
+        return .relaySend(.init(to: item.receiver, payload: payload))
     }
 
     static func describe(_ message: Message) -> String {
@@ -247,6 +297,13 @@ public actor Agent {
         case .devices: return Self.encode(respondSync { try self.devices() })
         case .send: return Self.encode(await respond { try await self.send(request.params) })
         case .inbox: return Self.encode(respondSync { try self.inbox(request.params) })
+        case .contacts: return Self.encode(respondSync { try self.contacts() })
+        case .contactAdd: return Self.encode(await respond { try await self.contactChange(.add, request.params) })
+        case .contactAccept: return Self.encode(await respond { try await self.contactChange(.accept, request.params) })
+        case .contactRemove: return Self.encode(await respond { try await self.contactChange(.remove, request.params) })
+        case .read: return Self.encode(await respond { try await self.read(request.params) })
+        case .events: return Self.encode(AgentResponse<EmptyResult>(
+            error: AgentError(.invalidRequest, "events is a stream: send it as the first line of a connection")))
         }
     }
 

@@ -2,6 +2,9 @@
 /// object per line over the agent's Unix socket (Protocol/local-api.md).
 public enum AgentMethod: String, Codable, Sendable, CaseIterable {
     case status, signup, login, logout, devices, send, inbox
+    case contacts, contactAdd, contactAccept, contactRemove, read
+    /// Turns the connection into a stream of `AgentEvent` lines (Protocol/local-api.md §Events).
+    case events
 }
 
 /// A request: `{"method": "send", "params": {"to": "alice-PC-2", "text": "hi"}}`. Each method
@@ -16,9 +19,19 @@ public struct AgentRequest: Codable, Sendable, Equatable {
         public var to: String?
         public var text: String?
         public var limit: Int?
+        /// A message's server code (`read`).
+        public var code: UInt64?
+        /// A contact's account (`read`, `inbox`, `contactAdd`, `contactAccept`, `contactRemove`).
+        public var contact: String?
+        /// With `contact`: every message from it (`read`).
+        public var all: Bool?
 
         public init(invite: String? = nil, account: String? = nil, password: String? = nil, type: String? = nil,
-                    name: String? = nil, to: String? = nil, text: String? = nil, limit: Int? = nil) {
+                    name: String? = nil, to: String? = nil, text: String? = nil, limit: Int? = nil, code: UInt64? = nil,
+                    contact: String? = nil, all: Bool? = nil) {
+            self.code = code
+            self.contact = contact
+            self.all = all
             self.invite = invite
             self.account = account
             self.password = password
@@ -46,8 +59,10 @@ public struct AgentError: Error, Codable, Sendable, Equatable, CustomStringConve
         case invalidRequest
         /// The agent has no session: run `kith login`.
         case notLoggedIn
-        /// No device of the account has that id.
+        /// No device of the account, and no device or account of a contact, has that id.
         case unknownDevice
+        /// This device holds no message with that code.
+        case unknownMessage
         /// The server could not be reached.
         case serverUnreachable
         /// The server refused (wrong password, rate limit, expired session…); `message` says why.
@@ -98,7 +113,10 @@ public struct StatusResult: Codable, Sendable, Equatable {
     public var account: String?
     public var deviceID: String?
     public var sessionExpiresAtMillis: UInt64?
+    /// Items in the outbox: notes, message copies and viewed-notices the server does not hold yet.
     public var pendingNotes: Int
+    /// Viewed-notices held because their message has not arrived here.
+    public var heldNotices: Int
     public var lastError: String?
 }
 
@@ -126,10 +144,15 @@ public struct DevicesResult: Codable, Sendable, Equatable {
 }
 
 public struct SendResult: Codable, Sendable, Equatable {
+    /// The note's or message's id (hex), the same on every copy.
     public var noteID: String
     public var to: String
-    /// True when the server already holds it; false when it waits in the outbox for the server.
+    /// True when the server already holds it (every copy); false when it waits in the outbox.
     public var relayed: Bool
+    /// For a message to a contact: the devices it was sealed for, one copy each.
+    public var devices: [String]?
+    /// For a message to a contact that the server already holds: its server-assigned code.
+    public var code: UInt64?
 }
 
 public struct NoteEntry: Codable, Sendable, Equatable {
@@ -142,7 +165,80 @@ public struct NoteEntry: Codable, Sendable, Equatable {
 }
 
 public struct InboxResult: Codable, Sendable, Equatable {
+    /// Notes from this account's other devices.
     public var notes: [NoteEntry]
+    /// Messages from contacts, oldest first.
+    public var messages: [MessageEntry]
+    /// Unread messages per contact account; contacts with none are absent.
+    public var unread: [String: Int]
+}
+
+public struct MessageEntry: Codable, Sendable, Equatable {
+    /// The server-assigned code: `kith read CODE`.
+    public var code: UInt64
+    /// The sending device.
+    public var from: String
+    /// The sending account.
+    public var contact: String
+    public var text: String
+    public var sentAtMillis: UInt64
+    public var receivedAtMillis: UInt64
+    public var viewed: Bool
+    public var viewedAtMillis: UInt64?
+    /// The device of this account it was viewed on.
+    public var viewedBy: String?
+}
+
+public struct ReadResult: Codable, Sendable, Equatable {
+    /// The message read (empty for "all from a contact").
+    public var messages: [MessageEntry]
+    /// How many messages this call turned viewed.
+    public var newlyViewed: Int
+}
+
+public struct ContactEntry: Codable, Sendable, Equatable {
+    public var account: String
+    /// `contact`, `requested` (waiting for them) or `incoming` (waiting for you).
+    public var state: String
+    public var devices: [DeviceEntry]
+    public var onlineDevices: Int
+    public var unread: Int
+}
+
+public struct ContactsResult: Codable, Sendable, Equatable {
+    public var contacts: [ContactEntry]
+}
+
+/// One line of the `events` stream: something changed that a user interface shows.
+public struct AgentEvent: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable {
+        /// A note from another device of the account.
+        case note
+        /// A message from a contact (`codes` has its code).
+        case message
+        /// Messages turned viewed (`codes`), here or on another device (`by`).
+        case viewed
+        /// The contact list changed.
+        case contacts
+    }
+
+    public var event: Kind
+    public var from: String?
+    public var contact: String?
+    public var codes: [UInt64]?
+    /// The contact's unread count after this event: what an unread reminder shows.
+    public var unread: Int?
+    public var by: String?
+
+    public init(event: Kind, from: String? = nil, contact: String? = nil, codes: [UInt64]? = nil, unread: Int? = nil,
+                by: String? = nil) {
+        self.event = event
+        self.from = from
+        self.contact = contact
+        self.codes = codes
+        self.unread = unread
+        self.by = by
+    }
 }
 
 public struct EmptyResult: Codable, Sendable, Equatable {

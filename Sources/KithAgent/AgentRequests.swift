@@ -12,8 +12,8 @@ extension Agent {
             profile: paths.profile, agentVersion: KithVersion.software, pid: ProcessInfo.processInfo.processIdentifier,
             fingerprint: identity.publicKey.fingerprint.description, server: session?.invite ?? (try? store.invite()) ?? nil,
             connected: connection != nil && connectedSession != nil, account: session?.account, deviceID: session?.deviceID,
-            sessionExpiresAtMillis: session?.expiresAtMillis, pendingNotes: (try? store.pendingOutgoing(limit: 10_000).count) ?? 0,
-            lastError: lastError)
+            sessionExpiresAtMillis: session?.expiresAtMillis, pendingNotes: (try? store.pendingOutgoingCount()) ?? 0,
+            heldNotices: (try? store.heldNoticeCount()) ?? 0, lastError: lastError)
     }
 
     func signup(_ params: AgentRequest.Params) async throws -> EmptyResult {
@@ -80,41 +80,98 @@ extension Agent {
             throw AgentError(.notLoggedIn, "this device is not logged in; run `kith login`")
         }
         let devices = try store.devices().map { device in
-            DeviceEntry(id: device.id, name: device.name,
-                        type: TerminalType(rawValue: device.terminalType)?.description ?? "type \(device.terminalType)",
-                        online: device.online, lastSeenMillis: device.lastSeenMillis,
-                        fingerprint: SigningPublicKey(rawValue: device.key)?.fingerprint.description ?? "?",
-                        path: device.id == session.deviceID ? "self" : "relay", clientVersion: device.clientVersion,
-                        isThisDevice: device.id == session.deviceID)
+            Self.entry(device, path: device.id == session.deviceID ? "self" : "relay", isThisDevice: device.id == session.deviceID)
         }
         return DevicesResult(account: session.account, devices: devices)
     }
 
+    static func entry(_ device: AgentStore.Device, path: String, isThisDevice: Bool) -> DeviceEntry {
+        DeviceEntry(id: device.id, name: device.name,
+                    type: TerminalType(rawValue: device.terminalType)?.description ?? "type \(device.terminalType)",
+                    online: device.online, lastSeenMillis: device.lastSeenMillis,
+                    fingerprint: SigningPublicKey(rawValue: device.key)?.fingerprint.description ?? "?",
+                    path: path, clientVersion: device.clientVersion, isThisDevice: isThisDevice)
+    }
+
+    /// A note to another device of the account (`to` is its id), or a message to a contact: to
+    /// every device of its account (`to` is the account) or to one of them (`to` is that device).
     func send(_ params: AgentRequest.Params) async throws -> SendResult {
         guard let session = try store.session() else {
             throw AgentError(.notLoggedIn, "this device is not logged in; run `kith login`")
         }
         guard let to = params.to, let text = params.text else { throw AgentError(.invalidRequest, "send needs to and text") }
-        guard text.utf8.count <= 16384 else { throw AgentError(.invalidRequest, "a note is at most 16384 bytes") }
-        guard try store.devices().contains(where: { $0.id == to }) else {
-            throw AgentError(.unknownDevice, "\(to) is not a device of \(session.account); see `kith devices`")
-        }
+        guard text.utf8.count <= 16384 else { throw AgentError(.invalidRequest, "a note or message is at most 16384 bytes") }
         guard to != session.deviceID else { throw AgentError(.invalidRequest, "that is this device") }
-        let noteID = secureRandomBytes(16)
-        let seq = try store.enqueueOutgoing(noteID: noteID, to: to, text: text, sentAtMillis: now())
+        let id = secureRandomBytes(16), sentAt = now()
+        let items: [AgentStore.OutboxItem]
+        if try store.devices().contains(where: { $0.id == to }) {
+            items = [.init(kind: .note, receiver: to, itemID: id, text: text, sentAtMillis: sentAt)]
+        } else {
+            let account = String(ReadState.account(ofDevice: to))
+            guard try store.contacts().contains(where: { $0.account == account && $0.state == 1 }) else {
+                throw AgentError(.unknownDevice, "\(to) is neither a device of \(session.account) nor a contact; see `kith devices` and `kith contacts`")
+            }
+            let devices = try store.contactDevices(account: account).map(\.id).filter { to == account || $0 == to }
+            guard !devices.isEmpty else {
+                throw AgentError(.unknownDevice, "no device of \(to) is known yet; wait for the server's contact list")
+            }
+            items = devices.map { .init(kind: .chat, receiver: $0, itemID: id, text: text, sentAtMillis: sentAt) }
+        }
+        let seqs = try store.enqueue(items)
         await flushOutbox()
-        let relayed = !((try? store.pendingOutgoing(limit: 10_000)) ?? []).contains { $0.seq == seq }
-        return SendResult(noteID: noteID.hexString, to: to, relayed: relayed)
+        let relayed = try seqs.allSatisfy { try !store.isPending(seq: $0) }
+        let isChat = items.first?.kind == .chat
+        return SendResult(noteID: id.hexString, to: to, relayed: relayed, devices: isChat ? items.map(\.receiver) : nil,
+                          code: isChat && relayed ? try store.sentCode(seq: seqs[0]) : nil)
     }
 
     func inbox(_ params: AgentRequest.Params) throws -> InboxResult {
         guard let session = try store.session() else {
             throw AgentError(.notLoggedIn, "this device is not logged in; run `kith login`")
         }
-        let notes = try store.incoming(limit: params.limit ?? 100).map {
+        let limit = params.limit ?? 100
+        let notes = params.contact != nil ? [] : try store.incoming(limit: limit).map {
             NoteEntry(noteID: $0.noteID.hexString, from: $0.peer, to: session.deviceID, text: $0.text,
                       sentAtMillis: $0.sentAtMillis, receivedAtMillis: $0.receivedAtMillis)
         }
-        return InboxResult(notes: notes)
+        return InboxResult(notes: notes, messages: try store.messages(account: params.contact, limit: limit).map(Self.entry),
+                           unread: try store.unreadCounts())
+    }
+
+    func contacts() throws -> ContactsResult {
+        guard try store.session() != nil else { throw AgentError(.notLoggedIn, "this device is not logged in; run `kith login`") }
+        let unread = try store.unreadCounts()
+        return ContactsResult(contacts: try store.contacts().map { contact in
+            let devices = try store.contactDevices(account: contact.account).map { Self.entry($0, path: "relay", isThisDevice: false) }
+            return ContactEntry(account: contact.account, state: ["", "contact", "requested", "incoming"][Int(min(contact.state, 3))],
+                                devices: devices, onlineDevices: devices.filter(\.online).count, unread: unread[contact.account] ?? 0)
+        })
+    }
+
+    enum ContactChange { case add, accept, remove }
+
+    func contactChange(_ change: ContactChange, _ params: AgentRequest.Params) async throws -> EmptyResult {
+        guard let session = try store.session() else {
+            throw AgentError(.notLoggedIn, "this device is not logged in; run `kith login`")
+        }
+        guard let contact = params.contact, !contact.isEmpty else { throw AgentError(.invalidRequest, "name the contact's account") }
+        if let problem = AccountRules.problem(withName: contact) { throw AgentError(.invalidRequest, problem) }
+        guard contact != session.account else { throw AgentError(.invalidRequest, "that is your own account") }
+        guard let connection, !connection.isClosed else {
+            throw AgentError(.serverUnreachable, "the server is not reachable now; contacts change only through it")
+        }
+        let request: Message = switch change {
+        case .add: .contactRequest(.init(account: contact))
+        case .accept: .contactAccept(.init(account: contact))
+        case .remove: .contactRemove(.init(account: contact))
+        }
+        let answer = try await connection.request(request, timeout: .seconds(10)).message
+        guard answer == .ack(.init()) else {
+            if case .errorMessage(let error) = answer, error.code == ErrorCode.notFound.rawValue {
+                throw AgentError(.unknownDevice, Self.describe(answer))
+            }
+            throw AgentError(.serverRefused, Self.describe(answer))
+        }
+        return EmptyResult()
     }
 }

@@ -46,11 +46,36 @@ public enum LocalAPIServer {
             return
         }
         try? await connection.executeThenClose { inbound, outbound in
-            for try await line in inbound {
+            var lines = inbound.makeAsyncIterator()
+            while let line = try await lines.next() {
+                if Self.isEventsRequest(line) {
+                    try await streamEvents(agent: agent, outbound: outbound, until: &lines)
+                    return
+                }
                 let response = await agent.handle(Array(line.readableBytesView))
                 try await outbound.write(ByteBuffer(bytes: response + [0x0a]))
             }
         }
+    }
+
+    /// `{"method":"events"}`: answers ok, then writes one line per event until the client closes.
+    private static func streamEvents(agent: Agent, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
+                                     until inbound: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator) async throws {
+        let events = await agent.subscribe()
+        try await outbound.write(ByteBuffer(bytes: Agent.encode(AgentResponse(result: EmptyResult())) + [0x0a]))
+        let writer = Task {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            for await event in events {
+                try await outbound.write(ByteBuffer(bytes: Array(try encoder.encode(event)) + [0x0a]))
+            }
+        }
+        defer { writer.cancel() }
+        while try await inbound.next() != nil {}  // anything more is ignored; the end ends the stream
+    }
+
+    private static func isEventsRequest(_ line: ByteBuffer) -> Bool {
+        (try? JSONDecoder().decode(AgentRequest.self, from: Data(line.readableBytesView)))?.method == .events
     }
 
     /// True when the peer process runs as this process's user.

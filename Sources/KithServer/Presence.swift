@@ -47,6 +47,7 @@ actor Presence {
         online[deviceID] = Session(connectionID: connectionID, account: account, outbound: outbound, close: close,
                                    reloadFromStore: true)
         pushDeviceList(account: account)
+        pushContacts(account: account)
         reload(deviceID)
     }
 
@@ -59,30 +60,68 @@ actor Presence {
 
     /// Commits a relayed payload, then queues it for the receiver if it is online. Returns when
     /// the payload is durable: the caller may acknowledge it.
-    func relay(from sender: String, to receiver: String, payload: [UInt8]) throws {
-        let id = try store.enqueueRelay(from: sender, to: receiver, payload: payload, now: now())
+    func relay(from sender: String, to receiver: String, payload: [UInt8], code: Int64? = nil) throws {
+        let id = try store.enqueueRelay(from: sender, to: receiver, payload: payload, code: code, now: now())
         guard var session = online[receiver], !session.reloadFromStore else { return }
         guard session.queue.count < Self.queueLimit else {
             online[receiver]?.reloadFromStore = true
             return
         }
-        session.queue.append(Envelope(.relayDeliver(.init(relayID: UInt64(id), from: sender, payload: payload))))
+        session.queue.append(Self.delivery(id: id, from: sender, payload: payload, code: code))
         session.queuedUpTo = id
         online[receiver] = session
         startWriter(receiver)
     }
 
-    /// Sends the account's device list to each of its online devices.
+    private static func delivery(id: Int64, from: String, payload: [UInt8], code: Int64?) -> Envelope {
+        Envelope(.relayDeliver(.init(relayID: UInt64(id), from: from, payload: payload, code: code.map(UInt64.init))))
+    }
+
+    /// Sends the account's device list to each of its online devices, and the account's devices
+    /// to each online device of its contacts (ContactDevices).
     func pushDeviceList(account: String) {
         guard let devices = try? store.devices(account: account) else { return }
+        let list = Envelope(.deviceList(DeviceList(revision: nextRevision(), devices: devices.map { info($0, addresses: true) })))
+        send(list, toDevicesOf: devices)
+        for contact in (try? store.contacts(account: account)) ?? [] where contact.state == .contact {
+            send(contactDevices(account, devices), toDevicesOf: (try? store.devices(account: contact.account)) ?? [])
+        }
+    }
+
+    /// Sends the account's contact list, then each contact's devices, to each online device of it.
+    func pushContacts(account: String) {
+        guard let devices = try? store.devices(account: account), devices.contains(where: { online[$0.id] != nil }),
+              let contacts = try? store.contacts(account: account)
+        else { return }
+        send(Envelope(.contactList(ContactList(revision: nextRevision(), contacts: contacts.map {
+            ContactInfo(account: $0.account, state: $0.state.rawValue)
+        }))), toDevicesOf: devices)
+        for contact in contacts where contact.state == .contact {
+            guard let theirs = try? store.devices(account: contact.account) else { continue }
+            send(contactDevices(contact.account, theirs), toDevicesOf: devices)
+        }
+    }
+
+    private func contactDevices(_ account: String, _ devices: [DeviceRecord]) -> Envelope {
+        // A contact learns keys and presence, not addresses.
+        Envelope(.contactDevices(ContactDevices(account: account, revision: nextRevision(),
+                                                devices: devices.map { info($0, addresses: false) })))
+    }
+
+    private func info(_ device: DeviceRecord, addresses: Bool) -> DeviceInfo {
+        DeviceInfo(deviceID: device.id, name: device.name, terminalType: device.terminalType, key: device.key,
+                   online: online[device.id] != nil, lastSeenMillis: device.lastSeenMillis,
+                   clientVersion: device.clientVersion, addresses: addresses ? device.addresses : [])
+    }
+
+    private func nextRevision() -> UInt64 {
         revision = max(revision + 1, now())  // grows across restarts too
-        let list = Envelope(.deviceList(DeviceList(revision: revision, devices: devices.map { device in
-            DeviceInfo(deviceID: device.id, name: device.name, terminalType: device.terminalType, key: device.key,
-                       online: online[device.id] != nil, lastSeenMillis: device.lastSeenMillis,
-                       clientVersion: device.clientVersion, addresses: device.addresses)
-        })))
+        return revision
+    }
+
+    private func send(_ envelope: Envelope, toDevicesOf devices: [DeviceRecord]) {
         for device in devices where online[device.id] != nil {
-            online[device.id]?.queue.append(list)
+            online[device.id]?.queue.append(envelope)
             startWriter(device.id)
         }
     }
@@ -95,8 +134,8 @@ actor Presence {
         do {
             let records = try store.pendingRelays(to: deviceID, after: session.queuedUpTo, limit: room)
             for record in records {
-                session.queue.append(Envelope(.relayDeliver(.init(relayID: UInt64(record.id), from: record.from,
-                                                                  payload: record.payload))))
+                session.queue.append(Self.delivery(id: record.id, from: record.from, payload: record.payload,
+                                                   code: record.code))
                 session.queuedUpTo = record.id
             }
             session.reloadFromStore = records.count == room

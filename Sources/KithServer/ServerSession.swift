@@ -39,9 +39,17 @@ struct ServerSession {
         case .relayAck(let ack):
             if let device { await server.acks.acknowledged(id: Int64(clamping: ack.relayID), to: device.id) }
             answer = nil
+        case .chatSend(let chat):
+            answer = await chatSend(chat)
+        case .contactRequest(let request):
+            answer = await contactRequest(request.account)
+        case .contactAccept(let accept):
+            answer = await contactAccept(accept.account)
+        case .contactRemove(let remove):
+            answer = await contactRemove(remove.account)
         case .pong, .ack, .errorMessage:
             answer = nil
-        case .note, .loginResult, .deviceList, .relayDeliver:
+        case .note, .chat, .viewed, .loginResult, .deviceList, .relayDeliver, .contactList, .contactDevices, .chatAccepted:
             answer = Self.error(.malformed, "\(envelope.message.type) is not a request to the server")
         }
         if let answer { try await outbound.write(Envelope(requestID: envelope.requestID, answer)) }
@@ -165,7 +173,80 @@ struct ServerSession {
         return .ack(.init())
     }
 
+    // MARK: - Contacts and messages between people (spec §Contacts, §Messages between people)
+
+    private func contactRequest(_ other: String) async -> Message {
+        guard let device else { return Self.error(.unauthenticated, "log in first") }
+        guard other != device.account else { return Self.error(.malformed, "that is your own account") }
+        guard ((try? server.store.contacts(account: device.account).count) ?? 0) < Self.maxContacts else {
+            return Self.error(.forbidden, "an account has at most \(Self.maxContacts) contacts and requests")
+        }
+        do {
+            let state = try server.store.requestContact(from: device.account, to: other, now: server.now())
+            logger.info("\(device.account) asked \(other) to be a contact (now \(state))")
+        } catch StoreError.notFound {
+            return Self.error(.notFound, "there is no account \(other)")
+        } catch {
+            logger.error("contact request failed: \(error)")
+            return Self.error(.internalError, "the server could not record the request")
+        }
+        await pushContacts(device.account, other)
+        return .ack(.init())
+    }
+
+    private func contactAccept(_ requester: String) async -> Message {
+        guard let device else { return Self.error(.unauthenticated, "log in first") }
+        do {
+            try server.store.acceptContact(account: device.account, requester: requester)
+        } catch StoreError.notFound {
+            return Self.error(.notFound, "\(requester) has not asked to be your contact")
+        } catch {
+            logger.error("contact accept failed: \(error)")
+            return Self.error(.internalError, "the server could not record the answer")
+        }
+        await pushContacts(device.account, requester)
+        return .ack(.init())
+    }
+
+    private func contactRemove(_ other: String) async -> Message {
+        guard let device else { return Self.error(.unauthenticated, "log in first") }
+        do {
+            guard try server.store.removeContact(device.account, other) else { return .ack(.init()) }
+        } catch {
+            logger.error("contact remove failed: \(error)")
+            return Self.error(.internalError, "the server could not remove the contact")
+        }
+        await pushContacts(device.account, other)
+        return .ack(.init())
+    }
+
+    private func pushContacts(_ accounts: String...) async {
+        for account in accounts { await server.presence.pushContacts(account: account) }
+    }
+
+    private func chatSend(_ request: ChatSend) async -> Message {
+        guard let device else { return Self.error(.unauthenticated, "log in first") }
+        guard let target = try? server.store.device(id: request.to) else {
+            return Self.error(.notFound, "there is no device \(request.to)")
+        }
+        let contacts = (try? server.store.contacts(account: device.account)) ?? []
+        guard contacts.contains(ContactRecord(account: target.account, state: .contact)) else {
+            return Self.error(.forbidden, "\(target.account) is not your contact")
+        }
+        do {
+            let code = try server.store.messageCode(sender: device.id, messageID: request.messageID, now: server.now())
+            try await server.presence.relay(from: device.id, to: target.id, payload: request.payload, code: code)
+            return .chatAccepted(.init(code: UInt64(code)))
+        } catch {
+            logger.error("message enqueue failed: \(error)")
+            return Self.error(.internalError, "the server could not store the message")
+        }
+    }
+
     // MARK: - Helpers
+
+    /// What one ContactList can carry (its `contacts` maxCount).
+    static let maxContacts = 255
 
     static func error(_ code: ErrorCode, _ message: String) -> Message {
         .errorMessage(.init(code: code.rawValue, message: message))

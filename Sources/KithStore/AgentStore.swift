@@ -1,11 +1,11 @@
 import Foundation
 import GRDB
 
-/// One device's durable state: its session with the server, the account's device list, and its
-/// notes. Every method commits before it returns, so the agent acknowledges nothing a crash
-/// could still lose.
+/// One device's durable state: its session with the server, the account's device list, its
+/// notes, contacts, messages and read state. Every method commits before it returns, so the
+/// agent acknowledges nothing a crash could still lose.
 public final class AgentStore: Sendable {
-    private let database: DatabaseQueue
+    let database: DatabaseQueue
 
     public init(path: String) throws {
         database = try openDatabase(path: path, migrator: Self.migrator)
@@ -28,6 +28,50 @@ public final class AgentStore: Sendable {
                 CREATE TABLE inbox (
                     seq INTEGER PRIMARY KEY AUTOINCREMENT, noteID BLOB NOT NULL UNIQUE, sender TEXT NOT NULL,
                     text TEXT NOT NULL, sentAtMillis INTEGER NOT NULL, receivedAtMillis INTEGER NOT NULL
+                );
+                """)
+        }
+        migrator.registerMigration("v2 contacts, messages, read state") { db in
+            // The outbox carries notes, copies of messages to contacts' devices, and viewed-notices.
+            try db.execute(sql: """
+                CREATE TABLE outbox_v2 (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    kind TEXT NOT NULL,
+                    receiver TEXT NOT NULL,
+                    itemID BLOB,
+                    text TEXT NOT NULL DEFAULT '',
+                    body BLOB,
+                    sentAtMillis INTEGER NOT NULL,
+                    relayed INTEGER NOT NULL DEFAULT 0,
+                    code INTEGER,
+                    UNIQUE (kind, itemID, receiver)
+                );
+                INSERT INTO outbox_v2 (seq, kind, receiver, itemID, text, sentAtMillis, relayed)
+                    SELECT seq, 'note', receiver, noteID, text, sentAtMillis, relayed FROM outbox;
+                DROP TABLE outbox;
+                ALTER TABLE outbox_v2 RENAME TO outbox;
+                CREATE INDEX outbox_pending ON outbox(relayed, seq);
+                CREATE TABLE contact (account TEXT PRIMARY KEY NOT NULL, state INTEGER NOT NULL);
+                CREATE TABLE contact_device (
+                    id TEXT PRIMARY KEY NOT NULL, account TEXT NOT NULL, name TEXT NOT NULL,
+                    terminalType INTEGER NOT NULL, key BLOB NOT NULL, online INTEGER NOT NULL,
+                    lastSeenMillis INTEGER NOT NULL, clientVersion TEXT NOT NULL
+                );
+                CREATE INDEX contact_device_by_account ON contact_device(account);
+                CREATE TABLE message (
+                    code INTEGER PRIMARY KEY NOT NULL, messageID BLOB NOT NULL, sender TEXT NOT NULL,
+                    senderAccount TEXT NOT NULL, text TEXT NOT NULL, sentAtMillis INTEGER NOT NULL,
+                    receivedAtMillis INTEGER NOT NULL, viewedAtMillis INTEGER, viewedBy TEXT
+                );
+                CREATE INDEX message_by_account ON message(senderAccount, code);
+                CREATE TABLE held_notice (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT, code INTEGER NOT NULL, sentAtMillis INTEGER NOT NULL,
+                    sender TEXT NOT NULL, clipMode INTEGER, clipLimit INTEGER, clip BLOB,
+                    viewedAtMillis INTEGER NOT NULL, viewedBy TEXT NOT NULL, expiresAtMillis INTEGER NOT NULL
+                );
+                CREATE TABLE read_mark (
+                    account TEXT PRIMARY KEY NOT NULL, upToCode INTEGER NOT NULL,
+                    viewedAtMillis INTEGER NOT NULL, viewedBy TEXT NOT NULL
                 );
                 """)
         }
@@ -119,8 +163,7 @@ public final class AgentStore: Sendable {
     @discardableResult
     public func replaceDevices(_ devices: [Device], revision: UInt64) throws -> Bool {
         try database.write { db in
-            let current = try Int64.fetchOne(db, sql: "SELECT value FROM setting WHERE key = 'deviceListRevision'") ?? -1
-            guard Int64(clamping: revision) > current else { return false }
+            guard try Self.advance("deviceListRevision", to: revision, db) else { return false }
             try db.execute(sql: "DELETE FROM device")
             for d in devices {
                 try db.execute(sql: """
@@ -129,25 +172,108 @@ public final class AgentStore: Sendable {
                     """, arguments: [d.id, d.name, Int(d.terminalType), Data(d.key), d.online,
                                      Int64(clamping: d.lastSeenMillis), d.clientVersion])
             }
-            try db.execute(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES ('deviceListRevision', ?)",
-                           arguments: [Int64(clamping: revision)])
             return true
         }
     }
 
     public func devices() throws -> [Device] {
-        try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM device ORDER BY id").map {
-                Device(id: $0["id"], name: $0["name"], terminalType: UInt8($0["terminalType"] as Int),
-                       key: [UInt8]($0["key"] as Data), online: $0["online"], lastSeenMillis: UInt64($0["lastSeenMillis"] as Int64),
-                       clientVersion: $0["clientVersion"])
-            }
-        }
+        try database.read { db in try Row.fetchAll(db, sql: "SELECT * FROM device ORDER BY id").map(Self.device) }
     }
 
     /// Marks every device offline: the agent lost the server and no longer knows.
     public func markAllOffline() throws {
-        try database.write { db in try db.execute(sql: "UPDATE device SET online = 0") }
+        try database.write { db in
+            try db.execute(sql: "UPDATE device SET online = 0")
+            try db.execute(sql: "UPDATE contact_device SET online = 0")
+        }
+    }
+
+    // MARK: - Outbox
+
+    /// Something this device sends through the server, committed before it goes out.
+    public struct OutboxItem: Sendable, Equatable {
+        public enum Kind: String, Sendable {
+            /// A note to another device of the account.
+            case note
+            /// One copy of a message to a contact's device.
+            case chat
+            /// A viewed-notice to another device of the account; `body` is its encoded envelope.
+            case viewed
+        }
+
+        public var seq: Int64
+        public var kind: Kind
+        public var receiver: String
+        /// The note's or message's id (the same on every copy); nil for notices.
+        public var itemID: [UInt8]?
+        public var text: String
+        public var body: [UInt8]?
+        public var sentAtMillis: UInt64
+
+        public init(seq: Int64 = 0, kind: Kind, receiver: String, itemID: [UInt8]? = nil, text: String = "",
+                    body: [UInt8]? = nil, sentAtMillis: UInt64) {
+            self.seq = seq
+            self.kind = kind
+            self.receiver = receiver
+            self.itemID = itemID
+            self.text = text
+            self.body = body
+            self.sentAtMillis = sentAtMillis
+        }
+    }
+
+    /// Commits items to the outbox in one transaction; returns their sequence numbers. They are
+    /// sent in order once the server is reachable.
+    @discardableResult
+    public func enqueue(_ items: [OutboxItem]) throws -> [Int64] {
+        try database.write { db in try Self.enqueue(items, db) }
+    }
+
+    static func enqueue(_ items: [OutboxItem], _ db: Database) throws -> [Int64] {
+        try items.map { item in
+            try db.execute(sql: """
+                INSERT INTO outbox (kind, receiver, itemID, text, body, sentAtMillis) VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [item.kind.rawValue, item.receiver, item.itemID.map { Data($0) }, item.text,
+                                 item.body.map { Data($0) }, Int64(clamping: item.sentAtMillis)])
+            return db.lastInsertedRowID
+        }
+    }
+
+    public func pendingOutgoing(limit: Int = 64) throws -> [OutboxItem] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE relayed = 0 ORDER BY seq LIMIT ?", arguments: [limit]).map {
+                OutboxItem(seq: $0["seq"], kind: OutboxItem.Kind(rawValue: $0["kind"]) ?? .note, receiver: $0["receiver"],
+                           itemID: ($0["itemID"] as Data?).map { [UInt8]($0) }, text: $0["text"],
+                           body: ($0["body"] as Data?).map { [UInt8]($0) }, sentAtMillis: UInt64($0["sentAtMillis"] as Int64))
+            }
+        }
+    }
+
+    public func pendingOutgoingCount() throws -> Int {
+        try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE relayed = 0") ?? 0 }
+    }
+
+    public func isPending(seq: Int64) throws -> Bool {
+        try database.read { db in
+            try Row.fetchOne(db, sql: "SELECT 1 FROM outbox WHERE seq = ? AND relayed = 0", arguments: [seq]) != nil
+        }
+    }
+
+    /// The server-assigned code of a message copy the server holds.
+    public func sentCode(seq: Int64) throws -> UInt64? {
+        try database.read { db in
+            try Int64.fetchOne(db, sql: "SELECT code FROM outbox WHERE seq = ?", arguments: [seq]).map { UInt64($0) }
+        }
+    }
+
+    /// The server holds the item: notes and message copies stay as this device's record of what
+    /// it sent (with the message's code); notices are deleted.
+    public func markRelayed(seq: Int64, code: UInt64? = nil) throws {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM outbox WHERE seq = ? AND kind = 'viewed'", arguments: [seq])
+            try db.execute(sql: "UPDATE outbox SET relayed = 1, code = ? WHERE seq = ?",
+                           arguments: [code.map { Int64(clamping: $0) }, seq])
+        }
     }
 
     // MARK: - Notes
@@ -155,32 +281,11 @@ public final class AgentStore: Sendable {
     public struct Note: Sendable, Equatable, Codable {
         public var seq: Int64
         public var noteID: [UInt8]
-        /// The other device: the receiver of an outgoing note, the sender of an incoming one.
+        /// The sender of an incoming note.
         public var peer: String
         public var text: String
         public var sentAtMillis: UInt64
-        public var receivedAtMillis: UInt64?
-        public var relayed: Bool?
-    }
-
-    /// Commits a note to the outbox; it is sent, in order, once the server is reachable.
-    public func enqueueOutgoing(noteID: [UInt8], to receiver: String, text: String, sentAtMillis: UInt64) throws -> Int64 {
-        try database.write { db in
-            try db.execute(sql: "INSERT INTO outbox (noteID, receiver, text, sentAtMillis) VALUES (?, ?, ?, ?)",
-                           arguments: [Data(noteID), receiver, text, Int64(clamping: sentAtMillis)])
-            return db.lastInsertedRowID
-        }
-    }
-
-    public func pendingOutgoing(limit: Int = 64) throws -> [Note] {
-        try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE relayed = 0 ORDER BY seq LIMIT ?", arguments: [limit])
-                .map(Self.outgoing)
-        }
-    }
-
-    public func markRelayed(seq: Int64) throws {
-        try database.write { db in try db.execute(sql: "UPDATE outbox SET relayed = 1 WHERE seq = ?", arguments: [seq]) }
+        public var receivedAtMillis: UInt64
     }
 
     /// Commits an incoming note; false if a note with this id is already stored (a redelivery).
@@ -199,14 +304,8 @@ public final class AgentStore: Sendable {
         try database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM inbox ORDER BY seq DESC LIMIT ?", arguments: [limit]).map {
                 Note(seq: $0["seq"], noteID: [UInt8]($0["noteID"] as Data), peer: $0["sender"], text: $0["text"],
-                     sentAtMillis: UInt64($0["sentAtMillis"] as Int64), receivedAtMillis: UInt64($0["receivedAtMillis"] as Int64),
-                     relayed: nil)
+                     sentAtMillis: UInt64($0["sentAtMillis"] as Int64), receivedAtMillis: UInt64($0["receivedAtMillis"] as Int64))
             }.reversed()
         }
-    }
-
-    private static func outgoing(_ row: Row) -> Note {
-        Note(seq: row["seq"], noteID: [UInt8](row["noteID"] as Data), peer: row["receiver"], text: row["text"],
-             sentAtMillis: UInt64(row["sentAtMillis"] as Int64), receivedAtMillis: nil, relayed: row["relayed"])
     }
 }

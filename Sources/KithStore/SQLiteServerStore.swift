@@ -48,6 +48,28 @@ public final class SQLiteServerStore: ServerStore {
                 CREATE INDEX relay_by_receiver ON relay(receiver, id);
                 """)
         }
+        migrator.registerMigration("v2 contacts and messages") { db in
+            // A contact pair is stored once, names in order (low < high); `requester` is who asked.
+            try db.execute(sql: """
+                CREATE TABLE contact (
+                    low TEXT NOT NULL REFERENCES account(name),
+                    high TEXT NOT NULL REFERENCES account(name),
+                    requester TEXT NOT NULL,
+                    accepted INTEGER NOT NULL DEFAULT 0,
+                    createdAtMillis INTEGER NOT NULL,
+                    PRIMARY KEY (low, high)
+                );
+                CREATE INDEX contact_by_high ON contact(high);
+                CREATE TABLE message_code (
+                    code INTEGER PRIMARY KEY AUTOINCREMENT,
+                    sender TEXT NOT NULL,
+                    messageID BLOB NOT NULL,
+                    createdAtMillis INTEGER NOT NULL,
+                    UNIQUE (sender, messageID)
+                );
+                ALTER TABLE relay ADD COLUMN code INTEGER;
+                """)
+        }
         return migrator
     }
 
@@ -139,10 +161,10 @@ public final class SQLiteServerStore: ServerStore {
         }
     }
 
-    public func enqueueRelay(from: String, to: String, payload: [UInt8], now: UInt64) throws -> Int64 {
+    public func enqueueRelay(from: String, to: String, payload: [UInt8], code: Int64?, now: UInt64) throws -> Int64 {
         try database.write { db in
-            try db.execute(sql: "INSERT INTO relay (sender, receiver, payload, createdAtMillis) VALUES (?, ?, ?, ?)",
-                           arguments: [from, to, Data(payload), Int64(now)])
+            try db.execute(sql: "INSERT INTO relay (sender, receiver, payload, code, createdAtMillis) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [from, to, Data(payload), code, Int64(now)])
             return db.lastInsertedRowID
         }
     }
@@ -151,7 +173,8 @@ public final class SQLiteServerStore: ServerStore {
         try database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM relay WHERE receiver = ? AND id > ? ORDER BY id LIMIT ?",
                              arguments: [to, after, limit]).map {
-                RelayRecord(id: $0["id"], from: $0["sender"], to: $0["receiver"], payload: [UInt8]($0["payload"] as Data))
+                RelayRecord(id: $0["id"], from: $0["sender"], to: $0["receiver"], payload: [UInt8]($0["payload"] as Data),
+                            code: $0["code"])
             }
         }
     }
@@ -167,6 +190,71 @@ public final class SQLiteServerStore: ServerStore {
             }
         }
     }
+
+    public func messageCode(sender: String, messageID: [UInt8], now: UInt64) throws -> Int64 {
+        try database.write { db in
+            if let code = try Int64.fetchOne(db, sql: "SELECT code FROM message_code WHERE sender = ? AND messageID = ?",
+                                             arguments: [sender, Data(messageID)]) {
+                return code
+            }
+            try db.execute(sql: "INSERT INTO message_code (sender, messageID, createdAtMillis) VALUES (?, ?, ?)",
+                           arguments: [sender, Data(messageID), Int64(now)])
+            return db.lastInsertedRowID
+        }
+    }
+
+    // MARK: - Contacts
+
+    public func contacts(account: String) throws -> [ContactRecord] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT CASE WHEN low = ? THEN high ELSE low END AS other, requester, accepted
+                FROM contact WHERE low = ? OR high = ? ORDER BY other
+                """, arguments: [account, account, account]).map { row in
+                let state: ContactState = row["accepted"] as Bool ? .contact
+                    : (row["requester"] as String) == account ? .requested : .incoming
+                return ContactRecord(account: row["other"], state: state)
+            }
+        }
+    }
+
+    public func requestContact(from: String, to: String, now: UInt64) throws -> ContactState {
+        try database.write { db in
+            guard try Row.fetchOne(db, sql: "SELECT 1 FROM account WHERE name = ?", arguments: [to]) != nil else {
+                throw StoreError.notFound("no account \(to)")
+            }
+            let (low, high) = Self.ordered(from, to)
+            if let row = try Row.fetchOne(db, sql: "SELECT requester, accepted FROM contact WHERE low = ? AND high = ?",
+                                          arguments: [low, high]) {
+                if row["accepted"] as Bool { return .contact }
+                if (row["requester"] as String) == from { return .requested }
+                try db.execute(sql: "UPDATE contact SET accepted = 1 WHERE low = ? AND high = ?", arguments: [low, high])
+                return .contact
+            }
+            try db.execute(sql: "INSERT INTO contact (low, high, requester, createdAtMillis) VALUES (?, ?, ?, ?)",
+                           arguments: [low, high, from, Int64(now)])
+            return .requested
+        }
+    }
+
+    public func acceptContact(account: String, requester: String) throws {
+        try database.write { db in
+            let (low, high) = Self.ordered(account, requester)
+            try db.execute(sql: "UPDATE contact SET accepted = 1 WHERE low = ? AND high = ? AND requester = ?",
+                           arguments: [low, high, requester])
+            guard db.changesCount > 0 else { throw StoreError.notFound("no request from \(requester)") }
+        }
+    }
+
+    public func removeContact(_ a: String, _ b: String) throws -> Bool {
+        try database.write { db in
+            let (low, high) = Self.ordered(a, b)
+            try db.execute(sql: "DELETE FROM contact WHERE low = ? AND high = ?", arguments: [low, high])
+            return db.changesCount > 0
+        }
+    }
+
+    private static func ordered(_ a: String, _ b: String) -> (String, String) { a < b ? (a, b) : (b, a) }
 
     private static func device(_ row: Row) -> DeviceRecord {
         DeviceRecord(id: row["id"], account: row["account"], terminalType: UInt8(row["terminalType"] as Int),

@@ -18,16 +18,52 @@ public protocol ServerStore: Sendable {
     func revokeSession(tokenHash: [UInt8]) throws
 
     /// Commits a relayed payload to the receiver's queue; returns its id, which increases.
-    func enqueueRelay(from: String, to: String, payload: [UInt8], now: UInt64) throws -> Int64
+    /// `code` is set for a copy of a message between people (spec §Messages between people).
+    func enqueueRelay(from: String, to: String, payload: [UInt8], code: Int64?, now: UInt64) throws -> Int64
     /// The oldest `limit` payloads queued for `to`, oldest first.
     func pendingRelays(to: String, after: Int64, limit: Int) throws -> [RelayRecord]
     func deleteRelay(id: Int64, to: String) throws
     /// Deletes acknowledged payloads in one transaction.
     func deleteRelays(_ acknowledged: [(id: Int64, to: String)]) throws
+
+    /// The code of the message `messageID` from `sender`: the same code every time it is asked
+    /// for, a new and higher one the first time.
+    func messageCode(sender: String, messageID: [UInt8], now: UInt64) throws -> Int64
+
+    /// The account's contacts and open requests, by the other account's name.
+    func contacts(account: String) throws -> [ContactRecord]
+    /// Records `from`'s request to `to`, or makes them contacts if `to` asked `from` already.
+    /// Throws `StoreError.notFound` if `to` is not an account.
+    func requestContact(from: String, to: String, now: UInt64) throws -> ContactState
+    /// Accepts `requester`'s open request to `account`; throws `StoreError.notFound` if there is none.
+    func acceptContact(account: String, requester: String) throws
+    /// Ends a contact or an open request either way; true if there was one.
+    @discardableResult
+    func removeContact(_ a: String, _ b: String) throws -> Bool
+}
+
+/// How one account stands to another.
+public enum ContactState: UInt8, Sendable, Equatable {
+    case contact = 1
+    /// This account asked; the other has not answered.
+    case requested = 2
+    /// The other account asked this one.
+    case incoming = 3
+}
+
+public struct ContactRecord: Sendable, Equatable {
+    public var account: String
+    public var state: ContactState
+
+    public init(account: String, state: ContactState) {
+        self.account = account
+        self.state = state
+    }
 }
 
 public enum StoreError: Error, Equatable, Sendable {
     case conflict(String)
+    case notFound(String)
 }
 
 public struct DeviceRegistration: Sendable, Equatable {
@@ -94,11 +130,13 @@ public struct RelayRecord: Sendable, Equatable {
     public var from: String
     public var to: String
     public var payload: [UInt8]
+    public var code: Int64?
 
-    public init(id: Int64, from: String, to: String, payload: [UInt8]) {
+    public init(id: Int64, from: String, to: String, payload: [UInt8], code: Int64? = nil) {
         self.id = id
         self.from = from
         self.to = to
         self.payload = payload
+        self.code = code
     }
 }

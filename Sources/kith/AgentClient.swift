@@ -23,13 +23,38 @@ struct AgentClient {
     let paths: AgentPaths
 
     func call<R: Codable & Sendable>(_ request: AgentRequest, as _: R.Type = R.self, timeout: Int = 60) throws -> R {
+        let fd = try open(timeout: timeout)
+        defer { close(fd) }
+        try send(request, fd)
+        var reader = LineReader(fd: fd)
+        guard let line = reader.next() else { throw fail("the agent did not answer (see \(paths.log.path))") }
+        return try decode(line, as: R.self)
+    }
+
+    /// Subscribes to the agent's events and hands each line to `handle` until the agent goes away.
+    func events(_ handle: (AgentEvent, [UInt8]) -> Void) throws {
+        let fd = try open(timeout: 0)
+        defer { close(fd) }
+        try send(AgentRequest(.events), fd)
+        var reader = LineReader(fd: fd)
+        guard let first = reader.next() else { throw fail("the agent did not answer (see \(paths.log.path))") }
+        _ = try decode(first, as: EmptyResult.self)
+        while let line = reader.next() {
+            if let event = try? JSONDecoder().decode(AgentEvent.self, from: Data(line)) { handle(event, line) }
+        }
+        throw fail("the agent stopped")
+    }
+
+    private func open(timeout: Int) throws -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw fail("cannot create a socket") }
-        defer { close(fd) }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let path = Array(paths.socket.path.utf8)
-        guard path.count < MemoryLayout.size(ofValue: address.sun_path) else { throw fail(paths.socketPathProblem ?? "socket path too long") }
+        guard path.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            close(fd)
+            throw fail(paths.socketPathProblem ?? "socket path too long")
+        }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             raw.copyBytes(from: path)
             raw[path.count] = 0
@@ -38,25 +63,49 @@ struct AgentClient {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard connected == 0 else {
+            close(fd)
             throw fail("no agent is running for profile \(paths.profile): start it with `kith agent --profile \(paths.profile)`",
                        status: ExitStatus.agentNotRunning)
         }
         var tv = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        return fd
+    }
+
+    private func send(_ request: AgentRequest, _ fd: Int32) throws {
         let line = try JSONEncoder().encode(request) + Data([0x0a])
-        let sent = line.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        let sent = line.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         guard sent == line.count else { throw fail("the agent closed the connection") }
-        var response: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while !response.contains(0x0a) {
-            let n = recv(fd, &buffer, buffer.count, 0)
-            guard n > 0 else { throw fail("the agent did not answer (see \(paths.log.path))") }
-            response += buffer[0..<n]
-        }
-        let decoded = try JSONDecoder().decode(AgentResponse<R>.self, from: Data(response.prefix { $0 != 0x0a }))
+    }
+
+    private func decode<R: Codable & Sendable>(_ line: [UInt8], as _: R.Type) throws -> R {
+        let decoded = try JSONDecoder().decode(AgentResponse<R>.self, from: Data(line))
         if let result = decoded.result, decoded.ok { return result }
         let error = decoded.error ?? AgentError(.internalError, "the agent gave no answer")
         throw fail(error.message, status: error.code == .notLoggedIn ? ExitStatus.notLoggedIn : ExitStatus.failed)
+    }
+}
+
+/// Reads `\n`-terminated lines from a socket.
+struct LineReader {
+    let fd: Int32
+    private var buffer: [UInt8] = []
+
+    init(fd: Int32) { self.fd = fd }
+
+    /// The next line without its newline; nil at the end of the stream or on a timeout.
+    mutating func next() -> [UInt8]? {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            if let newline = buffer.firstIndex(of: 0x0a) {
+                let line = Array(buffer[..<newline])
+                buffer.removeFirst(newline + 1)
+                return line
+            }
+            let n = recv(fd, &chunk, chunk.count, 0)
+            guard n > 0 else { return nil }
+            buffer += chunk[0..<n]
+        }
     }
 }
 

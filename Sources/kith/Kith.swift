@@ -24,7 +24,8 @@ struct Kith: AsyncParsableCommand {
             """,
         version: "kith \(KithVersion.software) (protocol \(KithVersion.protocolVersion))",
         subcommands: [
-            AgentCommand.self, Signup.self, Login.self, Logout.self, Status.self, Devices.self, Send.self, Inbox.self,
+            AgentCommand.self, Signup.self, Login.self, Logout.self, Status.self, Devices.self, Contacts.self, Send.self, Inbox.self,
+            Read.self, Events.self,
             Server.self, Identity.self, Demo.self,
         ]
     )

@@ -42,6 +42,15 @@ import Testing
                                                           clientVersion: "v")])),
             .relaySend(.init(to: "a-PC-1", payload: [1])), .relayDeliver(.init(relayID: 1, from: "a-MP-1", payload: [])),
             .relayAck(.init(relayID: 1)),
+            .chat(.init(id: Array(0..<16), sentAtMillis: 2, text: "hi")),
+            .viewed(.init(viewedAtMillis: 3, items: [.init(code: 4, sentAtMillis: 2, sender: "b-PC-1", clipMode: 1, clipLimit: 2,
+                                                           clip: [0x68, 0x69])],
+                          upTo: [.init(contact: "b", code: 4)])),
+            .contactRequest(.init(account: "b")), .contactAccept(.init(account: "b")), .contactRemove(.init(account: "b")),
+            .contactList(.init(revision: 5, contacts: [.init(account: "b", state: 1)])),
+            .contactDevices(.init(account: "b", revision: 6, devices: [])),
+            .chatSend(.init(to: "b-PC-1", messageID: Array(0..<16), payload: [1])), .chatAccepted(.init(code: 4)),
+            .relayDeliver(.init(relayID: 2, from: "b-PC-1", payload: [2], code: 4)),
         ]
         #expect(Set(messages.map(\.type)) == Set(MessageType.allCases))
         for (i, message) in messages.enumerated() {

@@ -140,6 +140,15 @@ import Testing
         case .relaySend: .relaySend(try decoder.decode(RelaySend.self, from: body))
         case .relayDeliver: .relayDeliver(try decoder.decode(RelayDeliver.self, from: body))
         case .relayAck: .relayAck(try decoder.decode(RelayAck.self, from: body))
+        case .chat: .chat(try decoder.decode(Chat.self, from: body))
+        case .viewed: .viewed(try decoder.decode(Viewed.self, from: body))
+        case .contactRequest: .contactRequest(try decoder.decode(ContactRequest.self, from: body))
+        case .contactAccept: .contactAccept(try decoder.decode(ContactAccept.self, from: body))
+        case .contactRemove: .contactRemove(try decoder.decode(ContactRemove.self, from: body))
+        case .contactList: .contactList(try decoder.decode(ContactList.self, from: body))
+        case .contactDevices: .contactDevices(try decoder.decode(ContactDevices.self, from: body))
+        case .chatSend: .chatSend(try decoder.decode(ChatSend.self, from: body))
+        case .chatAccepted: .chatAccepted(try decoder.decode(ChatAccepted.self, from: body))
         case .note: .note(try decoder.decode(Note.self, from: body))
         }
     }

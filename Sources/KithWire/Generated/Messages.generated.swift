@@ -35,6 +35,8 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case hello = 4
     case ack = 5
     case note = 32
+    case chat = 33
+    case viewed = 34
     case signup = 64
     case login = 65
     case resume = 66
@@ -44,6 +46,13 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case relaySend = 70
     case relayDeliver = 71
     case relayAck = 72
+    case contactRequest = 73
+    case contactAccept = 74
+    case contactRemove = 75
+    case contactList = 76
+    case contactDevices = 77
+    case chatSend = 78
+    case chatAccepted = 79
 }
 
 /// Any message an envelope can carry.
@@ -54,6 +63,8 @@ public enum Message: Equatable, Sendable {
     case hello(Hello)
     case ack(Ack)
     case note(Note)
+    case chat(Chat)
+    case viewed(Viewed)
     case signup(Signup)
     case login(Login)
     case resume(Resume)
@@ -63,6 +74,13 @@ public enum Message: Equatable, Sendable {
     case relaySend(RelaySend)
     case relayDeliver(RelayDeliver)
     case relayAck(RelayAck)
+    case contactRequest(ContactRequest)
+    case contactAccept(ContactAccept)
+    case contactRemove(ContactRemove)
+    case contactList(ContactList)
+    case contactDevices(ContactDevices)
+    case chatSend(ChatSend)
+    case chatAccepted(ChatAccepted)
 
     public var type: MessageType {
         switch self {
@@ -72,6 +90,8 @@ public enum Message: Equatable, Sendable {
         case .hello: .hello
         case .ack: .ack
         case .note: .note
+        case .chat: .chat
+        case .viewed: .viewed
         case .signup: .signup
         case .login: .login
         case .resume: .resume
@@ -81,6 +101,13 @@ public enum Message: Equatable, Sendable {
         case .relaySend: .relaySend
         case .relayDeliver: .relayDeliver
         case .relayAck: .relayAck
+        case .contactRequest: .contactRequest
+        case .contactAccept: .contactAccept
+        case .contactRemove: .contactRemove
+        case .contactList: .contactList
+        case .contactDevices: .contactDevices
+        case .chatSend: .chatSend
+        case .chatAccepted: .chatAccepted
         }
     }
 
@@ -92,6 +119,8 @@ public enum Message: Equatable, Sendable {
         case .hello(let m): try m.encodeFields(into: &writer)
         case .ack(let m): try m.encodeFields(into: &writer)
         case .note(let m): try m.encodeFields(into: &writer)
+        case .chat(let m): try m.encodeFields(into: &writer)
+        case .viewed(let m): try m.encodeFields(into: &writer)
         case .signup(let m): try m.encodeFields(into: &writer)
         case .login(let m): try m.encodeFields(into: &writer)
         case .resume(let m): try m.encodeFields(into: &writer)
@@ -101,6 +130,13 @@ public enum Message: Equatable, Sendable {
         case .relaySend(let m): try m.encodeFields(into: &writer)
         case .relayDeliver(let m): try m.encodeFields(into: &writer)
         case .relayAck(let m): try m.encodeFields(into: &writer)
+        case .contactRequest(let m): try m.encodeFields(into: &writer)
+        case .contactAccept(let m): try m.encodeFields(into: &writer)
+        case .contactRemove(let m): try m.encodeFields(into: &writer)
+        case .contactList(let m): try m.encodeFields(into: &writer)
+        case .contactDevices(let m): try m.encodeFields(into: &writer)
+        case .chatSend(let m): try m.encodeFields(into: &writer)
+        case .chatAccepted(let m): try m.encodeFields(into: &writer)
         }
     }
 
@@ -112,6 +148,8 @@ public enum Message: Equatable, Sendable {
         case .hello: .hello(try Hello(fields: fields))
         case .ack: .ack(try Ack(fields: fields))
         case .note: .note(try Note(fields: fields))
+        case .chat: .chat(try Chat(fields: fields))
+        case .viewed: .viewed(try Viewed(fields: fields))
         case .signup: .signup(try Signup(fields: fields))
         case .login: .login(try Login(fields: fields))
         case .resume: .resume(try Resume(fields: fields))
@@ -121,6 +159,13 @@ public enum Message: Equatable, Sendable {
         case .relaySend: .relaySend(try RelaySend(fields: fields))
         case .relayDeliver: .relayDeliver(try RelayDeliver(fields: fields))
         case .relayAck: .relayAck(try RelayAck(fields: fields))
+        case .contactRequest: .contactRequest(try ContactRequest(fields: fields))
+        case .contactAccept: .contactAccept(try ContactAccept(fields: fields))
+        case .contactRemove: .contactRemove(try ContactRemove(fields: fields))
+        case .contactList: .contactList(try ContactList(fields: fields))
+        case .contactDevices: .contactDevices(try ContactDevices(fields: fields))
+        case .chatSend: .chatSend(try ChatSend(fields: fields))
+        case .chatAccepted: .chatAccepted(try ChatAccepted(fields: fields))
         }
     }
 }
@@ -211,6 +256,117 @@ public struct DeviceInfo: FieldMessage, Codable {
         try writer.write(6, lastSeenMillis)
         try writer.write(7, clientVersion)
         try writer.writeRepeated(8, addresses)
+    }
+}
+
+/// One viewed message: its identifier, and optionally a clip of its text to match a copy held under another identifier.
+public struct ViewedItem: FieldMessage, Codable {
+    /// The server-assigned code.
+    public var code: UInt64
+    /// The sender's timestamp (Chat.sentAtMillis).
+    public var sentAtMillis: UInt64
+    /// The sending device's id.
+    public var sender: String
+    /// 1 start, 2 middle, 3 end; absent: no clip.
+    public var clipMode: UInt8?
+    /// The threshold the clip was cut to, in bytes.
+    public var clipLimit: UInt16?
+    /// At most clipLimit bytes of the text's UTF-8, cut as clipMode says.
+    public var clip: [UInt8]?
+
+    public init(code: UInt64, sentAtMillis: UInt64, sender: String, clipMode: UInt8? = nil, clipLimit: UInt16? = nil, clip: [UInt8]? = nil) {
+        self.code = code
+        self.sentAtMillis = sentAtMillis
+        self.sender = sender
+        self.clipMode = clipMode
+        self.clipLimit = clipLimit
+        self.clip = clip
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        code = try fields.required(1, "code", as: UInt64.self)
+        sentAtMillis = try fields.required(2, "sentAtMillis", as: UInt64.self)
+        sender = try fields.required(3, "sender", as: String.self)
+        clipMode = try fields.optional(4, "clipMode", as: UInt8.self)
+        clipLimit = try fields.optional(5, "clipLimit", as: UInt16.self)
+        clip = try fields.optional(6, "clip", as: [UInt8].self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard sender.utf8.count <= 80 else { throw .oversized("sender: \(sender.utf8.count) bytes, limit 80") }
+        if let value = clip {
+            guard value.count <= 4096 else { throw .oversized("clip: \(value.count) bytes, limit 4096") }
+        }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, code)
+        try writer.write(2, sentAtMillis)
+        try writer.write(3, sender)
+        try writer.write(4, clipMode)
+        try writer.write(5, clipLimit)
+        try writer.write(6, clip)
+    }
+}
+
+/// Every message from one contact with a code at or below `code` is viewed.
+public struct ViewedUpTo: FieldMessage, Codable {
+    /// The contact's account.
+    public var contact: String
+    public var code: UInt64
+
+    public init(contact: String, code: UInt64) {
+        self.contact = contact
+        self.code = code
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        contact = try fields.required(1, "contact", as: String.self)
+        code = try fields.required(2, "code", as: UInt64.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard contact.utf8.count <= 64 else { throw .oversized("contact: \(contact.utf8.count) bytes, limit 64") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, contact)
+        try writer.write(2, code)
+    }
+}
+
+/// One contact or open request, as ContactList carries it.
+public struct ContactInfo: FieldMessage, Codable {
+    public var account: String
+    /// 1 contact, 2 requested by this account (waiting for them), 3 requested by them (waiting for this account).
+    public var state: UInt8
+
+    public init(account: String, state: UInt8) {
+        self.account = account
+        self.state = state
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        account = try fields.required(1, "account", as: String.self)
+        state = try fields.required(2, "state", as: UInt8.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard account.utf8.count <= 64 else { throw .oversized("account: \(account.utf8.count) bytes, limit 64") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, account)
+        try writer.write(2, state)
     }
 }
 
@@ -395,6 +551,76 @@ public struct Note: FieldMessage, Codable {
     }
 }
 
+/// A message from a person to a contact, sealed for one device of the contact's account (one copy per device, spec §Messages between people). `id` is chosen by the sender and is the same on every copy; the server adds a code when it relays it.
+public struct Chat: FieldMessage, Codable {
+    public static let messageType: MessageType = .chat
+    public var id: [UInt8]
+    /// Sender's clock, milliseconds since the Unix epoch.
+    public var sentAtMillis: UInt64
+    public var text: String
+
+    public init(id: [UInt8], sentAtMillis: UInt64, text: String) {
+        self.id = id
+        self.sentAtMillis = sentAtMillis
+        self.text = text
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        id = try fields.required(1, "id", as: [UInt8].self)
+        sentAtMillis = try fields.required(2, "sentAtMillis", as: UInt64.self)
+        text = try fields.required(3, "text", as: String.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard id.count == 16 else { throw .malformed("id: \(id.count) bytes, must be 16") }
+        guard text.utf8.count <= 16384 else { throw .oversized("text: \(text.utf8.count) bytes, limit 16384") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, id)
+        try writer.write(2, sentAtMillis)
+        try writer.write(3, text)
+    }
+}
+
+/// A viewed-notice from one device to another device of the same account: these messages were viewed on the sending device (spec §Read state).
+public struct Viewed: FieldMessage, Codable {
+    public static let messageType: MessageType = .viewed
+    /// When, on the viewing device's clock.
+    public var viewedAtMillis: UInt64
+    public var items: [ViewedItem]
+    public var upTo: [ViewedUpTo]
+
+    public init(viewedAtMillis: UInt64, items: [ViewedItem] = [], upTo: [ViewedUpTo] = []) {
+        self.viewedAtMillis = viewedAtMillis
+        self.items = items
+        self.upTo = upTo
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        viewedAtMillis = try fields.required(1, "viewedAtMillis", as: UInt64.self)
+        items = try fields.repeated(2, "items", max: 256, as: ViewedItem.self)
+        upTo = try fields.repeated(3, "upTo", max: 64, as: ViewedUpTo.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard items.count <= 256 else { throw .oversized("items: \(items.count) values, limit 256") }
+        guard upTo.count <= 64 else { throw .oversized("upTo: \(upTo.count) values, limit 64") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, viewedAtMillis)
+        try writer.writeRepeated(2, items)
+        try writer.writeRepeated(3, upTo)
+    }
+}
+
 /// Agent → server: create an account. Only on servers started with --open-signup; otherwise `forbidden`. Answer: Ack.
 public struct Signup: FieldMessage, Codable {
     public static let messageType: MessageType = .signup
@@ -427,7 +653,7 @@ public struct Signup: FieldMessage, Codable {
     }
 }
 
-/// Agent → server: log a device in with the account's password. The device key must be the Ed25519 key whose X25519 form is the channel's Noise static key. Answer: LoginResult, then a DeviceList.
+/// Agent → server: log a device in with the account's password. The device key must be the Ed25519 key whose X25519 form is the channel's Noise static key. Answer: LoginResult, then a DeviceList, a ContactList and the ContactDevices of each contact.
 public struct Login: FieldMessage, Codable {
     public static let messageType: MessageType = .login
     public var account: String
@@ -487,7 +713,7 @@ public struct Login: FieldMessage, Codable {
     }
 }
 
-/// Agent → server: continue a session with its token, on a channel keyed with the same device key. Answer: LoginResult (same token), then a DeviceList; or ErrorMessage sessionExpired.
+/// Agent → server: continue a session with its token, on a channel keyed with the same device key. Answer: LoginResult (same token), then a DeviceList, a ContactList and the ContactDevices of each contact; or ErrorMessage sessionExpired.
 public struct Resume: FieldMessage, Codable {
     public static let messageType: MessageType = .resume
     public var token: [UInt8]
@@ -640,17 +866,21 @@ public struct RelayDeliver: FieldMessage, Codable {
     /// Set by the server from the sender's session; never taken from the sender.
     public var from: String
     public var payload: [UInt8]
+    /// Present on Chat copies: the message's server-assigned code (ChatAccepted).
+    public var code: UInt64?
 
-    public init(relayID: UInt64, from: String, payload: [UInt8]) {
+    public init(relayID: UInt64, from: String, payload: [UInt8], code: UInt64? = nil) {
         self.relayID = relayID
         self.from = from
         self.payload = payload
+        self.code = code
     }
 
     public init(fields: FieldReader) throws(WireError) {
         relayID = try fields.required(1, "relayID", as: UInt64.self)
         from = try fields.required(2, "from", as: String.self)
         payload = try fields.required(3, "payload", as: [UInt8].self)
+        code = try fields.optional(4, "code", as: UInt64.self)
         try validate()
     }
 
@@ -665,6 +895,7 @@ public struct RelayDeliver: FieldMessage, Codable {
         try writer.write(1, relayID)
         try writer.write(2, from)
         try writer.write(3, payload)
+        try writer.write(4, code)
     }
 }
 
@@ -689,5 +920,206 @@ public struct RelayAck: FieldMessage, Codable {
     public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
         try validate()
         try writer.write(1, relayID)
+    }
+}
+
+/// Agent → server: ask another account to become a contact. If that account already asked this one, both become contacts. Answer: Ack; notFound (no such account), malformed (the caller's own account).
+public struct ContactRequest: FieldMessage, Codable {
+    public static let messageType: MessageType = .contactRequest
+    public var account: String
+
+    public init(account: String) {
+        self.account = account
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        account = try fields.required(1, "account", as: String.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard account.utf8.count <= 64 else { throw .oversized("account: \(account.utf8.count) bytes, limit 64") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, account)
+    }
+}
+
+/// Agent → server: accept the request `account` sent. Answer: Ack; notFound when there is no such request.
+public struct ContactAccept: FieldMessage, Codable {
+    public static let messageType: MessageType = .contactAccept
+    public var account: String
+
+    public init(account: String) {
+        self.account = account
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        account = try fields.required(1, "account", as: String.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard account.utf8.count <= 64 else { throw .oversized("account: \(account.utf8.count) bytes, limit 64") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, account)
+    }
+}
+
+/// Agent → server: end a contact, withdraw a request or refuse one. Answer: Ack, also when there was nothing to remove.
+public struct ContactRemove: FieldMessage, Codable {
+    public static let messageType: MessageType = .contactRemove
+    public var account: String
+
+    public init(account: String) {
+        self.account = account
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        account = try fields.required(1, "account", as: String.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard account.utf8.count <= 64 else { throw .oversized("account: \(account.utf8.count) bytes, limit 64") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, account)
+    }
+}
+
+/// Server → agent, unsolicited: the account's contacts and open requests, sent after login or resume and on every change.
+public struct ContactList: FieldMessage, Codable {
+    public static let messageType: MessageType = .contactList
+    /// Grows with every list the server sends; a receiver ignores a list older than one it has.
+    public var revision: UInt64
+    public var contacts: [ContactInfo]
+
+    public init(revision: UInt64, contacts: [ContactInfo] = []) {
+        self.revision = revision
+        self.contacts = contacts
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        revision = try fields.required(1, "revision", as: UInt64.self)
+        contacts = try fields.repeated(2, "contacts", max: 255, as: ContactInfo.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard contacts.count <= 255 else { throw .oversized("contacts: \(contacts.count) values, limit 255") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, revision)
+        try writer.writeRepeated(2, contacts)
+    }
+}
+
+/// Server → agent, unsolicited: the devices of one accepted contact, with their keys and presence; sent after the ContactList and whenever one of them changes or goes on- or offline.
+public struct ContactDevices: FieldMessage, Codable {
+    public static let messageType: MessageType = .contactDevices
+    public var account: String
+    public var revision: UInt64
+    public var devices: [DeviceInfo]
+
+    public init(account: String, revision: UInt64, devices: [DeviceInfo] = []) {
+        self.account = account
+        self.revision = revision
+        self.devices = devices
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        account = try fields.required(1, "account", as: String.self)
+        revision = try fields.required(2, "revision", as: UInt64.self)
+        devices = try fields.repeated(3, "devices", max: 256, as: DeviceInfo.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard account.utf8.count <= 64 else { throw .oversized("account: \(account.utf8.count) bytes, limit 64") }
+        guard devices.count <= 256 else { throw .oversized("devices: \(devices.count) values, limit 256") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, account)
+        try writer.write(2, revision)
+        try writer.writeRepeated(3, devices)
+    }
+}
+
+/// Agent → server: relay one sealed copy of a Chat to a device of an accepted contact. Answer: ChatAccepted once committed; forbidden (not a contact), notFound (no such device).
+public struct ChatSend: FieldMessage, Codable {
+    public static let messageType: MessageType = .chatSend
+    public var to: String
+    /// The Chat's `id`: copies with the same sender device and messageID get the same code.
+    public var messageID: [UInt8]
+    /// A relayed device message carrying a Chat; opaque to the server.
+    public var payload: [UInt8]
+
+    public init(to: String, messageID: [UInt8], payload: [UInt8]) {
+        self.to = to
+        self.messageID = messageID
+        self.payload = payload
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        to = try fields.required(1, "to", as: String.self)
+        messageID = try fields.required(2, "messageID", as: [UInt8].self)
+        payload = try fields.required(3, "payload", as: [UInt8].self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard to.utf8.count <= 80 else { throw .oversized("to: \(to.utf8.count) bytes, limit 80") }
+        guard messageID.count == 16 else { throw .malformed("messageID: \(messageID.count) bytes, must be 16") }
+        guard payload.count <= 60000 else { throw .oversized("payload: \(payload.count) bytes, limit 60000") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, to)
+        try writer.write(2, messageID)
+        try writer.write(3, payload)
+    }
+}
+
+/// The answer to ChatSend: the copy is committed, and `code` is the message's server-assigned code.
+public struct ChatAccepted: FieldMessage, Codable {
+    public static let messageType: MessageType = .chatAccepted
+    /// Unique on this server and increasing in the order messages are first seen; the same for every copy of one message.
+    public var code: UInt64
+
+    public init(code: UInt64) {
+        self.code = code
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        code = try fields.required(1, "code", as: UInt64.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, code)
     }
 }

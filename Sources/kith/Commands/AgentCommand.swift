@@ -26,8 +26,33 @@ extension Kith {
         @Flag(help: "Stay in the foreground and log to stderr too.")
         var foreground = false
 
+        @Option(help: ArgumentHelp("""
+            How viewed-notices quote a message's text, so that your devices holding it under another \
+            id can match it: start, middle, end, or off.
+            """, valueName: "mode"))
+        var noticeClip = "start"
+
+        @Option(help: ArgumentHelp("The quote's length in bytes (1–4096).", valueName: "bytes"))
+        var noticeClipBytes = 256
+
+        @Option(help: ArgumentHelp("How long a viewed-notice for a message not yet here is kept.", valueName: "hours"))
+        var noticeHoldHours = 168
+
         @Flag(help: .hidden)
-        var daemonChild = false  // set on the re-executed background process: its stderr is the log file
+        var daemonChild = false
+
+        func validate() throws {
+            guard noticeClip == "off" || Clip.Mode(name: noticeClip) != nil else {
+                throw ValidationError("--notice-clip is start, middle, end or off")
+            }
+            guard (1...4096).contains(noticeClipBytes) else { throw ValidationError("--notice-clip-bytes is 1…4096") }
+            guard noticeHoldHours > 0 else { throw ValidationError("--notice-hold-hours must be positive") }
+        }
+
+        var settings: AgentSettings {
+            AgentSettings(clip: Clip.Mode(name: noticeClip).map { Clip(mode: $0, limit: UInt16(noticeClipBytes)) },
+                          noticeHoldMillis: UInt64(noticeHoldHours) * 3_600_000)
+        }  // set on the re-executed background process: its stderr is the log file
 
         func run() async throws {
             let paths = AgentPaths(profile: profile)
@@ -43,7 +68,7 @@ extension Kith {
             }
             defer { withExtendedLifetime(lock) {} }
             let logger = Self.logger(paths, toStderr: true, toFile: !daemonChild)
-            let agent = try Agent(paths: paths, logger: logger)
+            let agent = try Agent(paths: paths, logger: logger, settings: settings)
             await agent.start()
             logger.info("agent \(KithVersion.software) for profile \(paths.profile) started, socket \(paths.socket.path)")
             try await LocalAPIServer.run(agent: agent, paths: paths, logger: logger) {
@@ -68,7 +93,8 @@ extension Kith {
             defer { posix_spawnattr_destroy(&attributes) }
             posix_spawnattr_setflags(&attributes, Int16(Self.spawnSetSID))
             let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-            let arguments = [executable, "agent", "--profile", paths.profile, "--daemon-child"]
+            let arguments = [executable, "agent", "--profile", paths.profile, "--daemon-child", "--notice-clip", noticeClip,
+                             "--notice-clip-bytes", "\(noticeClipBytes)", "--notice-hold-hours", "\(noticeHoldHours)"]
             var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
             defer { argv.forEach { free($0) } }
             var pid: pid_t = 0

@@ -25,44 +25,4 @@ extension Kith {
             }
         }
     }
-
-    struct Send: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Send a note to another of your devices.",
-            discussion: """
-                The note is end-to-end encrypted for that device and committed to this device's \
-                outbox before the command returns; it reaches the device through the server, at once \
-                if it is online and when it comes back if not.
-                """)
-        @OptionGroup var options: ClientOptions
-
-        @Argument(help: "The device id, as `kith devices` shows it (alice-PC-2).")
-        var device: String
-
-        @Argument(help: "The text of the note.")
-        var text: String
-
-        func run() throws {
-            let result = try options.client.call(AgentRequest(.send, .init(to: device, text: text)), as: SendResult.self)
-            options.output(result) {
-                Console.line(result.relayed ? "sent to \(result.to)" : "queued for \(result.to); it goes out when the server is reachable")
-            }
-        }
-    }
-
-    struct Inbox: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show the notes your other devices sent to this one.")
-        @OptionGroup var options: ClientOptions
-
-        @Option(help: "Show at most this many, newest last.")
-        var limit = 50
-
-        func run() throws {
-            let result = try options.client.call(AgentRequest(.inbox, .init(limit: limit)), as: InboxResult.self)
-            options.output(result) {
-                if result.notes.isEmpty { Console.line("no notes") }
-                for note in result.notes { Console.line("\(note.from.printable)  \(ago(note.sentAtMillis))  \(note.text.printable)") }
-            }
-        }
-    }
 }

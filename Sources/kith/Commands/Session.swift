@@ -96,7 +96,8 @@ extension Kith {
                 Console.line("device:   \(s.deviceID ?? "not logged in")  key \(s.fingerprint)")
                 if let account = s.account { Console.line("account:  \(account)") }
                 Console.line("server:   \(s.server ?? "none")  \(s.connected ? "connected" : "not connected")")
-                if s.pendingNotes > 0 { Console.line("outbox:   \(s.pendingNotes) note(s) waiting for the server") }
+                if s.pendingNotes > 0 { Console.line("outbox:   \(s.pendingNotes) item(s) waiting for the server") }
+                if s.heldNotices > 0 { Console.line("held:     \(s.heldNotices) viewed-notice(s) waiting for their messages") }
                 if let error = s.lastError { Console.line("problem:  \(error)") }
             }
         }

@@ -1,0 +1,88 @@
+import Foundation
+import GRDB
+
+/// Contacts (other accounts) and their devices, as the server last sent them.
+extension AgentStore {
+    public struct Contact: Sendable, Equatable {
+        public var account: String
+        /// 1 contact, 2 requested by this account, 3 requested by them (ContactInfo.state).
+        public var state: UInt8
+
+        public init(account: String, state: UInt8) {
+            self.account = account
+            self.state = state
+        }
+    }
+
+    /// Replaces the contact list if `revision` is newer than the one stored; devices of accounts
+    /// that are no longer contacts are forgotten with it.
+    @discardableResult
+    public func replaceContacts(_ contacts: [Contact], revision: UInt64) throws -> Bool {
+        try database.write { db in
+            guard try Self.advance("contactListRevision", to: revision, db) else { return false }
+            try db.execute(sql: "DELETE FROM contact")
+            for contact in contacts {
+                try db.execute(sql: "INSERT OR REPLACE INTO contact (account, state) VALUES (?, ?)",
+                               arguments: [contact.account, Int(contact.state)])
+            }
+            try db.execute(sql: "DELETE FROM contact_device WHERE account NOT IN (SELECT account FROM contact WHERE state = 1)")
+            return true
+        }
+    }
+
+    public func contacts() throws -> [Contact] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM contact ORDER BY account").map {
+                Contact(account: $0["account"], state: UInt8($0["state"] as Int))
+            }
+        }
+    }
+
+    /// Replaces one contact's devices if `revision` is newer than the last list stored for it.
+    @discardableResult
+    public func replaceContactDevices(account: String, _ devices: [Device], revision: UInt64) throws -> Bool {
+        try database.write { db in
+            guard try Self.advance("contactDevicesRevision:\(account)", to: revision, db) else { return false }
+            try db.execute(sql: "DELETE FROM contact_device WHERE account = ?", arguments: [account])
+            for d in devices {
+                try db.execute(sql: """
+                    INSERT OR REPLACE INTO contact_device (id, account, name, terminalType, key, online, lastSeenMillis, clientVersion)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [d.id, account, d.name, Int(d.terminalType), Data(d.key), d.online,
+                                     Int64(clamping: d.lastSeenMillis), d.clientVersion])
+            }
+            return true
+        }
+    }
+
+    /// The devices of one contact, or of every contact when `account` is nil.
+    public func contactDevices(account: String? = nil) throws -> [Device] {
+        try database.read { db in
+            let rows = try account.map {
+                try Row.fetchAll(db, sql: "SELECT * FROM contact_device WHERE account = ? ORDER BY id", arguments: [$0])
+            } ?? Row.fetchAll(db, sql: "SELECT * FROM contact_device ORDER BY id")
+            return rows.map(Self.device)
+        }
+    }
+
+    public func contactDevice(id: String) throws -> Device? {
+        try database.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM contact_device WHERE id = ?", arguments: [id]).map(Self.device)
+        }
+    }
+
+    static func device(_ row: Row) -> Device {
+        Device(id: row["id"], name: row["name"], terminalType: UInt8(row["terminalType"] as Int),
+               key: [UInt8](row["key"] as Data), online: row["online"],
+               lastSeenMillis: UInt64(row["lastSeenMillis"] as Int64), clientVersion: row["clientVersion"])
+    }
+
+    /// Stores `revision` under `key` if it is higher than the one there; false if it is not.
+    static func advance(_ key: String, to revision: UInt64, _ db: Database) throws -> Bool {
+        let current = try Int64.fetchOne(db, sql: "SELECT value FROM setting WHERE key = ?", arguments: [key]) ?? -1
+        guard Int64(clamping: revision) > current else { return false }
+        try db.execute(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)",
+                       arguments: [key, Int64(clamping: revision)])
+        return true
+    }
+}

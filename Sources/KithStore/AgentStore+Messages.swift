@@ -1,0 +1,211 @@
+import Foundation
+import GRDB
+
+/// Messages from contacts and their read state (spec §Read state). The decisions are made by
+/// KithCore's `ReadState`; these methods carry each one out in a single transaction, so a crash
+/// leaves either all of it or none of it.
+extension AgentStore {
+    public struct StoredMessage: Sendable, Equatable {
+        /// The server-assigned code: with `sentAtMillis` and `sender`, the id every device agrees on.
+        public var code: UInt64
+        public var messageID: [UInt8]
+        public var sender: String
+        public var senderAccount: String
+        public var text: String
+        public var sentAtMillis: UInt64
+        public var receivedAtMillis: UInt64
+        public var viewedAtMillis: UInt64?
+        /// The device it was viewed on.
+        public var viewedBy: String?
+
+        public init(code: UInt64, messageID: [UInt8], sender: String, senderAccount: String, text: String,
+                    sentAtMillis: UInt64, receivedAtMillis: UInt64, viewedAtMillis: UInt64? = nil, viewedBy: String? = nil) {
+            self.code = code
+            self.messageID = messageID
+            self.sender = sender
+            self.senderAccount = senderAccount
+            self.text = text
+            self.sentAtMillis = sentAtMillis
+            self.receivedAtMillis = receivedAtMillis
+            self.viewedAtMillis = viewedAtMillis
+            self.viewedBy = viewedBy
+        }
+    }
+
+    /// A viewed item held until its message arrives (or it expires).
+    public struct StoredNotice: Sendable, Equatable {
+        public var id: Int64
+        public var code: UInt64
+        public var sentAtMillis: UInt64
+        public var sender: String
+        public var clipMode: UInt8?
+        public var clipLimit: UInt16?
+        public var clip: [UInt8]?
+        public var viewedAtMillis: UInt64
+        public var viewedBy: String
+        public var expiresAtMillis: UInt64
+
+        public init(id: Int64 = 0, code: UInt64, sentAtMillis: UInt64, sender: String, clipMode: UInt8?, clipLimit: UInt16?,
+                    clip: [UInt8]?, viewedAtMillis: UInt64, viewedBy: String, expiresAtMillis: UInt64) {
+            self.id = id
+            self.code = code
+            self.sentAtMillis = sentAtMillis
+            self.sender = sender
+            self.clipMode = clipMode
+            self.clipLimit = clipLimit
+            self.clip = clip
+            self.viewedAtMillis = viewedAtMillis
+            self.viewedBy = viewedBy
+            self.expiresAtMillis = expiresAtMillis
+        }
+    }
+
+    /// "Viewed on device `by` at `atMillis`".
+    public struct Viewing: Sendable, Equatable {
+        public var atMillis: UInt64
+        public var by: String
+
+        public init(atMillis: UInt64, by: String) {
+            self.atMillis = atMillis
+            self.by = by
+        }
+    }
+
+    // MARK: - Reading
+
+    public func message(code: UInt64) throws -> StoredMessage? {
+        try database.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM message WHERE code = ?", arguments: [Int64(clamping: code)])
+                .map(Self.message)
+        }
+    }
+
+    /// Messages newest last; from one contact if `account` is set.
+    public func messages(account: String? = nil, unviewedOnly: Bool = false, limit: Int = 100) throws -> [StoredMessage] {
+        try database.read { db in
+            var sql = "SELECT * FROM message WHERE 1", arguments: StatementArguments = []
+            if let account {
+                sql += " AND senderAccount = ?"
+                arguments += [account]
+            }
+            if unviewedOnly { sql += " AND viewedAtMillis IS NULL" }
+            sql += " ORDER BY code DESC LIMIT ?"
+            arguments += [limit]
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.message).reversed()
+        }
+    }
+
+    /// Unread messages per contact account (accounts with none are absent).
+    public func unreadCounts() throws -> [String: Int] {
+        try database.read { db in
+            var counts: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT senderAccount, COUNT(*) AS n FROM message WHERE viewedAtMillis IS NULL GROUP BY senderAccount
+                """) {
+                counts[row["senderAccount"]] = row["n"]
+            }
+            return counts
+        }
+    }
+
+    public func heldNotices() throws -> [StoredNotice] {
+        try database.read { db in try Row.fetchAll(db, sql: "SELECT * FROM held_notice ORDER BY id").map(Self.notice) }
+    }
+
+    public func heldNoticeCount() throws -> Int {
+        try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM held_notice") ?? 0 }
+    }
+
+    /// Every message from `account` with a code at or below this one counts as viewed.
+    public func viewedUpTo(account: String) throws -> (code: UInt64, viewing: Viewing)? {
+        try database.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM read_mark WHERE account = ?", arguments: [account]).map {
+                (UInt64($0["upToCode"] as Int64), Viewing(atMillis: UInt64($0["viewedAtMillis"] as Int64), by: $0["viewedBy"]))
+            }
+        }
+    }
+
+    // MARK: - Changing, one transaction each
+
+    /// Commits an arriving message, viewed if `viewing` is set, and deletes the held notices it
+    /// consumed. False if a message with its code is stored already (a redelivery).
+    @discardableResult
+    public func storeMessage(_ m: StoredMessage, viewing: Viewing?, consuming noticeIDs: [Int64]) throws -> Bool {
+        try database.write { db in
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO message (code, messageID, sender, senderAccount, text, sentAtMillis, receivedAtMillis,
+                                               viewedAtMillis, viewedBy)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [Int64(clamping: m.code), Data(m.messageID), m.sender, m.senderAccount, m.text,
+                                 Int64(clamping: m.sentAtMillis), Int64(clamping: m.receivedAtMillis),
+                                 viewing.map { Int64(clamping: $0.atMillis) }, viewing?.by])
+            guard db.changesCount > 0 else { return false }
+            try Self.deleteNotices(noticeIDs, db)
+            return true
+        }
+    }
+
+    /// Carries out a viewed-notice (or a local read): marks messages viewed, raises per-contact
+    /// marks, holds what matched nothing, deletes expired notices, and queues notices for the
+    /// account's other devices, all in one transaction. Returns the codes it turned viewed.
+    @discardableResult
+    public func applyViewed(codes: [UInt64], upTo: [(account: String, code: UInt64)], viewing: Viewing,
+                            hold: [StoredNotice] = [], deleteNotices: [Int64] = [],
+                            enqueue: [OutboxItem] = []) throws -> [UInt64] {
+        try database.write { db in
+            var changed: [UInt64] = []
+            let at = Int64(clamping: viewing.atMillis)
+            for code in codes {
+                try db.execute(sql: """
+                    UPDATE message SET viewedAtMillis = ?, viewedBy = ? WHERE code = ? AND viewedAtMillis IS NULL
+                    """, arguments: [at, viewing.by, Int64(clamping: code)])
+                if db.changesCount > 0 { changed.append(code) }
+            }
+            for (account, code) in upTo {
+                try db.execute(sql: """
+                    INSERT INTO read_mark (account, upToCode, viewedAtMillis, viewedBy) VALUES (?, ?, ?, ?)
+                    ON CONFLICT(account) DO UPDATE SET upToCode = MAX(upToCode, excluded.upToCode)
+                    """, arguments: [account, Int64(clamping: code), at, viewing.by])
+                changed += try Int64.fetchAll(db, sql: """
+                    SELECT code FROM message WHERE senderAccount = ? AND code <= ? AND viewedAtMillis IS NULL
+                    """, arguments: [account, Int64(clamping: code)]).map { UInt64($0) }
+                try db.execute(sql: """
+                    UPDATE message SET viewedAtMillis = ?, viewedBy = ?
+                    WHERE senderAccount = ? AND code <= ? AND viewedAtMillis IS NULL
+                    """, arguments: [at, viewing.by, account, Int64(clamping: code)])
+            }
+            for n in hold {
+                try db.execute(sql: """
+                    INSERT INTO held_notice (code, sentAtMillis, sender, clipMode, clipLimit, clip, viewedAtMillis, viewedBy,
+                                             expiresAtMillis)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [Int64(clamping: n.code), Int64(clamping: n.sentAtMillis), n.sender,
+                                     n.clipMode.map { Int($0) }, n.clipLimit.map { Int($0) }, n.clip.map { Data($0) },
+                                     Int64(clamping: n.viewedAtMillis), n.viewedBy, Int64(clamping: n.expiresAtMillis)])
+            }
+            try Self.deleteNotices(deleteNotices, db)
+            _ = try Self.enqueue(enqueue, db)
+            return changed
+        }
+    }
+
+    private static func deleteNotices(_ ids: [Int64], _ db: Database) throws {
+        for id in ids { try db.execute(sql: "DELETE FROM held_notice WHERE id = ?", arguments: [id]) }
+    }
+
+    private static func message(_ row: Row) -> StoredMessage {
+        StoredMessage(code: UInt64(row["code"] as Int64), messageID: [UInt8](row["messageID"] as Data), sender: row["sender"],
+                      senderAccount: row["senderAccount"], text: row["text"],
+                      sentAtMillis: UInt64(row["sentAtMillis"] as Int64),
+                      receivedAtMillis: UInt64(row["receivedAtMillis"] as Int64),
+                      viewedAtMillis: (row["viewedAtMillis"] as Int64?).map { UInt64($0) }, viewedBy: row["viewedBy"])
+    }
+
+    private static func notice(_ row: Row) -> StoredNotice {
+        StoredNotice(id: row["id"], code: UInt64(row["code"] as Int64), sentAtMillis: UInt64(row["sentAtMillis"] as Int64),
+                     sender: row["sender"], clipMode: (row["clipMode"] as Int?).map { UInt8($0) },
+                     clipLimit: (row["clipLimit"] as Int?).map { UInt16($0) }, clip: (row["clip"] as Data?).map { [UInt8]($0) },
+                     viewedAtMillis: UInt64(row["viewedAtMillis"] as Int64), viewedBy: row["viewedBy"],
+                     expiresAtMillis: UInt64(row["expiresAtMillis"] as Int64))
+    }
+}
