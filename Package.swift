@@ -81,7 +81,9 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "KithStoreTests", dependencies: ["KithStore", "KithTestSupport"]),
+        .testTarget(name: "KithStoreTests", dependencies: [
+            "KithStore", "KithTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .testTarget(name: "LayeringTests", dependencies: ["CDNSSD"]),
         // Real `kith` processes on loopback; depending on the executable makes SwiftPM build it.
         .testTarget(

@@ -64,4 +64,32 @@ import Testing
         #expect(try reopened.pendingRelays(to: "alice-PC-2", after: 0, limit: 10).map(\.payload) == [[1], [2], [3], [4]])
         #expect(try reopened.pendingRelays(to: "alice-PC-2", after: ids[2], limit: 1).map(\.id) == [ids[3]])
     }
+
+    @Test func contactsGoFromRequestToContactAndAway() throws {
+        let (store, _) = try Self.store()
+        for name in ["alice", "bob", "carol"] { try store.createAccount(name: name, passwordHash: "h", now: 1) }
+        #expect(throws: StoreError.notFound("no account dave")) { _ = try store.requestContact(from: "alice", to: "dave", now: 2) }
+        #expect(try store.requestContact(from: "alice", to: "bob", now: 2) == .requested)
+        #expect(try store.requestContact(from: "alice", to: "bob", now: 3) == .requested)  // asking twice changes nothing
+        #expect(try store.contacts(account: "alice") == [ContactRecord(account: "bob", state: .requested)])
+        #expect(try store.contacts(account: "bob") == [ContactRecord(account: "alice", state: .incoming)])
+        #expect(throws: StoreError.self) { try store.acceptContact(account: "alice", requester: "bob") }  // alice asked, not bob
+        try store.acceptContact(account: "bob", requester: "alice")
+        #expect(try store.contacts(account: "alice") == [ContactRecord(account: "bob", state: .contact)])
+        // Asking someone who asked you already makes you contacts at once.
+        #expect(try store.requestContact(from: "carol", to: "alice", now: 4) == .requested)
+        #expect(try store.requestContact(from: "alice", to: "carol", now: 5) == .contact)
+        #expect(try store.removeContact("bob", "alice"))
+        #expect(try !store.removeContact("bob", "alice"))
+        #expect(try store.contacts(account: "alice") == [ContactRecord(account: "carol", state: .contact)])
+    }
+
+    @Test func everyCopyOfAMessageGetsOneCodeAndCodesIncrease() throws {
+        let (store, _) = try Self.store()
+        let first = try store.messageCode(sender: "bob-PC-1", messageID: Array(repeating: 1, count: 16), now: 1)
+        #expect(try store.messageCode(sender: "bob-PC-1", messageID: Array(repeating: 1, count: 16), now: 2) == first)
+        let second = try store.messageCode(sender: "bob-PC-1", messageID: Array(repeating: 2, count: 16), now: 3)
+        let other = try store.messageCode(sender: "bob-PC-2", messageID: Array(repeating: 1, count: 16), now: 4)
+        #expect(second == first + 1 && other == second + 1)
+    }
 }

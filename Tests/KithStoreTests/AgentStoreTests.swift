@@ -1,0 +1,63 @@
+import Foundation
+import GRDB
+import KithStore
+import Testing
+
+@Suite struct AgentStoreTests {
+    static func path() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kith-agent-store-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir.appendingPathComponent("agent.sqlite").path
+    }
+
+    /// A store of the first version, with a note waiting in its outbox, opens as the current
+    /// version with the note still waiting.
+    @Test func upgradingKeepsNotesWaitingInTheOutbox() throws {
+        let path = try Self.path()
+        do {
+            let old = try DatabaseQueue(path: path)
+            try old.write { db in
+                try db.execute(sql: """
+                    CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY);
+                    INSERT INTO grdb_migrations VALUES ('v1');
+                    CREATE TABLE setting (key TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL);
+                    CREATE TABLE device (id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL, terminalType INTEGER NOT NULL,
+                        key BLOB NOT NULL, online INTEGER NOT NULL, lastSeenMillis INTEGER NOT NULL, clientVersion TEXT NOT NULL);
+                    CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, noteID BLOB NOT NULL UNIQUE, receiver TEXT NOT NULL,
+                        text TEXT NOT NULL, sentAtMillis INTEGER NOT NULL, relayed INTEGER NOT NULL DEFAULT 0);
+                    CREATE TABLE inbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, noteID BLOB NOT NULL UNIQUE, sender TEXT NOT NULL,
+                        text TEXT NOT NULL, sentAtMillis INTEGER NOT NULL, receivedAtMillis INTEGER NOT NULL);
+                    INSERT INTO outbox (noteID, receiver, text, sentAtMillis) VALUES (x'00112233445566778899aabbccddeeff', 'alice-PC-2', 'still here', 5);
+                    """)
+            }
+        }
+        let store = try AgentStore(path: path)
+        let pending = try store.pendingOutgoing()
+        #expect(pending.map(\.text) == ["still here"] && pending.first?.kind == .note && pending.first?.receiver == "alice-PC-2")
+    }
+
+    @Test func aReadMarkCoversMessagesThatArriveLater() throws {
+        let store = try AgentStore(path: try Self.path())
+        func message(_ code: UInt64) -> AgentStore.StoredMessage {
+            .init(code: code, messageID: Array(repeating: UInt8(code), count: 16), sender: "bob-PC-1", senderAccount: "bob",
+                  text: "m\(code)", sentAtMillis: code, receivedAtMillis: code)
+        }
+        #expect(try store.storeMessage(message(1), viewing: nil, consuming: []))
+        #expect(try !store.storeMessage(message(1), viewing: nil, consuming: []))  // a redelivery
+        #expect(try store.storeMessage(message(3), viewing: nil, consuming: []))
+        let viewing = AgentStore.Viewing(atMillis: 10, by: "alice-PC-1")
+        #expect(try store.applyViewed(codes: [], upTo: [("bob", 3)], viewing: viewing).sorted() == [1, 3])
+        #expect(try store.viewedUpTo(account: "bob")?.code == 3)
+        _ = try store.applyViewed(codes: [], upTo: [("bob", 2)], viewing: viewing)  // never lowered
+        #expect(try store.viewedUpTo(account: "bob")?.code == 3)
+        #expect(try store.unreadCounts().isEmpty)
+        // A notice held for a message not here yet, deleted when the message consumes it.
+        let held = AgentStore.StoredNotice(code: 9, sentAtMillis: 9, sender: "bob-PC-1", clipMode: nil, clipLimit: nil, clip: nil,
+                                           viewedAtMillis: 11, viewedBy: "alice-PC-2", expiresAtMillis: 100)
+        _ = try store.applyViewed(codes: [], upTo: [], viewing: viewing, hold: [held])
+        let id = try #require(try store.heldNotices().first?.id)
+        #expect(try store.storeMessage(message(9), viewing: .init(atMillis: 11, by: "alice-PC-2"), consuming: [id]))
+        #expect(try store.heldNoticeCount() == 0)
+        #expect(try store.message(code: 9)?.viewedBy == "alice-PC-2")
+    }
+}
