@@ -9,12 +9,13 @@ extension Kith {
     /// The local demo: everything real, on loopback, in a temporary directory.
     struct Demo: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the local demo: a server, two agents, a login each, and a note each way.",
+            abstract: "Run the local demo: a server, agents, notes, and a message read on one device and viewed on all.",
             discussion: """
-                Starts `kith server` and two `kith agent` processes (a laptop and a phone profile) \
-                in a temporary directory, on loopback and the embedded SQLite store; creates an \
-                account, logs both devices in, shows each one's device list, sends a note each way \
-                through the relay, and shuts everything down.
+                Starts `kith server` and three `kith agent` processes (alice's laptop and phone, \
+                bob's desktop) in a temporary directory, on loopback and the embedded SQLite store; \
+                logs the devices in, shows alice's device lists, sends a note each way between her \
+                devices, makes alice and bob contacts, has bob write to alice, reads it on the \
+                laptop and shows the phone turn it viewed; then shuts everything down.
                 """
         )
 
@@ -31,10 +32,11 @@ extension Kith {
                 if !keep { try? FileManager.default.removeItem(at: root) }
             }
             let serverData = root.appendingPathComponent("server")
-            Console.line("== Kith demo in \(root.path): one server, two agents, embedded SQLite")
+            Console.line("== Kith demo in \(root.path): one server, three agents, embedded SQLite")
 
-            try step("create the account alice (operator command)") {
+            try step("create the accounts alice and bob (operator command)") {
                 try runSelf(["server", "account", "add", "alice", "--data", serverData.path], stdin: "correct horse\n")
+                try runSelf(["server", "account", "add", "bob", "--data", serverData.path], stdin: "battery staple\n")
             }
             let serverOutput = root.appendingPathComponent("server.out")
             children.append(try spawnSelf(["server", "--data", serverData.path, "--listen", "127.0.0.1:0"],
@@ -81,8 +83,48 @@ extension Kith {
                 }
                 Console.line("note:    \(note.from) → \(note.to): \"\(note.text)\" (end-to-end encrypted, relayed)")
             }
+            try readStateFollowsThePerson(root: root, invite: invite, children: &children)
             Console.line("shutdown: stopping the agents and the server")
             Console.line("demo: ok")
+        }
+
+        /// bob (a contact) writes to alice; she reads it on the laptop, and the phone turns it viewed.
+        private func readStateFollowsThePerson(root: URL, invite: String, children: inout [Process]) throws {
+            let profile = root.appendingPathComponent("bob").path
+            children.append(try spawnSelf(["agent", "--profile", profile, "--foreground"], output: root.appendingPathComponent("bob.out"),
+                                          errors: root.appendingPathComponent("bob.err")))
+            let bob = AgentClient(paths: AgentPaths(profile: profile))
+            let laptop = AgentClient(paths: AgentPaths(profile: root.appendingPathComponent("laptop").path))
+            let phone = AgentClient(paths: AgentPaths(profile: root.appendingPathComponent("phone").path))
+            try waitForAgent(bob)
+            let login = try bob.call(AgentRequest(.login, .init(invite: invite, account: "bob", password: "battery staple",
+                                                                name: "bob's desktop")), as: LoginResultAPI.self)
+            Console.line("login:   bob's desktop is \(login.deviceID)")
+            _ = try laptop.call(AgentRequest(.contactAdd, .init(contact: "bob")), as: EmptyResult.self)
+            _ = try waitFor("alice's request to reach bob") {
+                try bob.call(AgentRequest(.contacts), as: ContactsResult.self).contacts.first { $0.state == "incoming" }
+            }
+            _ = try bob.call(AgentRequest(.contactAccept, .init(contact: "alice")), as: EmptyResult.self)
+            _ = try waitFor("alice's devices in bob's contacts") {
+                try bob.call(AgentRequest(.contacts), as: ContactsResult.self).contacts.first { $0.devices.count == 2 }
+            }
+            Console.line("contact: alice asked bob, bob accepted")
+            let sent = try bob.call(AgentRequest(.send, .init(to: "alice", text: "lunch at noon?")), as: SendResult.self)
+            Console.line("message: bob → alice: \"lunch at noon?\", one sealed copy for each of \((sent.devices ?? []).joined(separator: ", "))")
+            for (name, client) in [("laptop", laptop), ("phone", phone)] {
+                let unread = try waitFor("the message to reach the \(name)") {
+                    try client.call(AgentRequest(.inbox), as: InboxResult.self).unread["bob"]
+                }
+                Console.line("unread:  the \(name) shows \(unread) unread from bob")
+            }
+            let code = try laptop.call(AgentRequest(.inbox), as: InboxResult.self).messages[0].code
+            _ = try laptop.call(AgentRequest(.read, .init(code: code)), as: ReadResult.self)
+            Console.line("read:    message \(code) opened on the laptop")
+            let viewed = try waitFor("the phone to turn it viewed") {
+                try phone.call(AgentRequest(.inbox), as: InboxResult.self).messages.first { $0.viewed }
+            }
+            Console.line("viewed:  the phone shows message \(viewed.code) viewed on \(viewed.viewedBy ?? "?"), 0 unread, "
+                         + "without being opened there")
         }
 
         private func step(_ what: String, _ body: () throws -> Void) throws {
