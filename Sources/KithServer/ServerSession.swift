@@ -195,26 +195,26 @@ struct ServerSession {
     }
 
     private func contactAccept(_ requester: String) async -> Message {
-        guard let device else { return Self.error(.unauthenticated, "log in first") }
-        do {
-            try server.store.acceptContact(account: device.account, requester: requester)
-        } catch StoreError.notFound {
-            return Self.error(.notFound, "\(requester) has not asked to be your contact")
-        } catch {
-            logger.error("contact accept failed: \(error)")
-            return Self.error(.internalError, "the server could not record the answer")
+        await contactChange(with: requester, notFound: "\(requester) has not asked to be your contact") { account in
+            try server.store.acceptContact(account: account, requester: requester)
         }
-        await pushContacts(device.account, requester)
-        return .ack(.init())
     }
 
     private func contactRemove(_ other: String) async -> Message {
+        await contactChange(with: other, notFound: "") { account in try server.store.removeContact(account, other) }
+    }
+
+    /// Runs a change of the caller's contact with `other`, then pushes both accounts' lists.
+    private func contactChange(with other: String, notFound: String,
+                               _ change: (String) throws -> Void) async -> Message {
         guard let device else { return Self.error(.unauthenticated, "log in first") }
         do {
-            guard try server.store.removeContact(device.account, other) else { return .ack(.init()) }
+            try change(device.account)
+        } catch StoreError.notFound {
+            return Self.error(.notFound, notFound)
         } catch {
-            logger.error("contact remove failed: \(error)")
-            return Self.error(.internalError, "the server could not remove the contact")
+            logger.error("contact change failed: \(error)")
+            return Self.error(.internalError, "the server could not record the change")
         }
         await pushContacts(device.account, other)
         return .ack(.init())

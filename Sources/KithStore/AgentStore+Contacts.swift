@@ -44,13 +44,7 @@ extension AgentStore {
         try database.write { db in
             guard try Self.advance("contactDevicesRevision:\(account)", to: revision, db) else { return false }
             try db.execute(sql: "DELETE FROM contact_device WHERE account = ?", arguments: [account])
-            for d in devices {
-                try db.execute(sql: """
-                    INSERT OR REPLACE INTO contact_device (id, account, name, terminalType, key, online, lastSeenMillis, clientVersion)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [d.id, account, d.name, Int(d.terminalType), Data(d.key), d.online,
-                                     Int64(clamping: d.lastSeenMillis), d.clientVersion])
-            }
+            try Self.insert(devices, account: account, db)
             return true
         }
     }

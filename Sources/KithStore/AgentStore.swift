@@ -165,14 +165,22 @@ public final class AgentStore: Sendable {
         try database.write { db in
             guard try Self.advance("deviceListRevision", to: revision, db) else { return false }
             try db.execute(sql: "DELETE FROM device")
-            for d in devices {
-                try db.execute(sql: """
-                    INSERT INTO device (id, name, terminalType, key, online, lastSeenMillis, clientVersion)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [d.id, d.name, Int(d.terminalType), Data(d.key), d.online,
-                                     Int64(clamping: d.lastSeenMillis), d.clientVersion])
-            }
+            try Self.insert(devices, db)
             return true
+        }
+    }
+
+    /// Inserts device rows into `device`, or into `contact_device` under `account`.
+    static func insert(_ devices: [Device], account: String? = nil, _ db: Database) throws {
+        let (table, extra, placeholder) = account == nil ? ("device", "", "") : ("contact_device", ", account", ", ?")
+        for d in devices {
+            var values: StatementArguments = [d.id, d.name, Int(d.terminalType), Data(d.key), d.online,
+                                              Int64(clamping: d.lastSeenMillis), d.clientVersion]
+            if let account { values += [account] }
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO \(table) (id, name, terminalType, key, online, lastSeenMillis, clientVersion\(extra))
+                VALUES (?, ?, ?, ?, ?, ?, ?\(placeholder))
+                """, arguments: values)
         }
     }
 

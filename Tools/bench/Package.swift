@@ -1,8 +1,9 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// The server load benchmark (Tools/bench/run). A separate package, built in release mode, so
-// the main build and `swift test` never pay for it.
+// The benchmarks, a separate package built in release mode so that the main build and `swift
+// test` never pay for them: the server load benchmark (KithBench, Tools/bench/run) and the
+// read-state benchmark (ReadStateBench, Tools/bench/readstate).
 let package = Package(
     name: "KithBench",
     platforms: [.macOS(.v13)],
@@ -23,6 +24,9 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
+        // Drives a real server and real agents through their command line and local API
+        // sockets only, so it needs nothing but Foundation.
+        .executableTarget(name: "ReadStateBench"),
     ],
     swiftLanguageModes: [.v6]
 )
