@@ -29,17 +29,17 @@ extension Agent {
                            unread: try store.unreadCounts()[account] ?? 0))
     }
 
-    /// Applies a viewed-notice from another device of this account.
+    /// Applies a viewed-notice from another device of this account. Items whose code is held
+    /// here go first, so the clip fallback of the others never takes a message named exactly.
     func apply(_ notice: Viewed, from sibling: String) throws {
         let time = now()
-        var codes: [UInt64] = [], hold: [AgentStore.StoredNotice] = [], accounts: Set<String> = []
-        for item in notice.items {
-            let account = String(ReadState.account(ofDevice: item.sender))
-            accounts.insert(account)
-            let exact = try store.message(code: item.code).map(Self.held)
+        var codes: [UInt64] = [], hold: [AgentStore.StoredNotice] = []
+        let exact = try notice.items.map { try store.message(code: $0.code).map(Self.held) }
+        let named = Set(exact.compactMap { $0?.code })
+        for (item, exact) in zip(notice.items, exact).sorted(by: { ($0.1 == nil ? 1 : 0) < ($1.1 == nil ? 1 : 0) }) {
             let sameAccount = exact == nil && item.clip != nil
-                ? try store.messages(account: account, unviewedOnly: true, limit: 1000).map(Self.held)
-                    .filter { !codes.contains($0.code) }
+                ? try store.messages(account: String(ReadState.account(ofDevice: item.sender)), unviewedOnly: true, limit: 1000)
+                    .map(Self.held).filter { !codes.contains($0.code) && !named.contains($0.code) }
                 : []
             switch ReadState.apply(item, exact: exact, sameAccount: sameAccount) {
             case .markViewed(let code): codes.append(code)
@@ -50,13 +50,12 @@ extension Agent {
                                   viewedBy: sibling, expiresAtMillis: time + settings.noticeHoldMillis))
             }
         }
-        accounts.formUnion(notice.upTo.map(\.contact))
         let expired = ReadState.expired(try store.heldNotices().map(Self.held), now: time).map(\.id)
         let changed = try store.applyViewed(codes: codes, upTo: notice.upTo.map { ($0.contact, $0.code) },
                                             viewing: .init(atMillis: notice.viewedAtMillis, by: sibling),
                                             hold: hold, deleteNotices: expired)
         if !hold.isEmpty { logger.info("holding \(hold.count) viewed-notice item(s) from \(sibling) until their messages arrive") }
-        publishViewed(changed, accounts: accounts, by: sibling)
+        publishViewed(changed, by: sibling)
     }
 
     /// The local `read`: marks one message, or everything from a contact, viewed here, and queues
@@ -90,16 +89,17 @@ extension Agent {
         let changed = try store.applyViewed(codes: codes, upTo: upTo, viewing: viewing, enqueue: siblings.map {
             .init(kind: .viewed, receiver: $0, body: body, sentAtMillis: viewing.atMillis)
         })
-        publishViewed(changed, accounts: Set(shown.map(\.contact) + upTo.map(\.account)), by: session.deviceID)
+        publishViewed(changed, by: session.deviceID)
         Task { await self.flushOutbox() }
-        return ReadResult(messages: shown, newlyViewed: changed.count)
+        return ReadResult(messages: shown, newlyViewed: changed.values.map(\.count).reduce(0, +))
     }
 
-    private func publishViewed(_ changed: [UInt64], accounts: Set<String>, by device: String) {
+    /// One `viewed` event per contact account whose messages changed, with that account's codes.
+    private func publishViewed(_ changed: [String: [UInt64]], by device: String) {
         guard !changed.isEmpty else { return }
         let unread = (try? store.unreadCounts()) ?? [:]
-        for account in accounts.sorted() {
-            publish(AgentEvent(event: .viewed, contact: account, codes: changed, unread: unread[account] ?? 0, by: device))
+        for (account, codes) in changed.sorted(by: { $0.key < $1.key }) {
+            publish(AgentEvent(event: .viewed, contact: account, codes: codes, unread: unread[account] ?? 0, by: device))
         }
     }
 

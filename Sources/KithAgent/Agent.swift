@@ -173,6 +173,10 @@ public actor Agent {
         }
     }
 
+    func isContact(_ account: String) throws -> Bool {
+        try store.contacts().contains { $0.account == account && $0.state == 1 }
+    }
+
     static func device(_ info: DeviceInfo) -> AgentStore.Device {
         AgentStore.Device(id: info.deviceID, name: info.name, terminalType: info.terminalType, key: info.key,
                           online: info.online, lastSeenMillis: info.lastSeenMillis, clientVersion: info.clientVersion)
@@ -186,7 +190,16 @@ public actor Agent {
         guard let sender = sibling ?? (try? store.contactDevice(id: deliver.from)) ?? nil,
               let senderKey = SigningPublicKey(rawValue: sender.key)?.noisePublicKey
         else {
-            logger.warning("relayed payload from unknown device \(deliver.from); it will come again")
+            // A device of this account, or of a contact, whose list has not come yet: wait for
+            // it (not acknowledged, so it comes again). Anyone else (a contact that ended) never
+            // will: acknowledge and drop it, or it would be redelivered for ever.
+            let account = String(ReadState.account(ofDevice: deliver.from))
+            if account == session.account || (try? isContact(account)) == true {
+                logger.warning("relayed payload from \(deliver.from), whose key is not here yet; it will come again")
+                return
+            }
+            logger.notice("dropped a relayed payload from \(deliver.from): not a device of this account or of a contact")
+            try? await connection.send(.relayAck(.init(relayID: deliver.relayID)))
             return
         }
         do {
@@ -230,13 +243,19 @@ public actor Agent {
             let pending = (try? store.pendingOutgoing()) ?? []
             for item in pending {
                 do {
-                    guard let request = try outgoingRequest(for: item, from: session.deviceID) else { return }
+                    // No request: the receiver's key is not here yet (wait), or the item was dropped
+                    // (it set flushAgain, so the loop goes on with the next one).
+                    guard let request = try outgoingRequest(for: item, from: session.deviceID) else { break }
                     let answer = try await connection.request(request).message
                     switch answer {
                     case .ack:
                         try store.markRelayed(seq: item.seq)
                     case .chatAccepted(let accepted):
                         try store.markRelayed(seq: item.seq, code: accepted.code)
+                    case .errorMessage(let error) where [ErrorCode.forbidden, .notFound].map(\.rawValue).contains(error.code):
+                        // Final: the receiver is gone or no longer a contact. Drop it, keep going.
+                        logger.error("the server refused a \(item.kind) to \(item.receiver) for good: \(Self.describe(answer))")
+                        try store.markFailed(seq: item.seq, reason: Self.describe(answer))
                     default:
                         logger.error("the server refused a \(item.kind) to \(item.receiver): \(Self.describe(answer))")
                         return
@@ -255,7 +274,13 @@ public actor Agent {
         let receiver = item.kind == .chat ? try store.contactDevice(id: item.receiver)
                                           : try store.devices().first(where: { $0.id == item.receiver })
         guard let receiverKey = receiver.flatMap({ SigningPublicKey(rawValue: $0.key)?.noisePublicKey }) else {
-            logger.warning("no key for \(item.receiver) yet; the outbox waits for its device list")
+            if item.kind == .chat, try !isContact(String(ReadState.account(ofDevice: item.receiver))) {
+                try store.markFailed(seq: item.seq, reason: "\(item.receiver) is no longer a contact's device")
+                logger.notice("dropped a message copy to \(item.receiver): no longer a contact")
+                flushAgain = true
+            } else {
+                logger.warning("no key for \(item.receiver) yet; the outbox waits for its device list")
+            }
             return nil
         }
         let envelope: Envelope

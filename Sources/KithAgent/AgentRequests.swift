@@ -108,7 +108,7 @@ extension Agent {
             items = [.init(kind: .note, receiver: to, itemID: id, text: text, sentAtMillis: sentAt)]
         } else {
             let account = String(ReadState.account(ofDevice: to))
-            guard try store.contacts().contains(where: { $0.account == account && $0.state == 1 }) else {
+            guard try isContact(account) else {
                 throw AgentError(.unknownDevice, "\(to) is neither a device of \(session.account) nor a contact; see `kith devices` and `kith contacts`")
             }
             let devices = try store.contactDevices(account: account).map(\.id).filter { to == account || $0 == to }

@@ -171,7 +171,11 @@ actor Presence {
             do {
                 try await outbound.write(contentsOf: batch)
             } catch {
-                return  // the connection is gone; its next session starts over from the store
+                // The connection is gone (or refused what we wrote): close it, so the device's next
+                // session starts over from the store instead of waiting on a writer that stopped.
+                online[deviceID]?.writing = false
+                session.close()
+                return
             }
         }
     }

@@ -178,14 +178,16 @@ struct ServerSession {
     private func contactRequest(_ other: String) async -> Message {
         guard let device else { return Self.error(.unauthenticated, "log in first") }
         guard other != device.account else { return Self.error(.malformed, "that is your own account") }
-        guard ((try? server.store.contacts(account: device.account).count) ?? 0) < Self.maxContacts else {
-            return Self.error(.forbidden, "an account has at most \(Self.maxContacts) contacts and requests")
+        guard ((try? server.store.contacts(account: device.account).count) ?? 0) < ContactRecord.maxPerAccount else {
+            return Self.error(.forbidden, "an account has at most \(ContactRecord.maxPerAccount) contacts and requests")
         }
         do {
             let state = try server.store.requestContact(from: device.account, to: other, now: server.now())
             logger.info("\(device.account) asked \(other) to be a contact (now \(state))")
         } catch StoreError.notFound {
             return Self.error(.notFound, "there is no account \(other)")
+        } catch StoreError.conflict(let why) {
+            return Self.error(.forbidden, why)
         } catch {
             logger.error("contact request failed: \(error)")
             return Self.error(.internalError, "the server could not record the request")
@@ -244,9 +246,6 @@ struct ServerSession {
     }
 
     // MARK: - Helpers
-
-    /// What one ContactList can carry (its `contacts` maxCount).
-    static let maxContacts = 255
 
     static func error(_ code: ErrorCode, _ message: String) -> Message {
         .errorMessage(.init(code: code.rawValue, message: message))

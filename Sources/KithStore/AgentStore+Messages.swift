@@ -147,26 +147,31 @@ extension AgentStore {
 
     /// Carries out a viewed-notice (or a local read): marks messages viewed, raises per-contact
     /// marks, holds what matched nothing, deletes expired notices, and queues notices for the
-    /// account's other devices, all in one transaction. Returns the codes it turned viewed.
+    /// account's other devices, all in one transaction. Returns the codes it turned viewed, by
+    /// the contact account they came from.
     @discardableResult
     public func applyViewed(codes: [UInt64], upTo: [(account: String, code: UInt64)], viewing: Viewing,
                             hold: [StoredNotice] = [], deleteNotices: [Int64] = [],
-                            enqueue: [OutboxItem] = []) throws -> [UInt64] {
+                            enqueue: [OutboxItem] = []) throws -> [String: [UInt64]] {
         try database.write { db in
-            var changed: [UInt64] = []
+            var changed: [String: [UInt64]] = [:]
             let at = Int64(clamping: viewing.atMillis)
             for code in codes {
-                try db.execute(sql: """
-                    UPDATE message SET viewedAtMillis = ?, viewedBy = ? WHERE code = ? AND viewedAtMillis IS NULL
-                    """, arguments: [at, viewing.by, Int64(clamping: code)])
-                if db.changesCount > 0 { changed.append(code) }
+                guard let account = try String.fetchOne(db, sql: """
+                    SELECT senderAccount FROM message WHERE code = ? AND viewedAtMillis IS NULL
+                    """, arguments: [Int64(clamping: code)]) else { continue }
+                try db.execute(sql: "UPDATE message SET viewedAtMillis = ?, viewedBy = ? WHERE code = ?",
+                               arguments: [at, viewing.by, Int64(clamping: code)])
+                changed[account, default: []].append(code)
             }
             for (account, code) in upTo {
+                // A higher mark takes the time and device of the notice that raised it.
                 try db.execute(sql: """
                     INSERT INTO read_mark (account, upToCode, viewedAtMillis, viewedBy) VALUES (?, ?, ?, ?)
-                    ON CONFLICT(account) DO UPDATE SET upToCode = MAX(upToCode, excluded.upToCode)
+                    ON CONFLICT(account) DO UPDATE SET upToCode = excluded.upToCode, viewedAtMillis = excluded.viewedAtMillis,
+                        viewedBy = excluded.viewedBy WHERE excluded.upToCode > upToCode
                     """, arguments: [account, Int64(clamping: code), at, viewing.by])
-                changed += try Int64.fetchAll(db, sql: """
+                changed[account, default: []] += try Int64.fetchAll(db, sql: """
                     SELECT code FROM message WHERE senderAccount = ? AND code <= ? AND viewedAtMillis IS NULL
                     """, arguments: [account, Int64(clamping: code)]).map { UInt64($0) }
                 try db.execute(sql: """
@@ -176,7 +181,7 @@ extension AgentStore {
             }
             for n in hold {
                 try db.execute(sql: """
-                    INSERT INTO held_notice (code, sentAtMillis, sender, clipMode, clipLimit, clip, viewedAtMillis, viewedBy,
+                    INSERT OR IGNORE INTO held_notice (code, sentAtMillis, sender, clipMode, clipLimit, clip, viewedAtMillis, viewedBy,
                                              expiresAtMillis)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, arguments: [Int64(clamping: n.code), Int64(clamping: n.sentAtMillis), n.sender,

@@ -44,6 +44,7 @@ public final class AgentStore: Sendable {
                     sentAtMillis INTEGER NOT NULL,
                     relayed INTEGER NOT NULL DEFAULT 0,
                     code INTEGER,
+                    failure TEXT,
                     UNIQUE (kind, itemID, receiver)
                 );
                 INSERT INTO outbox_v2 (seq, kind, receiver, itemID, text, sentAtMillis, relayed)
@@ -69,6 +70,7 @@ public final class AgentStore: Sendable {
                     sender TEXT NOT NULL, clipMode INTEGER, clipLimit INTEGER, clip BLOB,
                     viewedAtMillis INTEGER NOT NULL, viewedBy TEXT NOT NULL, expiresAtMillis INTEGER NOT NULL
                 );
+                CREATE UNIQUE INDEX held_notice_once ON held_notice(code, sender, sentAtMillis, viewedBy);
                 CREATE TABLE read_mark (
                     account TEXT PRIMARY KEY NOT NULL, upToCode INTEGER NOT NULL,
                     viewedAtMillis INTEGER NOT NULL, viewedBy TEXT NOT NULL
@@ -264,6 +266,14 @@ public final class AgentStore: Sendable {
     public func isPending(seq: Int64) throws -> Bool {
         try database.read { db in
             try Row.fetchOne(db, sql: "SELECT 1 FROM outbox WHERE seq = ? AND relayed = 0", arguments: [seq]) != nil
+        }
+    }
+
+    /// The server refused the item for good (the receiver is no longer a contact, or gone): it
+    /// leaves the queue, with the reason kept, so what follows it is not held up.
+    public func markFailed(seq: Int64, reason: String) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE outbox SET relayed = 2, failure = ? WHERE seq = ?", arguments: [reason, seq])
         }
     }
 

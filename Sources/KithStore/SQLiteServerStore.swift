@@ -224,6 +224,12 @@ public final class SQLiteServerStore: ServerStore {
                 throw StoreError.notFound("no account \(to)")
             }
             let (low, high) = Self.ordered(from, to)
+            let theirs = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM contact WHERE low = ? OR high = ?",
+                                          arguments: [to, to]) ?? 0
+            if theirs >= ContactRecord.maxPerAccount,
+               try Row.fetchOne(db, sql: "SELECT 1 FROM contact WHERE low = ? AND high = ?", arguments: [low, high]) == nil {
+                throw StoreError.conflict("\(to) has as many contacts and requests as an account may have")
+            }
             if let row = try Row.fetchOne(db, sql: "SELECT requester, accepted FROM contact WHERE low = ? AND high = ?",
                                           arguments: [low, high]) {
                 if row["accepted"] as Bool { return .contact }

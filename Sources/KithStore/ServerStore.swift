@@ -52,6 +52,10 @@ public enum ContactState: UInt8, Sendable, Equatable {
 }
 
 public struct ContactRecord: Sendable, Equatable {
+    /// What one ContactList carries (its `contacts` maxCount): the most contacts and open
+    /// requests an account may have.
+    public static let maxPerAccount = 255
+
     public var account: String
     public var state: ContactState
 
