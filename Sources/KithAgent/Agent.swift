@@ -20,6 +20,8 @@ public actor Agent {
     let settings: AgentSettings
     var subscribers: [UInt64: AsyncStream<AgentEvent>.Continuation] = [:]
     var nextSubscriber: UInt64 = 0
+    /// Direct UDP paths to the account's other devices; nil with `--udp off`.
+    var links: DirectLinks?
 
     var connection: ClientConnection?
     var connectedSession: AgentStore.Session?
@@ -44,8 +46,29 @@ public actor Agent {
         store = try AgentStore(path: paths.store.path)
     }
 
+    /// Binds the UDP socket for direct paths (unless turned off) and starts the server link.
+    public func start() async throws {
+        if let udp = settings.udp {
+            let links = DirectLinks(
+                keys: identity.noiseKeyPair, logger: logger, now: now,
+                intake: { [weak self] envelope, from in await self?.receiveDirect(envelope, from: from) ?? false },
+                onChange: { [weak self] device, mode in Task { await self?.pathChanged(device, mode) } })
+            // Port 0 means "any": the last one bound first, so siblings' cached addresses stay right.
+            let preferred = udp.port == 0 ? (try? store.udpPort()) ?? nil : nil
+            do {
+                try await links.start(host: udp.host, port: preferred ?? udp.port, group: group)
+            } catch where preferred != nil {
+                try await links.start(host: udp.host, port: 0, group: group)  // taken meanwhile: any port
+            }
+            if let port = await links.localAddress?.port { try? store.saveUDPPort(port) }
+            self.links = links
+            await updateLinks()  // the cached device list: direct paths work before (or without) the server
+        }
+        startLink()
+    }
+
     /// Starts the server link; returns at once.
-    public func start() {
+    private func startLink() {
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         wake = continuation
         Task { await self.runLink(wakes: stream) }
@@ -111,6 +134,7 @@ public actor Agent {
         let keepalive = Task { [weak self] in await self?.keepAlive(connection) }
         defer { keepalive.cancel() }
         Task { await self.flushOutbox() }
+        Task { await self.reportEndpoints(connection, invite: session.invite) }
         for await envelope in connection.unsolicited {
             await handleServerMessage(envelope.message, session: session, connection: connection)
         }
@@ -152,6 +176,7 @@ public actor Agent {
             do { try store.replaceDevices(devices, revision: list.revision) } catch {
                 logger.error("cannot store the device list: \(error)")
             }
+            await updateLinks()
         case .contactList(let list):
             let contacts = list.contacts.map { AgentStore.Contact(account: $0.account, state: $0.state) }
             do {
@@ -173,13 +198,31 @@ public actor Agent {
         }
     }
 
+    /// Commits a note or a viewed-notice from another device of the account, whichever path it came by.
+    func commitFromSibling(_ message: Message, from device: String) throws {
+        switch message {
+        case .note(let note):
+            let fresh = try store.storeIncoming(noteID: note.id, from: device, text: note.text,
+                                                sentAtMillis: note.sentAtMillis, receivedAtMillis: now())
+            if fresh {
+                logger.info("note from \(device)")
+                publish(AgentEvent(event: .note, from: device))
+            }
+        case .viewed(let notice):
+            try apply(notice, from: device)
+        default:
+            break
+        }
+    }
+
     func isContact(_ account: String) throws -> Bool {
         try store.contacts().contains { $0.account == account && $0.state == 1 }
     }
 
     static func device(_ info: DeviceInfo) -> AgentStore.Device {
         AgentStore.Device(id: info.deviceID, name: info.name, terminalType: info.terminalType, key: info.key,
-                          online: info.online, lastSeenMillis: info.lastSeenMillis, clientVersion: info.clientVersion)
+                          online: info.online, lastSeenMillis: info.lastSeenMillis, clientVersion: info.clientVersion,
+                          addresses: info.addresses, publicAddresses: info.publicAddresses)
     }
 
     /// Opens a relayed payload, commits what it carries, then acknowledges it: acknowledged means
@@ -206,17 +249,10 @@ public actor Agent {
             let envelope = try RelayedMessage.open(deliver.payload, from: deliver.from, to: session.deviceID,
                                                    receiverKeys: identity.noiseKeyPair, senderKey: senderKey)
             switch (envelope.message, sibling != nil, deliver.code) {
-            case (.note(let note), true, nil):
-                let fresh = try store.storeIncoming(noteID: note.id, from: deliver.from, text: note.text,
-                                                    sentAtMillis: note.sentAtMillis, receivedAtMillis: now())
-                if fresh {
-                    logger.info("note from \(deliver.from)")
-                    publish(AgentEvent(event: .note, from: deliver.from))
-                }
             case (.chat(let chat), false, let code?):
                 try receive(chat, code: code, from: deliver.from)
-            case (.viewed(let notice), true, nil):
-                try apply(notice, from: deliver.from)
+            case (.note, true, nil), (.viewed, true, nil):
+                try commitFromSibling(envelope.message, from: deliver.from)
             default:
                 logger.notice("dropped a relayed \(envelope.message.type) from \(deliver.from): not allowed on this route")
             }
@@ -231,21 +267,36 @@ public actor Agent {
 
     // MARK: - The outbox
 
-    /// Sends the outbox, oldest first, one item at a time: each waits for the server's answer
-    /// (which means the server committed it) before it is marked relayed, so order holds per sender.
+    /// Sends the outbox, oldest first, one item at a time: each waits for its receiver's Ack on a
+    /// direct path, or for the server's answer (the server committed it), before it is marked
+    /// sent, so order holds per receiver. Notes and notices to a sibling with a direct path go
+    /// there first (also while the server is away); messages to contacts go through the server,
+    /// which gives them their code. An item that cannot go now holds back the later ones to the
+    /// same receiver only.
     func flushOutbox() async {
         guard !flushing else { flushAgain = true; return }
         flushing = true
         defer { flushing = false }
         repeat {
             flushAgain = false
-            guard let connection, let session = connectedSession else { return }
-            let pending = (try? store.pendingOutgoing()) ?? []
-            for item in pending {
+            guard let me = (try? store.session())??.deviceID else { return }
+            let pending = (try? store.pendingOutgoing(limit: 256)) ?? []
+            var held: Set<String> = []
+            for item in pending where !held.contains(item.receiver) {
+                if item.kind != .chat, let links, await links.isDirect(item.receiver), let message = directMessage(item),
+                   await links.deliver(message, to: item.receiver) {
+                    try? store.markRelayed(seq: item.seq)
+                    continue
+                }
+                guard let connection, !connection.isClosed else {
+                    held.insert(item.receiver)
+                    continue
+                }
                 do {
-                    // No request: the receiver's key is not here yet (wait), or the item was dropped
-                    // (it set flushAgain, so the loop goes on with the next one).
-                    guard let request = try outgoingRequest(for: item, from: session.deviceID) else { break }
+                    guard let request = try outgoingRequest(for: item, from: me) else {
+                        if try store.isPending(seq: item.seq) { held.insert(item.receiver) }  // else dropped for good
+                        continue
+                    }
                     let answer = try await connection.request(request).message
                     switch answer {
                     case .ack:
@@ -258,15 +309,24 @@ public actor Agent {
                         try store.markFailed(seq: item.seq, reason: Self.describe(answer))
                     default:
                         logger.error("the server refused a \(item.kind) to \(item.receiver): \(Self.describe(answer))")
-                        return
+                        held.insert(item.receiver)
                     }
                 } catch {
                     logger.notice("outbox paused: \(error)")
                     return
                 }
             }
-            if pending.count == 64 { flushAgain = true }
+            if pending.count == 256 && held.isEmpty { flushAgain = true }
         } while flushAgain
+    }
+
+    /// What a direct path carries for `item` (the envelope inside, without relay sealing).
+    private func directMessage(_ item: AgentStore.OutboxItem) -> Message? {
+        switch item.kind {
+        case .note: .note(.init(id: item.itemID ?? [], sentAtMillis: item.sentAtMillis, text: item.text))
+        case .viewed: (try? Envelope.decode((item.body ?? [])[...]))?.message
+        case .chat: nil
+        }
     }
 
     /// The request that carries `item`, sealed for its receiver; nil while the receiver's key is unknown.
@@ -277,7 +337,6 @@ public actor Agent {
             if item.kind == .chat, try !isContact(String(ReadState.account(ofDevice: item.receiver))) {
                 try store.markFailed(seq: item.seq, reason: "\(item.receiver) is no longer a contact's device")
                 logger.notice("dropped a message copy to \(item.receiver): no longer a contact")
-                flushAgain = true
             } else {
                 logger.warning("no key for \(item.receiver) yet; the outbox waits for its device list")
             }
@@ -319,7 +378,7 @@ public actor Agent {
         case .signup: return Self.encode(await respond { try await self.signup(request.params) })
         case .login: return Self.encode(await respond { try await self.login(request.params) })
         case .logout: return Self.encode(await respond { try await self.logout() })
-        case .devices: return Self.encode(respondSync { try self.devices() })
+        case .devices: return Self.encode(await respond { try await self.devices() })
         case .send: return Self.encode(await respond { try await self.send(request.params) })
         case .inbox: return Self.encode(respondSync { try self.inbox(request.params) })
         case .contacts: return Self.encode(respondSync { try self.contacts() })

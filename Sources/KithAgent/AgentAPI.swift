@@ -132,10 +132,15 @@ public struct DeviceEntry: Codable, Sendable, Equatable {
     public var online: Bool
     public var lastSeenMillis: UInt64
     public var fingerprint: String
-    /// How this device reaches it: `relay` (through the server) for now; `lan` and `direct` later.
+    /// How this device reaches it: `lan` (directly, on a shared network), `direct` (directly,
+    /// through NATs after hole punching), `relay` (through the server), or `self`.
     public var path: String
     public var clientVersion: String
     public var isThisDevice: Bool
+    /// The round-trip time on the direct path, in milliseconds.
+    public var rttMillis: Double?
+    /// Why the path is what it is (why relayed, say).
+    public var pathDetail: String?
 }
 
 public struct DevicesResult: Codable, Sendable, Equatable {
@@ -220,6 +225,8 @@ public struct AgentEvent: Codable, Sendable, Equatable {
         case viewed
         /// The contact list changed.
         case contacts
+        /// The path to another device changed (`from`, `path`: lan, direct or relay).
+        case path
     }
 
     public var event: Kind
@@ -229,9 +236,11 @@ public struct AgentEvent: Codable, Sendable, Equatable {
     /// The contact's unread count after this event: what an unread reminder shows.
     public var unread: Int?
     public var by: String?
+    public var path: String?
 
     public init(event: Kind, from: String? = nil, contact: String? = nil, codes: [UInt64]? = nil, unread: Int? = nil,
-                by: String? = nil) {
+                by: String? = nil, path: String? = nil) {
+        self.path = path
         self.event = event
         self.from = from
         self.contact = contact

@@ -75,12 +75,25 @@ extension Agent {
         return EmptyResult()
     }
 
-    func devices() throws -> DevicesResult {
+    func devices() async throws -> DevicesResult {
         guard let session = try store.session() else {
             throw AgentError(.notLoggedIn, "this device is not logged in; run `kith login`")
         }
-        let devices = try store.devices().map { device in
-            Self.entry(device, path: device.id == session.deviceID ? "self" : "relay", isThisDevice: device.id == session.deviceID)
+        var devices: [DeviceEntry] = []
+        for device in try store.devices() {
+            let isThisDevice = device.id == session.deviceID
+            let mode = await links?.mode(of: device.id)
+            var entry = Self.entry(device, path: isThisDevice ? "self" : Self.pathName(mode), isThisDevice: isThisDevice)
+            if !isThisDevice {
+                entry.rttMillis = await links?.rtt(of: device.id)
+                entry.pathDetail = switch mode {
+                case .relay(let reason)?: reason
+                case .probing?: "probing its addresses for a direct path"
+                case .direct(let candidate)?: "directly to \(candidate.address)"
+                case nil: settings.udp == nil ? "direct paths are off (--udp off)" : "no UDP address known for the device"
+                }
+            }
+            devices.append(entry)
         }
         return DevicesResult(account: session.account, devices: devices)
     }
@@ -90,7 +103,8 @@ extension Agent {
                     type: TerminalType(rawValue: device.terminalType)?.description ?? "type \(device.terminalType)",
                     online: device.online, lastSeenMillis: device.lastSeenMillis,
                     fingerprint: SigningPublicKey(rawValue: device.key)?.fingerprint.description ?? "?",
-                    path: path, clientVersion: device.clientVersion, isThisDevice: isThisDevice)
+                    path: path, clientVersion: device.clientVersion, isThisDevice: isThisDevice, rttMillis: nil,
+                    pathDetail: nil)
     }
 
     /// A note to another device of the account (`to` is its id), or a message to a contact: to

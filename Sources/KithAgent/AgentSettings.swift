@@ -6,9 +6,13 @@ public struct AgentSettings: Sendable {
     public var clip: Clip?
     /// How long a viewed-notice whose message has not arrived is held before it is dropped.
     public var noticeHoldMillis: UInt64
+    /// Where the UDP socket for direct paths binds; nil: no direct paths, the relay only.
+    public var udp: HostPort?
 
-    public init(clip: Clip? = .default, noticeHoldMillis: UInt64 = 7 * 24 * 3600 * 1000) {
+    public init(clip: Clip? = .default, noticeHoldMillis: UInt64 = 7 * 24 * 3600 * 1000,
+                udp: HostPort? = HostPort(host: "0.0.0.0", port: 0)) {
         self.clip = clip
         self.noticeHoldMillis = noticeHoldMillis
+        self.udp = udp
     }
 }

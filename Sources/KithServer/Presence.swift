@@ -111,7 +111,8 @@ actor Presence {
     private func info(_ device: DeviceRecord, addresses: Bool) -> DeviceInfo {
         DeviceInfo(deviceID: device.id, name: device.name, terminalType: device.terminalType, key: device.key,
                    online: online[device.id] != nil, lastSeenMillis: device.lastSeenMillis,
-                   clientVersion: device.clientVersion, addresses: addresses ? device.addresses : [])
+                   clientVersion: device.clientVersion, addresses: addresses ? device.addresses : [],
+                   publicAddresses: addresses ? device.publicAddresses : [])
     }
 
     private func nextRevision() -> UInt64 {

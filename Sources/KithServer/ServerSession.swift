@@ -41,6 +41,8 @@ struct ServerSession {
             answer = nil
         case .chatSend(let chat):
             answer = await chatSend(chat)
+        case .endpoints(let endpoints):
+            answer = await self.endpoints(endpoints)
         case .contactRequest(let request):
             answer = await contactRequest(request.account)
         case .contactAccept(let accept):
@@ -170,6 +172,24 @@ struct ServerSession {
             logger.error("relay enqueue failed: \(error)")
             return Self.error(.internalError, "the server could not store the message")
         }
+        return .ack(.init())
+    }
+
+    /// Stores the device's UDP candidates and tells its siblings (spec §Endpoints).
+    private func endpoints(_ request: Endpoints) async -> Message {
+        guard let device else { return Self.error(.unauthenticated, "log in first") }
+        let all = request.addresses + request.publicAddresses
+        guard all.allSatisfy({ (try? HostPort(parsing: $0)) != nil }) else {
+            return Self.error(.malformed, "an address is not HOST:PORT")
+        }
+        do {
+            try server.store.updateAddresses(deviceID: device.id, addresses: request.addresses,
+                                             publicAddresses: request.publicAddresses)
+        } catch {
+            logger.error("endpoints of \(device.id) not stored: \(error)")
+            return Self.error(.internalError, "the server could not store the addresses")
+        }
+        await server.presence.pushDeviceList(account: device.account)
         return .ack(.init())
     }
 

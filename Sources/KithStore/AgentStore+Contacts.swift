@@ -68,8 +68,11 @@ extension AgentStore {
     static func device(_ row: Row) -> Device {
         Device(id: row["id"], name: row["name"], terminalType: UInt8(row["terminalType"] as Int),
                key: [UInt8](row["key"] as Data), online: row["online"],
-               lastSeenMillis: UInt64(row["lastSeenMillis"] as Int64), clientVersion: row["clientVersion"])
+               lastSeenMillis: UInt64(row["lastSeenMillis"] as Int64), clientVersion: row["clientVersion"],
+               addresses: split(row["addresses"]), publicAddresses: split(row["publicAddresses"]))
     }
+
+    private static func split(_ text: String?) -> [String] { (text ?? "").split(separator: " ").map(String.init) }
 
     /// Stores `revision` under `key` if it is higher than the one there; false if it is not.
     static func advance(_ key: String, to revision: UInt64, _ db: Database) throws -> Bool {

@@ -52,6 +52,8 @@ public final class AgentStore: Sendable {
                 DROP TABLE outbox;
                 ALTER TABLE outbox_v2 RENAME TO outbox;
                 CREATE INDEX outbox_pending ON outbox(relayed, seq);
+                ALTER TABLE device ADD COLUMN addresses TEXT NOT NULL DEFAULT '';
+                ALTER TABLE device ADD COLUMN publicAddresses TEXT NOT NULL DEFAULT '';
                 CREATE TABLE contact (account TEXT PRIMARY KEY NOT NULL, state INTEGER NOT NULL);
                 CREATE TABLE contact_device (
                     id TEXT PRIMARY KEY NOT NULL, account TEXT NOT NULL, name TEXT NOT NULL,
@@ -138,6 +140,18 @@ public final class AgentStore: Sendable {
         try database.read { db in try String.fetchOne(db, sql: "SELECT value FROM setting WHERE key = 'invite'") }
     }
 
+    /// The UDP port the agent last bound, so its siblings' cached addresses for it stay right
+    /// across restarts (the LAN keeps working without the server).
+    public func udpPort() throws -> Int? {
+        try database.read { db in try Int.fetchOne(db, sql: "SELECT value FROM setting WHERE key = 'udpPort'") }
+    }
+
+    public func saveUDPPort(_ port: Int) throws {
+        try database.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES ('udpPort', ?)", arguments: [port])
+        }
+    }
+
     // MARK: - Devices
 
     public struct Device: Sendable, Equatable, Codable {
@@ -148,9 +162,14 @@ public final class AgentStore: Sendable {
         public var online: Bool
         public var lastSeenMillis: UInt64
         public var clientVersion: String
+        /// UDP candidates (HOST:PORT): on the device's interfaces, and as the server saw it.
+        public var addresses: [String]
+        public var publicAddresses: [String]
 
         public init(id: String, name: String, terminalType: UInt8, key: [UInt8], online: Bool, lastSeenMillis: UInt64,
-                    clientVersion: String) {
+                    clientVersion: String, addresses: [String] = [], publicAddresses: [String] = []) {
+            self.addresses = addresses
+            self.publicAddresses = publicAddresses
             self.id = id
             self.name = name
             self.terminalType = terminalType
@@ -172,16 +191,17 @@ public final class AgentStore: Sendable {
         }
     }
 
-    /// Inserts device rows into `device`, or into `contact_device` under `account`.
+    /// Inserts device rows into `device` (with their addresses), or into `contact_device` under `account`.
     static func insert(_ devices: [Device], account: String? = nil, _ db: Database) throws {
-        let (table, extra, placeholder) = account == nil ? ("device", "", "") : ("contact_device", ", account", ", ?")
+        let (table, extra, placeholders) = account == nil ? ("device", ", addresses, publicAddresses", ", ?, ?")
+                                                          : ("contact_device", ", account", ", ?")
         for d in devices {
             var values: StatementArguments = [d.id, d.name, Int(d.terminalType), Data(d.key), d.online,
                                               Int64(clamping: d.lastSeenMillis), d.clientVersion]
-            if let account { values += [account] }
+            values += account.map { [$0] } ?? [d.addresses.joined(separator: " "), d.publicAddresses.joined(separator: " ")]
             try db.execute(sql: """
                 INSERT OR REPLACE INTO \(table) (id, name, terminalType, key, online, lastSeenMillis, clientVersion\(extra))
-                VALUES (?, ?, ?, ?, ?, ?, ?\(placeholder))
+                VALUES (?, ?, ?, ?, ?, ?, ?\(placeholders))
                 """, arguments: values)
         }
     }

@@ -68,6 +68,7 @@ public final class SQLiteServerStore: ServerStore {
                     UNIQUE (sender, messageID)
                 );
                 ALTER TABLE relay ADD COLUMN code INTEGER;
+                ALTER TABLE device ADD COLUMN publicAddresses TEXT NOT NULL DEFAULT '';
                 """)
         }
         return migrator
@@ -136,6 +137,13 @@ public final class SQLiteServerStore: ServerStore {
     public func touch(deviceID: String, now: UInt64) throws {
         try database.write { db in
             try db.execute(sql: "UPDATE device SET lastSeenMillis = ? WHERE id = ?", arguments: [Int64(now), deviceID])
+        }
+    }
+
+    public func updateAddresses(deviceID: String, addresses: [String], publicAddresses: [String]) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE device SET addresses = ?, publicAddresses = ? WHERE id = ?",
+                           arguments: [Self.join(addresses), Self.join(publicAddresses), deviceID])
         }
     }
 
@@ -265,7 +273,7 @@ public final class SQLiteServerStore: ServerStore {
     private static func device(_ row: Row) -> DeviceRecord {
         DeviceRecord(id: row["id"], account: row["account"], terminalType: UInt8(row["terminalType"] as Int),
                      name: row["name"], key: [UInt8](row["key"] as Data), clientVersion: row["clientVersion"],
-                     addresses: split(row["addresses"]), createdAtMillis: UInt64(row["createdAtMillis"] as Int64),
+                     addresses: split(row["addresses"]), publicAddresses: split(row["publicAddresses"]), createdAtMillis: UInt64(row["createdAtMillis"] as Int64),
                      lastSeenMillis: UInt64(row["lastSeenMillis"] as Int64))
     }
 

@@ -12,6 +12,8 @@ public protocol ServerStore: Sendable {
     func device(id: String) throws -> DeviceRecord?
     func devices(account: String) throws -> [DeviceRecord]
     func touch(deviceID: String, now: UInt64) throws
+    /// Replaces a device's UDP candidates: its own interfaces' and as the server saw it.
+    func updateAddresses(deviceID: String, addresses: [String], publicAddresses: [String]) throws
 
     func createSession(tokenHash: [UInt8], deviceID: String, expiresAtMillis: UInt64) throws
     func session(tokenHash: [UInt8]) throws -> SessionRecord?
@@ -100,11 +102,13 @@ public struct DeviceRecord: Sendable, Equatable {
     public var key: [UInt8]
     public var clientVersion: String
     public var addresses: [String]
+    public var publicAddresses: [String]
     public var createdAtMillis: UInt64
     public var lastSeenMillis: UInt64
 
     public init(id: String, account: String, terminalType: UInt8, name: String, key: [UInt8], clientVersion: String,
-                addresses: [String], createdAtMillis: UInt64, lastSeenMillis: UInt64) {
+                addresses: [String], publicAddresses: [String] = [], createdAtMillis: UInt64, lastSeenMillis: UInt64) {
+        self.publicAddresses = publicAddresses
         self.id = id
         self.account = account
         self.terminalType = terminalType

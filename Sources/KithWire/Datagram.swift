@@ -11,12 +11,20 @@ public enum Datagram: Equatable, Sendable {
     /// A transport message under the session's keys: the counter is the AEAD nonce, sent
     /// explicitly because datagrams arrive out of order.
     case transportData(receiverIndex: UInt32, counter: UInt64, ciphertext: [UInt8])
+    /// Agent → server's UDP port: "what address do you see me at?" (`nonce`: 16 random bytes).
+    case endpointProbe(nonce: [UInt8])
+    /// Server → agent: the source address the probe came from, and the probe's nonce.
+    case endpointReply(nonce: [UInt8], observed: EndpointAddress)
 
     public enum PacketType: UInt8, Sendable {
         case handshakeInitiation = 1
         case handshakeResponse = 2
         case transportData = 3
+        case endpointProbe = 4
+        case endpointReply = 5
     }
+
+    public static let probeNonceLength = 16
 
     public static let headerLength = 4
     /// The smallest Noise handshake message: one ephemeral key (an XX first message with an
@@ -28,6 +36,8 @@ public enum Datagram: Equatable, Sendable {
         case .handshakeInitiation: .handshakeInitiation
         case .handshakeResponse: .handshakeResponse
         case .transportData: .transportData
+        case .endpointProbe: .endpointProbe
+        case .endpointReply: .endpointReply
         }
     }
 
@@ -45,6 +55,15 @@ public enum Datagram: Equatable, Sendable {
             out.appendInteger(receiver)
             out.appendInteger(counter)
             out += ciphertext
+        case let .endpointProbe(nonce):
+            guard nonce.count == Self.probeNonceLength else { throw .malformed("endpoint probe: nonce of \(nonce.count) bytes") }
+            out += nonce
+        case let .endpointReply(nonce, observed):
+            guard nonce.count == Self.probeNonceLength else { throw .malformed("endpoint reply: nonce of \(nonce.count) bytes") }
+            out += nonce
+            out.append(observed.ip.count == 4 ? 4 : 6)
+            out += observed.ip
+            out.appendInteger(observed.port)
         }
         guard out.count <= WireLimits.maxDatagram else {
             throw .oversized("datagram: \(out.count) bytes, limit \(WireLimits.maxDatagram)")
@@ -84,6 +103,38 @@ public enum Datagram: Equatable, Sendable {
             let ciphertext = reader.readRest()
             guard ciphertext.count >= WireLimits.aeadTag else { throw .truncated("transport data: \(ciphertext.count) bytes") }
             return .transportData(receiverIndex: receiver, counter: counter, ciphertext: Array(ciphertext))
+        case .endpointProbe:
+            let nonce = try reader.readBytes(probeNonceLength)
+            guard reader.remaining == 0 else { throw .malformed("endpoint probe: \(reader.remaining) bytes after the nonce") }
+            return .endpointProbe(nonce: Array(nonce))
+        case .endpointReply:
+            let nonce = try reader.readBytes(probeNonceLength)
+            let family: UInt8 = try reader.readInteger()
+            guard family == 4 || family == 6 else { throw .malformed("endpoint reply: address family \(family)") }
+            let ip = try reader.readBytes(family == 4 ? 4 : 16)
+            let port: UInt16 = try reader.readInteger()
+            guard reader.remaining == 0 else { throw .malformed("endpoint reply: \(reader.remaining) bytes after the address") }
+            return .endpointReply(nonce: Array(nonce), observed: EndpointAddress(ip: Array(ip), port: port))
         }
+    }
+}
+
+/// An IPv4 or IPv6 address and a UDP port, as the server saw a probe come from.
+public struct EndpointAddress: Hashable, Sendable, CustomStringConvertible {
+    /// 4 bytes (IPv4) or 16 (IPv6), network order.
+    public var ip: [UInt8]
+    public var port: UInt16
+
+    public init(ip: [UInt8], port: UInt16) {
+        precondition(ip.count == 4 || ip.count == 16, "an IP address is 4 or 16 bytes")
+        self.ip = ip
+        self.port = port
+    }
+
+    /// `1.2.3.4:5` or `[2001:db8::1]:5` (IPv6 without zero compression).
+    public var description: String {
+        if ip.count == 4 { return ip.map(String.init).joined(separator: ".") + ":\(port)" }
+        let groups = stride(from: 0, to: 16, by: 2).map { String(UInt16(ip[$0]) << 8 | UInt16(ip[$0 + 1]), radix: 16) }
+        return "[" + groups.joined(separator: ":") + "]:\(port)"
     }
 }

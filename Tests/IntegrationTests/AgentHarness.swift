@@ -5,14 +5,18 @@ import KithTestSupport
 /// A real `kith agent --foreground` for one profile, and the CLI pointed at it.
 final class AgentHarness: @unchecked Sendable {
     let profile: URL
+    /// `--udp`: loopback only, so the tests' direct paths never leave the machine; `off` for relay only.
+    let udp: String
     private(set) var process: KithProcess?
 
-    init(_ name: String, root: URL) {
+    init(_ name: String, root: URL, udp: String = "127.0.0.1:0") {
         profile = root.appendingPathComponent(name)
+        self.udp = udp
     }
 
     func start() async throws {
-        process = try KithProcess(["agent", "--profile", profile.path, "--foreground"], in: profile.deletingLastPathComponent(),
+        process = try KithProcess(["agent", "--profile", profile.path, "--foreground", "--udp", udp],
+                                  in: profile.deletingLastPathComponent(),
                                   name: profile.lastPathComponent + "-\(UUID().uuidString.prefix(4))")
         _ = try await process!.waitForLine(startingWith: "agent running")
     }

@@ -51,6 +51,7 @@ import Testing
             .contactDevices(.init(account: "b", revision: 6, devices: [])),
             .chatSend(.init(to: "b-PC-1", messageID: Array(0..<16), payload: [1])), .chatAccepted(.init(code: 4)),
             .relayDeliver(.init(relayID: 2, from: "b-PC-1", payload: [2], code: 4)),
+            .endpoints(.init(addresses: ["10.0.0.2:7401"], publicAddresses: ["100.64.0.9:40001"])),
         ]
         #expect(Set(messages.map(\.type)) == Set(MessageType.allCases))
         for (i, message) in messages.enumerated() {

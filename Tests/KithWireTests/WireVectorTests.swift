@@ -149,6 +149,7 @@ import Testing
         case .contactDevices: .contactDevices(try decoder.decode(ContactDevices.self, from: body))
         case .chatSend: .chatSend(try decoder.decode(ChatSend.self, from: body))
         case .chatAccepted: .chatAccepted(try decoder.decode(ChatAccepted.self, from: body))
+        case .endpoints: .endpoints(try decoder.decode(Endpoints.self, from: body))
         case .note: .note(try decoder.decode(Note.self, from: body))
         }
     }

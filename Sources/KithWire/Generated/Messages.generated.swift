@@ -53,6 +53,7 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case contactDevices = 77
     case chatSend = 78
     case chatAccepted = 79
+    case endpoints = 80
 }
 
 /// Any message an envelope can carry.
@@ -81,6 +82,7 @@ public enum Message: Equatable, Sendable {
     case contactDevices(ContactDevices)
     case chatSend(ChatSend)
     case chatAccepted(ChatAccepted)
+    case endpoints(Endpoints)
 
     public var type: MessageType {
         switch self {
@@ -108,6 +110,7 @@ public enum Message: Equatable, Sendable {
         case .contactDevices: .contactDevices
         case .chatSend: .chatSend
         case .chatAccepted: .chatAccepted
+        case .endpoints: .endpoints
         }
     }
 
@@ -137,6 +140,7 @@ public enum Message: Equatable, Sendable {
         case .contactDevices(let m): try m.encodeFields(into: &writer)
         case .chatSend(let m): try m.encodeFields(into: &writer)
         case .chatAccepted(let m): try m.encodeFields(into: &writer)
+        case .endpoints(let m): try m.encodeFields(into: &writer)
         }
     }
 
@@ -166,6 +170,7 @@ public enum Message: Equatable, Sendable {
         case .contactDevices: .contactDevices(try ContactDevices(fields: fields))
         case .chatSend: .chatSend(try ChatSend(fields: fields))
         case .chatAccepted: .chatAccepted(try ChatAccepted(fields: fields))
+        case .endpoints: .endpoints(try Endpoints(fields: fields))
         }
     }
 }
@@ -209,9 +214,12 @@ public struct DeviceInfo: FieldMessage, Codable {
     public var online: Bool
     public var lastSeenMillis: UInt64
     public var clientVersion: String
+    /// UDP candidates on the device's own interfaces, HOST:PORT (empty for contacts' devices).
     public var addresses: [String]
+    /// UDP candidates as the server's UDP port saw the device (empty for contacts' devices).
+    public var publicAddresses: [String]
 
-    public init(deviceID: String, name: String, terminalType: UInt8, key: [UInt8], online: Bool, lastSeenMillis: UInt64, clientVersion: String, addresses: [String] = []) {
+    public init(deviceID: String, name: String, terminalType: UInt8, key: [UInt8], online: Bool, lastSeenMillis: UInt64, clientVersion: String, addresses: [String] = [], publicAddresses: [String] = []) {
         self.deviceID = deviceID
         self.name = name
         self.terminalType = terminalType
@@ -220,6 +228,7 @@ public struct DeviceInfo: FieldMessage, Codable {
         self.lastSeenMillis = lastSeenMillis
         self.clientVersion = clientVersion
         self.addresses = addresses
+        self.publicAddresses = publicAddresses
     }
 
     public init(fields: FieldReader) throws(WireError) {
@@ -231,6 +240,7 @@ public struct DeviceInfo: FieldMessage, Codable {
         lastSeenMillis = try fields.required(6, "lastSeenMillis", as: UInt64.self)
         clientVersion = try fields.required(7, "clientVersion", as: String.self)
         addresses = try fields.repeated(8, "addresses", max: 16, as: String.self)
+        publicAddresses = try fields.repeated(9, "publicAddresses", max: 4, as: String.self)
         try validate()
     }
 
@@ -244,6 +254,10 @@ public struct DeviceInfo: FieldMessage, Codable {
         for value in addresses {
             guard value.utf8.count <= 64 else { throw .oversized("addresses: \(value.utf8.count) bytes, limit 64") }
         }
+        guard publicAddresses.count <= 4 else { throw .oversized("publicAddresses: \(publicAddresses.count) values, limit 4") }
+        for value in publicAddresses {
+            guard value.utf8.count <= 64 else { throw .oversized("publicAddresses: \(value.utf8.count) bytes, limit 64") }
+        }
     }
 
     public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
@@ -256,6 +270,7 @@ public struct DeviceInfo: FieldMessage, Codable {
         try writer.write(6, lastSeenMillis)
         try writer.write(7, clientVersion)
         try writer.writeRepeated(8, addresses)
+        try writer.writeRepeated(9, publicAddresses)
     }
 }
 
@@ -1121,5 +1136,43 @@ public struct ChatAccepted: FieldMessage, Codable {
     public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
         try validate()
         try writer.write(1, code)
+    }
+}
+
+/// Agent → server: the UDP addresses this device can be reached at (spec §Endpoints): its own interfaces' addresses and the public address the server's UDP port reflected. The server stores them and sends the account's DeviceList again. Answer: Ack.
+public struct Endpoints: FieldMessage, Codable {
+    public static let messageType: MessageType = .endpoints
+    /// HOST:PORT on this device's own interfaces (LAN candidates).
+    public var addresses: [String]
+    /// HOST:PORT as the server's UDP port saw this device's socket (server-reflexive candidates).
+    public var publicAddresses: [String]
+
+    public init(addresses: [String] = [], publicAddresses: [String] = []) {
+        self.addresses = addresses
+        self.publicAddresses = publicAddresses
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        addresses = try fields.repeated(1, "addresses", max: 16, as: String.self)
+        publicAddresses = try fields.repeated(2, "publicAddresses", max: 4, as: String.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard addresses.count <= 16 else { throw .oversized("addresses: \(addresses.count) values, limit 16") }
+        for value in addresses {
+            guard value.utf8.count <= 64 else { throw .oversized("addresses: \(value.utf8.count) bytes, limit 64") }
+        }
+        guard publicAddresses.count <= 4 else { throw .oversized("publicAddresses: \(publicAddresses.count) values, limit 4") }
+        for value in publicAddresses {
+            guard value.utf8.count <= 64 else { throw .oversized("publicAddresses: \(value.utf8.count) bytes, limit 64") }
+        }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.writeRepeated(1, addresses)
+        try writer.writeRepeated(2, publicAddresses)
     }
 }

@@ -38,6 +38,12 @@ extension Kith {
         @Option(help: ArgumentHelp("How long a viewed-notice for a message not yet here is kept.", valueName: "hours"))
         var noticeHoldHours = 168
 
+        @Option(help: ArgumentHelp("""
+            Where the UDP socket for direct paths to your other devices binds (HOST:PORT, port 0 for \
+            any free one), or off for the relay only.
+            """, valueName: "address"))
+        var udp = "0.0.0.0:0"
+
         @Flag(help: .hidden)
         var daemonChild = false
 
@@ -47,11 +53,15 @@ extension Kith {
             }
             guard (1...4096).contains(noticeClipBytes) else { throw ValidationError("--notice-clip-bytes is 1…4096") }
             guard noticeHoldHours > 0 else { throw ValidationError("--notice-hold-hours must be positive") }
+            if udp != "off" {
+                do { _ = try HostPort(parsing: udp, allowPortZero: true) } catch { throw ValidationError("--udp: \(error)") }
+            }
         }
 
         var settings: AgentSettings {
             AgentSettings(clip: Clip.Mode(name: noticeClip).map { Clip(mode: $0, limit: UInt16(noticeClipBytes)) },
-                          noticeHoldMillis: UInt64(noticeHoldHours) * 3_600_000)
+                          noticeHoldMillis: UInt64(noticeHoldHours) * 3_600_000,
+                          udp: udp == "off" ? nil : try? HostPort(parsing: udp, allowPortZero: true))
         }  // set on the re-executed background process: its stderr is the log file
 
         func run() async throws {
@@ -69,7 +79,7 @@ extension Kith {
             defer { withExtendedLifetime(lock) {} }
             let logger = Self.logger(paths, toStderr: true, toFile: !daemonChild)
             let agent = try Agent(paths: paths, logger: logger, settings: settings)
-            await agent.start()
+            try await agent.start()
             logger.info("agent \(KithVersion.software) for profile \(paths.profile) started, socket \(paths.socket.path)")
             try await LocalAPIServer.run(agent: agent, paths: paths, logger: logger) {
                 if foreground { Console.line("agent running for profile \(paths.profile); socket \(paths.socket.path)") }
@@ -94,7 +104,7 @@ extension Kith {
             posix_spawnattr_setflags(&attributes, Int16(Self.spawnSetSID))
             let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
             let arguments = [executable, "agent", "--profile", paths.profile, "--daemon-child", "--notice-clip", noticeClip,
-                             "--notice-clip-bytes", "\(noticeClipBytes)", "--notice-hold-hours", "\(noticeHoldHours)"]
+                             "--notice-clip-bytes", "\(noticeClipBytes)", "--notice-hold-hours", "\(noticeHoldHours)", "--udp", udp]
             var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
             defer { argv.forEach { free($0) } }
             var pid: pid_t = 0

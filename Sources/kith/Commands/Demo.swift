@@ -47,7 +47,7 @@ extension Kith {
             let profiles = [("laptop", "pc"), ("phone", "mobile")]
             for (name, _) in profiles {
                 let profile = root.appendingPathComponent(name).path
-                children.append(try spawnSelf(["agent", "--profile", profile, "--foreground"],
+                children.append(try spawnSelf(["agent", "--profile", profile, "--foreground", "--udp", "127.0.0.1:0"],
                                               output: root.appendingPathComponent("\(name).out"),
                                               errors: root.appendingPathComponent("\(name).err")))
             }
@@ -91,7 +91,7 @@ extension Kith {
         /// bob (a contact) writes to alice; she reads it on the laptop, and the phone turns it viewed.
         private func readStateFollowsThePerson(root: URL, invite: String, children: inout [Process]) throws {
             let profile = root.appendingPathComponent("bob").path
-            children.append(try spawnSelf(["agent", "--profile", profile, "--foreground"], output: root.appendingPathComponent("bob.out"),
+            children.append(try spawnSelf(["agent", "--profile", profile, "--foreground", "--udp", "127.0.0.1:0"], output: root.appendingPathComponent("bob.out"),
                                           errors: root.appendingPathComponent("bob.err")))
             let bob = AgentClient(paths: AgentPaths(profile: profile))
             let laptop = AgentClient(paths: AgentPaths(profile: root.appendingPathComponent("laptop").path))

@@ -89,7 +89,11 @@ extension Kith {
         static let configuration = CommandConfiguration(abstract: "Show the agent, its server, and this device's session.")
         @OptionGroup var options: ClientOptions
 
+        @Flag(help: "Also show the path to each of your other devices, and why it is relayed when it is.")
+        var paths = false
+
         func run() throws {
+            if paths { return try showPaths() }
             let s = try options.client.call(AgentRequest(.status), as: StatusResult.self)
             options.output(s) {
                 Console.line("agent:    running (pid \(s.pid), kith \(s.agentVersion)), profile \(s.profile)")
@@ -99,6 +103,16 @@ extension Kith {
                 if s.pendingNotes > 0 { Console.line("outbox:   \(s.pendingNotes) item(s) waiting for the server") }
                 if s.heldNotices > 0 { Console.line("held:     \(s.heldNotices) viewed-notice(s) waiting for their messages") }
                 if let error = s.lastError { Console.line("problem:  \(error)") }
+            }
+        }
+
+        private func showPaths() throws {
+            let result = try options.client.call(AgentRequest(.devices), as: DevicesResult.self)
+            options.output(result.devices.filter { !$0.isThisDevice }) {
+                for device in result.devices where !device.isThisDevice {
+                    Console.line("\(device.id.printable)  \(device.path)\(device.rttMillis.map { String(format: " %.1f ms", $0) } ?? "")"
+                                 + "  \(device.pathDetail ?? "")")
+                }
             }
         }
     }

@@ -58,7 +58,13 @@ struct LoginResult: Decodable {
 }
 
 struct DevicesResult: Decodable {
-    struct Device: Decodable { var id: String }
+    struct Device: Decodable {
+        var id: String
+        /// How the asking device reaches this one: `self`, `relay` (through the server), and
+        /// once direct paths exist (issue 4) `lan` or `direct`. Absent in contact lists.
+        var path: String?
+    }
+
     var devices: [Device]
 }
 

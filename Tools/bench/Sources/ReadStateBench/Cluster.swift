@@ -36,8 +36,10 @@ struct Cluster {
         var devices = ["alice1", "alice2", "alice3", "bob"].map { name in
             Device(name: name, account: name == "bob" ? "bob" : "alice", profile: work.appendingPathComponent(name))
         }
+        // KITH_BENCH_AGENT_ARGS: extra `kith agent` options for every agent, e.g. to compare paths.
+        let extra = ProcessInfo.processInfo.environment["KITH_BENCH_AGENT_ARGS"]?.split(separator: " ").map(String.init) ?? []
         for device in devices {
-            _ = try kith.start(["agent", "--profile", device.profile.path, "--foreground"],
+            _ = try kith.start(["agent", "--profile", device.profile.path, "--foreground"] + extra,
                                name: device.name, awaiting: "agent running")
         }
         for index in devices.indices {
@@ -84,5 +86,14 @@ struct Cluster {
             return true
         }
         say("contacts: alice and bob on every agent; bob sees 3 alice devices; each alice agent lists 3 devices")
+    }
+
+    /// How `reader` reaches each other alice device now, by name ("alice2 relay, alice3 relay"):
+    /// the path the viewed-notices take, as the reader's `devices` reports it.
+    func siblingPaths(_ reader: LocalAPIClient) throws -> String {
+        let devices = try reader.call("devices", as: DevicesResult.self).devices
+        return alice.filter { $0.name != reader.name }.map { sibling in
+            "\(sibling.name) \(devices.first { $0.id == sibling.deviceID }?.path ?? "unknown")"
+        }.joined(separator: ", ")
     }
 }

@@ -44,6 +44,9 @@ final class EventRecorder: @unchecked Sendable {  // mutable state guarded by `c
 
     deinit { close(fd) }
 
+    /// True once the stream has ended (the agent stopped, or `stop` was called).
+    var hasEnded: Bool { condition.withLock { ended } }
+
     /// Ends the stream; the reading thread then stops.
     func stop() { shutdown(fd, Int32(SHUT_RDWR)) }
 

@@ -12,7 +12,10 @@ final class Leftovers: @unchecked Sendable {  // guarded by `lock`
     static let shared = Leftovers()
 
     private let lock = NSLock()
+    /// Held for the whole of `removeAll`, so that an exit racing a signal waits for the cleanup.
+    private let removing = NSLock()
     private var children: [Process] = []
+    private var interrupted = false
     private var directory: URL?
     private var removeDirectory = true
     private var signalSources: [any DispatchSourceSignal] = []
@@ -27,9 +30,13 @@ final class Leftovers: @unchecked Sendable {  // guarded by `lock`
         for number in [SIGINT, SIGTERM, SIGHUP] {
             signal(number, SIG_IGN)  // delivered to the dispatch source instead
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler {
+            source.setEventHandler { [self] in
                 say("signal \(number): stopping the server and the agents")
-                exit(128 + number)  // runs the atexit handler above
+                lock.withLock { interrupted = true }
+                // Clean up here, then leave without exit(): the main thread may be calling exit()
+                // already (its requests fail as the agents stop), and two exits must not race.
+                removeAll()
+                _exit(128 + number)
             }
             source.resume()
             lock.withLock { signalSources.append(source) }
@@ -46,9 +53,14 @@ final class Leftovers: @unchecked Sendable {  // guarded by `lock`
         }
     }
 
+    /// True once a signal asked the bench to stop (errors after it are the stop's doing).
+    var isInterrupted: Bool { lock.withLock { interrupted } }
+
     /// Stops every child (SIGTERM, then SIGKILL after 2 s) and removes the work directory.
-    /// Safe to call more than once.
+    /// Safe to call more than once, and from several threads: later calls wait for the first.
     func removeAll() {
+        removing.lock()
+        defer { removing.unlock() }
         let (processes, directory, remove) = lock.withLock {
             defer { children = [] }
             return (children, self.directory, removeDirectory)
@@ -57,7 +69,7 @@ final class Leftovers: @unchecked Sendable {  // guarded by `lock`
         let start = monotonicNanos()
         while processes.contains(where: \.isRunning) && secondsSince(start) < 2 { usleep(20_000) }
         for process in processes where process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        guard let directory else { return }
+        guard let directory, FileManager.default.fileExists(atPath: directory.path) else { return }
         if remove {
             try? FileManager.default.removeItem(at: directory)
         } else {

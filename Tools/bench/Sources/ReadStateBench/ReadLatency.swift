@@ -27,6 +27,7 @@ func measureReadLatency(codes: [UInt64], reader: LocalAPIClient, readerID: Strin
         var latest: UInt64 = 0
         for (sibling, recorder) in siblings.enumerated() {
             guard let viewed = recorder.waitForViewed(code, timeout: 5) else {
+                if recorder.hasEnded { throw BenchError("the events stream of \(recorder.name) ended: did its agent stop?") }
                 missing += 1
                 findings.add("no viewed event for message \(code) on \(recorder.name) within 5 s")
                 if missing >= 10 { throw BenchError("10 viewed events missing; giving up (see the findings above)") }

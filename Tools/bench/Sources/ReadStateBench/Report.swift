@@ -5,6 +5,8 @@ struct Results {
     var reads: Int
     var bulk: Int
     var siblings: [String]
+    /// How alice1 reached each sibling during the reads, e.g. "alice2 relay, alice3 relay".
+    var paths: String
     var udp: Samples
     var status: Samples
     var readLatency: ReadLatency
@@ -23,12 +25,16 @@ func printReport(_ r: Results, findings: [String]) {
     print("")
     row("measure", "p50", "p99", "aim")
     row("---", "---", "---", "---")
-    row("read → viewed on both siblings, via the relay (\(count(r.reads)) reads, one at a time)",
+    // Until issue 4, every sibling is reached through the relay; say so only when it is true.
+    let relayOnly = r.paths.split(separator: ",").allSatisfy { $0.hasSuffix(" relay") }
+    row("read → viewed on both siblings, \(relayOnly ? "via the relay" : "paths: " + r.paths) (\(count(r.reads)) reads, one at a time)",
         ms(r.readLatency.both.p50), ms(r.readLatency.both.p99), "p99 < 10 ms")
     for (name, samples) in zip(r.siblings, r.readLatency.perSibling) {
         row("read → viewed on \(name) alone", ms(samples.p50), ms(samples.p99), "")
     }
-    row("read → viewed over a direct device-to-device path", "not measured", "", "direct paths do not exist yet (issue 4)")
+    if relayOnly {
+        row("read → viewed over a direct device-to-device path", "not measured", "", "direct paths do not exist yet (issue 4)")
+    }
     row("UDP loopback round trip (the floor)", ms(r.udp.p50), ms(r.udp.p99), "—")
     row("local API `status` round trip", ms(r.status.p50), ms(r.status.p99), "—")
     row("\(count(r.bulk)) marked read at once → converged on both siblings", converged + " (once)", "", "< 1 s")
@@ -46,7 +52,8 @@ func printReport(_ r: Results, findings: [String]) {
     print("  read all: the call took \(ms(r.convergence.call * 1000)); unread 0 on " + perSibling.joined(separator: ", "))
     print(String(format: "  bob's sends: %@ in %.1f s, then %@ in %.1f s (until unread on every alice device)",
                  count(r.reads), r.sendSeconds.first, count(r.bulk), r.sendSeconds.bulk))
-    print("  the relay row is the only path that exists: direct device-to-device paths are issue 4.")
+    print("  paths from alice1 during the reads: \(r.paths)"
+          + (relayOnly ? " (the relay is the only path that exists: direct device-to-device paths are issue 4)" : ""))
     print("")
     if findings.isEmpty {
         print("findings: none (every viewed event arrived, with the expected unread counts)")

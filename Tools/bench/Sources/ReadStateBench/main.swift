@@ -37,35 +37,39 @@ do {
     Leftovers.shared.install(directory: work, keep: ProcessInfo.processInfo.environment["KITH_BENCH_KEEP"] == "1")
     say("read-state bench: \(reads) reads one at a time, then \(bulk) at once; kith \(kithPath); work \(work.path)")
 
-    // 1–2. The server, two accounts, four agents, logged in and made contacts.
+    // The server, two accounts, four agents, logged in and made contacts.
     let cluster = try Cluster.start(KithBinary(path: kithPath, work: work))
     let reader = try LocalAPIClient(cluster.alice[0])
     let siblingClients = try cluster.alice.dropFirst().map { try LocalAPIClient($0) }
     let bob = try LocalAPIClient(cluster.bob)
 
-    // 3. Event streams on the two siblings, from before the first message.
+    // Event streams on alice1's two siblings, from before the first message.
     let siblings = try cluster.alice.dropFirst().map { try EventRecorder($0, contact: "bob", findings: findings) }
 
-    // 5. The floors, while nothing else runs.
+    // The floors, while nothing else runs.
     let udp = try udpRoundTrips(samples: 1000)
     let status = try statusRoundTrips(reader, samples: 1000)
     say("floors: UDP loopback p50 \(ms(udp.p50)), local API status p50 \(ms(status.p50))")
 
-    // 4. bob sends `reads` messages; alice1 reads them one at a time.
+    // bob sends `reads` messages; alice1 reads them one at a time, oldest first.
     say("bob sends \(reads) messages")
     let firstSend = try sendMessages(reads, numberedFrom: 0, bob: bob, alice: [reader] + siblingClients,
                                      unreadAfter: reads, findings: findings)
-    for recorder in siblings where recorder.waitForMessages(reads, timeout: 5) != reads {
-        findings.add("\(recorder.name) sent \(recorder.waitForMessages(reads, timeout: 0)) message events for \(reads) messages")
+    for recorder in siblings {
+        let events = recorder.waitForMessages(reads, timeout: 5)
+        if events != reads { findings.add("\(recorder.name) sent \(events) message events for \(reads) messages") }
     }
     let codes = try reader.call("inbox", .init(limit: reads), as: InboxResult.self).messages
         .filter { $0.contact == "bob" }.map(\.code)
     guard codes.count == reads else { throw BenchError("alice1's inbox lists \(codes.count) messages from bob, not \(reads)") }
-    say("alice1 reads them one at a time")
+    let paths = try cluster.siblingPaths(reader)
+    say("alice1 reads them one at a time; paths from alice1: \(paths)")
     let readLatency = try measureReadLatency(codes: codes, reader: reader, readerID: cluster.alice[0].deviceID,
                                              siblings: siblings, findings: findings)
+    let pathsAfter = try cluster.siblingPaths(reader)
+    if pathsAfter != paths { findings.add("the paths from alice1 changed during the reads: \(paths) → \(pathsAfter)") }
 
-    // 6. bob sends `bulk` more; alice1 marks them all read at once.
+    // bob sends `bulk` more; alice1 marks them all read at once.
     say("bob sends \(bulk) messages")
     let bulkSend = try sendMessages(bulk, numberedFrom: reads, bob: bob, alice: [reader] + siblingClients,
                                     unreadAfter: bulk, findings: findings)
@@ -74,12 +78,12 @@ do {
                                          siblingClients: siblingClients, findings: findings)
     siblings.forEach { $0.stop() }
 
-    // 7. The table.
-    printReport(Results(reads: reads, bulk: bulk, siblings: siblings.map(\.name), udp: udp, status: status,
+    // The table.
+    printReport(Results(reads: reads, bulk: bulk, siblings: siblings.map(\.name), paths: paths, udp: udp, status: status,
                         readLatency: readLatency, convergence: convergence, sendSeconds: (firstSend, bulkSend)),
                 findings: findings.all)
 } catch {
-    say("read-state bench failed: \(error)")
+    say(Leftovers.shared.isInterrupted ? "read-state bench interrupted" : "read-state bench failed: \(error)")
     exit(1)  // the atexit handler stops the children and removes the work directory
 }
 exit(0)

@@ -1,0 +1,57 @@
+import KithCore
+import KithCrypto
+import KithNet
+import KithStore
+import KithWire
+
+/// The agent's side of direct paths: it gives `DirectLinks` the siblings and their candidates,
+/// tells the server this device's own, and commits what arrives directly.
+extension Agent {
+    /// Hands the siblings in the stored device list, with their candidates, to the links.
+    func updateLinks() async {
+        guard let links, let me = (try? store.session())??.deviceID else { return }
+        let peers = ((try? store.devices()) ?? []).filter { $0.id != me }.compactMap { device in
+            SigningPublicKey(rawValue: device.key)?.noisePublicKey.map { key in
+                (id: device.id, key: key, candidates: device.addresses.map { Candidate($0, .lan) }
+                    + device.publicAddresses.filter { !device.addresses.contains($0) }.map { Candidate($0, .direct) })
+            }
+        }
+        await links.update(peers: peers)
+    }
+
+    /// Tells the server where this device's UDP socket can be reached: its interfaces' addresses,
+    /// and the address the server's UDP port sees it at (spec §Endpoints).
+    func reportEndpoints(_ connection: ClientConnection, invite text: String) async {
+        guard let links, let invite = try? Invite(parsing: text) else { return }
+        let local = await links.localCandidates()
+        let reflected = await links.reflect(host: invite.host, port: invite.port)
+        let observed = reflected.map { [$0.description] } ?? []
+        let request = Endpoints(addresses: local, publicAddresses: observed.filter { !local.contains($0) })
+        let answer = try? await connection.request(.endpoints(request), timeout: .seconds(10)).message
+        if answer != .ack(.init()) { logger.notice("the server did not take this device's UDP addresses") }
+        logger.info("UDP candidates: \(local.joined(separator: ", "))\(reflected.map { "; the server sees \($0)" } ?? "")")
+    }
+
+    /// A note or notice that came on a direct path: committed before the links acknowledge it.
+    func receiveDirect(_ envelope: Envelope, from device: String) -> Bool {
+        do {
+            try commitFromSibling(envelope.message, from: device)
+            return true
+        } catch {
+            logger.error("cannot store a direct \(envelope.message.type) from \(device): \(error); it will come again")
+            return false
+        }
+    }
+
+    func pathChanged(_ device: String, _ mode: PathMachine.Mode) {
+        publish(AgentEvent(event: .path, from: device, path: Self.pathName(mode)))
+        if case .direct = mode { Task { await self.flushOutbox() } }
+    }
+
+    static func pathName(_ mode: PathMachine.Mode?) -> String {
+        switch mode {
+        case .direct(let candidate)?: candidate.kind.rawValue
+        default: "relay"
+        }
+    }
+}

@@ -1,0 +1,369 @@
+import KithCore
+import KithCrypto
+import KithNet
+import KithWire
+import Logging
+import NIOCore
+import NIOPosix
+
+/// The agent's UDP socket and its direct paths to the account's other devices (spec §Endpoints,
+/// §Path choice, §Direct messages). One `PathMachine` per sibling decides; this actor sends the
+/// handshakes and keepalives its actions ask for, keeps the sessions, and carries envelopes:
+/// notes and viewed-notices go here first and through the relay when there is no direct path
+/// or a delivery is not acknowledged in time.
+actor DirectLinks {
+    struct Peer {
+        var key: PublicKey
+        var machine = PathMachine()
+        /// The session this side sends on, and where to.
+        var sendIndex: UInt32?
+        var address: SocketAddress?
+        /// The newest initiation answered: an older or replayed one is refused.
+        var lastTimestamp: UInt64 = 0
+    }
+
+    struct Session {
+        let peer: String
+        var session: DatagramSession
+        let address: SocketAddress
+        /// A responder's session carries nothing until the initiator's first packet arrives on it.
+        var confirmed: Bool
+    }
+
+    /// Hands an incoming note or notice to the agent; true once it is committed (then acknowledged).
+    typealias Intake = @Sendable (Envelope, String) async -> Bool
+
+    private let keys: KeyPair
+    private let logger: Logger
+    private let now: @Sendable () -> UInt64
+    private let intake: Intake
+    private let onChange: @Sendable (String, PathMachine.Mode) -> Void
+    private var outbound: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>?
+    private(set) var localAddress: SocketAddress?
+    private var peers: [String: Peer] = [:]
+    private var sessions: [UInt32: Session] = [:]
+    private var initiations: [UInt32: (peer: String, pending: DeviceHandshake.Pending, sentAt: UInt64)] = [:]
+    private var waiters: [UInt32: CheckedContinuation<Bool, Never>] = [:]
+    private var pings: [UInt64: (peer: String, sentAt: UInt64)] = [:]
+    private var reflection: (nonce: [UInt8], continuation: CheckedContinuation<EndpointAddress?, Never>)?
+    private var nextRequestID: UInt32 = 1
+
+    /// How long a direct delivery waits for its Ack before it is resent, and how often.
+    static let ackTimeout: UInt64 = 300
+    static let attempts = 3
+
+    init(keys: KeyPair, logger: Logger, now: @escaping @Sendable () -> UInt64, intake: @escaping Intake,
+         onChange: @escaping @Sendable (String, PathMachine.Mode) -> Void) {
+        self.keys = keys
+        self.logger = logger
+        self.now = now
+        self.intake = intake
+        self.onChange = onChange
+    }
+
+    // MARK: - The socket
+
+    /// Binds the UDP socket and serves it until the process ends.
+    func start(host: String, port: Int, group: any EventLoopGroup) async throws {
+        let channel = try await DatagramBootstrap(group: group)
+            .bind(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(
+                        wrappingChannelSynchronously: channel)
+                }
+            }
+        localAddress = channel.channel.localAddress
+        logger.info("UDP for direct paths on \(localAddress?.description ?? "?")")
+        Task {
+            try? await channel.executeThenClose { inbound, outbound in
+                self.setOutbound(outbound)
+                for try await datagram in inbound {
+                    await self.received(Array(datagram.data.readableBytesView), from: datagram.remoteAddress)
+                }
+            }
+        }
+        Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(100))
+                self.tick()
+            }
+        }
+    }
+
+    private func setOutbound(_ writer: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>) {
+        outbound = writer
+    }
+
+    private func write(_ bytes: [UInt8], to address: SocketAddress) {
+        guard let outbound else { return }
+        let envelope = AddressedEnvelope(remoteAddress: address, data: ByteBuffer(bytes: bytes))
+        Task { try? await outbound.write(envelope) }
+    }
+
+    // MARK: - Endpoints
+
+    /// This socket's addresses on the machine's interfaces: every IPv4 address when it is bound
+    /// to all of them, else the one it is bound to.
+    func localCandidates() -> [String] {
+        guard let local = localAddress, let port = local.port else { return [] }
+        if let ip = local.ipAddress, ip != "0.0.0.0" { return ["\(ip):\(port)"] }
+        let devices = (try? System.enumerateDevices()) ?? []
+        return devices.compactMap { device -> String? in
+            guard case .v4? = device.address, let ip = device.address?.ipAddress, !ip.hasPrefix("127.") else { return nil }
+            return "\(ip):\(port)"
+        }.uniqued()
+    }
+
+    /// Asks the server's UDP port what address it sees this socket at; nil after a second.
+    func reflect(host: String, port: Int) async -> EndpointAddress? {
+        guard let server = try? SocketAddress.makeAddressResolvingHost(host, port: port) else { return nil }
+        let nonce = secureRandomBytes(Datagram.probeNonceLength)
+        guard let probe = try? Datagram.endpointProbe(nonce: nonce).encode() else { return nil }
+        reflection?.continuation.resume(returning: nil)
+        return await withCheckedContinuation { continuation in
+            reflection = (nonce, continuation)
+            for delay in [0, 300, 600] {  // three tries; UDP may drop one
+                Task {
+                    try? await Task.sleep(for: .milliseconds(delay))
+                    self.sendProbe(probe, to: server, nonce: nonce)
+                }
+            }
+            Task {
+                try? await Task.sleep(for: .seconds(1))
+                self.endReflection(nonce: nonce, with: nil)
+            }
+        }
+    }
+
+    private func sendProbe(_ probe: [UInt8], to server: SocketAddress, nonce: [UInt8]) {
+        guard reflection?.nonce == nonce else { return }
+        write(probe, to: server)
+    }
+
+    private func endReflection(nonce: [UInt8], with address: EndpointAddress?) {
+        guard let pending = reflection, pending.nonce == nonce else { return }
+        reflection = nil
+        pending.continuation.resume(returning: address)
+    }
+
+    // MARK: - Peers
+
+    /// The account's other devices, with their keys and candidates (from the device list).
+    func update(peers list: [(id: String, key: PublicKey, candidates: [Candidate])]) {
+        let time = now()
+        let ids = Set(list.map(\.id))
+        for id in peers.keys where !ids.contains(id) { peers[id] = nil }
+        for entry in list {
+            var peer = peers[entry.id] ?? Peer(key: entry.key)
+            if peer.key != entry.key { peer = Peer(key: entry.key) }
+            let actions = peer.machine.candidatesChanged(entry.candidates, now: time)
+            peers[entry.id] = peer
+            perform(actions, for: entry.id)
+        }
+    }
+
+    func mode(of peer: String) -> PathMachine.Mode? { peers[peer]?.machine.mode }
+    func rtt(of peer: String) -> Double? { peers[peer]?.machine.rttMillis }
+    func isDirect(_ peer: String) -> Bool { peers[peer]?.machine.isDirect == true }
+
+    private func tick() {
+        let time = now()
+        for id in peers.keys {
+            guard var peer = peers[id] else { continue }
+            let actions = peer.machine.tick(now: time)
+            peers[id] = peer
+            perform(actions, for: id)
+        }
+        initiations = initiations.filter { time < $0.value.sentAt + 5000 }
+        pings = pings.filter { time < $0.value.sentAt + 10_000 }
+    }
+
+    private func perform(_ actions: [PathMachine.Action], for id: String) {
+        for action in actions {
+            switch action {
+            case .probe(let candidates):
+                for candidate in candidates { initiate(id, to: candidate) }
+            case .keepalive:
+                let nonce = UInt64.random(in: 0...UInt64.max)
+                pings[nonce] = (id, now())
+                _ = send(Envelope(.ping(.init(nonce: nonce))), to: id)
+            case .changed(let mode):
+                if case .relay = mode { peers[id]?.sendIndex = nil }
+                logger.info("path to \(id): \(Self.describe(mode))")
+                onChange(id, mode)
+            }
+        }
+    }
+
+    static func describe(_ mode: PathMachine.Mode) -> String {
+        switch mode {
+        case .relay(let reason): "relay (\(reason))"
+        case .probing: "probing"
+        case .direct(let candidate): "\(candidate.kind.rawValue) via \(candidate.address)"
+        }
+    }
+
+    // MARK: - Handshakes
+
+    private func initiate(_ id: String, to candidate: Candidate) {
+        guard let peer = peers[id], let hostPort = try? HostPort(parsing: candidate.address),
+              let address = try? SocketAddress(ipAddress: hostPort.host, port: hostPort.port)
+        else { return }
+        let index = newIndex()
+        do {
+            let (packet, pending) = try DeviceHandshake.initiate(localKeys: keys, peerKey: peer.key, localIndex: index,
+                                                                 nowMillis: now())
+            initiations[index] = (id, pending, now())
+            write(packet, to: address)
+        } catch {
+            logger.warning("cannot start a handshake with \(id): \(error)")
+        }
+    }
+
+    private func received(_ bytes: [UInt8], from address: SocketAddress) async {
+        let datagram: Datagram
+        do { datagram = try Datagram.decode(bytes[...]) } catch { return }  // dropped silently (spec §UDP packets)
+        switch datagram {
+        case let .handshakeInitiation(senderIndex, message):
+            answer(senderIndex: senderIndex, message: message, from: address)
+        case let .handshakeResponse(senderIndex, receiverIndex, message):
+            guard let (id, pending, _) = initiations.removeValue(forKey: receiverIndex),
+                  let session = try? DeviceHandshake.complete(pending, senderIndex: senderIndex, message: message)
+            else { return }
+            sessions[receiverIndex] = Session(peer: id, session: session, address: address, confirmed: true)
+            use(receiverIndex, for: id, address: address)
+            // The first packet on the session confirms it to the responder.
+            let nonce = UInt64.random(in: 0...UInt64.max)
+            pings[nonce] = (id, now())
+            _ = send(Envelope(.ping(.init(nonce: nonce))), to: id)
+        case let .transportData(receiverIndex, counter, ciphertext):
+            guard var entry = sessions[receiverIndex],
+                  let plaintext = try? entry.session.open(receiverIndex: receiverIndex, counter: counter, ciphertext: ciphertext),
+                  let envelope = try? Envelope.decode(plaintext[...])
+            else { return }
+            if !entry.confirmed {
+                entry.confirmed = true
+                sessions[receiverIndex] = entry
+                use(receiverIndex, for: entry.peer, address: address)
+            } else {
+                sessions[receiverIndex] = entry
+            }
+            peers[entry.peer]?.machine.heard(now: now())
+            await handle(envelope, from: entry.peer)
+        case let .endpointReply(nonce, observed):
+            endReflection(nonce: nonce, with: observed)
+        case .endpointProbe:
+            return  // only the server answers probes
+        }
+    }
+
+    private func answer(senderIndex: UInt32, message: [UInt8], from address: SocketAddress) {
+        guard let initiation = try? DeviceHandshake.read(initiation: senderIndex, message: message, localKeys: keys),
+              let (id, peer) = peers.first(where: { $0.value.key == initiation.peerKey }),
+              initiation.timestamp > peer.lastTimestamp
+        else { return }  // not a sibling's key, or replayed: no answer
+        let index = newIndex()
+        guard let (packet, session) = try? DeviceHandshake.respond(to: initiation, localIndex: index) else { return }
+        peers[id]?.lastTimestamp = initiation.timestamp
+        sessions[index] = Session(peer: id, session: session, address: address, confirmed: false)
+        prune(id)
+        write(packet, to: address)
+    }
+
+    /// Sends on session `index` from now on (it is confirmed) and tells the path machine.
+    private func use(_ index: UInt32, for id: String, address: SocketAddress) {
+        guard var peer = peers[id] else { return }
+        peer.sendIndex = index
+        peer.address = address
+        let actions = peer.machine.established(address: Self.hostPort(address), now: now())
+        peers[id] = peer
+        prune(id)
+        perform(actions, for: id)
+    }
+
+    /// Keeps a peer's four newest sessions: both sides may have run crossing handshakes.
+    private func prune(_ id: String) {
+        let mine = sessions.filter { $0.value.peer == id }.keys.sorted { (sessions[$0]!.session.localIndex, $0) > (sessions[$1]!.session.localIndex, $1) }
+        let keep = Set([peers[id]?.sendIndex].compactMap { $0 })
+        for index in mine.dropFirst(4) where !keep.contains(index) { sessions[index] = nil }
+    }
+
+    private func newIndex() -> UInt32 {
+        while true {
+            let index = UInt32.random(in: 1...UInt32.max)
+            if sessions[index] == nil && initiations[index] == nil { return index }
+        }
+    }
+
+    static func hostPort(_ address: SocketAddress) -> String {
+        HostPort(host: address.ipAddress ?? "?", port: address.port ?? 0).description
+    }
+
+    // MARK: - Envelopes
+
+    /// Seals `envelope` on the peer's send session; false if there is none or it does not fit.
+    @discardableResult
+    private func send(_ envelope: Envelope, to id: String) -> Bool {
+        guard let index = peers[id]?.sendIndex, var entry = sessions[index], let address = peers[id]?.address,
+              let plaintext = try? envelope.encode(), let packet = try? entry.session.seal(plaintext)
+        else { return false }
+        sessions[index] = entry
+        peers[id]?.machine.sent(now: now())
+        write(packet, to: address)
+        return true
+    }
+
+    /// Sends a note or notice directly and waits for the sibling's Ack (it has committed it);
+    /// false when there is no direct path, it does not fit a datagram, or no Ack came. On false
+    /// the caller sends it through the relay; a late direct copy is harmless (both are idempotent).
+    func deliver(_ message: Message, to id: String) async -> Bool {
+        guard peers[id]?.machine.isDirect == true else { return false }
+        let requestID = nextRequestID
+        nextRequestID = nextRequestID == .max ? 1 : nextRequestID + 1
+        for _ in 0..<Self.attempts {
+            guard send(Envelope(requestID: requestID, message), to: id) else { return false }
+            let acked = await withCheckedContinuation { continuation in
+                waiters[requestID] = continuation
+                Task {
+                    try? await Task.sleep(for: .milliseconds(Self.ackTimeout))
+                    self.resume(requestID, with: false)
+                }
+            }
+            if acked { return true }
+        }
+        if var peer = peers[id] {
+            let actions = peer.machine.deliveryFailed(now: now())
+            peers[id] = peer
+            perform(actions, for: id)
+        }
+        return false
+    }
+
+    private func resume(_ requestID: UInt32, with value: Bool) {
+        waiters.removeValue(forKey: requestID)?.resume(returning: value)
+    }
+
+    private func handle(_ envelope: Envelope, from id: String) async {
+        switch envelope.message {
+        case .ping(let ping):
+            send(Envelope(requestID: envelope.requestID, .pong(.init(nonce: ping.nonce))), to: id)
+        case .pong(let pong):
+            if let ping = pings.removeValue(forKey: pong.nonce), ping.peer == id {
+                peers[id]?.machine.measured(rttMillis: Double(now() - ping.sentAt))
+            }
+        case .ack:
+            resume(envelope.requestID, with: true)
+        case .note, .viewed:
+            if await intake(envelope, id) { send(Envelope(requestID: envelope.requestID, .ack(.init())), to: id) }
+        default:
+            logger.notice("dropped a direct \(envelope.message.type) from \(id): not carried on direct paths")
+        }
+    }
+}
+
+extension Array where Element: Hashable {
+    func uniqued() -> [Element] {
+        var seen = Set<Element>()
+        return filter { seen.insert($0).inserted }
+    }
+}
