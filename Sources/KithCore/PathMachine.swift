@@ -86,8 +86,12 @@ public struct PathMachine: Sendable, Equatable {
     public mutating func candidatesChanged(_ new: [Candidate], now: UInt64) -> [Action] {
         guard new != candidates else { return [] }
         candidates = new
-        if new.isEmpty, !isDirect { return change(to: .relay(reason: "no UDP address known for the device")) }
-        guard !isDirect else { return [] }
+        if case .direct(let current) = mode {
+            // The path stays; what it is called may change (it began before the peer's addresses came).
+            guard let known = new.first(where: { $0.address == current.address }), known != current else { return [] }
+            return change(to: .direct(known))
+        }
+        if new.isEmpty { return change(to: .relay(reason: "no UDP address known for the device")) }
         failures = 0
         return startProbing(now: now)
     }
