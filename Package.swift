@@ -53,7 +53,7 @@ let package = Package(
         .target(
             name: "KithAgent",
             dependencies: [
-                "KithCore", "KithCrypto", "KithNet", "KithStore", "KithWire",
+                "CDNSSD", "KithCore", "KithCrypto", "KithNet", "KithStore", "KithWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

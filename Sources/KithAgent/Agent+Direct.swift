@@ -10,10 +10,12 @@ extension Agent {
     /// Hands the siblings in the stored device list, with their candidates, to the links.
     func updateLinks() async {
         guard let links, let me = (try? store.session())??.deviceID else { return }
+        let onLAN = lanCandidates()
         let peers = ((try? store.devices()) ?? []).filter { $0.id != me }.compactMap { device in
             SigningPublicKey(rawValue: device.key)?.noisePublicKey.map { key in
-                (id: device.id, key: key, candidates: device.addresses.map { Candidate($0, .lan) }
-                    + device.publicAddresses.filter { !device.addresses.contains($0) }.map { Candidate($0, .direct) })
+                let lan = (onLAN[device.id] ?? []) + device.addresses
+                return (id: device.id, key: key, candidates: lan.uniqued().map { Candidate($0, .lan) }
+                    + device.publicAddresses.filter { !lan.contains($0) }.map { Candidate($0, .direct) })
             }
         }
         await links.update(peers: peers)

@@ -22,6 +22,10 @@ public actor Agent {
     var nextSubscriber: UInt64 = 0
     /// Direct UDP paths to the account's other devices; nil with `--udp off`.
     var links: DirectLinks?
+    /// DNS-SD on the LAN, once there is a session and a UDP socket.
+    var lan: LANDiscovery?
+    var lanProblem: String?
+    var discovered: [String: Discovered] = [:]
 
     var connection: ClientConnection?
     var connectedSession: AgentStore.Session?
@@ -63,6 +67,7 @@ public actor Agent {
             if let port = await links.localAddress?.port { try? store.saveUDPPort(port) }
             self.links = links
             await updateLinks()  // the cached device list: direct paths work before (or without) the server
+            if settings.lanDiscovery { await startLANDiscovery() }
         }
         startLink()
     }
@@ -386,6 +391,7 @@ public actor Agent {
         case .contactAccept: return Self.encode(await respond { try await self.contactChange(.accept, request.params) })
         case .contactRemove: return Self.encode(await respond { try await self.contactChange(.remove, request.params) })
         case .read: return Self.encode(await respond { try await self.read(request.params) })
+        case .discover: return Self.encode(await respond { try await self.discover() })
         case .events: return Self.encode(AgentResponse<EmptyResult>(
             error: AgentError(.invalidRequest, "events is a stream: send it as the first line of a connection")))
         }

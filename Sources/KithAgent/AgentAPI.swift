@@ -2,7 +2,7 @@
 /// object per line over the agent's Unix socket (Protocol/local-api.md).
 public enum AgentMethod: String, Codable, Sendable, CaseIterable {
     case status, signup, login, logout, devices, send, inbox
-    case contacts, contactAdd, contactAccept, contactRemove, read
+    case contacts, contactAdd, contactAccept, contactRemove, read, discover
     /// Turns the connection into a stream of `AgentEvent` lines (Protocol/local-api.md §Events).
     case events
 }
@@ -252,4 +252,28 @@ public struct AgentEvent: Codable, Sendable, Equatable {
 
 public struct EmptyResult: Codable, Sendable, Equatable {
     public init() {}
+}
+
+public struct DiscoveredEntry: Codable, Sendable, Equatable {
+    /// The DNS-SD service instance name.
+    public var name: String
+    /// IPv4:port it resolved to.
+    public var address: String
+    /// The key fingerprint its TXT record claims (nil: not a Kith record).
+    public var fingerprint: String?
+    /// Whether its TXT record is a Kith record.
+    public var kith: Bool
+    public var protocolVersion: UInt16?
+    /// The device of this account it claims to be (its account tag and fingerprint match).
+    public var device: String?
+    /// True once a handshake with that device's key succeeded at this address: only then is
+    /// it trusted, and only as that device.
+    public var verified: Bool
+}
+
+public struct DiscoverResult: Codable, Sendable, Equatable {
+    /// Whether DNS-SD works here (avahi-daemon reachable).
+    public var available: Bool
+    public var problem: String?
+    public var services: [DiscoveredEntry]
 }

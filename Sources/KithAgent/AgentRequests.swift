@@ -50,6 +50,7 @@ extension Agent {
         await self.connection?.close()
         lastError = nil
         signalWakeForLogin()
+        if settings.lanDiscovery { await startLANDiscovery() }
         logger.info("logged in as \(result.deviceID)")
         return LoginResultAPI(account: result.account, deviceID: result.deviceID)
     }

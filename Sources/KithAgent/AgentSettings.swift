@@ -8,9 +8,12 @@ public struct AgentSettings: Sendable {
     public var noticeHoldMillis: UInt64
     /// Where the UDP socket for direct paths binds; nil: no direct paths, the relay only.
     public var udp: HostPort?
+    /// Announce and browse `_kith._udp` with DNS-SD (needs a UDP socket and avahi-daemon).
+    public var lanDiscovery: Bool
 
     public init(clip: Clip? = .default, noticeHoldMillis: UInt64 = 7 * 24 * 3600 * 1000,
-                udp: HostPort? = HostPort(host: "0.0.0.0", port: 0)) {
+                udp: HostPort? = HostPort(host: "0.0.0.0", port: 0), lanDiscovery: Bool = true) {
+        self.lanDiscovery = lanDiscovery
         self.clip = clip
         self.noticeHoldMillis = noticeHoldMillis
         self.udp = udp

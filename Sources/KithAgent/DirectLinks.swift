@@ -1,3 +1,4 @@
+import Dispatch
 import KithCore
 import KithCrypto
 import KithNet
@@ -25,9 +26,11 @@ actor DirectLinks {
     struct Session {
         let peer: String
         var session: DatagramSession
-        let address: SocketAddress
+        var address: SocketAddress
         /// A responder's session carries nothing until the initiator's first packet arrives on it.
         var confirmed: Bool
+        /// When it was made or last carried a packet from the peer (monotonic): the newest are kept.
+        var lastUsed: UInt64
     }
 
     /// Hands an incoming note or notice to the agent; true once it is committed (then acknowledged).
@@ -35,7 +38,10 @@ actor DirectLinks {
 
     private let keys: KeyPair
     private let logger: Logger
+    /// Wall clock: only for the handshake timestamp.
     private let now: @Sendable () -> UInt64
+    /// Monotonic milliseconds, for every timer and round trip (a clock step must not kill paths).
+    private let clock: @Sendable () -> UInt64
     private let intake: Intake
     private let onChange: @Sendable (String, PathMachine.Mode) -> Void
     private var outbound: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>?
@@ -43,7 +49,7 @@ actor DirectLinks {
     private var peers: [String: Peer] = [:]
     private var sessions: [UInt32: Session] = [:]
     private var initiations: [UInt32: (peer: String, pending: DeviceHandshake.Pending, sentAt: UInt64)] = [:]
-    private var waiters: [UInt32: CheckedContinuation<Bool, Never>] = [:]
+    private var waiters: [UInt32: (peer: String, continuation: CheckedContinuation<Bool, Never>)] = [:]
     private var pings: [UInt64: (peer: String, sentAt: UInt64)] = [:]
     private var reflection: (nonce: [UInt8], continuation: CheckedContinuation<EndpointAddress?, Never>)?
     private var nextRequestID: UInt32 = 1
@@ -52,11 +58,13 @@ actor DirectLinks {
     static let ackTimeout: UInt64 = 300
     static let attempts = 3
 
-    init(keys: KeyPair, logger: Logger, now: @escaping @Sendable () -> UInt64, intake: @escaping Intake,
-         onChange: @escaping @Sendable (String, PathMachine.Mode) -> Void) {
+    init(keys: KeyPair, logger: Logger, now: @escaping @Sendable () -> UInt64,
+         clock: @escaping @Sendable () -> UInt64 = { UInt64(DispatchTime.now().uptimeNanoseconds / 1_000_000) },
+         intake: @escaping Intake, onChange: @escaping @Sendable (String, PathMachine.Mode) -> Void) {
         self.keys = keys
         self.logger = logger
         self.now = now
+        self.clock = clock
         self.intake = intake
         self.onChange = onChange
     }
@@ -150,16 +158,23 @@ actor DirectLinks {
 
     /// The account's other devices, with their keys and candidates (from the device list).
     func update(peers list: [(id: String, key: PublicKey, candidates: [Candidate])]) {
-        let time = now()
+        let time = clock()
         let ids = Set(list.map(\.id))
-        for id in peers.keys where !ids.contains(id) { peers[id] = nil }
+        for id in peers.keys where !ids.contains(id) { forget(id) }
         for entry in list {
+            if let known = peers[entry.id], known.key != entry.key { forget(entry.id) }
             var peer = peers[entry.id] ?? Peer(key: entry.key)
-            if peer.key != entry.key { peer = Peer(key: entry.key) }
             let actions = peer.machine.candidatesChanged(entry.candidates, now: time)
             peers[entry.id] = peer
             perform(actions, for: entry.id)
         }
+    }
+
+    /// A device that left the list, or whose key changed: its sessions go with it.
+    private func forget(_ id: String) {
+        peers[id] = nil
+        sessions = sessions.filter { $0.value.peer != id }
+        initiations = initiations.filter { $0.value.peer != id }
     }
 
     func mode(of peer: String) -> PathMachine.Mode? { peers[peer]?.machine.mode }
@@ -167,7 +182,7 @@ actor DirectLinks {
     func isDirect(_ peer: String) -> Bool { peers[peer]?.machine.isDirect == true }
 
     private func tick() {
-        let time = now()
+        let time = clock()
         for id in peers.keys {
             guard var peer = peers[id] else { continue }
             let actions = peer.machine.tick(now: time)
@@ -184,9 +199,7 @@ actor DirectLinks {
             case .probe(let candidates):
                 for candidate in candidates { initiate(id, to: candidate) }
             case .keepalive:
-                let nonce = UInt64.random(in: 0...UInt64.max)
-                pings[nonce] = (id, now())
-                _ = send(Envelope(.ping(.init(nonce: nonce))), to: id)
+                ping(id)
             case .changed(let mode):
                 if case .relay = mode { peers[id]?.sendIndex = nil }
                 logger.info("path to \(id): \(Self.describe(mode))")
@@ -213,7 +226,7 @@ actor DirectLinks {
         do {
             let (packet, pending) = try DeviceHandshake.initiate(localKeys: keys, peerKey: peer.key, localIndex: index,
                                                                  nowMillis: now())
-            initiations[index] = (id, pending, now())
+            initiations[index] = (id, pending, clock())
             write(packet, to: address)
         } catch {
             logger.warning("cannot start a handshake with \(id): \(error)")
@@ -227,29 +240,26 @@ actor DirectLinks {
         case let .handshakeInitiation(senderIndex, message):
             answer(senderIndex: senderIndex, message: message, from: address)
         case let .handshakeResponse(senderIndex, receiverIndex, message):
-            guard let (id, pending, _) = initiations.removeValue(forKey: receiverIndex),
+            // A response that does not verify leaves the initiation waiting for the real one.
+            guard let (id, pending, _) = initiations[receiverIndex],
                   let session = try? DeviceHandshake.complete(pending, senderIndex: senderIndex, message: message)
             else { return }
-            sessions[receiverIndex] = Session(peer: id, session: session, address: address, confirmed: true)
+            initiations[receiverIndex] = nil
+            sessions[receiverIndex] = Session(peer: id, session: session, address: address, confirmed: true, lastUsed: clock())
             use(receiverIndex, for: id, address: address)
-            // The first packet on the session confirms it to the responder.
-            let nonce = UInt64.random(in: 0...UInt64.max)
-            pings[nonce] = (id, now())
-            _ = send(Envelope(.ping(.init(nonce: nonce))), to: id)
+            ping(id)  // the first packet on the session confirms it to the responder
         case let .transportData(receiverIndex, counter, ciphertext):
             guard var entry = sessions[receiverIndex],
-                  let plaintext = try? entry.session.open(receiverIndex: receiverIndex, counter: counter, ciphertext: ciphertext),
-                  let envelope = try? Envelope.decode(plaintext[...])
+                  let plaintext = try? entry.session.open(receiverIndex: receiverIndex, counter: counter, ciphertext: ciphertext)
             else { return }
-            if !entry.confirmed {
-                entry.confirmed = true
-                sessions[receiverIndex] = entry
-                use(receiverIndex, for: entry.peer, address: address)
-            } else {
-                sessions[receiverIndex] = entry
-            }
-            peers[entry.peer]?.machine.heard(now: now())
-            await handle(envelope, from: entry.peer)
+            entry.lastUsed = clock()
+            entry.address = address  // the peer may have moved (NAT rebinding): answer where it is now
+            let firstPacket = !entry.confirmed
+            entry.confirmed = true
+            sessions[receiverIndex] = entry
+            if firstPacket { use(receiverIndex, for: entry.peer, address: address) }
+            guard let envelope = try? Envelope.decode(plaintext[...]) else { return }
+            await handle(envelope, from: entry.peer, session: receiverIndex)
         case let .endpointReply(nonce, observed):
             endReflection(nonce: nonce, with: observed)
         case .endpointProbe:
@@ -265,27 +275,32 @@ actor DirectLinks {
         let index = newIndex()
         guard let (packet, session) = try? DeviceHandshake.respond(to: initiation, localIndex: index) else { return }
         peers[id]?.lastTimestamp = initiation.timestamp
-        sessions[index] = Session(peer: id, session: session, address: address, confirmed: false)
+        sessions[index] = Session(peer: id, session: session, address: address, confirmed: false, lastUsed: clock())
         prune(id)
         write(packet, to: address)
     }
 
-    /// Sends on session `index` from now on (it is confirmed) and tells the path machine.
+    /// Sends on session `index` from now on (it is confirmed) and tells the path machine. A
+    /// working LAN path is not given up for a path through NATs that completed later.
     private func use(_ index: UInt32, for id: String, address: SocketAddress) {
         guard var peer = peers[id] else { return }
+        let hostPort = Self.hostPort(address)
+        let isLAN = peer.machine.candidates.contains { $0.address == hostPort && $0.kind == .lan }
+        if case .direct(let current) = peer.machine.mode, current.kind == .lan, !isLAN, peer.sendIndex != nil { return }
         peer.sendIndex = index
         peer.address = address
-        let actions = peer.machine.established(address: Self.hostPort(address), now: now())
+        let actions = peer.machine.established(address: hostPort, now: clock())
         peers[id] = peer
         prune(id)
         perform(actions, for: id)
     }
 
-    /// Keeps a peer's four newest sessions: both sides may have run crossing handshakes.
+    /// Keeps a peer's four most recently used sessions (crossing handshakes make several), and
+    /// always the one this side sends on.
     private func prune(_ id: String) {
-        let mine = sessions.filter { $0.value.peer == id }.keys.sorted { (sessions[$0]!.session.localIndex, $0) > (sessions[$1]!.session.localIndex, $1) }
-        let keep = Set([peers[id]?.sendIndex].compactMap { $0 })
-        for index in mine.dropFirst(4) where !keep.contains(index) { sessions[index] = nil }
+        let mine = sessions.filter { $0.value.peer == id }.sorted { $0.value.lastUsed > $1.value.lastUsed }.map(\.key)
+        let keep = peers[id]?.sendIndex
+        for index in mine.dropFirst(4) where index != keep { sessions[index] = nil }
     }
 
     private func newIndex() -> UInt32 {
@@ -304,13 +319,32 @@ actor DirectLinks {
     /// Seals `envelope` on the peer's send session; false if there is none or it does not fit.
     @discardableResult
     private func send(_ envelope: Envelope, to id: String) -> Bool {
-        guard let index = peers[id]?.sendIndex, var entry = sessions[index], let address = peers[id]?.address,
-              let plaintext = try? envelope.encode(), let packet = try? entry.session.seal(plaintext)
+        guard let index = peers[id]?.sendIndex, seal(envelope, on: index) else { return false }
+        peers[id]?.machine.sent(now: clock())
+        return true
+    }
+
+    /// Seals `envelope` on session `index`, to the address the peer last sent it from.
+    @discardableResult
+    private func seal(_ envelope: Envelope, on index: UInt32) -> Bool {
+        guard var entry = sessions[index], let plaintext = try? envelope.encode(),
+              let packet = try? entry.session.seal(plaintext)
         else { return false }
         sessions[index] = entry
-        peers[id]?.machine.sent(now: now())
-        write(packet, to: address)
+        write(packet, to: entry.address)
         return true
+    }
+
+    private func nextID() -> UInt32 {
+        defer { nextRequestID = nextRequestID == .max ? 1 : nextRequestID + 1 }
+        return nextRequestID
+    }
+
+    /// A keepalive: its Pong is what shows this side's send session still reaches the peer.
+    private func ping(_ id: String) {
+        let nonce = UInt64.random(in: 0...UInt64.max)
+        pings[nonce] = (id, clock())
+        send(Envelope(requestID: nextID(), .ping(.init(nonce: nonce))), to: id)
     }
 
     /// Sends a note or notice directly and waits for the sibling's Ack (it has committed it);
@@ -318,12 +352,11 @@ actor DirectLinks {
     /// the caller sends it through the relay; a late direct copy is harmless (both are idempotent).
     func deliver(_ message: Message, to id: String) async -> Bool {
         guard peers[id]?.machine.isDirect == true else { return false }
-        let requestID = nextRequestID
-        nextRequestID = nextRequestID == .max ? 1 : nextRequestID + 1
+        let requestID = nextID()
         for _ in 0..<Self.attempts {
             guard send(Envelope(requestID: requestID, message), to: id) else { return false }
             let acked = await withCheckedContinuation { continuation in
-                waiters[requestID] = continuation
+                waiters[requestID] = (id, continuation)
                 Task {
                     try? await Task.sleep(for: .milliseconds(Self.ackTimeout))
                     self.resume(requestID, with: false)
@@ -332,29 +365,37 @@ actor DirectLinks {
             if acked { return true }
         }
         if var peer = peers[id] {
-            let actions = peer.machine.deliveryFailed(now: now())
+            let actions = peer.machine.deliveryFailed(now: clock())
             peers[id] = peer
             perform(actions, for: id)
         }
         return false
     }
 
-    private func resume(_ requestID: UInt32, with value: Bool) {
-        waiters.removeValue(forKey: requestID)?.resume(returning: value)
+    private func resume(_ requestID: UInt32, with value: Bool, from peer: String? = nil) {
+        guard let waiter = waiters[requestID], peer == nil || waiter.peer == peer else { return }
+        waiters[requestID] = nil
+        waiter.continuation.resume(returning: value)
     }
 
-    private func handle(_ envelope: Envelope, from id: String) async {
+    /// Answers go back on the session the request came on, to where it came from: that works
+    /// whichever session this side itself sends on, or none.
+    private func handle(_ envelope: Envelope, from id: String, session index: UInt32) async {
         switch envelope.message {
         case .ping(let ping):
-            send(Envelope(requestID: envelope.requestID, .pong(.init(nonce: ping.nonce))), to: id)
+            seal(Envelope(requestID: envelope.requestID, .pong(.init(nonce: ping.nonce))), on: index)
         case .pong(let pong):
-            if let ping = pings.removeValue(forKey: pong.nonce), ping.peer == id {
-                peers[id]?.machine.measured(rttMillis: Double(now() - ping.sentAt))
-            }
+            guard let ping = pings[pong.nonce], ping.peer == id else { return }
+            pings[pong.nonce] = nil
+            let time = clock()
+            peers[id]?.machine.heard(now: time)
+            peers[id]?.machine.measured(rttMillis: Double(time >= ping.sentAt ? time - ping.sentAt : 0))
         case .ack:
-            resume(envelope.requestID, with: true)
+            guard waiters[envelope.requestID]?.peer == id else { return }
+            peers[id]?.machine.heard(now: clock())
+            resume(envelope.requestID, with: true, from: id)
         case .note, .viewed:
-            if await intake(envelope, id) { send(Envelope(requestID: envelope.requestID, .ack(.init())), to: id) }
+            if await intake(envelope, id) { seal(Envelope(requestID: envelope.requestID, .ack(.init())), on: index) }
         default:
             logger.notice("dropped a direct \(envelope.message.type) from \(id): not carried on direct paths")
         }

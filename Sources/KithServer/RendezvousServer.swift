@@ -51,7 +51,6 @@ public final class RendezvousServer: Sendable {
         let port = server.channel.localAddress?.port ?? configuration.port
         // The same port number over UDP reflects endpoint probes (spec §Endpoints).
         let reflector = try await DatagramBootstrap(group: group)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelInitializer { $0.pipeline.addHandler(EndpointReflector()) }
             .bind(host: configuration.host, port: port).get()
         defer { reflector.close(promise: nil) }

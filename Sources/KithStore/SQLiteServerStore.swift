@@ -99,7 +99,8 @@ public final class SQLiteServerStore: ServerStore {
                     throw StoreError.conflict("device key belongs to another account")
                 }
                 try db.execute(sql: """
-                    UPDATE device SET name = ?, clientVersion = ?, addresses = ?, lastSeenMillis = ? WHERE id = ?
+                    UPDATE device SET name = ?, clientVersion = ?, addresses = ?, publicAddresses = '', lastSeenMillis = ?
+                    WHERE id = ?
                     """, arguments: [r.name, r.clientVersion, addresses, Int64(now), existing.id])
                 return DeviceRecord(id: existing.id, account: r.account, terminalType: existing.terminalType, name: r.name,
                                     key: r.key, clientVersion: r.clientVersion, addresses: r.addresses,

@@ -57,6 +57,7 @@ import Testing
             let type: String
             let senderIndex: UInt32?, receiverIndex: UInt32?, counter: UInt64?
             let noiseMessage: String?, ciphertext: String?
+            let nonce: String?, family: UInt8?, ip: String?, port: UInt16?
         }
         let tcId: Int, comment: String, result: String, hex: String
         let meaning: Meaning?
@@ -72,8 +73,12 @@ import Testing
         case "handshakeInitiation": .handshakeInitiation(senderIndex: m.senderIndex!, noiseMessage: [UInt8](vectorHex: m.noiseMessage!))
         case "handshakeResponse": .handshakeResponse(senderIndex: m.senderIndex!, receiverIndex: m.receiverIndex!,
                                                      noiseMessage: [UInt8](vectorHex: m.noiseMessage!))
+        case "endpointProbe": .endpointProbe(nonce: [UInt8](vectorHex: m.nonce!))
+        case "endpointReply": .endpointReply(nonce: [UInt8](vectorHex: m.nonce!),
+                                             observed: EndpointAddress(ip: [UInt8](vectorHex: m.ip!), port: m.port!))
         default: .transportData(receiverIndex: m.receiverIndex!, counter: m.counter!, ciphertext: [UInt8](vectorHex: m.ciphertext!))
         }
+        if m.type == "endpointReply" { #expect([UInt8](vectorHex: m.ip!).count == (m.family == 4 ? 4 : 16)) }
         #expect(try Datagram.decode([UInt8](vectorHex: v.hex)[...]) == expected)
     }
 

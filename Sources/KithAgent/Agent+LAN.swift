@@ -1,0 +1,91 @@
+import Foundation
+import KithCore
+import KithCrypto
+import KithStore
+
+/// LAN discovery in the agent (spec §LAN discovery): announce, browse, and hand the addresses of
+/// services that claim to be a sibling to the path machine as `lan` candidates. The claim is
+/// checked by the handshake against the key in the device list; anything else is only listed.
+extension Agent {
+    /// A `_kith._udp` service seen on the LAN.
+    struct Discovered: Sendable {
+        var name: String
+        var address: String
+        var record: LANRecord?
+    }
+
+    /// Starts DNS-SD once this device has a session and a UDP socket (the account tag needs the one,
+    /// the service's port is the other's).
+    func startLANDiscovery() async {
+        guard lan == nil, let links, let port = await links.localAddress?.port,
+              let account = (try? store.session())??.account
+        else { return }
+        let fingerprint = identity.publicKey.fingerprint.description
+        let record = LANRecord(fingerprint: fingerprint, accountTag: LANRecord.accountTag(account: account, day: today()))
+        let discovery = LANDiscovery(instance: LANRecord.instanceName(fingerprint: fingerprint), port: UInt16(port), record: record) {
+            [weak self] event in Task { await self?.lanEvent(event) }
+        }
+        lan = discovery
+        discovery.start()
+    }
+
+    private func lanEvent(_ event: LANDiscovery.Event) async {
+        switch event {
+        case .availability(let problem?):
+            lanProblem = problem
+            logger.notice("LAN discovery off: \(problem); trying again every 30 s")
+        case .availability(nil):
+            lanProblem = nil
+            logger.info("LAN discovery on")
+        case let .found(name, address, port, txt):
+            let record = LANRecord(txt: txt)
+            discovered[name] = Discovered(name: name, address: "\(address):\(port)", record: record)
+            if let device = sibling(claimedBy: record) {
+                logger.info("LAN: \(name) at \(address):\(port) says it is \(device); checking with a handshake")
+            }
+            await updateLinks()
+        case .lost(let name):
+            discovered[name] = nil
+            await updateLinks()
+        }
+    }
+
+    /// The sibling whose key fingerprint the record names, if it carries this account's tag.
+    func sibling(claimedBy record: LANRecord?) -> String? {
+        guard let record, let session = try? store.session(),
+              LANRecord.tag(record.accountTag, isOf: session.account, day: today())
+        else { return nil }
+        return (try? store.devices())?.first { device in
+            device.id != session.deviceID && SigningPublicKey(rawValue: device.key)?.fingerprint.description == record.fingerprint
+        }?.id
+    }
+
+    /// Addresses found on the LAN for each sibling, as `lan` candidates.
+    func lanCandidates() -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        for service in discovered.values {
+            if let device = sibling(claimedBy: service.record) { out[device, default: []].append(service.address) }
+        }
+        return out
+    }
+
+    func today() -> UInt32 { UInt32(now() / 86_400_000) }
+
+    /// The local API's `discover`: every Kith service seen, own devices marked.
+    func discover() async throws -> DiscoverResult {
+        var entries: [DiscoveredEntry] = []
+        for service in discovered.values.sorted(by: { $0.name < $1.name }) {
+            let device = sibling(claimedBy: service.record)
+            let verified: Bool
+            if let device, case .direct(let candidate)? = await links?.mode(of: device) {
+                verified = candidate.address == service.address
+            } else {
+                verified = false
+            }
+            entries.append(DiscoveredEntry(name: service.name, address: service.address,
+                                           fingerprint: service.record?.fingerprint, kith: service.record != nil,
+                                           protocolVersion: service.record?.version, device: device, verified: verified))
+        }
+        return DiscoverResult(available: lan != nil && lanProblem == nil, problem: lanProblem, services: entries)
+    }
+}
