@@ -44,6 +44,9 @@ extension Kith {
             """, valueName: "address"))
         var udp = "0.0.0.0:0"
 
+        @Flag(inversion: .prefixedNo, help: "Announce and browse Kith agents on the LAN with DNS-SD (needs avahi-daemon).")
+        var lanDiscovery = true
+
         @Flag(help: .hidden)
         var daemonChild = false
 
@@ -61,7 +64,7 @@ extension Kith {
         var settings: AgentSettings {
             AgentSettings(clip: Clip.Mode(name: noticeClip).map { Clip(mode: $0, limit: UInt16(noticeClipBytes)) },
                           noticeHoldMillis: UInt64(noticeHoldHours) * 3_600_000,
-                          udp: udp == "off" ? nil : try? HostPort(parsing: udp, allowPortZero: true))
+                          udp: udp == "off" ? nil : try? HostPort(parsing: udp, allowPortZero: true), lanDiscovery: lanDiscovery)
         }  // set on the re-executed background process: its stderr is the log file
 
         func run() async throws {
@@ -104,7 +107,8 @@ extension Kith {
             posix_spawnattr_setflags(&attributes, Int16(Self.spawnSetSID))
             let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
             let arguments = [executable, "agent", "--profile", paths.profile, "--daemon-child", "--notice-clip", noticeClip,
-                             "--notice-clip-bytes", "\(noticeClipBytes)", "--notice-hold-hours", "\(noticeHoldHours)", "--udp", udp]
+                             "--notice-clip-bytes", "\(noticeClipBytes)", "--notice-hold-hours", "\(noticeHoldHours)", "--udp", udp,
+                             lanDiscovery ? "--lan-discovery" : "--no-lan-discovery"]
             var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
             defer { argv.forEach { free($0) } }
             var pid: pid_t = 0

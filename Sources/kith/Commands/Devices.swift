@@ -30,3 +30,44 @@ extension Kith {
         }
     }
 }
+
+extension Kith {
+    struct Discover: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the Kith agents seen on this LAN with DNS-SD, your own devices marked.",
+            discussion: """
+                The agent announces a _kith._udp service and browses for the others (through \
+                avahi-daemon). A service that claims to be one of your devices is only trusted once a \
+                handshake with that device's key succeeds at its address (VERIFIED); anything else is \
+                listed, never trusted.
+                """)
+        @OptionGroup var options: ClientOptions
+
+        @Option(help: "Wait this many seconds for answers before listing.")
+        var timeout = 3.0
+
+        func run() throws {
+            let deadline = Date().addingTimeInterval(timeout)
+            var result = try options.client.call(AgentRequest(.discover), as: DiscoverResult.self)
+            while Date() < deadline {
+                usleep(250_000)
+                result = try options.client.call(AgentRequest(.discover), as: DiscoverResult.self)
+            }
+            options.output(result) {
+                if let problem = result.problem { Console.line("LAN discovery is off: \(problem)") }
+                if result.services.isEmpty { Console.line("no Kith agents seen on the LAN") }
+                let rows = [["NAME", "ADDRESS", "FINGERPRINT", "DEVICE"]] + result.services.map { s in
+                    [s.name.printable, s.address, s.fingerprint?.printable ?? "(not a Kith record)",
+                     s.device.map { "\($0.printable) (mine, \(s.verified ? "verified" : "not verified yet"))" }
+                        ?? (s.kith ? "not yours" : "-")]
+                }
+                guard rows.count > 1 else { return }
+                let widths = (0..<4).map { column in rows.map { $0[column].count }.max() ?? 0 }
+                for row in rows {
+                    Console.line(zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }
+                        .joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression))
+                }
+            }
+        }
+    }
+}
