@@ -74,10 +74,15 @@ extension Agent {
     /// The local API's `discover`: every Kith service seen, own devices marked.
     func discover() async throws -> DiscoverResult {
         var entries: [DiscoveredEntry] = []
+        let me = identity.publicKey.fingerprint.description
+        let myID = (try? store.session())??.deviceID
         for service in discovered.values.sorted(by: { $0.name < $1.name }) {
-            let device = sibling(claimedBy: service.record)
+            let isMe = service.record?.fingerprint == me
+            let device = isMe ? myID : sibling(claimedBy: service.record)
             let verified: Bool
-            if let device, case .direct(let candidate)? = await links?.mode(of: device) {
+            if isMe {
+                verified = true  // its own announcement
+            } else if let device, case .direct(let candidate)? = await links?.mode(of: device) {
                 verified = candidate.address == service.address
             } else {
                 verified = false

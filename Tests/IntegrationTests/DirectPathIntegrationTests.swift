@@ -12,14 +12,7 @@ import Testing
     /// Two devices find each other directly; with the server stopped, and after both restart
     /// without it, notes still flow, from the addresses they cached.
     @Test func siblingsGoDirectAndKeepTalkingWithoutTheServer() async throws {
-        let server = try await ServerHarness.start()
-        let root = temporaryDirectory("direct")
-        let laptop = AgentHarness("laptop", root: root), phone = AgentHarness("phone", root: root)
-        try await laptop.start()
-        try await phone.start()
-        _ = try laptop.login(server)
-        _ = try phone.login(server, type: "mobile")
-        try await Self.waitForPath("lan", from: laptop, to: "alice-MP-1")
+        let (server, laptop, phone) = try await Self.laptopAndPhone("direct")
         try await Self.waitForPath("lan", from: phone, to: "alice-PC-1")
 
         server.stop()
@@ -39,14 +32,7 @@ import Testing
     /// The receiver goes silent (SIGSTOP): the sender falls back to the relay within 5 s, what it
     /// sends meanwhile arrives exactly once when the receiver wakes, and the path goes direct again.
     @Test func aSilentPathFallsBackToTheRelayAndUpgradesAgain() async throws {
-        let server = try await ServerHarness.start()
-        let root = temporaryDirectory("failover")
-        let laptop = AgentHarness("laptop", root: root), phone = AgentHarness("phone", root: root)
-        try await laptop.start()
-        try await phone.start()
-        _ = try laptop.login(server)
-        _ = try phone.login(server, type: "mobile")
-        try await Self.waitForPath("lan", from: laptop, to: "alice-MP-1")
+        let (server, laptop, phone) = try await Self.laptopAndPhone("failover")
         _ = try laptop.cli(["send", "alice-MP-1", "before"], as: SendResult.self)
 
         let pid = try #require(phone.process?.process.processIdentifier)
@@ -64,6 +50,7 @@ import Testing
         try await Self.waitForPath("lan", from: laptop, to: "alice-MP-1", seconds: 20)
         _ = try laptop.cli(["send", "alice-MP-1", "after"], as: SendResult.self)
         try await phone.eventually("the note after") { try phone.inbox().map(\.text) == ["before", "during 1", "during 2", "after"] }
+        _ = server
         print("direct path failover to the relay: \(String(format: "%.2f", failover)) s")
     }
 
@@ -81,6 +68,19 @@ import Testing
         }
         _ = try laptop.cli(["send", "alice-MP-1", "through the server"], as: SendResult.self)
         try await phone.eventually("the note") { try phone.inbox().map(\.text) == ["through the server"] }
+    }
+
+    /// A server, and alice's laptop and phone logged in and on a direct path to each other.
+    static func laptopAndPhone(_ name: String) async throws -> (ServerHarness, AgentHarness, AgentHarness) {
+        let server = try await ServerHarness.start()
+        let root = temporaryDirectory(name)
+        let laptop = AgentHarness("laptop", root: root), phone = AgentHarness("phone", root: root)
+        try await laptop.start()
+        try await phone.start()
+        _ = try laptop.login(server)
+        _ = try phone.login(server, type: "mobile")
+        try await waitForPath("lan", from: laptop, to: "alice-MP-1")
+        return (server, laptop, phone)
     }
 
     static func waitForPath(_ path: String, from agent: AgentHarness, to device: String, seconds: Double = 20) async throws {

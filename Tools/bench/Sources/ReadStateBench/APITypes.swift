@@ -82,7 +82,7 @@ struct ContactsResult: Decodable {
 /// One line of the `events` stream, e.g.
 /// `{"by":"alice-PC-1","codes":[5],"contact":"bob","event":"viewed","unread":0}`.
 struct AgentEvent: Decodable {
-    /// `note`, `message`, `viewed` or `contacts`.
+    /// `note`, `message`, `viewed`, `contacts` or `path`.
     var event: String
     var contact: String?
     var codes: [UInt64]?

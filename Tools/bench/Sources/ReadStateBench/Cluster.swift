@@ -88,6 +88,18 @@ struct Cluster {
         say("contacts: alice and bob on every agent; bob sees 3 alice devices; each alice agent lists 3 devices")
     }
 
+    /// Gives direct paths (issue 4) up to `timeout` seconds to come up from `reader` to its
+    /// siblings, and returns the paths then (see `siblingPaths`). Agents started with `--udp off`
+    /// stay on the relay, and so does the measurement.
+    func settledSiblingPaths(_ reader: LocalAPIClient, timeout: Double = 10) throws -> String {
+        let start = monotonicNanos()
+        while true {
+            let paths = try siblingPaths(reader)
+            if !paths.contains(" relay") || secondsSince(start) > timeout { return paths }
+            usleep(200_000)
+        }
+    }
+
     /// How `reader` reaches each other alice device now, by name ("alice2 relay, alice3 relay"):
     /// the path the viewed-notices take, as the reader's `devices` reports it.
     func siblingPaths(_ reader: LocalAPIClient) throws -> String {

@@ -23,6 +23,7 @@ final class EventRecorder: @unchecked Sendable {  // mutable state guarded by `c
     private var firstViewed: [UInt64: Viewed] = [:]  // message code → the first viewed event naming it
     private var settled: [Viewed] = []               // viewed events that left `contact` with 0 unread
     private var messageEvents = 0
+    private var pathEvents = 0
     private var ended = false
 
     /// Subscribes (`{"method":"events"}`), checks the `{"ok":true…}` answer, and starts reading.
@@ -44,6 +45,9 @@ final class EventRecorder: @unchecked Sendable {  // mutable state guarded by `c
 
     deinit { close(fd) }
 
+    /// How many `path` events (a path to another device changed) have arrived so far.
+    var pathChanges: Int { condition.withLock { pathEvents } }
+
     /// True once the stream has ended (the agent stopped, or `stop` was called).
     var hasEnded: Bool { condition.withLock { ended } }
 
@@ -62,6 +66,8 @@ final class EventRecorder: @unchecked Sendable {  // mutable state guarded by `c
             switch event.event {
             case "message":
                 messageEvents += 1
+            case "path":  // a path to another device changed (direct paths, issue 4)
+                pathEvents += 1
             case "viewed":
                 let viewed = Viewed(at: at, unread: event.unread, by: event.by, codeCount: event.codes?.count ?? 0)
                 for code in event.codes ?? [] where firstViewed[code] == nil { firstViewed[code] = viewed }

@@ -82,3 +82,29 @@ func statusRoundTrips(_ client: LocalAPIClient, samples: Int) throws -> Samples 
     }
     return result
 }
+
+/// Durable 4 KiB writes in `directory` (where the server's and agents' SQLite stores live), each
+/// followed by fsync: the cost of the commits on a read's path. `growing`: each write appends,
+/// so the file's size changes too (as a WAL that grows); otherwise it overwrites a block of a
+/// file written before (as a WAL reused after a checkpoint).
+func fsyncs(in directory: URL, samples: Int, growing: Bool) throws -> Samples {
+    let path = directory.appendingPathComponent("fsync-probe").path
+    let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o600)
+    guard fd >= 0 else { throw BenchError("cannot create \(path): errno \(errno)") }
+    defer { close(fd); unlink(path) }
+    let block = [UInt8](repeating: 0x5a, count: 4096)
+    if !growing {
+        for i in 0..<samples { _ = pwrite(fd, block, block.count, off_t(i * block.count)) }
+        fsync(fd)
+    }
+    var result = Samples()
+    for i in 0..<samples {
+        guard pwrite(fd, block, block.count, off_t(i * block.count)) == block.count else {
+            throw BenchError("write to \(path): errno \(errno)")
+        }
+        let start = monotonicNanos()
+        fsync(fd)
+        result.append(monotonicNanos() - start)
+    }
+    return result
+}

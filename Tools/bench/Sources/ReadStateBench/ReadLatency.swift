@@ -24,7 +24,7 @@ func measureReadLatency(codes: [UInt64], reader: LocalAPIClient, readerID: Strin
         let read = try LocalAPIClient.decode(response, as: ReadResult.self, from: "\(reader.name) read \(code)")
         if read.newlyViewed != 1 { findings.add("read \(code) on \(reader.name) turned \(read.newlyViewed) messages viewed, not 1") }
 
-        var latest: UInt64 = 0
+        var latest: UInt64 = 0, arrived = 0
         for (sibling, recorder) in siblings.enumerated() {
             guard let viewed = recorder.waitForViewed(code, timeout: 5) else {
                 if recorder.hasEnded { throw BenchError("the events stream of \(recorder.name) ended: did its agent stop?") }
@@ -36,11 +36,12 @@ func measureReadLatency(codes: [UInt64], reader: LocalAPIClient, readerID: Strin
             let latency = viewed.at > start ? viewed.at - start : 0
             result.perSibling[sibling].append(latency)
             latest = max(latest, latency)
+            arrived += 1
             // Messages are read oldest first, so a sibling has this many left afterwards.
             if viewed.unread != codes.count - index - 1 { wrongUnread += 1 }
             if viewed.by != readerID { wrongBy += 1 }
         }
-        if latest > 0 { result.both.append(latest) }
+        if arrived == siblings.count { result.both.append(latest) }
         if (index + 1) % 250 == 0 { say("  read \(index + 1)/\(codes.count): p50 so far \(ms(result.both.p50))") }
     }
     if wrongUnread > 0 { findings.add("\(wrongUnread) viewed events carried an unexpected unread count") }

@@ -15,6 +15,12 @@ func monotonicNanos() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 /// Seconds since `start` (a `monotonicNanos()` value).
 func secondsSince(_ start: UInt64) -> Double { Double(monotonicNanos() - start) / 1e9 }
 
+/// The 1, 5 and 15-minute load averages (Linux): other work on the machine shows in every latency.
+func loadAverage() -> String {
+    let text = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? ""
+    return text.split(separator: " ").prefix(3).joined(separator: " ")
+}
+
 /// Calls `done` every `interval` seconds until it returns true; throws after `timeout` seconds,
 /// naming `what` and the last `state` that `done` left (for a useful failure message).
 func poll(_ what: String, timeout: Double, interval: Double = 0.1, _ done: (inout String) throws -> Bool) throws {

@@ -36,6 +36,7 @@ do {
     try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
     Leftovers.shared.install(directory: work, keep: ProcessInfo.processInfo.environment["KITH_BENCH_KEEP"] == "1")
     say("read-state bench: \(reads) reads one at a time, then \(bulk) at once; kith \(kithPath); work \(work.path)")
+    let loadAtStart = loadAverage()
 
     // The server, two accounts, four agents, logged in and made contacts.
     let cluster = try Cluster.start(KithBinary(path: kithPath, work: work))
@@ -49,7 +50,9 @@ do {
     // The floors, while nothing else runs.
     let udp = try udpRoundTrips(samples: 1000)
     let status = try statusRoundTrips(reader, samples: 1000)
-    say("floors: UDP loopback p50 \(ms(udp.p50)), local API status p50 \(ms(status.p50))")
+    let disk = (overwrite: try fsyncs(in: work, samples: 200, growing: false),
+                append: try fsyncs(in: work, samples: 200, growing: true))
+    say("floors: UDP loopback p50 \(ms(udp.p50)), local API status p50 \(ms(status.p50)), fsync p50 \(ms(disk.overwrite.p50))")
 
     // bob sends `reads` messages; alice1 reads them one at a time, oldest first.
     say("bob sends \(reads) messages")
@@ -62,12 +65,16 @@ do {
     let codes = try reader.call("inbox", .init(limit: reads), as: InboxResult.self).messages
         .filter { $0.contact == "bob" }.map(\.code)
     guard codes.count == reads else { throw BenchError("alice1's inbox lists \(codes.count) messages from bob, not \(reads)") }
-    let paths = try cluster.siblingPaths(reader)
+    let paths = try cluster.settledSiblingPaths(reader)
     say("alice1 reads them one at a time; paths from alice1: \(paths)")
+    let pathChangesBefore = siblings.map(\.pathChanges)
     let readLatency = try measureReadLatency(codes: codes, reader: reader, readerID: cluster.alice[0].deviceID,
                                              siblings: siblings, findings: findings)
     let pathsAfter = try cluster.siblingPaths(reader)
     if pathsAfter != paths { findings.add("the paths from alice1 changed during the reads: \(paths) → \(pathsAfter)") }
+    for (recorder, before) in zip(siblings, pathChangesBefore) where recorder.pathChanges != before {
+        findings.add("\(recorder.name) reported \(recorder.pathChanges - before) path changes during the reads")
+    }
 
     // bob sends `bulk` more; alice1 marks them all read at once.
     say("bob sends \(bulk) messages")
@@ -79,8 +86,9 @@ do {
     siblings.forEach { $0.stop() }
 
     // The table.
-    printReport(Results(reads: reads, bulk: bulk, siblings: siblings.map(\.name), paths: paths, udp: udp, status: status,
-                        readLatency: readLatency, convergence: convergence, sendSeconds: (firstSend, bulkSend)),
+    printReport(Results(reads: reads, bulk: bulk, siblings: siblings.map(\.name), paths: paths, udp: udp, status: status, fsync: disk,
+                        readLatency: readLatency, convergence: convergence, sendSeconds: (firstSend, bulkSend),
+                        load: (loadAtStart, loadAverage())),
                 findings: findings.all)
 } catch {
     say(Leftovers.shared.isInterrupted ? "read-state bench interrupted" : "read-state bench failed: \(error)")
