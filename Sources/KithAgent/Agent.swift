@@ -272,12 +272,12 @@ public actor Agent {
 
     // MARK: - The outbox
 
-    /// Sends the outbox, oldest first, one item at a time: each waits for its receiver's Ack on a
-    /// direct path, or for the server's answer (the server committed it), before it is marked
-    /// sent, so order holds per receiver. Notes and notices to a sibling with a direct path go
-    /// there first (also while the server is away); messages to contacts go through the server,
-    /// which gives them their code. An item that cannot go now holds back the later ones to the
-    /// same receiver only.
+    /// Sends the outbox: each receiver's items in order, one at a time, each waiting for its
+    /// receiver's Ack on a direct path, or for the server's answer (the server committed it),
+    /// before it is marked sent; different receivers in parallel, so a notice to one sibling does
+    /// not wait on another's. Notes and notices to a sibling with a direct path go there first
+    /// (also while the server is away); messages to contacts go through the server, which gives
+    /// them their code. An item that cannot go now holds back the later ones to its receiver only.
     func flushOutbox() async {
         guard !flushing else { flushAgain = true; return }
         flushing = true
@@ -286,43 +286,52 @@ public actor Agent {
             flushAgain = false
             guard let me = (try? store.session())??.deviceID else { return }
             let pending = (try? store.pendingOutgoing(limit: 256)) ?? []
-            var held: Set<String> = []
-            for item in pending where !held.contains(item.receiver) {
-                if item.kind != .chat, let links, await links.isDirect(item.receiver), let message = directMessage(item),
-                   await links.deliver(message, to: item.receiver) {
-                    try? store.markRelayed(seq: item.seq)
-                    continue
-                }
-                guard let connection, !connection.isClosed else {
-                    held.insert(item.receiver)
-                    continue
-                }
-                do {
-                    guard let request = try outgoingRequest(for: item, from: me) else {
-                        if try store.isPending(seq: item.seq) { held.insert(item.receiver) }  // else dropped for good
-                        continue
-                    }
-                    let answer = try await connection.request(request).message
-                    switch answer {
-                    case .ack:
-                        try store.markRelayed(seq: item.seq)
-                    case .chatAccepted(let accepted):
-                        try store.markRelayed(seq: item.seq, code: accepted.code)
-                    case .errorMessage(let error) where [ErrorCode.forbidden, .notFound].map(\.rawValue).contains(error.code):
-                        // Final: the receiver is gone or no longer a contact. Drop it, keep going.
-                        logger.error("the server refused a \(item.kind) to \(item.receiver) for good: \(Self.describe(answer))")
-                        try store.markFailed(seq: item.seq, reason: Self.describe(answer))
-                    default:
-                        logger.error("the server refused a \(item.kind) to \(item.receiver): \(Self.describe(answer))")
-                        held.insert(item.receiver)
-                    }
-                } catch {
-                    logger.notice("outbox paused: \(error)")
-                    return
-                }
+            var queues: [String: [AgentStore.OutboxItem]] = [:]
+            for item in pending { queues[item.receiver, default: []].append(item) }
+            let allSent = await withTaskGroup(of: Bool.self) { group in
+                for queue in queues.values { group.addTask { await self.flush(queue, from: me) } }
+                var all = true
+                for await sent in group { all = all && sent }
+                return all
             }
-            if pending.count == 256 && held.isEmpty { flushAgain = true }
+            if pending.count == 256 && allSent { flushAgain = true }
         } while flushAgain
+    }
+
+    /// Sends one receiver's items in order; false when one could not go (the rest wait).
+    private func flush(_ items: [AgentStore.OutboxItem], from me: String) async -> Bool {
+        for item in items {
+            if item.kind != .chat, let links, await links.isDirect(item.receiver), let message = directMessage(item),
+               await links.deliver(message, to: item.receiver) {
+                try? store.markRelayed(seq: item.seq)
+                continue
+            }
+            guard let connection, !connection.isClosed else { return false }
+            do {
+                guard let request = try outgoingRequest(for: item, from: me) else {
+                    if try store.isPending(seq: item.seq) { return false }  // no key yet: wait
+                    continue  // dropped for good
+                }
+                let answer = try await connection.request(request).message
+                switch answer {
+                case .ack:
+                    try store.markRelayed(seq: item.seq)
+                case .chatAccepted(let accepted):
+                    try store.markRelayed(seq: item.seq, code: accepted.code)
+                case .errorMessage(let error) where [ErrorCode.forbidden, .notFound].map(\.rawValue).contains(error.code):
+                    // Final: the receiver is gone or no longer a contact. Drop it, keep going.
+                    logger.error("the server refused a \(item.kind) to \(item.receiver) for good: \(Self.describe(answer))")
+                    try store.markFailed(seq: item.seq, reason: Self.describe(answer))
+                default:
+                    logger.error("the server refused a \(item.kind) to \(item.receiver): \(Self.describe(answer))")
+                    return false
+                }
+            } catch {
+                logger.notice("outbox paused: \(error)")
+                return false
+            }
+        }
+        return true
     }
 
     /// What a direct path carries for `item` (the envelope inside, without relay sealing).
