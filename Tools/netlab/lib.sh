@@ -34,7 +34,6 @@ STATUS=fail
 # output is redirected (`wait_path … >/dev/null`), and the trap would inherit that.
 exec 3>&1 4>&2
 
-
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 T0=$(now_ms)
 log() { printf '[%6.1f s] %s\n' "$(( $(now_ms) - T0 ))e-3" "$*"; }
@@ -45,7 +44,8 @@ teardown() {
     local rc=$?
     trap - EXIT INT TERM
     exec 1>&3 2>&4
-    if [[ $STATUS != ok ]]; then
+    [[ $rc == 77 ]] && STATUS=skipped  # a missing tool found midway: nothing to show
+    if [[ $STATUS == fail ]]; then
         echo "RESULT $SCENARIO FAILED (exit $rc)"
         echo "---- evidence from $WORK"
         for profile in "$WORK"/dev-*; do
@@ -61,7 +61,7 @@ teardown() {
     for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     "$LAB" down || true
-    if [[ ${NETLAB_KEEP:-} == 1 || $STATUS != ok ]] && [[ ${NETLAB_KEEP:-} != 0 ]]; then
+    if [[ ${NETLAB_KEEP:-} == 1 || $STATUS == fail ]] && [[ ${NETLAB_KEEP:-} != 0 ]]; then
         echo "work directory kept: $WORK"
     else
         rm -rf "$WORK"
