@@ -89,7 +89,8 @@ extension Agent {
             }
             entries.append(DiscoveredEntry(name: service.name, address: service.address,
                                            fingerprint: service.record?.fingerprint, kith: service.record != nil,
-                                           protocolVersion: service.record?.version, device: device, verified: verified))
+                                           protocolVersion: service.record?.version, device: device, verified: verified,
+                                           isThisDevice: isMe))
         }
         return DiscoverResult(available: lan != nil && lanProblem == nil, problem: lanProblem, services: entries)
     }

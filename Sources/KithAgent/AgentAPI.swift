@@ -269,6 +269,8 @@ public struct DiscoveredEntry: Codable, Sendable, Equatable {
     /// True once a handshake with that device's key succeeded at this address: only then is
     /// it trusted, and only as that device.
     public var verified: Bool
+    /// This agent's own announcement.
+    public var isThisDevice: Bool
 }
 
 public struct DiscoverResult: Codable, Sendable, Equatable {

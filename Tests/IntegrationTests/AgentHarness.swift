@@ -15,7 +15,8 @@ final class AgentHarness: @unchecked Sendable {
     }
 
     func start() async throws {
-        process = try KithProcess(["agent", "--profile", profile.path, "--foreground", "--udp", udp],
+        // No DNS-SD on the host: the lab (Tools/netlab) tests it inside namespaces, where it belongs.
+        process = try KithProcess(["agent", "--profile", profile.path, "--foreground", "--udp", udp, "--no-lan-discovery"],
                                   in: profile.deletingLastPathComponent(),
                                   name: profile.lastPathComponent + "-\(UUID().uuidString.prefix(4))")
         _ = try await process!.waitForLine(startingWith: "agent running")

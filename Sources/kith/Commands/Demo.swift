@@ -47,7 +47,7 @@ extension Kith {
             let profiles = [("laptop", "pc"), ("phone", "mobile")]
             for (name, _) in profiles {
                 let profile = root.appendingPathComponent(name).path
-                children.append(try spawnSelf(["agent", "--profile", profile, "--foreground", "--udp", "127.0.0.1:0"],
+                children.append(try spawnSelf(["agent", "--profile", profile, "--foreground", "--udp", "127.0.0.1:0", "--no-lan-discovery"],
                                               output: root.appendingPathComponent("\(name).out"),
                                               errors: root.appendingPathComponent("\(name).err")))
             }
@@ -63,14 +63,15 @@ extension Kith {
             }
             for (name, _) in profiles {
                 let client = AgentClient(paths: AgentPaths(profile: root.appendingPathComponent(name).path))
-                let list = try waitFor("both devices online in the \(name)'s list") {
+                let list = try waitFor("both devices online in the \(name)'s list, on a direct path") {
                     let result = try client.call(AgentRequest(.devices), as: DevicesResult.self)
-                    return result.devices.count == 2 && result.devices.allSatisfy(\.online) ? result : nil
+                    return result.devices.count == 2 && result.devices.allSatisfy { $0.online && $0.path != "relay" } ? result : nil
                 }
                 Console.line("devices as the \(name) sees them:")
                 for device in list.devices {
+                    let rtt = device.rttMillis.map { String(format: " %.1f ms", $0) } ?? ""
                     Console.line("  \(device.isThisDevice ? "*" : " ") \(device.id)  \(device.name)  \(device.type)  "
-                                 + "\(device.online ? "online" : "offline")  \(device.path)  \(device.fingerprint)")
+                                 + "\(device.online ? "online" : "offline")  \(device.path)\(rtt)  \(device.fingerprint)")
                 }
             }
             for (from, to) in [("laptop", "phone"), ("phone", "laptop")] {
@@ -81,7 +82,7 @@ extension Kith {
                 let note = try waitFor("the note to reach the \(to)") {
                     try receiver.call(AgentRequest(.inbox), as: InboxResult.self).notes.first { $0.text == text }
                 }
-                Console.line("note:    \(note.from) → \(note.to): \"\(note.text)\" (end-to-end encrypted, relayed)")
+                Console.line("note:    \(note.from) → \(note.to): \"\(note.text)\" (end-to-end encrypted, directly over UDP)")
             }
             try readStateFollowsThePerson(root: root, invite: invite, children: &children)
             Console.line("shutdown: stopping the agents and the server")
@@ -91,7 +92,7 @@ extension Kith {
         /// bob (a contact) writes to alice; she reads it on the laptop, and the phone turns it viewed.
         private func readStateFollowsThePerson(root: URL, invite: String, children: inout [Process]) throws {
             let profile = root.appendingPathComponent("bob").path
-            children.append(try spawnSelf(["agent", "--profile", profile, "--foreground", "--udp", "127.0.0.1:0"], output: root.appendingPathComponent("bob.out"),
+            children.append(try spawnSelf(["agent", "--profile", profile, "--foreground", "--udp", "127.0.0.1:0", "--no-lan-discovery"], output: root.appendingPathComponent("bob.out"),
                                           errors: root.appendingPathComponent("bob.err")))
             let bob = AgentClient(paths: AgentPaths(profile: profile))
             let laptop = AgentClient(paths: AgentPaths(profile: root.appendingPathComponent("laptop").path))

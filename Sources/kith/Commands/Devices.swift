@@ -58,7 +58,8 @@ extension Kith {
                 if result.services.isEmpty { Console.line("no Kith agents seen on the LAN") }
                 let rows = [["NAME", "ADDRESS", "FINGERPRINT", "DEVICE"]] + result.services.map { s in
                     [s.name.printable, s.address, s.fingerprint?.printable ?? "(not a Kith record)",
-                     s.device.map { "\($0.printable) (mine, \(s.verified ? "verified" : "not verified yet"))" }
+                     s.isThisDevice ? "\(s.device?.printable ?? "") (this device)"
+                        : s.device.map { s.verified ? "\($0.printable) (mine, verified)" : "claims \($0.printable), not verified" }
                         ?? (s.kith ? "not yours" : "-")]
                 }
                 guard rows.count > 1 else { return }
