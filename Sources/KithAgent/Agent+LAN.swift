@@ -33,7 +33,7 @@ extension Agent {
         switch event {
         case .availability(let problem?):
             lanProblem = problem
-            logger.notice("LAN discovery off: \(problem); trying again every 30 s")
+            logger.notice("LAN discovery off: \(problem); trying again every \(Int(LANDiscovery.retryInterval)) s")
         case .availability(nil):
             lanProblem = nil
             logger.info("LAN discovery on")

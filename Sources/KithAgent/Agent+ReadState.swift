@@ -51,23 +51,24 @@ extension Agent {
             }
         }
         let expired = ReadState.expired(try store.heldNotices().map(Self.held), now: time).map(\.id)
-        let changed = try store.applyViewed(codes: codes, upTo: notice.upTo.map { ($0.contact, $0.code) },
+        let outcome = try store.applyViewed(codes: codes, upTo: notice.upTo.map { ($0.contact, $0.code) },
                                             viewing: .init(atMillis: notice.viewedAtMillis, by: sibling),
                                             hold: hold, deleteNotices: expired)
         if !hold.isEmpty { logger.info("holding \(hold.count) viewed-notice item(s) from \(sibling) until their messages arrive") }
-        publishViewed(changed, by: sibling)
+        publishViewed(outcome, by: sibling)
     }
 
     /// The local `read`: marks one message, or everything from a contact, viewed here, and queues
     /// a notice for every other device of the account, in one transaction.
     func read(_ params: AgentRequest.Params) async throws -> ReadResult {
-        guard let session = try store.session() else {
+        let context = try store.readContext(code: params.code)
+        guard let session = context.session else {
             throw AgentError(.notLoggedIn, "this device is not logged in; run `kith login`")
         }
         let viewing = AgentStore.Viewing(atMillis: now(), by: session.deviceID)
         let notice: Viewed, codes: [UInt64], upTo: [(account: String, code: UInt64)], shown: [MessageEntry]
         if let code = params.code {
-            guard let message = try store.message(code: code) else {
+            guard let message = context.message else {
                 throw AgentError(.unknownMessage, "there is no message \(code) on this device; see `kith inbox`")
             }
             shown = [Self.entry(message)]
@@ -85,21 +86,19 @@ extension Agent {
             throw AgentError(.invalidRequest, "read needs a message code, or a contact with all: true")
         }
         let body = try Envelope(.viewed(notice)).encode()
-        let siblings = try store.devices().map(\.id).filter { $0 != session.deviceID }
-        let changed = try store.applyViewed(codes: codes, upTo: upTo, viewing: viewing, enqueue: siblings.map {
+        let siblings = context.devices.filter { $0 != session.deviceID }
+        let outcome = try store.applyViewed(codes: codes, upTo: upTo, viewing: viewing, enqueue: siblings.map {
             .init(kind: .viewed, receiver: $0, body: body, sentAtMillis: viewing.atMillis)
         })
-        publishViewed(changed, by: session.deviceID)
+        publishViewed(outcome, by: session.deviceID)
         Task { await self.flushOutbox() }
-        return ReadResult(messages: shown, newlyViewed: changed.values.map(\.count).reduce(0, +))
+        return ReadResult(messages: shown, newlyViewed: outcome.changed.values.map(\.count).reduce(0, +))
     }
 
     /// One `viewed` event per contact account whose messages changed, with that account's codes.
-    private func publishViewed(_ changed: [String: [UInt64]], by device: String) {
-        guard !changed.isEmpty else { return }
-        let unread = (try? store.unreadCounts()) ?? [:]
-        for (account, codes) in changed.sorted(by: { $0.key < $1.key }) {
-            publish(AgentEvent(event: .viewed, contact: account, codes: codes, unread: unread[account] ?? 0, by: device))
+    private func publishViewed(_ outcome: AgentStore.ViewedOutcome, by device: String) {
+        for (account, codes) in outcome.changed.sorted(by: { $0.key < $1.key }) {
+            publish(AgentEvent(event: .viewed, contact: account, codes: codes, unread: outcome.unread[account] ?? 0, by: device))
         }
     }
 

@@ -200,6 +200,8 @@ actor DirectLinks {
                 for candidate in candidates { initiate(id, to: candidate) }
             case .keepalive:
                 ping(id)
+            case .rekey(let candidate):
+                initiate(id, to: candidate)
             case .changed(let mode):
                 if case .relay = mode { peers[id]?.sendIndex = nil }
                 logger.info("path to \(id): \(Self.describe(mode))")

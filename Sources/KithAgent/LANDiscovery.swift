@@ -9,7 +9,7 @@ import Glibc
 /// agent's `_kith._udp` service and browses for the others, resolving each to an IPv4 address,
 /// port and TXT record. One thread owns every DNS-SD reference (the library is not thread-safe)
 /// and polls their sockets. With no avahi-daemon (or no D-Bus) the library fails at once; this
-/// says so once and tries again every 30 s, so discovery starts when the daemon does.
+/// says so once and tries again every 5 s, so discovery starts soon after the daemon does.
 final class LANDiscovery: @unchecked Sendable {
     enum Event: Sendable {
         case found(name: String, address: String, port: UInt16, txt: [UInt8])
@@ -17,6 +17,9 @@ final class LANDiscovery: @unchecked Sendable {
         /// DNS-SD is not available (the reason), or is again (nil).
         case availability(String?)
     }
+
+    /// How soon DNS-SD is tried again after it failed (no daemon, or the daemon went away).
+    static let retryInterval: TimeInterval = 5
 
     private let instance: String
     private let port: UInt16
@@ -72,7 +75,7 @@ final class LANDiscovery: @unchecked Sendable {
 
     private func run() {
         while !shouldStop {
-            if operations.isEmpty, failedAt.map({ Date().timeIntervalSince($0) > 30 }) ?? true { begin() }
+            if operations.isEmpty, failedAt.map({ Date().timeIntervalSince($0) > Self.retryInterval }) ?? true { begin() }
             var fds = operations.compactMap { op in op.ref.map { pollfd(fd: DNSServiceRefSockFD($0), events: Int16(POLLIN), revents: 0) } }
             if fds.isEmpty {
                 usleep(200_000)

@@ -40,6 +40,8 @@ public struct PathMachine: Sendable, Equatable {
         case probe([Candidate])
         /// Send a keepalive (a Ping) on the direct session.
         case keepalive
+        /// Run a new handshake on the direct path: fresh keys every `rekeyAfter` (spec §Rekeying).
+        case rekey(Candidate)
         /// The mode changed: tell the user interface, move traffic.
         case changed(Mode)
     }
@@ -56,6 +58,9 @@ public struct PathMachine: Sendable, Equatable {
         /// The first retry after a failure; it doubles up to `maxRetry`.
         public var firstRetry: UInt64 = 1000
         public var maxRetry: UInt64 = 60_000
+        /// A direct path gets new keys this often (a new handshake; the old session stays until
+        /// the new one carries traffic).
+        public var rekeyAfter: UInt64 = 120_000
 
         public init() {}
     }
@@ -69,6 +74,7 @@ public struct PathMachine: Sendable, Equatable {
     private var lastProbeAt: UInt64 = 0
     private var lastHeardAt: UInt64 = 0
     private var lastSentAt: UInt64 = 0
+    private var keyedAt: UInt64 = 0
     private var nextAttemptAt: UInt64 = 0
     private var failures: UInt64 = 0
     private var lastFailure = ""
@@ -114,10 +120,14 @@ public struct PathMachine: Sendable, Equatable {
         case .relay:
             guard !candidates.isEmpty, now >= nextAttemptAt else { return [] }
             return startProbing(now: now)
-        case .direct:
+        case .direct(let candidate):
             if now >= lastHeardAt + timing.deadAfter {
                 failures = 0
                 return fail(now: now, reason: "the direct path went silent for \(timing.deadAfter / 1000) s")
+            }
+            if now >= keyedAt + timing.rekeyAfter {
+                keyedAt = now  // once per interval, whether or not that handshake completes
+                return [.rekey(candidate)]
             }
             if now >= lastSentAt + timing.keepaliveInterval {
                 lastSentAt = now
@@ -131,6 +141,7 @@ public struct PathMachine: Sendable, Equatable {
     public mutating func established(address: String, now: UInt64) -> [Action] {
         lastHeardAt = now
         lastSentAt = now
+        keyedAt = now
         failures = 0
         let candidate = candidates.first { $0.address == address } ?? Candidate(address, .direct)
         guard mode != .direct(candidate) else { return [] }

@@ -74,9 +74,18 @@ extension AgentStore {
     // MARK: - Reading
 
     public func message(code: UInt64) throws -> StoredMessage? {
+        try database.read { db in try Self.message(code: code, db) }
+    }
+
+    private static func message(code: UInt64, _ db: Database) throws -> StoredMessage? {
+        try Row.fetchOne(db, sql: "SELECT * FROM message WHERE code = ?", arguments: [Int64(clamping: code)]).map(Self.message)
+    }
+
+    /// What a local `read` needs, in one read: the session, the message, the account's device ids.
+    public func readContext(code: UInt64?) throws -> (session: Session?, message: StoredMessage?, devices: [String]) {
         try database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM message WHERE code = ?", arguments: [Int64(clamping: code)])
-                .map(Self.message)
+            (try Self.session(db), try code.flatMap { try Self.message(code: $0, db) },
+             try String.fetchAll(db, sql: "SELECT id FROM device ORDER BY id"))
         }
     }
 
@@ -97,15 +106,17 @@ extension AgentStore {
 
     /// Unread messages per contact account (accounts with none are absent).
     public func unreadCounts() throws -> [String: Int] {
-        try database.read { db in
-            var counts: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: """
-                SELECT senderAccount, COUNT(*) AS n FROM message WHERE viewedAtMillis IS NULL GROUP BY senderAccount
-                """) {
-                counts[row["senderAccount"]] = row["n"]
-            }
-            return counts
+        try database.read(Self.unreadCounts)
+    }
+
+    private static func unreadCounts(_ db: Database) throws -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for row in try Row.fetchAll(db, sql: """
+            SELECT senderAccount, COUNT(*) AS n FROM message WHERE viewedAtMillis IS NULL GROUP BY senderAccount
+            """) {
+            counts[row["senderAccount"]] = row["n"]
         }
+        return counts
     }
 
     public func heldNotices() throws -> [StoredNotice] {
@@ -148,11 +159,11 @@ extension AgentStore {
     /// Carries out a viewed-notice (or a local read): marks messages viewed, raises per-contact
     /// marks, holds what matched nothing, deletes expired notices, and queues notices for the
     /// account's other devices, all in one transaction. Returns the codes it turned viewed, by
-    /// the contact account they came from.
+    /// the contact account they came from, and the unread counts after it.
     @discardableResult
     public func applyViewed(codes: [UInt64], upTo: [(account: String, code: UInt64)], viewing: Viewing,
                             hold: [StoredNotice] = [], deleteNotices: [Int64] = [],
-                            enqueue: [OutboxItem] = []) throws -> [String: [UInt64]] {
+                            enqueue: [OutboxItem] = []) throws -> ViewedOutcome {
         try database.write { db in
             var changed: [String: [UInt64]] = [:]
             let at = Int64(clamping: viewing.atMillis)
@@ -190,8 +201,15 @@ extension AgentStore {
             }
             try Self.deleteNotices(deleteNotices, db)
             _ = try Self.enqueue(enqueue, db)
-            return changed
+            return ViewedOutcome(changed: changed, unread: changed.isEmpty ? [:] : try Self.unreadCounts(db))
         }
+    }
+
+    /// What `applyViewed` did: the codes it turned viewed by contact, and the unread counts after
+    /// it (empty when nothing changed).
+    public struct ViewedOutcome: Sendable, Equatable {
+        public var changed: [String: [UInt64]]
+        public var unread: [String: Int]
     }
 
     private static func deleteNotices(_ ids: [Int64], _ db: Database) throws {

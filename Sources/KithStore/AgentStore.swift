@@ -67,6 +67,8 @@ public final class AgentStore: Sendable {
                     receivedAtMillis INTEGER NOT NULL, viewedAtMillis INTEGER, viewedBy TEXT
                 );
                 CREATE INDEX message_by_account ON message(senderAccount, code);
+                -- Unread counts are asked for on every message and notice: only unread rows are indexed.
+                CREATE INDEX message_unread ON message(senderAccount) WHERE viewedAtMillis IS NULL;
                 CREATE TABLE held_notice (
                     id INTEGER PRIMARY KEY AUTOINCREMENT, code INTEGER NOT NULL, sentAtMillis INTEGER NOT NULL,
                     sender TEXT NOT NULL, clipMode INTEGER, clipLimit INTEGER, clip BLOB,
@@ -102,19 +104,21 @@ public final class AgentStore: Sendable {
     }
 
     public func session() throws -> Session? {
-        try database.read { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT key, value FROM setting")
-            var values: [String: DatabaseValue] = [:]
-            for row in rows { values[row["key"]] = row["value"] }
-            guard let invite = values["invite"].flatMap(String.fromDatabaseValue),
-                  let account = values["account"].flatMap(String.fromDatabaseValue),
-                  let deviceID = values["deviceID"].flatMap(String.fromDatabaseValue),
-                  let token = values["token"].flatMap(Data.fromDatabaseValue),
-                  let expires = values["expiresAtMillis"].flatMap(Int64.fromDatabaseValue)
-            else { return nil }
-            return Session(invite: invite, account: account, deviceID: deviceID, token: [UInt8](token),
-                           expiresAtMillis: UInt64(expires))
-        }
+        try database.read(Self.session)
+    }
+
+    static func session(_ db: Database) throws -> Session? {
+        let rows = try Row.fetchAll(db, sql: "SELECT key, value FROM setting")
+        var values: [String: DatabaseValue] = [:]
+        for row in rows { values[row["key"]] = row["value"] }
+        guard let invite = values["invite"].flatMap(String.fromDatabaseValue),
+              let account = values["account"].flatMap(String.fromDatabaseValue),
+              let deviceID = values["deviceID"].flatMap(String.fromDatabaseValue),
+              let token = values["token"].flatMap(Data.fromDatabaseValue),
+              let expires = values["expiresAtMillis"].flatMap(Int64.fromDatabaseValue)
+        else { return nil }
+        return Session(invite: invite, account: account, deviceID: deviceID, token: [UInt8](token),
+                       expiresAtMillis: UInt64(expires))
     }
 
     public func saveSession(_ session: Session) throws {

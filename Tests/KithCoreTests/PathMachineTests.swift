@@ -50,6 +50,21 @@ struct PathMachineTests {
         #expect(machine.tick(now: 6000) == [.changed(.probing), .probe([lan])])  // upgrade attempt after 1 s
     }
 
+    @Test func aDirectPathGetsNewKeysEveryTwoMinutes() {
+        var machine = PathMachine()
+        _ = machine.candidatesChanged([lan], now: 0)
+        _ = machine.established(address: lan.address, now: 0)
+        var time: UInt64 = 0, rekeys: [UInt64] = []
+        while time < 250_000 {
+            time += 500
+            machine.heard(now: time)
+            if machine.tick(now: time).contains(.rekey(lan)) { rekeys.append(time) }
+        }
+        #expect(rekeys == [120_000, 240_000])
+        _ = machine.established(address: lan.address, now: 241_000)  // the new handshake completed
+        #expect(machine.isDirect)
+    }
+
     @Test func anUnacknowledgedDeliveryEndsTheDirectPath() {
         var machine = PathMachine()
         #expect(machine.deliveryFailed(now: 0).isEmpty)  // not direct: nothing to end

@@ -46,7 +46,7 @@ import Testing
         #expect(try !store.storeMessage(message(1), viewing: nil, consuming: []))  // a redelivery
         #expect(try store.storeMessage(message(3), viewing: nil, consuming: []))
         let viewing = AgentStore.Viewing(atMillis: 10, by: "alice-PC-1")
-        #expect(try store.applyViewed(codes: [], upTo: [("bob", 3)], viewing: viewing)["bob"]?.sorted() == [1, 3])
+        #expect(try store.applyViewed(codes: [], upTo: [("bob", 3)], viewing: viewing).changed["bob"]?.sorted() == [1, 3])
         #expect(try store.viewedUpTo(account: "bob")?.code == 3)
         _ = try store.applyViewed(codes: [], upTo: [("bob", 2)], viewing: viewing)  // never lowered
         #expect(try store.viewedUpTo(account: "bob")?.code == 3)

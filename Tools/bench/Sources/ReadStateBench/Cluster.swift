@@ -36,10 +36,12 @@ struct Cluster {
         var devices = ["alice1", "alice2", "alice3", "bob"].map { name in
             Device(name: name, account: name == "bob" ? "bob" : "alice", profile: work.appendingPathComponent(name))
         }
-        // KITH_BENCH_AGENT_ARGS: extra `kith agent` options for every agent, e.g. to compare paths.
+        // KITH_BENCH_AGENT_ARGS: extra `kith agent` options for every agent, e.g. to compare paths;
+        // the last --udp wins. By default the agents' UDP stays on loopback and DNS-SD is off.
         let extra = ProcessInfo.processInfo.environment["KITH_BENCH_AGENT_ARGS"]?.split(separator: " ").map(String.init) ?? []
         for device in devices {
-            _ = try kith.start(["agent", "--profile", device.profile.path, "--foreground"] + extra,
+            _ = try kith.start(["agent", "--profile", device.profile.path, "--foreground", "--udp", "127.0.0.1:0",
+                                "--no-lan-discovery"] + extra,
                                name: device.name, awaiting: "agent running")
         }
         for index in devices.indices {
