@@ -15,18 +15,37 @@ extension Agent {
     }
 
     /// Starts DNS-SD once this device has a session and a UDP socket (the account tag needs the one,
-    /// the service's port is the other's).
+    /// the service's port is the other's), and keeps it current: the tag changes every day and
+    /// with the account, and then the service is announced again. Events are handled in order.
     func startLANDiscovery() async {
-        guard lan == nil, let links, let port = await links.localAddress?.port,
-              let account = (try? store.session())??.account
-        else { return }
+        guard !lanStarting else { return }
+        lanStarting = true
+        defer { lanStarting = false }
+        guard let links, let port = await links.localAddress?.port, let account = (try? store.session())??.account else { return }
+        let day = today()
+        if let current = lan, current.day == day, current.account == account { return }
+        lan?.discovery.stop()
         let fingerprint = identity.publicKey.fingerprint.description
-        let record = LANRecord(fingerprint: fingerprint, accountTag: LANRecord.accountTag(account: account, day: today()))
-        let discovery = LANDiscovery(instance: LANRecord.instanceName(fingerprint: fingerprint), port: UInt16(port), record: record) {
-            [weak self] event in Task { await self?.lanEvent(event) }
+        let record = LANRecord(fingerprint: fingerprint, accountTag: LANRecord.accountTag(account: account, day: day))
+        let (events, sink) = AsyncStream.makeStream(of: LANDiscovery.Event.self)
+        let discovery = LANDiscovery(instance: LANRecord.instanceName(fingerprint: fingerprint), port: UInt16(port),
+                                     record: record) { sink.yield($0) }
+        lan = (discovery, day, account)
+        discovered = [:]
+        Task { [weak self] in
+            for await event in events { await self?.lanEvent(event) }
         }
-        lan = discovery
         discovery.start()
+        if !lanWatching {
+            lanWatching = true
+            Task { [weak self] in
+                while true {  // a new day (or account) means a new tag
+                    try? await Task.sleep(for: .seconds(60))
+                    guard let self else { return }
+                    await self.startLANDiscovery()
+                }
+            }
+        }
     }
 
     private func lanEvent(_ event: LANDiscovery.Event) async {

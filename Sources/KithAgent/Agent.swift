@@ -22,8 +22,11 @@ public actor Agent {
     var nextSubscriber: UInt64 = 0
     /// Direct UDP paths to the account's other devices; nil with `--udp off`.
     var links: DirectLinks?
-    /// DNS-SD on the LAN, once there is a session and a UDP socket.
-    var lan: LANDiscovery?
+    /// DNS-SD on the LAN, once there is a session and a UDP socket, with the day and account
+    /// its tag was made for.
+    var lan: (discovery: LANDiscovery, day: UInt32, account: String)?
+    var lanStarting = false
+    var lanWatching = false
     var lanProblem: String?
     var discovered: [String: Discovered] = [:]
 
@@ -285,16 +288,17 @@ public actor Agent {
         repeat {
             flushAgain = false
             guard let me = (try? store.session())??.deviceID else { return }
-            let pending = (try? store.pendingOutgoing(limit: 256)) ?? []
-            var queues: [String: [AgentStore.OutboxItem]] = [:]
-            for item in pending { queues[item.receiver, default: []].append(item) }
-            let allSent = await withTaskGroup(of: Bool.self) { group in
-                for queue in queues.values { group.addTask { await self.flush(queue, from: me) } }
-                var all = true
-                for await sent in group { all = all && sent }
-                return all
+            let queues = (try? store.pendingOutgoingByReceiver(limit: 64)) ?? [:]
+            let more = await withTaskGroup(of: Bool.self) { group in
+                for queue in queues.values {
+                    // A full page that all went out: there may be more for that receiver.
+                    group.addTask { await self.flush(queue, from: me) && queue.count == 64 }
+                }
+                var any = false
+                for await full in group { any = any || full }
+                return any
             }
-            if pending.count == 256 && allSent { flushAgain = true }
+            if more { flushAgain = true }
         } while flushAgain
     }
 

@@ -73,6 +73,18 @@ actor DirectLinks {
 
     /// Binds the UDP socket and serves it until the process ends.
     func start(host: String, port: Int, group: any EventLoopGroup) async throws {
+        try await bind(host: host, port: port, group: group)
+        Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(100))
+                self.tick()
+            }
+        }
+    }
+
+    /// Binds the socket and serves it; if it ever closes (NIO closes a UDP channel on most send
+    /// errors), binds the same port again, so direct paths come back instead of dying quietly.
+    private func bind(host: String, port: Int, group: any EventLoopGroup) async throws {
         let channel = try await DatagramBootstrap(group: group)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -82,6 +94,7 @@ actor DirectLinks {
             }
         localAddress = channel.channel.localAddress
         logger.info("UDP for direct paths on \(localAddress?.description ?? "?")")
+        let bound = localAddress?.port ?? port
         Task {
             try? await channel.executeThenClose { inbound, outbound in
                 self.setOutbound(outbound)
@@ -89,11 +102,15 @@ actor DirectLinks {
                     await self.received(Array(datagram.data.readableBytesView), from: datagram.remoteAddress)
                 }
             }
-        }
-        Task {
+            self.outbound = nil
+            self.logger.warning("the UDP socket closed; binding port \(bound) again")
             while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(100))
-                self.tick()
+                do {
+                    try await self.bind(host: host, port: bound, group: group)
+                    return
+                } catch {
+                    try? await Task.sleep(for: .seconds(1))
+                }
             }
         }
     }
@@ -102,8 +119,10 @@ actor DirectLinks {
         outbound = writer
     }
 
+    /// Sends one datagram; addresses of another family than the socket's are skipped (sending
+    /// to them would fail, and NIO closes a UDP channel on such errors).
     private func write(_ bytes: [UInt8], to address: SocketAddress) {
-        guard let outbound else { return }
+        guard let outbound, address.protocol == localAddress?.protocol else { return }
         let envelope = AddressedEnvelope(remoteAddress: address, data: ByteBuffer(bytes: bytes))
         Task { try? await outbound.write(envelope) }
     }
@@ -124,7 +143,9 @@ actor DirectLinks {
 
     /// Asks the server's UDP port what address it sees this socket at; nil after a second.
     func reflect(host: String, port: Int) async -> EndpointAddress? {
-        guard let server = try? SocketAddress.makeAddressResolvingHost(host, port: port) else { return nil }
+        guard let server = (try? HostPort(parsing: "\(host):\(port)")).flatMap({ try? SocketAddress(ipAddress: $0.host, port: $0.port) })
+                ?? (try? SocketAddress.makeAddressResolvingHost(host, port: port))
+        else { return nil }
         let nonce = secureRandomBytes(Datagram.probeNonceLength)
         guard let probe = try? Datagram.endpointProbe(nonce: nonce).encode() else { return nil }
         reflection?.continuation.resume(returning: nil)
@@ -256,6 +277,7 @@ actor DirectLinks {
             else { return }
             entry.lastUsed = clock()
             entry.address = address  // the peer may have moved (NAT rebinding): answer where it is now
+            if peers[entry.peer]?.address != nil { peers[entry.peer]?.address = address }
             let firstPacket = !entry.confirmed
             entry.confirmed = true
             sessions[receiverIndex] = entry
@@ -288,7 +310,8 @@ actor DirectLinks {
         guard var peer = peers[id] else { return }
         let hostPort = Self.hostPort(address)
         let isLAN = peer.machine.candidates.contains { $0.address == hostPort && $0.kind == .lan }
-        if case .direct(let current) = peer.machine.mode, current.kind == .lan, !isLAN, peer.sendIndex != nil { return }
+        if case .direct(let current) = peer.machine.mode, current.kind == .lan, !isLAN, current.address != hostPort,
+           peer.sendIndex != nil { return }
         peer.sendIndex = index
         peer.address = address
         let actions = peer.machine.established(address: hostPort, now: clock())
@@ -321,19 +344,19 @@ actor DirectLinks {
     /// Seals `envelope` on the peer's send session; false if there is none or it does not fit.
     @discardableResult
     private func send(_ envelope: Envelope, to id: String) -> Bool {
-        guard let index = peers[id]?.sendIndex, seal(envelope, on: index) else { return false }
+        guard let index = peers[id]?.sendIndex, seal(envelope, on: index, to: peers[id]?.address) else { return false }
         peers[id]?.machine.sent(now: clock())
         return true
     }
 
-    /// Seals `envelope` on session `index`, to the address the peer last sent it from.
+    /// Seals `envelope` on session `index`, to `address` or where the peer last sent that session from.
     @discardableResult
-    private func seal(_ envelope: Envelope, on index: UInt32) -> Bool {
+    private func seal(_ envelope: Envelope, on index: UInt32, to address: SocketAddress? = nil) -> Bool {
         guard var entry = sessions[index], let plaintext = try? envelope.encode(),
               let packet = try? entry.session.seal(plaintext)
         else { return false }
         sessions[index] = entry
-        write(packet, to: entry.address)
+        write(packet, to: address ?? entry.address)
         return true
     }
 

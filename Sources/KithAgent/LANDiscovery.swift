@@ -58,13 +58,13 @@ final class LANDiscovery: @unchecked Sendable {
     }
 
     func start() {
-        setenv("AVAHI_COMPAT_NOWARN", "1", 1)
         let thread = Thread { [self] in run() }
         thread.name = "kith-dns-sd"
         self.thread = thread
         thread.start()
     }
 
+    /// Ends the thread, which withdraws the service and releases every reference.
     func stop() {
         stopped.withLock { isStopped = true }
     }

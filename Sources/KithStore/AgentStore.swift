@@ -273,14 +273,24 @@ public final class AgentStore: Sendable {
         }
     }
 
-    public func pendingOutgoing(limit: Int = 64) throws -> [OutboxItem] {
+    /// The oldest `limit` waiting items of each receiver, so one receiver's backlog never hides
+    /// another's items.
+    public func pendingOutgoingByReceiver(limit: Int = 64) throws -> [String: [OutboxItem]] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM outbox WHERE relayed = 0 ORDER BY seq LIMIT ?", arguments: [limit]).map {
-                OutboxItem(seq: $0["seq"], kind: OutboxItem.Kind(rawValue: $0["kind"]) ?? .note, receiver: $0["receiver"],
-                           itemID: ($0["itemID"] as Data?).map { [UInt8]($0) }, text: $0["text"],
-                           body: ($0["body"] as Data?).map { [UInt8]($0) }, sentAtMillis: UInt64($0["sentAtMillis"] as Int64))
+            var out: [String: [OutboxItem]] = [:]
+            for receiver in try String.fetchAll(db, sql: "SELECT DISTINCT receiver FROM outbox WHERE relayed = 0") {
+                out[receiver] = try Row.fetchAll(db, sql: """
+                    SELECT * FROM outbox WHERE relayed = 0 AND receiver = ? ORDER BY seq LIMIT ?
+                    """, arguments: [receiver, limit]).map(Self.outboxItem)
             }
+            return out
         }
+    }
+
+    private static func outboxItem(_ row: Row) -> OutboxItem {
+        OutboxItem(seq: row["seq"], kind: OutboxItem.Kind(rawValue: row["kind"]) ?? .note, receiver: row["receiver"],
+                   itemID: (row["itemID"] as Data?).map { [UInt8]($0) }, text: row["text"],
+                   body: (row["body"] as Data?).map { [UInt8]($0) }, sentAtMillis: UInt64(row["sentAtMillis"] as Int64))
     }
 
     public func pendingOutgoingCount() throws -> Int {
@@ -342,9 +352,11 @@ public final class AgentStore: Sendable {
         }
     }
 
+    /// The newest `limit` notes, oldest first, in the order their senders sent them (their clocks):
+    /// a note that went through the server can arrive after a later one that went directly.
     public func incoming(limit: Int = 100) throws -> [Note] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM inbox ORDER BY seq DESC LIMIT ?", arguments: [limit]).map {
+            try Row.fetchAll(db, sql: "SELECT * FROM inbox ORDER BY sentAtMillis DESC, seq DESC LIMIT ?", arguments: [limit]).map {
                 Note(seq: $0["seq"], noteID: [UInt8]($0["noteID"] as Data), peer: $0["sender"], text: $0["text"],
                      sentAtMillis: UInt64($0["sentAtMillis"] as Int64), receivedAtMillis: UInt64($0["receivedAtMillis"] as Int64))
             }.reversed()

@@ -32,7 +32,7 @@ import Testing
             }
         }
         let store = try AgentStore(path: path)
-        let pending = try store.pendingOutgoing()
+        let pending = try store.pendingOutgoingByReceiver()["alice-PC-2"] ?? []
         #expect(pending.map(\.text) == ["still here"] && pending.first?.kind == .note && pending.first?.receiver == "alice-PC-2")
     }
 

@@ -80,6 +80,7 @@ extension Kith {
                 throw fail("an agent is already running for profile \(paths.profile)\(AgentLock.holder(paths).map { " (pid \($0))" } ?? "")")
             }
             defer { withExtendedLifetime(lock) {} }
+            setenv("AVAHI_COMPAT_NOWARN", "1", 1)  // before any thread: avahi's compat library warns on stderr otherwise
             let logger = Self.logger(paths, toStderr: true, toFile: !daemonChild)
             let agent = try Agent(paths: paths, logger: logger, settings: settings)
             try await agent.start()
