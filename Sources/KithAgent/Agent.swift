@@ -26,6 +26,9 @@ public actor Agent {
     /// its tag was made for.
     var lan: (discovery: LANDiscovery, day: UInt32, account: String)?
     var lanStarting = false
+    /// Outbox items handed on since the agent started: directly, and through the server.
+    var sentDirect = 0
+    var sentThroughServer = 0
     var lanWatching = false
     var lanProblem: String?
     var discovered: [String: Discovered] = [:]
@@ -308,6 +311,7 @@ public actor Agent {
             if item.kind != .chat, let links, await links.isDirect(item.receiver), let message = directMessage(item),
                await links.deliver(message, to: item.receiver) {
                 try? store.markRelayed(seq: item.seq)
+                sentDirect += 1
                 continue
             }
             guard let connection, !connection.isClosed else { return false }
@@ -320,8 +324,10 @@ public actor Agent {
                 switch answer {
                 case .ack:
                     try store.markRelayed(seq: item.seq)
+                    sentThroughServer += 1
                 case .chatAccepted(let accepted):
                     try store.markRelayed(seq: item.seq, code: accepted.code)
+                    sentThroughServer += 1
                 case .errorMessage(let error) where [ErrorCode.forbidden, .notFound].map(\.rawValue).contains(error.code):
                     // Final: the receiver is gone or no longer a contact. Drop it, keep going.
                     logger.error("the server refused a \(item.kind) to \(item.receiver) for good: \(Self.describe(answer))")

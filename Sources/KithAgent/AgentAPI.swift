@@ -117,6 +117,10 @@ public struct StatusResult: Codable, Sendable, Equatable {
     public var pendingNotes: Int
     /// Viewed-notices held because their message has not arrived here.
     public var heldNotices: Int
+    /// Outbox items (notes, notices, message copies) handed on since the agent started: directly
+    /// to the receiving device, and through the server.
+    public var sentDirect: Int
+    public var sentThroughServer: Int
     public var lastError: String?
 }
 

@@ -13,7 +13,8 @@ extension Agent {
             fingerprint: identity.publicKey.fingerprint.description, server: session?.invite ?? (try? store.invite()) ?? nil,
             connected: connection != nil && connectedSession != nil, account: session?.account, deviceID: session?.deviceID,
             sessionExpiresAtMillis: session?.expiresAtMillis, pendingNotes: (try? store.pendingOutgoingCount()) ?? 0,
-            heldNotices: (try? store.heldNoticeCount()) ?? 0, lastError: lastError)
+            heldNotices: (try? store.heldNoticeCount()) ?? 0, sentDirect: sentDirect, sentThroughServer: sentThroughServer,
+            lastError: lastError)
     }
 
     func signup(_ params: AgentRequest.Params) async throws -> EmptyResult {
