@@ -16,21 +16,6 @@ actor DirectLinks {
     struct Peer {
         var key: PublicKey
         var machine = PathMachine()
-        /// The session this side sends on, and where to.
-        var sendIndex: UInt32?
-        var address: SocketAddress?
-        /// The newest initiation answered: an older or replayed one is refused.
-        var lastTimestamp: UInt64 = 0
-    }
-
-    struct Session {
-        let peer: String
-        var session: DatagramSession
-        var address: SocketAddress
-        /// A responder's session carries nothing until the initiator's first packet arrives on it.
-        var confirmed: Bool
-        /// When it was made or last carried a packet from the peer (monotonic): the newest are kept.
-        var lastUsed: UInt64
     }
 
     /// Hands an incoming note or notice to the agent; true once it is committed (then acknowledged).
@@ -47,7 +32,8 @@ actor DirectLinks {
     private var outbound: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>?
     private(set) var localAddress: SocketAddress?
     private var peers: [String: Peer] = [:]
-    private var sessions: [UInt32: Session] = [:]
+    /// Which session goes to whom, and which one each sibling is sent on: the decisions.
+    private var sessions = SessionTable<DatagramSession, SocketAddress>()
     private var initiations: [UInt32: (peer: String, pending: DeviceHandshake.Pending, sentAt: UInt64)] = [:]
     private var waiters: [UInt32: (peer: String, continuation: CheckedContinuation<Bool, Never>)] = [:]
     private var pings: [UInt64: (peer: String, sentAt: UInt64)] = [:]
@@ -194,7 +180,7 @@ actor DirectLinks {
     /// A device that left the list, or whose key changed: its sessions go with it.
     private func forget(_ id: String) {
         peers[id] = nil
-        sessions = sessions.filter { $0.value.peer != id }
+        sessions.forget(id)
         initiations = initiations.filter { $0.value.peer != id }
     }
 
@@ -224,7 +210,7 @@ actor DirectLinks {
             case .rekey(let candidate):
                 initiate(id, to: candidate)
             case .changed(let mode):
-                if case .relay = mode { peers[id]?.sendIndex = nil }
+                if case .relay = mode { sessions.stopSending(to: id) }
                 logger.info("path to \(id): \(Self.describe(mode))")
                 onChange(id, mode)
             }
@@ -268,22 +254,26 @@ actor DirectLinks {
                   let session = try? DeviceHandshake.complete(pending, senderIndex: senderIndex, message: message)
             else { return }
             initiations[receiverIndex] = nil
-            sessions[receiverIndex] = Session(peer: id, session: session, address: address, confirmed: true, lastUsed: clock())
-            use(receiverIndex, for: id, address: address)
+            let hostPort = Self.hostPort(address)
+            let moved = sessions.addCompleted(receiverIndex, peer: id, session: session, address: address, now: clock(),
+                                              keepCurrent: peers[id]?.machine.keepsCurrentPath(over: hostPort) ?? false)
+            if moved { established(id, at: hostPort) }
             ping(id)  // the first packet on the session confirms it to the responder
         case let .transportData(receiverIndex, counter, ciphertext):
-            guard var entry = sessions[receiverIndex],
-                  let plaintext = try? entry.session.open(receiverIndex: receiverIndex, counter: counter, ciphertext: ciphertext)
+            guard let opened = sessions.withSession(receiverIndex, {
+                      try? $0.open(receiverIndex: receiverIndex, counter: counter, ciphertext: ciphertext)
+                  }),
+                  let plaintext = opened
             else { return }
-            entry.lastUsed = clock()
-            entry.address = address  // the peer may have moved (NAT rebinding): answer where it is now
-            if peers[entry.peer]?.address != nil { peers[entry.peer]?.address = address }
-            let firstPacket = !entry.confirmed
-            entry.confirmed = true
-            sessions[receiverIndex] = entry
-            if firstPacket { use(receiverIndex, for: entry.peer, address: address) }
+            let hostPort = Self.hostPort(address)
+            let peerID = sessions.entries[receiverIndex]?.peer ?? ""
+            guard let (peer, moved) = sessions.received(
+                on: receiverIndex, from: address, now: clock(),
+                keepCurrent: peers[peerID]?.machine.keepsCurrentPath(over: hostPort) ?? false)
+            else { return }
+            if moved { established(peer, at: hostPort) }
             guard let envelope = try? Envelope.decode(plaintext[...]) else { return }
-            await handle(envelope, from: entry.peer, session: receiverIndex)
+            await handle(envelope, from: peer, session: receiverIndex, address: address)
         case let .endpointReply(nonce, observed):
             endReflection(nonce: nonce, with: observed)
         case .endpointProbe:
@@ -293,45 +283,27 @@ actor DirectLinks {
 
     private func answer(senderIndex: UInt32, message: [UInt8], from address: SocketAddress) {
         guard let initiation = try? DeviceHandshake.read(initiation: senderIndex, message: message, localKeys: keys),
-              let (id, peer) = peers.first(where: { $0.value.key == initiation.peerKey }),
-              initiation.timestamp > peer.lastTimestamp
+              let id = peers.first(where: { $0.value.key == initiation.peerKey })?.key,
+              sessions.acceptInitiation(from: id, timestamp: initiation.timestamp)
         else { return }  // not a sibling's key, or replayed: no answer
         let index = newIndex()
         guard let (packet, session) = try? DeviceHandshake.respond(to: initiation, localIndex: index) else { return }
-        peers[id]?.lastTimestamp = initiation.timestamp
-        sessions[index] = Session(peer: id, session: session, address: address, confirmed: false, lastUsed: clock())
-        prune(id)
+        sessions.addAnswered(index, peer: id, session: session, address: address, now: clock())
         write(packet, to: address)
     }
 
-    /// Sends on session `index` from now on (it is confirmed) and tells the path machine. A
-    /// working LAN path is not given up for a path through NATs that completed later.
-    private func use(_ index: UInt32, for id: String, address: SocketAddress) {
+    /// Sending moved to a new session: the path machine hears of it.
+    private func established(_ id: String, at hostPort: String) {
         guard var peer = peers[id] else { return }
-        let hostPort = Self.hostPort(address)
-        let isLAN = peer.machine.candidates.contains { $0.address == hostPort && $0.kind == .lan }
-        if case .direct(let current) = peer.machine.mode, current.kind == .lan, !isLAN, current.address != hostPort,
-           peer.sendIndex != nil { return }
-        peer.sendIndex = index
-        peer.address = address
         let actions = peer.machine.established(address: hostPort, now: clock())
         peers[id] = peer
-        prune(id)
         perform(actions, for: id)
-    }
-
-    /// Keeps a peer's four most recently used sessions (crossing handshakes make several), and
-    /// always the one this side sends on.
-    private func prune(_ id: String) {
-        let mine = sessions.filter { $0.value.peer == id }.sorted { $0.value.lastUsed > $1.value.lastUsed }.map(\.key)
-        let keep = peers[id]?.sendIndex
-        for index in mine.dropFirst(4) where index != keep { sessions[index] = nil }
     }
 
     private func newIndex() -> UInt32 {
         while true {
             let index = UInt32.random(in: 1...UInt32.max)
-            if sessions[index] == nil && initiations[index] == nil { return index }
+            if sessions.entries[index] == nil && initiations[index] == nil { return index }
         }
     }
 
@@ -344,19 +316,18 @@ actor DirectLinks {
     /// Seals `envelope` on the peer's send session; false if there is none or it does not fit.
     @discardableResult
     private func send(_ envelope: Envelope, to id: String) -> Bool {
-        guard let index = peers[id]?.sendIndex, seal(envelope, on: index, to: peers[id]?.address) else { return false }
+        guard let (index, address) = sessions.sendTarget(for: id), seal(envelope, on: index, to: address) else { return false }
         peers[id]?.machine.sent(now: clock())
         return true
     }
 
-    /// Seals `envelope` on session `index`, to `address` or where the peer last sent that session from.
+    /// Seals `envelope` on session `index` and sends it to `address`.
     @discardableResult
-    private func seal(_ envelope: Envelope, on index: UInt32, to address: SocketAddress? = nil) -> Bool {
-        guard var entry = sessions[index], let plaintext = try? envelope.encode(),
-              let packet = try? entry.session.seal(plaintext)
+    private func seal(_ envelope: Envelope, on index: UInt32, to address: SocketAddress) -> Bool {
+        guard let plaintext = try? envelope.encode(),
+              let sealed = sessions.withSession(index, { try? $0.seal(plaintext) }), let packet = sealed
         else { return false }
-        sessions[index] = entry
-        write(packet, to: address ?? entry.address)
+        write(packet, to: address)
         return true
     }
 
@@ -405,10 +376,10 @@ actor DirectLinks {
 
     /// Answers go back on the session the request came on, to where it came from: that works
     /// whichever session this side itself sends on, or none.
-    private func handle(_ envelope: Envelope, from id: String, session index: UInt32) async {
+    private func handle(_ envelope: Envelope, from id: String, session index: UInt32, address: SocketAddress) async {
         switch envelope.message {
         case .ping(let ping):
-            seal(Envelope(requestID: envelope.requestID, .pong(.init(nonce: ping.nonce))), on: index)
+            seal(Envelope(requestID: envelope.requestID, .pong(.init(nonce: ping.nonce))), on: index, to: address)
         case .pong(let pong):
             guard let ping = pings[pong.nonce], ping.peer == id else { return }
             pings[pong.nonce] = nil
@@ -420,7 +391,7 @@ actor DirectLinks {
             peers[id]?.machine.heard(now: clock())
             resume(envelope.requestID, with: true, from: id)
         case .note, .viewed:
-            if await intake(envelope, id) { seal(Envelope(requestID: envelope.requestID, .ack(.init())), on: index) }
+            if await intake(envelope, id) { seal(Envelope(requestID: envelope.requestID, .ack(.init())), on: index, to: address) }
         default:
             logger.notice("dropped a direct \(envelope.message.type) from \(id): not carried on direct paths")
         }

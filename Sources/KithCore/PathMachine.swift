@@ -88,6 +88,14 @@ public struct PathMachine: Sendable, Equatable {
         return false
     }
 
+    /// Whether a session that completed through `address` should leave sending where it is: a
+    /// working LAN path is not given up for a path through NATs that completed later (a new
+    /// session at the path's own address, a rekey, always takes over).
+    public func keepsCurrentPath(over address: String) -> Bool {
+        guard case .direct(let current) = mode, current.kind == .lan, current.address != address else { return false }
+        return !candidates.contains { $0.address == address && $0.kind == .lan }
+    }
+
     /// The server's device list (or the cache of it) gave the sibling's candidates.
     public mutating func candidatesChanged(_ new: [Candidate], now: UInt64) -> [Action] {
         guard new != candidates else { return [] }
