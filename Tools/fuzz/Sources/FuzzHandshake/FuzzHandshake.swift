@@ -1,8 +1,10 @@
 import FuzzSupport
+import KithCore
 import KithCrypto
 
-/// Noise handshake messages from an attacker: an IK responder reads message 1, an XX initiator
-/// reads message 2. Fixed keys keep runs reproducible.
+/// Noise handshake messages from an attacker: an IK responder reads message 1 (bare, and as the
+/// UDP device handshake reads it, timestamp and all), an XX initiator reads message 2. Fixed
+/// keys keep runs reproducible.
 let responderStatic = KeyPair(privateKey: PrivateKey(rawValue: [UInt8](repeating: 1, count: 32))!)
 let ephemeral = KeyPair(privateKey: PrivateKey(rawValue: [UInt8](repeating: 2, count: 32))!)
 
@@ -18,6 +20,10 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         protocolName: try! NoiseProtocolName("Noise_IK_25519_ChaChaPoly_BLAKE2b"), role: .responder,
         localStatic: responderStatic, ephemeralSource: { ephemeral }))
     _ = try? responder.readMessage(bytes)
+    if let initiation = try? DeviceHandshake.read(initiation: 1, message: bytes, localKeys: responderStatic,
+                                                  ephemeralSource: { ephemeral }) {
+        _ = try? DeviceHandshake.respond(to: initiation, localIndex: 2)
+    }
 
     var initiator = try! NoiseHandshake(.init(
         protocolName: try! NoiseProtocolName("Noise_XX_25519_ChaChaPoly_BLAKE2b"), role: .initiator,
