@@ -49,13 +49,11 @@ extension AgentStore {
         }
     }
 
-    /// The devices of one contact, or of every contact when `account` is nil.
-    public func contactDevices(account: String? = nil) throws -> [Device] {
+    /// The devices of one contact.
+    public func contactDevices(account: String) throws -> [Device] {
         try database.read { db in
-            let rows = try account.map {
-                try Row.fetchAll(db, sql: "SELECT * FROM contact_device WHERE account = ? ORDER BY id", arguments: [$0])
-            } ?? Row.fetchAll(db, sql: "SELECT * FROM contact_device ORDER BY id")
-            return rows.map(Self.device)
+            try Row.fetchAll(db, sql: "SELECT * FROM contact_device WHERE account = ? ORDER BY id", arguments: [account])
+                .map(Self.device)
         }
     }
 
