@@ -22,6 +22,8 @@ public actor Agent {
     var nextSubscriber: UInt64 = 0
     /// Direct UDP paths to the account's other devices; nil with `--udp off`.
     var links: DirectLinks?
+    /// File transfers both ways; set in `start`.
+    var transfers: Transfers?
     /// DNS-SD on the LAN, once there is a session and a UDP socket, with the day and account
     /// its tag was made for.
     var lan: (discovery: LANDiscovery, day: UInt32, account: String)?
@@ -75,6 +77,7 @@ public actor Agent {
             await updateLinks()  // the cached device list: direct paths work before (or without) the server
             if settings.lanDiscovery { await startLANDiscovery() }
         }
+        await startTransfers()
         startLink()
     }
 
@@ -204,6 +207,8 @@ public actor Agent {
             Task { await self.flushOutbox() }  // copies may have waited for these keys
         case .relayDeliver(let deliver):
             await receive(deliver, session: session, connection: connection)
+        case .transitOffer(let offer):
+            acceptTransit(offer, session: session)
         default:
             logger.debug("ignoring \(message.type) from the server")
         }
@@ -411,6 +416,10 @@ public actor Agent {
         case .contactRemove: return Self.encode(await respond { try await self.contactChange(.remove, request.params) })
         case .read: return Self.encode(await respond { try await self.read(request.params) })
         case .discover: return Self.encode(await respond { try await self.discover() })
+        case .push: return Self.encode(await respond { try await self.push(request.params) })
+        case .transfers: return Self.encode(await respond { try await self.transferList() })
+        case .transfer, .accept, .reject:
+            return Self.encode(await respond { try await self.transfersRequest(request.method, request.params) })
         case .events: return Self.encode(AgentResponse<EmptyResult>(
             error: AgentError(.invalidRequest, "events is a stream: send it as the first line of a connection")))
         }

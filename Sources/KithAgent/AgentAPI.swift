@@ -3,6 +3,8 @@
 public enum AgentMethod: String, Codable, Sendable, CaseIterable {
     case status, signup, login, logout, devices, send, inbox
     case contacts, contactAdd, contactAccept, contactRemove, read, discover
+    /// File transfers (Protocol/local-api.md §Transfers).
+    case push, transfers, transfer, accept, reject
     /// Turns the connection into a stream of `AgentEvent` lines (Protocol/local-api.md §Events).
     case events
 }
@@ -25,6 +27,16 @@ public struct AgentRequest: Codable, Sendable, Equatable {
         public var contact: String?
         /// With `contact`: every message from it (`read`).
         public var all: Bool?
+        /// Absolute paths of files and folders (`push`).
+        public var paths: [String]?
+        /// The receive permission a push asks for: "direct" or "ask" (`push`).
+        public var receive: String?
+        /// How long an offer waits for an answer (`push`).
+        public var ttlSeconds: UInt32?
+        /// A transfer id, or enough of its start to be unique (`transfer`, `accept`, `reject`).
+        public var id: String?
+        /// An absolute folder to land in (`accept`).
+        public var folder: String?
 
         public init(invite: String? = nil, account: String? = nil, password: String? = nil, type: String? = nil,
                     name: String? = nil, to: String? = nil, text: String? = nil, limit: Int? = nil, code: UInt64? = nil,
@@ -61,6 +73,8 @@ public struct AgentError: Error, Codable, Sendable, Equatable, CustomStringConve
         case notLoggedIn
         /// No device of the account, and no device or account of a contact, has that id.
         case unknownDevice
+        /// No such transfer, or the id prefix is not unique.
+        case unknownTransfer
         /// This device holds no message with that code.
         case unknownMessage
         /// The server could not be reached.
@@ -231,6 +245,8 @@ public struct AgentEvent: Codable, Sendable, Equatable {
         case contacts
         /// The path to another device changed (`from`, `path`: lan, direct or relay).
         case path
+        /// A file transfer changed state (`transfer`: its id, `state`, `from`: the other device).
+        case transfer
     }
 
     public var event: Kind
@@ -241,9 +257,13 @@ public struct AgentEvent: Codable, Sendable, Equatable {
     public var unread: Int?
     public var by: String?
     public var path: String?
+    public var transfer: String?
+    public var state: String?
 
     public init(event: Kind, from: String? = nil, contact: String? = nil, codes: [UInt64]? = nil, unread: Int? = nil,
-                by: String? = nil, path: String? = nil) {
+                by: String? = nil, path: String? = nil, transfer: String? = nil, state: String? = nil) {
+        self.transfer = transfer
+        self.state = state
         self.path = path
         self.event = event
         self.from = from
@@ -282,4 +302,43 @@ public struct DiscoverResult: Codable, Sendable, Equatable {
     public var available: Bool
     public var problem: String?
     public var services: [DiscoveredEntry]
+}
+
+/// One file transfer, either way, as `transfers`, `transfer`, `push`, `accept` and `reject` show it.
+public struct TransferInfo: Codable, Sendable, Equatable {
+    /// 32 hex digits; any unique start of it names the transfer in requests.
+    public var id: String
+    /// "out" (this device sends) or "in".
+    public var direction: String
+    /// The other device.
+    public var peer: String
+    /// offering, waiting, active, paused, complete, rejected, expired, failed or cancelled.
+    public var state: String
+    /// Why it is paused, failed, rejected or expired, or what the last attempt ran into.
+    public var reason: String?
+    public var files: Int
+    /// Up to five of the top-level names offered.
+    public var names: [String]
+    public var totalBytes: UInt64
+    /// Bytes the receiver holds verified (in place or in whole checked chunks).
+    public var verifiedBytes: UInt64
+    /// Sender: bytes put on the wire so far, resends included.
+    public var sentBytes: UInt64?
+    /// The stream's path while one is up: lan, direct or relay.
+    public var path: String?
+    /// Over the last few seconds, while it runs.
+    public var bytesPerSecond: Double?
+    /// Receiver: the folder it lands in, and the top-level names it got there.
+    public var folder: String?
+    public var landed: [String]?
+    /// The receive permission the sender asked for: direct or ask.
+    public var requested: String
+    public var createdMillis: UInt64
+    public var finishedMillis: UInt64?
+    /// While waiting for an answer: when the offer expires.
+    public var expiresAtMillis: UInt64?
+}
+
+public struct TransfersResult: Codable, Sendable, Equatable {
+    public var transfers: [TransferInfo]
 }

@@ -10,9 +10,13 @@ public struct AgentSettings: Sendable {
     public var udp: HostPort?
     /// Announce and browse `_kith._udp` with DNS-SD (needs a UDP socket and avahi-daemon).
     public var lanDiscovery: Bool
+    /// Where pushed files land, who may push what, how fast this device sends.
+    public var transfers: TransferSettings
 
     public init(clip: Clip? = .default, noticeHoldMillis: UInt64 = 7 * 24 * 3600 * 1000,
-                udp: HostPort? = HostPort(host: "0.0.0.0", port: 0), lanDiscovery: Bool = true) {
+                udp: HostPort? = HostPort(host: "0.0.0.0", port: 0), lanDiscovery: Bool = true,
+                transfers: TransferSettings = TransferSettings()) {
+        self.transfers = transfers
         self.lanDiscovery = lanDiscovery
         self.clip = clip
         self.noticeHoldMillis = noticeHoldMillis

@@ -187,6 +187,13 @@ actor DirectLinks {
     func mode(of peer: String) -> PathMachine.Mode? { peers[peer]?.machine.mode }
     func rtt(of peer: String) -> Double? { peers[peer]?.machine.rttMillis }
     func isDirect(_ peer: String) -> Bool { peers[peer]?.machine.isDirect == true }
+    /// Where the peer's working direct path goes (its TCP listener has the same port), and the path's name.
+    func directAddress(of peer: String) -> (host: String, port: Int, path: String)? {
+        guard let machine = peers[peer]?.machine, machine.isDirect, let (_, address) = sessions.sendTarget(for: peer),
+              let host = address.ipAddress, let port = address.port else { return nil }
+        guard case .direct(let candidate) = machine.mode else { return nil }
+        return (host, port, candidate.kind.rawValue)
+    }
 
     private func tick() {
         let time = clock()

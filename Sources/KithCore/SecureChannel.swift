@@ -55,6 +55,8 @@ public struct SecureChannel {
         switch channel {
         case .agentToServer, .deviceToDevice: try! NoiseProtocolName("Noise_IK_25519_ChaChaPoly_BLAKE2b")
         case .pairing: try! NoiseProtocolName("Noise_XX_25519_ChaChaPoly_BLAKE2b")
+        // A transit connection has no handshake of its own; the device stream inside it is IK.
+        case .transit: try! NoiseProtocolName("Noise_IK_25519_ChaChaPoly_BLAKE2b")
         }
     }
 

@@ -2,7 +2,7 @@ import NIOCore
 
 /// Closes a channel when `IdleStateHandler` reports that nothing was read for the keepalive
 /// timeout: the peer vanished without saying goodbye (spec §Sessions).
-final class IdleCloseHandler: ChannelInboundHandler {
+final class IdleCloseHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
     private let onIdle: () -> Void
 

@@ -115,6 +115,15 @@ actor Presence {
                    publicAddresses: addresses ? device.publicAddresses : [])
     }
 
+    /// Queues `envelope` for `deviceID` if it is online (not stored: for offers that only make
+    /// sense now); false if it is not.
+    func sendIfOnline(_ envelope: Envelope, to deviceID: String) -> Bool {
+        guard online[deviceID] != nil else { return false }
+        online[deviceID]?.queue.append(envelope)
+        startWriter(deviceID)
+        return true
+    }
+
     private func nextRevision() -> UInt64 {
         revision = max(revision + 1, now())  // grows across restarts too
         return revision

@@ -24,7 +24,7 @@ public final class RendezvousServer: Sendable {
         context = ServerContext(configuration: configuration, store: store,
                                 presence: Presence(store: store, logger: logger, now: configuration.now),
                                 loginGuard: LoginGuard(configuration), acks: AckBatcher(store: store, logger: logger),
-                                logger: logger)
+                                transit: TransitBroker(), logger: logger)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     }
 
@@ -34,6 +34,7 @@ public final class RendezvousServer: Sendable {
         let keys = identity.noiseKeyPair
         let keepalive = configuration.keepaliveTimeout
         let logger = context.logger
+        let broker = context.transit
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -44,6 +45,7 @@ public final class RendezvousServer: Sendable {
                     try channel.pipeline.syncOperations.addHandlers(
                         IdleStateHandler(readTimeout: keepalive),
                         IdleCloseHandler { logger.info("closing \(address): silent for \(keepalive)") },
+                        TransitRouter(broker: broker) { logger.notice("closing \(address): \($0)") },
                         SecureChannelHandler(machine) { logger.warning("closing \(address): \($0)") })
                     return try NIOAsyncChannel<SecureChannelEvent, Envelope>(wrappingChannelSynchronously: channel)
                 }

@@ -49,9 +49,12 @@ struct ServerSession {
             answer = await contactAccept(accept.account)
         case .contactRemove(let remove):
             answer = await contactRemove(remove.account)
+        case .transitRequest(let request):
+            answer = await transitRequest(request)
         case .pong, .ack, .errorMessage:
             answer = nil
-        case .note, .chat, .viewed, .loginResult, .deviceList, .relayDeliver, .contactList, .contactDevices, .chatAccepted:
+        case .note, .chat, .viewed, .loginResult, .deviceList, .relayDeliver, .contactList, .contactDevices, .chatAccepted,
+             .fileOffer, .fileAnswer, .fileData, .fileEnd, .fileProgress, .fileCancel, .transitTicket, .transitOffer:
             answer = Self.error(.malformed, "\(envelope.message.type) is not a request to the server")
         }
         if let answer { try await outbound.write(Envelope(requestID: envelope.requestID, answer)) }
@@ -175,6 +178,22 @@ struct ServerSession {
         return .ack(.init())
     }
 
+    /// A relayed device stream to another online device of the account (spec §Transit).
+    private func transitRequest(_ request: TransitRequest) async -> Message {
+        guard let device else { return Self.error(.unauthenticated, "log in first") }
+        guard let target = try? server.store.device(id: request.to), target.account == device.account,
+              target.id != device.id
+        else {
+            return Self.error(.notFound, "\(request.to) is not another device of your account")
+        }
+        let ticket = server.transit.issue()
+        let offer = Envelope(.transitOffer(.init(from: device.id, ticket: ticket)))
+        guard await server.presence.sendIfOnline(offer, to: target.id) else {
+            return Self.error(.notFound, "\(request.to) is not online")
+        }
+        return .transitTicket(.init(ticket: ticket))
+    }
+
     /// Stores the device's UDP candidates and tells its siblings (spec §Endpoints).
     private func endpoints(_ request: Endpoints) async -> Message {
         guard let device else { return Self.error(.unauthenticated, "log in first") }
@@ -282,6 +301,7 @@ struct ServerContext: Sendable {
     let presence: Presence
     let loginGuard: LoginGuard
     let acks: AckBatcher
+    let transit: TransitBroker
     let logger: Logger
     var now: @Sendable () -> UInt64 { configuration.now }
 }

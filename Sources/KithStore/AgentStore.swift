@@ -81,6 +81,20 @@ public final class AgentStore: Sendable {
                 );
                 """)
         }
+        migrator.registerMigration("v3 transfers") { db in
+            // One row per file transfer, either way; `record` is the agent's JSON of it (plan,
+            // landing, per-file progress), rewritten whole at each step (AgentStore+Transfers).
+            try db.execute(sql: """
+                CREATE TABLE transfer (
+                    id BLOB PRIMARY KEY NOT NULL,
+                    outgoing INTEGER NOT NULL,
+                    finished INTEGER NOT NULL,
+                    createdMillis INTEGER NOT NULL,
+                    record BLOB NOT NULL
+                );
+                CREATE INDEX transfer_open ON transfer(finished, createdMillis);
+                """)
+        }
         return migrator
     }
 

@@ -12,6 +12,9 @@ public struct Preamble: Equatable, Sendable {
         case deviceToDevice = 2
         /// First LAN pairing, no key known yet, `Noise_XX`.
         case pairing = 3
+        /// To the server's port: a relayed device stream (spec §Transit). No handshake with the
+        /// server: a 16-byte ticket follows, then the device stream inside, end to end.
+        case transit = 4
     }
 
     public static let magic: [UInt8] = Array("KITH".utf8)

@@ -25,7 +25,7 @@ struct Kith: AsyncParsableCommand {
         version: "kith \(KithVersion.software) (protocol \(KithVersion.protocolVersion))",
         subcommands: [
             AgentCommand.self, Signup.self, Login.self, Logout.self, Status.self, Devices.self, Contacts.self, Send.self, Inbox.self,
-            Read.self, Events.self, Discover.self,
+            Read.self, Events.self, Discover.self, Push.self, TransfersCommand.self, Accept.self, Reject.self,
             Server.self, Identity.self, Demo.self,
         ]
     )

@@ -7,16 +7,23 @@ final class AgentHarness: @unchecked Sendable {
     let profile: URL
     /// `--udp`: loopback only, so the tests' direct paths never leave the machine; `off` for relay only.
     let udp: String
+    /// Where pushed files land (`--receive-dir`).
+    let received: URL
+    /// More `kith agent` options.
+    let extra: [String]
     private(set) var process: KithProcess?
 
-    init(_ name: String, root: URL, udp: String = "127.0.0.1:0") {
+    init(_ name: String, root: URL, udp: String = "127.0.0.1:0", extra: [String] = []) {
         profile = root.appendingPathComponent(name)
+        received = root.appendingPathComponent(name + "-received")
         self.udp = udp
+        self.extra = extra
     }
 
     func start() async throws {
         // No DNS-SD on the host: the lab (Tools/netlab) tests it inside namespaces, where it belongs.
-        process = try KithProcess(["agent", "--profile", profile.path, "--foreground", "--udp", udp, "--no-lan-discovery"],
+        process = try KithProcess(["agent", "--profile", profile.path, "--foreground", "--udp", udp, "--no-lan-discovery",
+                                   "--receive-dir", received.path] + extra,
                                   in: profile.deletingLastPathComponent(),
                                   name: profile.lastPathComponent + "-\(UUID().uuidString.prefix(4))")
         _ = try await process!.waitForLine(startingWith: "agent running")

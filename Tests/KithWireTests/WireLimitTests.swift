@@ -52,6 +52,16 @@ import Testing
             .chatSend(.init(to: "b-PC-1", messageID: Array(0..<16), payload: [1])), .chatAccepted(.init(code: 4)),
             .relayDeliver(.init(relayID: 2, from: "b-PC-1", payload: [2], code: 4)),
             .endpoints(.init(addresses: ["10.0.0.2:7401"], publicAddresses: ["100.64.0.9:40001"])),
+            .fileOffer(.init(transferID: Array(0..<16), files: [.init(path: "a/b", size: 7, mode: 0o644),
+                                                                 .init(path: "c", size: 0, kind: 2)],
+                             receive: 1, ttlSeconds: 60, chunkSize: 1 << 20)),
+            .fileAnswer(.init(transferID: Array(0..<16), state: 2, verified: [1, 0])),
+            .fileData(.init(file: 0, offset: 0, data: [1, 2, 3], chunkHash: Array(0..<32))),
+            .fileEnd(.init(file: 0, hash: Array(0..<32))),
+            .fileProgress(.init(file: 0, verifiedChunks: 1, complete: true)),
+            .fileCancel(.init(transferID: Array(0..<16), reason: "no")),
+            .transitRequest(.init(to: "a-PC-1")), .transitTicket(.init(ticket: Array(0..<16))),
+            .transitOffer(.init(from: "a-MP-1", ticket: Array(0..<16))),
         ]
         #expect(Set(messages.map(\.type)) == Set(MessageType.allCases))
         for (i, message) in messages.enumerated() {

@@ -156,6 +156,15 @@ import Testing
         case .chatAccepted: .chatAccepted(try decoder.decode(ChatAccepted.self, from: body))
         case .endpoints: .endpoints(try decoder.decode(Endpoints.self, from: body))
         case .note: .note(try decoder.decode(Note.self, from: body))
+        case .fileOffer: .fileOffer(try decoder.decode(FileOffer.self, from: body))
+        case .fileAnswer: .fileAnswer(try decoder.decode(FileAnswer.self, from: body))
+        case .fileData: .fileData(try decoder.decode(FileData.self, from: body))
+        case .fileEnd: .fileEnd(try decoder.decode(FileEnd.self, from: body))
+        case .fileProgress: .fileProgress(try decoder.decode(FileProgress.self, from: body))
+        case .fileCancel: .fileCancel(try decoder.decode(FileCancel.self, from: body))
+        case .transitRequest: .transitRequest(try decoder.decode(TransitRequest.self, from: body))
+        case .transitTicket: .transitTicket(try decoder.decode(TransitTicket.self, from: body))
+        case .transitOffer: .transitOffer(try decoder.decode(TransitOffer.self, from: body))
         }
     }
 

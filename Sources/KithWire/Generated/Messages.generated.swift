@@ -37,6 +37,12 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case note = 32
     case chat = 33
     case viewed = 34
+    case fileOffer = 35
+    case fileAnswer = 36
+    case fileData = 37
+    case fileEnd = 38
+    case fileProgress = 39
+    case fileCancel = 40
     case signup = 64
     case login = 65
     case resume = 66
@@ -54,6 +60,9 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case chatSend = 78
     case chatAccepted = 79
     case endpoints = 80
+    case transitRequest = 81
+    case transitTicket = 82
+    case transitOffer = 83
 }
 
 /// Any message an envelope can carry.
@@ -66,6 +75,12 @@ public enum Message: Equatable, Sendable {
     case note(Note)
     case chat(Chat)
     case viewed(Viewed)
+    case fileOffer(FileOffer)
+    case fileAnswer(FileAnswer)
+    case fileData(FileData)
+    case fileEnd(FileEnd)
+    case fileProgress(FileProgress)
+    case fileCancel(FileCancel)
     case signup(Signup)
     case login(Login)
     case resume(Resume)
@@ -83,6 +98,9 @@ public enum Message: Equatable, Sendable {
     case chatSend(ChatSend)
     case chatAccepted(ChatAccepted)
     case endpoints(Endpoints)
+    case transitRequest(TransitRequest)
+    case transitTicket(TransitTicket)
+    case transitOffer(TransitOffer)
 
     public var type: MessageType {
         switch self {
@@ -94,6 +112,12 @@ public enum Message: Equatable, Sendable {
         case .note: .note
         case .chat: .chat
         case .viewed: .viewed
+        case .fileOffer: .fileOffer
+        case .fileAnswer: .fileAnswer
+        case .fileData: .fileData
+        case .fileEnd: .fileEnd
+        case .fileProgress: .fileProgress
+        case .fileCancel: .fileCancel
         case .signup: .signup
         case .login: .login
         case .resume: .resume
@@ -111,6 +135,9 @@ public enum Message: Equatable, Sendable {
         case .chatSend: .chatSend
         case .chatAccepted: .chatAccepted
         case .endpoints: .endpoints
+        case .transitRequest: .transitRequest
+        case .transitTicket: .transitTicket
+        case .transitOffer: .transitOffer
         }
     }
 
@@ -124,6 +151,12 @@ public enum Message: Equatable, Sendable {
         case .note(let m): try m.encodeFields(into: &writer)
         case .chat(let m): try m.encodeFields(into: &writer)
         case .viewed(let m): try m.encodeFields(into: &writer)
+        case .fileOffer(let m): try m.encodeFields(into: &writer)
+        case .fileAnswer(let m): try m.encodeFields(into: &writer)
+        case .fileData(let m): try m.encodeFields(into: &writer)
+        case .fileEnd(let m): try m.encodeFields(into: &writer)
+        case .fileProgress(let m): try m.encodeFields(into: &writer)
+        case .fileCancel(let m): try m.encodeFields(into: &writer)
         case .signup(let m): try m.encodeFields(into: &writer)
         case .login(let m): try m.encodeFields(into: &writer)
         case .resume(let m): try m.encodeFields(into: &writer)
@@ -141,6 +174,9 @@ public enum Message: Equatable, Sendable {
         case .chatSend(let m): try m.encodeFields(into: &writer)
         case .chatAccepted(let m): try m.encodeFields(into: &writer)
         case .endpoints(let m): try m.encodeFields(into: &writer)
+        case .transitRequest(let m): try m.encodeFields(into: &writer)
+        case .transitTicket(let m): try m.encodeFields(into: &writer)
+        case .transitOffer(let m): try m.encodeFields(into: &writer)
         }
     }
 
@@ -154,6 +190,12 @@ public enum Message: Equatable, Sendable {
         case .note: .note(try Note(fields: fields))
         case .chat: .chat(try Chat(fields: fields))
         case .viewed: .viewed(try Viewed(fields: fields))
+        case .fileOffer: .fileOffer(try FileOffer(fields: fields))
+        case .fileAnswer: .fileAnswer(try FileAnswer(fields: fields))
+        case .fileData: .fileData(try FileData(fields: fields))
+        case .fileEnd: .fileEnd(try FileEnd(fields: fields))
+        case .fileProgress: .fileProgress(try FileProgress(fields: fields))
+        case .fileCancel: .fileCancel(try FileCancel(fields: fields))
         case .signup: .signup(try Signup(fields: fields))
         case .login: .login(try Login(fields: fields))
         case .resume: .resume(try Resume(fields: fields))
@@ -171,6 +213,9 @@ public enum Message: Equatable, Sendable {
         case .chatSend: .chatSend(try ChatSend(fields: fields))
         case .chatAccepted: .chatAccepted(try ChatAccepted(fields: fields))
         case .endpoints: .endpoints(try Endpoints(fields: fields))
+        case .transitRequest: .transitRequest(try TransitRequest(fields: fields))
+        case .transitTicket: .transitTicket(try TransitTicket(fields: fields))
+        case .transitOffer: .transitOffer(try TransitOffer(fields: fields))
         }
     }
 }
@@ -382,6 +427,46 @@ public struct ContactInfo: FieldMessage, Codable {
         try validate()
         try writer.write(1, account)
         try writer.write(2, state)
+    }
+}
+
+/// One file or folder of a FileOffer. Paths are relative, `/`-separated and checked by the receiver (spec §File names) before anything touches its disk.
+public struct FileEntry: FieldMessage, Codable {
+    /// Relative path: components separated by `/`, none empty, `.` or `..`, no NUL or control characters, each at most 255 bytes.
+    public var path: String
+    /// Bytes; 0 for folders.
+    public var size: UInt64
+    /// Permission bits (0o777 at most are used; set-id and sticky bits are dropped).
+    public var mode: UInt32?
+    /// 1 (or absent) a regular file, 2 a folder (sent so empty folders arrive too).
+    public var kind: UInt8?
+
+    public init(path: String, size: UInt64, mode: UInt32? = nil, kind: UInt8? = nil) {
+        self.path = path
+        self.size = size
+        self.mode = mode
+        self.kind = kind
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        path = try fields.required(1, "path", as: String.self)
+        size = try fields.required(2, "size", as: UInt64.self)
+        mode = try fields.optional(3, "mode", as: UInt32.self)
+        kind = try fields.optional(4, "kind", as: UInt8.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard path.utf8.count <= 4096 else { throw .oversized("path: \(path.utf8.count) bytes, limit 4096") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, path)
+        try writer.write(2, size)
+        try writer.write(3, mode)
+        try writer.write(4, kind)
     }
 }
 
@@ -633,6 +718,234 @@ public struct Viewed: FieldMessage, Codable {
         try writer.write(1, viewedAtMillis)
         try writer.writeRepeated(2, items)
         try writer.writeRepeated(3, upTo)
+    }
+}
+
+/// Device stream, sender → receiver, the first message on a transfer stream (spec §File transfer): what the sender wants to push and the receive permission it asks for. Sent again on every new stream of the same transfer; the receiver answers FileAnswer.
+public struct FileOffer: FieldMessage, Codable {
+    public static let messageType: MessageType = .fileOffer
+    /// Chosen at random by the sender; names the transfer on both devices for its whole life, across streams and restarts.
+    public var transferID: [UInt8]
+    /// The files and folders, in the order their data is sent; file numbers in FileData, FileEnd and FileProgress index this list.
+    public var files: [FileEntry]
+    /// The permission asked for: 1 direct receive (land without a prompt where the receiver's policy allows it), 2 ask (always prompt).
+    public var receive: UInt8
+    /// How long the offer waits for an answer on the receiver, counted from when it first arrives there.
+    public var ttlSeconds: UInt32
+    /// Bytes per verified chunk: a power of two from 65536 to 16777216 (1048576 in this version).
+    public var chunkSize: UInt32
+
+    public init(transferID: [UInt8], files: [FileEntry] = [], receive: UInt8, ttlSeconds: UInt32, chunkSize: UInt32) {
+        self.transferID = transferID
+        self.files = files
+        self.receive = receive
+        self.ttlSeconds = ttlSeconds
+        self.chunkSize = chunkSize
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        transferID = try fields.required(1, "transferID", as: [UInt8].self)
+        files = try fields.repeated(2, "files", max: 1000, as: FileEntry.self)
+        receive = try fields.required(3, "receive", as: UInt8.self)
+        ttlSeconds = try fields.required(4, "ttlSeconds", as: UInt32.self)
+        chunkSize = try fields.required(5, "chunkSize", as: UInt32.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard transferID.count == 16 else { throw .malformed("transferID: \(transferID.count) bytes, must be 16") }
+        guard files.count <= 1000 else { throw .oversized("files: \(files.count) values, limit 1000") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, transferID)
+        try writer.writeRepeated(2, files)
+        try writer.write(3, receive)
+        try writer.write(4, ttlSeconds)
+        try writer.write(5, chunkSize)
+    }
+}
+
+/// Device stream, receiver → sender: the state of the transfer, after a FileOffer and whenever it changes.
+public struct FileAnswer: FieldMessage, Codable {
+    public static let messageType: MessageType = .fileAnswer
+    /// Chosen at random by the sender; names the transfer on both devices for its whole life, across streams and restarts.
+    public var transferID: [UInt8]
+    /// 1 waiting (asking the receiver's user), 2 accepted (send from `verified`), 3 rejected, 4 expired, 5 paused (the receiver cannot write now; try again later), 6 complete (every file verified and in place).
+    public var state: UInt8
+    /// With state 2: per file of the offer, how many whole chunks the receiver already holds verified; the sender continues each file from there.
+    public var verified: [UInt32]
+    /// With states 3, 4 and 5: why, for people and logs.
+    public var reason: String?
+
+    public init(transferID: [UInt8], state: UInt8, verified: [UInt32] = [], reason: String? = nil) {
+        self.transferID = transferID
+        self.state = state
+        self.verified = verified
+        self.reason = reason
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        transferID = try fields.required(1, "transferID", as: [UInt8].self)
+        state = try fields.required(2, "state", as: UInt8.self)
+        verified = try fields.repeated(3, "verified", max: 1000, as: UInt32.self)
+        reason = try fields.optional(4, "reason", as: String.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard transferID.count == 16 else { throw .malformed("transferID: \(transferID.count) bytes, must be 16") }
+        guard verified.count <= 1000 else { throw .oversized("verified: \(verified.count) values, limit 1000") }
+        if let value = reason {
+            guard value.utf8.count <= 1024 else { throw .oversized("reason: \(value.utf8.count) bytes, limit 1024") }
+        }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, transferID)
+        try writer.write(2, state)
+        try writer.writeRepeated(3, verified)
+        try writer.write(4, reason)
+    }
+}
+
+/// Device stream, sender → receiver: bytes of one file at `offset`. Data of one file is sent in order, and one FileData never crosses a chunk boundary.
+public struct FileData: FieldMessage, Codable {
+    public static let messageType: MessageType = .fileData
+    public var file: UInt32
+    public var offset: UInt64
+    public var data: [UInt8]
+    /// Present exactly on the FileData that ends a chunk (or the file): BLAKE2b-256 of the whole chunk.
+    public var chunkHash: [UInt8]?
+
+    public init(file: UInt32, offset: UInt64, data: [UInt8], chunkHash: [UInt8]? = nil) {
+        self.file = file
+        self.offset = offset
+        self.data = data
+        self.chunkHash = chunkHash
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        file = try fields.required(1, "file", as: UInt32.self)
+        offset = try fields.required(2, "offset", as: UInt64.self)
+        data = try fields.required(3, "data", as: [UInt8].self)
+        chunkHash = try fields.optional(4, "chunkHash", as: [UInt8].self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard data.count <= 65000 else { throw .oversized("data: \(data.count) bytes, limit 65000") }
+        if let value = chunkHash {
+            guard value.count == 32 else { throw .malformed("chunkHash: \(value.count) bytes, must be 32") }
+        }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, file)
+        try writer.write(2, offset)
+        try writer.write(3, data)
+        try writer.write(4, chunkHash)
+    }
+}
+
+/// Device stream, sender → receiver: all of one file's data is sent.
+public struct FileEnd: FieldMessage, Codable {
+    public static let messageType: MessageType = .fileEnd
+    public var file: UInt32
+    /// The whole-file hash: BLAKE2b-256 of the file's chunk hashes, in order (of no bytes for an empty file).
+    public var hash: [UInt8]
+
+    public init(file: UInt32, hash: [UInt8]) {
+        self.file = file
+        self.hash = hash
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        file = try fields.required(1, "file", as: UInt32.self)
+        hash = try fields.required(2, "hash", as: [UInt8].self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard hash.count == 32 else { throw .malformed("hash: \(hash.count) bytes, must be 32") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, file)
+        try writer.write(2, hash)
+    }
+}
+
+/// Device stream, receiver → sender: how much of a file is durably verified; with `complete`, the file passed its whole-file hash and is in place.
+public struct FileProgress: FieldMessage, Codable {
+    public static let messageType: MessageType = .fileProgress
+    public var file: UInt32
+    public var verifiedChunks: UInt32
+    public var complete: Bool?
+
+    public init(file: UInt32, verifiedChunks: UInt32, complete: Bool? = nil) {
+        self.file = file
+        self.verifiedChunks = verifiedChunks
+        self.complete = complete
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        file = try fields.required(1, "file", as: UInt32.self)
+        verifiedChunks = try fields.required(2, "verifiedChunks", as: UInt32.self)
+        complete = try fields.optional(3, "complete", as: Bool.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, file)
+        try writer.write(2, verifiedChunks)
+        try writer.write(3, complete)
+    }
+}
+
+/// Device stream, either way: the transfer ends for good (cancelled, or failed in a way a retry cannot fix); the stream closes after it.
+public struct FileCancel: FieldMessage, Codable {
+    public static let messageType: MessageType = .fileCancel
+    /// Chosen at random by the sender; names the transfer on both devices for its whole life, across streams and restarts.
+    public var transferID: [UInt8]
+    public var reason: String?
+
+    public init(transferID: [UInt8], reason: String? = nil) {
+        self.transferID = transferID
+        self.reason = reason
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        transferID = try fields.required(1, "transferID", as: [UInt8].self)
+        reason = try fields.optional(2, "reason", as: String.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard transferID.count == 16 else { throw .malformed("transferID: \(transferID.count) bytes, must be 16") }
+        if let value = reason {
+            guard value.utf8.count <= 1024 else { throw .oversized("reason: \(value.utf8.count) bytes, limit 1024") }
+        }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, transferID)
+        try writer.write(2, reason)
     }
 }
 
@@ -1174,5 +1487,86 @@ public struct Endpoints: FieldMessage, Codable {
         try validate()
         try writer.writeRepeated(1, addresses)
         try writer.writeRepeated(2, publicAddresses)
+    }
+}
+
+/// Agent → server: relay a device stream to another online device of this account (spec §Transit). Answer: TransitTicket; notFound if that device is not an online device of this account. The server sends the other device a TransitOffer with the same ticket.
+public struct TransitRequest: FieldMessage, Codable {
+    public static let messageType: MessageType = .transitRequest
+    public var to: String
+
+    public init(to: String) {
+        self.to = to
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        to = try fields.required(1, "to", as: String.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard to.utf8.count <= 80 else { throw .oversized("to: \(to.utf8.count) bytes, limit 80") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, to)
+    }
+}
+
+/// The answer to TransitRequest: the ticket both devices present on their transit connections, valid once, for 30 seconds.
+public struct TransitTicket: FieldMessage, Codable {
+    public static let messageType: MessageType = .transitTicket
+    public var ticket: [UInt8]
+
+    public init(ticket: [UInt8]) {
+        self.ticket = ticket
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        ticket = try fields.required(1, "ticket", as: [UInt8].self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard ticket.count == 16 else { throw .malformed("ticket: \(ticket.count) bytes, must be 16") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, ticket)
+    }
+}
+
+/// Server → agent, unsolicited: another device of the account wants a relayed device stream; connect to the server's port with the ticket and answer the stream there.
+public struct TransitOffer: FieldMessage, Codable {
+    public static let messageType: MessageType = .transitOffer
+    /// Set by the server from the requester's session.
+    public var from: String
+    public var ticket: [UInt8]
+
+    public init(from: String, ticket: [UInt8]) {
+        self.from = from
+        self.ticket = ticket
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        from = try fields.required(1, "from", as: String.self)
+        ticket = try fields.required(2, "ticket", as: [UInt8].self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard from.utf8.count <= 80 else { throw .oversized("from: \(from.utf8.count) bytes, limit 80") }
+        guard ticket.count == 16 else { throw .malformed("ticket: \(ticket.count) bytes, must be 16") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, from)
+        try writer.write(2, ticket)
     }
 }

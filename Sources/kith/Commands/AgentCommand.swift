@@ -47,6 +47,26 @@ extension Kith {
         @Flag(inversion: .prefixedNo, help: "Announce and browse Kith agents on the LAN with DNS-SD (needs avahi-daemon).")
         var lanDiscovery = true
 
+        @Option(help: ArgumentHelp("Where pushed files land unless a rule names another folder (default ~/Downloads/Kith).",
+                                   valueName: "folder"))
+        var receiveDir: String?
+
+        @Option(help: ArgumentHelp("What pushes from your other devices may do: direct (land without a prompt when "
+            + "the sender asks so), ask (always prompt) or reject.", valueName: "permission"))
+        var receiveSiblings = "direct"
+
+        @Option(help: ArgumentHelp("A rule for one sending device, DEVICE=direct|ask|reject, with :FOLDER after direct "
+            + "for where its files land (repeatable). Example: alice-PC-1=direct:/srv/inbox", valueName: "rule"))
+        var receiveFrom: [String] = []
+
+        @Option(help: ArgumentHelp("Send files at most this fast, in bytes per second (K, M and G suffixes: 20M).",
+                                   valueName: "rate"))
+        var maxSendRate: String?
+
+        @Option(help: ArgumentHelp("How long an offer waits for the receiver's answer unless `push --expires` says.",
+                                   valueName: "seconds"))
+        var offerTimeout: UInt32 = 600
+
         @Flag(help: .hidden)
         var daemonChild = false
 
@@ -59,12 +79,50 @@ extension Kith {
             if udp != "off" {
                 do { _ = try HostPort(parsing: udp, allowPortZero: true) } catch { throw ValidationError("--udp: \(error)") }
             }
+            _ = try transferSettings
+        }
+
+        /// The transfer options, checked (a mistake in a rule is a usage error, not a surprise later).
+        var transferSettings: TransferSettings {
+            get throws {
+                guard let siblings = ReceivePolicy.Permission(rawValue: receiveSiblings) else {
+                    throw ValidationError("--receive-siblings is direct, ask or reject")
+                }
+                var rules: [String: ReceivePolicy.Rule] = [:]
+                for text in receiveFrom {
+                    let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+                    let value = parts.count == 2 ? parts[1].split(separator: ":", maxSplits: 1).map(String.init) : []
+                    guard parts.count == 2, let permission = value.first.flatMap(ReceivePolicy.Permission.init(rawValue:)) else {
+                        throw ValidationError("--receive-from \(text): expected DEVICE=direct|ask|reject[:FOLDER]")
+                    }
+                    let folder = value.count == 2 ? value[1] : nil
+                    if let folder, !folder.hasPrefix("/") { throw ValidationError("--receive-from \(text): the folder must be absolute") }
+                    rules[parts[0]] = ReceivePolicy.Rule(permission, folder: folder)
+                }
+                var rate: UInt64?
+                if let maxSendRate {
+                    guard let parsed = Self.parseRate(maxSendRate) else { throw ValidationError("--max-send-rate: a number like 500K, 20M or 1G") }
+                    rate = parsed
+                }
+                let folder = receiveDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? TransferSettings.defaultReceiveFolder
+                return TransferSettings(receiveFolder: folder,
+                                        policy: ReceivePolicy(rules: rules, siblings: ReceivePolicy.Rule(siblings)),
+                                        maxSendRate: rate, offerTTLSeconds: offerTimeout)
+            }
+        }
+
+        static func parseRate(_ text: String) -> UInt64? {
+            let units: [Character: UInt64] = ["K": 1000, "M": 1_000_000, "G": 1_000_000_000]
+            guard let last = text.uppercased().last else { return nil }
+            if let unit = units[last] { return UInt64(text.dropLast()).map { $0 * unit } }
+            return UInt64(text)
         }
 
         var settings: AgentSettings {
             AgentSettings(clip: Clip.Mode(name: noticeClip).map { Clip(mode: $0, limit: UInt16(noticeClipBytes)) },
                           noticeHoldMillis: UInt64(noticeHoldHours) * 3_600_000,
-                          udp: udp == "off" ? nil : try? HostPort(parsing: udp, allowPortZero: true), lanDiscovery: lanDiscovery)
+                          udp: udp == "off" ? nil : try? HostPort(parsing: udp, allowPortZero: true), lanDiscovery: lanDiscovery,
+                          transfers: (try? transferSettings) ?? TransferSettings())
         }  // set on the re-executed background process: its stderr is the log file
 
         func run() async throws {
@@ -109,7 +167,10 @@ extension Kith {
             let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
             let arguments = [executable, "agent", "--profile", paths.profile, "--daemon-child", "--notice-clip", noticeClip,
                              "--notice-clip-bytes", "\(noticeClipBytes)", "--notice-hold-hours", "\(noticeHoldHours)", "--udp", udp,
-                             lanDiscovery ? "--lan-discovery" : "--no-lan-discovery"]
+                             lanDiscovery ? "--lan-discovery" : "--no-lan-discovery",
+                             "--receive-siblings", receiveSiblings, "--offer-timeout", "\(offerTimeout)"]
+                + (receiveDir.map { ["--receive-dir", URL(fileURLWithPath: $0).standardizedFileURL.path] } ?? [])
+                + receiveFrom.flatMap { ["--receive-from", $0] } + (maxSendRate.map { ["--max-send-rate", $0] } ?? [])
             var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
             defer { argv.forEach { free($0) } }
             var pid: pid_t = 0

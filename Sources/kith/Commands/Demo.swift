@@ -47,7 +47,8 @@ extension Kith {
             let profiles = [("laptop", "pc"), ("phone", "mobile")]
             for (name, _) in profiles {
                 let profile = root.appendingPathComponent(name).path
-                children.append(try spawnSelf(["agent", "--profile", profile, "--foreground", "--udp", "127.0.0.1:0", "--no-lan-discovery"],
+                children.append(try spawnSelf(["agent", "--profile", profile, "--foreground", "--udp", "127.0.0.1:0", "--no-lan-discovery",
+                                               "--receive-dir", root.appendingPathComponent("\(name)-received").path],
                                               output: root.appendingPathComponent("\(name).out"),
                                               errors: root.appendingPathComponent("\(name).err")))
             }
@@ -84,9 +85,38 @@ extension Kith {
                 }
                 Console.line("note:    \(note.from) → \(note.to): \"\(note.text)\" (end-to-end encrypted, directly over UDP)")
             }
+            try pushAFile(root: root, to: ids["phone"]!)
             try readStateFollowsThePerson(root: root, invite: invite, children: &children)
             Console.line("shutdown: stopping the agents and the server")
             Console.line("demo: ok")
+        }
+
+        /// The laptop pushes a folder to the phone, asking for direct receive: it lands without a prompt.
+        private func pushAFile(root: URL, to phoneID: String) throws {
+            let folder = root.appendingPathComponent("Holiday")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            var bytes = [UInt8](repeating: 0, count: 8 << 20)
+            for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: i &* 2_654_435_761 >> 13) }
+            try Data(bytes).write(to: folder.appendingPathComponent("photo.raw"))
+            try Data("sunny\n".utf8).write(to: folder.appendingPathComponent("notes.txt"))
+            let laptop = AgentClient(paths: AgentPaths(profile: root.appendingPathComponent("laptop").path))
+            var params = AgentRequest.Params(to: phoneID)
+            params.paths = [folder.path]
+            params.receive = "direct"
+            let started = try laptop.call(AgentRequest(.push, params), as: TransferInfo.self)
+            var query = AgentRequest.Params()
+            query.id = started.id
+            let done = try waitFor("the push to complete") {
+                let info = try laptop.call(AgentRequest(.transfer, query), as: TransferInfo.self)
+                if ["rejected", "expired", "failed", "cancelled"].contains(info.state) {
+                    throw fail("the push ended \(info.state): \(info.reason ?? "")")
+                }
+                return info.state == "complete" ? info : nil
+            }
+            let landed = root.appendingPathComponent("phone-received/Holiday/photo.raw")
+            guard (try? Data(contentsOf: landed)) == Data(bytes) else { throw fail("the pushed file differs") }
+            Console.line("push:    laptop → phone: Holiday/ (\(done.files) files, \(done.totalBytes) bytes), landed in "
+                         + "phone-received/Holiday without a prompt, every chunk and the whole file verified (BLAKE2b)")
         }
 
         /// bob (a contact) writes to alice; she reads it on the laptop, and the phone turns it viewed.

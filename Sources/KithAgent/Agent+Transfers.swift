@@ -1,0 +1,119 @@
+import Foundation
+import KithCore
+import KithCrypto
+import KithNet
+import KithStore
+import KithWire
+import NIOCore
+
+/// File transfers (spec §File transfer): the agent's part is wiring — the TCP listener beside the
+/// UDP socket, transit offers from the server, and the local API; `Transfers` does the rest.
+extension Agent {
+    func startTransfers() async {
+        let transfers = Transfers(
+            store: store, keys: identity.noiseKeyPair, logger: logger, settings: settings.transfers, group: group, now: now,
+            environment: TransferEnvironment(
+                siblings: { [weak self] in await self?.siblingKeys() ?? [:] },
+                directAddress: { [weak self] peer in await self?.links?.directAddress(of: peer) },
+                transit: { [weak self] peer in
+                    guard let self else { throw AgentError(.internalError, "the agent stopped") }
+                    return try await self.transitTicket(to: peer)
+                },
+                publish: { [weak self] event in await self?.publish(event) }))
+        self.transfers = transfers
+        await transfers.start()
+        // Direct streams arrive on TCP at the UDP socket's port number.
+        guard let udp = settings.udp, let port = await links?.localAddress?.port else { return }
+        do {
+            let listener = try await DeviceStream.listen(host: udp.host, port: port, keys: identity.noiseKeyPair, group: group)
+            logger.info("listening for direct transfer streams on TCP \(udp.host):\(port)")
+            Task {
+                try? await listener.executeThenClose { inbound in
+                    for try await stream in inbound {
+                        Task { await transfers.serve(stream, path: "direct") }
+                    }
+                }
+            }
+        } catch {
+            logger.warning("no TCP listener on \(udp.host):\(port) (\(error)); transfers to this device go through the server")
+        }
+    }
+
+    /// The account's other devices and their Noise keys.
+    func siblingKeys() -> [String: PublicKey] {
+        let me = (try? store.session())??.deviceID
+        var keys: [String: PublicKey] = [:]
+        for device in (try? store.devices()) ?? [] where device.id != me {
+            if let key = SigningPublicKey(rawValue: device.key)?.noisePublicKey { keys[device.id] = key }
+        }
+        return keys
+    }
+
+    /// Asks the server for a transit ticket to `peer` (spec §Transit).
+    func transitTicket(to peer: String) async throws -> (host: String, port: Int, ticket: [UInt8]) {
+        guard let connection, !connection.isClosed, let session = connectedSession else {
+            throw AgentError(.serverUnreachable, "no direct path to \(peer) and the server is not connected")
+        }
+        let invite = try Invite(parsing: session.invite)
+        let answer = try await connection.request(.transitRequest(.init(to: peer))).message
+        guard case .transitTicket(let ticket) = answer else {
+            throw AgentError(.serverRefused, "the server will not relay to \(peer): \(Self.describe(answer))")
+        }
+        return (invite.host, invite.port, ticket.ticket)
+    }
+
+    /// The server says a sibling wants a relayed stream: answer it at the server's port.
+    func acceptTransit(_ offer: TransitOffer, session: AgentStore.Session) {
+        guard let transfers, siblingKeys()[offer.from] != nil, let invite = try? Invite(parsing: session.invite) else {
+            logger.notice("ignored a transit offer from \(offer.from)")
+            return
+        }
+        let keys = identity.noiseKeyPair, group = group, logger = logger
+        Task {
+            do {
+                let stream = try await DeviceStream.dial(host: invite.host, port: invite.port, ticket: offer.ticket,
+                                                         role: .responder(accepting: [.deviceToDevice]), keys: keys, group: group)
+                await transfers.serve(stream, path: "relay")
+            } catch {
+                logger.warning("cannot answer a relayed stream from \(offer.from): \(error)")
+            }
+        }
+    }
+
+    // MARK: - Local API
+
+    func push(_ params: AgentRequest.Params) async throws -> TransferInfo {
+        guard let transfers else { throw AgentError(.internalError, "transfers are not running") }
+        guard let session = try store.session() else { throw AgentError(.notLoggedIn, "log in first: `kith login`") }
+        guard let to = params.to, !to.isEmpty else { throw AgentError(.invalidRequest, "push needs `to`: a device id") }
+        guard to != session.deviceID else { throw AgentError(.invalidRequest, "\(to) is this device") }
+        guard siblingKeys()[to] != nil else {
+            throw AgentError(.unknownDevice, "\(to) is not one of your devices (see `kith devices`)")
+        }
+        let receive: ReceivePolicy.Permission
+        switch params.receive ?? "ask" {
+        case "direct": receive = .direct
+        case "ask": receive = .ask
+        default: throw AgentError(.invalidRequest, "receive is direct or ask")
+        }
+        let entries = try PushPlan.entries(for: params.paths ?? [])
+        return try await transfers.push(entries, to: to, receive: receive, ttlSeconds: params.ttlSeconds)
+    }
+
+    func transfersRequest(_ method: AgentMethod, _ params: AgentRequest.Params) async throws -> TransferInfo {
+        guard let transfers else { throw AgentError(.internalError, "transfers are not running") }
+        guard let id = params.id, !id.isEmpty else { throw AgentError(.invalidRequest, "\(method.rawValue) needs `id`") }
+        switch method {
+        case .accept:
+            let folder = params.folder.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+            return try await transfers.accept(id, folder: folder)
+        case .reject: return try await transfers.reject(id)
+        default: return try await transfers.info(id)
+        }
+    }
+
+    func transferList() async throws -> TransfersResult {
+        guard let transfers else { throw AgentError(.internalError, "transfers are not running") }
+        return TransfersResult(transfers: await transfers.list())
+    }
+}

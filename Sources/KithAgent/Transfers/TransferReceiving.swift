@@ -1,0 +1,197 @@
+import Foundation
+import KithCore
+import KithCrypto
+import KithNet
+import KithWire
+import NIOCore
+
+/// The receiving side of a device stream: only the account's devices get past the handshake,
+/// every offer passes `CheckedOffer` and the policy before anything touches the disk, data goes
+/// through `TransferReceiver`, and progress is durable before it is reported.
+extension Transfers {
+    nonisolated func serve(_ stream: DeviceStreamChannel, path: String) async {
+        do {
+            try await stream.executeThenClose { inbound, outbound in
+                var events = inbound.makeAsyncIterator()
+                guard case .established(let key)? = try await events.next() else { return }
+                guard let sender = await environment.siblings().first(where: { $0.value == key })?.key else {
+                    logger.notice("refused a device stream from a key that is not one of this account's devices")
+                    return
+                }
+                guard case .envelope(let first)? = try await events.next(), case .fileOffer(let offer) = first.message else {
+                    logger.notice("a device stream from \(sender) did not start with an offer")
+                    return
+                }
+                let checked: CheckedOffer
+                do throws(TransferError) {
+                    checked = try CheckedOffer(offer)
+                } catch {
+                    logger.warning("refused an offer from \(sender): \(error)")
+                    try await outbound.write(Envelope(.fileCancel(.init(transferID: offer.transferID,
+                                                                        reason: String(error.description.prefix(1000))))))
+                    return
+                }
+                let id = checked.transferID
+                let token = await claim(id, channel: stream.channel)
+                await setPath(id, path)
+                await receive(checked, from: sender, token: token, events: &events, outbound: outbound)
+                await release(id, token)
+                await setPath(id, nil)
+            }
+        } catch {
+            logger.info("a transfer stream ended: \(error)")
+        }
+    }
+
+    private nonisolated func receive(_ offer: CheckedOffer, from sender: String, token: UInt64,
+                                     events: inout NIOAsyncChannelInboundStream<SecureChannelEvent>.AsyncIterator,
+                                     outbound: NIOAsyncChannelOutboundWriter<Envelope>) async {
+        let id = offer.transferID
+        var record = await incoming(offer, from: sender)
+        func answer(_ state: UInt8, verified: [UInt32] = [], reason: String? = nil) async throws {
+            try await outbound.write(Envelope(.fileAnswer(.init(transferID: id, state: state, verified: verified,
+                                                                reason: reason.map { String($0.prefix(1000)) }))))
+        }
+        do {
+            while record.state == .waiting {
+                try await answer(1)
+                guard let decided = await decision(id, token: token) else { return }
+                record = decided
+            }
+            switch record.state {
+            case .rejected: try await answer(3, reason: record.reason)
+            case .expired: try await answer(4, reason: record.reason)
+            case .complete: try await answer(6)
+            case .failed, .cancelled:
+                try await outbound.write(Envelope(.fileCancel(.init(transferID: id, reason: record.reason))))
+            case .active, .paused, .offering, .waiting:
+                try await receiveData(offer, record: record, token: token, events: &events, answer: answer, outbound: outbound)
+            }
+        } catch {
+            logger.info("transfer \(id.hexString.prefix(8)) stream ended: \(error)")
+        }
+    }
+
+    private nonisolated func receiveData(_ offer: CheckedOffer, record: TransferRecord, token: UInt64,
+                                         events: inout NIOAsyncChannelInboundStream<SecureChannelEvent>.AsyncIterator,
+                                         answer: (UInt8, [UInt32], String?) async throws -> Void,
+                                         outbound: NIOAsyncChannelOutboundWriter<Envelope>) async throws {
+        let id = offer.transferID
+        guard let folder = record.folder, let staging = record.staging else {
+            await finish(id, .failed, reason: "no landing folder")
+            return
+        }
+        let landing = LandingFiles(folder: folder, staging: staging)
+        var landed = record.landed
+        do {
+            try landing.prepare()
+            if landed.isEmpty {
+                for top in offer.topLevelNames where top.isFolder { landed[top.name] = try landing.reserveFolder(top.name) }
+                let reserved = landed
+                await update(id) { $0.landed = reserved }
+            }
+            for entry in offer.entries where entry.isFolder {
+                try landing.makeFolders(Self.landedComponents(entry.components, landed)[...])
+            }
+        } catch let error as FileSystemError {
+            return try await pause(id, error, landing: landing, remaining: offer.totalBytes, answer: answer)
+        }
+        let receiver = TransferReceiver(offer: offer, progress: record.progress)
+        let remaining = offer.totalBytes - min(offer.totalBytes, receiver.verifiedBytes)
+        if let free = landing.freeBytes(), free < min(remaining, offer.chunkSize * 2) {
+            let error = FileSystemError(operation: "write", path: folder, code: ENOSPC)
+            return try await pause(id, error, landing: landing, remaining: remaining, answer: answer)
+        }
+        await update(id) { $0.state = .active; $0.reason = nil }
+        try await answer(2, receiver.verified, nil)
+
+        /// Makes written data durable, then the progress, then tells the sender.
+        func commit(_ file: Int?) async throws {
+            try landing.sync()
+            guard await owns(id, token) else { return }
+            let progress = receiver.progress
+            await update(id) { $0.progress = progress }
+            if let file {
+                try await outbound.write(Envelope(.fileProgress(.init(file: UInt32(file), verifiedChunks: progress[file].verifiedChunks))))
+            }
+        }
+        do {
+            while let event = try await events.next() {
+                guard case .envelope(let envelope) = event else { continue }
+                let actions: [TransferReceiver.Action]
+                switch envelope.message {
+                case .fileData(let data): actions = try receiver.receive(data)
+                case .fileEnd(let end): actions = try receiver.end(end)
+                case .fileCancel(let cancel):
+                    await finish(id, .cancelled, reason: "the sender cancelled: \(cancel.reason ?? "no reason given")")
+                    landing.removeStaging()
+                    return
+                default: continue
+                }
+                for action in actions {
+                    switch action {
+                    case .write(let file, let offset, let data):
+                        try landing.write(file: file, offset: offset, data: data)
+                    case .commit:
+                        if case .write(let file, _, _)? = actions.first { try await commit(file) }
+                    case .place(let file):
+                        let entry = offer.entries[file]
+                        let components = Self.landedComponents(entry.components, landed)
+                        let name = try landing.place(file: file, components: components, mode: entry.mode)
+                        if components.count == 1 { landed[entry.components[0]] = name }
+                        receiver.placed(file)
+                        let progress = receiver.progress, names = landed
+                        await update(id) { $0.progress = progress; $0.landed = names }
+                        try await outbound.write(Envelope(.fileProgress(.init(file: UInt32(file),
+                            verifiedChunks: progress[file].verifiedChunks, complete: true))))
+                        if receiver.isComplete {
+                            landing.removeStaging()
+                            await finish(id, .complete)
+                            try await answer(6, [], nil)
+                        }
+                    case .reportComplete(let file):
+                        try await outbound.write(Envelope(.fileProgress(.init(file: UInt32(file),
+                            verifiedChunks: receiver.progress[file].verifiedChunks, complete: true))))
+                    }
+                }
+            }
+            receiver.streamEnded()
+            try await commit(nil)
+        } catch let error as TransferError {
+            receiver.streamEnded()
+            try? await commit(nil)
+            logger.warning("transfer \(id.hexString.prefix(8)) from \(record.peer): \(error)")
+            if error.fatal {
+                await finish(id, .failed, reason: error.description)
+                landing.removeStaging()
+                try? await outbound.write(Envelope(.fileCancel(.init(transferID: id, reason: String(error.description.prefix(1000))))))
+            }
+        } catch let error as FileSystemError {
+            receiver.streamEnded()
+            try? await commit(nil)
+            try await pause(id, error, landing: landing, remaining: offer.totalBytes - min(offer.totalBytes, receiver.verifiedBytes),
+                            answer: answer)
+        }
+    }
+
+    /// Cannot write: disk full pauses (the partial files stay; the sender retries), anything else fails.
+    private nonisolated func pause(_ id: [UInt8], _ error: FileSystemError, landing: LandingFiles, remaining: UInt64,
+                                   answer: (UInt8, [UInt32], String?) async throws -> Void) async throws {
+        guard error.isNoSpace else {
+            await finish(id, .failed, reason: error.description)
+            try await answer(3, [], "the receiver cannot write: \(error)")
+            return
+        }
+        let reason = "no space left on the receiver's disk in \(landing.folder) (\(remaining) bytes still to come)"
+        logger.warning("transfer \(id.hexString.prefix(8)) paused: \(reason)")
+        await update(id) { $0.state = .paused; $0.reason = reason }
+        try await answer(5, [], reason)
+    }
+
+    /// An entry's path with its first component as it landed (" (1)" if the name was taken).
+    static func landedComponents(_ components: [String], _ landed: [String: String]) -> [String] {
+        var out = components
+        if let name = landed[components[0]] { out[0] = name }
+        return out
+    }
+}

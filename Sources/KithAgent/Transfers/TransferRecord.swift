@@ -1,0 +1,75 @@
+import Foundation
+import KithCore
+import KithCrypto
+import KithStore
+import KithWire
+
+/// One file transfer, either way, as this agent keeps it: the plan, where it lands, and how far
+/// it got. Stored whole as JSON (AgentStore+Transfers) at every step that must survive a crash.
+struct TransferRecord: Codable, Sendable {
+    enum State: String, Codable, Sendable {
+        /// Sender: looking for a stream to the receiver, or sending the offer.
+        case offering
+        /// Either side: the receiver's user is asked.
+        case waiting
+        /// Data flows (or will as soon as a stream is up again).
+        case active
+        /// The receiver cannot write (disk full); retried.
+        case paused
+        case complete, rejected, expired, failed, cancelled
+
+        var isFinished: Bool { [.complete, .rejected, .expired, .failed, .cancelled].contains(self) }
+    }
+
+    struct Entry: Codable, Sendable {
+        var path: String
+        var size: UInt64
+        var mode: UInt32
+        var isFolder: Bool
+        /// Sender: the file on this disk.
+        var source: String?
+    }
+
+    var id: [UInt8]
+    var outgoing: Bool
+    var peer: String
+    var state: State
+    var reason: String?
+    var requested: ReceivePolicy.Permission
+    var ttlSeconds: UInt32
+    var chunkSize: UInt64
+    var createdMillis: UInt64
+    /// Until when an unanswered offer waits (receiver: from its arrival; sender: plus a grace).
+    var deadlineMillis: UInt64?
+    var finishedMillis: UInt64?
+    var entries: [Entry]
+    /// Per entry: chunks verified by the receiver, whether it is in place (hashes: receiver only).
+    var progress: [TransferReceiver.FileProgress]
+    /// Sender: bytes put on the wire, resends included.
+    var bytesSent: UInt64 = 0
+    /// Receiver: the folder it lands in, the hidden folder of partial copies, and the name each
+    /// top-level entry got there (" (1)" when the name was taken).
+    var folder: String?
+    var staging: String?
+    var landed: [String: String] = [:]
+
+    var idHex: String { id.hexString }
+    var totalBytes: UInt64 { entries.reduce(0) { $0 + $1.size } }
+    var verifiedBytes: UInt64 {
+        zip(entries, progress).reduce(0) { sum, pair in
+            sum + (pair.1.complete ? pair.0.size : min(pair.0.size, UInt64(pair.1.verifiedChunks) * chunkSize))
+        }
+    }
+
+    var stored: AgentStore.StoredTransfer {
+        AgentStore.StoredTransfer(id: id, outgoing: outgoing, finished: state.isFinished, createdMillis: createdMillis,
+                           record: (try? JSONEncoder().encode(self)) ?? Data())
+    }
+
+    /// The wire form of the offer (the sender's side).
+    var offer: FileOffer {
+        FileOffer(transferID: id,
+                  files: entries.map { FileEntry(path: $0.path, size: $0.size, mode: $0.mode, kind: $0.isFolder ? 2 : 1) },
+                  receive: requested == .direct ? 1 : 2, ttlSeconds: ttlSeconds, chunkSize: UInt32(chunkSize))
+    }
+}

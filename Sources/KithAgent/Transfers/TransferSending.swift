@@ -1,0 +1,192 @@
+import Foundation
+import KithCore
+import KithCrypto
+import KithNet
+import KithWire
+import NIOCore
+
+/// The sending side: one run per unfinished outgoing transfer, which keeps finding a stream to
+/// the receiver (direct first, else through the server's transit), offers, and sends from where
+/// the receiver says it stands, until the transfer finishes. A relayed run moves to a direct
+/// stream as soon as one is possible; the receiver's `verified` makes that a resume, not a restart.
+extension Transfers {
+    enum Outcome {
+        case finished
+        case retry(String?)
+        case switchPath
+    }
+
+    nonisolated func runOutgoing(_ id: [UInt8]) async {
+        var backoff = Backoff(baseMillis: 500, capMillis: 30_000)
+        while !Task.isCancelled {
+            guard let record = await record(id), !record.state.isFinished else { return }
+            if record.state == .waiting, let deadline = record.deadlineMillis, now() >= deadline {
+                await finish(id, .expired, reason: "the receiver did not answer in time")
+                return
+            }
+            var outcome = Outcome.retry(nil)
+            do {
+                let (stream, path) = try await openStream(to: record.peer)
+                await setPath(id, path)
+                outcome = try await drive(stream, record: record, path: path)
+            } catch {
+                outcome = .retry("\(error)")
+            }
+            switch outcome {
+            case .finished: return
+            case .switchPath: backoff.reset(); continue
+            case .retry(let reason):
+                await setPath(id, nil)
+                if let reason, await self.record(id)?.state != .paused {
+                    await update(id) { $0.reason = reason }
+                }
+            }
+            let delay = backoff.nextDelayMillis { Double.random(in: 0...1) }
+            try? await Task.sleep(for: .milliseconds(delay))
+        }
+    }
+
+    /// A stream to `peer`: TCP to its direct path's address if it has one that answers, else
+    /// through the server's transit.
+    private nonisolated func openStream(to peer: String) async throws -> (DeviceStreamChannel, String) {
+        guard let key = await environment.siblings()[peer] else {
+            throw AgentError(.unknownDevice, "\(peer) is not a device of this account (yet)")
+        }
+        let role = SecureChannel.Role.initiator(channel: .deviceToDevice, remoteStatic: key)
+        if let direct = await environment.directAddress(peer) {
+            do {
+                let stream = try await DeviceStream.dial(host: direct.host, port: direct.port, role: role, keys: keys,
+                                                         group: group, timeout: .seconds(2))
+                return (stream, direct.path)
+            } catch {
+                logger.info("no direct stream to \(peer) at \(direct.host):\(direct.port) (\(error)); using the relay")
+            }
+        }
+        let transit = try await environment.transit(peer)
+        let stream = try await DeviceStream.dial(host: transit.host, port: transit.port, ticket: transit.ticket, role: role,
+                                                 keys: keys, group: group, timeout: .seconds(5))
+        return (stream, "relay")
+    }
+
+    /// One stream: offer, then answers and progress in, data out, until it ends.
+    private nonisolated func drive(_ stream: DeviceStreamChannel, record: TransferRecord, path: String) async throws -> Outcome {
+        let id = record.id
+        let channel = stream.channel
+        return try await stream.executeThenClose { inbound, outbound in
+            try await withThrowingTaskGroup(of: Void.self, returning: Outcome.self) { group in
+                defer { group.cancelAll() }
+                var events = inbound.makeAsyncIterator()
+                guard case .established? = try await events.next() else {
+                    return .retry("the receiver closed the stream during the handshake")
+                }
+                try await outbound.write(Envelope(.fileOffer(record.offer)))
+                if path == "relay" {
+                    group.addTask { try await self.watchForDirectPath(id, peer: record.peer, channel: channel) }
+                }
+                var sending = false
+                while let event = try await events.next() {
+                    guard case .envelope(let envelope) = event else { continue }
+                    switch envelope.message {
+                    case .fileAnswer(let answer) where answer.transferID == id:
+                        switch answer.state {
+                        case 1:
+                            await update(id) {
+                                $0.state = .waiting
+                                $0.reason = nil
+                                $0.deadlineMillis = $0.deadlineMillis ?? now() + UInt64($0.ttlSeconds) * 1000 + Self.senderGraceMillis
+                            }
+                        case 2:
+                            await update(id) { $0.state = .active; $0.reason = nil; $0.deadlineMillis = nil }
+                            if !sending {
+                                sending = true
+                                let verified = answer.verified
+                                group.addTask { await self.sendData(record, verified: verified, outbound: outbound, channel: channel) }
+                            }
+                        case 3:
+                            await finish(id, .rejected, reason: answer.reason ?? "the receiver rejected it")
+                            return .finished
+                        case 4:
+                            await finish(id, .expired, reason: answer.reason ?? "nobody answered the offer in time")
+                            return .finished
+                        case 5:
+                            await update(id) { $0.state = .paused; $0.reason = "the receiver paused: " + (answer.reason ?? "it cannot write") }
+                            return .retry(nil)
+                        case 6:
+                            await update(id) { record in
+                                for index in record.progress.indices { record.progress[index].complete = true }
+                                record.state = .complete
+                                record.reason = nil
+                            }
+                            return .finished
+                        default:
+                            return .retry("the receiver answered with unknown state \(answer.state)")
+                        }
+                    case .fileProgress(let progress):
+                        await progressed(id, progress)
+                    case .fileCancel(let cancel):
+                        await finish(id, .failed, reason: "the receiver ended it: \(cancel.reason ?? "no reason given")")
+                        return .finished
+                    case .errorMessage(let error):
+                        return .retry("the receiver refused: \(error.message ?? "error \(error.code)")")
+                    default:
+                        continue
+                    }
+                }
+                if await takeSwitching(id) { return .switchPath }
+                return .retry(await self.record(id)?.state.isFinished == true ? nil : "the stream to \(record.peer) closed")
+            }
+        }
+    }
+
+    /// While relayed: once the path to the peer is direct, closes this stream so the run moves.
+    private nonisolated func watchForDirectPath(_ id: [UInt8], peer: String, channel: Channel) async throws {
+        while !Task.isCancelled {
+            try await Task.sleep(for: .seconds(1))
+            if await environment.directAddress(peer) != nil {
+                logger.info("transfer \(id.hexString.prefix(8)): a direct path to \(peer) is up; moving the stream there")
+                await markSwitching(id)
+                channel.close(promise: nil)
+                return
+            }
+        }
+    }
+
+    /// Sends every file's remaining chunks and its end. A fatal problem (a source file changed or
+    /// unreadable) ends the transfer with FileCancel; anything else just ends the stream.
+    private nonisolated func sendData(_ record: TransferRecord, verified: [UInt32],
+                                      outbound: NIOAsyncChannelOutboundWriter<Envelope>, channel: Channel) async {
+        var pacer = Pacer(bytesPerSecond: settings.maxSendRate)
+        do {
+            for (index, entry) in record.entries.enumerated() where !entry.isFolder {
+                if await isComplete(record.id, file: index) { continue }
+                let encoder = ChunkEncoder(file: UInt32(index), size: entry.size, chunkSize: record.chunkSize)
+                let source = try SourceFile(path: entry.source ?? "", expectedSize: entry.size)
+                let skip = index < verified.count ? min(verified[index], encoder.chunkCount) : 0
+                while encoder.nextChunk < skip { try encoder.skip(try source.read(encoder.nextRange)) }
+                while !encoder.isDone {
+                    try Task.checkCancellation()
+                    let range = encoder.nextRange
+                    let messages = try encoder.encode(try source.read(range))
+                    try await outbound.write(contentsOf: messages.map { Envelope(.fileData($0)) })
+                    await count(record.id, sent: UInt64(range.length))
+                    await pacer.pace(UInt64(range.length))
+                }
+                try await outbound.write(Envelope(.fileEnd(encoder.end())))
+            }
+        } catch let error as TransferError where error.fatal {
+            await failSending(record.id, reason: error.description, outbound: outbound, channel: channel)
+        } catch let error as FileSystemError {
+            await failSending(record.id, reason: error.description, outbound: outbound, channel: channel)
+        } catch {
+            channel.close(promise: nil)  // the stream broke; the run starts another
+        }
+    }
+
+    private nonisolated func failSending(_ id: [UInt8], reason: String, outbound: NIOAsyncChannelOutboundWriter<Envelope>,
+                                         channel: Channel) async {
+        logger.error("transfer \(id.hexString.prefix(8)) failed: \(reason)")
+        await finish(id, .failed, reason: reason)
+        try? await outbound.write(Envelope(.fileCancel(.init(transferID: id, reason: String(reason.prefix(1000))))))
+        channel.close(promise: nil)
+    }
+}

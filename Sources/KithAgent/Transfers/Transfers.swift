@@ -1,0 +1,338 @@
+import Foundation
+import KithCore
+import KithCrypto
+import KithNet
+import KithStore
+import KithWire
+import Logging
+import NIOCore
+
+/// What file transfers need from the rest of the agent.
+struct TransferEnvironment: Sendable {
+    /// The account's other devices with their Noise keys.
+    var siblings: @Sendable () async -> [String: PublicKey]
+    /// Where a sibling's working UDP path is (its TCP listener has the same number), and its name.
+    var directAddress: @Sendable (String) async -> (host: String, port: Int, path: String)?
+    /// A transit ticket for a relayed stream to a sibling, and the server to present it to.
+    var transit: @Sendable (String) async throws -> (host: String, port: Int, ticket: [UInt8])
+    var publish: @Sendable (AgentEvent) async -> Void
+}
+
+/// What a user may set about transfers (`kith agent` options).
+public struct TransferSettings: Sendable {
+    /// Where direct receives land unless the policy names a folder.
+    public var receiveFolder: String
+    public var policy: ReceivePolicy
+    /// Sending limit in bytes per second; nil: none.
+    public var maxSendRate: UInt64?
+    /// How long an offer waits for an answer, unless `kith push --expires` says otherwise.
+    public var offerTTLSeconds: UInt32
+
+    public init(receiveFolder: String = TransferSettings.defaultReceiveFolder, policy: ReceivePolicy = ReceivePolicy(),
+                maxSendRate: UInt64? = nil, offerTTLSeconds: UInt32 = 600) {
+        self.receiveFolder = receiveFolder
+        self.policy = policy
+        self.maxSendRate = maxSendRate
+        self.offerTTLSeconds = offerTTLSeconds
+    }
+
+    public static var defaultReceiveFolder: String {
+        (ProcessInfo.processInfo.environment["HOME"] ?? "/tmp") + "/Downloads/Kith"
+    }
+}
+
+/// Every file transfer of this device, both ways (spec §File transfer). The actor owns the
+/// records and their state changes; streams are driven outside it (TransferSending,
+/// TransferReceiving) and report here, so no file I/O waits on the actor.
+actor Transfers {
+    let store: AgentStore
+    let keys: KeyPair
+    let logger: Logger
+    let settings: TransferSettings
+    let group: any EventLoopGroup
+    let now: @Sendable () -> UInt64
+    let environment: TransferEnvironment
+
+    private var records: [[UInt8]: TransferRecord] = [:]
+    private var runs: Set<[UInt8]> = []
+    private var paths: [[UInt8]: String] = [:]
+    private var samples: [[UInt8]: [(at: UInt64, bytes: UInt64)]] = [:]
+    /// Receiver: the stream that currently owns each transfer, and its waiter for the user's answer.
+    private var owners: [[UInt8]: (token: UInt64, channel: Channel)] = [:]
+    private var waiters: [[UInt8]: CheckedContinuation<Void, Never>] = [:]
+    private var nextToken: UInt64 = 0
+    private var switching: Set<[UInt8]> = []
+
+    /// Grace the sender gives an offer beyond its time to live, for clocks and slow links.
+    static let senderGraceMillis: UInt64 = 30_000
+
+    init(store: AgentStore, keys: KeyPair, logger: Logger, settings: TransferSettings, group: any EventLoopGroup,
+         now: @escaping @Sendable () -> UInt64, environment: TransferEnvironment) {
+        self.store = store
+        self.keys = keys
+        self.logger = logger
+        self.settings = settings
+        self.group = group
+        self.now = now
+        self.environment = environment
+    }
+
+    /// Loads unfinished transfers: outgoing ones start again, waiting offers get their expiry.
+    func start() {
+        for stored in (try? store.transfers(finishedLimit: 0)) ?? [] {
+            guard let record = try? JSONDecoder().decode(TransferRecord.self, from: stored.record) else { continue }
+            records[record.id] = record
+            if record.outgoing { startRun(record.id) } else if record.state == .waiting { scheduleExpiry(record) }
+        }
+    }
+
+    // MARK: - Records
+
+    func record(_ id: [UInt8]) -> TransferRecord? { records[id] }
+
+    /// Changes a record and commits it before anything acts on the change.
+    @discardableResult
+    func update(_ id: [UInt8], _ change: (inout TransferRecord) -> Void) -> TransferRecord? {
+        guard var record = records[id] else { return nil }
+        let before = record.state
+        change(&record)
+        if record.state.isFinished && record.finishedMillis == nil { record.finishedMillis = now() }
+        records[id] = record
+        do { try store.saveTransfer(record.stored) } catch { logger.error("cannot store transfer \(record.idHex): \(error)") }
+        if before != record.state {
+            let why = record.reason.map { " (\($0))" } ?? ""
+            logger.info("transfer \(record.idHex.prefix(8)) \(record.outgoing ? "to" : "from") \(record.peer): \(record.state.rawValue)\(why)")
+            let event = AgentEvent(event: .transfer, from: record.peer, transfer: record.idHex, state: record.state.rawValue)
+            Task { await environment.publish(event) }
+        }
+        return record
+    }
+
+    func insert(_ record: TransferRecord) throws {
+        try store.saveTransfer(record.stored)
+        records[record.id] = record
+        Task { await environment.publish(AgentEvent(event: .transfer, from: record.peer, transfer: record.idHex,
+                                                    state: record.state.rawValue)) }
+    }
+
+    func finish(_ id: [UInt8], _ state: TransferRecord.State, reason: String? = nil) {
+        update(id) {
+            $0.state = state
+            $0.reason = reason
+        }
+    }
+
+    /// Counts bytes for the rate shown while it runs (the last few seconds).
+    func count(_ id: [UInt8], sent bytes: UInt64) {
+        records[id]?.bytesSent += bytes
+        sample(id)
+    }
+
+    private func sample(_ id: [UInt8]) {
+        guard let record = records[id] else { return }
+        let t = now()
+        var list = samples[id] ?? []
+        list.append((t, record.outgoing ? record.bytesSent : record.verifiedBytes))
+        list.removeAll { $0.at + 3000 < t }
+        samples[id] = list
+    }
+
+    func setPath(_ id: [UInt8], _ path: String?) { paths[id] = path }
+
+    // MARK: - Sending
+
+    func startRun(_ id: [UInt8]) {
+        guard !runs.contains(id) else { return }
+        runs.insert(id)
+        Task {
+            await self.runOutgoing(id)
+            self.runEnded(id)
+        }
+    }
+
+    private func runEnded(_ id: [UInt8]) {
+        runs.remove(id)
+        paths[id] = nil
+    }
+
+    /// The receiver reported progress on a file.
+    func progressed(_ id: [UInt8], _ progress: FileProgress) {
+        guard let record = records[id], Int(progress.file) < record.progress.count else { return }
+        let file = Int(progress.file)
+        records[id]?.progress[file].verifiedChunks = progress.verifiedChunks
+        if progress.complete == true {
+            update(id) { $0.progress[file].complete = true }
+        }
+        sample(id)
+    }
+
+    func isComplete(_ id: [UInt8], file: Int) -> Bool { records[id]?.progress[file].complete == true }
+
+    func markSwitching(_ id: [UInt8]) { switching.insert(id) }
+    func takeSwitching(_ id: [UInt8]) -> Bool { switching.remove(id) != nil }
+
+    // MARK: - Receiving
+
+    /// The record of an offer arriving: the existing one, or a new one as the policy decides.
+    func incoming(_ offer: CheckedOffer, from sender: String) -> TransferRecord {
+        if var record = records[offer.transferID] ?? storedRecord(offer.transferID) {
+            records[record.id] = record
+            if record.state == .waiting, let deadline = record.deadlineMillis, now() >= deadline {
+                record = update(record.id) { $0.state = .expired; $0.reason = "nobody answered the offer in time" } ?? record
+            }
+            return record
+        }
+        let decision = settings.policy.decide(sender: sender, isSibling: true, requested: offer.requested)
+        let t = now()
+        var record = TransferRecord(
+            id: offer.transferID, outgoing: false, peer: sender, state: .active, reason: nil, requested: offer.requested,
+            ttlSeconds: offer.ttlSeconds, chunkSize: offer.chunkSize, createdMillis: t, deadlineMillis: nil,
+            entries: offer.entries.map { .init(path: $0.path, size: $0.size, mode: $0.mode, isFolder: $0.isFolder) },
+            progress: offer.entries.map { .init(complete: $0.isFolder) })
+        switch decision {
+        case .land(let folder):
+            record.folder = folder ?? settings.receiveFolder
+        case .ask:
+            record.state = .waiting
+            record.deadlineMillis = t + UInt64(offer.ttlSeconds) * 1000
+        case .reject(let reason):
+            record.state = .rejected
+            record.reason = reason
+            record.finishedMillis = t
+        }
+        if let folder = record.folder { record.staging = folder + "/.kith-partial-" + record.idHex.prefix(16) }
+        do { try insert(record) } catch { logger.error("cannot store an incoming offer: \(error)") }
+        if record.state == .waiting { scheduleExpiry(record) }
+        logger.info("offer \(record.idHex.prefix(8)) from \(sender): \(offer.entries.count) entries, \(offer.totalBytes) bytes, \(record.state.rawValue)")
+        return record
+    }
+
+    private func storedRecord(_ id: [UInt8]) -> TransferRecord? {
+        (try? store.transfer(id: id)).flatMap { $0 }.flatMap { try? JSONDecoder().decode(TransferRecord.self, from: $0.record) }
+    }
+
+    /// A stream takes over a transfer; an older stream of it is closed. Returns the new owner's token.
+    func claim(_ id: [UInt8], channel: Channel) -> UInt64 {
+        nextToken += 1
+        if let old = owners[id] { old.channel.close(promise: nil) }
+        owners[id] = (nextToken, channel)
+        waiters.removeValue(forKey: id)?.resume()
+        return nextToken
+    }
+
+    func owns(_ id: [UInt8], _ token: UInt64) -> Bool { owners[id]?.token == token }
+
+    func release(_ id: [UInt8], _ token: UInt64) {
+        if owners[id]?.token == token { owners[id] = nil }
+    }
+
+    /// Waits while the offer waits for the user; nil if another stream took the transfer meanwhile.
+    func decision(_ id: [UInt8], token: UInt64) async -> TransferRecord? {
+        if records[id]?.state == .waiting {
+            await withCheckedContinuation { waiters[id] = $0 }
+        }
+        guard owns(id, token) else { return nil }
+        return records[id]
+    }
+
+    private func decided(_ id: [UInt8]) {
+        waiters.removeValue(forKey: id)?.resume()
+    }
+
+    private func scheduleExpiry(_ record: TransferRecord) {
+        guard let deadline = record.deadlineMillis else { return }
+        let id = record.id, wait = deadline > now() ? deadline - now() : 0
+        Task {
+            try? await Task.sleep(for: .milliseconds(wait))
+            self.expire(id)
+        }
+    }
+
+    private func expire(_ id: [UInt8]) {
+        guard records[id]?.state == .waiting, let deadline = records[id]?.deadlineMillis, now() >= deadline else { return }
+        finish(id, .expired, reason: "nobody answered the offer in time")
+        decided(id)
+    }
+
+    // MARK: - The local API
+
+    func find(_ prefix: String) throws -> TransferRecord {
+        let wanted = prefix.lowercased()
+        let all = records.values.filter { $0.idHex.hasPrefix(wanted) }
+        let matches = all.isEmpty
+            ? ((try? store.transfers(finishedLimit: 1000)) ?? []).compactMap { try? JSONDecoder().decode(TransferRecord.self, from: $0.record) }
+                .filter { $0.idHex.hasPrefix(wanted) }
+            : all
+        guard !wanted.isEmpty, let first = matches.first else { throw AgentError(.unknownTransfer, "no transfer \(prefix) on this device") }
+        guard matches.count == 1 else { throw AgentError(.unknownTransfer, "\(prefix) names \(matches.count) transfers; give more of the id") }
+        return first
+    }
+
+    func accept(_ prefix: String, folder: String?) throws -> TransferInfo {
+        let record = try find(prefix)
+        guard !record.outgoing, record.state == .waiting else {
+            throw AgentError(.invalidRequest, "transfer \(prefix) is \(record.state.rawValue), not waiting for an answer")
+        }
+        let landing = folder ?? settings.receiveFolder
+        guard landing.hasPrefix("/") else { throw AgentError(.invalidRequest, "the folder must be an absolute path") }
+        update(record.id) {
+            $0.state = .active
+            $0.folder = landing
+            $0.staging = landing + "/.kith-partial-" + $0.idHex.prefix(16)
+        }
+        decided(record.id)
+        return info(records[record.id] ?? record)
+    }
+
+    func reject(_ prefix: String) throws -> TransferInfo {
+        let record = try find(prefix)
+        guard !record.state.isFinished else { throw AgentError(.invalidRequest, "transfer \(prefix) is \(record.state.rawValue) already") }
+        if record.outgoing {
+            finish(record.id, .cancelled, reason: "cancelled on this device")
+            if let owner = owners[record.id] { owner.channel.close(promise: nil) }
+        } else {
+            finish(record.id, .rejected, reason: "the receiver's user rejected it")
+            decided(record.id)
+        }
+        return info(records[record.id] ?? record)
+    }
+
+    func list() -> [TransferInfo] {
+        let stored = ((try? store.transfers()) ?? []).compactMap { try? JSONDecoder().decode(TransferRecord.self, from: $0.record) }
+        return stored.map { info(records[$0.id] ?? $0) }
+    }
+
+    func info(_ prefix: String) throws -> TransferInfo { info(try find(prefix)) }
+
+    func info(_ record: TransferRecord) -> TransferInfo {
+        let list = samples[record.id] ?? []
+        var rate: Double?
+        if let first = list.first, let last = list.last, last.at > first.at, !record.state.isFinished {
+            rate = Double(last.bytes - min(last.bytes, first.bytes)) * 1000 / Double(last.at - first.at)
+        }
+        return TransferInfo(
+            id: record.idHex, direction: record.outgoing ? "out" : "in", peer: record.peer, state: record.state.rawValue,
+            reason: record.reason, files: record.entries.filter { !$0.isFolder }.count,
+            names: Array(Set(record.entries.map { String($0.path.split(separator: "/")[0]) })).sorted().prefix(5).map { $0 },
+            totalBytes: record.totalBytes, verifiedBytes: record.verifiedBytes,
+            sentBytes: record.outgoing ? record.bytesSent : nil, path: paths[record.id], bytesPerSecond: rate,
+            folder: record.folder, landed: record.landed.isEmpty ? nil : record.landed.values.sorted(),
+            requested: record.requested.rawValue, createdMillis: record.createdMillis, finishedMillis: record.finishedMillis,
+            expiresAtMillis: record.state == .waiting ? record.deadlineMillis : nil)
+    }
+}
+
+extension Transfers {
+    /// A new outgoing transfer: committed, then its run starts.
+    func push(_ entries: [TransferRecord.Entry], to peer: String, receive: ReceivePolicy.Permission,
+              ttlSeconds: UInt32?) throws -> TransferInfo {
+        let record = TransferRecord(
+            id: (0..<16).map { _ in UInt8.random(in: 0...255) }, outgoing: true, peer: peer, state: .offering, reason: nil,
+            requested: receive, ttlSeconds: ttlSeconds ?? settings.offerTTLSeconds, chunkSize: CheckedOffer.defaultChunkSize,
+            createdMillis: now(), deadlineMillis: nil, entries: entries,
+            progress: entries.map { .init(complete: $0.isFolder) })
+        try insert(record)
+        startRun(record.id)
+        return info(record)
+    }
+}

@@ -1,0 +1,65 @@
+/// Why a path from the wire was refused (spec §File names).
+public struct TransferNameError: Error, Equatable, CustomStringConvertible {
+    public let path: String
+    public let reason: String
+    public var description: String { "refused the name \"\(Self.printable(path))\": \(reason)" }
+
+    /// The path with control characters escaped, safe for a terminal or a log line.
+    static func printable(_ path: String) -> String {
+        String(path.unicodeScalars.prefix(200).map { $0.value < 0x20 || $0.value == 0x7F ? "?" : Character($0) })
+    }
+}
+
+/// The rules a relative path from another device must pass before it names anything on this
+/// disk: it can only ever point inside the folder it lands in. Pure; the I/O shell also refuses
+/// to follow a symbolic link on the way, which a name alone cannot rule out.
+public enum TransferName {
+    /// Bytes in one path component, as Linux allows.
+    public static let maxComponent = 255
+    public static let maxPath = 4096
+    public static let maxDepth = 64
+
+    /// The components of `path`, or the first rule it breaks. Works on the UTF-8 bytes, never on
+    /// characters: a `/` followed by a combining mark is one Character but still a separator.
+    public static func components(of path: String) throws(TransferNameError) -> [String] {
+        func refuse(_ reason: String) -> TransferNameError { TransferNameError(path: path, reason: reason) }
+        let bytes = Array(path.utf8)
+        let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
+        guard !bytes.isEmpty else { throw refuse("it is empty") }
+        guard bytes.count <= maxPath else { throw refuse("longer than \(maxPath) bytes") }
+        guard bytes[0] != slash else { throw refuse("it is absolute") }
+        guard !bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { throw refuse("it holds a control character") }
+        guard !bytes.contains(UInt8(ascii: "\\")) else { throw refuse("it holds a backslash") }
+        let parts = bytes.split(separator: slash, omittingEmptySubsequences: false)
+        guard parts.count <= maxDepth else { throw refuse("deeper than \(maxDepth) folders") }
+        var components: [String] = []
+        for part in parts {
+            if part.isEmpty { throw refuse("it has an empty component") }
+            if part.elementsEqual([dot]) || part.elementsEqual([dot, dot]) {
+                throw refuse("it has a \(part.count == 1 ? "." : "..") component")
+            }
+            guard part.count <= maxComponent else { throw refuse("a component is longer than \(maxComponent) bytes") }
+            components.append(String(decoding: part, as: UTF8.self))
+        }
+        return components
+    }
+
+    /// `name`, or the first of `name (1)`, `name (2)`, … (before the extension of a file) that
+    /// `taken` says is free: what lands never replaces what is there.
+    public static func free(_ name: String, isFile: Bool, taken: (String) -> Bool) -> String {
+        guard taken(name) else { return name }
+        let (stem, ext) = isFile ? split(extensionOf: name) : (name, "")
+        var n = 1
+        while true {
+            let candidate = "\(stem) (\(n))\(ext)"
+            if !taken(candidate) { return candidate }
+            n += 1
+        }
+    }
+
+    /// "report.pdf" → ("report", ".pdf"); ".bashrc" and "archive" keep no extension.
+    static func split(extensionOf name: String) -> (String, String) {
+        guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return (name, "") }
+        return (String(name[..<dot]), String(name[dot...]))
+    }
+}

@@ -1,0 +1,70 @@
+import KithCore
+import KithCrypto
+import KithWire
+import NIOCore
+import NIOPosix
+
+/// A device-to-device stream: the secure channel (preamble kind 2, Noise_IK) over TCP, reached
+/// directly or through the server's transit (spec §File transfer, §Transit). The first inbound
+/// event is `.established` with the peer's verified key; the caller decides if it is welcome.
+public typealias DeviceStreamChannel = NIOAsyncChannel<SecureChannelEvent, Envelope>
+
+public enum DeviceStream {
+    /// Dials `host:port`. With `ticket`, that is the server: the transit preamble and the ticket
+    /// go first, then the device stream runs inside as `role` says.
+    public static func dial(host: String, port: Int, ticket: [UInt8]? = nil, role: SecureChannel.Role,
+                            keys: KeyPair, group: any EventLoopGroup,
+                            timeout: TimeAmount = .seconds(5)) async throws -> DeviceStreamChannel {
+        try await ClientBootstrap(group: group)
+            .connectTimeout(timeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.writeBufferWaterMark, value: writeWatermark)
+            .connect(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let ticket {
+                        try channel.pipeline.syncOperations.addHandler(
+                            TransitHeader(bytes: Preamble(channel: .transit).bytes + ticket))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(SecureChannelHandler(SecureChannel(role: role, localStatic: keys)))
+                    return try DeviceStreamChannel(wrappingChannelSynchronously: channel, configuration: streamConfiguration)
+                }
+            }
+    }
+
+    /// Listens for direct device streams on `host:port` (TCP; the same number as the UDP socket).
+    public static func listen(host: String, port: Int, keys: KeyPair,
+                              group: any EventLoopGroup) async throws -> NIOAsyncChannel<DeviceStreamChannel, Never> {
+        try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: writeWatermark)
+            .bind(host: host, port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let machine = SecureChannel(role: .responder(accepting: [.deviceToDevice]), localStatic: keys)
+                    try channel.pipeline.syncOperations.addHandler(SecureChannelHandler(machine))
+                    return try DeviceStreamChannel(wrappingChannelSynchronously: channel, configuration: streamConfiguration)
+                }
+            }
+    }
+
+    /// Room for a few chunks' worth of envelopes in each direction.
+    static let streamConfiguration = DeviceStreamChannel.Configuration(
+        backPressureStrategy: .init(lowWatermark: 16, highWatermark: 64))
+    /// Bytes queued for the socket before a writer waits.
+    static let writeWatermark = ChannelOptions.Types.WriteBufferWaterMark(low: 1 << 20, high: 4 << 20)
+}
+
+/// Writes the transit preamble and ticket when the connection comes up, before anything the
+/// secure channel writes (it sits nearer the socket, and the channel-active event reaches it first).
+final class TransitHeader: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    private let bytes: [UInt8]
+
+    init(bytes: [UInt8]) { self.bytes = bytes }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+        context.fireChannelActive()
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+import GRDB
+
+/// File transfers, as the agent describes them: the store keeps each one's record (opaque JSON)
+/// by id and knows only which are outgoing and which are finished.
+extension AgentStore {
+    public struct StoredTransfer: Sendable {
+        public var id: [UInt8]
+        public var outgoing: Bool
+        public var finished: Bool
+        public var createdMillis: UInt64
+        public var record: Data
+
+        public init(id: [UInt8], outgoing: Bool, finished: Bool, createdMillis: UInt64, record: Data) {
+            self.id = id
+            self.outgoing = outgoing
+            self.finished = finished
+            self.createdMillis = createdMillis
+            self.record = record
+        }
+    }
+
+    /// Inserts or replaces one transfer, committed before this returns.
+    public func saveTransfer(_ transfer: StoredTransfer) throws {
+        try database.write { db in
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO transfer (id, outgoing, finished, createdMillis, record) VALUES (?, ?, ?, ?, ?)
+                """, arguments: [Data(transfer.id), transfer.outgoing, transfer.finished,
+                                 Int64(clamping: transfer.createdMillis), transfer.record])
+        }
+    }
+
+    public func transfer(id: [UInt8]) throws -> StoredTransfer? {
+        try database.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM transfer WHERE id = ?", arguments: [Data(id)]).map(Self.storedTransfer)
+        }
+    }
+
+    /// The unfinished transfers and the newest `finishedLimit` finished ones, oldest first.
+    public func transfers(finishedLimit: Int = 50) throws -> [StoredTransfer] {
+        try database.read { db in
+            let open = try Row.fetchAll(db, sql: "SELECT * FROM transfer WHERE finished = 0 ORDER BY createdMillis")
+            let done = try Row.fetchAll(db, sql: "SELECT * FROM transfer WHERE finished = 1 ORDER BY createdMillis DESC LIMIT ?",
+                                        arguments: [finishedLimit])
+            return (done.reversed() + open).map(Self.storedTransfer)
+        }
+    }
+
+    private static func storedTransfer(_ row: Row) -> StoredTransfer {
+        StoredTransfer(id: [UInt8](row["id"] as Data), outgoing: row["outgoing"], finished: row["finished"],
+                       createdMillis: UInt64(max(0, row["createdMillis"] as Int64)), record: row["record"])
+    }
+}

@@ -1,0 +1,183 @@
+import ArgumentParser
+import Foundation
+import KithAgent
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Kith {
+    struct Push: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Push files and folders to another of your devices.",
+            discussion: """
+                End-to-end encrypted, over a direct TCP stream when the device is reachable (LAN or a \
+                direct path) and through the server otherwise, moving to a direct stream when one \
+                appears. Interrupted transfers (either agent restarted, a network cut) continue from \
+                the last verified chunk. The command follows the transfer until the receiver has \
+                verified every file (exit 0), or it is rejected, expires or fails (exit 1); with \
+                --detach it returns at once and `kith transfers` follows it.
+                """)
+        @OptionGroup var options: ClientOptions
+
+        @Argument(help: "Files and folders to send (folders with everything under them).")
+        var paths: [String]
+
+        @Option(help: "The device to push to, e.g. alice-PC-2.")
+        var to: String
+
+        @Flag(help: "Ask for direct receive: the files land without a prompt where the receiver's policy allows it (--direct), or ask the receiver's user (--ask, the default).")
+        var receive: ReceiveMode = .ask
+
+        @Option(help: ArgumentHelp("How long the offer waits for an answer (default: the agent's --offer-timeout).",
+                                   valueName: "seconds"))
+        var expires: UInt32?
+
+        @Flag(help: "Return once the transfer is committed on this device, without following it.")
+        var detach = false
+
+        enum ReceiveMode: String, EnumerableFlag { case direct, ask }
+
+        func run() throws {
+            let cwd = FileManager.default.currentDirectoryPath
+            var params = AgentRequest.Params(to: to)
+            params.paths = paths.map { $0.hasPrefix("/") ? $0 : cwd + "/" + $0 }
+            params.receive = receive.rawValue
+            params.ttlSeconds = expires
+            let started = try options.client.call(AgentRequest(.push, params), as: TransferInfo.self)
+            if detach {
+                return options.output(started) {
+                    Console.line("transfer \(started.id.prefix(8)) to \(to): \(started.files) file(s), \(bytes(started.totalBytes)); follow it with `kith transfers`")
+                }
+            }
+            try TransferFollower(options: options, id: started.id).follow()
+        }
+    }
+
+    struct TransfersCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "transfers",
+            abstract: "List file transfers, both ways: offers waiting for you, running ones, and recent finished ones.",
+            discussion: "IDs can be shortened to any unique start. `kith accept ID` / `kith reject ID` answer an offer.")
+        @OptionGroup var options: ClientOptions
+
+        @Option(help: ArgumentHelp("Follow this transfer until it finishes.", valueName: "id"))
+        var follow: String?
+
+        func run() throws {
+            if let follow { return try TransferFollower(options: options, id: follow).follow() }
+            let result = try options.client.call(AgentRequest(.transfers), as: TransfersResult.self)
+            options.output(result) {
+                if result.transfers.isEmpty { Console.line("no transfers") }
+                for t in result.transfers { Console.line(describe(t)) }
+            }
+        }
+    }
+
+    struct Accept: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Accept a file offer that waits for you (see `kith transfers`).")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "The transfer id, or a unique start of it.") var id: String
+        @Option(help: ArgumentHelp("Land the files in this folder instead of the receive folder.", valueName: "folder"))
+        var to: String?
+
+        func run() throws {
+            var params = AgentRequest.Params()
+            params.id = id
+            params.folder = to.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
+            let info = try options.client.call(AgentRequest(.accept, params), as: TransferInfo.self)
+            options.output(info) { Console.line("accepted \(info.id.prefix(8)); it lands in \(info.folder ?? "?")") }
+        }
+    }
+
+    struct Reject: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Reject a file offer that waits for you, or cancel one of your pushes.")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "The transfer id, or a unique start of it.") var id: String
+
+        func run() throws {
+            var params = AgentRequest.Params()
+            params.id = id
+            let info = try options.client.call(AgentRequest(.reject, params), as: TransferInfo.self)
+            options.output(info) { Console.line("\(info.id.prefix(8)) \(info.state)") }
+        }
+    }
+}
+
+/// Follows one transfer until it finishes: a live line on a terminal, a line per change or 10%
+/// otherwise, JSON lines with --json. Exit 0 when complete, 1 when it ended any other way.
+struct TransferFollower {
+    let options: ClientOptions
+    let id: String
+
+    func follow() throws {
+        let tty = isatty(1) == 1 && !options.json
+        var last: (state: String, tenth: UInt64, path: String?)?
+        while true {
+            var params = AgentRequest.Params()
+            params.id = id
+            let t = try options.client.call(AgentRequest(.transfer, params), as: TransferInfo.self)
+            let tenth = t.totalBytes == 0 ? 10 : t.verifiedBytes * 10 / t.totalBytes
+            let changed = last == nil || last!.state != t.state || last!.tenth != tenth || last!.path != t.path
+            if options.json {
+                if changed { Console.line(Self.json(t)) }
+            } else if tty {
+                FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + Self.progressLine(t)).utf8))
+            } else if changed {
+                Console.line(Self.progressLine(t))
+            }
+            last = (t.state, tenth, t.path)
+            if ["complete", "rejected", "expired", "failed", "cancelled"].contains(t.state) {
+                if tty { Console.line("") }
+                if !options.json { Console.line(Self.outcome(t)) }
+                if t.state != "complete" { throw ExitCode(1) }
+                return
+            }
+            usleep(200_000)
+        }
+    }
+
+    static func progressLine(_ t: TransferInfo) -> String {
+        let percent = t.totalBytes == 0 ? 100 : Double(t.verifiedBytes) * 100 / Double(t.totalBytes)
+        var line = "\(t.id.prefix(8)) \(t.state) \(String(format: "%5.1f%%", percent)) \(bytes(t.verifiedBytes))/\(bytes(t.totalBytes))"
+        if let rate = t.bytesPerSecond, rate > 0 {
+            line += "  \(bytes(UInt64(rate)))/s"
+            let left = Double(t.totalBytes - min(t.totalBytes, t.verifiedBytes)) / rate
+            line += "  ETA \(left < 60 ? String(format: "%.0f s", left) : String(format: "%.0f min", left / 60))"
+        }
+        if let path = t.path { line += "  via \(path)" }
+        if t.state == "waiting" { line += "  (waiting for \(t.peer) to accept)" }
+        if let reason = t.reason, ["paused", "offering"].contains(t.state) { line += "  (\(reason.printable))" }
+        return line
+    }
+
+    static func outcome(_ t: TransferInfo) -> String {
+        switch t.state {
+        case "complete": "done: \(t.files) file(s), \(bytes(t.totalBytes)) verified by \(t.peer)"
+        default: "\(t.state): \((t.reason ?? "no reason given").printable)"
+        }
+    }
+
+    static func json(_ t: TransferInfo) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(t)) ?? Data(), as: UTF8.self)
+    }
+}
+
+func describe(_ t: TransferInfo) -> String {
+    let arrow = t.direction == "out" ? "→ \(t.peer)" : "← \(t.peer)"
+    var line = "\(t.id.prefix(8))  \(arrow)  \(t.state)  \(t.names.joined(separator: ", ").printable)  \(bytes(t.verifiedBytes))/\(bytes(t.totalBytes))"
+    if let path = t.path { line += "  via \(path)" }
+    if t.state == "waiting" && t.direction == "in" { line += "  (kith accept \(t.id.prefix(8)) / kith reject \(t.id.prefix(8)))" }
+    if let reason = t.reason, t.state != "complete" { line += "  (\(reason.printable))" }
+    return line
+}
+
+/// "1.5 MB", for people (decimal units, as rates are usually given).
+func bytes(_ n: UInt64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"]
+    var value = Double(n), unit = 0
+    while value >= 1000 && unit < units.count - 1 { value /= 1000; unit += 1 }
+    return unit == 0 ? "\(n) B" : String(format: "%.1f", value) + " " + units[unit]
+}

@@ -1,0 +1,196 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import KithAgent
+import KithCrypto
+import KithNet
+import KithStore
+import KithTestSupport
+import KithWire
+import NIOPosix
+import Testing
+
+/// `kith push` between real agents on loopback (spec §File transfer): what lands, where, when
+/// it asks, how it survives a killed agent, and what it does with hostile names.
+@Suite(.serialized) struct FileTransferIntegrationTests {
+    @Test func directReceiveLandsWithoutAPromptWithTheRightBytes() async throws {
+        let (server, laptop, phone, root) = try await Self.pair("push-direct")
+        let file = try Self.randomFile(root.appendingPathComponent("photo.raw"), bytes: 3_000_000 + 12_345)
+        let tree = root.appendingPathComponent("Trip")
+        try FileManager.default.createDirectory(at: tree.appendingPathComponent("day 1/empty"), withIntermediateDirectories: true)
+        try Data("notes\n".utf8).write(to: tree.appendingPathComponent("day 1/notes.txt"))
+        try Data().write(to: tree.appendingPathComponent("zero"))
+        let script = tree.appendingPathComponent("run.sh")
+        try Data("#!/bin/sh\n".utf8).write(to: script)
+        chmod(script.path, 0o4755)  // setuid: must not survive
+
+        let done = try Self.push(laptop, [file.path, tree.path], to: "alice-MP-1", "--direct")
+        #expect(done.state == "complete")
+        #expect(try Data(contentsOf: phone.received.appendingPathComponent("photo.raw")) == Data(contentsOf: file))
+        #expect(try String(contentsOf: phone.received.appendingPathComponent("Trip/day 1/notes.txt"), encoding: .utf8) == "notes\n")
+        #expect(FileManager.default.fileExists(atPath: phone.received.appendingPathComponent("Trip/day 1/empty").path))
+        #expect(try Data(contentsOf: phone.received.appendingPathComponent("Trip/zero")).isEmpty)
+        var info = stat()
+        stat(phone.received.appendingPathComponent("Trip/run.sh").path, &info)
+        #expect(info.st_mode & 0o7777 == 0o755, "mode \(String(info.st_mode & 0o7777, radix: 8))")
+        let staging = try FileManager.default.contentsOfDirectory(atPath: phone.received.path).filter { $0.hasPrefix(".kith") }
+        #expect(staging.isEmpty)
+
+        // The same again: nothing is overwritten, the new copies get " (1)".
+        _ = try Self.push(laptop, [file.path, tree.path], to: "alice-MP-1", "--direct")
+        #expect(try Data(contentsOf: phone.received.appendingPathComponent("photo (1).raw")) == Data(contentsOf: file))
+        #expect(FileManager.default.fileExists(atPath: phone.received.appendingPathComponent("Trip (1)/day 1/notes.txt").path))
+        withExtendedLifetime(server) {}
+    }
+
+    @Test func askThenAcceptRejectOrLetExpire() async throws {
+        let (server, laptop, phone, root) = try await Self.pair("push-ask")
+        let file = try Self.randomFile(root.appendingPathComponent("report.pdf"), bytes: 200_000)
+
+        // Ask (the default) → the offer waits on the phone → accepted into another folder.
+        let asked = try laptop.cli(["push", file.path, "--to", "alice-MP-1", "--detach"], as: TransferInfo.self)
+        try await phone.eventually("the offer, waiting") { try Self.transfer(asked.id, on: phone)?.state == "waiting" }
+        #expect(try Self.transfer(asked.id, on: laptop)?.state == "waiting")
+        let elsewhere = root.appendingPathComponent("chosen")
+        _ = try phone.cli(["accept", String(asked.id.prefix(8)), "--to", elsewhere.path], as: TransferInfo.self)
+        try await laptop.eventually("complete") { try Self.transfer(asked.id, on: laptop)?.state == "complete" }
+        #expect(try Data(contentsOf: elsewhere.appendingPathComponent("report.pdf")) == Data(contentsOf: file))
+
+        // Rejected: the sender hears it, nothing is written.
+        let second = try laptop.cli(["push", file.path, "--to", "alice-MP-1", "--detach"], as: TransferInfo.self)
+        try await phone.eventually("the second offer") { try Self.transfer(second.id, on: phone)?.state == "waiting" }
+        _ = try phone.cli(["reject", second.id], as: TransferInfo.self)
+        try await laptop.eventually("rejected") { try Self.transfer(second.id, on: laptop)?.state == "rejected" }
+        #expect(!FileManager.default.fileExists(atPath: phone.received.path))
+
+        // Nobody answers: the offer expires on both sides.
+        let third = try laptop.cli(["push", file.path, "--to", "alice-MP-1", "--detach", "--expires", "1"], as: TransferInfo.self)
+        try await laptop.eventually("expired", seconds: 15) { try Self.transfer(third.id, on: laptop)?.state == "expired" }
+        #expect(try Self.transfer(third.id, on: phone)?.state == "expired")
+        #expect(!FileManager.default.fileExists(atPath: phone.received.path))
+        withExtendedLifetime(server) {}
+    }
+
+    @Test(arguments: ["sender", "receiver"])
+    func resumesAfterKill9(of victim: String) async throws {
+        let (server, laptop, phone, root) = try await Self.pair("push-kill-\(victim)", laptopExtra: ["--max-send-rate", "16M"])
+        let size = 48 << 20
+        let file = try Self.randomFile(root.appendingPathComponent("big.bin"), bytes: size)
+        let started = try laptop.cli(["push", file.path, "--to", "alice-MP-1", "--direct", "--detach"], as: TransferInfo.self)
+        try await phone.eventually("a third verified") {
+            (try Self.transfer(started.id, on: phone)?.verifiedBytes ?? 0) >= UInt64(size / 3)
+        }
+        let victimAgent = victim == "sender" ? laptop : phone
+        victimAgent.kill9()
+        let survivor = victim == "sender" ? phone : laptop
+        let verifiedAtKill = try Self.transfer(started.id, on: survivor)?.verifiedBytes ?? 0
+        let sentBefore = victim == "sender" ? 0 : (try Self.transfer(started.id, on: laptop)?.sentBytes ?? 0)
+        try await victimAgent.start()
+        try await laptop.eventually("complete after the restart", seconds: 40) {
+            try Self.transfer(started.id, on: laptop)?.state == "complete"
+        }
+        #expect(try Data(contentsOf: phone.received.appendingPathComponent("big.bin")) == Data(contentsOf: file))
+        let final = try #require(try Self.transfer(started.id, on: laptop))
+        // Sent after the kill: what was left, plus at most the unconfirmed tail (4 MiB commits, a chunk in flight).
+        let sentAfter = (final.sentBytes ?? 0) - min(final.sentBytes ?? 0, sentBefore)
+        let resent = Int64(sentAfter) - Int64(UInt64(size) - verifiedAtKill)
+        print("resume after kill -9 of the \(victim): \(resent >> 10) KiB sent again of \(size >> 20) MiB")
+        if victim == "receiver" {
+            #expect(resent < Int64(size / 5), "sent \(resent) bytes again")
+        } else {
+            // The restarted sender counts from zero: it must not have sent the whole file again.
+            #expect(sentAfter < UInt64(size) - UInt64(size / 4), "sent \(sentAfter) bytes after restarting")
+        }
+        withExtendedLifetime(server) {}
+    }
+
+    /// A device of the account (the laptop's own key) offers names that climb out of the folder:
+    /// the phone refuses the offer, says why, and writes nothing.
+    @Test func hostileNamesAreRefusedAndNothingIsWritten() async throws {
+        let port = Self.freePort()
+        let (server, laptop, phone, _) = try await Self.pair("push-hostile", phoneUDP: "127.0.0.1:\(port)")
+        let keys = try IdentityFile.loadOrCreate(in: laptop.profile).identity.noiseKeyPair
+        let phoneKey = try IdentityFile.loadOrCreate(in: phone.profile).identity.noiseKeyPair.publicKey
+        for path in ["../escape.txt", "/etc/kith-test", "ok/../../x", "a\u{1}b"] {
+            let stream = try await DeviceStream.dial(host: "127.0.0.1", port: port,
+                                                     role: .initiator(channel: .deviceToDevice, remoteStatic: phoneKey),
+                                                     keys: keys, group: MultiThreadedEventLoopGroup.singleton)
+            let reply: Message? = try await stream.executeThenClose { inbound, outbound in
+                var events = inbound.makeAsyncIterator()
+                guard case .established? = try await events.next() else { return nil }
+                let offer = FileOffer(transferID: (0..<16).map { _ in UInt8.random(in: 0...255) },
+                                      files: [FileEntry(path: "fine.txt", size: 1), FileEntry(path: path, size: 4)],
+                                      receive: 1, ttlSeconds: 60, chunkSize: 1 << 20)
+                try await outbound.write(Envelope(.fileOffer(offer)))
+                while let event = try await events.next() { if case .envelope(let envelope) = event { return envelope.message } }
+                return nil
+            }
+            guard case .fileCancel(let cancel)? = reply else {
+                Issue.record("\(path): expected FileCancel, got \(String(describing: reply))")
+                continue
+            }
+            #expect(cancel.reason?.contains("refused the name") == true, "\(cancel.reason ?? "")")
+        }
+        #expect(!FileManager.default.fileExists(atPath: phone.received.path))
+        #expect(!FileManager.default.fileExists(atPath: "/etc/kith-test"))
+        withExtendedLifetime(server) {}
+    }
+
+    // MARK: - Helpers
+
+    static func pair(_ name: String, laptopExtra: [String] = [], phoneUDP: String = "127.0.0.1:0") async throws
+        -> (ServerHarness, AgentHarness, AgentHarness, URL) {
+        let server = try await ServerHarness.start()
+        let root = temporaryDirectory(name)
+        let laptop = AgentHarness("laptop", root: root, extra: laptopExtra)
+        let phone = AgentHarness("phone", root: root, udp: phoneUDP)
+        try await laptop.start()
+        try await phone.start()
+        _ = try laptop.login(server)
+        _ = try phone.login(server, type: "mobile")
+        try await DirectPathIntegrationTests.waitForPath("lan", from: laptop, to: "alice-MP-1")
+        return (server, laptop, phone, root)
+    }
+
+    /// `kith push` followed to its end; its last JSON line.
+    static func push(_ agent: AgentHarness, _ paths: [String], to device: String, _ flags: String...) throws -> TransferInfo {
+        let result = try KithProcess.run(["push"] + paths + ["--to", device, "--profile", agent.profile.path, "--json"] + flags)
+        guard result.status == 0 else { throw AgentHarness.CLIFailure(status: result.status, message: result.stdout + result.stderr) }
+        let last = try #require(result.stdout.split(separator: "\n").last)
+        return try JSONDecoder().decode(TransferInfo.self, from: Data(last.utf8))
+    }
+
+    static func transfer(_ id: String, on agent: AgentHarness) throws -> TransferInfo? {
+        try agent.cli(["transfers"], as: TransfersResult.self).transfers.first { $0.id == id }
+    }
+
+    static func randomFile(_ url: URL, bytes: Int) throws -> URL {
+        var generator = SystemRandomNumberGenerator()
+        var data = Data(count: bytes)
+        data.withUnsafeMutableBytes { buffer in
+            for i in stride(from: 0, to: bytes - 7, by: 8) { buffer.storeBytes(of: generator.next() as UInt64, toByteOffset: i, as: UInt64.self) }
+        }
+        try data.write(to: url)
+        return url
+    }
+
+    /// A port free for UDP and TCP on loopback right now.
+    static func freePort() -> Int {
+        while true {
+            let port = Int.random(in: 20000...60000)
+            let udp = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0), tcp = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(udp); close(tcp) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let ok = withUnsafePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(udp, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 && bind(tcp, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+                }
+            }
+            if ok { return port }
+        }
+    }
+}
