@@ -12,7 +12,8 @@ import NIOPosix
 import Testing
 
 /// `kith push` between real agents on loopback (spec §File transfer): what lands, where, when
-/// it asks, how it survives a killed agent, and what it does with hostile names.
+/// it asks, how it survives a killed agent, and what it does with hostile names. Two tests need
+/// root (nftables to cut UDP, tmpfs for a full disk) and skip, saying so, otherwise.
 @Suite(.serialized) struct FileTransferIntegrationTests {
     @Test func directReceiveLandsWithoutAPromptWithTheRightBytes() async throws {
         let (server, laptop, phone, root) = try await Self.pair("push-direct")
@@ -137,7 +138,96 @@ import Testing
         withExtendedLifetime(server) {}
     }
 
+    /// UDP to the phone is cut, so the push starts through the server's transit; when the cut is
+    /// lifted the path goes `lan` and the transfer moves to a direct stream without starting over.
+    @Test(.enabled(if: getuid() == 0 && Self.which("nft") != nil, "needs root and nft to cut UDP on loopback"))
+    func aRelayedTransferMovesToADirectStream() async throws {
+        let port = Self.freePort()
+        let table = "kithtest\(getpid())"
+        try Self.shell("nft add table inet \(table) && nft 'add chain inet \(table) input { type filter hook input priority 0; policy accept; }' && nft add rule inet \(table) input udp dport \(port) drop")
+        var cut = true
+        defer { if cut { try? Self.shell("nft delete table inet \(table)") } }
+        let server = try await ServerHarness.start()
+        let root = temporaryDirectory("push-upgrade")
+        let laptop = AgentHarness("laptop", root: root, extra: ["--max-send-rate", "8M"])
+        let phone = AgentHarness("phone", root: root, udp: "127.0.0.1:\(port)")
+        try await laptop.start()
+        try await phone.start()
+        _ = try laptop.login(server)
+        _ = try phone.login(server, type: "mobile")
+        try await DirectPathIntegrationTests.waitForPath("relay", from: laptop, to: "alice-MP-1")
+        let size = 64 << 20
+        let file = try Self.randomFile(root.appendingPathComponent("movie.mkv"), bytes: size)
+        let started = try laptop.cli(["push", file.path, "--to", "alice-MP-1", "--direct", "--detach"], as: TransferInfo.self)
+        try await laptop.eventually("a relayed stream carrying data") {
+            let t = try Self.transfer(started.id, on: laptop)
+            return t?.path == "relay" && (t?.verifiedBytes ?? 0) >= 4 << 20
+        }
+        try Self.shell("nft delete table inet \(table)")
+        cut = false
+        var sawDirect = false
+        try await laptop.eventually("complete", seconds: 60) {
+            let t = try Self.transfer(started.id, on: laptop)
+            if t?.path == "lan" { sawDirect = true }
+            return t?.state == "complete"
+        }
+        #expect(sawDirect, "the transfer never moved to the direct stream")
+        #expect(try Data(contentsOf: phone.received.appendingPathComponent("movie.mkv")) == Data(contentsOf: file))
+        let sent = try #require(try Self.transfer(started.id, on: laptop)?.sentBytes)
+        print("relay → direct mid-transfer: \((Int64(sent) - Int64(size)) >> 10) KiB sent twice of \(size >> 20) MiB")
+        #expect(sent < UInt64(size) + UInt64(size / 4), "sent \(sent) bytes for a \(size)-byte file")
+        withExtendedLifetime(server) {}
+    }
+
+    /// The phone's receive folder is a 24 MiB tmpfs: a 40 MiB push pauses on both sides with the
+    /// reason, keeps what it has, and completes once the file system grows.
+    @Test(.enabled(if: getuid() == 0, "needs root to mount a small tmpfs"))
+    func aFullDiskPausesAndResumesWhenThereIsRoom() async throws {
+        let root = temporaryDirectory("push-diskfull")
+        let small = root.appendingPathComponent("phone-received")
+        try FileManager.default.createDirectory(at: small, withIntermediateDirectories: true)
+        try Self.shell("mount -t tmpfs -o size=24m kithtest \(small.path)")
+        defer { try? Self.shell("umount \(small.path)") }
+        let server = try await ServerHarness.start()
+        let laptop = AgentHarness("laptop", root: root), phone = AgentHarness("phone", root: root)
+        try await laptop.start()
+        try await phone.start()
+        _ = try laptop.login(server)
+        _ = try phone.login(server, type: "mobile")
+        try await DirectPathIntegrationTests.waitForPath("lan", from: laptop, to: "alice-MP-1")
+        let size = 40 << 20
+        let file = try Self.randomFile(root.appendingPathComponent("disk.img"), bytes: size)
+        let started = try laptop.cli(["push", file.path, "--to", "alice-MP-1", "--direct", "--detach"], as: TransferInfo.self)
+        try await laptop.eventually("paused on the sender") { try Self.transfer(started.id, on: laptop)?.state == "paused" }
+        let sender = try #require(try Self.transfer(started.id, on: laptop))
+        let receiver = try #require(try Self.transfer(started.id, on: phone))
+        #expect(sender.reason?.contains("no space left") == true, "\(sender.reason ?? "")")
+        #expect(receiver.state == "paused" && receiver.reason?.contains("no space left") == true, "\(receiver.reason ?? "")")
+        #expect(receiver.verifiedBytes > 0)
+        try Self.shell("mount -o remount,size=96m \(small.path)")
+        try await laptop.eventually("complete once there is room", seconds: 60) {
+            try Self.transfer(started.id, on: laptop)?.state == "complete"
+        }
+        #expect(try Data(contentsOf: small.appendingPathComponent("disk.img")) == Data(contentsOf: file))
+        withExtendedLifetime(server) {}
+    }
+
     // MARK: - Helpers
+
+    static func which(_ tool: String) -> String? {
+        ["/usr/sbin/", "/usr/bin/", "/sbin/", "/bin/"].map { $0 + tool }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    static func shell(_ command: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw AgentHarness.CLIFailure(status: process.terminationStatus, message: "`\(command)` failed")
+        }
+    }
 
     static func pair(_ name: String, laptopExtra: [String] = [], phoneUDP: String = "127.0.0.1:0") async throws
         -> (ServerHarness, AgentHarness, AgentHarness, URL) {
