@@ -86,25 +86,31 @@ public struct SecureChannel {
 
     /// Bytes arrived from the socket.
     public mutating func receive(_ bytes: [UInt8]) -> [Action] {
+        bytes.withUnsafeBytes { receive($0) }
+    }
+
+    /// Bytes arrived from the socket, read in place (the shell passes its buffer's memory; they
+    /// are copied once, into the frame decoder).
+    public mutating func receive(_ bytes: UnsafeRawBufferPointer) -> [Action] {
         switch state {
         case .idle: preconditionFailure("SecureChannel.receive before start")
         case .closed: return []
         // Each case takes its buffers out of `state` before appending, so they are not copied.
         case .awaitingPreamble(var buffered):
             state = .closed
-            buffered += bytes
+            buffered.append(contentsOf: bytes.bindMemory(to: UInt8.self))
             return receivePreamble(buffered)
         case .awaitingResponderPreamble(let handshake, var buffered):
             state = .closed
-            buffered += bytes
+            buffered.append(contentsOf: bytes.bindMemory(to: UInt8.self))
             return receiveResponderPreamble(handshake, buffered)
         case .handshaking(let handshake, var decoder):
             state = .closed
-            decoder.append(bytes)
+            decoder.append(bytes.bindMemory(to: UInt8.self))
             return continueHandshake(handshake, decoder)
         case .open(let send, let receive, var decoder):
             state = .closed
-            decoder.append(bytes)
+            decoder.append(bytes.bindMemory(to: UInt8.self))
             return deliverFrames(send: send, receive: receive, decoder)
         }
     }
@@ -115,14 +121,21 @@ public struct SecureChannel {
             throw .malformed("channel: not open")
         }
         let plaintext = try envelope.encode()
-        let body: [UInt8]
+        guard plaintext.count + WireLimits.aeadTag <= WireLimits.maxNoiseMessage else {
+            throw .oversized("frame: body of \(plaintext.count + WireLimits.aeadTag) bytes")
+        }
+        var frame: [UInt8]
         do {
-            body = try send.encrypt(plaintext: plaintext)
+            // Sealed behind room for the frame's length: one buffer, no copy (spec §TCP framing).
+            frame = try send.encrypt(plaintext: plaintext, prefix: 2)
         } catch {
             return fail(Self.wireError(error))
         }
+        let length = frame.count - 2
+        frame[0] = UInt8(length >> 8)
+        frame[1] = UInt8(length & 0xFF)
         state = .open(send: send, receive: receive, decoder)
-        return [.write(try FrameDecoder.encode(body))]
+        return [.write(frame)]
     }
 
     // MARK: - Transitions

@@ -33,9 +33,9 @@ public final class SecureChannelHandler: ChannelDuplexHandler {
     }
 
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var buffer = unwrapInboundIn(data)
-        let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
-        perform(machine.receive(bytes), context: context)
+        let buffer = unwrapInboundIn(data)
+        let actions = buffer.withUnsafeReadableBytes { machine.receive($0) }
+        perform(actions, context: context)
     }
 
     public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

@@ -21,6 +21,11 @@ public struct FrameDecoder: Sendable {
         buffer.append(contentsOf: bytes)
     }
 
+    /// The hot path's append: concrete, so it is a memcpy and never a generic byte loop.
+    public mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+        buffer.append(contentsOf: bytes)
+    }
+
     public mutating func nextFrame() throws(WireError) -> [UInt8]? {
         guard bufferedCount >= 2 else { return nil }
         let length = Int(buffer[readIndex]) << 8 | Int(buffer[readIndex + 1])
@@ -31,7 +36,9 @@ public struct FrameDecoder: Sendable {
         guard bufferedCount >= 2 + length else { return nil }
         let frame = Array(buffer[(readIndex + 2)..<(readIndex + 2 + length)])
         readIndex += 2 + length
-        if readIndex > 65536 || readIndex == buffer.count {
+        // Drop what was read when nothing is left, or once it is large: then the tail moved is
+        // small next to it, so each byte is moved at most once on average.
+        if readIndex == buffer.count || readIndex > 1 << 20 {
             buffer.removeFirst(readIndex)
             readIndex = 0
         }

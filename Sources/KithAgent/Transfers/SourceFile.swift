@@ -22,6 +22,18 @@ final class SourceFile {
 
     deinit { close(fd) }
 
+    /// `range` in pieces of at most `piece` bytes, each read straight into its own array.
+    func read(_ range: (offset: UInt64, length: Int), pieces piece: Int) throws -> [[UInt8]] {
+        var pieces: [[UInt8]] = []
+        var done = 0
+        while done < range.length {
+            let length = min(piece, range.length - done)
+            pieces.append(try read((range.offset + UInt64(done), length)))
+            done += length
+        }
+        return pieces
+    }
+
     func read(_ range: (offset: UInt64, length: Int)) throws -> [UInt8] {
         var failure: Int32 = 0
         let bytes = [UInt8](unsafeUninitializedCapacity: range.length) { buffer, count in

@@ -166,7 +166,7 @@ extension Transfers {
                 while !encoder.isDone {
                     try Task.checkCancellation()
                     let range = encoder.nextRange
-                    let messages = try encoder.encode(try source.read(range))
+                    let messages = try encoder.encode(pieces: try source.read(range, pieces: encoder.piece))
                     try await outbound.write(contentsOf: messages.map { Envelope(.fileData($0)) })
                     await count(record.id, sent: UInt64(range.length))
                     await pacer.pace(UInt64(range.length))

@@ -11,6 +11,66 @@ public final class TransferReceiver {
         public var verifiedChunks: UInt32 = 0
         public var chunkHashes: [[UInt8]] = []
         public var complete = false
+
+        private enum CodingKeys: String, CodingKey { case verifiedChunks, hashes, complete }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            verifiedChunks = try c.decode(UInt32.self, forKey: .verifiedChunks)
+            complete = try c.decode(Bool.self, forKey: .complete)
+            let hex = try c.decode(String.self, forKey: .hashes)
+            guard let all = Self.bytes(hex: hex), all.count % ContentHasher.length == 0 else {
+                throw DecodingError.dataCorruptedError(forKey: .hashes, in: c, debugDescription: "not whole hashes")
+            }
+            chunkHashes = stride(from: 0, to: all.count, by: ContentHasher.length).map { Array(all[$0..<$0 + ContentHasher.length]) }
+        }
+
+        /// The hashes as one hex string: a record is rewritten every few MiB, and a number array
+        /// per hash costs the JSON encoder far more than the hashing.
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(verifiedChunks, forKey: .verifiedChunks)
+            try c.encode(complete, forKey: .complete)
+            try c.encode(Self.hex(chunkHashes), forKey: .hashes)
+        }
+
+        /// Concrete loops over contiguous bytes: the generic `hexString` costs a dynamic call per byte.
+        static func hex(_ hashes: [[UInt8]]) -> String {
+            let digits: [UInt8] = Array("0123456789abcdef".utf8)
+            var out = [UInt8]()
+            out.reserveCapacity(hashes.count * ContentHasher.length * 2)
+            for hash in hashes {
+                hash.withUnsafeBufferPointer { bytes in
+                    for byte in bytes {
+                        out.append(digits[Int(byte >> 4)])
+                        out.append(digits[Int(byte & 0x0F)])
+                    }
+                }
+            }
+            return String(decoding: out, as: UTF8.self)
+        }
+
+        static func bytes(hex: String) -> [UInt8]? {
+            let utf8 = Array(hex.utf8)
+            guard utf8.count % 2 == 0 else { return nil }
+            func nibble(_ c: UInt8) -> UInt8? {
+                switch c {
+                case 0x30...0x39: c - 0x30
+                case 0x61...0x66: c - 0x61 + 10
+                case 0x41...0x46: c - 0x41 + 10
+                default: nil
+                }
+            }
+            var out = [UInt8]()
+            out.reserveCapacity(utf8.count / 2)
+            var i = 0
+            while i < utf8.count {
+                guard let high = nibble(utf8[i]), let low = nibble(utf8[i + 1]) else { return nil }
+                out.append(high << 4 | low)
+                i += 2
+            }
+            return out
+        }
         public init(verifiedChunks: UInt32 = 0, chunkHashes: [[UInt8]] = [], complete: Bool = false) {
             self.verifiedChunks = verifiedChunks
             self.chunkHashes = chunkHashes
@@ -166,15 +226,29 @@ public final class ChunkEncoder {
 
     /// The next chunk's bytes (exactly `nextRange.length` of them) as messages.
     public func encode(_ chunk: [UInt8]) throws(TransferError) -> [FileData] {
-        try check(chunk)
-        let start = UInt64(nextChunk) * chunkSize
-        var messages: [FileData] = []
+        var pieces: [[UInt8]] = []
         var index = 0
         while index < chunk.count {
-            let end = min(index + piece, chunk.count)
-            hasher.update(chunk[index..<end])
-            messages.append(FileData(file: file, offset: start + UInt64(index), data: Array(chunk[index..<end])))
-            index = end
+            pieces.append(Array(chunk[index..<min(index + piece, chunk.count)]))
+            index += piece
+        }
+        return try encode(pieces: pieces)
+    }
+
+    /// The next chunk, already cut into pieces of at most `piece` bytes (read that way from disk,
+    /// so the bytes are not copied again), as messages.
+    public func encode(pieces: [[UInt8]]) throws(TransferError) -> [FileData] {
+        guard !isDone, pieces.reduce(0, { $0 + $1.count }) == nextRange.length,
+              pieces.allSatisfy({ !$0.isEmpty && $0.count <= piece }) else {
+            throw TransferError("file \(file) is not the size it was when offered (it changed while it was sent)", fatal: true)
+        }
+        var offset = UInt64(nextChunk) * chunkSize
+        var messages: [FileData] = []
+        messages.reserveCapacity(pieces.count)
+        for bytes in pieces {
+            hasher.update(bytes)
+            messages.append(FileData(file: file, offset: offset, data: bytes))
+            offset += UInt64(bytes.count)
         }
         let hash = hasher.finish()
         messages[messages.count - 1].chunkHash = hash

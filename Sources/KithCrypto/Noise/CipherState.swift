@@ -33,6 +33,15 @@ public struct CipherState: Sendable {
         return out
     }
 
+    /// EncryptWithAd into a new array after `prefix` zero bytes the caller fills in (a frame header).
+    public mutating func encrypt(plaintext: [UInt8], prefix: Int) throws(NoiseError) -> [UInt8] {
+        guard let key else { return [UInt8](repeating: 0, count: prefix) + plaintext }
+        guard nonce != Self.reservedNonce else { throw .nonceExhausted }
+        let out = cipher.seal(key: key, nonce: nonce, ad: [], plaintext: plaintext, prefix: prefix)
+        nonce += 1
+        return out
+    }
+
     /// DecryptWithAd: the nonce advances only when authentication succeeds.
     public mutating func decrypt(ad: [UInt8] = [], ciphertext: [UInt8]) throws(NoiseError) -> [UInt8] {
         guard let key else { return ciphertext }

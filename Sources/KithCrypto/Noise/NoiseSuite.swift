@@ -23,20 +23,31 @@ public enum NoiseCipher: String, Sendable {
     }
 
     func seal(key: SecretBytes, nonce: UInt64, ad: [UInt8], plaintext: [UInt8]) -> [UInt8] {
+        seal(key: key, nonce: nonce, ad: ad, plaintext: plaintext, prefix: 0)
+    }
+
+    /// Seals into a new array after `prefix` bytes left for the caller (a frame's length), so a
+    /// transport message is written once instead of sealed and then copied behind its header.
+    func seal(key: SecretBytes, nonce: UInt64, ad: [UInt8], plaintext: [UInt8], prefix: Int) -> [UInt8] {
         _ = Sodium.ready
-        var out = [UInt8](repeating: 0, count: plaintext.count + Self.tagLength)
         var outLength: UInt64 = 0
         let npub = nonceBytes(nonce)
-        let status = key.withUnsafeBytes { k in
-            let k = k.bindMemory(to: UInt8.self).baseAddress!
-            return switch self {
-            case .chaChaPoly:
-                crypto_aead_chacha20poly1305_ietf_encrypt(
-                    &out, &outLength, plaintext, UInt64(plaintext.count), ad, UInt64(ad.count), nil, npub, k)
-            case .aesGCM:
-                crypto_aead_aes256gcm_encrypt(
-                    &out, &outLength, plaintext, UInt64(plaintext.count), ad, UInt64(ad.count), nil, npub, k)
+        var status: Int32 = -1
+        let out = [UInt8](unsafeUninitializedCapacity: prefix + plaintext.count + Self.tagLength) { buffer, count in
+            let target = buffer.baseAddress! + prefix
+            status = key.withUnsafeBytes { k in
+                let k = k.bindMemory(to: UInt8.self).baseAddress!
+                return switch self {
+                case .chaChaPoly:
+                    crypto_aead_chacha20poly1305_ietf_encrypt(
+                        target, &outLength, plaintext, UInt64(plaintext.count), ad, UInt64(ad.count), nil, npub, k)
+                case .aesGCM:
+                    crypto_aead_aes256gcm_encrypt(
+                        target, &outLength, plaintext, UInt64(plaintext.count), ad, UInt64(ad.count), nil, npub, k)
+                }
             }
+            for i in 0..<prefix { buffer[i] = 0 }
+            count = prefix + plaintext.count + Self.tagLength
         }
         // Encryption fails only on impossible lengths; sending unencrypted bytes is never an option.
         precondition(status == 0, "AEAD encryption failed")
@@ -46,19 +57,24 @@ public enum NoiseCipher: String, Sendable {
     func open(key: SecretBytes, nonce: UInt64, ad: [UInt8], ciphertext: [UInt8]) throws(NoiseError) -> [UInt8] {
         _ = Sodium.ready
         guard ciphertext.count >= Self.tagLength else { throw .decryptionFailed }
-        var out = [UInt8](repeating: 0, count: ciphertext.count - Self.tagLength)
         var outLength: UInt64 = 0
         let npub = nonceBytes(nonce)
-        let status = key.withUnsafeBytes { k in
-            let k = k.bindMemory(to: UInt8.self).baseAddress!
-            return switch self {
-            case .chaChaPoly:
-                crypto_aead_chacha20poly1305_ietf_decrypt(
-                    &out, &outLength, nil, ciphertext, UInt64(ciphertext.count), ad, UInt64(ad.count), npub, k)
-            case .aesGCM:
-                crypto_aead_aes256gcm_decrypt(
-                    &out, &outLength, nil, ciphertext, UInt64(ciphertext.count), ad, UInt64(ad.count), npub, k)
+        var status: Int32 = -1
+        let out = [UInt8](unsafeUninitializedCapacity: ciphertext.count - Self.tagLength) { buffer, count in
+            status = key.withUnsafeBytes { k in
+                let k = k.bindMemory(to: UInt8.self).baseAddress!
+                return switch self {
+                case .chaChaPoly:
+                    crypto_aead_chacha20poly1305_ietf_decrypt(
+                        buffer.baseAddress, &outLength, nil, ciphertext, UInt64(ciphertext.count), ad, UInt64(ad.count), npub, k)
+                case .aesGCM:
+                    crypto_aead_aes256gcm_decrypt(
+                        buffer.baseAddress, &outLength, nil, ciphertext, UInt64(ciphertext.count), ad, UInt64(ad.count), npub, k)
+                }
             }
+            // On failure libsodium clears the output; either way every byte is initialized.
+            if status != 0 { buffer.initialize(repeating: 0) }
+            count = buffer.count
         }
         guard status == 0 else { throw .decryptionFailed }
         return out
