@@ -470,6 +470,270 @@ public struct FileEntry: FieldMessage, Codable {
     }
 }
 
+/// One approved device in a Roster (Protocol/roster.md).
+public struct RosterDevice: FieldMessage, Codable {
+    /// The id the server gave the device (`alice-PC-1`); unique in the roster, never `recovery`.
+    public var deviceID: String
+    /// The device's Ed25519 identity key; unique in the roster.
+    public var key: [UInt8]
+    /// 1 primary (exactly one per roster), 2 secondary.
+    public var role: UInt8
+    /// The name its user gave the device, for people.
+    public var name: String
+
+    public init(deviceID: String, key: [UInt8], role: UInt8, name: String) {
+        self.deviceID = deviceID
+        self.key = key
+        self.role = role
+        self.name = name
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        deviceID = try fields.required(1, "deviceID", as: String.self)
+        key = try fields.required(2, "key", as: [UInt8].self)
+        role = try fields.required(3, "role", as: UInt8.self)
+        name = try fields.required(4, "name", as: String.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard deviceID.utf8.count <= 80 else { throw .oversized("deviceID: \(deviceID.utf8.count) bytes, limit 80") }
+        guard key.count == 32 else { throw .malformed("key: \(key.count) bytes, must be 32") }
+        guard name.utf8.count <= 64 else { throw .oversized("name: \(name.utf8.count) bytes, limit 64") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, deviceID)
+        try writer.write(2, key)
+        try writer.write(3, role)
+        try writer.write(4, name)
+    }
+}
+
+/// The devices of an account and their roles, signed by the primary (or the recovery key) inside a SignedDocument of kind 1 (Protocol/roster.md).
+public struct Roster: FieldMessage, Codable {
+    public var account: String
+    /// Raised only by a roster signed with the recovery key; a primary keeps it.
+    public var epoch: UInt32
+    /// Grows with every roster of an epoch; rosters are ordered by (epoch, version).
+    public var version: UInt64
+    /// When the signer made it (for people; never compared).
+    public var issuedAtMillis: UInt64
+    public var devices: [RosterDevice]
+    /// The Ed25519 public key of the account's recovery key; only a roster it signs may change it.
+    public var recoveryKey: [UInt8]
+
+    public init(account: String, epoch: UInt32, version: UInt64, issuedAtMillis: UInt64, devices: [RosterDevice] = [], recoveryKey: [UInt8]) {
+        self.account = account
+        self.epoch = epoch
+        self.version = version
+        self.issuedAtMillis = issuedAtMillis
+        self.devices = devices
+        self.recoveryKey = recoveryKey
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        account = try fields.required(1, "account", as: String.self)
+        epoch = try fields.required(2, "epoch", as: UInt32.self)
+        version = try fields.required(3, "version", as: UInt64.self)
+        issuedAtMillis = try fields.required(4, "issuedAtMillis", as: UInt64.self)
+        devices = try fields.repeated(5, "devices", max: 64, as: RosterDevice.self)
+        recoveryKey = try fields.required(6, "recoveryKey", as: [UInt8].self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard account.utf8.count <= 64 else { throw .oversized("account: \(account.utf8.count) bytes, limit 64") }
+        guard devices.count <= 64 else { throw .oversized("devices: \(devices.count) values, limit 64") }
+        guard recoveryKey.count == 32 else { throw .malformed("recoveryKey: \(recoveryKey.count) bytes, must be 32") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, account)
+        try writer.write(2, epoch)
+        try writer.write(3, version)
+        try writer.write(4, issuedAtMillis)
+        try writer.writeRepeated(5, devices)
+        try writer.write(6, recoveryKey)
+    }
+}
+
+/// What one sending device may do with pushes to the governed device (DevicePolicy.receive).
+public struct ReceiveRule: FieldMessage, Codable {
+    /// The sending device's id.
+    public var sender: String
+    /// 1 direct receive (land without a prompt, if the sender asks for it), 2 ask this device's user, 3 reject.
+    public var permission: UInt8
+    /// Where direct receives land on the governed device; absent: its receive folder.
+    public var folder: String?
+
+    public init(sender: String, permission: UInt8, folder: String? = nil) {
+        self.sender = sender
+        self.permission = permission
+        self.folder = folder
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        sender = try fields.required(1, "sender", as: String.self)
+        permission = try fields.required(2, "permission", as: UInt8.self)
+        folder = try fields.optional(3, "folder", as: String.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard sender.utf8.count <= 80 else { throw .oversized("sender: \(sender.utf8.count) bytes, limit 80") }
+        if let value = folder {
+            guard value.utf8.count <= 256 else { throw .oversized("folder: \(value.utf8.count) bytes, limit 256") }
+        }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, sender)
+        try writer.write(2, permission)
+        try writer.write(3, folder)
+    }
+}
+
+/// The permissions the primary sets on one secondary, signed inside a SignedDocument of kind 2 (Protocol/roster.md §Policies).
+public struct DevicePolicy: FieldMessage, Codable {
+    public var account: String
+    /// The device it governs.
+    public var deviceID: String
+    /// The epoch of the roster whose primary signed it.
+    public var epoch: UInt32
+    /// Grows with every policy for this device; policies are ordered by (epoch, version).
+    public var version: UInt64
+    public var issuedAtMillis: UInt64
+    /// Per sending device, at most one rule each.
+    public var receive: [ReceiveRule]
+    /// For the account's other approved devices without a rule: 1 direct receive (land without a prompt, if the sender asks for it), 2 ask this device's user, 3 reject.
+    public var siblingsReceive: UInt8
+    /// Where their direct receives land; absent: the receive folder.
+    public var siblingsFolder: String?
+    /// Which devices the governed device may push files to: 1 any approved device of the account, 2 only those in pushTo, 3 none.
+    public var push: UInt8
+    /// Device ids, when push is 2; empty otherwise.
+    public var pushTo: [String]
+    /// Incoming messages: 1 notify the user, 2 silent (stored, no alert).
+    public var messages: UInt8
+    /// False: the device deletes a message's text once it is viewed.
+    public var keepHistory: Bool
+    /// Whether the device may ask the primary to approve a pending device (ApproveRequest).
+    public var mayApprove: Bool
+
+    public init(account: String, deviceID: String, epoch: UInt32, version: UInt64, issuedAtMillis: UInt64, receive: [ReceiveRule] = [], siblingsReceive: UInt8, siblingsFolder: String? = nil, push: UInt8, pushTo: [String] = [], messages: UInt8, keepHistory: Bool, mayApprove: Bool) {
+        self.account = account
+        self.deviceID = deviceID
+        self.epoch = epoch
+        self.version = version
+        self.issuedAtMillis = issuedAtMillis
+        self.receive = receive
+        self.siblingsReceive = siblingsReceive
+        self.siblingsFolder = siblingsFolder
+        self.push = push
+        self.pushTo = pushTo
+        self.messages = messages
+        self.keepHistory = keepHistory
+        self.mayApprove = mayApprove
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        account = try fields.required(1, "account", as: String.self)
+        deviceID = try fields.required(2, "deviceID", as: String.self)
+        epoch = try fields.required(3, "epoch", as: UInt32.self)
+        version = try fields.required(4, "version", as: UInt64.self)
+        issuedAtMillis = try fields.required(5, "issuedAtMillis", as: UInt64.self)
+        receive = try fields.repeated(6, "receive", max: 64, as: ReceiveRule.self)
+        siblingsReceive = try fields.required(7, "siblingsReceive", as: UInt8.self)
+        siblingsFolder = try fields.optional(8, "siblingsFolder", as: String.self)
+        push = try fields.required(9, "push", as: UInt8.self)
+        pushTo = try fields.repeated(10, "pushTo", max: 64, as: String.self)
+        messages = try fields.required(11, "messages", as: UInt8.self)
+        keepHistory = try fields.required(12, "keepHistory", as: Bool.self)
+        mayApprove = try fields.required(13, "mayApprove", as: Bool.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard account.utf8.count <= 64 else { throw .oversized("account: \(account.utf8.count) bytes, limit 64") }
+        guard deviceID.utf8.count <= 80 else { throw .oversized("deviceID: \(deviceID.utf8.count) bytes, limit 80") }
+        guard receive.count <= 64 else { throw .oversized("receive: \(receive.count) values, limit 64") }
+        if let value = siblingsFolder {
+            guard value.utf8.count <= 256 else { throw .oversized("siblingsFolder: \(value.utf8.count) bytes, limit 256") }
+        }
+        guard pushTo.count <= 64 else { throw .oversized("pushTo: \(pushTo.count) values, limit 64") }
+        for value in pushTo {
+            guard value.utf8.count <= 80 else { throw .oversized("pushTo: \(value.utf8.count) bytes, limit 80") }
+        }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, account)
+        try writer.write(2, deviceID)
+        try writer.write(3, epoch)
+        try writer.write(4, version)
+        try writer.write(5, issuedAtMillis)
+        try writer.writeRepeated(6, receive)
+        try writer.write(7, siblingsReceive)
+        try writer.write(8, siblingsFolder)
+        try writer.write(9, push)
+        try writer.writeRepeated(10, pushTo)
+        try writer.write(11, messages)
+        try writer.write(12, keepHistory)
+        try writer.write(13, mayApprove)
+    }
+}
+
+/// A roster or a policy with its Ed25519 signature over the exact body bytes (Protocol/roster.md §Signing).
+public struct SignedDocument: FieldMessage, Codable {
+    /// 1 roster, 2 policy.
+    public var kind: UInt8
+    /// The encoded Roster or DevicePolicy: a field list, as a message body.
+    public var body: [UInt8]
+    /// The signing device's id, or `recovery` for the account's recovery key.
+    public var signer: String
+    /// Ed25519 over the kind's domain string followed by body.
+    public var signature: [UInt8]
+
+    public init(kind: UInt8, body: [UInt8], signer: String, signature: [UInt8]) {
+        self.kind = kind
+        self.body = body
+        self.signer = signer
+        self.signature = signature
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        kind = try fields.required(1, "kind", as: UInt8.self)
+        body = try fields.required(2, "body", as: [UInt8].self)
+        signer = try fields.required(3, "signer", as: String.self)
+        signature = try fields.required(4, "signature", as: [UInt8].self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard body.count <= 32768 else { throw .oversized("body: \(body.count) bytes, limit 32768") }
+        guard signer.utf8.count <= 80 else { throw .oversized("signer: \(signer.utf8.count) bytes, limit 80") }
+        guard signature.count == 64 else { throw .malformed("signature: \(signature.count) bytes, must be 64") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, kind)
+        try writer.write(2, body)
+        try writer.write(3, signer)
+        try writer.write(4, signature)
+    }
+}
+
 /// The answer to a request that failed. Carries the request's requestID. An unknown code is treated as `internalError`.
 public struct ErrorMessage: FieldMessage, Codable {
     public static let messageType: MessageType = .errorMessage
