@@ -98,19 +98,19 @@ public struct SecureChannel {
         // Each case takes its buffers out of `state` before appending, so they are not copied.
         case .awaitingPreamble(var buffered):
             state = .closed
-            buffered.append(contentsOf: bytes.bindMemory(to: UInt8.self))
+            buffered.append(contentsOf: bytes.assumingMemoryBound(to: UInt8.self))
             return receivePreamble(buffered)
         case .awaitingResponderPreamble(let handshake, var buffered):
             state = .closed
-            buffered.append(contentsOf: bytes.bindMemory(to: UInt8.self))
+            buffered.append(contentsOf: bytes.assumingMemoryBound(to: UInt8.self))
             return receiveResponderPreamble(handshake, buffered)
         case .handshaking(let handshake, var decoder):
             state = .closed
-            decoder.append(bytes.bindMemory(to: UInt8.self))
+            decoder.append(bytes.assumingMemoryBound(to: UInt8.self))
             return continueHandshake(handshake, decoder)
         case .open(let send, let receive, var decoder):
             state = .closed
-            decoder.append(bytes.bindMemory(to: UInt8.self))
+            decoder.append(bytes.assumingMemoryBound(to: UInt8.self))
             return deliverFrames(send: send, receive: receive, decoder)
         }
     }

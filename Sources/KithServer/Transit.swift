@@ -57,7 +57,7 @@ final class TransitBroker: Sendable {
 /// First handler after the idle timers on every server connection: a connection whose preamble
 /// names channel 4 (transit) stays here and is joined to its partner; any other goes on to the
 /// secure channel with its bytes untouched, and this handler leaves the pipeline.
-final class TransitRouter: ChannelDuplexHandler, @unchecked Sendable {
+final class TransitRouter: ChannelDuplexHandler, RemovableChannelHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -66,6 +66,8 @@ final class TransitRouter: ChannelDuplexHandler, @unchecked Sendable {
     enum Refused: Error { case unknownTicket }
 
     private enum State {
+        /// Not a transit connection: everything passes (only until the removal takes effect).
+        case passing
         case sniffing
         case waiting(ticket: [UInt8])
         case joined
@@ -89,6 +91,8 @@ final class TransitRouter: ChannelDuplexHandler, @unchecked Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
         switch state {
+        case .passing:
+            context.fireChannelRead(data)
         case .joined:
             partner?.forward(bytes)
         case .waiting:
@@ -112,6 +116,7 @@ final class TransitRouter: ChannelDuplexHandler, @unchecked Sendable {
         guard isTransit else {
             // Not a transit connection: hand everything on and step out of the way.
             buffered = nil
+            state = .passing
             context.fireChannelRead(wrapInboundOut(buffer))
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
             return
@@ -179,8 +184,12 @@ final class TransitRouter: ChannelDuplexHandler, @unchecked Sendable {
         context.fireChannelInactive()
     }
 
+    /// The partner went away: what was forwarded still goes out, then this side closes too.
     private func partnerClosed() {
         partner = nil
-        context?.close(promise: nil)
+        guard let context else { return }
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0))).whenComplete { _ in
+            context.close(promise: nil)
+        }
     }
 }

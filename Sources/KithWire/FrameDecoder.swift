@@ -36,9 +36,10 @@ public struct FrameDecoder: Sendable {
         guard bufferedCount >= 2 + length else { return nil }
         let frame = Array(buffer[(readIndex + 2)..<(readIndex + 2 + length)])
         readIndex += 2 + length
-        // Drop what was read when nothing is left, or once it is large: then the tail moved is
-        // small next to it, so each byte is moved at most once on average.
-        if readIndex == buffer.count || readIndex > 1 << 20 {
+        // Drop what was read when nothing is left, or once it is over 64 KiB and more than half
+        // the buffer: the tail moved is then smaller than what is dropped (each byte moves at
+        // most once on average) and a connection never holds much more than two frames.
+        if readIndex == buffer.count || (readIndex > 65536 && readIndex * 2 > buffer.count) {
             buffer.removeFirst(readIndex)
             readIndex = 0
         }

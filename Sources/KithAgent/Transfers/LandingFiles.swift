@@ -26,6 +26,18 @@ final class LandingFiles {
     let staging: String
     private var open: [Int: Int32] = [:]
     private var dirty: Set<Int> = []
+    /// Per file: where the written range not yet handed to the kernel's writeback starts.
+    private var writebackFrom: [Int: UInt64] = [:]
+    /// Start writeback every this many bytes, so dirty pages never pile up: on ext4 a commit of
+    /// the agent's database (fsync) otherwise waits for all of them, and notes stall behind a transfer.
+    static let writebackEvery: UInt64 = 1 << 20
+
+    /// Linux's sync_file_range(2), which Swift's Glibc module does not export; nil elsewhere.
+    private typealias SyncFileRange = @convention(c) (Int32, Int64, Int64, UInt32) -> Int32
+    private static let startWriteback: SyncFileRange? = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "sync_file_range")
+        .map { unsafeBitCast($0, to: SyncFileRange.self) }
+    /// SYNC_FILE_RANGE_WRITE: start writing back dirty pages of the range, without waiting.
+    private static let syncFileRangeWrite: UInt32 = 2
 
     init(folder: String, staging: String) {
         self.folder = folder
@@ -69,6 +81,13 @@ final class LandingFiles {
 
     func partialPath(_ file: Int) -> String { staging + "/\(file).part" }
 
+    /// Bytes the partial copy of `file` holds (0 if there is none).
+    func partialSize(_ file: Int) -> UInt64 {
+        var info = stat()
+        guard lstat(partialPath(file), &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return 0 }
+        return UInt64(info.st_size)
+    }
+
     private func descriptor(_ file: Int) throws -> Int32 {
         if let fd = open[file] { return fd }
         let path = partialPath(file)
@@ -90,6 +109,14 @@ final class LandingFiles {
             done += n
         }
         dirty.insert(file)
+        let from = writebackFrom[file] ?? offset
+        let end = offset + UInt64(data.count)
+        if end >= from + Self.writebackEvery {
+            _ = Self.startWriteback?(fd, Int64(from), Int64(end - from), Self.syncFileRangeWrite)
+            writebackFrom[file] = end
+        } else if writebackFrom[file] == nil {
+            writebackFrom[file] = from
+        }
     }
 
     /// Makes everything written so far durable.

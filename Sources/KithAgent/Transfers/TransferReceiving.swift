@@ -11,6 +11,10 @@ import NIOCore
 extension Transfers {
     nonisolated func serve(_ stream: DeviceStreamChannel, path: String) async {
         do {
+            // A connection that has not authenticated and offered within 10 s is closed: strangers
+            // can reach this port, and must not hold connections open.
+            let channel = stream.channel
+            let deadline = channel.eventLoop.scheduleTask(in: .seconds(10)) { channel.close(promise: nil) }
             try await stream.executeThenClose { inbound, outbound in
                 var events = inbound.makeAsyncIterator()
                 guard case .established(let key)? = try await events.next() else { return }
@@ -31,6 +35,7 @@ extension Transfers {
                                                                         reason: String(error.description.prefix(1000))))))
                     return
                 }
+                deadline.cancel()
                 let id = checked.transferID
                 let token = await claim(id, channel: stream.channel)
                 await setPath(id, path)
@@ -47,7 +52,11 @@ extension Transfers {
                                      events: inout NIOAsyncChannelInboundStream<SecureChannelEvent>.AsyncIterator,
                                      outbound: NIOAsyncChannelOutboundWriter<Envelope>) async {
         let id = offer.transferID
-        var record = await incoming(offer, from: sender)
+        guard var record = await incoming(offer, from: sender) else {
+            logger.warning("refused an offer from \(sender): its id names another transfer")
+            try? await outbound.write(Envelope(.fileCancel(.init(transferID: id, reason: "this id names another transfer"))))
+            return
+        }
         func answer(_ state: UInt8, verified: [UInt32] = [], reason: String? = nil) async throws {
             try await outbound.write(Envelope(.fileAnswer(.init(transferID: id, state: state, verified: verified,
                                                                 reason: reason.map { String($0.prefix(1000)) }))))
@@ -96,7 +105,16 @@ extension Transfers {
         } catch let error as FileSystemError {
             return try await pause(id, error, landing: landing, remaining: offer.totalBytes, answer: answer)
         }
-        let receiver = TransferReceiver(offer: offer, progress: record.progress)
+        // Progress counts only what the partial copies really hold (a crash, a lost store write).
+        var progress = record.progress
+        for (file, entry) in offer.entries.enumerated() where !entry.isFolder && !progress[file].complete {
+            let held = landing.partialSize(file) / offer.chunkSize
+            if UInt64(progress[file].verifiedChunks) > held {
+                progress[file].verifiedChunks = UInt32(held)
+                progress[file].chunkHashes = Array(progress[file].chunkHashes.prefix(Int(held)))
+            }
+        }
+        let receiver = TransferReceiver(offer: offer, progress: progress)
         let remaining = offer.totalBytes - min(offer.totalBytes, receiver.verifiedBytes)
         if let free = landing.freeBytes(), free < min(remaining, offer.chunkSize * 2) {
             let error = FileSystemError(operation: "write", path: folder, code: ENOSPC)
@@ -127,6 +145,13 @@ extension Transfers {
                     landing.removeStaging()
                     return
                 default: continue
+                }
+                // Another stream took the transfer, or it ended here (rejected, cancelled): stop.
+                guard let state = await ownedState(id, token) else { return }
+                if state.isFinished {
+                    try? await outbound.write(Envelope(.fileCancel(.init(transferID: id, reason: "the receiver ended it (\(state.rawValue))"))))
+                    landing.removeStaging()
+                    return
                 }
                 for action in actions {
                     switch action {

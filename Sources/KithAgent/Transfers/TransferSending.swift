@@ -4,6 +4,7 @@ import KithCrypto
 import KithNet
 import KithWire
 import NIOCore
+import NIOPosix
 
 /// The sending side: one run per unfinished outgoing transfer, which keeps finding a stream to
 /// the receiver (direct first, else through the server's transit), offers, and sends from where
@@ -79,6 +80,8 @@ extension Transfers {
                 guard case .established? = try await events.next() else {
                     return .retry("the receiver closed the stream during the handshake")
                 }
+                await sendingOn(id, channel)
+                defer { Task { await self.sendingOn(id, nil) } }
                 try await outbound.write(Envelope(.fileOffer(record.offer)))
                 if path == "relay" {
                     group.addTask { try await self.watchForDirectPath(id, peer: record.peer, channel: channel) }
@@ -138,16 +141,26 @@ extension Transfers {
         }
     }
 
-    /// While relayed: once the path to the peer is direct, closes this stream so the run moves.
+    /// While relayed: once the path to the peer is direct and its TCP port answers, closes this
+    /// stream so the run moves there. A UDP path through NATs often has no TCP counterpart:
+    /// failed tries back off (1 s doubling to a minute) instead of bouncing the stream.
     private nonisolated func watchForDirectPath(_ id: [UInt8], peer: String, channel: Channel) async throws {
+        var wait: UInt64 = 1000
         while !Task.isCancelled {
-            try await Task.sleep(for: .seconds(1))
-            if await environment.directAddress(peer) != nil {
-                logger.info("transfer \(id.hexString.prefix(8)): a direct path to \(peer) is up; moving the stream there")
-                await markSwitching(id)
-                channel.close(promise: nil)
-                return
+            try await Task.sleep(for: .milliseconds(wait))
+            guard let direct = await environment.directAddress(peer) else { continue }
+            do {
+                let probe = try await ClientBootstrap(group: group).connectTimeout(.seconds(2))
+                    .connect(host: direct.host, port: direct.port).get()
+                probe.close(promise: nil)
+            } catch {
+                wait = min(wait * 2, 60_000)
+                continue
             }
+            logger.info("transfer \(id.hexString.prefix(8)): a direct path to \(peer) is up; moving the stream there")
+            await markSwitching(id)
+            channel.close(promise: nil)
+            return
         }
     }
 
@@ -162,7 +175,10 @@ extension Transfers {
                 let encoder = ChunkEncoder(file: UInt32(index), size: entry.size, chunkSize: record.chunkSize)
                 let source = try SourceFile(path: entry.source ?? "", expectedSize: entry.size)
                 let skip = index < verified.count ? min(verified[index], encoder.chunkCount) : 0
-                while encoder.nextChunk < skip { try encoder.skip(try source.read(encoder.nextRange)) }
+                while encoder.nextChunk < skip {
+                    try Task.checkCancellation()
+                    try encoder.skip(try source.read(encoder.nextRange))
+                }
                 while !encoder.isDone {
                     try Task.checkCancellation()
                     let range = encoder.nextRange

@@ -94,8 +94,12 @@ actor Transfers {
     @discardableResult
     func update(_ id: [UInt8], _ change: (inout TransferRecord) -> Void) -> TransferRecord? {
         guard var record = records[id] else { return nil }
-        let before = record.state
+        let before = record.state, reason = record.reason
         change(&record)
+        if before.isFinished {  // a final state stays (a late answer must not undo a cancel)
+            record.state = before
+            record.reason = reason
+        }
         if record.state.isFinished && record.finishedMillis == nil { record.finishedMillis = now() }
         records[id] = record
         do { try store.saveTransfer(record.stored) } catch { logger.error("cannot store transfer \(record.idHex): \(error)") }
@@ -173,9 +177,13 @@ actor Transfers {
 
     // MARK: - Receiving
 
-    /// The record of an offer arriving: the existing one, or a new one as the policy decides.
-    func incoming(_ offer: CheckedOffer, from sender: String) -> TransferRecord {
+    /// The record of an offer arriving: the existing one, or a new one as the policy decides;
+    /// nil when the id names another transfer (another sender, another direction, other entries).
+    func incoming(_ offer: CheckedOffer, from sender: String) -> TransferRecord? {
         if var record = records[offer.transferID] ?? storedRecord(offer.transferID) {
+            guard !record.outgoing, record.peer == sender, record.chunkSize == offer.chunkSize,
+                  record.entries.map(\.path) == offer.entries.map(\.path),
+                  record.entries.map(\.size) == offer.entries.map(\.size) else { return nil }
             records[record.id] = record
             if record.state == .waiting, let deadline = record.deadlineMillis, now() >= deadline {
                 record = update(record.id) { $0.state = .expired; $0.reason = "nobody answered the offer in time" } ?? record
@@ -200,7 +208,7 @@ actor Transfers {
             record.reason = reason
             record.finishedMillis = t
         }
-        if let folder = record.folder { record.staging = folder + "/.kith-partial-" + record.idHex.prefix(16) }
+        if let folder = record.folder { record.staging = folder + "/" + CheckedOffer.stagingPrefix + record.idHex }
         do { try insert(record) } catch { logger.error("cannot store an incoming offer: \(error)") }
         if record.state == .waiting { scheduleExpiry(record) }
         logger.info("offer \(record.idHex.prefix(8)) from \(sender): \(offer.entries.count) entries, \(offer.totalBytes) bytes, \(record.state.rawValue)")
@@ -209,6 +217,13 @@ actor Transfers {
 
     private func storedRecord(_ id: [UInt8]) -> TransferRecord? {
         (try? store.transfer(id: id)).flatMap { $0 }.flatMap { try? JSONDecoder().decode(TransferRecord.self, from: $0.record) }
+    }
+
+    /// An outgoing transfer's current stream, so a cancel can close it.
+    private var sending: [[UInt8]: Channel] = [:]
+    func sendingOn(_ id: [UInt8], _ channel: Channel?) {
+        sending[id] = channel
+        if let channel, records[id]?.state.isFinished == true { channel.close(promise: nil) }
     }
 
     /// A stream takes over a transfer; an older stream of it is closed. Returns the new owner's token.
@@ -222,14 +237,23 @@ actor Transfers {
 
     func owns(_ id: [UInt8], _ token: UInt64) -> Bool { owners[id]?.token == token }
 
+    /// The transfer's state if the stream with `token` still owns it; nil if another took it.
+    func ownedState(_ id: [UInt8], _ token: UInt64) -> TransferRecord.State? {
+        owns(id, token) ? records[id]?.state : nil
+    }
+
     func release(_ id: [UInt8], _ token: UInt64) {
         if owners[id]?.token == token { owners[id] = nil }
     }
 
     /// Waits while the offer waits for the user; nil if another stream took the transfer meanwhile.
     func decision(_ id: [UInt8], token: UInt64) async -> TransferRecord? {
+        guard owns(id, token) else { return nil }
         if records[id]?.state == .waiting {
-            await withCheckedContinuation { waiters[id] = $0 }
+            await withCheckedContinuation {
+                waiters.removeValue(forKey: id)?.resume()
+                waiters[id] = $0
+            }
         }
         guard owns(id, token) else { return nil }
         return records[id]
@@ -249,7 +273,8 @@ actor Transfers {
     }
 
     private func expire(_ id: [UInt8]) {
-        guard records[id]?.state == .waiting, let deadline = records[id]?.deadlineMillis, now() >= deadline else { return }
+        guard let record = records[id], record.state == .waiting, let deadline = record.deadlineMillis else { return }
+        guard now() >= deadline else { return scheduleExpiry(record) }  // the clock went back: not yet
         finish(id, .expired, reason: "nobody answered the offer in time")
         decided(id)
     }
@@ -278,7 +303,7 @@ actor Transfers {
         update(record.id) {
             $0.state = .active
             $0.folder = landing
-            $0.staging = landing + "/.kith-partial-" + $0.idHex.prefix(16)
+            $0.staging = landing + "/" + CheckedOffer.stagingPrefix + $0.idHex
         }
         decided(record.id)
         return info(records[record.id] ?? record)
@@ -289,10 +314,11 @@ actor Transfers {
         guard !record.state.isFinished else { throw AgentError(.invalidRequest, "transfer \(prefix) is \(record.state.rawValue) already") }
         if record.outgoing {
             finish(record.id, .cancelled, reason: "cancelled on this device")
-            if let owner = owners[record.id] { owner.channel.close(promise: nil) }
+            sending[record.id]?.close(promise: nil)
         } else {
             finish(record.id, .rejected, reason: "the receiver's user rejected it")
             decided(record.id)
+            owners[record.id]?.channel.close(promise: nil)  // data may be flowing: it stops
         }
         return info(records[record.id] ?? record)
     }
@@ -331,6 +357,9 @@ extension Transfers {
             requested: receive, ttlSeconds: ttlSeconds ?? settings.offerTTLSeconds, chunkSize: CheckedOffer.defaultChunkSize,
             createdMillis: now(), deadlineMillis: nil, entries: entries,
             progress: entries.map { .init(complete: $0.isFolder) })
+        guard (try? Envelope(.fileOffer(record.offer)).encode()) != nil else {
+            throw AgentError(.invalidRequest, "too many files or too long names for one offer; push subfolders separately")
+        }
         try insert(record)
         startRun(record.id)
         return info(record)

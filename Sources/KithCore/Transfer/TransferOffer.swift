@@ -76,7 +76,13 @@ public struct CheckedOffer: Sendable, Equatable {
                 throw TransferError("offer: \(TransferNameError.printable(path)) comes twice", fatal: true)
             }
             if isFolder { folders.insert(path); listedFolders.insert(path) } else { files.insert(path) }
+            if components.count == 1 && components[0].hasPrefix(Self.stagingPrefix) {
+                throw TransferError("offer: \(TransferNameError.printable(path)) is a name receivers keep for partial files", fatal: true)
+            }
             let size = isFolder ? 0 : file.size
+            guard size / chunk < UInt64(UInt32.max) else {
+                throw TransferError("offer: \(TransferNameError.printable(path)) is too large (\(size) bytes)", fatal: true)
+            }
             let (sum, overflow) = total.addingReportingOverflow(size)
             guard !overflow else { throw TransferError("offer: sizes overflow", fatal: true) }
             total = sum
@@ -89,9 +95,12 @@ public struct CheckedOffer: Sendable, Equatable {
         ttlSeconds = offer.ttlSeconds
     }
 
-    /// Chunks in a file of `size` bytes.
+    /// The hidden folder of partial copies in a landing folder starts with this; no offer may use it.
+    public static let stagingPrefix = ".kith-partial-"
+
+    /// Chunks in a file of `size` bytes (no overflow for any size; `CheckedOffer` keeps it in UInt32).
     public static func chunkCount(size: UInt64, chunkSize: UInt64) -> UInt32 {
-        UInt32((size + chunkSize - 1) / chunkSize)
+        UInt32(clamping: size / chunkSize + (size % chunkSize == 0 ? 0 : 1))
     }
 
     public func chunkCount(of file: Int) -> UInt32 { Self.chunkCount(size: entries[file].size, chunkSize: chunkSize) }

@@ -1,0 +1,34 @@
+import KithCore
+import KithWire
+import Testing
+
+/// Offers a sibling could send to make a receiver trap or write where it must not.
+struct CheckedOfferTests {
+    static func offer(_ files: [FileEntry], chunk: UInt32 = 1 << 20) -> FileOffer {
+        FileOffer(transferID: [UInt8](repeating: 7, count: 16), files: files, receive: 1, ttlSeconds: 60, chunkSize: chunk)
+    }
+
+    @Test func aFileTooLargeToCountItsChunksIsRefused() {
+        #expect(throws: TransferError.self) { try CheckedOffer(Self.offer([FileEntry(path: "huge", size: 1 << 63)])) }
+        #expect(throws: TransferError.self) { try CheckedOffer(Self.offer([FileEntry(path: "max", size: .max)])) }
+        // The largest count that fits is fine, and counting never traps.
+        #expect(CheckedOffer.chunkCount(size: .max, chunkSize: 65536) == UInt32.max)
+        #expect(CheckedOffer.chunkCount(size: 0, chunkSize: 65536) == 0)
+        #expect(CheckedOffer.chunkCount(size: 65537, chunkSize: 65536) == 2)
+    }
+
+    @Test func theStagingFolderNameIsReserved() {
+        #expect(throws: TransferError.self) {
+            try CheckedOffer(Self.offer([FileEntry(path: ".kith-partial-0011", size: 0, kind: 2),
+                                         FileEntry(path: ".kith-partial-0011/0.part", size: 3)]))
+        }
+        // Deeper down, the name is just a name.
+        #expect((try? CheckedOffer(Self.offer([FileEntry(path: "a/.kith-partial-x", size: 1)]))) != nil)
+    }
+
+    @Test func setIDBitsAreDroppedAndFoldersDefaultToTraversable() throws {
+        let checked = try CheckedOffer(Self.offer([FileEntry(path: "d", size: 0, kind: 2),
+                                                   FileEntry(path: "d/run", size: 1, mode: 0o4755)]))
+        #expect(checked.entries.map(\.mode) == [0o755, 0o755])
+    }
+}
