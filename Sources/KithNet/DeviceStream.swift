@@ -3,6 +3,9 @@ import KithCrypto
 import KithWire
 import NIOCore
 import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A device-to-device stream: the secure channel (preamble kind 2, Noise_IK) over TCP, reached
 /// directly or through the server's transit (spec §File transfer, §Transit). The first inbound
@@ -19,6 +22,8 @@ public enum DeviceStream {
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.writeBufferWaterMark, value: writeWatermark)
+            .channelOption(.socketOption(.so_keepalive), value: 1)
+            .channelOption(keepIdle, value: 10).channelOption(keepInterval, value: 5).channelOption(keepCount, value: 3)
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let ticket {
@@ -38,6 +43,8 @@ public enum DeviceStream {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: writeWatermark)
+            .childChannelOption(.socketOption(.so_keepalive), value: 1)
+            .childChannelOption(keepIdle, value: 10).childChannelOption(keepInterval, value: 5).childChannelOption(keepCount, value: 3)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let machine = SecureChannel(role: .responder(accepting: [.deviceToDevice]), localStatic: keys)
@@ -46,6 +53,16 @@ public enum DeviceStream {
                 }
             }
     }
+
+    /// TCP keepalive after 10 s of silence, every 5 s, 3 misses: a stream may rest for minutes (a
+    /// user is asked, a disk is full), and a peer that vanished meanwhile (sleep, a NAT that
+    /// forgot the mapping) must show as a closed stream within half a minute, not never.
+    public static let keepIdle = ChannelOptions.Types.SocketOption(
+        level: NIOBSDSocket.OptionLevel(rawValue: CInt(IPPROTO_TCP)), name: NIOBSDSocket.Option(rawValue: CInt(TCP_KEEPIDLE)))
+    public static let keepInterval = ChannelOptions.Types.SocketOption(
+        level: NIOBSDSocket.OptionLevel(rawValue: CInt(IPPROTO_TCP)), name: NIOBSDSocket.Option(rawValue: CInt(TCP_KEEPINTVL)))
+    public static let keepCount = ChannelOptions.Types.SocketOption(
+        level: NIOBSDSocket.OptionLevel(rawValue: CInt(IPPROTO_TCP)), name: NIOBSDSocket.Option(rawValue: CInt(TCP_KEEPCNT)))
 
     /// Room for a few chunks' worth of envelopes in each direction.
     static let streamConfiguration = DeviceStreamChannel.Configuration(

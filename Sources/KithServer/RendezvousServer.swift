@@ -38,6 +38,10 @@ public final class RendezvousServer: Sendable {
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // Joined transit pairs have no session timeout: the kernel's keepalive finds a vanished device.
+            .childChannelOption(.socketOption(.so_keepalive), value: 1)
+            .childChannelOption(DeviceStream.keepIdle, value: 10).childChannelOption(DeviceStream.keepInterval, value: 5)
+            .childChannelOption(DeviceStream.keepCount, value: 3)
             .bind(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let address = channel.remoteAddress?.description ?? "?"

@@ -50,4 +50,32 @@ extension AgentStore {
         StoredTransfer(id: [UInt8](row["id"] as Data), outgoing: row["outgoing"], finished: row["finished"],
                        createdMillis: UInt64(max(0, row["createdMillis"] as Int64)), record: row["record"])
     }
+
+    /// Stores the hashes of chunks `first...` of one file of an incoming transfer (replacing any).
+    public func saveChunkHashes(id: [UInt8], file: Int, first: Int, _ hashes: [[UInt8]]) throws {
+        guard !hashes.isEmpty else { return }
+        try database.write { db in
+            let statement = try db.cachedStatement(sql: "INSERT OR REPLACE INTO transfer_chunk (id, file, chunk, hash) VALUES (?, ?, ?, ?)")
+            for (offset, hash) in hashes.enumerated() {
+                try statement.execute(arguments: [Data(id), file, first + offset, Data(hash)])
+            }
+        }
+    }
+
+    /// The stored chunk hashes of each file of a transfer, in chunk order, up to the first gap.
+    public func chunkHashes(id: [UInt8]) throws -> [Int: [[UInt8]]] {
+        try database.read { db in
+            var out: [Int: [[UInt8]]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT file, chunk, hash FROM transfer_chunk WHERE id = ? ORDER BY file, chunk",
+                                        arguments: [Data(id)]) {
+                let file: Int = row["file"], chunk: Int = row["chunk"]
+                if (out[file]?.count ?? 0) == chunk { out[file, default: []].append([UInt8](row["hash"] as Data)) }
+            }
+            return out
+        }
+    }
+
+    public func deleteChunkHashes(id: [UInt8]) throws {
+        try database.write { db in try db.execute(sql: "DELETE FROM transfer_chunk WHERE id = ?", arguments: [Data(id)]) }
+    }
 }

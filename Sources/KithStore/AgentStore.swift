@@ -95,6 +95,16 @@ public final class AgentStore: Sendable {
                 CREATE INDEX transfer_open ON transfer(finished, createdMillis);
                 """)
         }
+        migrator.registerMigration("v4 transfer chunk hashes") { db in
+            // The receiver's verified chunk hashes, appended as chunks verify: rewriting them with
+            // the record at every commit would grow with the square of the file's size.
+            try db.execute(sql: """
+                CREATE TABLE transfer_chunk (
+                    id BLOB NOT NULL, file INTEGER NOT NULL, chunk INTEGER NOT NULL, hash BLOB NOT NULL,
+                    PRIMARY KEY (id, file, chunk)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 

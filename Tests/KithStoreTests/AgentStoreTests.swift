@@ -36,6 +36,21 @@ import Testing
         #expect(pending.map(\.text) == ["still here"] && pending.first?.kind == .note && pending.first?.receiver == "alice-PC-2")
     }
 
+    /// Chunk hashes are appended per file; a gap (a lost write) ends what counts.
+    @Test func chunkHashesAreKeptPerFileUpToTheFirstGap() throws {
+        let store = try AgentStore(path: try Self.path())
+        let id = [UInt8](repeating: 9, count: 16)
+        let hash = { (n: UInt8) in [UInt8](repeating: n, count: 32) }
+        try store.saveChunkHashes(id: id, file: 0, first: 0, [hash(1), hash(2)])
+        try store.saveChunkHashes(id: id, file: 0, first: 2, [hash(3)])
+        try store.saveChunkHashes(id: id, file: 2, first: 1, [hash(7)])  // chunk 0 missing
+        let stored = try store.chunkHashes(id: id)
+        #expect(stored[0] == [hash(1), hash(2), hash(3)])
+        #expect(stored[2] == nil)
+        try store.deleteChunkHashes(id: id)
+        #expect(try store.chunkHashes(id: id).isEmpty)
+    }
+
     @Test func aReadMarkCoversMessagesThatArriveLater() throws {
         let store = try AgentStore(path: try Self.path())
         func message(_ code: UInt64) -> AgentStore.StoredMessage {

@@ -107,14 +107,17 @@ extension Transfers {
         }
         // Progress counts only what the partial copies really hold (a crash, a lost store write).
         var progress = record.progress
+        let stored = (try? store.chunkHashes(id: id)) ?? [:]
         for (file, entry) in offer.entries.enumerated() where !entry.isFolder && !progress[file].complete {
-            let held = landing.partialSize(file) / offer.chunkSize
-            if UInt64(progress[file].verifiedChunks) > held {
-                progress[file].verifiedChunks = UInt32(held)
-                progress[file].chunkHashes = Array(progress[file].chunkHashes.prefix(Int(held)))
-            }
+            let hashes = stored[file] ?? []
+            let onDisk = landing.partialSize(file)
+            let covered = onDisk >= entry.size ? UInt64(offer.chunkCount(of: file)) : onDisk / offer.chunkSize
+            let held = min(UInt64(progress[file].verifiedChunks), covered, UInt64(hashes.count))
+            progress[file].verifiedChunks = UInt32(held)
+            progress[file].chunkHashes = Array(hashes.prefix(Int(held)))
         }
         let receiver = TransferReceiver(offer: offer, progress: progress)
+        var savedHashes = progress.map(\.chunkHashes.count)
         let remaining = offer.totalBytes - min(offer.totalBytes, receiver.verifiedBytes)
         if let free = landing.freeBytes(), free < min(remaining, offer.chunkSize * 2) {
             let error = FileSystemError(operation: "write", path: folder, code: ENOSPC)
@@ -128,6 +131,12 @@ extension Transfers {
             try landing.sync()
             guard await owns(id, token) else { return }
             let progress = receiver.progress
+            // The new hashes first: rows beyond the record's count are harmless, a count beyond the rows is not.
+            for (index, entry) in progress.enumerated() where entry.chunkHashes.count > savedHashes[index] {
+                try store.saveChunkHashes(id: id, file: index, first: savedHashes[index],
+                                          Array(entry.chunkHashes[savedHashes[index]...]))
+                savedHashes[index] = entry.chunkHashes.count
+            }
             await update(id) { $0.progress = progress }
             if let file {
                 try await outbound.write(Envelope(.fileProgress(.init(file: UInt32(file), verifiedChunks: progress[file].verifiedChunks))))
@@ -171,6 +180,7 @@ extension Transfers {
                             verifiedChunks: progress[file].verifiedChunks, complete: true))))
                         if receiver.isComplete {
                             landing.removeStaging()
+                            try? store.deleteChunkHashes(id: id)
                             await finish(id, .complete)
                             try await answer(6, [], nil)
                         }

@@ -12,65 +12,11 @@ public final class TransferReceiver {
         public var chunkHashes: [[UInt8]] = []
         public var complete = false
 
-        private enum CodingKeys: String, CodingKey { case verifiedChunks, hashes, complete }
+        /// The hashes are not part of the encoded form: an agent keeps them in a table of their
+        /// own, appended as chunks verify (a record rewritten with all of them at every commit
+        /// would grow with the square of the file's size).
+        private enum CodingKeys: String, CodingKey { case verifiedChunks, complete }
 
-        public init(from decoder: any Decoder) throws {
-            let c = try decoder.container(keyedBy: CodingKeys.self)
-            verifiedChunks = try c.decode(UInt32.self, forKey: .verifiedChunks)
-            complete = try c.decode(Bool.self, forKey: .complete)
-            let hex = try c.decode(String.self, forKey: .hashes)
-            guard let all = Self.bytes(hex: hex), all.count % ContentHasher.length == 0 else {
-                throw DecodingError.dataCorruptedError(forKey: .hashes, in: c, debugDescription: "not whole hashes")
-            }
-            chunkHashes = stride(from: 0, to: all.count, by: ContentHasher.length).map { Array(all[$0..<$0 + ContentHasher.length]) }
-        }
-
-        /// The hashes as one hex string: a record is rewritten every few MiB, and a number array
-        /// per hash costs the JSON encoder far more than the hashing.
-        public func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(verifiedChunks, forKey: .verifiedChunks)
-            try c.encode(complete, forKey: .complete)
-            try c.encode(Self.hex(chunkHashes), forKey: .hashes)
-        }
-
-        /// Concrete loops over contiguous bytes: the generic `hexString` costs a dynamic call per byte.
-        static func hex(_ hashes: [[UInt8]]) -> String {
-            let digits: [UInt8] = Array("0123456789abcdef".utf8)
-            var out = [UInt8]()
-            out.reserveCapacity(hashes.count * ContentHasher.length * 2)
-            for hash in hashes {
-                hash.withUnsafeBufferPointer { bytes in
-                    for byte in bytes {
-                        out.append(digits[Int(byte >> 4)])
-                        out.append(digits[Int(byte & 0x0F)])
-                    }
-                }
-            }
-            return String(decoding: out, as: UTF8.self)
-        }
-
-        static func bytes(hex: String) -> [UInt8]? {
-            let utf8 = Array(hex.utf8)
-            guard utf8.count % 2 == 0 else { return nil }
-            func nibble(_ c: UInt8) -> UInt8? {
-                switch c {
-                case 0x30...0x39: c - 0x30
-                case 0x61...0x66: c - 0x61 + 10
-                case 0x41...0x46: c - 0x41 + 10
-                default: nil
-                }
-            }
-            var out = [UInt8]()
-            out.reserveCapacity(utf8.count / 2)
-            var i = 0
-            while i < utf8.count {
-                guard let high = nibble(utf8[i]), let low = nibble(utf8[i + 1]) else { return nil }
-                out.append(high << 4 | low)
-                i += 2
-            }
-            return out
-        }
         public init(verifiedChunks: UInt32 = 0, chunkHashes: [[UInt8]] = [], complete: Bool = false) {
             self.verifiedChunks = verifiedChunks
             self.chunkHashes = chunkHashes
