@@ -10,6 +10,13 @@ import NIOCore
 /// through `TransferReceiver`, and progress is durable before it is reported.
 extension Transfers {
     nonisolated func serve(_ stream: DeviceStreamChannel, path: String) async {
+        guard await admit() else {
+            logger.notice("refused a device stream: \(Self.maxUnauthenticated) others have not authenticated yet")
+            stream.channel.close(promise: nil)
+            return
+        }
+        var counted = true
+        defer { if counted { Task { await self.authenticatedOrGone() } } }
         do {
             // A connection that has not authenticated and offered within 10 s is closed: strangers
             // can reach this port, and must not hold connections open.
@@ -36,6 +43,8 @@ extension Transfers {
                     return
                 }
                 deadline.cancel()
+                counted = false
+                await authenticatedOrGone()
                 let id = checked.transferID
                 let token = await claim(id, channel: stream.channel)
                 await setPath(id, path)

@@ -279,6 +279,19 @@ actor Transfers {
         decided(id)
     }
 
+    /// Connections that have not yet authenticated and offered: bounded, so strangers who can
+    /// reach the port cannot use up this process's file descriptors.
+    static let maxUnauthenticated = 64
+    private var unauthenticated = 0
+
+    func admit() -> Bool {
+        guard unauthenticated < Self.maxUnauthenticated else { return false }
+        unauthenticated += 1
+        return true
+    }
+
+    func authenticatedOrGone() { unauthenticated = max(0, unauthenticated - 1) }
+
     // MARK: - The local API
 
     func find(_ prefix: String) throws -> TransferRecord {
