@@ -32,3 +32,23 @@ struct CheckedOfferTests {
         #expect(checked.entries.map(\.mode) == [0o755, 0o755])
     }
 }
+
+/// A resumed sender may pass the chunks the receiver holds by their stored hashes instead of reading them.
+struct ChunkEncoderResumeTests {
+    @Test func skippingByHashGivesTheSameFileHashAsReadingAgain() throws {
+        let bytes = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        let chunk: UInt64 = 65536
+        let first = ChunkEncoder(file: 0, size: UInt64(bytes.count), chunkSize: chunk)
+        while !first.isDone {
+            let range = first.nextRange
+            _ = try first.encode(Array(bytes[Int(range.offset)..<Int(range.offset) + range.length]))
+        }
+        let resumed = ChunkEncoder(file: 0, size: UInt64(bytes.count), chunkSize: chunk)
+        for hash in first.chunkHashes.prefix(2) { resumed.skip(hash: hash) }
+        while !resumed.isDone {
+            let range = resumed.nextRange
+            _ = try resumed.encode(Array(bytes[Int(range.offset)..<Int(range.offset) + range.length]))
+        }
+        #expect(resumed.end() == first.end())
+    }
+}

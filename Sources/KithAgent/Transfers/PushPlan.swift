@@ -40,7 +40,8 @@ enum PushPlan {
         switch info.st_mode & S_IFMT {
         case S_IFREG:
             guard access(path, R_OK) == 0 else { throw AgentError(.invalidRequest, "\(path): not readable") }
-            entries.append(.init(path: name, size: UInt64(info.st_size), mode: mode, isFolder: false, source: path))
+            entries.append(.init(path: name, size: UInt64(info.st_size), mode: mode, isFolder: false, source: path,
+                                 modifiedNanos: SourceFile.modifiedNanos(info)))
         case S_IFDIR:
             entries.append(.init(path: name, size: 0, mode: mode, isFolder: true, source: path))
             let children = try FileManager.default.contentsOfDirectory(atPath: path).sorted()

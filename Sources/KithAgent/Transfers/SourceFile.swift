@@ -9,15 +9,20 @@ final class SourceFile {
     let path: String
     private let fd: Int32
 
-    init(path: String, expectedSize: UInt64) throws {
+    init(path: String, expectedSize: UInt64, modifiedNanos: Int64? = nil) throws {
         self.path = path
         fd = open(path, O_RDONLY | O_CLOEXEC)
         try FileSystemError.check(fd, "open", path)
         var info = stat()
-        guard fstat(fd, &info) == 0, UInt64(info.st_size) == expectedSize else {
+        guard fstat(fd, &info) == 0, UInt64(info.st_size) == expectedSize,
+              modifiedNanos == nil || Self.modifiedNanos(info) == modifiedNanos else {
             close(fd)
-            throw TransferError("\(path) is not the size it was when offered (it changed)", fatal: true)
+            throw TransferError("\(path) changed after it was offered (size or modification time)", fatal: true)
         }
+    }
+
+    static func modifiedNanos(_ info: stat) -> Int64 {
+        Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
     }
 
     deinit { close(fd) }

@@ -26,8 +26,10 @@ struct TransferRecord: Codable, Sendable {
         var size: UInt64
         var mode: UInt32
         var isFolder: Bool
-        /// Sender: the file on this disk.
+        /// Sender: the file on this disk, and its modification time when offered (nanoseconds):
+        /// a resume from stored chunk hashes is only right if the file has not changed since.
         var source: String?
+        var modifiedNanos: Int64?
     }
 
     var id: [UInt8]

@@ -169,16 +169,25 @@ extension Transfers {
     private nonisolated func sendData(_ record: TransferRecord, verified: [UInt32],
                                       outbound: NIOAsyncChannelOutboundWriter<Envelope>, channel: Channel) async {
         var pacer = Pacer(bytesPerSecond: settings.maxSendRate)
+        let known = (try? store.chunkHashes(id: record.id)) ?? [:]
         do {
             for (index, entry) in record.entries.enumerated() where !entry.isFolder {
                 if await isComplete(record.id, file: index) { continue }
                 let encoder = ChunkEncoder(file: UInt32(index), size: entry.size, chunkSize: record.chunkSize)
-                let source = try SourceFile(path: entry.source ?? "", expectedSize: entry.size)
+                let source = try SourceFile(path: entry.source ?? "", expectedSize: entry.size, modifiedNanos: entry.modifiedNanos)
                 let skip = index < verified.count ? min(verified[index], encoder.chunkCount) : 0
+                // The receiver holds chunks `..<skip`: their hashes come from this side's own record
+                // of what it sent (the file is unchanged, checked above), else from reading them again.
+                let known = known[index] ?? []
                 while encoder.nextChunk < skip {
                     try Task.checkCancellation()
-                    try encoder.skip(try source.read(encoder.nextRange))
+                    if Int(encoder.nextChunk) < known.count {
+                        encoder.skip(hash: known[Int(encoder.nextChunk)])
+                    } else {
+                        try encoder.skip(try source.read(encoder.nextRange))
+                    }
                 }
+                var unsaved = Int(encoder.nextChunk)
                 while !encoder.isDone {
                     try Task.checkCancellation()
                     let range = encoder.nextRange
@@ -186,6 +195,11 @@ extension Transfers {
                     try await outbound.write(contentsOf: messages.map { Envelope(.fileData($0)) })
                     await count(record.id, sent: UInt64(range.length))
                     await pacer.pace(UInt64(range.length))
+                    if Int(encoder.nextChunk) - unsaved >= 16 || encoder.isDone {
+                        try? store.saveChunkHashes(id: record.id, file: index, first: unsaved,
+                                                   Array(encoder.chunkHashes[unsaved...]))
+                        unsaved = Int(encoder.nextChunk)
+                    }
                 }
                 try await outbound.write(Envelope(.fileEnd(encoder.end())))
             }

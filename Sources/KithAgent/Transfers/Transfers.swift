@@ -100,7 +100,10 @@ actor Transfers {
             record.state = before
             record.reason = reason
         }
-        if record.state.isFinished && record.finishedMillis == nil { record.finishedMillis = now() }
+        if record.state.isFinished && record.finishedMillis == nil {
+            record.finishedMillis = now()
+            try? store.deleteChunkHashes(id: id)  // only a resume needs them
+        }
         records[id] = record
         do { try store.saveTransfer(record.stored) } catch { logger.error("cannot store transfer \(record.idHex): \(error)") }
         if before != record.state {

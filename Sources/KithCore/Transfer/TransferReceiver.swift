@@ -145,7 +145,8 @@ public final class ChunkEncoder {
     public let chunkSize: UInt64
     public let piece: Int
     public private(set) var nextChunk: UInt32 = 0
-    private var chunkHashes: [[UInt8]] = []
+    /// The hashes of the chunks passed so far, sent or skipped.
+    public private(set) var chunkHashes: [[UInt8]] = []
     private let hasher = ContentHasher()
 
     public init(file: UInt32, size: UInt64, chunkSize: UInt64, piece: Int = 64000) {
@@ -161,6 +162,13 @@ public final class ChunkEncoder {
     public var nextRange: (offset: UInt64, length: Int) {
         let offset = UInt64(nextChunk) * chunkSize
         return (offset, Int(min(chunkSize, size - offset)))
+    }
+
+    /// A chunk the receiver holds already, whose hash this side computed when it sent it.
+    public func skip(hash: [UInt8]) {
+        precondition(!isDone && hash.count == ContentHasher.length, "ChunkEncoder.skip(hash:) past the end")
+        chunkHashes.append(hash)
+        nextChunk += 1
     }
 
     /// A chunk the receiver holds already: only its hash is needed (for the whole-file hash).
