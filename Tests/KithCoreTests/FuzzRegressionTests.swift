@@ -31,6 +31,12 @@ import KithWire
             let text = String(decoding: bytes, as: UTF8.self)
             _ = try? Fingerprint(parsing: text)
             _ = try? Invite(parsing: text)
+            if let frame = try? StreamFrame.decode(bytes[...]) {
+                #expect(frame.encoded() == bytes, "\(url.lastPathComponent): a stream frame did not round-trip")
+            }
+            if let components = try? TransferName.components(of: text) {
+                #expect(!components.contains("..") && !components.contains(""))
+            }
         }
         print("fuzz regression: \(Self.cases.count) kept inputs replayed")
     }
