@@ -104,6 +104,31 @@ import Testing
         withExtendedLifetime(server) {}
     }
 
+    /// The receiver gives up a transfer whose sender went silent (here: at once, `--abandon-after-hours 0`,
+    /// checked when the agent starts) and deletes its partial copies; the sender hears it and stops.
+    @Test func aReceiverGivesUpASilentTransferAndDeletesItsPartialCopies() async throws {
+        let server = try await ServerHarness.start()
+        let root = temporaryDirectory("push-abandon")
+        let laptop = AgentHarness("laptop", root: root, extra: ["--max-send-rate", "4M"])
+        let phone = AgentHarness("phone", root: root, extra: ["--abandon-after-hours", "0"])
+        try await laptop.start()
+        try await phone.start()
+        _ = try laptop.login(server)
+        _ = try phone.login(server, type: "mobile")
+        try await DirectPathIntegrationTests.waitForPath("lan", from: laptop, to: "alice-MP-1")
+        let file = try Self.randomFile(root.appendingPathComponent("slow.bin"), bytes: 32 << 20)
+        let started = try laptop.cli(["push", file.path, "--to", "alice-MP-1", "--direct", "--detach"], as: TransferInfo.self)
+        try await phone.eventually("some data") { (try Self.transfer(started.id, on: phone)?.verifiedBytes ?? 0) >= 4 << 20 }
+        phone.kill9()
+        try await phone.start()
+        try await phone.eventually("given up") { try Self.transfer(started.id, on: phone)?.state == "failed" }
+        #expect(try Self.transfer(started.id, on: phone)?.reason?.contains("not heard from") == true)
+        let staging = try FileManager.default.contentsOfDirectory(atPath: phone.received.path).filter { $0.hasPrefix(".kith") }
+        #expect(staging.isEmpty, "partial copies left: \(staging)")
+        try await laptop.eventually("the sender stops") { try Self.transfer(started.id, on: laptop)?.state == "failed" }
+        withExtendedLifetime(server) {}
+    }
+
     /// A device of the account (the laptop's own key) offers names that climb out of the folder:
     /// the phone refuses the offer, says why, and writes nothing.
     @Test func hostileNamesAreRefusedAndNothingIsWritten() async throws {

@@ -44,6 +44,8 @@ struct TransferRecord: Codable, Sendable {
     /// Until when an unanswered offer waits (receiver: from its arrival; sender: plus a grace).
     var deadlineMillis: UInt64?
     var finishedMillis: UInt64?
+    /// When it last changed (progress, state): an incoming one silent for long is given up.
+    var touchedMillis: UInt64?
     var entries: [Entry]
     /// Per entry: chunks verified by the receiver, whether it is in place (hashes: receiver only).
     var progress: [TransferReceiver.FileProgress]

@@ -27,6 +27,9 @@ public struct TransferSettings: Sendable {
     public var maxSendRate: UInt64?
     /// How long an offer waits for an answer, unless `kith push --expires` says otherwise.
     public var offerTTLSeconds: UInt32
+    /// An incoming transfer whose sender has not been heard from for this long is given up and
+    /// its partial copies deleted (they would otherwise hold disk space for ever).
+    public var abandonAfterMillis: UInt64 = 7 * 24 * 3_600_000
 
     public init(receiveFolder: String = TransferSettings.defaultReceiveFolder, policy: ReceivePolicy = ReceivePolicy(),
                 maxSendRate: UInt64? = nil, offerTTLSeconds: UInt32 = 600) {
@@ -84,6 +87,22 @@ actor Transfers {
             records[record.id] = record
             if record.outgoing { startRun(record.id) } else if record.state == .waiting { scheduleExpiry(record) }
         }
+        Task {
+            while !Task.isCancelled {
+                self.abandonSilentIncoming()
+                try? await Task.sleep(for: .seconds(3600))
+            }
+        }
+    }
+
+    /// Gives up incoming transfers whose sender has been silent for `abandonAfterMillis`.
+    func abandonSilentIncoming() {
+        let t = now()
+        for record in records.values where !record.outgoing && !record.state.isFinished && record.state != .waiting
+            && owners[record.id] == nil && t > (record.touchedMillis ?? record.createdMillis) + settings.abandonAfterMillis {
+            finish(record.id, .failed, reason: "the sender was not heard from for \(settings.abandonAfterMillis / 3_600_000) h")
+            if let staging = record.staging { try? FileManager.default.removeItem(atPath: staging) }
+        }
     }
 
     // MARK: - Records
@@ -96,6 +115,7 @@ actor Transfers {
         guard var record = records[id] else { return nil }
         let before = record.state, reason = record.reason
         change(&record)
+        record.touchedMillis = now()
         if before.isFinished {  // a final state stays (a late answer must not undo a cancel)
             record.state = before
             record.reason = reason

@@ -67,6 +67,10 @@ extension Kith {
                                    valueName: "seconds"))
         var offerTimeout: UInt32 = 600
 
+        @Option(help: ArgumentHelp("Give up an incoming transfer whose sender has been silent this long, deleting its "
+            + "partial copies.", valueName: "hours"))
+        var abandonAfterHours: UInt64 = 168
+
         @Flag(help: .hidden)
         var daemonChild = false
 
@@ -105,9 +109,11 @@ extension Kith {
                     rate = parsed
                 }
                 let folder = receiveDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? TransferSettings.defaultReceiveFolder
-                return TransferSettings(receiveFolder: folder,
-                                        policy: ReceivePolicy(rules: rules, siblings: ReceivePolicy.Rule(siblings)),
-                                        maxSendRate: rate, offerTTLSeconds: offerTimeout)
+                var settings = TransferSettings(receiveFolder: folder,
+                                                policy: ReceivePolicy(rules: rules, siblings: ReceivePolicy.Rule(siblings)),
+                                                maxSendRate: rate, offerTTLSeconds: offerTimeout)
+                settings.abandonAfterMillis = abandonAfterHours * 3_600_000
+                return settings
             }
         }
 
@@ -168,7 +174,8 @@ extension Kith {
             let arguments = [executable, "agent", "--profile", paths.profile, "--daemon-child", "--notice-clip", noticeClip,
                              "--notice-clip-bytes", "\(noticeClipBytes)", "--notice-hold-hours", "\(noticeHoldHours)", "--udp", udp,
                              lanDiscovery ? "--lan-discovery" : "--no-lan-discovery",
-                             "--receive-siblings", receiveSiblings, "--offer-timeout", "\(offerTimeout)"]
+                             "--receive-siblings", receiveSiblings, "--offer-timeout", "\(offerTimeout)",
+                             "--abandon-after-hours", "\(abandonAfterHours)"]
                 + (receiveDir.map { ["--receive-dir", URL(fileURLWithPath: $0).standardizedFileURL.path] } ?? [])
                 + receiveFrom.flatMap { ["--receive-from", $0] } + (maxSendRate.map { ["--max-send-rate", $0] } ?? [])
             var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
