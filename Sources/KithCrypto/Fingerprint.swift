@@ -39,6 +39,17 @@ public struct Fingerprint: Sendable, Hashable, CustomStringConvertible {
     }
 
     public init(parsing text: String) throws(ParseError) {
+        let values = try Self.symbolValues(text)
+        guard values.count == Self.dataSymbols + 1 else { throw .wrongLength(values.count) }
+        guard Self.checkSymbol(for: Array(values.prefix(Self.dataSymbols))) == values.last else {
+            throw .checkSymbolMismatch
+        }
+        symbols = values
+    }
+
+    /// The values of the symbols a person typed: ASCII case folded, spaces and dashes skipped, O
+    /// read as 0 and I or L as 1 (the symbols the alphabet leaves out). Shared by recovery keys.
+    static func symbolValues(_ text: String) throws(ParseError) -> [UInt8] {
         var values: [UInt8] = []
         for scalar in text.unicodeScalars {
             // ASCII case folding only: full Unicode upper-casing would turn "ß" into "SS".
@@ -50,15 +61,11 @@ public struct Fingerprint: Sendable, Hashable, CustomStringConvertible {
             case UInt8(ascii: "O"): values.append(0)
             case UInt8(ascii: "I"), UInt8(ascii: "L"): values.append(1)
             default:
-                guard let v = Self.alphabet.firstIndex(of: ascii) else { throw .invalidCharacter(Character(scalar)) }
+                guard let v = alphabet.firstIndex(of: ascii) else { throw .invalidCharacter(Character(scalar)) }
                 values.append(UInt8(v))
             }
         }
-        guard values.count == Self.dataSymbols + 1 else { throw .wrongLength(values.count) }
-        guard Self.checkSymbol(for: Array(values.prefix(Self.dataSymbols))) == values.last else {
-            throw .checkSymbolMismatch
-        }
-        symbols = values
+        return values
     }
 
     /// Luhn mod N with N = 32, doubling from the rightmost data symbol.

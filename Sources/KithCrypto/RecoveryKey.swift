@@ -16,12 +16,9 @@ public struct RecoveryKey: DocumentSigner {
     public static let checkDomain = Array("kith-recovery-check-v0".utf8)
     public static let seedDomain = Array("kith-recovery-key-v0".utf8)
 
-    public enum ParseError: Error, Equatable, Sendable {
-        case invalidCharacter(Character)
-        case wrongLength(Int)
-        /// The check symbols do not match (a typo), or the padding bits are not zero.
-        case checkSymbolMismatch
-    }
+    /// The fingerprint's: invalid character, wrong length, or check symbols that do not match
+    /// (a typo) or padding bits that are not zero.
+    public typealias ParseError = Fingerprint.ParseError
 
     private let secret: SecretBytes
     private let identity: DeviceIdentity
@@ -45,20 +42,7 @@ public struct RecoveryKey: DocumentSigner {
 
     /// What a person typed back.
     public init(parsing text: String) throws(ParseError) {
-        var values: [UInt8] = []
-        for scalar in text.unicodeScalars {
-            guard scalar.isASCII else { throw .invalidCharacter(Character(scalar)) }
-            var ascii = UInt8(scalar.value)
-            if ascii >= UInt8(ascii: "a") && ascii <= UInt8(ascii: "z") { ascii -= 32 }
-            switch ascii {
-            case UInt8(ascii: " "), UInt8(ascii: "-"): continue
-            case UInt8(ascii: "O"): values.append(0)
-            case UInt8(ascii: "I"), UInt8(ascii: "L"): values.append(1)
-            default:
-                guard let v = Fingerprint.alphabet.firstIndex(of: ascii) else { throw .invalidCharacter(Character(scalar)) }
-                values.append(UInt8(v))
-            }
-        }
+        var values = try Fingerprint.symbolValues(text)
         defer { wipe(&values) }
         guard values.count == Self.dataSymbols + Self.checkSymbols else { throw .wrongLength(values.count) }
         var bits = BitString()
