@@ -78,4 +78,11 @@ extension AgentStore {
     public func deleteChunkHashes(id: [UInt8]) throws {
         try database.write { db in try db.execute(sql: "DELETE FROM transfer_chunk WHERE id = ?", arguments: [Data(id)]) }
     }
+
+    /// Drops chunk hashes left behind by transfers that finished (only a resume needs them).
+    public func deleteChunkHashesOfFinishedTransfers() throws {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM transfer_chunk WHERE id IN (SELECT id FROM transfer WHERE finished = 1)")
+        }
+    }
 }

@@ -105,7 +105,7 @@ import Testing
     }
 
     /// The receiver gives up a transfer whose sender went silent (here: at once, `--abandon-after-hours 0`,
-    /// checked when the agent starts) and deletes its partial copies; the sender hears it and stops.
+    /// looked at every second) and deletes its partial copies; the sender, back, hears it and stops.
     @Test func aReceiverGivesUpASilentTransferAndDeletesItsPartialCopies() async throws {
         let server = try await ServerHarness.start()
         let root = temporaryDirectory("push-abandon")
@@ -119,12 +119,12 @@ import Testing
         let file = try Self.randomFile(root.appendingPathComponent("slow.bin"), bytes: 32 << 20)
         let started = try laptop.cli(["push", file.path, "--to", "alice-MP-1", "--direct", "--detach"], as: TransferInfo.self)
         try await phone.eventually("some data") { (try Self.transfer(started.id, on: phone)?.verifiedBytes ?? 0) >= 4 << 20 }
-        phone.kill9()
-        try await phone.start()
+        laptop.kill9()
         try await phone.eventually("given up") { try Self.transfer(started.id, on: phone)?.state == "failed" }
         #expect(try Self.transfer(started.id, on: phone)?.reason?.contains("not heard from") == true)
         let staging = try FileManager.default.contentsOfDirectory(atPath: phone.received.path).filter { $0.hasPrefix(".kith") }
         #expect(staging.isEmpty, "partial copies left: \(staging)")
+        try await laptop.start()
         try await laptop.eventually("the sender stops") { try Self.transfer(started.id, on: laptop)?.state == "failed" }
         withExtendedLifetime(server) {}
     }

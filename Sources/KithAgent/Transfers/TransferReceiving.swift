@@ -138,7 +138,7 @@ extension Transfers {
         /// Makes written data durable, then the progress, then tells the sender.
         func commit(_ file: Int?) async throws {
             try landing.sync()
-            guard await owns(id, token) else { return }
+            guard let state = await ownedState(id, token), !state.isFinished else { return }
             let progress = receiver.progress
             // The new hashes first: rows beyond the record's count are harmless, a count beyond the rows is not.
             for (index, entry) in progress.enumerated() where entry.chunkHashes.count > savedHashes[index] {
@@ -201,6 +201,7 @@ extension Transfers {
             }
             receiver.streamEnded()
             try await commit(nil)
+            if await self.record(id)?.state.isFinished == true && !receiver.isComplete { landing.removeStaging() }
         } catch let error as TransferError {
             receiver.streamEnded()
             try? await commit(nil)

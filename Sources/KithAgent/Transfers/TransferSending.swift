@@ -81,7 +81,7 @@ extension Transfers {
                     return .retry("the receiver closed the stream during the handshake")
                 }
                 await sendingOn(id, channel)
-                defer { Task { await self.sendingOn(id, nil) } }
+                defer { Task { await self.notSendingOn(id, channel) } }
                 try await outbound.write(Envelope(.fileOffer(record.offer)))
                 if path == "relay" {
                     group.addTask { try await self.watchForDirectPath(id, peer: record.peer, channel: channel) }
@@ -178,7 +178,8 @@ extension Transfers {
                 let skip = index < verified.count ? min(verified[index], encoder.chunkCount) : 0
                 // The receiver holds chunks `..<skip`: their hashes come from this side's own record
                 // of what it sent (the file is unchanged, checked above), else from reading them again.
-                let known = known[index] ?? []
+                // Only with the source's modification time on record (transfers offered before it was kept: none).
+                let known = entry.modifiedNanos == nil ? [] : known[index] ?? []
                 while encoder.nextChunk < skip {
                     try Task.checkCancellation()
                     if Int(encoder.nextChunk) < known.count {
@@ -195,7 +196,8 @@ extension Transfers {
                     try await outbound.write(contentsOf: messages.map { Envelope(.fileData($0)) })
                     await count(record.id, sent: UInt64(range.length))
                     await pacer.pace(UInt64(range.length))
-                    if Int(encoder.nextChunk) - unsaved >= 16 || encoder.isDone {
+                    if Int(encoder.nextChunk) - unsaved >= 16 || encoder.isDone,
+                       await self.record(record.id)?.state.isFinished == false {
                         try? store.saveChunkHashes(id: record.id, file: index, first: unsaved,
                                                    Array(encoder.chunkHashes[unsaved...]))
                         unsaved = Int(encoder.nextChunk)

@@ -85,24 +85,30 @@ actor Transfers {
         for stored in (try? store.transfers(finishedLimit: 0)) ?? [] {
             guard let record = try? JSONDecoder().decode(TransferRecord.self, from: stored.record) else { continue }
             records[record.id] = record
+            // Silence counts only while this agent runs: a receiver that was off is not a silent sender.
+            if !record.outgoing { records[record.id]?.touchedMillis = now() }
             if record.outgoing { startRun(record.id) } else if record.state == .waiting { scheduleExpiry(record) }
         }
-        Task {
+        try? store.deleteChunkHashesOfFinishedTransfers()
+        Task { [weak self] in
             while !Task.isCancelled {
-                self.abandonSilentIncoming()
-                try? await Task.sleep(for: .seconds(3600))
+                guard let every = await self?.abandonSilentIncoming() else { return }  // the agent is gone
+                try? await Task.sleep(for: .milliseconds(every))
             }
         }
     }
 
-    /// Gives up incoming transfers whose sender has been silent for `abandonAfterMillis`.
-    func abandonSilentIncoming() {
+    /// Gives up incoming transfers whose sender has been silent for `abandonAfterMillis`; returns
+    /// when to look again (hourly, sooner for short limits).
+    @discardableResult
+    func abandonSilentIncoming() -> UInt64 {
         let t = now()
         for record in records.values where !record.outgoing && !record.state.isFinished && record.state != .waiting
             && owners[record.id] == nil && t > (record.touchedMillis ?? record.createdMillis) + settings.abandonAfterMillis {
             finish(record.id, .failed, reason: "the sender was not heard from for \(settings.abandonAfterMillis / 3_600_000) h")
             if let staging = record.staging { try? FileManager.default.removeItem(atPath: staging) }
         }
+        return min(3_600_000, max(1000, settings.abandonAfterMillis / 10))
     }
 
     // MARK: - Records
@@ -244,9 +250,14 @@ actor Transfers {
 
     /// An outgoing transfer's current stream, so a cancel can close it.
     private var sending: [[UInt8]: Channel] = [:]
-    func sendingOn(_ id: [UInt8], _ channel: Channel?) {
+    func sendingOn(_ id: [UInt8], _ channel: Channel) {
         sending[id] = channel
-        if let channel, records[id]?.state.isFinished == true { channel.close(promise: nil) }
+        if records[id]?.state.isFinished == true { channel.close(promise: nil) }
+    }
+
+    /// The stream ended; a newer one may have registered meanwhile and stays.
+    func notSendingOn(_ id: [UInt8], _ channel: Channel) {
+        if sending[id] === channel { sending[id] = nil }
     }
 
     /// A stream takes over a transfer; an older stream of it is closed. Returns the new owner's token.
@@ -355,6 +366,7 @@ actor Transfers {
             finish(record.id, .rejected, reason: "the receiver's user rejected it")
             decided(record.id)
             owners[record.id]?.channel.close(promise: nil)  // data may be flowing: it stops
+            if let staging = record.staging { try? FileManager.default.removeItem(atPath: staging) }
         }
         return info(records[record.id] ?? record)
     }
