@@ -27,7 +27,6 @@ public final class ContentHasher {
     }
 
     public func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
-    public func update(_ bytes: ArraySlice<UInt8>) { bytes.withUnsafeBytes { update($0) } }
 
     /// The hash of everything since the last reset; the hasher starts over afterwards.
     public func finish() -> [UInt8] {
