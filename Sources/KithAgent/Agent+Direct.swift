@@ -11,7 +11,7 @@ extension Agent {
     func updateLinks() async {
         guard let links, let me = (try? store.session())??.deviceID else { return }
         let onLAN = lanCandidates()
-        let peers = ((try? store.devices()) ?? []).filter { $0.id != me }.compactMap { device in
+        let peers = approvedSiblings().filter { $0.id != me }.compactMap { device in
             SigningPublicKey(rawValue: device.key)?.noisePublicKey.map { key in
                 let lan = (onLAN[device.id] ?? []) + device.addresses
                 return (id: device.id, key: key, candidates: lan.uniqued().map { Candidate($0, .lan) }

@@ -25,8 +25,11 @@ extension Agent {
                                      sentAtMillis: chat.sentAtMillis, receivedAtMillis: time),
                                viewing: viewed ? viewing : nil, consuming: consumed.map(\.id) + expired)
         logger.info("message \(code) from \(sender)\(viewed ? " (viewed on another device already)" : "")")
-        publish(AgentEvent(event: .message, from: sender, contact: account, codes: [code],
-                           unread: try store.unreadCounts()[account] ?? 0))
+        var event = AgentEvent(event: .message, from: sender, contact: account, codes: [code],
+                               unread: try store.unreadCounts()[account] ?? 0)
+        event.notify = ownPermissions()?.messages != .silent
+        publish(event)
+        if viewed { forgetViewedTextIfPolicySays() }
     }
 
     /// Applies a viewed-notice from another device of this account. Items whose code is held
@@ -86,7 +89,8 @@ extension Agent {
             throw AgentError(.invalidRequest, "read needs a message code, or a contact with all: true")
         }
         let body = try Envelope(.viewed(notice)).encode()
-        let siblings = context.devices.filter { $0 != session.deviceID }
+        let approved = Set(approvedSiblings().map(\.id))
+        let siblings = context.devices.filter { $0 != session.deviceID && approved.contains($0) }
         let outcome = try store.applyViewed(codes: codes, upTo: upTo, viewing: viewing, enqueue: siblings.map {
             .init(kind: .viewed, receiver: $0, body: body, sentAtMillis: viewing.atMillis)
         })
@@ -97,6 +101,7 @@ extension Agent {
 
     /// One `viewed` event per contact account whose messages changed, with that account's codes.
     private func publishViewed(_ outcome: AgentStore.ViewedOutcome, by device: String) {
+        if !outcome.changed.isEmpty { forgetViewedTextIfPolicySays() }
         for (account, codes) in outcome.changed.sorted(by: { $0.key < $1.key }) {
             publish(AgentEvent(event: .viewed, contact: account, codes: codes, unread: outcome.unread[account] ?? 0, by: device))
         }

@@ -21,6 +21,7 @@ extension Agent {
                 },
                 publish: { [weak self] event in await self?.publish(event) }))
         self.transfers = transfers
+        await transfers.govern(with: ownPermissions()?.receive)
         await transfers.start()
         // Direct streams arrive on TCP at the UDP socket's port number.
         guard let udp = settings.udp, let port = await links?.localAddress?.port else { return }
@@ -39,11 +40,10 @@ extension Agent {
         }
     }
 
-    /// The account's other devices and their Noise keys.
+    /// The account's other approved devices and their Noise keys: no stream to or from anyone else.
     func siblingKeys() -> [String: PublicKey] {
-        let me = (try? store.session())??.deviceID
         var keys: [String: PublicKey] = [:]
-        for device in (try? store.devices()) ?? [] where device.id != me {
+        for device in approvedSiblings() {
             if let key = SigningPublicKey(rawValue: device.key)?.noisePublicKey { keys[device.id] = key }
         }
         return keys
@@ -88,7 +88,14 @@ extension Agent {
         guard let to = params.to, !to.isEmpty else { throw AgentError(.invalidRequest, "push needs `to`: a device id") }
         guard to != session.deviceID else { throw AgentError(.invalidRequest, "\(to) is this device") }
         guard siblingKeys()[to] != nil else {
+            if pendingDevices().contains(where: { $0.id == to }) || rosterRole == "pending" {
+                throw AgentError(.notPermitted, rosterRole == "pending" ? "this device is not approved yet; approve it on the primary"
+                                                                          : "\(to) is waiting for approval; approve it on the primary first")
+            }
             throw AgentError(.unknownDevice, "\(to) is not one of your devices (see `kith devices`)")
+        }
+        if let permissions = ownPermissions(), !permissions.mayPush(to: to) {
+            throw AgentError(.notPermitted, "this device's policy does not allow pushing files to \(to)")
         }
         let receive: ReceivePolicy.Permission
         switch params.receive ?? "ask" {

@@ -35,6 +35,15 @@ public actor Agent {
     var lanProblem: String?
     var discovered: [String: Discovered] = [:]
 
+    /// The roster and policies this device holds (Agent+Roster); nil until it is logged in.
+    var rosterBook: RosterBook?
+    var policyBook: PolicyBook?
+    /// On the primary: `kith approve --auto` (in memory: it closes when the agent stops).
+    var approvalWindow = ApprovalWindow()
+    /// The latest roster the server offered that does not list this device: what a new device
+    /// recovers from (`kith primary recover`).
+    var offeredRoster: SignedDocument?
+
     var connection: ClientConnection?
     var connectedSession: AgentStore.Session?
     var lastError: String?
@@ -60,6 +69,7 @@ public actor Agent {
 
     /// Binds the UDP socket for direct paths (unless turned off) and starts the server link.
     public func start() async throws {
+        loadRosterBooks()
         if let udp = settings.udp {
             let links = DirectLinks(
                 keys: identity.noiseKeyPair, logger: logger, now: now,
@@ -187,10 +197,15 @@ public actor Agent {
         switch message {
         case .deviceList(let list):
             let devices = list.devices.map(Self.device)
+            let previouslyPending = Set(pendingDevices().map(\.id))
             do { try store.replaceDevices(devices, revision: list.revision) } catch {
                 logger.error("cannot store the device list: \(error)")
             }
-            await updateLinks()
+            await deviceListChanged(previouslyPending: previouslyPending)
+        case .rosterUpdate(let update):
+            await consider(roster: update.roster, from: "the server")
+        case .policyUpdate(let update):
+            await consider(policy: update.policy, from: "the server")
         case .contactList(let list):
             let contacts = list.contacts.map { AgentStore.Contact(account: $0.account, state: $0.state) }
             do {
@@ -246,6 +261,12 @@ public actor Agent {
     /// from contacts' devices with a server code; anything else is dropped (and acknowledged).
     private func receive(_ deliver: RelayDeliver, session: AgentStore.Session, connection: ClientConnection) async {
         let sibling = (try? store.devices())?.first(where: { $0.id == deliver.from })
+        if sibling != nil, !isApprovedSibling(deliver.from) {
+            // Pending, unlinked, or put in the list by the server: its siblings take nothing from it.
+            logger.notice("dropped a relayed payload from \(deliver.from): not in this device's roster")
+            try? await connection.send(.relayAck(.init(relayID: deliver.relayID)))
+            return
+        }
         guard let sender = sibling ?? (try? store.contactDevice(id: deliver.from)) ?? nil,
               let senderKey = SigningPublicKey(rawValue: sender.key)?.noisePublicKey
         else {
@@ -269,6 +290,8 @@ public actor Agent {
                 try receive(chat, code: code, from: deliver.from)
             case (.note, true, nil), (.viewed, true, nil):
                 try commitFromSibling(envelope.message, from: deliver.from)
+            case (.documentShare, true, nil), (.approveRequest, true, nil):
+                await receiveFromSibling(envelope.message, from: deliver.from)
             default:
                 logger.notice("dropped a relayed \(envelope.message.type) from \(deliver.from): not allowed on this route")
             }
@@ -394,6 +417,12 @@ public actor Agent {
 
     // MARK: - The local API
 
+    /// The device a roster request names (`to`).
+    static func device(_ params: AgentRequest.Params) throws -> String {
+        guard let to = params.to, !to.isEmpty else { throw AgentError(.invalidRequest, "name a device (`to`)") }
+        return to
+    }
+
     /// Answers one request line with one response line.
     public func handle(_ line: [UInt8]) async -> [UInt8] {
         let request: AgentRequest
@@ -420,6 +449,16 @@ public actor Agent {
         case .transfers: return Self.encode(await respond { try await self.transferList() })
         case .transfer, .accept, .reject:
             return Self.encode(await respond { try await self.transfersRequest(request.method, request.params) })
+        case .roster: return Self.encode(respondSync { try self.rosterInfo() })
+        case .approve: return Self.encode(await respond { try await self.approve(try Self.device(request.params)) })
+        case .autoApprove: return Self.encode(await respond { try await self.autoApprove(request.params.duration ?? "off") })
+        case .deny: return Self.encode(await respond { try await self.deny(try Self.device(request.params)) })
+        case .unlink: return Self.encode(await respond { try await self.unlink(try Self.device(request.params)) })
+        case .handOver: return Self.encode(await respond { try await self.handOver(to: try Self.device(request.params)) })
+        case .recover: return Self.encode(await respond { try await self.recover(request.params.text ?? "") })
+        case .policyShow: return Self.encode(respondSync { try self.policyShow(request.params.to) })
+        case .policySet:
+            return Self.encode(await respond { try await self.policySet(try Self.device(request.params), request.params.settings ?? []) })
         case .events: return Self.encode(AgentResponse<EmptyResult>(
             error: AgentError(.invalidRequest, "events is a stream: send it as the first line of a connection")))
         }

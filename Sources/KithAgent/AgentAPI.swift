@@ -5,6 +5,8 @@ public enum AgentMethod: String, Codable, Sendable, CaseIterable {
     case contacts, contactAdd, contactAccept, contactRemove, read, discover
     /// File transfers (Protocol/local-api.md §Transfers).
     case push, transfers, transfer, accept, reject
+    /// The roster and policies (Protocol/local-api.md §Devices and approval).
+    case roster, approve, autoApprove, deny, unlink, handOver, recover, policyShow, policySet
     /// Turns the connection into a stream of `AgentEvent` lines (Protocol/local-api.md §Events).
     case events
 }
@@ -37,6 +39,10 @@ public struct AgentRequest: Codable, Sendable, Equatable {
         public var id: String?
         /// An absolute folder to land in (`accept`).
         public var folder: String?
+        /// `key=value` policy settings (`policySet`).
+        public var settings: [String]?
+        /// How long auto-approval stays open, e.g. "10m"; "off" closes it (`autoApprove`).
+        public var duration: String?
 
         public init(invite: String? = nil, account: String? = nil, password: String? = nil, type: String? = nil,
                     name: String? = nil, to: String? = nil, text: String? = nil, limit: Int? = nil, code: UInt64? = nil,
@@ -83,6 +89,8 @@ public struct AgentError: Error, Codable, Sendable, Equatable, CustomStringConve
         case serverRefused
         /// Something failed inside the agent; see its log.
         case internalError
+        /// The roster or a policy does not allow it (not the primary, not approved, push not allowed).
+        case notPermitted
     }
 
     public var code: Code
@@ -136,11 +144,23 @@ public struct StatusResult: Codable, Sendable, Equatable {
     public var sentDirect: Int
     public var sentThroughServer: Int
     public var lastError: String?
+    /// This device's place in the roster it holds: "primary", "secondary" or "pending".
+    public var role: String?
+    /// The roster it holds ("roster 3"); nil while it holds none.
+    public var roster: String?
+    /// That roster's primary.
+    public var primary: String?
 }
 
 public struct LoginResultAPI: Codable, Sendable, Equatable {
     public var account: String
     public var deviceID: String
+    /// "primary" (the account's first device), "secondary", or "pending" (waiting for approval).
+    public var role: String?
+    /// This device's key fingerprint, to compare on the primary before approving it.
+    public var fingerprint: String?
+    /// Shown once, when this device made the account's first roster: keep it offline.
+    public var recoveryKey: String?
 }
 
 public struct DeviceEntry: Codable, Sendable, Equatable {
@@ -247,6 +267,12 @@ public struct AgentEvent: Codable, Sendable, Equatable {
         case path
         /// A file transfer changed state (`transfer`: its id, `state`, `from`: the other device).
         case transfer
+        /// A device logged in and waits for approval (`from`).
+        case pending
+        /// This device accepted a new roster (`state`: its role in it).
+        case roster
+        /// This device accepted a new policy for `from`.
+        case policy
     }
 
     public var event: Kind
@@ -259,6 +285,8 @@ public struct AgentEvent: Codable, Sendable, Equatable {
     public var path: String?
     public var transfer: String?
     public var state: String?
+    /// On `message`: false when this device's policy says messages are silent (stored, no alert).
+    public var notify: Bool?
 
     public init(event: Kind, from: String? = nil, contact: String? = nil, codes: [UInt64]? = nil, unread: Int? = nil,
                 by: String? = nil, path: String? = nil, transfer: String? = nil, state: String? = nil) {

@@ -14,7 +14,8 @@ extension Agent {
             connected: connection != nil && connectedSession != nil, account: session?.account, deviceID: session?.deviceID,
             sessionExpiresAtMillis: session?.expiresAtMillis, pendingNotes: (try? store.pendingOutgoingCount()) ?? 0,
             heldNotices: (try? store.heldNoticeCount()) ?? 0, sentDirect: sentDirect, sentThroughServer: sentThroughServer,
-            lastError: lastError)
+            lastError: lastError, role: session == nil ? nil : rosterRole, roster: rosterBook?.current?.label,
+            primary: rosterBook?.current?.primary.deviceID)
     }
 
     func signup(_ params: AgentRequest.Params) async throws -> EmptyResult {
@@ -46,14 +47,25 @@ extension Agent {
             throw AgentError(.serverRefused, "the server refused the login: \(Self.describe(answer))")
         }
         // Commit the session before reporting success; the link then resumes with the token.
+        let previous = try store.session()
+        if previous.map({ $0.account != result.account || $0.deviceID != result.deviceID }) ?? true {
+            try store.clearDocuments()  // another account or device: its roster and policies are not ours
+        }
         try store.saveSession(.init(invite: invite, account: result.account, deviceID: result.deviceID,
                                     token: result.token, expiresAtMillis: result.expiresAtMillis))
+        loadRosterBooks()
+        var recoveryKey: String?
+        if rosterBook?.current == nil {
+            recoveryKey = await makeFirstRoster(account: result.account, deviceID: result.deviceID, name: Self.truncated(name, bytes: 64),
+                                                on: connection)
+        }
         await self.connection?.close()
         lastError = nil
         signalWakeForLogin()
         if settings.lanDiscovery { await startLANDiscovery() }
         logger.info("logged in as \(result.deviceID)")
-        return LoginResultAPI(account: result.account, deviceID: result.deviceID)
+        return LoginResultAPI(account: result.account, deviceID: result.deviceID, role: rosterRole,
+                              fingerprint: identity.publicKey.fingerprint.description, recoveryKey: recoveryKey)
     }
 
     /// The longest prefix of whole characters that fits in `bytes` UTF-8 bytes.
@@ -121,6 +133,11 @@ extension Agent {
         let id = secureRandomBytes(16), sentAt = now()
         let items: [AgentStore.OutboxItem]
         if try store.devices().contains(where: { $0.id == to }) {
+            guard isApprovedSibling(to) else {
+                throw AgentError(.notPermitted, rosterRole == "pending"
+                    ? "this device is not approved yet: approve it on the primary (`kith approve \(session.deviceID)`)"
+                    : "\(to) is not approved: approve it on the primary (`kith approve \(to)`)")
+            }
             items = [.init(kind: .note, receiver: to, itemID: id, text: text, sentAtMillis: sentAt)]
         } else {
             let account = String(ReadState.account(ofDevice: to))

@@ -41,14 +41,30 @@ actor Presence {
     }
 
     /// Registers the connection as the device's session; an older session of the same device is closed.
+    /// `documents` (the account's rosters and policies) go right after the device list, before
+    /// anything queued: a relayed payload from a newly approved sibling must not arrive before
+    /// the roster that approves it.
     func goOnline(deviceID: String, account: String, connectionID: UInt64,
-                  outbound: NIOAsyncChannelOutboundWriter<Envelope>, close: @escaping @Sendable () -> Void) {
+                  outbound: NIOAsyncChannelOutboundWriter<Envelope>, close: @escaping @Sendable () -> Void,
+                  documents: [Envelope] = []) {
         if let previous = online[deviceID], previous.connectionID != connectionID { previous.close() }
         online[deviceID] = Session(connectionID: connectionID, account: account, outbound: outbound, close: close,
                                    reloadFromStore: true)
         pushDeviceList(account: account)
         pushContacts(account: account)
+        online[deviceID]?.queue.append(contentsOf: documents)
         reload(deviceID)
+    }
+
+    /// Sends `envelope` to every online device of the account (a roster or a policy just stored).
+    func broadcast(_ envelope: Envelope, account: String) {
+        send(envelope, toDevicesOf: (try? store.devices(account: account)) ?? [])
+    }
+
+    /// An unlinked device: its session is closed now, and its siblings get the list without it.
+    func cutOff(deviceID: String, account: String) {
+        online.removeValue(forKey: deviceID)?.close()
+        pushDeviceList(account: account)
     }
 
     func goOffline(deviceID: String, connectionID: UInt64) {

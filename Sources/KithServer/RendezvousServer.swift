@@ -24,7 +24,7 @@ public final class RendezvousServer: Sendable {
         context = ServerContext(configuration: configuration, store: store,
                                 presence: Presence(store: store, logger: logger, now: configuration.now),
                                 loginGuard: LoginGuard(configuration), acks: AckBatcher(store: store, logger: logger),
-                                transit: TransitBroker(), logger: logger)
+                                transit: TransitBroker(), rosters: RosterKeeper(store: store, logger: logger), logger: logger)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     }
 

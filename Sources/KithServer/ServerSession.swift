@@ -51,17 +51,25 @@ struct ServerSession {
             answer = await contactRemove(remove.account)
         case .transitRequest(let request):
             answer = await transitRequest(request)
+        case .rosterPublish(let request):
+            answer = await publish(roster: request.roster)
+        case .policyPublish(let request):
+            answer = await publish(policy: request.policy)
+        case .unlink(let unlink):
+            answer = await self.unlink(unlink.deviceID)
         case .pong, .ack, .errorMessage:
             answer = nil
         case .note, .chat, .viewed, .loginResult, .deviceList, .relayDeliver, .contactList, .contactDevices, .chatAccepted,
-             .fileOffer, .fileAnswer, .fileData, .fileEnd, .fileProgress, .fileCancel, .transitTicket, .transitOffer:
+             .fileOffer, .fileAnswer, .fileData, .fileEnd, .fileProgress, .fileCancel, .transitTicket, .transitOffer,
+             .documentShare, .approveRequest, .rosterUpdate, .policyUpdate:
             answer = Self.error(.malformed, "\(envelope.message.type) is not a request to the server")
         }
         if let answer { try await outbound.write(Envelope(requestID: envelope.requestID, answer)) }
         if case .loginResult = answer, let device {
             await server.acks.flushNow()
             await server.presence.goOnline(deviceID: device.id, account: device.account, connectionID: connectionID,
-                                           outbound: outbound, close: close)
+                                           outbound: outbound, close: close,
+                                           documents: await server.rosters.documents(account: device.account))
         }
     }
 
@@ -129,6 +137,9 @@ struct ServerSession {
             return .loginResult(.init(account: device.account, deviceID: device.id, token: token, expiresAtMillis: expires))
         } catch StoreError.conflict {
             return Self.error(.forbidden, "this device key belongs to another account")
+        } catch StoreError.unlinked(let id) {
+            logger.notice("refused the login of \(id), which was unlinked, from \(address)")
+            return Self.error(.forbidden, "this device (\(id)) was unlinked from the account; it needs a new identity to join again")
         } catch {
             logger.error("login failed: \(error)")
             return Self.error(.internalError, "the server could not record the login")
@@ -210,6 +221,62 @@ struct ServerSession {
         }
         await server.presence.pushDeviceList(account: device.account)
         return .ack(.init())
+    }
+
+    // MARK: - Rosters and policies (Protocol/roster.md §Distribution, §Unlink)
+
+    private func publish(roster document: SignedDocument) async -> Message {
+        await publish(document, as: Envelope(.rosterUpdate(.init(roster: document)))) { keeper, device throws(RosterKeeper.Refusal) in
+            try await keeper.publish(roster: document, from: device)
+        }
+    }
+
+    private func publish(policy document: SignedDocument) async -> Message {
+        await publish(document, as: Envelope(.policyUpdate(.init(policy: document)))) { keeper, device throws(RosterKeeper.Refusal) in
+            try await keeper.publish(policy: document, from: device)
+        }
+    }
+
+    /// Stores a document through the keeper, then sends it to every online device of the account.
+    private func publish(_ document: SignedDocument, as update: Envelope,
+                         _ store: (RosterKeeper, DeviceRecord) async throws(RosterKeeper.Refusal) -> Void) async -> Message {
+        guard let device else { return Self.error(.unauthenticated, "log in first") }
+        do throws(RosterKeeper.Refusal) {
+            try await store(server.rosters, device)
+        } catch {
+            return Self.error(error)
+        }
+        await server.presence.broadcast(update, account: device.account)
+        return .ack(.init())
+    }
+
+    private func unlink(_ deviceID: String) async -> Message {
+        guard let device else { return Self.error(.unauthenticated, "log in first") }
+        guard let target = try? server.store.device(id: deviceID), target.account == device.account else {
+            return Self.error(.notFound, "\(deviceID) is not a device of your account")
+        }
+        do throws(RosterKeeper.Refusal) {
+            try await server.rosters.mayUnlink(deviceID, caller: device)
+        } catch {
+            return Self.error(error)
+        }
+        do {
+            try server.store.unlinkDevice(id: deviceID)
+        } catch {
+            logger.error("unlink of \(deviceID) failed: \(error)")
+            return Self.error(.internalError, "the server could not unlink the device")
+        }
+        logger.info("\(device.id) unlinked \(deviceID)")
+        await server.presence.cutOff(deviceID: deviceID, account: device.account)
+        return .ack(.init())
+    }
+
+    private static func error(_ refusal: RosterKeeper.Refusal) -> Message {
+        switch refusal {
+        case .forbidden(let why): error(.forbidden, why)
+        case .conflict(let why): error(.conflict, why)
+        case .failed(let why): error(.internalError, why)
+        }
     }
 
     // MARK: - Contacts and messages between people (spec §Contacts, §Messages between people)
@@ -302,6 +369,7 @@ struct ServerContext: Sendable {
     let loginGuard: LoginGuard
     let acks: AckBatcher
     let transit: TransitBroker
+    let rosters: RosterKeeper
     let logger: Logger
     var now: @Sendable () -> UInt64 { configuration.now }
 }

@@ -105,6 +105,16 @@ public final class AgentStore: Sendable {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v5 roster and policies") { db in
+            // Signed documents this device accepted (Protocol/roster.md §What a device stores):
+            // kind 1 the held roster (subject ''), kind 2 the latest policy of each device (subject: its id).
+            try db.execute(sql: """
+                CREATE TABLE signed_document (
+                    kind INTEGER NOT NULL, subject TEXT NOT NULL, document BLOB NOT NULL,
+                    PRIMARY KEY (kind, subject)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 

@@ -3,7 +3,7 @@ import GRDB
 
 /// `ServerStore` in one SQLite file (WAL), created and migrated when opened.
 public final class SQLiteServerStore: ServerStore {
-    private let database: DatabaseQueue
+    let database: DatabaseQueue
 
     public init(path: String) throws {
         database = try openDatabase(path: path, migrator: Self.migrator)
@@ -71,6 +71,27 @@ public final class SQLiteServerStore: ServerStore {
                 ALTER TABLE device ADD COLUMN publicAddresses TEXT NOT NULL DEFAULT '';
                 """)
         }
+        migrator.registerMigration("v3 rosters and policies") { db in
+            // Signed documents exactly as published (Protocol/roster.md §Distribution): per account
+            // the latest roster and every one that changed the primary or the epoch (`kept`), and
+            // the latest policy of each device. An unlinked device keeps its row (its id is never
+            // given again) but is refused at login and left out of every list.
+            try db.execute(sql: """
+                CREATE TABLE roster (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    account TEXT NOT NULL REFERENCES account(name),
+                    document BLOB NOT NULL,
+                    kept INTEGER NOT NULL
+                );
+                CREATE INDEX roster_by_account ON roster(account, seq);
+                CREATE TABLE policy (
+                    deviceID TEXT PRIMARY KEY NOT NULL,
+                    account TEXT NOT NULL REFERENCES account(name),
+                    document BLOB NOT NULL
+                );
+                ALTER TABLE device ADD COLUMN unlinked INTEGER NOT NULL DEFAULT 0;
+                """)
+        }
         return migrator
     }
 
@@ -98,6 +119,7 @@ public final class SQLiteServerStore: ServerStore {
                 guard existing.account == r.account else {
                     throw StoreError.conflict("device key belongs to another account")
                 }
+                guard row["unlinked"] as Int == 0 else { throw StoreError.unlinked(existing.id) }
                 try db.execute(sql: """
                     UPDATE device SET name = ?, clientVersion = ?, addresses = ?, publicAddresses = '', lastSeenMillis = ?
                     WHERE id = ?
@@ -124,13 +146,13 @@ public final class SQLiteServerStore: ServerStore {
 
     public func device(id: String) throws -> DeviceRecord? {
         try database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM device WHERE id = ?", arguments: [id]).map(Self.device)
+            try Row.fetchOne(db, sql: "SELECT * FROM device WHERE id = ? AND unlinked = 0", arguments: [id]).map(Self.device)
         }
     }
 
     public func devices(account: String) throws -> [DeviceRecord] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM device WHERE account = ? ORDER BY typeCode, ordinal",
+            try Row.fetchAll(db, sql: "SELECT * FROM device WHERE account = ? AND unlinked = 0 ORDER BY typeCode, ordinal",
                              arguments: [account]).map(Self.device)
         }
     }

@@ -42,6 +42,24 @@ public protocol ServerStore: Sendable {
     /// Ends a contact or an open request either way; true if there was one.
     @discardableResult
     func removeContact(_ a: String, _ b: String) throws -> Bool
+
+    // Rosters, policies and unlinking (Protocol/roster.md §Distribution, §Unlink). The store
+    // keeps documents as published; the server checks them before it calls these.
+
+    /// The account's first device: the only one that may publish its first roster.
+    func firstDeviceID(account: String) throws -> String?
+    /// Every kept roster (one that changed the primary or the epoch), then the latest, oldest first.
+    func rosters(account: String) throws -> [[UInt8]]
+    func latestRoster(account: String) throws -> [UInt8]?
+    /// Stores `document` as the latest roster; `kept` ones stay after a newer one is stored.
+    func storeRoster(account: String, document: [UInt8], kept: Bool) throws
+    /// The latest policy of each device of the account.
+    func policies(account: String) throws -> [(deviceID: String, document: [UInt8])]
+    func storePolicy(account: String, deviceID: String, document: [UInt8]) throws
+    /// Cuts a device off in one transaction: its sessions revoked, its queue and policy dropped,
+    /// its key refused at login (`StoreError.unlinked`), left out of `devices` and `device(id:)`.
+    /// Throws `StoreError.notFound` for an unknown or already unlinked device.
+    func unlinkDevice(id: String) throws
 }
 
 /// How one account stands to another.
@@ -70,6 +88,8 @@ public struct ContactRecord: Sendable, Equatable {
 public enum StoreError: Error, Equatable, Sendable {
     case conflict(String)
     case notFound(String)
+    /// The device with this id was unlinked from its account: its key is refused for good.
+    case unlinked(String)
 }
 
 public struct DeviceRegistration: Sendable, Equatable {

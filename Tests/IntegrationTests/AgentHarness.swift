@@ -41,10 +41,39 @@ final class AgentHarness: @unchecked Sendable {
         return try JSONDecoder().decode(T.self, from: Data(result.stdout.utf8))
     }
 
+    /// Logs in; a new device of an account is then approved on the account's primary (its
+    /// first agent here) unless `approve` is false, and this returns once every running agent
+    /// of the account holds the roster that lists it.
     func login(_ server: ServerHarness, account: String = "alice", password: String = "correct horse",
-               type: String = "pc", name: String? = nil) throws -> LoginResultAPI {
-        try cli(["login", server.invite.description, "--account", account, "--type", type,
-                 "--name", name ?? profile.lastPathComponent], stdin: password + "\n")
+               type: String = "pc", name: String? = nil, approve: Bool = true) throws -> LoginResultAPI {
+        let result: LoginResultAPI = try cli(["login", server.invite.description, "--account", account, "--type", type,
+                                              "--name", name ?? profile.lastPathComponent], stdin: password + "\n")
+        let others = server.agents[account, default: []].filter { $0 !== self }
+        if !server.agents[account, default: []].contains(where: { $0 === self }) { server.agents[account, default: []].append(self) }
+        guard approve, result.role == "pending", let primary = others.first else { return result }
+        let approved = try primary.cli(["approve", result.deviceID], as: RosterResult.self)
+        for agent in others + [self] {
+            try agent.waitForRoster(approved.roster ?? "")
+        }
+        return result
+    }
+
+    /// Waits (blocking, up to 10 s) until this agent holds `label` or a later roster; an agent that
+    /// is not running is skipped.
+    func waitForRoster(_ label: String) throws {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            guard let status = try? cli(["status"], as: StatusResult.self) else { return }
+            if let held = status.roster, Self.version(held) >= Self.version(label) { return }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        throw CLIFailure(status: -1, message: "\(profile.lastPathComponent) did not take \(label)")
+    }
+
+    /// "roster 3 of epoch 1" → (1, 3), for comparing labels.
+    static func version(_ label: String) -> (Int, Int) {
+        let numbers = label.split(separator: " ").compactMap { Int($0) }
+        return numbers.count == 2 ? (numbers[1], numbers[0]) : (0, numbers.first ?? 0)
     }
 
     func inbox() throws -> [NoteEntry] { try cli(["inbox", "--limit", "1000"], as: InboxResult.self).notes }

@@ -12,6 +12,9 @@ final class ServerHarness: @unchecked Sendable {
     let arguments: [String]
     private(set) var process: KithProcess
     private(set) var invite: Invite
+    /// The agents logged in to each account, the primary (the first) first: `AgentHarness.login`
+    /// has new devices approved by it, as a user would.
+    var agents: [String: [AgentHarness]] = [:]
 
     /// `accounts` maps names to passwords; `extra` goes on the server's command line.
     static func start(accounts: [String: String] = ["alice": "correct horse", "bob": "battery staple"],

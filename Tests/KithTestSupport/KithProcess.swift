@@ -43,12 +43,15 @@ public final class KithProcess: @unchecked Sendable {
     /// Waits until a line of stdout starts with `prefix`; returns the rest of that line.
     public func waitForLine(startingWith prefix: String, timeout: TimeInterval = 20) async throws -> String {
         let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
+        // Checked once more after the deadline: on a loaded machine this task may not run for a
+        // while, and a line that came meanwhile still counts.
+        var last = false
+        while !last {
+            last = Date() >= deadline || !process.isRunning
             if let line = stdout.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) {
                 return String(line.dropFirst(prefix.count))
             }
-            guard process.isRunning else { break }
-            try await Task.sleep(for: .milliseconds(20))
+            if !last { try await Task.sleep(for: .milliseconds(20)) }
         }
         throw ProcessFailure(description: "no line starting with \(prefix.debugDescription); stdout: \(stdout); stderr: \(stderr)")
     }

@@ -27,6 +27,7 @@ import Testing
     }
 
     @Test func everyMessageRoundTripsThroughItsEnvelope() throws {
+        let document = SignedDocument(kind: 1, body: [0, 1, 0], signer: "a-PC-1", signature: Array(0..<64))
         let messages: [Message] = [
             .errorMessage(.init(code: ErrorCode.rateLimited.rawValue, message: "later", retryAfterMillis: 5)),
             .ping(.init(nonce: .max)), .pong(.init(nonce: 0)), .ack(.init()),
@@ -62,6 +63,10 @@ import Testing
             .fileCancel(.init(transferID: Array(0..<16), reason: "no")),
             .transitRequest(.init(to: "a-PC-1")), .transitTicket(.init(ticket: Array(0..<16))),
             .transitOffer(.init(from: "a-MP-1", ticket: Array(0..<16))),
+            .documentShare(.init(document: document)), .approveRequest(.init(deviceID: "a-TV-1", key: Array(0..<32))),
+            .rosterPublish(.init(roster: document)), .rosterUpdate(.init(roster: document)),
+            .policyPublish(.init(policy: document)), .policyUpdate(.init(policy: document)),
+            .unlink(.init(deviceID: "a-TV-1")),
         ]
         #expect(Set(messages.map(\.type)) == Set(MessageType.allCases))
         for (i, message) in messages.enumerated() {

@@ -165,6 +165,13 @@ import Testing
         case .transitRequest: .transitRequest(try decoder.decode(TransitRequest.self, from: body))
         case .transitTicket: .transitTicket(try decoder.decode(TransitTicket.self, from: body))
         case .transitOffer: .transitOffer(try decoder.decode(TransitOffer.self, from: body))
+        case .documentShare: .documentShare(try decoder.decode(DocumentShare.self, from: body))
+        case .approveRequest: .approveRequest(try decoder.decode(ApproveRequest.self, from: body))
+        case .rosterPublish: .rosterPublish(try decoder.decode(RosterPublish.self, from: body))
+        case .rosterUpdate: .rosterUpdate(try decoder.decode(RosterUpdate.self, from: body))
+        case .policyPublish: .policyPublish(try decoder.decode(PolicyPublish.self, from: body))
+        case .policyUpdate: .policyUpdate(try decoder.decode(PolicyUpdate.self, from: body))
+        case .unlink: .unlink(try decoder.decode(Unlink.self, from: body))
         }
     }
 

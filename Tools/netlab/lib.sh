@@ -156,12 +156,24 @@ start_avahi() {
     fail "avahi of $name did not start: $(cat "$dir/avahi.log")"
 }
 
-# `login NAME`: logs the device in as alice; sets DEV_NAME to its device id (alice-PC-N).
+# `login NAME`: logs the device in as alice; sets DEV_NAME to its device id (alice-PC-N). The
+# first device is the account's primary; each later one is approved on it (`kith approve`), as
+# its user would after comparing fingerprints, and this returns once the device holds the roster.
 login() {
-    local name=$1 out
+    local name=$1 out id i
     out=$(kith login "$INVITE" --account alice --password-file "$PASSWORD_FILE" --name "$name" \
         --profile "$WORK/dev-$name" --json) || fail "login of $name failed: $out"
-    eval "DEV_$name=$($PY -c 'import json,sys; print(json.load(sys.stdin)["deviceID"])' <<<"$out")"
+    id=$($PY -c 'import json,sys; print(json.load(sys.stdin)["deviceID"])' <<<"$out")
+    eval "DEV_$name=$id"
+    if [[ -z ${PRIMARY_PROFILE:-} ]]; then PRIMARY_PROFILE=$WORK/dev-$name; return 0; fi
+    [[ $PRIMARY_PROFILE == "$WORK/dev-$name" ]] && return 0
+    out=$(kith approve "$id" --profile "$PRIMARY_PROFILE" --json 2>&1) || fail "approval of $id failed: $out"
+    for i in $(seq 100); do
+        [[ $(kith status --json --profile "$WORK/dev-$name" 2>/dev/null |
+             $PY -c 'import json,sys; print(json.load(sys.stdin).get("role"))' 2>/dev/null) == secondary ]] && return 0
+        sleep 0.1
+    done
+    fail "$id did not take the roster that approves it"
 }
 
 # `path_of NAME PEER_ID`: prints "PATH<TAB>DETAIL<TAB>RTT" of NAME's view of the device PEER_ID.

@@ -57,6 +57,7 @@ actor Transfers {
     let environment: TransferEnvironment
 
     private var records: [[UInt8]: TransferRecord] = [:]
+    private var governingPolicy: ReceivePolicy?
     private var runs: Set<[UInt8]> = []
     private var paths: [[UInt8]: String] = [:]
     private var samples: [[UInt8]: [(at: UInt64, bytes: UInt64)]] = [:]
@@ -204,6 +205,10 @@ actor Transfers {
     func markSwitching(_ id: [UInt8]) { switching.insert(id) }
     func takeSwitching(_ id: [UInt8]) -> Bool { switching.remove(id) != nil }
 
+    /// The receive rules of the policy the primary set for this device (issue 7); nil: this
+    /// device's own settings apply.
+    func govern(with policy: ReceivePolicy?) { governingPolicy = policy }
+
     // MARK: - Receiving
 
     /// The record of an offer arriving: the existing one, or a new one as the policy decides;
@@ -219,7 +224,7 @@ actor Transfers {
             }
             return record
         }
-        let decision = settings.policy.decide(sender: sender, isSibling: true, requested: offer.requested)
+        let decision = (governingPolicy ?? settings.policy).decide(sender: sender, isSibling: true, requested: offer.requested)
         let t = now()
         var record = TransferRecord(
             id: offer.transferID, outgoing: false, peer: sender, state: .active, reason: nil, requested: offer.requested,
@@ -228,7 +233,8 @@ actor Transfers {
             progress: offer.entries.map { .init(complete: $0.isFolder) })
         switch decision {
         case .land(let folder):
-            record.folder = folder ?? settings.receiveFolder
+            // A policy's folder is absolute, or relative to the receive folder (Protocol/roster.md §Policies).
+            record.folder = folder.map { $0.hasPrefix("/") ? $0 : settings.receiveFolder + "/" + $0 } ?? settings.receiveFolder
         case .ask:
             record.state = .waiting
             record.deadlineMillis = t + UInt64(offer.ttlSeconds) * 1000

@@ -43,6 +43,8 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case fileEnd = 38
     case fileProgress = 39
     case fileCancel = 40
+    case documentShare = 41
+    case approveRequest = 42
     case signup = 64
     case login = 65
     case resume = 66
@@ -63,6 +65,11 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case transitRequest = 81
     case transitTicket = 82
     case transitOffer = 83
+    case rosterPublish = 84
+    case rosterUpdate = 85
+    case policyPublish = 86
+    case policyUpdate = 87
+    case unlink = 88
 }
 
 /// Any message an envelope can carry.
@@ -81,6 +88,8 @@ public enum Message: Equatable, Sendable {
     case fileEnd(FileEnd)
     case fileProgress(FileProgress)
     case fileCancel(FileCancel)
+    case documentShare(DocumentShare)
+    case approveRequest(ApproveRequest)
     case signup(Signup)
     case login(Login)
     case resume(Resume)
@@ -101,6 +110,11 @@ public enum Message: Equatable, Sendable {
     case transitRequest(TransitRequest)
     case transitTicket(TransitTicket)
     case transitOffer(TransitOffer)
+    case rosterPublish(RosterPublish)
+    case rosterUpdate(RosterUpdate)
+    case policyPublish(PolicyPublish)
+    case policyUpdate(PolicyUpdate)
+    case unlink(Unlink)
 
     public var type: MessageType {
         switch self {
@@ -118,6 +132,8 @@ public enum Message: Equatable, Sendable {
         case .fileEnd: .fileEnd
         case .fileProgress: .fileProgress
         case .fileCancel: .fileCancel
+        case .documentShare: .documentShare
+        case .approveRequest: .approveRequest
         case .signup: .signup
         case .login: .login
         case .resume: .resume
@@ -138,6 +154,11 @@ public enum Message: Equatable, Sendable {
         case .transitRequest: .transitRequest
         case .transitTicket: .transitTicket
         case .transitOffer: .transitOffer
+        case .rosterPublish: .rosterPublish
+        case .rosterUpdate: .rosterUpdate
+        case .policyPublish: .policyPublish
+        case .policyUpdate: .policyUpdate
+        case .unlink: .unlink
         }
     }
 
@@ -157,6 +178,8 @@ public enum Message: Equatable, Sendable {
         case .fileEnd(let m): try m.encodeFields(into: &writer)
         case .fileProgress(let m): try m.encodeFields(into: &writer)
         case .fileCancel(let m): try m.encodeFields(into: &writer)
+        case .documentShare(let m): try m.encodeFields(into: &writer)
+        case .approveRequest(let m): try m.encodeFields(into: &writer)
         case .signup(let m): try m.encodeFields(into: &writer)
         case .login(let m): try m.encodeFields(into: &writer)
         case .resume(let m): try m.encodeFields(into: &writer)
@@ -177,6 +200,11 @@ public enum Message: Equatable, Sendable {
         case .transitRequest(let m): try m.encodeFields(into: &writer)
         case .transitTicket(let m): try m.encodeFields(into: &writer)
         case .transitOffer(let m): try m.encodeFields(into: &writer)
+        case .rosterPublish(let m): try m.encodeFields(into: &writer)
+        case .rosterUpdate(let m): try m.encodeFields(into: &writer)
+        case .policyPublish(let m): try m.encodeFields(into: &writer)
+        case .policyUpdate(let m): try m.encodeFields(into: &writer)
+        case .unlink(let m): try m.encodeFields(into: &writer)
         }
     }
 
@@ -196,6 +224,8 @@ public enum Message: Equatable, Sendable {
         case .fileEnd: .fileEnd(try FileEnd(fields: fields))
         case .fileProgress: .fileProgress(try FileProgress(fields: fields))
         case .fileCancel: .fileCancel(try FileCancel(fields: fields))
+        case .documentShare: .documentShare(try DocumentShare(fields: fields))
+        case .approveRequest: .approveRequest(try ApproveRequest(fields: fields))
         case .signup: .signup(try Signup(fields: fields))
         case .login: .login(try Login(fields: fields))
         case .resume: .resume(try Resume(fields: fields))
@@ -216,6 +246,11 @@ public enum Message: Equatable, Sendable {
         case .transitRequest: .transitRequest(try TransitRequest(fields: fields))
         case .transitTicket: .transitTicket(try TransitTicket(fields: fields))
         case .transitOffer: .transitOffer(try TransitOffer(fields: fields))
+        case .rosterPublish: .rosterPublish(try RosterPublish(fields: fields))
+        case .rosterUpdate: .rosterUpdate(try RosterUpdate(fields: fields))
+        case .policyPublish: .policyPublish(try PolicyPublish(fields: fields))
+        case .policyUpdate: .policyUpdate(try PolicyUpdate(fields: fields))
+        case .unlink: .unlink(try Unlink(fields: fields))
         }
     }
 }
@@ -1213,6 +1248,61 @@ public struct FileCancel: FieldMessage, Codable {
     }
 }
 
+/// Device to device, relayed (Protocol/roster.md §Passing documents on): a signed roster or policy the sender holds, so a sibling that missed the server's copy catches up. The receiver checks it as if the server had sent it.
+public struct DocumentShare: FieldMessage, Codable {
+    public static let messageType: MessageType = .documentShare
+    public var document: SignedDocument
+
+    public init(document: SignedDocument) {
+        self.document = document
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        document = try fields.required(1, "document", as: SignedDocument.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, document)
+    }
+}
+
+/// Device to device, relayed, a secondary → the primary: approve this pending device. The primary honours it only if the sender's policy has mayApprove, and answers with a new roster (RosterPublish), or not at all.
+public struct ApproveRequest: FieldMessage, Codable {
+    public static let messageType: MessageType = .approveRequest
+    public var deviceID: String
+    /// The pending device's Ed25519 key, as the asking device saw it.
+    public var key: [UInt8]
+
+    public init(deviceID: String, key: [UInt8]) {
+        self.deviceID = deviceID
+        self.key = key
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        deviceID = try fields.required(1, "deviceID", as: String.self)
+        key = try fields.required(2, "key", as: [UInt8].self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard deviceID.utf8.count <= 80 else { throw .oversized("deviceID: \(deviceID.utf8.count) bytes, limit 80") }
+        guard key.count == 32 else { throw .malformed("key: \(key.count) bytes, must be 32") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, deviceID)
+        try writer.write(2, key)
+    }
+}
+
 /// Agent → server: create an account. Only on servers started with --open-signup; otherwise `forbidden`. Answer: Ack.
 public struct Signup: FieldMessage, Codable {
     public static let messageType: MessageType = .signup
@@ -1832,5 +1922,126 @@ public struct TransitOffer: FieldMessage, Codable {
         try validate()
         try writer.write(1, from)
         try writer.write(2, ticket)
+    }
+}
+
+/// Agent → server, request: store this signed roster as the account's latest and send it to every device of the account. Answered with Ack once stored; `conflict` if the server holds one as new or newer; `forbidden` if it fails the acceptance rules against the stored one (Protocol/roster.md).
+public struct RosterPublish: FieldMessage, Codable {
+    public static let messageType: MessageType = .rosterPublish
+    public var roster: SignedDocument
+
+    public init(roster: SignedDocument) {
+        self.roster = roster
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        roster = try fields.required(1, "roster", as: SignedDocument.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, roster)
+    }
+}
+
+/// Server → agent, unsolicited (requestID 0): a signed roster. After login or resume the server sends every stored roster that changed the primary or the epoch, then the latest, oldest first; afterwards each new one as it is stored.
+public struct RosterUpdate: FieldMessage, Codable {
+    public static let messageType: MessageType = .rosterUpdate
+    public var roster: SignedDocument
+
+    public init(roster: SignedDocument) {
+        self.roster = roster
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        roster = try fields.required(1, "roster", as: SignedDocument.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, roster)
+    }
+}
+
+/// Agent → server, request: store this signed policy as the latest for the device it governs and send it to the account's devices. Answered like RosterPublish.
+public struct PolicyPublish: FieldMessage, Codable {
+    public static let messageType: MessageType = .policyPublish
+    public var policy: SignedDocument
+
+    public init(policy: SignedDocument) {
+        self.policy = policy
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        policy = try fields.required(1, "policy", as: SignedDocument.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, policy)
+    }
+}
+
+/// Server → agent, unsolicited (requestID 0): a signed policy, one per governed device, after login or resume (after the RosterUpdates) and whenever a new one is stored.
+public struct PolicyUpdate: FieldMessage, Codable {
+    public static let messageType: MessageType = .policyUpdate
+    public var policy: SignedDocument
+
+    public init(policy: SignedDocument) {
+        self.policy = policy
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        policy = try fields.required(1, "policy", as: SignedDocument.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, policy)
+    }
+}
+
+/// Agent → server, request, from the primary of the stored roster: the device (no longer in that roster, or never in it: a denied pending device) is cut off: its tokens revoked, its sessions closed, its queue dropped, its key refused at login. Answered with Ack; `forbidden` if the caller is not the stored roster's primary or the device is still in it; `notFound` for an unknown device.
+public struct Unlink: FieldMessage, Codable {
+    public static let messageType: MessageType = .unlink
+    public var deviceID: String
+
+    public init(deviceID: String) {
+        self.deviceID = deviceID
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        deviceID = try fields.required(1, "deviceID", as: String.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard deviceID.utf8.count <= 80 else { throw .oversized("deviceID: \(deviceID.utf8.count) bytes, limit 80") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, deviceID)
     }
 }

@@ -60,7 +60,17 @@ extension Kith {
                                                                        password: "correct horse", type: type, name: name)),
                                             as: LoginResultAPI.self)
                 ids[name] = login.deviceID
-                Console.line("login:   the \(name) is \(login.deviceID)")
+                Console.line("login:   the \(name) is \(login.deviceID) (\(login.role ?? "?"))")
+                if login.role == "pending" {
+                    // In real life: compare the fingerprint the new device shows with the primary's list first.
+                    let primary = AgentClient(paths: AgentPaths(profile: root.appendingPathComponent(profiles[0].0).path))
+                    let roster = try primary.call(AgentRequest(.approve, .init(to: login.deviceID)), as: RosterResult.self)
+                    Console.line("approve: the \(profiles[0].0) (primary) approved \(login.deviceID) (key \(login.fingerprint ?? "?")): \(roster.roster ?? "")")
+                    _ = try waitFor("the \(name) to take the roster") {
+                        let status = try client.call(AgentRequest(.status), as: StatusResult.self)
+                        return status.role == "secondary" ? status : nil
+                    }
+                }
             }
             for (name, _) in profiles {
                 let client = AgentClient(paths: AgentPaths(profile: root.appendingPathComponent(name).path))

@@ -9,22 +9,43 @@ extension Kith {
             discussion: """
                 PATH says how this device reaches each other one: lan (directly, on a shared network), \
                 direct (directly, through NATs), or relay (through the server), with the round-trip \
-                time of a direct path. `kith status --paths` says why a path is relayed.
+                time of a direct path. `kith status --paths` says why a path is relayed. ROLE is the \
+                device's place in the roster the primary signed: primary, secondary, or pending (logged \
+                in, waiting for `kith approve` on the primary; it gets nothing from its siblings until then).
                 """)
         @OptionGroup var options: ClientOptions
 
+        @Flag(help: "Only the devices waiting for approval, with the fingerprints to compare.")
+        var pending = false
+
         func run() throws {
+            if pending { return try showPending() }
             let result = try options.client.call(AgentRequest(.devices), as: DevicesResult.self)
+            let roster = try options.client.call(AgentRequest(.roster), as: RosterResult.self)
+            let roles = Dictionary(roster.members.map { ($0.id, $0.role) }, uniquingKeysWith: { a, _ in a })
             options.output(result) {
                 Console.line("my devices (\(result.account)):")
-                let rows = [["", "ID", "NAME", "TYPE", "STATE", "PATH", "LAST SEEN", "FINGERPRINT"]] + result.devices.map {
-                    [$0.isThisDevice ? "*" : "", $0.id.printable, $0.name.printable, $0.type, $0.online ? "online" : "offline", $0.path + ($0.rttMillis.map { String(format: " %.1f ms", $0) } ?? ""),
+                let rows = [["", "ID", "NAME", "TYPE", "ROLE", "STATE", "PATH", "LAST SEEN", "FINGERPRINT"]] + result.devices.map {
+                    [$0.isThisDevice ? "*" : "", $0.id.printable, $0.name.printable, $0.type, roles[$0.id] ?? "pending",
+                     $0.online ? "online" : "offline", $0.path + ($0.rttMillis.map { String(format: " %.1f ms", $0) } ?? ""),
                      $0.online ? "now" : ago($0.lastSeenMillis), $0.fingerprint]
                 }
-                let widths = (0..<8).map { column in rows.map { $0[column].count }.max() ?? 0 }
-                for row in rows {
-                    Console.line(zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }
-                        .joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression))
+                Console.table(rows)
+                if roster.role == "pending" {
+                    Console.line("this device is waiting for approval: on \(roster.primary ?? "the primary"), check its fingerprint \(roster.fingerprint) and run `kith approve \(roster.deviceID)`")
+                }
+            }
+        }
+
+        private func showPending() throws {
+            let roster = try options.client.call(AgentRequest(.roster), as: RosterResult.self)
+            options.output(roster.pending) {
+                if roster.pending.isEmpty { Console.line("no device is waiting for approval") }
+                else {
+                    Console.table([["ID", "NAME", "STATE", "FINGERPRINT"]] + roster.pending.map {
+                        [$0.id.printable, $0.name.printable, $0.online ? "online" : "offline", $0.fingerprint]
+                    })
+                    Console.line("compare the fingerprint with the one the device shows (`kith status`), then `kith approve ID` or `kith deny ID`")
                 }
             }
         }
@@ -62,12 +83,7 @@ extension Kith {
                         : s.device.map { s.verified ? "\($0.printable) (mine, verified)" : "claims \($0.printable), not verified" }
                         ?? (s.kith ? "not yours" : "-")]
                 }
-                guard rows.count > 1 else { return }
-                let widths = (0..<4).map { column in rows.map { $0[column].count }.max() ?? 0 }
-                for row in rows {
-                    Console.line(zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }
-                        .joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression))
-                }
+                if rows.count > 1 { Console.table(rows) }
             }
         }
     }

@@ -41,7 +41,17 @@ extension Kith {
             let password = try readPassword(file: passwordFile, prompt: "Password for \(account): ")
             let result = try options.client.call(AgentRequest(.login, .init(
                 invite: invite, account: account, password: password, type: type, name: name)), as: LoginResultAPI.self)
-            options.output(result) { Console.line("logged in to \(result.account) as \(result.deviceID)") }
+            options.output(result) {
+                Console.line("logged in to \(result.account) as \(result.deviceID)")
+                switch result.role {
+                case "primary"?: Console.line("this device is the account's primary: it approves the others")
+                case "pending"?:
+                    Console.line("this device waits for approval: on the primary, check that `kith devices --pending` shows "
+                                 + "the fingerprint \(result.fingerprint ?? "?") for \(result.deviceID), then `kith approve \(result.deviceID)`")
+                default: break
+                }
+                if let key = result.recoveryKey { showRecoveryKey(key) }
+            }
         }
     }
 
@@ -98,6 +108,7 @@ extension Kith {
             options.output(s) {
                 Console.line("agent:    running (pid \(s.pid), kith \(s.agentVersion)), profile \(s.profile)")
                 Console.line("device:   \(s.deviceID ?? "not logged in")  key \(s.fingerprint)")
+                if let role = s.role { Console.line("role:     \(role)\(s.roster.map { " in \($0)" } ?? "")") }
                 if let account = s.account { Console.line("account:  \(account)") }
                 Console.line("server:   \(s.server ?? "none")  \(s.connected ? "connected" : "not connected")")
                 if s.pendingNotes > 0 { Console.line("outbox:   \(s.pendingNotes) item(s) waiting for the server") }

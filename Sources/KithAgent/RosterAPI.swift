@@ -1,0 +1,49 @@
+/// Local API results for the roster and policies (Protocol/local-api.md §Devices and approval).
+
+public struct RosterMemberEntry: Codable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+    /// "primary" or "secondary".
+    public var role: String
+    public var fingerprint: String
+}
+
+public struct PendingEntry: Codable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var fingerprint: String
+    public var online: Bool
+}
+
+public struct RosterResult: Codable, Sendable, Equatable {
+    public var account: String
+    /// This device's role: "primary", "secondary" or "pending".
+    public var role: String
+    public var deviceID: String
+    public var fingerprint: String
+    /// "roster 4" (or "roster 1 of epoch 1" after a recovery); nil while no roster is held.
+    public var roster: String?
+    public var primary: String?
+    public var primaryFingerprint: String?
+    public var members: [RosterMemberEntry]
+    public var pending: [PendingEntry]
+    /// While `kith approve --auto` is open (on the primary).
+    public var autoApproveUntilMillis: UInt64?
+    public var autoApproveRemaining: Int?
+    /// After a recovery: the new recovery key, shown once.
+    public var recoveryKey: String?
+    /// What happened, for people ("asked alice-PC-1 to approve alice-TV-1").
+    public var note: String?
+}
+
+public struct PolicyEntry: Codable, Sendable, Equatable {
+    public var device: String
+    /// The policy's version, or nil when none is set (the device follows its own settings).
+    public var version: UInt64?
+    /// `key=value` lines (`PolicySettings`).
+    public var settings: [String]
+}
+
+public struct PolicyResult: Codable, Sendable, Equatable {
+    public var policies: [PolicyEntry]
+}

@@ -1,0 +1,116 @@
+import KithCore
+import KithStore
+import KithWire
+import Logging
+
+/// The server's part in rosters and policies (Protocol/roster.md §Distribution, §Unlink): it
+/// stores the documents the primary publishes and hands them to every device of the account.
+/// It checks each one by the devices' own rules, as an observer, before storing it, so a forged
+/// or stale document never displaces the real one; but nothing depends on the check: devices
+/// check again. One actor, so two publishes for one account cannot both pass against the same
+/// stored roster.
+actor RosterKeeper {
+    enum Refusal: Error {
+        case forbidden(String)
+        case conflict(String)
+        case failed(String)
+    }
+
+    private let store: any ServerStore
+    private let logger: Logger
+
+    init(store: any ServerStore, logger: Logger) {
+        self.store = store
+        self.logger = logger
+    }
+
+    /// What a device is sent after each login or resume: every kept roster, then the latest,
+    /// then each stored policy (rosters first: a policy is checked against its roster).
+    func documents(account: String) -> [Envelope] {
+        let rosters = ((try? store.rosters(account: account)) ?? []).compactMap { try? RosterSigning.decodeDocument($0) }
+        let policies = ((try? store.policies(account: account)) ?? []).compactMap { try? RosterSigning.decodeDocument($0.document) }
+        return rosters.map { Envelope(.rosterUpdate(.init(roster: $0))) } + policies.map { Envelope(.policyUpdate(.init(policy: $0))) }
+    }
+
+    /// Checks and stores a roster `publisher` sent; returns it to pass on.
+    func publish(roster document: SignedDocument, from publisher: DeviceRecord) throws(Refusal) {
+        var book = try observer(account: publisher.account)
+        let isFirst = book.current == nil
+        switch book.consider(document) {
+        case .unchanged:
+            return
+        case .refused(let why):
+            if case .notNewer = why { throw .conflict("the server holds a roster as new or newer: \(why)") }
+            logger.notice("refused a roster from \(publisher.id): \(why)")
+            throw .forbidden("roster refused: \(why)")
+        case .accepted(let change):
+            if isFirst {
+                // The first roster of an account comes only from its first device, naming itself primary.
+                let first = try? store.firstDeviceID(account: publisher.account)
+                guard first == publisher.id, change.current.primary.deviceID == publisher.id,
+                      change.current.primary.key.rawValue == publisher.key
+                else {
+                    logger.notice("refused a first roster of \(publisher.account) from \(publisher.id)")
+                    throw .forbidden("only the account's first device may publish its first roster, naming itself primary")
+                }
+            }
+            do {
+                try store.storeRoster(account: publisher.account, document: try RosterSigning.encode(document),
+                                      kept: isFirst || change.primaryChanged || change.byRecovery)
+            } catch {
+                logger.error("cannot store a roster of \(publisher.account): \(error)")
+                throw .failed("the server could not store the roster")
+            }
+            logger.info("\(publisher.account): \(change.current.label) from \(publisher.id), \(change.current.members.count) device(s)")
+        }
+    }
+
+    /// Checks a policy against the stored roster and stores it.
+    func publish(policy document: SignedDocument, from publisher: DeviceRecord) throws(Refusal) {
+        let roster = try observer(account: publisher.account)
+        var book = PolicyBook(account: publisher.account)
+        for stored in (try? store.policies(account: publisher.account)) ?? [] {
+            if let held = try? RosterSigning.decodeDocument(stored.document) { try? book.restore(held) }
+        }
+        switch book.consider(document, roster: roster) {
+        case .unchanged:
+            return
+        case .refused(let why):
+            if case .notNewer = why { throw .conflict("the server holds a policy as new or newer: \(why)") }
+            logger.notice("refused a policy from \(publisher.id): \(why)")
+            throw .forbidden("policy refused: \(why)")
+        case .accepted(let accepted, _):
+            do {
+                try store.storePolicy(account: publisher.account, deviceID: accepted.policy.deviceID,
+                                      document: try RosterSigning.encode(document))
+            } catch {
+                logger.error("cannot store a policy of \(publisher.account): \(error)")
+                throw .failed("the server could not store the policy")
+            }
+            logger.info("\(publisher.account): policy \(accepted.policy.version) for \(accepted.policy.deviceID)")
+        }
+    }
+
+    /// Whether `caller` may unlink `deviceID`: the stored roster's primary, for a device that
+    /// roster does not list (the roster without it is published first).
+    func mayUnlink(_ deviceID: String, caller: DeviceRecord) throws(Refusal) {
+        let book = try observer(account: caller.account)
+        guard let roster = book.current, roster.primary.deviceID == caller.id, roster.primary.key.rawValue == caller.key else {
+            throw .forbidden("only the primary of the account's roster may unlink a device")
+        }
+        guard roster.member(deviceID) == nil else {
+            throw .forbidden("\(deviceID) is still in \(roster.label): publish a roster without it first")
+        }
+    }
+
+    /// The stored roster in an observer's book (no holder).
+    private func observer(account: String) throws(Refusal) -> RosterBook {
+        guard let bytes = try? store.latestRoster(account: account) else { return RosterBook(account: account, holder: nil) }
+        do {
+            return try RosterBook(account: account, holder: nil, restoring: try RosterSigning.decodeDocument(bytes))
+        } catch {
+            logger.error("the stored roster of \(account) does not restore: \(error)")
+            throw .failed("the server's roster of this account is damaged")
+        }
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+import KithStore
+import Testing
+
+/// The server's documents and unlinked devices (SQLiteServerStore+Roster).
+@Suite struct ServerRosterStoreTests {
+    @Test func keptRostersStayAndOnlyTheLatestOtherOneDoes() throws {
+        let (store, path) = try ServerStoreTests.store()
+        try store.createAccount(name: "alice", passwordHash: "h", now: 1)
+        try store.storeRoster(account: "alice", document: [1], kept: true)    // the first
+        try store.storeRoster(account: "alice", document: [2], kept: false)
+        try store.storeRoster(account: "alice", document: [3], kept: false)
+        try store.storeRoster(account: "alice", document: [4], kept: true)    // a hand-over
+        try store.storeRoster(account: "alice", document: [5], kept: false)
+        let reopened = try SQLiteServerStore(path: path)
+        #expect(try reopened.rosters(account: "alice") == [[1], [4], [5]])
+        #expect(try reopened.latestRoster(account: "alice") == [5])
+        #expect(try reopened.rosters(account: "bob").isEmpty)
+        try store.storePolicy(account: "alice", deviceID: "alice-MP-1", document: [7])
+        try store.storePolicy(account: "alice", deviceID: "alice-MP-1", document: [8])
+        #expect(try store.policies(account: "alice").map(\.document) == [[8]])
+    }
+
+    @Test func anUnlinkedDeviceIsGoneForGood() throws {
+        let (store, _) = try ServerStoreTests.store()
+        try store.createAccount(name: "alice", passwordHash: "h", now: 1)
+        _ = try store.registerDevice(ServerStoreTests.registration(1), now: 2)
+        let phone = try store.registerDevice(ServerStoreTests.registration(2, type: 2, code: "MP"), now: 3)
+        #expect(try store.firstDeviceID(account: "alice") == "alice-PC-1")
+        try store.createSession(tokenHash: [9], deviceID: phone.id, expiresAtMillis: .max / 2)
+        _ = try store.enqueueRelay(from: "alice-PC-1", to: phone.id, payload: [1], code: nil, now: 4)
+        try store.storePolicy(account: "alice", deviceID: phone.id, document: [7])
+
+        try store.unlinkDevice(id: phone.id)
+        #expect(try store.session(tokenHash: [9])?.revoked == true)
+        #expect(try store.pendingRelays(to: phone.id, after: 0, limit: 10).isEmpty)
+        #expect(try store.policies(account: "alice").isEmpty)
+        #expect(try store.device(id: phone.id) == nil)
+        #expect(try store.devices(account: "alice").map(\.id) == ["alice-PC-1"])
+        #expect(throws: StoreError.unlinked(phone.id)) {
+            _ = try store.registerDevice(ServerStoreTests.registration(2, type: 2, code: "MP"), now: 5)
+        }
+        #expect(throws: StoreError.notFound("there is no device \(phone.id)")) { try store.unlinkDevice(id: phone.id) }
+        // Its id is never given again.
+        #expect(try store.registerDevice(ServerStoreTests.registration(3, type: 2, code: "MP"), now: 6).id == "alice-MP-2")
+    }
+}
