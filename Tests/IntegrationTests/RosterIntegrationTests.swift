@@ -125,6 +125,31 @@ import Testing
         withExtendedLifetime(server) {}
     }
 
+    /// messages=silent: the event says not to alert; history=drop: a viewed message's text goes.
+    @Test func aSecondaryHandlesMessagesAsItsPolicySays() async throws {
+        let (server, alice, bob) = try await ReadStateIntegrationTests.people(aliceDevices: 2)
+        let (primary, phone) = (alice[0], alice[1])
+        _ = try primary.cli(["policy", "set", "alice-PC-2", "messages=silent", "history=drop"], as: PolicyResult.self)
+        try await phone.eventually("the policy") { try phone.cli(["policy", "show"], as: PolicyResult.self).policies.first?.version == 1 }
+        let events = try KithProcess(["events", "--json", "--profile", phone.profile.path], in: phone.profile.deletingLastPathComponent(),
+                                     name: "events-\(UUID().uuidString.prefix(4))")
+        defer { events.kill() }
+        try await Task.sleep(for: .milliseconds(300))
+        let code = try #require(try bob.cli(["send", "alice", "keep this quiet"], as: SendResult.self).code)
+        try await phone.eventually("a message event that does not alert") {
+            events.stdout.split(separator: "\n").contains { $0.contains("\"message\"") && $0.contains("\"notify\":false") }
+        }
+        #expect(try phone.inbox().isEmpty)  // notes; the message is in `messages`
+        _ = try primary.cli(["read", "\(code)"], as: ReadResult.self)
+        try await phone.eventually("the text gone once viewed, the read state kept") {
+            let message = try phone.cli(["inbox"], as: InboxResult.self).messages.first
+            return message?.viewed == true && message?.text == ""
+        }
+        // The primary keeps its history.
+        #expect(try primary.cli(["inbox"], as: InboxResult.self).messages.first?.text == "keep this quiet")
+        withExtendedLifetime(server) {}
+    }
+
     @Test func unlinkCutsADeviceOff() async throws {
         let (server, primary, root) = try await Self.primary("roster-unlink")
         let phone = try await Self.agent("phone", root: root)

@@ -103,7 +103,7 @@ extension Kith {
 
     struct Events: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print the agent's events as they happen (messages, viewed marks, contacts).",
+            abstract: "Print the agent's events as they happen (messages, viewed marks, contacts, transfers, approvals).",
             discussion: "One line per event; with --json, the local API's JSON lines (Protocol/local-api.md §Events).")
         @OptionGroup var options: ClientOptions
 
@@ -115,6 +115,8 @@ extension Kith {
                 if let codes = event.codes { parts.append(codes.count == 1 ? "\(codes[0])" : "\(codes.count) messages") }
                 if let by = event.by { parts.append("on \(by.printable)") }
                 if let unread = event.unread { parts.append("unread \(unread)") }
+                if let state = event.state { parts.append(state.printable) }
+                if event.notify == false { parts.append("(silent)") }
                 Console.line(parts.joined(separator: "  "))
             }
         }
