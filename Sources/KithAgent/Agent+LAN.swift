@@ -69,13 +69,13 @@ extension Agent {
         }
     }
 
-    /// The sibling whose key fingerprint the record names, if it carries this account's tag.
+    /// The approved sibling whose key fingerprint the record names, if it carries this account's tag.
     func sibling(claimedBy record: LANRecord?) -> String? {
         guard let record, let session = try? store.session(),
               LANRecord.tag(record.accountTag, isOf: session.account, day: today())
         else { return nil }
-        return (try? store.devices())?.first { device in
-            device.id != session.deviceID && SigningPublicKey(rawValue: device.key)?.fingerprint.description == record.fingerprint
+        return approvedSiblings().first { device in
+            SigningPublicKey(rawValue: device.key)?.fingerprint.description == record.fingerprint
         }?.id
     }
 

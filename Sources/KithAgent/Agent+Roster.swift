@@ -11,6 +11,8 @@ import KithWire
 extension Agent {
     /// Restores the books from the store for the device that is logged in.
     func loadRosterBooks() {
+        approvalWindow.close()
+        offeredRoster = nil
         guard let session = try? store.session() else {
             rosterBook = nil
             policyBook = nil
@@ -135,6 +137,7 @@ extension Agent {
         if !removed.isEmpty, let dropped = try? store.dropOutgoing(to: removed), dropped > 0 {
             logger.info("dropped \(dropped) queued item(s) to \(removed.sorted().joined(separator: ", ")), no longer in the roster")
         }
+        for device in removed { await transfers?.cancelAll(with: device, reason: "\(device) left the account's roster") }
         if change.current.member(me) == nil {
             logger.warning("this device is not in \(change.current.label): it was unlinked; its siblings refuse it from now on")
         }
@@ -165,9 +168,15 @@ extension Agent {
         if rosterBook?.holderIsPrimary == true { await approvePendingIfWindowOpen() }
     }
 
+    /// One pass at a time (approving re-enters through `rosterChanged`): each round re-reads the
+    /// pending list, so a device is approved, and counted against the window, once.
     func approvePendingIfWindowOpen() async {
-        for device in pendingDevices() {
-            guard approvalWindow.isOpen(now: now()) else { return }
+        guard !autoApproving else { return }
+        autoApproving = true
+        defer { autoApproving = false }
+        var tried: Set<String> = []
+        while approvalWindow.isOpen(now: now()), let device = pendingDevices().first(where: { !tried.contains($0.id) }) {
+            tried.insert(device.id)
             guard approvalWindow.admit(now: now()) else { return }
             do {
                 _ = try await approve(device.id, wait: false)
@@ -211,7 +220,7 @@ extension Agent {
               let answer = try? await connection.request(.rosterPublish(.init(roster: document)), timeout: .seconds(10)).message
         else { return nil }
         guard answer == .ack(.init()) else {
-            logger.info("the account has a roster already (\(Self.describe(answer))): this device waits for approval")
+            logger.info("the account has a roster already (\(Self.describe(answer))): this device follows it")
             return nil
         }
         await consider(roster: document, from: "this device")

@@ -19,10 +19,19 @@ extension Agent {
                     guard let self else { throw AgentError(.internalError, "the agent stopped") }
                     return try await self.transitTicket(to: peer)
                 },
-                publish: { [weak self] event in await self?.publish(event) }))
+                publish: { [weak self] event in await self?.publish(event) },
+                udpStream: { [weak self] peer in try await self?.links?.openStream(to: peer) },
+                canOpenUDPStream: { [weak self] peer in await self?.links?.canOpenStream(to: peer) ?? false }))
         self.transfers = transfers
         await transfers.govern(with: ownPermissions()?.receive)
         await transfers.start()
+        // UDP streams siblings open (spec §UDP stream) are transfer streams too.
+        await links?.setStreamAcceptor { link, path in Task { await transfers.serve(link, path: path) } }
+        // KITH_NO_TCP_STREAMS=1 (tests): no TCP listener, so siblings must use a UDP stream or the relay.
+        if ProcessInfo.processInfo.environment["KITH_NO_TCP_STREAMS"] == "1" {
+            logger.notice("KITH_NO_TCP_STREAMS=1: no TCP listener for direct transfer streams")
+            return
+        }
         // Direct streams arrive on TCP at the UDP socket's port number.
         guard let udp = settings.udp, let port = await links?.localAddress?.port else { return }
         do {

@@ -40,6 +40,7 @@ public actor Agent {
     var policyBook: PolicyBook?
     /// On the primary: `kith approve --auto` (in memory: it closes when the agent stops).
     var approvalWindow = ApprovalWindow()
+    var autoApproving = false
     /// The latest roster the server offered that does not list this device: what a new device
     /// recovers from (`kith primary recover`).
     var offeredRoster: SignedDocument?
@@ -383,14 +384,16 @@ public actor Agent {
 
     /// The request that carries `item`, sealed for its receiver; nil while the receiver's key is unknown.
     private func outgoingRequest(for item: AgentStore.OutboxItem, from deviceID: String) throws -> Message? {
-        let receiver = item.kind == .chat ? try store.contactDevice(id: item.receiver)
-                                          : try store.devices().first(where: { $0.id == item.receiver })
-        guard let receiverKey = receiver.flatMap({ SigningPublicKey(rawValue: $0.key)?.noisePublicKey }) else {
+        // A sibling's key comes from the roster the primary signed, never from the server's list alone.
+        let receiverKey = item.kind == .chat
+            ? try store.contactDevice(id: item.receiver).flatMap { SigningPublicKey(rawValue: $0.key)?.noisePublicKey }
+            : approvedSiblings().first { $0.id == item.receiver }.flatMap { SigningPublicKey(rawValue: $0.key)?.noisePublicKey }
+        guard let receiverKey else {
             if item.kind == .chat, try !isContact(String(ReadState.account(ofDevice: item.receiver))) {
                 try store.markFailed(seq: item.seq, reason: "\(item.receiver) is no longer a contact's device")
                 logger.notice("dropped a message copy to \(item.receiver): no longer a contact")
             } else {
-                logger.warning("no key for \(item.receiver) yet; the outbox waits for its device list")
+                logger.warning("no approved key for \(item.receiver) here; the outbox waits for its device list and roster")
             }
             return nil
         }

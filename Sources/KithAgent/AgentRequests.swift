@@ -47,13 +47,15 @@ extension Agent {
             throw AgentError(.serverRefused, "the server refused the login: \(Self.describe(answer))")
         }
         // Commit the session before reporting success; the link then resumes with the token.
-        let previous = try store.session()
-        if previous.map({ $0.account != result.account || $0.deviceID != result.deviceID }) ?? true {
-            try store.clearDocuments()  // another account or device: its roster and policies are not ours
+        // The held roster stays across a logout or an ended session: taking whatever roster the
+        // server offers next would let it pick a primary. Only another account starts from nothing.
+        if let held = try store.roster(), (try? RosterSigning.roster(in: RosterSigning.decodeDocument(held)))?.account != result.account {
+            try store.clearDocuments()
         }
         try store.saveSession(.init(invite: invite, account: result.account, deviceID: result.deviceID,
                                     token: result.token, expiresAtMillis: result.expiresAtMillis))
         loadRosterBooks()
+        await transfers?.govern(with: ownPermissions()?.receive)
         var recoveryKey: String?
         if rosterBook?.current == nil {
             recoveryKey = await makeFirstRoster(account: result.account, deviceID: result.deviceID, name: Self.truncated(name, bytes: 64),

@@ -21,24 +21,28 @@ actor DirectLinks {
     /// Hands an incoming note or notice to the agent; true once it is committed (then acknowledged).
     typealias Intake = @Sendable (Envelope, String) async -> Bool
 
-    private let keys: KeyPair
-    private let logger: Logger
+    let keys: KeyPair
+    let logger: Logger
     /// Wall clock: only for the handshake timestamp.
     private let now: @Sendable () -> UInt64
     /// Monotonic milliseconds, for every timer and round trip (a clock step must not kill paths).
-    private let clock: @Sendable () -> UInt64
+    let clock: @Sendable () -> UInt64
     private let intake: Intake
     private let onChange: @Sendable (String, PathMachine.Mode) -> Void
     private var outbound: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>?
+    /// Datagrams for the socket, written in order by one task (a stream's segments must not overtake each other).
+    private var sendQueue: AsyncStream<[AddressedEnvelope<ByteBuffer>]>.Continuation?
     private(set) var localAddress: SocketAddress?
-    private var peers: [String: Peer] = [:]
+    var peers: [String: Peer] = [:]
     /// Which session goes to whom, and which one each sibling is sent on: the decisions.
-    private var sessions = SessionTable<DatagramSession, SocketAddress>()
+    var sessions = SessionTable<DatagramSession, SocketAddress>()
     private var initiations: [UInt32: (peer: String, pending: DeviceHandshake.Pending, sentAt: UInt64)] = [:]
     private var waiters: [UInt32: (peer: String, continuation: CheckedContinuation<Bool, Never>)] = [:]
     private var pings: [UInt64: (peer: String, sentAt: UInt64)] = [:]
     private var reflection: (nonce: [UInt8], continuation: CheckedContinuation<EndpointAddress?, Never>)?
     private var nextRequestID: UInt32 = 1
+    /// UDP streams to siblings (spec §UDP stream; UDPStreams.swift).
+    var udpStreams = UDPStreams()
 
     /// How long a direct delivery waits for its Ack before it is resent, and how often.
     static let ackTimeout: UInt64 = 300
@@ -71,11 +75,17 @@ actor DirectLinks {
     /// Binds the socket and serves it; if it ever closes (NIO closes a UDP channel on most send
     /// errors), binds the same port again, so direct paths come back instead of dying quietly.
     private func bind(host: String, port: Int, group: any EventLoopGroup) async throws {
+        // UDP streams (spec §UDP stream) come in bursts of a congestion window: read many datagrams
+        // per wakeup, and let the kernel hold a window's worth (it caps the size at net.core.rmem_max).
         let channel = try await DatagramBootstrap(group: group)
+            .channelOption(.maxMessagesPerRead, value: 32)
+            .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
+            .channelOption(.socketOption(.so_sndbuf), value: 4 << 20)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(
-                        wrappingChannelSynchronously: channel)
+                        wrappingChannelSynchronously: channel,
+                        configuration: .init(backPressureStrategy: .init(lowWatermark: 256, highWatermark: 1024)))
                 }
             }
         localAddress = channel.channel.localAddress
@@ -88,7 +98,7 @@ actor DirectLinks {
                     await self.received(Array(datagram.data.readableBytesView), from: datagram.remoteAddress)
                 }
             }
-            self.outbound = nil
+            self.setOutbound(nil)
             self.logger.warning("the UDP socket closed; binding port \(bound) again")
             while !Task.isCancelled {
                 do {
@@ -101,16 +111,28 @@ actor DirectLinks {
         }
     }
 
-    private func setOutbound(_ writer: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>) {
+    private func setOutbound(_ writer: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>?) {
         outbound = writer
+        sendQueue?.finish()
+        sendQueue = nil
+        guard let writer else { return }
+        let (queue, continuation) = AsyncStream<[AddressedEnvelope<ByteBuffer>]>.makeStream()
+        sendQueue = continuation
+        Task {
+            for await batch in queue { try? await writer.write(contentsOf: batch) }
+        }
     }
 
     /// Sends one datagram; addresses of another family than the socket's are skipped (sending
     /// to them would fail, and NIO closes a UDP channel on such errors).
     private func write(_ bytes: [UInt8], to address: SocketAddress) {
-        guard let outbound, address.protocol == localAddress?.protocol else { return }
-        let envelope = AddressedEnvelope(remoteAddress: address, data: ByteBuffer(bytes: bytes))
-        Task { try? await outbound.write(envelope) }
+        write([bytes], to: address)
+    }
+
+    /// Sends datagrams in order, after everything written before them.
+    func write(_ packets: [[UInt8]], to address: SocketAddress) {
+        guard let sendQueue, !packets.isEmpty, address.protocol == localAddress?.protocol else { return }
+        sendQueue.yield(packets.map { AddressedEnvelope(remoteAddress: address, data: ByteBuffer(bytes: $0)) })
     }
 
     // MARK: - Endpoints
@@ -179,6 +201,8 @@ actor DirectLinks {
 
     /// A device that left the list, or whose key changed: its sessions go with it.
     private func forget(_ id: String) {
+        endStreams(of: id, reason: "\(id) left the device list or changed its key")
+        _ = udpStreams.directory.forget(id)
         peers[id] = nil
         sessions.forget(id)
         initiations = initiations.filter { $0.value.peer != id }
@@ -205,6 +229,7 @@ actor DirectLinks {
         }
         initiations = initiations.filter { time < $0.value.sentAt + 5000 }
         pings = pings.filter { time < $0.value.sentAt + 10_000 }
+        streamTick(now: time)
     }
 
     private func perform(_ actions: [PathMachine.Action], for id: String) {
@@ -217,7 +242,10 @@ actor DirectLinks {
             case .rekey(let candidate):
                 initiate(id, to: candidate)
             case .changed(let mode):
-                if case .relay = mode { sessions.stopSending(to: id) }
+                if case .relay = mode {
+                    sessions.stopSending(to: id)
+                    endStreams(of: id, reason: "the direct path to \(id) is gone (\(Self.describe(mode)))")
+                }
                 logger.info("path to \(id): \(Self.describe(mode))")
                 onChange(id, mode)
             }
@@ -279,6 +307,7 @@ actor DirectLinks {
                 keepCurrent: peers[peerID]?.machine.keepsCurrentPath(over: hostPort) ?? false)
             else { return }
             if moved { established(peer, at: hostPort) }
+            if StreamFrameType.isStreamFrame(plaintext[...]) { return streamFrame(plaintext[...], from: peer) }
             guard let envelope = try? Envelope.decode(plaintext[...]) else { return }
             await handle(envelope, from: peer, session: receiverIndex, address: address)
         case let .endpointReply(nonce, observed):

@@ -44,6 +44,7 @@ import Testing
         let status = try desk.cli(["status"], as: StatusResult.self)
         #expect(status.role == "secondary")
         _ = try desk.cli(["send", "alice-PC-1", "approved now"], as: SendResult.self)
+        #expect(try await !Self.streamIsRefused(to: primary, from: desk), "an approved sibling's offer gets an answer")
         try await primary.eventually("the note from the approved device") { try primary.inbox().contains { $0.text == "approved now" } }
         withExtendedLifetime(server) {}
     }
@@ -147,6 +148,71 @@ import Testing
         }
         // The primary keeps its history.
         #expect(try primary.cli(["inbox"], as: InboxResult.self).messages.first?.text == "keep this quiet")
+        withExtendedLifetime(server) {}
+    }
+
+    /// A device that skips its own agent's checks: what it sends is refused by its siblings
+    /// (relayed notes from a pending device) and by the server (rosters, policies and unlinks
+    /// from a secondary; a first roster from anyone but the account's first device).
+    @Test func whatAHostileDeviceSendsIsRefused() async throws {
+        let (server, primary, _) = try await Self.primary("roster-hostile")
+        let primaryKey = try IdentityFile.loadOrCreate(in: primary.profile).identity.noiseKeyPair.publicKey
+        let hostile = TestDevice()
+        let connection = try await hostile.connect(server)
+        guard case .loginResult(let login) = try await hostile.login(connection, account: "alice", password: "correct horse") else {
+            Issue.record("the hostile device could not log in")
+            return
+        }
+        // Pending: a note sealed for the primary is dropped there, with the reason in its log.
+        let note = Envelope(.note(.init(id: (0..<16).map { _ in UInt8.random(in: 0...255) }, sentAtMillis: 1, text: "let me in")))
+        let payload = try RelayedMessage.seal(note, from: login.deviceID, to: "alice-PC-1", senderKeys: hostile.keys, receiverKey: primaryKey)
+        #expect(try await connection.request(.relaySend(.init(to: "alice-PC-1", payload: payload))).message == .ack(.init()))
+        try await primary.eventually("the primary to drop the pending device's note") {
+            try String(contentsOf: primary.profile.appendingPathComponent("agent.log"), encoding: .utf8)
+                .contains("dropped a relayed payload from \(login.deviceID): not in this device's roster")
+        }
+        #expect(try primary.inbox().isEmpty)
+
+        // Approved: a secondary, which the server still refuses to let sign anything or unlink anyone.
+        let approved = try primary.cli(["approve", login.deviceID], as: RosterResult.self)
+        let document = try await connection.next { message -> SignedDocument? in
+            guard case .rosterUpdate(let update) = message,
+                  (try? RosterSigning.roster(in: update.roster))?.devices.contains(where: { $0.deviceID == login.deviceID }) == true
+            else { return nil }
+            return update.roster
+        }
+        let roster = try ValidRoster(RosterSigning.roster(in: document))
+        #expect(roster.label == approved.roster)
+        let promoted = try RosterSigning.sign(try roster.handingOver(to: login.deviceID, issuedAtMillis: 2), signer: login.deviceID,
+                                              with: hostile.identity)
+        #expect(errorCode(try await connection.request(.rosterPublish(.init(roster: promoted))).message) == .forbidden)
+        let policy = DevicePermissions(push: .anyDevice, mayApprove: true)
+            .policy(account: "alice", deviceID: login.deviceID, epoch: 0, version: 1, issuedAtMillis: 2)
+        let signed = try RosterSigning.sign(policy, signer: login.deviceID, with: hostile.identity)
+        #expect(errorCode(try await connection.request(.policyPublish(.init(policy: signed))).message) == .forbidden)
+        #expect(errorCode(try await connection.request(.unlink(.init(deviceID: "alice-PC-1"))).message) == .forbidden)
+        #expect(try primary.cli(["status"], as: StatusResult.self).roster == approved.roster)
+
+        // bob's account has no roster yet: only its first device may publish one, naming itself.
+        let (bob1, bob2) = (TestDevice(), TestDevice())
+        let c1 = try await bob1.connect(server), c2 = try await bob2.connect(server)
+        guard case .loginResult(let first) = try await bob1.login(c1, account: "bob", password: "battery staple"),
+              case .loginResult(let second) = try await bob2.login(c2, account: "bob", password: "battery staple") else {
+            Issue.record("bob's devices could not log in")
+            return
+        }
+        func firstRoster(primary: TestDevice, id: String, signer: TestDevice) throws -> SignedDocument {
+            let me = RosterMember(deviceID: id, key: primary.identity.publicKey, role: .primary, name: "bob")
+            return try RosterSigning.sign(Roster.first(account: "bob", primary: me, recoveryKey: RecoveryKey.generate().publicKey,
+                                                       issuedAtMillis: 1), signer: id, with: signer.identity)
+        }
+        let usurper = try firstRoster(primary: bob2, id: second.deviceID, signer: bob2)
+        #expect(errorCode(try await c2.request(.rosterPublish(.init(roster: usurper))).message) == .forbidden)
+        #expect(errorCode(try await c1.request(.rosterPublish(.init(roster: usurper))).message) == .forbidden)
+        let rightful = try firstRoster(primary: bob1, id: first.deviceID, signer: bob1)
+        #expect(try await c1.request(.rosterPublish(.init(roster: rightful))).message == .ack(.init()))
+        #expect(errorCode(try await c1.request(.rosterPublish(.init(roster: rightful))).message) == nil)  // the same again: unchanged
+        for c in [connection, c1, c2] { await c.close() }
         withExtendedLifetime(server) {}
     }
 
@@ -309,7 +375,8 @@ import Testing
         try agent.cli(["status"], as: StatusResult.self).primary
     }
 
-    /// Whether `target`'s transfer listener refuses a device stream from `keys` at the handshake.
+    /// Whether `target`'s transfer listener refuses a device stream from `keys`: it sends a real
+    /// offer (asking, so nothing lands) and looks for any answer; an approved sibling gets one.
     static func streamIsRefused(to target: AgentHarness, keys: KeyPair) async throws -> Bool {
         let targetKey = try IdentityFile.loadOrCreate(in: target.profile).identity.noiseKeyPair.publicKey
         guard let port = Int(target.udp.split(separator: ":").last ?? ""), port != 0 else {
@@ -324,7 +391,9 @@ import Testing
                 var events = inbound.makeAsyncIterator()
                 do {
                     guard case .established? = try await events.next() else { return true }
-                    try await outbound.write(Envelope(.ping(.init(nonce: 1))))
+                    let offer = FileOffer(transferID: (0..<16).map { _ in UInt8.random(in: 0...255) },
+                                          files: [FileEntry(path: "probe.txt", size: 1)], receive: 2, ttlSeconds: 60, chunkSize: 1 << 20)
+                    try await outbound.write(Envelope(.fileOffer(offer)))
                     while let event = try await events.next() { if case .envelope = event { return false } }
                     return true
                 } catch {

@@ -84,7 +84,8 @@ struct TestDevice: Sendable {
 
 extension ClientConnection {
     /// The next unsolicited message that `match` accepts, skipping others.
-    func next<T: Sendable>(timeout: Duration = .seconds(10), _ match: @escaping @Sendable (Message) -> T?) async throws -> T {
+    /// The timeout is for liveness, not speed: a loaded CI machine may take a while.
+    func next<T: Sendable>(timeout: Duration = .seconds(30), _ match: @escaping @Sendable (Message) -> T?) async throws -> T {
         try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 for await envelope in self.unsolicited { if let value = match(envelope.message) { return value } }

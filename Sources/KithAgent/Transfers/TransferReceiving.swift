@@ -10,9 +10,14 @@ import NIOCore
 /// through `TransferReceiver`, and progress is durable before it is reported.
 extension Transfers {
     nonisolated func serve(_ stream: DeviceStreamChannel, path: String) async {
+        await serve(TCPDeviceLink(stream), path: path)
+    }
+
+    /// Serves one device stream, whichever carrier it came on (TCP direct, transit, UDP stream).
+    nonisolated func serve(_ stream: any DeviceLink, path: String) async {
         guard await admit() else {
             logger.notice("refused a device stream: \(Self.maxUnauthenticated) others have not authenticated yet")
-            stream.channel.close(promise: nil)
+            stream.handle.close()
             return
         }
         var counted = true
@@ -20,10 +25,13 @@ extension Transfers {
         do {
             // A connection that has not authenticated and offered within 10 s is closed: strangers
             // can reach this port, and must not hold connections open.
-            let channel = stream.channel
-            let deadline = channel.eventLoop.scheduleTask(in: .seconds(10)) { channel.close(promise: nil) }
-            try await stream.executeThenClose { inbound, outbound in
-                var events = inbound.makeAsyncIterator()
+            let channel = stream.handle
+            let deadline = Task {
+                try await Task.sleep(for: .seconds(10))
+                channel.close()
+            }
+            defer { deadline.cancel() }
+            try await stream.executeThenClose { events, outbound in
                 guard case .established(let key)? = try await events.next() else { return }
                 guard let sender = await environment.siblings().first(where: { $0.value == key })?.key else {
                     logger.notice("refused a device stream from a key that is not one of this account's devices")
@@ -46,7 +54,7 @@ extension Transfers {
                 counted = false
                 await authenticatedOrGone()
                 let id = checked.transferID
-                let token = await claim(id, channel: stream.channel)
+                let token = await claim(id, channel: stream.handle)
                 await setPath(id, path)
                 await receive(checked, from: sender, token: token, events: &events, outbound: outbound)
                 await release(id, token)
@@ -58,8 +66,7 @@ extension Transfers {
     }
 
     private nonisolated func receive(_ offer: CheckedOffer, from sender: String, token: UInt64,
-                                     events: inout NIOAsyncChannelInboundStream<SecureChannelEvent>.AsyncIterator,
-                                     outbound: NIOAsyncChannelOutboundWriter<Envelope>) async {
+                                     events: inout DeviceLinkEvents, outbound: DeviceLinkWriter) async {
         let id = offer.transferID
         guard var record = await incoming(offer, from: sender) else {
             logger.warning("refused an offer from \(sender): its id names another transfer")
@@ -91,9 +98,9 @@ extension Transfers {
     }
 
     private nonisolated func receiveData(_ offer: CheckedOffer, record: TransferRecord, token: UInt64,
-                                         events: inout NIOAsyncChannelInboundStream<SecureChannelEvent>.AsyncIterator,
+                                         events: inout DeviceLinkEvents,
                                          answer: (UInt8, [UInt32], String?) async throws -> Void,
-                                         outbound: NIOAsyncChannelOutboundWriter<Envelope>) async throws {
+                                         outbound: DeviceLinkWriter) async throws {
         let id = offer.transferID
         guard let folder = record.folder, let staging = record.staging else {
             await finish(id, .failed, reason: "no landing folder")

@@ -7,9 +7,10 @@ import NIOCore
 import NIOPosix
 
 /// The sending side: one run per unfinished outgoing transfer, which keeps finding a stream to
-/// the receiver (direct first, else through the server's transit), offers, and sends from where
-/// the receiver says it stands, until the transfer finishes. A relayed run moves to a direct
-/// stream as soon as one is possible; the receiver's `verified` makes that a resume, not a restart.
+/// the receiver (direct TCP first, else a UDP stream over the direct path, else through the
+/// server's transit), offers, and sends from where the receiver says it stands, until the
+/// transfer finishes. A relayed run moves to a direct stream (TCP or UDP) as soon as one is
+/// possible; the receiver's `verified` makes that a resume, not a restart.
 extension Transfers {
     enum Outcome {
         case finished
@@ -47,9 +48,9 @@ extension Transfers {
         }
     }
 
-    /// A stream to `peer`: TCP to its direct path's address if it has one that answers, else
-    /// through the server's transit.
-    private nonisolated func openStream(to peer: String) async throws -> (DeviceStreamChannel, String) {
+    /// A stream to `peer`: TCP to its direct path's address if it has one that answers, else a
+    /// UDP stream over that path (path name `direct-udp`, or `lan-udp`), else through the server's transit.
+    private nonisolated func openStream(to peer: String) async throws -> (any DeviceLink, String) {
         guard let key = await environment.siblings()[peer] else {
             throw AgentError(.unknownDevice, "\(peer) is not a device of this account (yet)")
         }
@@ -58,25 +59,30 @@ extension Transfers {
             do {
                 let stream = try await DeviceStream.dial(host: direct.host, port: direct.port, role: role, keys: keys,
                                                          group: group, timeout: .seconds(2))
-                return (stream, direct.path)
+                return (TCPDeviceLink(stream), direct.path)
             } catch {
-                logger.info("no direct stream to \(peer) at \(direct.host):\(direct.port) (\(error)); using the relay")
+                logger.info("no direct TCP stream to \(peer) at \(direct.host):\(direct.port) (\(error)); trying UDP")
+            }
+            do {
+                if let link = try await environment.udpStream(peer) { return (link, direct.path + "-udp") }
+            } catch {
+                logger.info("no UDP stream to \(peer) (\(error)); using the relay")
             }
         }
         let transit = try await environment.transit(peer)
         let stream = try await DeviceStream.dial(host: transit.host, port: transit.port, ticket: transit.ticket, role: role,
                                                  keys: keys, group: group, timeout: .seconds(5))
-        return (stream, "relay")
+        return (TCPDeviceLink(stream), "relay")
     }
 
     /// One stream: offer, then answers and progress in, data out, until it ends.
-    private nonisolated func drive(_ stream: DeviceStreamChannel, record: TransferRecord, path: String) async throws -> Outcome {
+    private nonisolated func drive(_ stream: any DeviceLink, record: TransferRecord, path: String) async throws -> Outcome {
         let id = record.id
-        let channel = stream.channel
+        let channel = stream.handle
         return try await stream.executeThenClose { inbound, outbound in
             try await withThrowingTaskGroup(of: Void.self, returning: Outcome.self) { group in
                 defer { group.cancelAll() }
-                var events = inbound.makeAsyncIterator()
+                var events = inbound
                 guard case .established? = try await events.next() else {
                     return .retry("the receiver closed the stream during the handshake")
                 }
@@ -141,10 +147,11 @@ extension Transfers {
         }
     }
 
-    /// While relayed: once the path to the peer is direct and its TCP port answers, closes this
-    /// stream so the run moves there. A UDP path through NATs often has no TCP counterpart:
-    /// failed tries back off (1 s doubling to a minute) instead of bouncing the stream.
-    private nonisolated func watchForDirectPath(_ id: [UInt8], peer: String, channel: Channel) async throws {
+    /// While relayed: once the path to the peer is direct and its TCP port answers, or a UDP
+    /// stream may be opened over it, closes this stream so the run moves there. A UDP path through
+    /// NATs often has no TCP counterpart: failed TCP tries back off (1 s doubling to a minute)
+    /// instead of bouncing the stream, and so do failed UDP stream opens (in `DirectLinks`).
+    private nonisolated func watchForDirectPath(_ id: [UInt8], peer: String, channel: DeviceLinkHandle) async throws {
         var wait: UInt64 = 1000
         while !Task.isCancelled {
             try await Task.sleep(for: .milliseconds(wait))
@@ -155,11 +162,11 @@ extension Transfers {
                 probe.close(promise: nil)
             } catch {
                 wait = min(wait * 2, 60_000)
-                continue
+                guard await environment.canOpenUDPStream(peer) else { continue }
             }
             logger.info("transfer \(id.hexString.prefix(8)): a direct path to \(peer) is up; moving the stream there")
             await markSwitching(id)
-            channel.close(promise: nil)
+            channel.close()
             return
         }
     }
@@ -167,7 +174,7 @@ extension Transfers {
     /// Sends every file's remaining chunks and its end. A fatal problem (a source file changed or
     /// unreadable) ends the transfer with FileCancel; anything else just ends the stream.
     private nonisolated func sendData(_ record: TransferRecord, verified: [UInt32],
-                                      outbound: NIOAsyncChannelOutboundWriter<Envelope>, channel: Channel) async {
+                                      outbound: DeviceLinkWriter, channel: DeviceLinkHandle) async {
         var pacer = Pacer(bytesPerSecond: settings.maxSendRate)
         let known = (try? store.chunkHashes(id: record.id)) ?? [:]
         do {
@@ -210,15 +217,15 @@ extension Transfers {
         } catch let error as FileSystemError {
             await failSending(record.id, reason: error.description, outbound: outbound, channel: channel)
         } catch {
-            channel.close(promise: nil)  // the stream broke; the run starts another
+            channel.close()  // the stream broke; the run starts another
         }
     }
 
-    private nonisolated func failSending(_ id: [UInt8], reason: String, outbound: NIOAsyncChannelOutboundWriter<Envelope>,
-                                         channel: Channel) async {
+    private nonisolated func failSending(_ id: [UInt8], reason: String, outbound: DeviceLinkWriter,
+                                         channel: DeviceLinkHandle) async {
         logger.error("transfer \(id.hexString.prefix(8)) failed: \(reason)")
         await finish(id, .failed, reason: reason)
         try? await outbound.write(Envelope(.fileCancel(.init(transferID: id, reason: String(reason.prefix(1000))))))
-        channel.close(promise: nil)
+        channel.close()
     }
 }

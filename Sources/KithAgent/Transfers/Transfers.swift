@@ -16,6 +16,10 @@ struct TransferEnvironment: Sendable {
     /// A transit ticket for a relayed stream to a sibling, and the server to present it to.
     var transit: @Sendable (String) async throws -> (host: String, port: Int, ticket: [UInt8])
     var publish: @Sendable (AgentEvent) async -> Void
+    /// A UDP stream to a sibling over its direct path (spec §UDP stream); nil: none is possible.
+    var udpStream: @Sendable (String) async throws -> (any DeviceLink)? = { _ in nil }
+    /// Whether a UDP stream to a sibling may be tried now (its path is direct, no recent open failed).
+    var canOpenUDPStream: @Sendable (String) async -> Bool = { _ in false }
 }
 
 /// What a user may set about transfers (`kith agent` options).
@@ -62,7 +66,7 @@ actor Transfers {
     private var paths: [[UInt8]: String] = [:]
     private var samples: [[UInt8]: [(at: UInt64, bytes: UInt64)]] = [:]
     /// Receiver: the stream that currently owns each transfer, and its waiter for the user's answer.
-    private var owners: [[UInt8]: (token: UInt64, channel: Channel)] = [:]
+    private var owners: [[UInt8]: (token: UInt64, channel: DeviceLinkHandle)] = [:]
     private var waiters: [[UInt8]: CheckedContinuation<Void, Never>] = [:]
     private var nextToken: UInt64 = 0
     private var switching: Set<[UInt8]> = []
@@ -255,21 +259,21 @@ actor Transfers {
     }
 
     /// An outgoing transfer's current stream, so a cancel can close it.
-    private var sending: [[UInt8]: Channel] = [:]
-    func sendingOn(_ id: [UInt8], _ channel: Channel) {
+    private var sending: [[UInt8]: DeviceLinkHandle] = [:]
+    func sendingOn(_ id: [UInt8], _ channel: DeviceLinkHandle) {
         sending[id] = channel
-        if records[id]?.state.isFinished == true { channel.close(promise: nil) }
+        if records[id]?.state.isFinished == true { channel.close() }
     }
 
     /// The stream ended; a newer one may have registered meanwhile and stays.
-    func notSendingOn(_ id: [UInt8], _ channel: Channel) {
+    func notSendingOn(_ id: [UInt8], _ channel: DeviceLinkHandle) {
         if sending[id] === channel { sending[id] = nil }
     }
 
     /// A stream takes over a transfer; an older stream of it is closed. Returns the new owner's token.
-    func claim(_ id: [UInt8], channel: Channel) -> UInt64 {
+    func claim(_ id: [UInt8], channel: DeviceLinkHandle) -> UInt64 {
         nextToken += 1
-        if let old = owners[id] { old.channel.close(promise: nil) }
+        if let old = owners[id] { old.channel.close() }
         owners[id] = (nextToken, channel)
         waiters.removeValue(forKey: id)?.resume()
         return nextToken
@@ -367,14 +371,27 @@ actor Transfers {
         guard !record.state.isFinished else { throw AgentError(.invalidRequest, "transfer \(prefix) is \(record.state.rawValue) already") }
         if record.outgoing {
             finish(record.id, .cancelled, reason: "cancelled on this device")
-            sending[record.id]?.close(promise: nil)
+            sending[record.id]?.close()
         } else {
             finish(record.id, .rejected, reason: "the receiver's user rejected it")
             decided(record.id)
-            owners[record.id]?.channel.close(promise: nil)  // data may be flowing: it stops
+            owners[record.id]?.channel.close()  // data may be flowing: it stops
             if let staging = record.staging { try? FileManager.default.removeItem(atPath: staging) }
         }
         return info(records[record.id] ?? record)
+    }
+
+    /// Ends every unfinished transfer with `peer` either way (it left the roster): streams close,
+    /// partial copies of incoming ones go.
+    func cancelAll(with peer: String, reason: String) {
+        let stored = ((try? store.transfers()) ?? []).compactMap { try? JSONDecoder().decode(TransferRecord.self, from: $0.record) }
+        for record in stored.map({ records[$0.id] ?? $0 }) where record.peer == peer && !record.state.isFinished {
+            finish(record.id, .cancelled, reason: reason)
+            sending[record.id]?.close()
+            owners[record.id]?.channel.close()
+            if !record.outgoing, let staging = record.staging { try? FileManager.default.removeItem(atPath: staging) }
+            logger.info("transfer \(record.idHex.prefix(8)) with \(peer) cancelled: \(reason)")
+        }
     }
 
     func list() -> [TransferInfo] {

@@ -98,7 +98,15 @@ public struct ReliableStream: Sendable {
         case .ack(let ack):
             sender.receiveAck(ack, now: now)
             return []
+        case .close:
+            return []  // the shell ends the stream (spec §UDP stream, "Close")
         }
+    }
+
+    /// Asks for an ack at the next `poll` even with nothing new: a keepalive that shows the peer
+    /// this side still knows the stream (spec §UDP stream, "Liveness").
+    public mutating func requestAck(now: UInt64) {
+        receiver.requestAck(now: now, immediately: true)
     }
 
     /// Everything to send now: the due ack first, then segments.

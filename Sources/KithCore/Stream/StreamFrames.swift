@@ -1,12 +1,19 @@
 import KithWire
 
-/// The two frames of a UDP stream (Protocol/udp-stream.md), each the whole plaintext of one
+/// The three frames of a UDP stream (spec §UDP stream), each the whole plaintext of one
 /// transport-data packet (spec §UDP packets). Big-endian like the rest of Kith. The frame type
 /// byte is never 0, so it cannot be mistaken for an envelope (whose first byte is its version, 0).
 public enum StreamFrameType {
-    /// Provisional numbers until the spec allocates them (udp-stream.md, "Frame types": TBD).
+    /// Allocated in spec §UDP stream, "Frame types".
     public static let segment: UInt8 = 0x40
     public static let ack: UInt8 = 0x41
+    public static let close: UInt8 = 0x42
+
+    /// True when a transport plaintext is a stream frame rather than an envelope (spec §UDP stream).
+    public static func isStreamFrame(_ plaintext: ArraySlice<UInt8>) -> Bool {
+        guard let first = plaintext.first else { return false }
+        return first >= segment && first <= close
+    }
 }
 
 public enum StreamLimits {
@@ -23,6 +30,8 @@ public enum StreamLimits {
     public static let ackMaxSize = ackHeader + maxSackRanges * 8
     /// The largest message a stream carries (64 KiB).
     public static let maxMessage = 65536
+    /// type, code, stream id: a close frame is exactly this long.
+    public static let closeSize = 6
 }
 
 /// One fragment of a message. Retransmissions repeat the sequence number (so RTT samples follow
@@ -169,17 +178,69 @@ public struct AckFrame: Equatable, Sendable {
     }
 }
 
-/// A stream frame of either kind, from the plaintext of a transport-data packet.
+/// The end of a stream, or the refusal of one (spec §UDP stream, "Close"): never answered, so
+/// two sides cannot bounce closes between them.
+public struct CloseFrame: Equatable, Sendable {
+    public enum Code: UInt8, Sendable {
+        /// The application is done with the stream.
+        case done = 0
+        /// The stream id is not open here (this side restarted, or closed it already).
+        case unknownStream = 1
+        /// This side has as many streams with the sender as it allows.
+        case tooManyStreams = 2
+        /// The peer broke the stream's rules (fragments, message size), or a stream timed out.
+        case error = 3
+    }
+
+    public var streamID: UInt32
+    public var code: Code
+
+    public init(streamID: UInt32, code: Code) {
+        self.streamID = streamID
+        self.code = code
+    }
+
+    public func encoded() -> [UInt8] {
+        var out: [UInt8] = [StreamFrameType.close, code.rawValue]
+        out.appendInteger(streamID)
+        return out
+    }
+
+    public static func decode(_ bytes: ArraySlice<UInt8>) throws(WireError) -> CloseFrame {
+        guard bytes.count <= StreamLimits.closeSize else {
+            throw .oversized("stream close: \(bytes.count) bytes, limit \(StreamLimits.closeSize)")
+        }
+        var reader = ByteReader(bytes, what: "stream close")
+        let type: UInt8 = try reader.readInteger()
+        guard type == StreamFrameType.close else { throw .unknownType("stream close: type \(type)") }
+        let raw: UInt8 = try reader.readInteger()
+        guard let code = Code(rawValue: raw) else { throw .malformed("stream close: unknown code \(raw)") }
+        let streamID: UInt32 = try reader.readInteger()
+        return CloseFrame(streamID: streamID, code: code)
+    }
+}
+
+/// A stream frame of any kind, from the plaintext of a transport-data packet.
 public enum StreamFrame: Equatable, Sendable {
     case segment(Segment)
     case ack(AckFrame)
+    case close(CloseFrame)
 
     public static func decode(_ bytes: ArraySlice<UInt8>) throws(WireError) -> StreamFrame {
         guard let type = bytes.first else { throw .truncated("stream frame: empty") }
         switch type {
         case StreamFrameType.segment: return .segment(try Segment.decode(bytes))
         case StreamFrameType.ack: return .ack(try AckFrame.decode(bytes))
+        case StreamFrameType.close: return .close(try CloseFrame.decode(bytes))
         default: throw .unknownType("stream frame: type \(type)")
+        }
+    }
+
+    public var streamID: UInt32 {
+        switch self {
+        case .segment(let segment): segment.streamID
+        case .ack(let ack): ack.streamID
+        case .close(let close): close.streamID
         }
     }
 
@@ -187,6 +248,7 @@ public enum StreamFrame: Equatable, Sendable {
         switch self {
         case .segment(let segment): segment.encoded()
         case .ack(let ack): ack.encoded()
+        case .close(let close): close.encoded()
         }
     }
 }

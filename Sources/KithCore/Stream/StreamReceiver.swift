@@ -72,7 +72,7 @@ public struct StreamReceiver: Sendable {
         return try deliver()
     }
 
-    private mutating func requestAck(now: UInt64, immediately: Bool) {
+    mutating func requestAck(now: UInt64, immediately: Bool) {
         ackPending = true
         if immediately { ackNow = true }
         if ackDeadline == nil { ackDeadline = now + configuration.maxAckDelay }

@@ -298,7 +298,9 @@ public struct StreamSender: Sendable {
     func nextDeadline(now: UInt64) -> UInt64? {
         var deadlines = [rtoDeadline, rackDeadline].compactMap { $0 }
         if let rate = pacingRate, pacingTokens <= 0, lostCount > 0 || queuedSegments > 0 {
-            deadlines.append(now + max(1, UInt64((-pacingTokens / rate).rounded(.up))))
+            // Counted from the last refill, not from `now`: a shell that asks again before polling
+            // must get the same deadline, or it would put it off for ever.
+            deadlines.append((pacingRefilledAt ?? now) + max(1, UInt64((-pacingTokens / rate).rounded(.up))))
         }
         return deadlines.min()
     }

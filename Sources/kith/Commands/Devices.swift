@@ -22,11 +22,12 @@ extension Kith {
             if pending { return try showPending() }
             let result = try options.client.call(AgentRequest(.devices), as: DevicesResult.self)
             let roster = try options.client.call(AgentRequest(.roster), as: RosterResult.self)
-            let roles = Dictionary(roster.members.map { ($0.id, $0.role) }, uniquingKeysWith: { a, _ in a })
+            // A role counts only for the key the roster lists: a device the server lists with another key is pending.
+            let roles = Dictionary(roster.members.map { ("\($0.id) \($0.fingerprint)", $0.role) }, uniquingKeysWith: { a, _ in a })
             options.output(result) {
                 Console.line("my devices (\(result.account)):")
                 let rows = [["", "ID", "NAME", "TYPE", "ROLE", "STATE", "PATH", "LAST SEEN", "FINGERPRINT"]] + result.devices.map {
-                    [$0.isThisDevice ? "*" : "", $0.id.printable, $0.name.printable, $0.type, roles[$0.id] ?? "pending",
+                    [$0.isThisDevice ? "*" : "", $0.id.printable, $0.name.printable, $0.type, roles["\($0.id) \($0.fingerprint)"] ?? "pending",
                      $0.online ? "online" : "offline", $0.path + ($0.rttMillis.map { String(format: " %.1f ms", $0) } ?? ""),
                      $0.online ? "now" : ago($0.lastSeenMillis), $0.fingerprint]
                 }
