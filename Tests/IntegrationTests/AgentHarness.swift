@@ -78,11 +78,14 @@ final class AgentHarness: @unchecked Sendable {
 
     func inbox() throws -> [NoteEntry] { try cli(["inbox", "--limit", "1000"], as: InboxResult.self).notes }
 
-    /// Polls `condition` every 100 ms until it holds, for up to `seconds`.
+    /// Polls `condition` every 100 ms until it holds, for `seconds` on the clock and at least
+    /// `seconds × 4` tries (a starved test process must not time out for want of tries).
     func eventually(_ what: String, seconds: Double = 20, _ condition: () throws -> Bool) async throws {
         let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
+        var tries = 0
+        while Date() < deadline || Double(tries) < seconds * 4 {
             if (try? condition()) == true { return }
+            tries += 1
             try await Task.sleep(for: .milliseconds(100))
         }
         throw CLIFailure(status: -1, message: "timed out waiting for \(what) on \(profile.lastPathComponent); log:\n"

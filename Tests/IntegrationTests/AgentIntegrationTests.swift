@@ -12,7 +12,7 @@ import Testing
 
 /// The walking skeleton end to end: a real server, real agents (one per profile), driven
 /// through the CLI as a person or a script would.
-@Suite(.serialized) struct AgentIntegrationTests {
+@Suite(.serialized, .fewAtATime) struct AgentIntegrationTests {
     @Test func threeDevicesGetIdsSeeEachOtherAndExchangeNotes() async throws {
         let server = try await ServerHarness.start()
         let root = temporaryDirectory("agents")
@@ -127,7 +127,7 @@ import Testing
     }
 }
 
-@Suite(.serialized) struct AgentSessionTests {
+@Suite(.serialized, .fewAtATime) struct AgentSessionTests {
     /// A device that stops talking (SIGSTOP: its socket stays open) is marked offline after the
     /// server's keepalive timeout, and comes back online when it wakes up.
     @Test func aSilentDeviceIsMarkedOfflineWithinTheKeepaliveTimeout() async throws {
@@ -173,7 +173,7 @@ import Testing
     }
 }
 
-@Suite struct TerminalSafetyTests {
+@Suite(.fewAtATime) struct TerminalSafetyTests {
     /// A note with an escape sequence shows in `kith inbox` without the ESC byte.
     @Test func peerTextReachesTheTerminalWithoutControlCharacters() async throws {
         let server = try await ServerHarness.start()
@@ -193,7 +193,7 @@ import Testing
     }
 }
 
-@Suite struct RevokedTokenTests {
+@Suite(.fewAtATime) struct RevokedTokenTests {
     /// The server stops accepting the agent's token (revoked elsewhere): the agent drops the
     /// session and tells its user to log in again, instead of retrying for ever.
     @Test func aRevokedTokenSendsTheUserBackToLogin() async throws {

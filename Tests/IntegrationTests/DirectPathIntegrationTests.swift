@@ -8,7 +8,7 @@ import Testing
 
 /// Direct paths between real agents on loopback (spec §Path choice): the network lab in
 /// `Tools/netlab` puts them behind real NATs; here they share one host, which is a LAN.
-@Suite(.serialized) struct DirectPathIntegrationTests {
+@Suite(.serialized, .fewAtATime) struct DirectPathIntegrationTests {
     /// Two devices find each other directly; with the server stopped, and after both restart
     /// without it, notes still flow, from the addresses they cached.
     @Test func siblingsGoDirectAndKeepTalkingWithoutTheServer() async throws {

@@ -14,7 +14,7 @@ import Testing
 /// `kith push` between real agents on loopback (spec §File transfer): what lands, where, when
 /// it asks, how it survives a killed agent, and what it does with hostile names. Two tests need
 /// root (nftables to cut UDP, tmpfs for a full disk) and skip, saying so, otherwise.
-@Suite(.serialized) struct FileTransferIntegrationTests {
+@Suite(.serialized, .fewAtATime) struct FileTransferIntegrationTests {
     @Test func directReceiveLandsWithoutAPromptWithTheRightBytes() async throws {
         let (server, laptop, phone, root) = try await Self.pair("push-direct")
         let file = try Self.randomFile(root.appendingPathComponent("photo.raw"), bytes: 3_000_000 + 12_345)

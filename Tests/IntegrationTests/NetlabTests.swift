@@ -9,7 +9,7 @@ import Testing
 /// server on a simulated public segment. Each case runs one scenario script with the `kith`
 /// binary these tests built; the script sets up, asserts, prints a `RESULT` line and tears down.
 /// Needs root and `ip netns`; skipped (saying why) otherwise.
-@Suite(.serialized, .enabled(if: Netlab.unavailable == nil, "the network lab needs root, ip netns and nft"))
+@Suite(.serialized, .fewAtATime, .enabled(if: Netlab.unavailable == nil, "the network lab needs root, ip netns and nft"))
 struct NetlabTests {
     /// The scenario scripts and their arguments (see each script's header); about 30 s in all.
     @Test(arguments: [

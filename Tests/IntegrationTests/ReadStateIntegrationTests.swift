@@ -5,7 +5,7 @@ import Testing
 
 /// Read state that follows the person (spec §Read state), across real agents and a real server:
 /// a message viewed on one device of alice turns viewed on all of them.
-@Suite(.serialized) struct ReadStateIntegrationTests {
+@Suite(.serialized, .fewAtATime) struct ReadStateIntegrationTests {
     /// alice on three devices (one offline), bob on one: bob writes, alice reads on one device,
     /// the others follow, and the offline one converges when it returns.
     @Test func viewedOnOneDeviceIsViewedOnAll() async throws {

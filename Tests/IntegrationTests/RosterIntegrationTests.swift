@@ -12,7 +12,7 @@ import Testing
 /// The primary device's control over the secondaries (Protocol/roster.md), with real agents and a
 /// real server: approval, what a pending device gets (nothing), policies taking effect, unlink,
 /// hand-over, recovery, and a server whose database was edited.
-@Suite(.serialized) struct RosterIntegrationTests {
+@Suite(.serialized, .fewAtATime) struct RosterIntegrationTests {
     @Test func aPendingDeviceGetsNothingUntilThePrimaryApprovesIt() async throws {
         let (server, primary, root) = try await Self.primary("roster-pending")
         let desk = try await Self.agent("desk", root: root)

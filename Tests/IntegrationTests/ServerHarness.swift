@@ -85,26 +85,26 @@ struct TestDevice: Sendable {
 extension ClientConnection {
     /// The next unsolicited message that `match` accepts, skipping others.
     /// The timeout is for liveness, not speed: a loaded CI machine may take a while.
-    func next<T: Sendable>(timeout: Duration = .seconds(30), _ match: @escaping @Sendable (Message) -> T?) async throws -> T {
+    func next<T: Sendable>(timeout: Duration = .seconds(30), line: Int = #line, _ match: @escaping @Sendable (Message) -> T?) async throws -> T {
         try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 for await envelope in self.unsolicited { if let value = match(envelope.message) { return value } }
                 return nil
             }
             group.addTask {
-                try await Task.sleep(for: timeout)
+                try await KithProcess.patientSleep(timeout)
                 return nil
             }
             defer { group.cancelAll() }
             guard let first = try await group.next(), let value = first else {
-                throw KithProcess.ProcessFailure(description: "no matching message within \(timeout)")
+                throw KithProcess.ProcessFailure(description: "no matching message within \(timeout) (asked for at line \(line))")
             }
             return value
         }
     }
 
-    func nextDeviceList(where condition: @escaping @Sendable (DeviceList) -> Bool = { _ in true }) async throws -> DeviceList {
-        try await next { if case .deviceList(let list) = $0, condition(list) { list } else { nil } }
+    func nextDeviceList(line: Int = #line, where condition: @escaping @Sendable (DeviceList) -> Bool = { _ in true }) async throws -> DeviceList {
+        try await next(line: line) { if case .deviceList(let list) = $0, condition(list) { list } else { nil } }
     }
 
     func nextRelay() async throws -> RelayDeliver {

@@ -8,7 +8,7 @@ import Testing
 
 /// A real `kith server` process on loopback, driven by devices speaking the protocol
 /// (spec §Sessions, §Relay). The agent-level scenarios live in AgentIntegrationTests.
-@Suite(.serialized) struct ServerIntegrationTests {
+@Suite(.serialized, .fewAtATime) struct ServerIntegrationTests {
     @Test func devicesGetDistinctIdsAndEveryDeviceSeesEveryChange() async throws {
         let server = try await ServerHarness.start()
         let pc1 = TestDevice(), pc2 = TestDevice(), phone = TestDevice()
@@ -36,7 +36,12 @@ import Testing
         // A device that leaves shows offline on the others.
         await c3.close()
         for connection in [c1, c2] {
-            _ = try await connection.nextDeviceList { list in list.devices.contains { $0.deviceID == "alice-MP-1" && !$0.online } }
+            do {
+                _ = try await connection.nextDeviceList { list in list.devices.contains { $0.deviceID == "alice-MP-1" && !$0.online } }
+            } catch {
+                Issue.record("the server's log:\n\(server.log)")
+                throw error
+            }
         }
         // The same key gets its id back.
         let again = try await phone.connect(server)

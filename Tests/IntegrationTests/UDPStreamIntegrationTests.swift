@@ -11,7 +11,7 @@ import Testing
 /// and the push must take the UDP stream of its `lan` path instead of the server's transit.
 /// Serialized, and small: a debug build's UDP stream costs far more CPU per byte than TCP, and
 /// these tests share two cores with every other suite.
-@Suite(.serialized) struct UDPStreamIntegrationTests {
+@Suite(.serialized, .fewAtATime) struct UDPStreamIntegrationTests {
     @Test func aPushWithoutTCPTakesTheUDPStream() async throws {
         let (server, laptop, phone, phoneProcess, root) = try await Self.pair("udp-push")
         let size = 8 << 20
@@ -158,7 +158,7 @@ import Testing
 /// `Tools/netlab/stream-push`: two cone NATs, a `direct` UDP path, TCP between the devices
 /// blocked; a 16 MiB push completes over the UDP stream (`direct-udp`) with the right hash, and
 /// the same push through transit gives the rate to compare with. Root only.
-@Suite(.serialized, .enabled(if: Netlab.unavailable == nil, "the network lab needs root, ip netns and nft"))
+@Suite(.serialized, .fewAtATime, .enabled(if: Netlab.unavailable == nil, "the network lab needs root, ip netns and nft"))
 struct UDPStreamNetlabTests {
     @Test func aPushBetweenConeNATsWithoutTCPGoesOverTheUDPStream() async throws {
         let (status, output) = try await NetlabTests.run(["stream-push", "16"], timeout: .seconds(240))

@@ -109,10 +109,13 @@ struct Simulation {
         now += 1
     }
 
-    mutating func run(until end: UInt64, stopWhenDone: Bool = false) {
+    /// Yields every 64 simulated milliseconds: these runs take seconds of CPU, and the tests'
+    /// thread pool (one thread per core) also runs the integration tests' timers.
+    mutating func run(until end: UInt64, stopWhenDone: Bool = false) async {
         while now < end {
             step()
             if stopWhenDone && allDelivered { return }
+            if now % 64 == 0 { await Task.yield() }
         }
     }
 
@@ -150,9 +153,9 @@ struct Simulation {
     }
 
     /// Bytes of messages delivered per millisecond over a run of `duration` ms from now.
-    mutating func goodput(pair: Int = 0, over duration: UInt64) -> Double {
+    mutating func goodput(pair: Int = 0, over duration: UInt64) async -> Double {
         let before = pairs[pair].deliveredBytes, start = now
-        run(until: now + duration)
+        await run(until: now + duration)
         return Double(pairs[pair].deliveredBytes - before) / Double(now - start)
     }
 }
@@ -165,7 +168,7 @@ struct Simulation {
     /// Mixed sizes (empty, one byte, around a segment boundary, 64 KiB), reordering and
     /// duplication on both links, loss on both: everything arrives once, in order, byte-equal.
     @Test(arguments: lossRates)
-    func deliversEveryMessageOnceInOrder(loss: Double) {
+    func deliversEveryMessageOnceInOrder(loss: Double) async {
         var sim = Simulation(seed: 42 &+ UInt64(loss * 1000))
         for link in [\Simulation.forward, \Simulation.backward] {
             sim[keyPath: link].loss = loss
@@ -179,7 +182,7 @@ struct Simulation {
             picked += 1
             return picked % 3 == 0 ? Int(random.next() % 65537) : sizes[picked % sizes.count]
         }
-        sim.run(until: 600_000, stopWhenDone: true)
+        await sim.run(until: 600_000, stopWhenDone: true)
         let pair = sim.pairs[0]
         #expect(sim.errors.isEmpty, "\(sim.errors.prefix(5))")
         #expect(pair.delivered.count == 400)
@@ -193,15 +196,15 @@ struct Simulation {
 
     /// 1000 bytes/ms (8 Mbit/s), 10 ms each way, a 64 kB queue: after slow start the stream
     /// fills the link at 0% loss and keeps a fair share of it at 1%.
-    @Test func goodputAgainstLinkBandwidth() {
+    @Test func goodputAgainstLinkBandwidth() async {
         var results: [Double: Double] = [:]
         for loss in Self.lossRates {
             var sim = Simulation(seed: 7)
             sim.forward.loss = loss
             sim.backward.loss = loss
             sim.forward.reorder = 0.01
-            sim.run(until: 3000)  // slow start and settling
-            let goodput = sim.goodput(over: 20_000)
+            await sim.run(until: 3000)  // slow start and settling
+            let goodput = await sim.goodput(over: 20_000)
             results[loss] = goodput / sim.forward.bandwidth
             #expect(sim.errors.isEmpty)
             let s = sim.pairs[0].sender.sender
@@ -217,7 +220,7 @@ struct Simulation {
 
     /// One data segment dropped once, mid-transfer: the loss is found from SACKs (no timeout),
     /// the window halves exactly once and the segment is sent again.
-    @Test func windowHalvesOnLoss() {
+    @Test func windowHalvesOnLoss() async {
         var sim = Simulation(seed: 1)
         sim.forward.queueLimit = 1 << 30  // no queue drops: the one loss is ours
         var dropped = false
@@ -251,20 +254,20 @@ struct Simulation {
 
     /// A 2 s blackout in both directions: the timer fires, backs off, and the stream recovers
     /// when the path returns, with its timeout back near the RTT.
-    @Test func timeoutBacksOffAndRecoversAfterBlackout() {
+    @Test func timeoutBacksOffAndRecoversAfterBlackout() async {
         var sim = Simulation(seed: 5)
         sim.forward.blackout = 3000..<5000
         sim.backward.blackout = 3000..<5000
-        sim.run(until: 3000)
+        await sim.run(until: 3000)
         let rtoBefore = sim.pairs[0].sender.sender.rtt.timeout
         sim.pairs[0].maxRTO = 0
-        sim.run(until: 5000)
+        await sim.run(until: 5000)
         let during = sim.pairs[0].sender.sender.statistics.timeouts
         let maxRTO = sim.pairs[0].maxRTO
         #expect(during >= 2, "timeouts during blackout: \(during)")
         #expect(maxRTO >= 2 * max(rtoBefore, 200), "rto \(rtoBefore) → \(maxRTO)")
-        sim.run(until: 9000)  // the next retransmission gets through
-        let goodput = sim.goodput(over: 10_000)
+        await sim.run(until: 9000)  // the next retransmission gets through
+        let goodput = await sim.goodput(over: 10_000)
         let sender = sim.pairs[0].sender.sender
         print("blackout: rto \(rtoBefore) ms before, up to \(maxRTO) ms, \(sender.rtt.timeout) ms after;"
               + " timeouts \(sender.statistics.timeouts); goodput after \(Int(goodput)) B/ms")
@@ -276,12 +279,12 @@ struct Simulation {
 
     /// Two streams through one bottleneck, the second starting 2 s later: they end up within
     /// 2× of each other, and together they fill the link.
-    @Test func twoStreamsShareABottleneck() {
+    @Test func twoStreamsShareABottleneck() async {
         var sim = Simulation(seed: 9, pairs: 2)
         sim.pairs[1].startAt = 2000
-        sim.run(until: 10_000)
+        await sim.run(until: 10_000)
         let start = sim.pairs.map(\.deliveredBytes)
-        sim.run(until: 40_000)
+        await sim.run(until: 40_000)
         let rates = sim.pairs.indices.map { Double(sim.pairs[$0].deliveredBytes - start[$0]) / 30_000 }
         let ratio = rates.max()! / rates.min()!
         print("fairness: \(rates.map { Int($0) }) B/ms, ratio \(ratio), total \(Int(rates.reduce(0, +))) of \(Int(sim.forward.bandwidth))")

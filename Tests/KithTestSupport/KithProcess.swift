@@ -41,6 +41,19 @@ public final class KithProcess: @unchecked Sendable {
     public var stderr: String { (try? String(contentsOf: errors, encoding: .utf8)) ?? "" }
 
     /// Waits until a line of stdout starts with `prefix`; returns the rest of that line.
+    /// Sleeps until `timeout` has passed on the clock *and* this task has been woken a fair number
+    /// of times: when the tests' thread pool (one thread per core) is held by blocking work, a
+    /// wait must not end only because its task could not run.
+    public static func patientSleep(_ timeout: Duration) async throws {
+        let start = ContinuousClock.now
+        var wakes = 0
+        let minimumWakes = Int(timeout / .milliseconds(200))
+        while ContinuousClock.now - start < timeout || wakes < minimumWakes {
+            try await Task.sleep(for: .milliseconds(100))
+            wakes += 1
+        }
+    }
+
     public func waitForLine(startingWith prefix: String, timeout: TimeInterval = 20) async throws -> String {
         let deadline = Date().addingTimeInterval(timeout)
         // Checked once more after the deadline: on a loaded machine this task may not run for a
