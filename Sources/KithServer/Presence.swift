@@ -47,6 +47,13 @@ actor Presence {
     func goOnline(deviceID: String, account: String, connectionID: UInt64,
                   outbound: NIOAsyncChannelOutboundWriter<Envelope>, close: @escaping @Sendable () -> Void,
                   documents: [Envelope] = []) {
+        // Unlinked between its login and now (`cutOff` runs after the store's unlink, on this actor):
+        // it does not go online.
+        guard (try? store.device(id: deviceID)) != nil else {
+            logger.notice("\(deviceID) was unlinked while it logged in; closing its connection")
+            close()
+            return
+        }
         if let previous = online[deviceID], previous.connectionID != connectionID { previous.close() }
         online[deviceID] = Session(connectionID: connectionID, account: account, outbound: outbound, close: close,
                                    reloadFromStore: true)

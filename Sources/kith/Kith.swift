@@ -14,8 +14,11 @@ struct Kith: AsyncParsableCommand {
             only when no direct path exists.
 
             Start with `kith demo` to see it all run on this machine. For real use: run `kith server` \
-            somewhere reachable, then on each device `kith agent` and `kith login INVITE --account NAME`; \
-            `kith devices` lists your devices and `kith send DEVICE TEXT` reaches one.
+            somewhere reachable, then on each device `kith agent` and `kith login INVITE --account NAME`. \
+            The first device is the account's primary (keep the recovery key it prints); it approves \
+            each other device with `kith approve DEVICE` after comparing fingerprints, and sets what \
+            they may do with `kith policy set`. `kith devices` lists your devices and `kith send \
+            DEVICE TEXT` reaches one.
 
             Each device's state lives in a profile: --profile NAME (under ~/.local/share/kith) or a \
             directory path; default $KITH_PROFILE or "default". Exit status: 0 ok, 1 refused or \

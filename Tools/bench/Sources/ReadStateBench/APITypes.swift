@@ -57,6 +57,11 @@ struct LoginResult: Decodable {
     var deviceID: String
 }
 
+struct StatusResult: Decodable {
+    /// "primary", "secondary" or "pending" (waiting for the primary's approval).
+    var role: String?
+}
+
 struct DevicesResult: Decodable {
     struct Device: Decodable {
         var id: String

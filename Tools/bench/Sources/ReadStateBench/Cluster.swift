@@ -50,6 +50,19 @@ struct Cluster {
                                        "--name", device.name, "--profile", device.profile.path, "--json"])
             devices[index].deviceID = try JSONDecoder().decode(LoginResult.self, from: Data(output.utf8)).deviceID
         }
+        // alice's first device is her primary: it approves the other two, which wait until they hold the roster.
+        for device in devices[1..<3] {
+            try kith.run(["approve", device.deviceID, "--profile", devices[0].profile.path])
+        }
+        try poll("alice's devices approved", timeout: 30) { state in
+            for device in devices[1..<3] {
+                let status = try JSONDecoder().decode(
+                    StatusResult.self, from: Data(try kith.run(["status", "--profile", device.profile.path, "--json"]).utf8))
+                state = "\(device.name) is \(status.role ?? "?")"
+                guard status.role == "secondary" else { return false }
+            }
+            return true
+        }
         let cluster = Cluster(alice: Array(devices.prefix(3)), bob: devices[3])
         say("logged in: " + devices.map { "\($0.name) = \($0.deviceID)" }.joined(separator: ", "))
 
