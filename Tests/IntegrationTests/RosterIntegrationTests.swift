@@ -259,6 +259,15 @@ import Testing
         try await phone.eventually("the phone to take the new primary's policy") {
             try phone.cli(["policy", "show"], as: PolicyResult.self).policies.first?.settings.contains("push=none") == true
         }
+        // A device that joins now takes, as its first roster, the one the new primary re-signed
+        // (the hand-over roster is signed by the old primary and lists no new device).
+        let tablet = try await Self.agent("tablet", root: root)
+        let joined = try tablet.login(server, type: "mobile", approve: false)
+        #expect(throws: AgentHarness.CLIFailure.self) { _ = try desktop.cli(["approve", joined.deviceID], as: RosterResult.self) }
+        let approved = try laptop.cli(["approve", joined.deviceID], as: RosterResult.self)
+        try tablet.waitForRoster(approved.roster ?? "")
+        #expect(try tablet.cli(["status"], as: StatusResult.self).role == "secondary")
+        #expect(try Self.primaryOf(tablet) == "alice-PC-2")
         withExtendedLifetime(server) {}
     }
 
