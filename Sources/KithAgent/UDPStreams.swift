@@ -48,8 +48,9 @@ struct UDPStreams {
     var open: [Key: Stream] = [:]
     /// Hands a stream a sibling opened to the transfer code; nil: streams are refused.
     var acceptor: (@Sendable (UDPStreamLink, String) -> Void)?
-    /// A sibling whose stream did not open is not tried again before this (1 s doubling to a minute).
-    var backoff: [String: (until: UInt64, wait: UInt64)] = [:]
+    /// A sibling whose stream did not open is not tried again before `until` (about 1 s, doubling
+    /// to a minute, jittered).
+    var backoff: [String: (until: UInt64, schedule: Backoff)] = [:]
     var timer: (deadline: UInt64, task: Task<Void, Never>)?
     /// Dropped frames per sibling since the last log line about them (one line per burst).
     var dropped: [String: Int] = [:]
@@ -127,8 +128,8 @@ extension DirectLinks {
                 }
             }
         } catch {
-            let wait = min((udpStreams.backoff[peer]?.wait ?? 500) * 2, 60_000)
-            udpStreams.backoff[peer] = (clock() + wait, wait)
+            var schedule = udpStreams.backoff[peer]?.schedule ?? Backoff(baseMillis: 1000, capMillis: 60_000)
+            udpStreams.backoff[peer] = (clock() + schedule.nextDelayMillis { Double.random(in: 0...1) }, schedule)
             throw error
         }
         udpStreams.backoff[peer] = nil

@@ -153,6 +153,7 @@ extension Transfers {
     /// instead of bouncing the stream, and so do failed UDP stream opens (in `DirectLinks`).
     private nonisolated func watchForDirectPath(_ id: [UInt8], peer: String, channel: DeviceLinkHandle) async throws {
         var wait: UInt64 = 1000
+        var failures = Backoff(baseMillis: 2000, capMillis: 60_000)
         while !Task.isCancelled {
             try await Task.sleep(for: .milliseconds(wait))
             guard let direct = await environment.directAddress(peer) else { continue }
@@ -161,7 +162,7 @@ extension Transfers {
                     .connect(host: direct.host, port: direct.port).get()
                 probe.close(promise: nil)
             } catch {
-                wait = min(wait * 2, 60_000)
+                wait = failures.nextDelayMillis { Double.random(in: 0...1) }
                 guard await environment.canOpenUDPStream(peer) else { continue }
             }
             logger.info("transfer \(id.hexString.prefix(8)): a direct path to \(peer) is up; moving the stream there")
