@@ -35,6 +35,7 @@ extension Agent {
         }
         rosterBook = book
         policyBook = policies
+        loadContactBooks()
     }
 
     /// This device's place in the held roster: "primary", "secondary", or "pending" (not in it).

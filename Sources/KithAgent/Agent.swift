@@ -44,6 +44,11 @@ public actor Agent {
     /// The latest roster the server offered that does not list this device: what a new device
     /// recovers from (`kith primary recover`).
     var offeredRoster: SignedDocument?
+    /// Contacts' pinned roster chains, by account (Agent+ContactRosters): who of a contact's
+    /// devices may have and send messages.
+    var contactBooks: [String: ContactRosterBook] = [:]
+    /// Messages and rosters refused from contacts since the agent started (`kith status`).
+    var refusedFromContacts = 0
 
     var connection: ClientConnection?
     var connectedSession: AgentStore.Session?
@@ -207,6 +212,8 @@ public actor Agent {
             await consider(roster: update.roster, from: "the server")
         case .policyUpdate(let update):
             await consider(policy: update.policy, from: "the server")
+        case .contactRoster(let roster):
+            await consider(contactRoster: roster)
         case .contactList(let list):
             let contacts = list.contacts.map { AgentStore.Contact(account: $0.account, state: $0.state) }
             do {
@@ -268,14 +275,21 @@ public actor Agent {
             try? await connection.send(.relayAck(.init(relayID: deliver.relayID)))
             return
         }
-        guard let sender = sibling ?? (try? store.contactDevice(id: deliver.from)) ?? nil,
-              let senderKey = SigningPublicKey(rawValue: sender.key)?.noisePublicKey
+        let account = String(ReadState.account(ofDevice: deliver.from))
+        if sibling == nil, account != session.account, (try? isContact(account)) == true, approvedContactKey(deliver.from) == nil {
+            // A contact's device counts only as its primary's roster names it, whatever the server lists.
+            refusedFromContacts += 1
+            logger.notice("dropped a relayed payload from \(deliver.from): not approved in \(account)'s roster as this device holds it")
+            try? await connection.send(.relayAck(.init(relayID: deliver.relayID)))
+            return
+        }
+        guard let senderKey = sibling.flatMap({ SigningPublicKey(rawValue: $0.key) }) ?? approvedContactKey(deliver.from),
+              let senderKey = senderKey.noisePublicKey
         else {
-            // A device of this account, or of a contact, whose list has not come yet: wait for
-            // it (not acknowledged, so it comes again). Anyone else (a contact that ended) never
-            // will: acknowledge and drop it, or it would be redelivered for ever.
-            let account = String(ReadState.account(ofDevice: deliver.from))
-            if account == session.account || (try? isContact(account)) == true {
+            // A device of this account whose list has not come yet: wait for it (not acknowledged,
+            // so it comes again). Anyone else (a contact that ended, an account that is none) never
+            // will be known: acknowledge and drop it, or it would be redelivered for ever.
+            if account == session.account {
                 logger.warning("relayed payload from \(deliver.from), whose key is not here yet; it will come again")
                 return
             }
@@ -384,14 +398,21 @@ public actor Agent {
 
     /// The request that carries `item`, sealed for its receiver; nil while the receiver's key is unknown.
     private func outgoingRequest(for item: AgentStore.OutboxItem, from deviceID: String) throws -> Message? {
-        // A sibling's key comes from the roster the primary signed, never from the server's list alone.
+        // A device's key comes from the roster its primary signed (a sibling's from this account's,
+        // a contact's from the contact's), never from the server's list alone.
+        let account = String(ReadState.account(ofDevice: item.receiver))
         let receiverKey = item.kind == .chat
-            ? try store.contactDevice(id: item.receiver).flatMap { SigningPublicKey(rawValue: $0.key)?.noisePublicKey }
+            ? (contactBooks[account]?.maySend == true ? approvedContactKey(item.receiver)?.noisePublicKey : nil)
             : approvedSiblings().first { $0.id == item.receiver }.flatMap { SigningPublicKey(rawValue: $0.key)?.noisePublicKey }
         guard let receiverKey else {
-            if item.kind == .chat, try !isContact(String(ReadState.account(ofDevice: item.receiver))) {
+            if item.kind == .chat, try !isContact(account) {
                 try store.markFailed(seq: item.seq, reason: "\(item.receiver) is no longer a contact's device")
                 logger.notice("dropped a message copy to \(item.receiver): no longer a contact")
+            } else if item.kind == .chat, let book = contactBooks[account], book.maySend {
+                try store.markFailed(seq: item.seq, reason: "\(item.receiver) is not in \(account)'s roster")
+                logger.notice("dropped a message copy to \(item.receiver): not in \(account)'s roster")
+            } else if item.kind == .chat {
+                logger.warning("a message copy to \(item.receiver) waits: \(account)'s keys changed or its roster has not come")
             } else {
                 logger.warning("no approved key for \(item.receiver) here; the outbox waits for its device list and roster")
             }
@@ -446,6 +467,8 @@ public actor Agent {
         case .contactAdd: return Self.encode(await respond { try await self.contactChange(.add, request.params) })
         case .contactAccept: return Self.encode(await respond { try await self.contactChange(.accept, request.params) })
         case .contactRemove: return Self.encode(await respond { try await self.contactChange(.remove, request.params) })
+        case .contactVerify: return Self.encode(respondSync { try self.contactVerify(request.params) })
+        case .contactTrust: return Self.encode(respondSync { try self.contactTrust(request.params) })
         case .read: return Self.encode(await respond { try await self.read(request.params) })
         case .discover: return Self.encode(await respond { try await self.discover() })
         case .push: return Self.encode(await respond { try await self.push(request.params) })

@@ -3,6 +3,8 @@
 public enum AgentMethod: String, Codable, Sendable, CaseIterable {
     case status, signup, login, logout, devices, send, inbox
     case contacts, contactAdd, contactAccept, contactRemove, read, discover
+    /// A contact's safety code and trust (Protocol/local-api.md §Contacts' keys).
+    case contactVerify, contactTrust
     /// File transfers (Protocol/local-api.md §Transfers).
     case push, transfers, transfer, accept, reject
     /// The roster and policies (Protocol/local-api.md §Devices and approval).
@@ -43,10 +45,14 @@ public struct AgentRequest: Codable, Sendable, Equatable {
         public var settings: [String]?
         /// How long auto-approval stays open, e.g. "10m"; "off" closes it (`autoApprove`).
         public var duration: String?
+        /// The person confirmed it: the safety code matches (`contactVerify`), or they accept a
+        /// new key of a contact they had verified (`contactTrust`).
+        public var confirm: Bool?
 
         public init(invite: String? = nil, account: String? = nil, password: String? = nil, type: String? = nil,
                     name: String? = nil, to: String? = nil, text: String? = nil, limit: Int? = nil, code: UInt64? = nil,
-                    contact: String? = nil, all: Bool? = nil) {
+                    contact: String? = nil, all: Bool? = nil, confirm: Bool? = nil) {
+            self.confirm = confirm
             self.code = code
             self.contact = contact
             self.all = all
@@ -150,6 +156,9 @@ public struct StatusResult: Codable, Sendable, Equatable {
     public var roster: String?
     /// That roster's primary.
     public var primary: String?
+    /// Messages and rosters from contacts refused since the agent started: from devices their
+    /// primary did not approve, or signed by keys their chain does not prove.
+    public var refusedFromContacts: Int?
 }
 
 public struct LoginResultAPI: Codable, Sendable, Equatable {
@@ -246,6 +255,27 @@ public struct ContactEntry: Codable, Sendable, Equatable {
     public var devices: [DeviceEntry]
     public var onlineDevices: Int
     public var unread: Int
+    /// How far this device trusts the contact's keys: `no roster`, `unverified`, `verified` or
+    /// `key changed` (messages to it stop until `contactTrust`). Nil for requests.
+    public var trust: String?
+    /// What the person should know about the contact's keys, for people.
+    public var warning: String?
+    /// The contact's roster this device holds ("roster 3"): their devices that get and may send messages.
+    public var roster: String?
+    /// The devices of that roster.
+    public var approvedDevices: [String]?
+}
+
+/// A contact's safety code, and whether it is verified (`contactVerify`, `contactTrust`).
+public struct SafetyCodeResult: Codable, Sendable, Equatable {
+    public var contact: String
+    /// Forty digits in eight groups; the same on the contact's screen when both hold the real keys.
+    public var code: String
+    /// `unverified`, `verified` or `key changed`.
+    public var trust: String
+    public var verified: Bool
+    /// What happened, for people.
+    public var note: String?
 }
 
 public struct ContactsResult: Codable, Sendable, Equatable {
@@ -273,6 +303,9 @@ public struct AgentEvent: Codable, Sendable, Equatable {
         case roster
         /// This device accepted a new policy for `from`.
         case policy
+        /// A contact's keys changed (`contact`; `state`: its trust, `key changed` when a roster
+        /// under an unproven key arrived and messages to it stop), or were verified or trusted.
+        case contactKeys
     }
 
     public var event: Kind

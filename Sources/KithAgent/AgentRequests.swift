@@ -15,7 +15,7 @@ extension Agent {
             sessionExpiresAtMillis: session?.expiresAtMillis, pendingNotes: (try? store.pendingOutgoingCount()) ?? 0,
             heldNotices: (try? store.heldNoticeCount()) ?? 0, sentDirect: sentDirect, sentThroughServer: sentThroughServer,
             lastError: lastError, role: session == nil ? nil : rosterRole, roster: rosterBook?.current?.label,
-            primary: rosterBook?.current?.primary.deviceID)
+            primary: rosterBook?.current?.primary.deviceID, refusedFromContacts: refusedFromContacts)
     }
 
     func signup(_ params: AgentRequest.Params) async throws -> EmptyResult {
@@ -51,6 +51,7 @@ extension Agent {
         // server offers next would let it pick a primary. Only another account starts from nothing.
         if let held = try store.roster(), (try? RosterSigning.roster(in: RosterSigning.decodeDocument(held)))?.account != result.account {
             try store.clearDocuments()
+            try store.clearContactRosters()
         }
         try store.saveSession(.init(invite: invite, account: result.account, deviceID: result.deviceID,
                                     token: result.token, expiresAtMillis: result.expiresAtMillis))
@@ -146,9 +147,11 @@ extension Agent {
             guard try isContact(account) else {
                 throw AgentError(.unknownDevice, "\(to) is neither a device of \(session.account) nor a contact; see `kith devices` and `kith contacts`")
             }
-            let devices = try store.contactDevices(account: account).map(\.id).filter { to == account || $0 == to }
+            // The devices their primary approved, as this device holds the contact's roster; the
+            // server's list of their devices is not asked.
+            let devices = try sealableDevices(of: account).map(\.deviceID).filter { to == account || $0 == to }
             guard !devices.isEmpty else {
-                throw AgentError(.unknownDevice, "no device of \(to) is known yet; wait for the server's contact list")
+                throw AgentError(.notPermitted, "\(to) is not approved by \(account)'s primary (not in their roster): nothing was sent")
             }
             items = devices.map { .init(kind: .chat, receiver: $0, itemID: id, text: text, sentAtMillis: sentAt) }
         }
@@ -178,8 +181,14 @@ extension Agent {
         let unread = try store.unreadCounts()
         return ContactsResult(contacts: try store.contacts().map { contact in
             let devices = try store.contactDevices(account: contact.account).map { Self.entry($0, path: "relay", isThisDevice: false) }
+            let trust = contact.state == 1 ? (contactBooks[contact.account]?.trust ?? .noRoster) : nil
+            var warning: String?
+            if case .keyChanged(let wasVerified)? = trust { warning = Self.keyChangedWarning(contact.account, wasVerified: wasVerified) }
             return ContactEntry(account: contact.account, state: ["", "contact", "requested", "incoming"][Int(min(contact.state, 3))],
-                                devices: devices, onlineDevices: devices.filter(\.online).count, unread: unread[contact.account] ?? 0)
+                                devices: devices, onlineDevices: devices.filter(\.online).count, unread: unread[contact.account] ?? 0,
+                                trust: trust?.description, warning: warning,
+                                roster: contact.state == 1 ? contactBooks[contact.account]?.current?.label : nil,
+                                approvedDevices: contact.state == 1 ? contactBooks[contact.account]?.current?.members.map(\.deviceID) : nil)
         })
     }
 

@@ -1,3 +1,4 @@
+import KithCore
 import KithStore
 import KithWire
 import Logging
@@ -68,6 +69,14 @@ actor Presence {
         send(envelope, toDevicesOf: (try? store.devices(account: account)) ?? [])
     }
 
+    /// Sends `envelope` to every online device of each accepted contact of `account` (a roster of
+    /// `account` just stored).
+    func broadcastToContacts(_ envelope: Envelope, of account: String) {
+        for contact in (try? store.contacts(account: account)) ?? [] where contact.state == .contact {
+            send(envelope, toDevicesOf: (try? store.devices(account: contact.account)) ?? [])
+        }
+    }
+
     /// An unlinked device: its session is closed now, and its siblings get the list without it.
     func cutOff(deviceID: String, account: String) {
         online.removeValue(forKey: deviceID)?.close()
@@ -111,7 +120,10 @@ actor Presence {
         }
     }
 
-    /// Sends the account's contact list, then each contact's devices, to each online device of it.
+    /// Sends the account's contact list, then each contact's devices and roster chain, to each
+    /// online device of it. The rosters come after the devices and before any relayed payload,
+    /// so a message from a contact's newly approved device never arrives before the roster that
+    /// approves it (roster.md §Contacts' rosters).
     func pushContacts(account: String) {
         guard let devices = try? store.devices(account: account), devices.contains(where: { online[$0.id] != nil }),
               let contacts = try? store.contacts(account: account)
@@ -122,6 +134,10 @@ actor Presence {
         for contact in contacts where contact.state == .contact {
             guard let theirs = try? store.devices(account: contact.account) else { continue }
             send(contactDevices(contact.account, theirs), toDevicesOf: devices)
+            for bytes in (try? store.rosters(account: contact.account)) ?? [] {
+                guard let document = try? RosterSigning.decodeDocument(bytes) else { continue }
+                send(Envelope(.contactRoster(.init(account: contact.account, roster: document))), toDevicesOf: devices)
+            }
         }
     }
 

@@ -61,7 +61,7 @@ struct ServerSession {
             answer = nil
         case .note, .chat, .viewed, .loginResult, .deviceList, .relayDeliver, .contactList, .contactDevices, .chatAccepted,
              .fileOffer, .fileAnswer, .fileData, .fileEnd, .fileProgress, .fileCancel, .transitTicket, .transitOffer,
-             .documentShare, .approveRequest, .rosterUpdate, .policyUpdate:
+             .documentShare, .approveRequest, .rosterUpdate, .policyUpdate, .contactRoster:
             answer = Self.error(.malformed, "\(envelope.message.type) is not a request to the server")
         }
         if let answer { try await outbound.write(Envelope(requestID: envelope.requestID, answer)) }
@@ -225,10 +225,17 @@ struct ServerSession {
 
     // MARK: - Rosters and policies (Protocol/roster.md §Distribution, §Unlink)
 
+    /// A stored roster also goes to the contacts' devices (roster.md §Contacts' rosters): they
+    /// trust the account's devices only as its roster chain names them.
     private func publish(roster document: SignedDocument) async -> Message {
-        await publish(document, as: Envelope(.rosterUpdate(.init(roster: document)))) { keeper, device throws(RosterKeeper.Refusal) in
+        let answer = await publish(document, as: Envelope(.rosterUpdate(.init(roster: document)))) { keeper, device throws(RosterKeeper.Refusal) in
             try await keeper.publish(roster: document, from: device)
         }
+        if answer == .ack(.init()), let device {
+            await server.presence.broadcastToContacts(Envelope(.contactRoster(.init(account: device.account, roster: document))),
+                                                      of: device.account)
+        }
+        return answer
     }
 
     private func publish(policy document: SignedDocument) async -> Message {

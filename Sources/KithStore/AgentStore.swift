@@ -115,6 +115,17 @@ public final class AgentStore: Sendable {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v6 contacts' rosters") { db in
+            // A contact's pinned roster chain (Protocol/roster.md §Contacts' rosters): the held
+            // roster, whether its safety code was confirmed, every primary key the chain has had
+            // (32 bytes each), and a roster under an unproven key waiting for the user.
+            try db.execute(sql: """
+                CREATE TABLE contact_roster (
+                    account TEXT PRIMARY KEY NOT NULL, document BLOB NOT NULL, verified INTEGER NOT NULL,
+                    primaries BLOB NOT NULL, pending BLOB
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 
@@ -321,7 +332,7 @@ public final class AgentStore: Sendable {
         }
     }
 
-    private static func outboxItem(_ row: Row) -> OutboxItem {
+    static func outboxItem(_ row: Row) -> OutboxItem {
         OutboxItem(seq: row["seq"], kind: OutboxItem.Kind(rawValue: row["kind"]) ?? .note, receiver: row["receiver"],
                    itemID: (row["itemID"] as Data?).map { [UInt8]($0) }, text: row["text"],
                    body: (row["body"] as Data?).map { [UInt8]($0) }, sentAtMillis: UInt64(row["sentAtMillis"] as Int64))

@@ -3,8 +3,8 @@ import Foundation
 /// Output for people and scripts. Each line goes straight to file descriptor 1, unbuffered,
 /// so a long-running command's lines reach a log file or pipe as they happen.
 enum Console {
-    static func line(_ text: String) {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    static func line(_ text: String, terminator: String = "\n") {
+        FileHandle.standardOutput.write(Data((text + terminator).utf8))
     }
 
     /// Rows in columns as wide as their widest cell, trailing spaces trimmed.

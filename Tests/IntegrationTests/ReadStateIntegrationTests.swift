@@ -125,7 +125,7 @@ import Testing
         _ = try bob.cli(["contacts", "accept", "alice"], as: EmptyResult.self)
         try await alice.eventually("bob, online") {
             let contact = try alice.cli(["contacts"], as: ContactsResult.self).contacts.first
-            return contact?.state == "contact" && contact?.onlineDevices == 1
+            return contact?.state == "contact" && contact?.onlineDevices == 1 && contact?.approvedDevices == ["bob-PC-1"]
         }
         _ = try alice.cli(["send", "bob", "hi"], as: SendResult.self)
         try await bob.eventually("alice's message") {
@@ -152,12 +152,12 @@ import Testing
             try bob.cli(["contacts"], as: ContactsResult.self).contacts.first?.state == "incoming"
         }
         _ = try bob.cli(["contacts", "accept", "alice"], as: EmptyResult.self)
-        try await bob.eventually("alice's devices") {
-            try bob.cli(["contacts"], as: ContactsResult.self).contacts.first?.devices.count == aliceDevices
+        try await bob.eventually("alice's roster, with every device of hers") {
+            try bob.cli(["contacts"], as: ContactsResult.self).contacts.first?.approvedDevices?.count == aliceDevices
         }
         for agent in alice {
             try await agent.eventually("bob as a contact, and every sibling") {
-                try agent.cli(["contacts"], as: ContactsResult.self).contacts.first?.state == "contact"
+                try agent.cli(["contacts"], as: ContactsResult.self).contacts.first?.approvedDevices == ["bob-PC-1"]
                     && agent.cli(["devices"], as: DevicesResult.self).devices.count == aliceDevices
             }
         }

@@ -76,3 +76,29 @@ import Testing
         #expect(try store.message(code: 9)?.viewedBy == "alice-PC-2")
     }
 }
+
+/// A contact's keys changed and the user accepted the new ones: what waited goes to the new devices.
+@Suite struct ContactRosterStoreTests {
+    @Test func waitingMessagesAreReaddressedToTheAcceptedDevicesOnly() throws {
+        let store = try AgentStore(path: try AgentStoreTests.path())
+        let (first, second) = ([UInt8](repeating: 1, count: 16), [UInt8](repeating: 2, count: 16))
+        _ = try store.enqueue([
+            .init(kind: .chat, receiver: "bob-PC-1", itemID: first, text: "one", sentAtMillis: 1),
+            .init(kind: .chat, receiver: "bob-MP-1", itemID: first, text: "one", sentAtMillis: 1),
+            .init(kind: .chat, receiver: "bob-PC-1", itemID: second, text: "two", sentAtMillis: 2),
+            .init(kind: .chat, receiver: "bobby-PC-1", itemID: second, text: "not bob's", sentAtMillis: 2),
+            .init(kind: .note, receiver: "alice-PC-2", itemID: second, text: "a note", sentAtMillis: 3),
+        ])
+        #expect(try store.readdressWaitingMessages(account: "bob", to: ["bob-PC-1", "bob-PC-3"]) == 2)
+        let waiting = try store.pendingOutgoingByReceiver()
+        #expect(waiting["bob-MP-1"] == nil, "a device the accepted roster does not list gets nothing")
+        #expect(waiting["bob-PC-1"]?.map(\.text) == ["one", "two"])
+        #expect(waiting["bob-PC-3"]?.map(\.text) == ["one", "two"], "in the order they were written")
+        #expect(waiting["bobby-PC-1"]?.map(\.text) == ["not bob's"] && waiting["alice-PC-2"]?.count == 1)
+        let stored = AgentStore.ContactRoster(account: "bob", document: [1, 2, 3], verified: true,
+                                              primaries: [[UInt8](repeating: 7, count: 32), [UInt8](repeating: 8, count: 32)],
+                                              pending: [4])
+        try store.saveContactRoster(stored)
+        #expect(try store.contactRosters() == [stored])
+    }
+}

@@ -172,6 +172,7 @@ import Testing
         case .policyPublish: .policyPublish(try decoder.decode(PolicyPublish.self, from: body))
         case .policyUpdate: .policyUpdate(try decoder.decode(PolicyUpdate.self, from: body))
         case .unlink: .unlink(try decoder.decode(Unlink.self, from: body))
+        case .contactRoster: .contactRoster(try decoder.decode(ContactRoster.self, from: body))
         }
     }
 

@@ -217,6 +217,13 @@ public struct RosterBook: Sendable {
         if let holder, !candidate.contains(deviceID: holder.deviceID, key: holder.key) {
             throw .notForThisDevice(deviceID: holder.deviceID, roster: candidate.label)
         }
+        try Self.checkSelfSigned(candidate, signed)
+    }
+
+    /// Rules 5b–5c: signed by the primary the roster names, or by its own recovery key. What a
+    /// first roster must be, and what a contact's roster under a new key must be to be shown
+    /// (§Contacts' rosters).
+    static func checkSelfSigned(_ candidate: ValidRoster, _ signed: SignedDocument) throws(RosterRefusal) {
         let key: SigningPublicKey
         switch signed.signer {
         case candidate.primary.deviceID: key = candidate.primary.key

@@ -70,6 +70,7 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case policyPublish = 86
     case policyUpdate = 87
     case unlink = 88
+    case contactRoster = 89
 }
 
 /// Any message an envelope can carry.
@@ -115,6 +116,7 @@ public enum Message: Equatable, Sendable {
     case policyPublish(PolicyPublish)
     case policyUpdate(PolicyUpdate)
     case unlink(Unlink)
+    case contactRoster(ContactRoster)
 
     public var type: MessageType {
         switch self {
@@ -159,6 +161,7 @@ public enum Message: Equatable, Sendable {
         case .policyPublish: .policyPublish
         case .policyUpdate: .policyUpdate
         case .unlink: .unlink
+        case .contactRoster: .contactRoster
         }
     }
 
@@ -205,6 +208,7 @@ public enum Message: Equatable, Sendable {
         case .policyPublish(let m): try m.encodeFields(into: &writer)
         case .policyUpdate(let m): try m.encodeFields(into: &writer)
         case .unlink(let m): try m.encodeFields(into: &writer)
+        case .contactRoster(let m): try m.encodeFields(into: &writer)
         }
     }
 
@@ -251,6 +255,7 @@ public enum Message: Equatable, Sendable {
         case .policyPublish: .policyPublish(try PolicyPublish(fields: fields))
         case .policyUpdate: .policyUpdate(try PolicyUpdate(fields: fields))
         case .unlink: .unlink(try Unlink(fields: fields))
+        case .contactRoster: .contactRoster(try ContactRoster(fields: fields))
         }
     }
 }
@@ -2043,5 +2048,34 @@ public struct Unlink: FieldMessage, Codable {
     public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
         try validate()
         try writer.write(1, deviceID)
+    }
+}
+
+/// Server → agent, unsolicited (requestID 0): a signed roster of an accepted contact's account (Protocol/roster.md §Contacts' rosters). After each ContactDevices that follows a ContactList, the server sends every stored roster of that contact that changed the primary or the epoch, oldest first, then the latest; afterwards each new roster of the contact as it is stored. The receiver trusts the contact's devices only as that roster chain names them; an older agent ignores the message.
+public struct ContactRoster: FieldMessage, Codable {
+    public static let messageType: MessageType = .contactRoster
+    public var account: String
+    public var roster: SignedDocument
+
+    public init(account: String, roster: SignedDocument) {
+        self.account = account
+        self.roster = roster
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        account = try fields.required(1, "account", as: String.self)
+        roster = try fields.required(2, "roster", as: SignedDocument.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard account.utf8.count <= 64 else { throw .oversized("account: \(account.utf8.count) bytes, limit 64") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, account)
+        try writer.write(2, roster)
     }
 }

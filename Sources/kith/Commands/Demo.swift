@@ -14,7 +14,7 @@ extension Kith {
                 Starts `kith server` and three `kith agent` processes (alice's laptop and phone, \
                 bob's desktop) in a temporary directory, on loopback and the embedded SQLite store; \
                 logs the devices in, shows alice's device lists, sends a note each way between her \
-                devices, makes alice and bob contacts, has bob write to alice, reads it on the \
+                devices, makes alice and bob contacts (with their safety code), has bob write to alice, reads it on the \
                 laptop and shows the phone turn it viewed; then shuts everything down.
                 """
         )
@@ -146,10 +146,18 @@ extension Kith {
                 try bob.call(AgentRequest(.contacts), as: ContactsResult.self).contacts.first { $0.state == "incoming" }
             }
             _ = try bob.call(AgentRequest(.contactAccept, .init(contact: "alice")), as: EmptyResult.self)
-            _ = try waitFor("alice's devices in bob's contacts") {
-                try bob.call(AgentRequest(.contacts), as: ContactsResult.self).contacts.first { $0.devices.count == 2 }
+            _ = try waitFor("alice's roster in bob's contacts") {
+                try bob.call(AgentRequest(.contacts), as: ContactsResult.self).contacts.first { $0.approvedDevices?.count == 2 }
             }
-            Console.line("contact: alice asked bob, bob accepted")
+            _ = try waitFor("bob's roster in the laptop's contacts") {
+                try laptop.call(AgentRequest(.contacts), as: ContactsResult.self).contacts.first { $0.approvedDevices?.isEmpty == false }
+            }
+            Console.line("contact: alice asked bob, bob accepted; each device pinned the other account's roster")
+            let aliceSees = try laptop.call(AgentRequest(.contactVerify, .init(contact: "bob")), as: SafetyCodeResult.self)
+            let bobSees = try bob.call(AgentRequest(.contactVerify, .init(contact: "alice")), as: SafetyCodeResult.self)
+            Console.line("safety:  alice's laptop shows \(aliceSees.code) for bob")
+            Console.line("         bob's desktop shows  \(bobSees.code) for alice"
+                         + (aliceSees.code == bobSees.code ? " (the same: compare it to verify)" : " — THEY DIFFER"))
             let sent = try bob.call(AgentRequest(.send, .init(to: "alice", text: "lunch at noon?")), as: SendResult.self)
             Console.line("message: bob → alice: \"lunch at noon?\", one sealed copy for each of \((sent.devices ?? []).joined(separator: ", "))")
             for (name, client) in [("laptop", laptop), ("phone", phone)] {

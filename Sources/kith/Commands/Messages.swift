@@ -124,8 +124,8 @@ extension Kith {
 
     struct Contacts: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List your contacts (other accounts), ask for or accept one, or remove one.",
-            subcommands: [List.self, Add.self, Accept.self, Remove.self], defaultSubcommand: List.self)
+            abstract: "List your contacts (other accounts), ask for or accept one, remove one, or verify their keys.",
+            subcommands: [List.self, Add.self, Accept.self, Remove.self, Verify.self, Trust.self], defaultSubcommand: List.self)
 
         struct List: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "List contacts and open requests, with presence.")
@@ -139,7 +139,8 @@ extension Kith {
                         switch c.state {
                         case "contact":
                             Console.line("\(c.account.printable)  \(c.onlineDevices)/\(c.devices.count) online"
-                                + (c.unread > 0 ? "  \(c.unread) unread" : ""))
+                                + (c.unread > 0 ? "  \(c.unread) unread" : "") + (c.trust.map { "  \($0)" } ?? ""))
+                            if let warning = c.warning { Console.line("  ! \(warning)") }
                         case "requested": Console.line("\(c.account.printable)  asked; waiting for them to accept")
                         default: Console.line("\(c.account.printable)  asks to be your contact: `kith contacts accept \(c.account.printable)`")
                         }

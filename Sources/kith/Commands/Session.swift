@@ -113,6 +113,9 @@ extension Kith {
                 Console.line("server:   \(s.server ?? "none")  \(s.connected ? "connected" : "not connected")")
                 if s.pendingNotes > 0 { Console.line("outbox:   \(s.pendingNotes) item(s) waiting for the server") }
                 if s.heldNotices > 0 { Console.line("held:     \(s.heldNotices) viewed-notice(s) waiting for their messages") }
+                if let refused = s.refusedFromContacts, refused > 0 {
+                    Console.line("refused:  \(refused) message(s) or roster(s) from contacts' devices their roster does not approve; see the log and `kith contacts`")
+                }
                 if let error = s.lastError { Console.line("problem:  \(error)") }
             }
         }

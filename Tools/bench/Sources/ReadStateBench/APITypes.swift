@@ -79,6 +79,8 @@ struct ContactsResult: Decodable {
         /// `contact`, `requested` or `incoming`.
         var state: String
         var devices: [DevicesResult.Device]
+        /// The contact's devices their roster approves (what messages are sealed for).
+        var approvedDevices: [String]?
     }
 
     var contacts: [Contact]

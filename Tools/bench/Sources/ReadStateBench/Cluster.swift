@@ -85,8 +85,12 @@ struct Cluster {
                     state = "\(device.name) has no contact \(peer) yet"
                     return false
                 }
-                if device.account == "bob" && contact.devices.count != 3 {
-                    state = "bob knows \(contact.devices.count) alice devices"
+                if device.account == "bob" && (contact.approvedDevices ?? []).count != 3 {
+                    state = "bob holds a roster of \((contact.approvedDevices ?? []).count) alice devices"
+                    return false
+                }
+                if contact.approvedDevices == nil {
+                    state = "\(device.name) holds no roster of \(peer) yet"
                     return false
                 }
                 if device.account == "alice" {

@@ -7,7 +7,8 @@ import KithWire
 /// offered to a RosterBook that holds roster 2 of Protocol/vectors/roster.json (as alice-MP-1)
 /// and to a PolicyBook. Whatever the bytes, the books answer with a decision; an accepted
 /// roster is newer and is then unchanged, and a document that decodes re-encodes to a document
-/// that decodes to the same value. The bytes are also read as a typed recovery key.
+/// that decodes to the same value. A contact's book pinned to the same roster takes it too. The
+/// bytes are also read as a typed recovery key.
 @_cdecl("FuzzSignedDocument_main")
 public func main(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
     runFuzzer(argc, argv, fuzzOne)
@@ -21,6 +22,14 @@ let heldBook: RosterBook = {
     let key = SigningPublicKey(rawValue: [UInt8](hexString: phoneKey)!)!
     var book = RosterBook(account: "alice", holder: .init(deviceID: "alice-MP-1", key: key))
     guard case .accepted = book.consider(encoded: [UInt8](hexString: roster2)!) else { preconditionFailure("fixture refused") }
+    return book
+}()
+
+let heldContact: ContactRosterBook = {
+    var book = ContactRosterBook(account: "alice")
+    guard case .accepted = book.consider(try! RosterSigning.decodeDocument([UInt8](hexString: roster2)!)) else {
+        preconditionFailure("contact fixture refused")
+    }
     return book
 }()
 
@@ -39,6 +48,20 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     var policies = PolicyBook(account: "alice")
     if case .accepted = policies.consider(encoded: bytes, roster: book) {
         precondition(policies.consider(encoded: bytes, roster: book) == .unchanged)
+    }
+    // The same roster 2 as a contact's pinned roster (Protocol/roster.md §Contacts' rosters).
+    var contact = heldContact
+    if let document = try? RosterSigning.decodeDocument(bytes) {
+        switch contact.consider(document) {
+        case .accepted(let change):
+            precondition((change.current.epoch, change.current.version) > (UInt32(0), UInt64(2)), "an accepted contact roster is not newer")
+            precondition(contact.consider(document) == .unchanged && contact.maySend)
+        case .keyChanged:
+            precondition(!contact.maySend && contact.consider(document) == .unchanged, "a key change did not stop sending")
+            precondition(contact.trustNewKey() != nil && contact.maySend, "a trusted key change did not allow sending")
+        case .unchanged, .refused:
+            precondition(contact.current == heldContact.current, "a refused roster changed the contact's book")
+        }
     }
     if let key = try? RecoveryKey(parsing: String(decoding: bytes, as: UTF8.self)) {
         precondition((try? RecoveryKey(parsing: key.text))?.publicKey == key.publicKey, "recovery key did not round-trip")
