@@ -3,6 +3,7 @@ import PackageDescription
 
 // Layers point one way (see README "Layout"):
 //   kith (CLI)  →  KithNet (NIO shell)  →  KithCore  →  KithWire, KithCrypto  →  CSodium, CDNSSD
+//   kith, the benches, the agent  →  KithAPI (the local API's types and codec: Foundation only)
 // KithWire and KithCore never import NIOPosix, GRDB or CDNSSD; LayeringTests checks it.
 let package = Package(
     name: "Kith",
@@ -13,6 +14,7 @@ let package = Package(
         .library(name: "KithWire", targets: ["KithWire"]),
         .library(name: "KithCore", targets: ["KithCore"]),
         .library(name: "KithNetLibrary", targets: ["KithNet"]),
+        .library(name: "KithAPI", targets: ["KithAPI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -26,6 +28,9 @@ let package = Package(
         .target(name: "KithCrypto", dependencies: ["CSodium"]),
         .target(name: "KithWire"),
         .target(name: "KithCore", dependencies: ["KithCrypto", "KithWire"]),
+        // The agent's local API as types: one request type per method, results, errors, events,
+        // the JSON-lines codec. No networking: the CLI, the benches and any GUI import it.
+        .target(name: "KithAPI"),
         // Durable state: the server's and the agent's SQLite stores (GRDB).
         .target(name: "KithStore", dependencies: ["KithCrypto", .product(name: "GRDB", package: "GRDB.swift")]),
         // The I/O shell shared by server and agent: SwiftNIO channels around KithCore's machines.
@@ -53,7 +58,7 @@ let package = Package(
         .target(
             name: "KithAgent",
             dependencies: [
-                "CDNSSD", "KithCore", "KithCrypto", "KithNet", "KithStore", "KithWire",
+                "CDNSSD", "KithAPI", "KithCore", "KithCrypto", "KithNet", "KithStore", "KithWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -62,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "kith",
             dependencies: [
-                "KithAgent", "KithCore", "KithCrypto", "KithNet", "KithServer", "KithStore", "KithWire",
+                "KithAPI", "KithAgent", "KithCore", "KithCrypto", "KithNet", "KithServer", "KithStore", "KithWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -84,12 +89,19 @@ let package = Package(
         .testTarget(name: "KithStoreTests", dependencies: [
             "KithStore", "KithTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
+        // The agent's and the server's decisions, driven without processes or sockets.
+        .testTarget(name: "KithAgentTests", dependencies: [
+            "KithAPI", "KithAgent", "KithCore", "KithCrypto", "KithStore", "KithWire", "KithTestSupport",
+        ]),
+        .testTarget(name: "KithServerTests", dependencies: [
+            "KithServer", "KithCore", "KithCrypto", "KithStore", "KithWire", "KithTestSupport",
+        ]),
         .testTarget(name: "LayeringTests", dependencies: ["CDNSSD"]),
         // Real `kith` processes on loopback; depending on the executable makes SwiftPM build it.
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "kith", "KithAgent", "KithCore", "KithCrypto", "KithNet", "KithStore", "KithWire", "KithTestSupport",
+                "kith", "KithAPI", "KithAgent", "KithCore", "KithCrypto", "KithNet", "KithStore", "KithWire", "KithTestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),

@@ -1,3 +1,4 @@
+import KithAPI
 import KithCore
 import KithCrypto
 import KithStore
@@ -121,8 +122,8 @@ extension Agent {
     // MARK: - The local API
 
     /// `contactVerify`: the safety code, and with `confirm` the contact marked verified.
-    func contactVerify(_ params: AgentRequest.Params) throws -> SafetyCodeResult {
-        let (account, code) = try safetyCode(params)
+    func contactVerify(_ params: ContactVerifyRequest) throws -> SafetyCodeResult {
+        let (account, code) = try safetyCode(of: params.contact)
         var book = contactBooks[account]!
         var note: String?
         if params.confirm == true {
@@ -139,8 +140,9 @@ extension Agent {
     }
 
     /// `contactTrust`: accepts a contact's new keys. A contact that was verified needs `confirm`.
-    func contactTrust(_ params: AgentRequest.Params) throws -> SafetyCodeResult {
-        guard let account = params.contact, !account.isEmpty else { throw AgentError(.invalidRequest, "name the contact's account") }
+    func contactTrust(_ params: ContactTrustRequest) throws -> SafetyCodeResult {
+        let account = params.contact
+        guard !account.isEmpty else { throw AgentError(.invalidRequest, "name the contact's account") }
         guard var book = contactBooks[account] else {
             throw AgentError(.unknownDevice, "no roster of \(account) is held here: nothing to trust")
         }
@@ -159,15 +161,15 @@ extension Agent {
         }
         logger.warning("contact \(account): the user accepted \(change.current.label) with primary \(change.current.primary.deviceID) \(change.current.primary.key.fingerprint)")
         acted(on: change, of: account)
-        let (_, code) = try safetyCode(params)
+        let (_, code) = try safetyCode(of: account)
         return SafetyCodeResult(contact: account, code: code.description, trust: book.trust.description, verified: false,
                                 note: "\(account)'s new keys are trusted (unverified); held messages go now. Compare the safety code to verify them")
     }
 
     /// The safety code of this account and the contact's (Protocol/identity.md §Safety code).
-    private func safetyCode(_ params: AgentRequest.Params) throws -> (String, SafetyCode) {
+    private func safetyCode(of account: String) throws -> (String, SafetyCode) {
         guard let session = try store.session() else { throw AgentError(.notLoggedIn, "this device is not logged in; run `kith login`") }
-        guard let account = params.contact, !account.isEmpty else { throw AgentError(.invalidRequest, "name the contact's account") }
+        guard !account.isEmpty else { throw AgentError(.invalidRequest, "name the contact's account") }
         guard try isContact(account) else { throw AgentError(.unknownDevice, "\(account) is not a contact; see `kith contacts`") }
         guard let own = rosterBook?.current else {
             throw AgentError(.notPermitted, "this device holds no roster of \(session.account) yet, so there is no code to compare")

@@ -1,3 +1,4 @@
+import KithAPI
 import KithCore
 import KithCrypto
 import KithNet
@@ -35,9 +36,16 @@ extension Agent {
     }
 
     /// A note or notice that came on a direct path: committed before the links acknowledge it.
+    /// The links hold sessions with approved siblings only; `Intake`'s table decides the rest.
     func receiveDirect(_ envelope: Envelope, from device: String) -> Bool {
+        let sender: Intake.Sender = isApprovedSibling(device) ? .approvedSibling : .unapprovedSibling
         do {
-            try commitFromSibling(envelope.message, from: device)
+            switch Intake.handle(Intake.Kind(envelope.message), from: sender, via: .direct) {
+            case .siblingItem: try commitFromSibling(envelope.message, from: device)
+            case .drop(let reason): logger.notice("dropped a direct \(envelope.message.type) from \(device): \(reason)")
+            case .siblingDocument, .approveRequest, .contactMessage:
+                logger.notice("dropped a direct \(envelope.message.type) from \(device): not on this route")
+            }
             return true
         } catch {
             logger.error("cannot store a direct \(envelope.message.type) from \(device): \(error); it will come again")

@@ -1,3 +1,5 @@
+import KithAPI
+
 /// The local API's event stream: each subscriber gets every event published after it subscribed.
 extension Agent {
     public func subscribe() -> AsyncStream<AgentEvent> {
@@ -13,7 +15,10 @@ extension Agent {
         subscribers[id] = nil
     }
 
+    /// Sends `event`, marked with the account it belongs to, to every subscriber.
     func publish(_ event: AgentEvent) {
+        var event = event
+        event.account = event.account ?? rosterBook?.account
         for continuation in subscribers.values { continuation.yield(event) }
     }
 }

@@ -1,3 +1,4 @@
+import KithAPI
 import KithCore
 import KithCrypto
 import KithStore
@@ -63,7 +64,7 @@ extension Agent {
 
     /// The local `read`: marks one message, or everything from a contact, viewed here, and queues
     /// a notice for every other device of the account, in one transaction.
-    func read(_ params: AgentRequest.Params) async throws -> ReadResult {
+    func read(_ params: ReadRequest) async throws -> ReadResult {
         let context = try store.readContext(code: params.code)
         guard let session = context.session else {
             throw AgentError(.notLoggedIn, "this device is not logged in; run `kith login`")

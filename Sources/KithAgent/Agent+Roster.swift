@@ -1,3 +1,4 @@
+import KithAPI
 import KithCore
 import KithCrypto
 import KithNet

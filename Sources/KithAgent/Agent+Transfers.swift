@@ -1,4 +1,5 @@
 import Foundation
+import KithAPI
 import KithCore
 import KithCrypto
 import KithNet
@@ -91,10 +92,11 @@ extension Agent {
 
     // MARK: - Local API
 
-    func push(_ params: AgentRequest.Params) async throws -> TransferInfo {
+    func push(_ params: PushRequest) async throws -> TransferInfo {
         guard let transfers else { throw AgentError(.internalError, "transfers are not running") }
         guard let session = try store.session() else { throw AgentError(.notLoggedIn, "log in first: `kith login`") }
-        guard let to = params.to, !to.isEmpty else { throw AgentError(.invalidRequest, "push needs `to`: a device id") }
+        let to = params.to
+        guard !to.isEmpty else { throw AgentError(.invalidRequest, "push needs `to`: a device id") }
         guard to != session.deviceID else { throw AgentError(.invalidRequest, "\(to) is this device") }
         guard siblingKeys()[to] != nil else {
             if pendingDevices().contains(where: { $0.id == to }) || rosterRole == "pending" {
@@ -112,19 +114,20 @@ extension Agent {
         case "ask": receive = .ask
         default: throw AgentError(.invalidRequest, "receive is direct or ask")
         }
-        let entries = try PushPlan.entries(for: params.paths ?? [])
+        let entries = try PushPlan.entries(for: params.paths)
         return try await transfers.push(entries, to: to, receive: receive, ttlSeconds: params.ttlSeconds)
     }
 
-    func transfersRequest(_ method: AgentMethod, _ params: AgentRequest.Params) async throws -> TransferInfo {
+    /// `transfer`, `accept` and `reject`.
+    func transferAction(_ request: some TransferActionRequest) async throws -> TransferInfo {
         guard let transfers else { throw AgentError(.internalError, "transfers are not running") }
-        guard let id = params.id, !id.isEmpty else { throw AgentError(.invalidRequest, "\(method.rawValue) needs `id`") }
-        switch method {
-        case .accept:
-            let folder = params.folder.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-            return try await transfers.accept(id, folder: folder)
-        case .reject: return try await transfers.reject(id)
-        default: return try await transfers.info(id)
+        guard !request.id.isEmpty else { throw AgentError(.invalidRequest, "name a transfer (`id`)") }
+        switch request {
+        case let accept as AcceptRequest:
+            let folder = accept.folder.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+            return try await transfers.accept(accept.id, folder: folder)
+        case is RejectRequest: return try await transfers.reject(request.id)
+        default: return try await transfers.info(request.id)
         }
     }
 

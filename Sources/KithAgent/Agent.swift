@@ -1,4 +1,5 @@
 import Foundation
+import KithAPI
 import KithCore
 import KithCrypto
 import KithNet
@@ -222,10 +223,18 @@ public actor Agent {
                 logger.error("cannot store the contact list: \(error)")
             }
         case .contactDevices(let list):
+            let before = Dictionary(((try? store.contactDevices(account: list.account)) ?? []).map { ($0.id, $0.online) },
+                                    uniquingKeysWith: { first, _ in first })
+            var newer = false
             do {
-                try store.replaceContactDevices(account: list.account, list.devices.map(Self.device), revision: list.revision)
+                newer = try store.replaceContactDevices(account: list.account, list.devices.map(Self.device), revision: list.revision)
             } catch {
                 logger.error("cannot store the devices of \(list.account): \(error)")
+            }
+            // A contact's device that came online, or went offline: what a contact list redraws.
+            for device in list.devices where newer && before[device.deviceID] != device.online
+                && (before[device.deviceID] != nil || device.online) {
+                publish(AgentEvent(event: .presence, from: device.deviceID, contact: list.account, state: device.online ? "online" : "offline"))
             }
             Task { await self.flushOutbox() }  // copies may have waited for these keys
         case .relayDeliver(let deliver):
@@ -265,50 +274,34 @@ public actor Agent {
     }
 
     /// Opens a relayed payload, commits what it carries, then acknowledges it: acknowledged means
-    /// stored. Notes and viewed-notices come only from the account's own devices, messages only
-    /// from contacts' devices with a server code; anything else is dropped (and acknowledged).
+    /// stored. Who may send what is `Intake`'s table; this carries its answers out.
     private func receive(_ deliver: RelayDeliver, session: AgentStore.Session, connection: ClientConnection) async {
-        let sibling = (try? store.devices())?.first(where: { $0.id == deliver.from })
-        if sibling != nil, !isApprovedSibling(deliver.from) {
-            // Pending, unlinked, or put in the list by the server: its siblings take nothing from it.
-            logger.notice("dropped a relayed payload from \(deliver.from): not in this device's roster")
-            try? await connection.send(.relayAck(.init(relayID: deliver.relayID)))
+        let (sender, key) = classify(deliver.from, session: session)
+        switch Intake.admit(sender) {
+        case .open: break
+        case .wait(let reason):
+            logger.warning("relayed payload from \(deliver.from), \(reason)")
             return
-        }
-        let account = String(ReadState.account(ofDevice: deliver.from))
-        if sibling == nil, account != session.account, (try? isContact(account)) == true, approvedContactKey(deliver.from) == nil {
-            // A contact's device counts only as its primary's roster names it, whatever the server lists.
-            refusedFromContacts += 1
-            logger.notice("dropped a relayed payload from \(deliver.from): not approved in \(account)'s roster as this device holds it")
-            try? await connection.send(.relayAck(.init(relayID: deliver.relayID)))
-            return
-        }
-        guard let senderKey = sibling.flatMap({ SigningPublicKey(rawValue: $0.key) }) ?? approvedContactKey(deliver.from),
-              let senderKey = senderKey.noisePublicKey
-        else {
-            // A device of this account whose list has not come yet: wait for it (not acknowledged,
-            // so it comes again). Anyone else (a contact that ended, an account that is none) never
-            // will be known: acknowledge and drop it, or it would be redelivered for ever.
-            if account == session.account {
-                logger.warning("relayed payload from \(deliver.from), whose key is not here yet; it will come again")
-                return
-            }
-            logger.notice("dropped a relayed payload from \(deliver.from): not a device of this account or of a contact")
+        case .drop(let reason):
+            if sender == .unapprovedContactDevice { refusedFromContacts += 1 }
+            logger.notice("dropped a relayed payload from \(deliver.from): \(reason)")
             try? await connection.send(.relayAck(.init(relayID: deliver.relayID)))
             return
         }
         do {
+            guard let key = key?.noisePublicKey else { throw WireError.malformed("the sender's key has no X25519 form") }
             let envelope = try RelayedMessage.open(deliver.payload, from: deliver.from, to: session.deviceID,
-                                                   receiverKeys: identity.noiseKeyPair, senderKey: senderKey)
-            switch (envelope.message, sibling != nil, deliver.code) {
-            case (.chat(let chat), false, let code?):
+                                                   receiverKeys: identity.noiseKeyPair, senderKey: key)
+            switch Intake.handle(Intake.Kind(envelope.message), from: sender, via: deliver.code == nil ? .relay : .relayWithCode) {
+            case .contactMessage:
+                guard case .chat(let chat) = envelope.message, let code = deliver.code else { break }
                 try receive(chat, code: code, from: deliver.from)
-            case (.note, true, nil), (.viewed, true, nil):
+            case .siblingItem:
                 try commitFromSibling(envelope.message, from: deliver.from)
-            case (.documentShare, true, nil), (.approveRequest, true, nil):
+            case .siblingDocument, .approveRequest:
                 await receiveFromSibling(envelope.message, from: deliver.from)
-            default:
-                logger.notice("dropped a relayed \(envelope.message.type) from \(deliver.from): not allowed on this route")
+            case .drop(let reason):
+                logger.notice("dropped a relayed \(envelope.message.type) from \(deliver.from): \(reason)")
             }
         } catch let error as WireError {
             logger.warning("dropped a relayed payload from \(deliver.from): \(error)")
@@ -317,6 +310,20 @@ public actor Agent {
             return  // not acknowledged: the server delivers it again
         }
         try? await connection.send(.relayAck(.init(relayID: deliver.relayID)))
+    }
+
+    /// Who `deviceID` is to this device (`Intake.Sender`), and the key its payloads open with:
+    /// a sibling's from the device list once the roster approves it, a contact's device's from
+    /// the contact's roster.
+    func classify(_ deviceID: String, session: AgentStore.Session) -> (Intake.Sender, SigningPublicKey?) {
+        if let sibling = (try? store.devices())?.first(where: { $0.id == deviceID }) {
+            return isApprovedSibling(deviceID) ? (.approvedSibling, SigningPublicKey(rawValue: sibling.key)) : (.unapprovedSibling, nil)
+        }
+        let account = String(ReadState.account(ofDevice: deviceID))
+        if account == session.account { return (.unknownSibling, nil) }
+        guard (try? isContact(account)) == true else { return (.stranger, nil) }
+        let key = approvedContactKey(deviceID)
+        return (key == nil ? .unapprovedContactDevice : .approvedContactDevice, key)
     }
 
     // MARK: - The outbox
@@ -348,35 +355,42 @@ public actor Agent {
         } while flushAgain
     }
 
-    /// Sends one receiver's items in order; false when one could not go (the rest wait).
+    /// Sends one receiver's items in order; false when one could not go (the rest wait). The
+    /// route and what an answer means are `OutboxPolicy`'s; this carries them out.
     private func flush(_ items: [AgentStore.OutboxItem], from me: String) async -> Bool {
         for item in items {
-            if item.kind != .chat, let links, await links.isDirect(item.receiver), let message = directMessage(item),
-               await links.deliver(message, to: item.receiver) {
-                try? store.markRelayed(seq: item.seq)
-                sentDirect += 1
+            let (receiver, key) = await outboxReceiver(of: item)
+            let route = OutboxPolicy.route(Self.policyItem(item.kind), to: receiver)
+            switch route {
+            case .wait(let reason):
+                logger.warning("a \(item.kind) to \(item.receiver) waits: \(reason)")
+                return false
+            case .drop(let reason):
+                logger.notice("dropped a \(item.kind) to \(item.receiver): \(reason)")
+                try? store.markFailed(seq: item.seq, reason: "\(item.receiver): \(reason)")
                 continue
-            }
-            guard let connection, !connection.isClosed else { return false }
-            do {
-                guard let request = try outgoingRequest(for: item, from: me) else {
-                    if try store.isPending(seq: item.seq) { return false }  // no key yet: wait
-                    continue  // dropped for good
+            case .directThenServer:
+                if let links, let message = directMessage(item), await links.deliver(message, to: item.receiver) {
+                    try? store.markRelayed(seq: item.seq)
+                    sentDirect += 1
+                    continue
                 }
-                let answer = try await connection.request(request).message
-                switch answer {
-                case .ack:
-                    try store.markRelayed(seq: item.seq)
+            case .server:
+                break
+            }
+            guard let connection, !connection.isClosed, let key = key?.noisePublicKey else { return false }
+            do {
+                let answer = try await connection.request(try outgoingRequest(for: item, from: me, key: key)).message
+                switch OutboxPolicy.outcome(of: answer) {
+                case .delivered(let code):
+                    try store.markRelayed(seq: item.seq, code: code)
                     sentThroughServer += 1
-                case .chatAccepted(let accepted):
-                    try store.markRelayed(seq: item.seq, code: accepted.code)
-                    sentThroughServer += 1
-                case .errorMessage(let error) where [ErrorCode.forbidden, .notFound].map(\.rawValue).contains(error.code):
+                case .refused(let reason):
                     // Final: the receiver is gone or no longer a contact. Drop it, keep going.
-                    logger.error("the server refused a \(item.kind) to \(item.receiver) for good: \(Self.describe(answer))")
-                    try store.markFailed(seq: item.seq, reason: Self.describe(answer))
-                default:
-                    logger.error("the server refused a \(item.kind) to \(item.receiver): \(Self.describe(answer))")
+                    logger.error("the server refused a \(item.kind) to \(item.receiver) for good: \(reason)")
+                    try store.markFailed(seq: item.seq, reason: reason)
+                case .retryLater(let reason):
+                    logger.error("the server refused a \(item.kind) to \(item.receiver): \(reason)")
                     return false
                 }
             } catch {
@@ -385,6 +399,30 @@ public actor Agent {
             }
         }
         return true
+    }
+
+    /// What this device knows of an item's receiver, and the key to seal for it: a device's key
+    /// comes from the roster its primary signed (a sibling's from this account's, a contact's
+    /// from the contact's), never from the server's list alone.
+    private func outboxReceiver(of item: AgentStore.OutboxItem) async -> (OutboxPolicy.Receiver, SigningPublicKey?) {
+        let account = String(ReadState.account(ofDevice: item.receiver))
+        if account == rosterBook?.account {
+            guard let sibling = approvedSiblings().first(where: { $0.id == item.receiver }) else { return (.unapprovedSibling, nil) }
+            let direct = await links?.isDirect(item.receiver) ?? false
+            return (.approvedSibling(directPath: direct), SigningPublicKey(rawValue: sibling.key))
+        }
+        guard (try? isContact(account)) == true else { return (.notAContact, nil) }
+        guard let book = contactBooks[account], book.maySend else { return (.contactDevice(.held), nil) }
+        guard let member = book.member(item.receiver) else { return (.contactDevice(.notInRoster), nil) }
+        return (.contactDevice(.approved), member.key)
+    }
+
+    private static func policyItem(_ kind: AgentStore.OutboxItem.Kind) -> OutboxPolicy.Item {
+        switch kind {
+        case .note: .note
+        case .viewed: .viewed
+        case .chat: .chat
+        }
     }
 
     /// What a direct path carries for `item` (the envelope inside, without relay sealing).
@@ -396,28 +434,8 @@ public actor Agent {
         }
     }
 
-    /// The request that carries `item`, sealed for its receiver; nil while the receiver's key is unknown.
-    private func outgoingRequest(for item: AgentStore.OutboxItem, from deviceID: String) throws -> Message? {
-        // A device's key comes from the roster its primary signed (a sibling's from this account's,
-        // a contact's from the contact's), never from the server's list alone.
-        let account = String(ReadState.account(ofDevice: item.receiver))
-        let receiverKey = item.kind == .chat
-            ? (contactBooks[account]?.maySend == true ? approvedContactKey(item.receiver)?.noisePublicKey : nil)
-            : approvedSiblings().first { $0.id == item.receiver }.flatMap { SigningPublicKey(rawValue: $0.key)?.noisePublicKey }
-        guard let receiverKey else {
-            if item.kind == .chat, try !isContact(account) {
-                try store.markFailed(seq: item.seq, reason: "\(item.receiver) is no longer a contact's device")
-                logger.notice("dropped a message copy to \(item.receiver): no longer a contact")
-            } else if item.kind == .chat, let book = contactBooks[account], book.maySend {
-                try store.markFailed(seq: item.seq, reason: "\(item.receiver) is not in \(account)'s roster")
-                logger.notice("dropped a message copy to \(item.receiver): not in \(account)'s roster")
-            } else if item.kind == .chat {
-                logger.warning("a message copy to \(item.receiver) waits: \(account)'s keys changed or its roster has not come")
-            } else {
-                logger.warning("no approved key for \(item.receiver) here; the outbox waits for its device list and roster")
-            }
-            return nil
-        }
+    /// The request that carries `item` through the server, sealed for its receiver's key.
+    private func outgoingRequest(for item: AgentStore.OutboxItem, from deviceID: String, key: PublicKey) throws -> Message {
         let envelope: Envelope
         switch item.kind {
         case .note: envelope = Envelope(.note(.init(id: item.itemID ?? [], sentAtMillis: item.sentAtMillis, text: item.text)))
@@ -425,7 +443,7 @@ public actor Agent {
         case .viewed: envelope = try Envelope.decode((item.body ?? [])[...])
         }
         let payload = try RelayedMessage.seal(envelope, from: deviceID, to: item.receiver, senderKeys: identity.noiseKeyPair,
-                                              receiverKey: receiverKey)
+                                              receiverKey: key)
         if item.kind == .chat {
             return .chatSend(.init(to: item.receiver, messageID: item.itemID ?? [], payload: payload))
         }
@@ -437,80 +455,5 @@ public actor Agent {
             return error.message ?? "error \(error.code)"
         }
         return "unexpected \(message.type)"
-    }
-
-    // MARK: - The local API
-
-    /// The device a roster request names (`to`).
-    static func device(_ params: AgentRequest.Params) throws -> String {
-        guard let to = params.to, !to.isEmpty else { throw AgentError(.invalidRequest, "name a device (`to`)") }
-        return to
-    }
-
-    /// Answers one request line with one response line.
-    public func handle(_ line: [UInt8]) async -> [UInt8] {
-        let request: AgentRequest
-        do {
-            request = try JSONDecoder().decode(AgentRequest.self, from: Data(line))
-        } catch {
-            return Self.encode(AgentResponse<EmptyResult>(error: AgentError(.invalidRequest, "not a request: \(error)")))
-        }
-        switch request.method {
-        case .status: return Self.encode(AgentResponse(result: status()))
-        case .signup: return Self.encode(await respond { try await self.signup(request.params) })
-        case .login: return Self.encode(await respond { try await self.login(request.params) })
-        case .logout: return Self.encode(await respond { try await self.logout() })
-        case .devices: return Self.encode(await respond { try await self.devices() })
-        case .send: return Self.encode(await respond { try await self.send(request.params) })
-        case .inbox: return Self.encode(respondSync { try self.inbox(request.params) })
-        case .contacts: return Self.encode(respondSync { try self.contacts() })
-        case .contactAdd: return Self.encode(await respond { try await self.contactChange(.add, request.params) })
-        case .contactAccept: return Self.encode(await respond { try await self.contactChange(.accept, request.params) })
-        case .contactRemove: return Self.encode(await respond { try await self.contactChange(.remove, request.params) })
-        case .contactVerify: return Self.encode(respondSync { try self.contactVerify(request.params) })
-        case .contactTrust: return Self.encode(respondSync { try self.contactTrust(request.params) })
-        case .read: return Self.encode(await respond { try await self.read(request.params) })
-        case .discover: return Self.encode(await respond { try await self.discover() })
-        case .push: return Self.encode(await respond { try await self.push(request.params) })
-        case .transfers: return Self.encode(await respond { try await self.transferList() })
-        case .transfer, .accept, .reject:
-            return Self.encode(await respond { try await self.transfersRequest(request.method, request.params) })
-        case .roster: return Self.encode(respondSync { try self.rosterInfo() })
-        case .approve: return Self.encode(await respond { try await self.approve(try Self.device(request.params)) })
-        case .autoApprove: return Self.encode(await respond { try await self.autoApprove(request.params.duration ?? "off") })
-        case .deny: return Self.encode(await respond { try await self.deny(try Self.device(request.params)) })
-        case .unlink: return Self.encode(await respond { try await self.unlink(try Self.device(request.params)) })
-        case .handOver: return Self.encode(await respond { try await self.handOver(to: try Self.device(request.params)) })
-        case .recover: return Self.encode(await respond { try await self.recover(request.params.text ?? "") })
-        case .policyShow: return Self.encode(respondSync { try self.policyShow(request.params.to) })
-        case .policySet:
-            return Self.encode(await respond { try await self.policySet(try Self.device(request.params), request.params.settings ?? []) })
-        case .events: return Self.encode(AgentResponse<EmptyResult>(
-            error: AgentError(.invalidRequest, "events is a stream: send it as the first line of a connection")))
-        }
-    }
-
-    private func respond<R: Codable & Sendable>(_ body: () async throws -> R) async -> AgentResponse<R> {
-        do { return AgentResponse(result: try await body()) } catch let error as AgentError {
-            return AgentResponse(error: error)
-        } catch {
-            logger.error("request failed: \(error)")
-            return AgentResponse(error: AgentError(.internalError, "\(error)"))
-        }
-    }
-
-    private func respondSync<R: Codable & Sendable>(_ body: () throws -> R) -> AgentResponse<R> {
-        do { return AgentResponse(result: try body()) } catch let error as AgentError {
-            return AgentResponse(error: error)
-        } catch {
-            logger.error("request failed: \(error)")
-            return AgentResponse(error: AgentError(.internalError, "\(error)"))
-        }
-    }
-
-    static func encode<R: Codable>(_ response: AgentResponse<R>) -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return Array((try? encoder.encode(response)) ?? Data(#"{"ok":false}"#.utf8))
     }
 }

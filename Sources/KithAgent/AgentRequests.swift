@@ -1,4 +1,5 @@
 import Foundation
+import KithAPI
 import KithCore
 import KithCrypto
 import KithStore
@@ -18,10 +19,8 @@ extension Agent {
             primary: rosterBook?.current?.primary.deviceID, refusedFromContacts: refusedFromContacts)
     }
 
-    func signup(_ params: AgentRequest.Params) async throws -> EmptyResult {
-        guard let invite = params.invite, let account = params.account, let password = params.password else {
-            throw AgentError(.invalidRequest, "signup needs invite, account and password")
-        }
+    func signup(_ params: SignupRequest) async throws -> EmptyResult {
+        let (invite, account, password) = (params.invite, params.account, params.password)
         let connection = try await connect(invite: invite)
         defer { Task { await connection.close() } }
         let answer = try await connection.request(.signup(.init(account: account, password: password))).message
@@ -32,10 +31,8 @@ extension Agent {
         return EmptyResult()
     }
 
-    func login(_ params: AgentRequest.Params) async throws -> LoginResultAPI {
-        guard let invite = params.invite, let account = params.account, let password = params.password else {
-            throw AgentError(.invalidRequest, "login needs invite, account and password")
-        }
+    func login(_ params: LoginRequest) async throws -> LoginResultAPI {
+        let (invite, account, password) = (params.invite, params.account, params.password)
         let type = params.type.flatMap(TerminalType.init(name:)) ?? .pc
         let name = params.name ?? ProcessInfo.processInfo.hostName
         let connection = try await connect(invite: invite)
@@ -126,11 +123,11 @@ extension Agent {
 
     /// A note to another device of the account (`to` is its id), or a message to a contact: to
     /// every device of its account (`to` is the account) or to one of them (`to` is that device).
-    func send(_ params: AgentRequest.Params) async throws -> SendResult {
+    func send(_ params: SendRequest) async throws -> SendResult {
         guard let session = try store.session() else {
             throw AgentError(.notLoggedIn, "this device is not logged in; run `kith login`")
         }
-        guard let to = params.to, let text = params.text else { throw AgentError(.invalidRequest, "send needs to and text") }
+        let (to, text) = (params.to, params.text)
         guard text.utf8.count <= 16384 else { throw AgentError(.invalidRequest, "a note or message is at most 16384 bytes") }
         guard to != session.deviceID else { throw AgentError(.invalidRequest, "that is this device") }
         let id = secureRandomBytes(16), sentAt = now()
@@ -163,7 +160,7 @@ extension Agent {
                           code: isChat && relayed ? try store.sentCode(seq: seqs[0]) : nil)
     }
 
-    func inbox(_ params: AgentRequest.Params) throws -> InboxResult {
+    func inbox(_ params: InboxRequest) throws -> InboxResult {
         guard let session = try store.session() else {
             throw AgentError(.notLoggedIn, "this device is not logged in; run `kith login`")
         }
@@ -192,22 +189,22 @@ extension Agent {
         })
     }
 
-    enum ContactChange { case add, accept, remove }
-
-    func contactChange(_ change: ContactChange, _ params: AgentRequest.Params) async throws -> EmptyResult {
+    /// `contactAdd`, `contactAccept` and `contactRemove`, through the server.
+    func contactChange(_ params: some ContactChangeRequest) async throws -> EmptyResult {
         guard let session = try store.session() else {
             throw AgentError(.notLoggedIn, "this device is not logged in; run `kith login`")
         }
-        guard let contact = params.contact, !contact.isEmpty else { throw AgentError(.invalidRequest, "name the contact's account") }
+        let contact = params.contact
+        guard !contact.isEmpty else { throw AgentError(.invalidRequest, "name the contact's account") }
         if let problem = AccountRules.problem(withName: contact) { throw AgentError(.invalidRequest, problem) }
         guard contact != session.account else { throw AgentError(.invalidRequest, "that is your own account") }
         guard let connection, !connection.isClosed else {
             throw AgentError(.serverUnreachable, "the server is not reachable now; contacts change only through it")
         }
-        let request: Message = switch change {
-        case .add: .contactRequest(.init(account: contact))
-        case .accept: .contactAccept(.init(account: contact))
-        case .remove: .contactRemove(.init(account: contact))
+        let request: Message = switch params {
+        case is ContactAddRequest: .contactRequest(.init(account: contact))
+        case is ContactAcceptRequest: .contactAccept(.init(account: contact))
+        default: .contactRemove(.init(account: contact))
         }
         let answer = try await connection.request(request, timeout: .seconds(10)).message
         guard answer == .ack(.init()) else {

@@ -1,3 +1,4 @@
+import KithAPI
 import CDNSSD
 import Foundation
 import KithCore

@@ -1,4 +1,5 @@
 import Foundation
+import KithAPI
 import Logging
 import NIOCore
 import NIOPosix
@@ -52,8 +53,7 @@ public enum LocalAPIServer {
                     try await streamEvents(agent: agent, outbound: outbound, until: &lines)
                     return
                 }
-                let response = await agent.handle(Array(line.readableBytesView))
-                try await outbound.write(ByteBuffer(bytes: response + [0x0a]))
+                try await outbound.write(ByteBuffer(bytes: await agent.handle(Array(line.readableBytesView))))
             }
         }
     }
@@ -62,12 +62,10 @@ public enum LocalAPIServer {
     private static func streamEvents(agent: Agent, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
                                      until inbound: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator) async throws {
         let events = await agent.subscribe()
-        try await outbound.write(ByteBuffer(bytes: Agent.encode(AgentResponse(result: EmptyResult())) + [0x0a]))
+        try await outbound.write(ByteBuffer(bytes: APICodec.encode(AgentResponse(result: EmptyResult()))))
         let writer = Task {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
             for await event in events {
-                try await outbound.write(ByteBuffer(bytes: Array(try encoder.encode(event)) + [0x0a]))
+                try await outbound.write(ByteBuffer(bytes: APICodec.encode(event)))
             }
         }
         defer { writer.cancel() }
@@ -75,7 +73,7 @@ public enum LocalAPIServer {
     }
 
     private static func isEventsRequest(_ line: ByteBuffer) -> Bool {
-        (try? JSONDecoder().decode(AgentRequest.self, from: Data(line.readableBytesView)))?.method == .events
+        (try? APICodec.method(of: Array(line.readableBytesView))) == .events
     }
 
     /// True when the peer process runs as this process's user.

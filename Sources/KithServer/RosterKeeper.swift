@@ -10,10 +10,14 @@ import Logging
 /// check again. One actor, so two publishes for one account cannot both pass against the same
 /// stored roster.
 actor RosterKeeper {
-    enum Refusal: Error {
-        case forbidden(String)
-        case conflict(String)
-        case failed(String)
+    /// A refused publish or unlink: the code and message of the session's `ErrorMessage`.
+    struct Refusal: Error {
+        let code: ErrorCode
+        let reason: String
+
+        static func forbidden(_ reason: String) -> Refusal { Refusal(code: .forbidden, reason: reason) }
+        static func conflict(_ reason: String) -> Refusal { Refusal(code: .conflict, reason: reason) }
+        static func failed(_ reason: String) -> Refusal { Refusal(code: .internalError, reason: reason) }
     }
 
     private let store: any ServerStore
@@ -45,13 +49,13 @@ actor RosterKeeper {
             throw .forbidden("roster refused: \(why)")
         case .accepted(let change):
             if isFirst {
-                // The first roster of an account comes only from its first device, naming itself primary.
                 let first = try? store.firstDeviceID(account: publisher.account)
-                guard first == publisher.id, change.current.primary.deviceID == publisher.id,
-                      change.current.primary.key.rawValue == publisher.key
-                else {
+                switch ServerRules.firstRoster(change.current, publishedBy: .init(publisher), firstDeviceID: first) {
+                case .allowed:
+                    break
+                case .refused(let code, let reason):
                     logger.notice("refused a first roster of \(publisher.account) from \(publisher.id)")
-                    throw .forbidden("only the account's first device may publish its first roster, naming itself primary")
+                    throw Refusal(code: code, reason: reason)
                 }
             }
             do {
@@ -91,15 +95,13 @@ actor RosterKeeper {
         }
     }
 
-    /// Whether `caller` may unlink `deviceID`: the stored roster's primary, for a device that
-    /// roster does not list (the roster without it is published first).
-    func mayUnlink(_ deviceID: String, caller: DeviceRecord) throws(Refusal) {
+    /// Whether `caller` may unlink `deviceID`, a device of `targetAccount` (nil: no such device):
+    /// `ServerRules.unlink` asked against the stored roster.
+    func mayUnlink(_ deviceID: String, targetAccount: String?, caller: DeviceRecord) throws(Refusal) {
         let book = try observer(account: caller.account)
-        guard let roster = book.current, roster.primary.deviceID == caller.id, roster.primary.key.rawValue == caller.key else {
-            throw .forbidden("only the primary of the account's roster may unlink a device")
-        }
-        guard roster.member(deviceID) == nil else {
-            throw .forbidden("\(deviceID) is still in \(roster.label): publish a roster without it first")
+        switch ServerRules.unlink(deviceID, targetAccount: targetAccount, by: .init(caller), roster: book.current) {
+        case .allowed: return
+        case .refused(let code, let reason): throw Refusal(code: code, reason: reason)
         }
     }
 

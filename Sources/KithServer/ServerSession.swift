@@ -21,48 +21,10 @@ struct ServerSession {
 
     mutating func handle(_ envelope: Envelope) async throws {
         let answer: Message?
-        switch envelope.message {
-        case .hello:
-            answer = .hello(.init(protocolVersion: KithVersion.protocolVersion, software: KithVersion.userAgent))
-        case .ping(let ping):
-            answer = .pong(.init(nonce: ping.nonce))
-        case .signup(let signup):
-            answer = await self.signup(signup)
-        case .login(let login):
-            answer = await self.login(login)
-        case .resume(let resume):
-            answer = await self.resume(resume)
-        case .logout:
-            answer = await logout()
-        case .relaySend(let relay):
-            answer = await relaySend(relay)
-        case .relayAck(let ack):
-            if let device { await server.acks.acknowledged(id: Int64(clamping: ack.relayID), to: device.id) }
-            answer = nil
-        case .chatSend(let chat):
-            answer = await chatSend(chat)
-        case .endpoints(let endpoints):
-            answer = await self.endpoints(endpoints)
-        case .contactRequest(let request):
-            answer = await contactRequest(request.account)
-        case .contactAccept(let accept):
-            answer = await contactAccept(accept.account)
-        case .contactRemove(let remove):
-            answer = await contactRemove(remove.account)
-        case .transitRequest(let request):
-            answer = await transitRequest(request)
-        case .rosterPublish(let request):
-            answer = await publish(roster: request.roster)
-        case .policyPublish(let request):
-            answer = await publish(policy: request.policy)
-        case .unlink(let unlink):
-            answer = await self.unlink(unlink.deviceID)
-        case .pong, .ack, .errorMessage:
-            answer = nil
-        case .note, .chat, .viewed, .loginResult, .deviceList, .relayDeliver, .contactList, .contactDevices, .chatAccepted,
-             .fileOffer, .fileAnswer, .fileData, .fileEnd, .fileProgress, .fileCancel, .transitTicket, .transitOffer,
-             .documentShare, .approveRequest, .rosterUpdate, .policyUpdate, .contactRoster:
-            answer = Self.error(.malformed, "\(envelope.message.type) is not a request to the server")
+        switch ServerRules.admission(of: envelope.message.type, loggedIn: device != nil) {
+        case .admitted: answer = await self.answer(envelope.message)
+        case .ignored: answer = nil
+        case .refused(let code, let reason): answer = Self.error(code, reason)
         }
         if let answer { try await outbound.write(Envelope(requestID: envelope.requestID, answer)) }
         if case .loginResult = answer, let device {
@@ -71,6 +33,58 @@ struct ServerSession {
                                            outbound: outbound, close: close,
                                            documents: await server.rosters.documents(account: device.account))
         }
+    }
+
+    /// Handles a message `ServerRules.admission` admitted; nil when it has no answer.
+    private mutating func answer(_ message: Message) async -> Message? {
+        switch message {
+        case .hello:
+            return .hello(.init(protocolVersion: KithVersion.protocolVersion, software: KithVersion.userAgent))
+        case .ping(let ping):
+            return .pong(.init(nonce: ping.nonce))
+        case .signup(let signup):
+            return await self.signup(signup)
+        case .login(let login):
+            return await self.login(login)
+        case .resume(let resume):
+            return await self.resume(resume)
+        case .logout:
+            return await logout(loggedIn)
+        case .relaySend(let relay):
+            return await relaySend(relay, from: loggedIn)
+        case .relayAck(let ack):
+            await server.acks.acknowledged(id: Int64(clamping: ack.relayID), to: loggedIn.id)
+            return nil
+        case .chatSend(let chat):
+            return await chatSend(chat, from: loggedIn)
+        case .endpoints(let endpoints):
+            return await self.endpoints(endpoints, from: loggedIn)
+        case .contactRequest(let request):
+            return await contactRequest(request.account, from: loggedIn)
+        case .contactAccept(let accept):
+            return await contactAccept(accept.account, from: loggedIn)
+        case .contactRemove(let remove):
+            return await contactRemove(remove.account, from: loggedIn)
+        case .transitRequest(let request):
+            return await transitRequest(request, from: loggedIn)
+        case .rosterPublish(let request):
+            return await publish(roster: request.roster, from: loggedIn)
+        case .policyPublish(let request):
+            return await publish(policy: request.policy, from: loggedIn)
+        case .unlink(let unlink):
+            return await self.unlink(unlink.deviceID, from: loggedIn)
+        case .pong, .ack, .errorMessage, .note, .chat, .viewed, .loginResult, .deviceList, .relayDeliver, .contactList,
+             .contactDevices, .chatAccepted, .fileOffer, .fileAnswer, .fileData, .fileEnd, .fileProgress, .fileCancel,
+             .transitTicket, .transitOffer, .documentShare, .approveRequest, .rosterUpdate, .policyUpdate, .contactRoster:
+            preconditionFailure("ServerRules.admission admitted \(message.type), which is no request to the server")
+        }
+    }
+
+    /// The session's device, for a request that `ServerRules.admission` admits only once the
+    /// session has logged in or resumed.
+    private var loggedIn: DeviceRecord {
+        guard let device else { preconditionFailure("ServerRules.admission admitted a request before a login") }
+        return device
     }
 
     /// The connection ended, for whatever reason.
@@ -161,8 +175,8 @@ struct ServerSession {
                                   expiresAtMillis: session.expiresAtMillis))
     }
 
-    private mutating func logout() async -> Message {
-        guard let device, let tokenHash else { return Self.error(.unauthenticated, "not logged in") }
+    private mutating func logout(_ device: DeviceRecord) async -> Message {
+        guard let tokenHash else { return Self.error(.unauthenticated, "not logged in") }
         try? server.store.revokeSession(tokenHash: tokenHash)
         await server.presence.goOffline(deviceID: device.id, connectionID: connectionID)
         logger.info("\(device.id) logged out")
@@ -171,17 +185,17 @@ struct ServerSession {
         return .ack(.init())
     }
 
-    private func relaySend(_ request: RelaySend) async -> Message {
-        guard let device else { return Self.error(.unauthenticated, "log in first") }
-        guard let target = try? server.store.device(id: request.to) else {
-            return Self.error(.notFound, "there is no device \(request.to)")
-        }
-        guard target.account == device.account else {
-            logger.notice("\(device.id) tried to relay to \(request.to) of another account")
-            return Self.error(.forbidden, "\(request.to) is not a device of your account")
+    private func relaySend(_ request: RelaySend, from device: DeviceRecord) async -> Message {
+        let target = try? server.store.device(id: request.to)
+        switch ServerRules.relay(from: .init(device), to: request.to, targetAccount: target?.account) {
+        case .allowed:
+            break
+        case .refused(let code, let reason):
+            if code == .forbidden { logger.notice("\(device.id) tried to relay to \(request.to) of another account") }
+            return Self.error(code, reason)
         }
         do {
-            try await server.presence.relay(from: device.id, to: target.id, payload: request.payload)
+            try await server.presence.relay(from: device.id, to: request.to, payload: request.payload)
         } catch {
             logger.error("relay enqueue failed: \(error)")
             return Self.error(.internalError, "the server could not store the message")
@@ -190,24 +204,22 @@ struct ServerSession {
     }
 
     /// A relayed device stream to another online device of the account (spec §Transit).
-    private func transitRequest(_ request: TransitRequest) async -> Message {
-        guard let device else { return Self.error(.unauthenticated, "log in first") }
-        guard let target = try? server.store.device(id: request.to), target.account == device.account,
-              target.id != device.id
-        else {
-            return Self.error(.notFound, "\(request.to) is not another device of your account")
+    private func transitRequest(_ request: TransitRequest, from device: DeviceRecord) async -> Message {
+        let target = try? server.store.device(id: request.to)
+        if case .refused(let code, let reason) = ServerRules.transit(from: .init(device), to: request.to,
+                                                                      targetAccount: target?.account) {
+            return Self.error(code, reason)
         }
         let ticket = server.transit.issue()
         let offer = Envelope(.transitOffer(.init(from: device.id, ticket: ticket)))
-        guard await server.presence.sendIfOnline(offer, to: target.id) else {
+        guard await server.presence.sendIfOnline(offer, to: request.to) else {
             return Self.error(.notFound, "\(request.to) is not online")
         }
         return .transitTicket(.init(ticket: ticket))
     }
 
     /// Stores the device's UDP candidates and tells its siblings (spec §Endpoints).
-    private func endpoints(_ request: Endpoints) async -> Message {
-        guard let device else { return Self.error(.unauthenticated, "log in first") }
+    private func endpoints(_ request: Endpoints, from device: DeviceRecord) async -> Message {
         let all = request.addresses + request.publicAddresses
         guard all.allSatisfy({ (try? HostPort(parsing: $0)) != nil }) else {
             return Self.error(.malformed, "an address is not HOST:PORT")
@@ -227,29 +239,28 @@ struct ServerSession {
 
     /// A stored roster also goes to the contacts' devices (roster.md §Contacts' rosters): they
     /// trust the account's devices only as its roster chain names them.
-    private func publish(roster document: SignedDocument) async -> Message {
-        let answer = await publish(document, as: Envelope(.rosterUpdate(.init(roster: document)))) { keeper, device throws(RosterKeeper.Refusal) in
+    private func publish(roster document: SignedDocument, from device: DeviceRecord) async -> Message {
+        let answer = await publish(document, from: device, as: Envelope(.rosterUpdate(.init(roster: document)))) { keeper throws(RosterKeeper.Refusal) in
             try await keeper.publish(roster: document, from: device)
         }
-        if answer == .ack(.init()), let device {
+        if answer == .ack(.init()) {
             await server.presence.broadcastToContacts(Envelope(.contactRoster(.init(account: device.account, roster: document))),
                                                       of: device.account)
         }
         return answer
     }
 
-    private func publish(policy document: SignedDocument) async -> Message {
-        await publish(document, as: Envelope(.policyUpdate(.init(policy: document)))) { keeper, device throws(RosterKeeper.Refusal) in
+    private func publish(policy document: SignedDocument, from device: DeviceRecord) async -> Message {
+        await publish(document, from: device, as: Envelope(.policyUpdate(.init(policy: document)))) { keeper throws(RosterKeeper.Refusal) in
             try await keeper.publish(policy: document, from: device)
         }
     }
 
     /// Stores a document through the keeper, then sends it to every online device of the account.
-    private func publish(_ document: SignedDocument, as update: Envelope,
-                         _ store: (RosterKeeper, DeviceRecord) async throws(RosterKeeper.Refusal) -> Void) async -> Message {
-        guard let device else { return Self.error(.unauthenticated, "log in first") }
+    private func publish(_ document: SignedDocument, from device: DeviceRecord, as update: Envelope,
+                         _ store: (RosterKeeper) async throws(RosterKeeper.Refusal) -> Void) async -> Message {
         do throws(RosterKeeper.Refusal) {
-            try await store(server.rosters, device)
+            try await store(server.rosters)
         } catch {
             return Self.error(error)
         }
@@ -257,13 +268,10 @@ struct ServerSession {
         return .ack(.init())
     }
 
-    private func unlink(_ deviceID: String) async -> Message {
-        guard let device else { return Self.error(.unauthenticated, "log in first") }
-        guard let target = try? server.store.device(id: deviceID), target.account == device.account else {
-            return Self.error(.notFound, "\(deviceID) is not a device of your account")
-        }
+    private func unlink(_ deviceID: String, from device: DeviceRecord) async -> Message {
+        let target = try? server.store.device(id: deviceID)
         do throws(RosterKeeper.Refusal) {
-            try await server.rosters.mayUnlink(deviceID, caller: device)
+            try await server.rosters.mayUnlink(deviceID, targetAccount: target?.account, caller: device)
         } catch {
             return Self.error(error)
         }
@@ -279,20 +287,16 @@ struct ServerSession {
     }
 
     private static func error(_ refusal: RosterKeeper.Refusal) -> Message {
-        switch refusal {
-        case .forbidden(let why): error(.forbidden, why)
-        case .conflict(let why): error(.conflict, why)
-        case .failed(let why): error(.internalError, why)
-        }
+        error(refusal.code, refusal.reason)
     }
 
     // MARK: - Contacts and messages between people (spec §Contacts, §Messages between people)
 
-    private func contactRequest(_ other: String) async -> Message {
-        guard let device else { return Self.error(.unauthenticated, "log in first") }
-        guard other != device.account else { return Self.error(.malformed, "that is your own account") }
-        guard ((try? server.store.contacts(account: device.account).count) ?? 0) < ContactRecord.maxPerAccount else {
-            return Self.error(.forbidden, "an account has at most \(ContactRecord.maxPerAccount) contacts and requests")
+    private func contactRequest(_ other: String, from device: DeviceRecord) async -> Message {
+        let records = (try? server.store.contacts(account: device.account).count) ?? 0
+        if case .refused(let code, let reason) = ServerRules.contactRequest(from: .init(device), to: other, records: records,
+                                                                             limit: ContactRecord.maxPerAccount) {
+            return Self.error(code, reason)
         }
         do {
             let state = try server.store.requestContact(from: device.account, to: other, now: server.now())
@@ -309,20 +313,19 @@ struct ServerSession {
         return .ack(.init())
     }
 
-    private func contactAccept(_ requester: String) async -> Message {
-        await contactChange(with: requester, notFound: "\(requester) has not asked to be your contact") { account in
+    private func contactAccept(_ requester: String, from device: DeviceRecord) async -> Message {
+        await contactChange(with: requester, from: device, notFound: "\(requester) has not asked to be your contact") { account in
             try server.store.acceptContact(account: account, requester: requester)
         }
     }
 
-    private func contactRemove(_ other: String) async -> Message {
-        await contactChange(with: other, notFound: "") { account in try server.store.removeContact(account, other) }
+    private func contactRemove(_ other: String, from device: DeviceRecord) async -> Message {
+        await contactChange(with: other, from: device, notFound: "") { account in try server.store.removeContact(account, other) }
     }
 
     /// Runs a change of the caller's contact with `other`, then pushes both accounts' lists.
-    private func contactChange(with other: String, notFound: String,
+    private func contactChange(with other: String, from device: DeviceRecord, notFound: String,
                                _ change: (String) throws -> Void) async -> Message {
-        guard let device else { return Self.error(.unauthenticated, "log in first") }
         do {
             try change(device.account)
         } catch StoreError.notFound {
@@ -339,18 +342,17 @@ struct ServerSession {
         for account in accounts { await server.presence.pushContacts(account: account) }
     }
 
-    private func chatSend(_ request: ChatSend) async -> Message {
-        guard let device else { return Self.error(.unauthenticated, "log in first") }
-        guard let target = try? server.store.device(id: request.to) else {
-            return Self.error(.notFound, "there is no device \(request.to)")
-        }
+    private func chatSend(_ request: ChatSend, from device: DeviceRecord) async -> Message {
+        let target = try? server.store.device(id: request.to)
         let contacts = (try? server.store.contacts(account: device.account)) ?? []
-        guard contacts.contains(ContactRecord(account: target.account, state: .contact)) else {
-            return Self.error(.forbidden, "\(target.account) is not your contact")
+        let accepted = Set(contacts.filter { $0.state == .contact }.map(\.account))
+        if case .refused(let code, let reason) = ServerRules.chat(from: .init(device), to: request.to,
+                                                                   targetAccount: target?.account, contacts: accepted) {
+            return Self.error(code, reason)
         }
         do {
             let code = try server.store.messageCode(sender: device.id, messageID: request.messageID, now: server.now())
-            try await server.presence.relay(from: device.id, to: target.id, payload: request.payload, code: code)
+            try await server.presence.relay(from: device.id, to: request.to, payload: request.payload, code: code)
             return .chatAccepted(.init(code: UInt64(code)))
         } catch {
             logger.error("message enqueue failed: \(error)")
@@ -366,6 +368,14 @@ struct ServerSession {
 
     /// Tokens are kept only as BLAKE2b-256 hashes (spec §Sessions).
     static func hash(_ token: [UInt8]) -> [UInt8] { TokenHash.of(token) }
+}
+
+extension ServerRules.Caller {
+    /// A logged-in device as the rules see it. Its key parses: login and resume both checked it
+    /// against the channel's key.
+    init(_ device: DeviceRecord) {
+        self.init(deviceID: device.id, account: device.account, key: SigningPublicKey(rawValue: device.key))
+    }
 }
 
 /// What every session of one server shares.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KithAPI
 import KithAgent
 #if canImport(Glibc)
 import Glibc
@@ -22,25 +23,25 @@ func fail(_ message: String, status: Int32 = ExitStatus.failed) -> ExitCode {
 struct AgentClient {
     let paths: AgentPaths
 
-    func call<R: Codable & Sendable>(_ request: AgentRequest, as _: R.Type = R.self, timeout: Int = 60) throws -> R {
+    func call<R: APIRequest>(_ request: R, timeout: Int = 60) throws -> R.Result {
         let fd = try open(timeout: timeout)
         defer { close(fd) }
         try send(request, fd)
         var reader = LineReader(fd: fd)
         guard let line = reader.next() else { throw fail("the agent did not answer (see \(paths.log.path))") }
-        return try decode(line, as: R.self)
+        return try decode(line, as: R.Result.self)
     }
 
     /// Subscribes to the agent's events and hands each line to `handle` until the agent goes away.
     func events(_ handle: (AgentEvent, [UInt8]) -> Void) throws {
         let fd = try open(timeout: 0)
         defer { close(fd) }
-        try send(AgentRequest(.events), fd)
+        try send(EventsRequest(), fd)
         var reader = LineReader(fd: fd)
         guard let first = reader.next() else { throw fail("the agent did not answer (see \(paths.log.path))") }
         _ = try decode(first, as: EmptyResult.self)
         while let line = reader.next() {
-            if let event = try? JSONDecoder().decode(AgentEvent.self, from: Data(line)) { handle(event, line) }
+            if let event = try? APICodec.event(from: line) { handle(event, line) }
         }
         throw fail("the agent stopped")
     }
@@ -72,14 +73,14 @@ struct AgentClient {
         return fd
     }
 
-    private func send(_ request: AgentRequest, _ fd: Int32) throws {
-        let line = try JSONEncoder().encode(request) + Data([0x0a])
+    private func send(_ request: some APIRequest, _ fd: Int32) throws {
+        let line = try APICodec.encode(request)
         let sent = line.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         guard sent == line.count else { throw fail("the agent closed the connection") }
     }
 
     private func decode<R: Codable & Sendable>(_ line: [UInt8], as _: R.Type) throws -> R {
-        let decoded = try JSONDecoder().decode(AgentResponse<R>.self, from: Data(line))
+        let decoded = try APICodec.response(R.self, from: line)
         if let result = decoded.result, decoded.ok { return result }
         let error = decoded.error ?? AgentError(.internalError, "the agent gave no answer")
         throw fail(error.message, status: error.code == .notLoggedIn ? ExitStatus.notLoggedIn : ExitStatus.failed)

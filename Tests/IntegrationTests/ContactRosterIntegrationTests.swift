@@ -1,4 +1,5 @@
 import Foundation
+import KithAPI
 import KithAgent
 import KithCore
 import KithCrypto
@@ -65,7 +66,7 @@ import Testing
         }
         try await alice.eventually("alice to refuse the pending device's message") {
             try String(contentsOf: alice.profile.appendingPathComponent("agent.log"), encoding: .utf8)
-                .contains("dropped a relayed payload from \(login.deviceID): not approved in bob's roster")
+                .contains("dropped a relayed payload from \(login.deviceID): not approved in the contact's roster")
         }
         #expect(try !Self.messages(alice).contains("it's me, bob"))
         #expect(try alice.cli(["status"], as: StatusResult.self).refusedFromContacts ?? 0 >= 1)

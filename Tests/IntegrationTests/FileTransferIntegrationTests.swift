@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import KithAPI
 import KithAgent
 import KithCrypto
 import KithNet

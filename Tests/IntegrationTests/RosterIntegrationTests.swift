@@ -1,4 +1,5 @@
 import Foundation
+import KithAPI
 import KithAgent
 import KithCore
 import KithCrypto

@@ -31,6 +31,13 @@ import Testing
         }
     }
 
+    /// The local API's types have no networking: the CLI, the benches and a GUI import them.
+    @Test func theAPITargetImportsOnlyFoundation() throws {
+        for (file, module) in try Self.imports(of: "KithAPI") {
+            #expect(module == "Foundation", "KithAPI/\(file) imports \(module)")
+        }
+    }
+
     @Test(arguments: ["KithWire", "KithCrypto", "KithCore"])
     func pureTargetsImportOnlyTheLayersBelow(_ target: String) throws {
         for (file, module) in try Self.imports(of: target) {

@@ -1,3 +1,4 @@
+import KithAPI
 import Foundation
 import KithCore
 #if canImport(Glibc)

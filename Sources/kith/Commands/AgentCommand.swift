@@ -1,3 +1,4 @@
+import KithAPI
 import ArgumentParser
 import Foundation
 import KithAgent
@@ -185,7 +186,7 @@ extension Kith {
             guard status == 0 else { throw fail("cannot start the agent: \(String(cString: strerror(status)))") }
             let client = AgentClient(paths: paths)
             for _ in 0..<100 {
-                if (try? Self.quietly { try client.call(AgentRequest(.status), as: StatusResult.self, timeout: 2) }) != nil {
+                if (try? Self.quietly { try client.call(StatusRequest(), timeout: 2) }) != nil {
                     Console.line("agent started for profile \(paths.profile) (pid \(pid)); log: \(paths.log.path)")
                     return
                 }

@@ -1,3 +1,4 @@
+import KithAPI
 import ArgumentParser
 import Foundation
 import KithAgent
@@ -19,15 +20,13 @@ extension Kith.Contacts {
         @Flag(help: "The codes match: mark the contact verified.") var confirm = false
 
         func run() throws {
-            var result = try options.client.call(AgentRequest(.contactVerify, .init(contact: account, confirm: confirm)),
-                                                 as: SafetyCodeResult.self)
+            var result = try options.client.call(ContactVerifyRequest(contact: account, confirm: confirm))
             if options.json { return options.output(result) {} }
             Self.show(result)
             if !confirm, !result.verified, result.trust == "unverified", isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 {
                 Console.line("Does \(account.printable)'s screen show the same code? [y/N] ", terminator: "")
                 if let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) {
-                    result = try options.client.call(AgentRequest(.contactVerify, .init(contact: account, confirm: true)),
-                                                     as: SafetyCodeResult.self)
+                    result = try options.client.call(ContactVerifyRequest(contact: account, confirm: true))
                 } else {
                     return Console.line("not verified")
                 }
@@ -62,8 +61,7 @@ extension Kith.Contacts {
         @Flag(help: "Accept the new keys of a contact you had verified.") var yes = false
 
         func run() throws {
-            let result = try options.client.call(AgentRequest(.contactTrust, .init(contact: account, confirm: yes)),
-                                                 as: SafetyCodeResult.self)
+            let result = try options.client.call(ContactTrustRequest(contact: account, confirm: yes))
             options.output(result) {
                 Verify.show(result)
                 if let note = result.note { Console.line(note) }

@@ -1,3 +1,4 @@
+import KithAPI
 import ArgumentParser
 import Foundation
 import KithAgent
@@ -56,18 +57,17 @@ extension Kith {
             for (name, type) in profiles {
                 let client = AgentClient(paths: AgentPaths(profile: root.appendingPathComponent(name).path))
                 try waitForAgent(client)
-                let login = try client.call(AgentRequest(.login, .init(invite: invite, account: "alice",
-                                                                       password: "correct horse", type: type, name: name)),
-                                            as: LoginResultAPI.self)
+                let login = try client.call(LoginRequest(invite: invite, account: "alice",
+                                                                       password: "correct horse", type: type, name: name))
                 ids[name] = login.deviceID
                 Console.line("login:   the \(name) is \(login.deviceID) (\(login.role ?? "?"))")
                 if login.role == "pending" {
                     // In real life: compare the fingerprint the new device shows with the primary's list first.
                     let primary = AgentClient(paths: AgentPaths(profile: root.appendingPathComponent(profiles[0].0).path))
-                    let roster = try primary.call(AgentRequest(.approve, .init(to: login.deviceID)), as: RosterResult.self)
+                    let roster = try primary.call(ApproveDeviceRequest(to: login.deviceID))
                     Console.line("approve: the \(profiles[0].0) (primary) approved \(login.deviceID) (key \(login.fingerprint ?? "?")): \(roster.roster ?? "")")
                     _ = try waitFor("the \(name) to take the roster") {
-                        let status = try client.call(AgentRequest(.status), as: StatusResult.self)
+                        let status = try client.call(StatusRequest())
                         return status.role == "secondary" ? status : nil
                     }
                 }
@@ -75,7 +75,7 @@ extension Kith {
             for (name, _) in profiles {
                 let client = AgentClient(paths: AgentPaths(profile: root.appendingPathComponent(name).path))
                 let list = try waitFor("both devices online in the \(name)'s list, on a direct path") {
-                    let result = try client.call(AgentRequest(.devices), as: DevicesResult.self)
+                    let result = try client.call(DevicesRequest())
                     return result.devices.count == 2 && result.devices.allSatisfy { $0.online && $0.path != "relay" } ? result : nil
                 }
                 Console.line("devices as the \(name) sees them:")
@@ -89,9 +89,9 @@ extension Kith {
                 let sender = AgentClient(paths: AgentPaths(profile: root.appendingPathComponent(from).path))
                 let receiver = AgentClient(paths: AgentPaths(profile: root.appendingPathComponent(to).path))
                 let text = "hello from the \(from)"
-                _ = try sender.call(AgentRequest(.send, .init(to: ids[to]!, text: text)), as: SendResult.self)
+                _ = try sender.call(SendRequest(to: ids[to]!, text: text))
                 let note = try waitFor("the note to reach the \(to)") {
-                    try receiver.call(AgentRequest(.inbox), as: InboxResult.self).notes.first { $0.text == text }
+                    try receiver.call(InboxRequest()).notes.first { $0.text == text }
                 }
                 Console.line("note:    \(note.from) → \(note.to): \"\(note.text)\" (end-to-end encrypted, directly over UDP)")
             }
@@ -110,14 +110,9 @@ extension Kith {
             try Data(bytes).write(to: folder.appendingPathComponent("photo.raw"))
             try Data("sunny\n".utf8).write(to: folder.appendingPathComponent("notes.txt"))
             let laptop = AgentClient(paths: AgentPaths(profile: root.appendingPathComponent("laptop").path))
-            var params = AgentRequest.Params(to: phoneID)
-            params.paths = [folder.path]
-            params.receive = "direct"
-            let started = try laptop.call(AgentRequest(.push, params), as: TransferInfo.self)
-            var query = AgentRequest.Params()
-            query.id = started.id
+            let started = try laptop.call(PushRequest(to: phoneID, paths: [folder.path], receive: "direct"))
             let done = try waitFor("the push to complete") {
-                let info = try laptop.call(AgentRequest(.transfer, query), as: TransferInfo.self)
+                let info = try laptop.call(TransferRequest(id: started.id))
                 if ["rejected", "expired", "failed", "cancelled"].contains(info.state) {
                     throw fail("the push ended \(info.state): \(info.reason ?? "")")
                 }
@@ -138,39 +133,39 @@ extension Kith {
             let laptop = AgentClient(paths: AgentPaths(profile: root.appendingPathComponent("laptop").path))
             let phone = AgentClient(paths: AgentPaths(profile: root.appendingPathComponent("phone").path))
             try waitForAgent(bob)
-            let login = try bob.call(AgentRequest(.login, .init(invite: invite, account: "bob", password: "battery staple",
-                                                                name: "bob's desktop")), as: LoginResultAPI.self)
+            let login = try bob.call(LoginRequest(invite: invite, account: "bob", password: "battery staple",
+                                                                name: "bob's desktop"))
             Console.line("login:   bob's desktop is \(login.deviceID)")
-            _ = try laptop.call(AgentRequest(.contactAdd, .init(contact: "bob")), as: EmptyResult.self)
+            _ = try laptop.call(ContactAddRequest(contact: "bob"))
             _ = try waitFor("alice's request to reach bob") {
-                try bob.call(AgentRequest(.contacts), as: ContactsResult.self).contacts.first { $0.state == "incoming" }
+                try bob.call(ContactsRequest()).contacts.first { $0.state == "incoming" }
             }
-            _ = try bob.call(AgentRequest(.contactAccept, .init(contact: "alice")), as: EmptyResult.self)
+            _ = try bob.call(ContactAcceptRequest(contact: "alice"))
             _ = try waitFor("alice's roster in bob's contacts") {
-                try bob.call(AgentRequest(.contacts), as: ContactsResult.self).contacts.first { $0.approvedDevices?.count == 2 }
+                try bob.call(ContactsRequest()).contacts.first { $0.approvedDevices?.count == 2 }
             }
             _ = try waitFor("bob's roster in the laptop's contacts") {
-                try laptop.call(AgentRequest(.contacts), as: ContactsResult.self).contacts.first { $0.approvedDevices?.isEmpty == false }
+                try laptop.call(ContactsRequest()).contacts.first { $0.approvedDevices?.isEmpty == false }
             }
             Console.line("contact: alice asked bob, bob accepted; each device pinned the other account's roster")
-            let aliceSees = try laptop.call(AgentRequest(.contactVerify, .init(contact: "bob")), as: SafetyCodeResult.self)
-            let bobSees = try bob.call(AgentRequest(.contactVerify, .init(contact: "alice")), as: SafetyCodeResult.self)
+            let aliceSees = try laptop.call(ContactVerifyRequest(contact: "bob"))
+            let bobSees = try bob.call(ContactVerifyRequest(contact: "alice"))
             Console.line("safety:  alice's laptop shows \(aliceSees.code) for bob")
             Console.line("         bob's desktop shows  \(bobSees.code) for alice"
                          + (aliceSees.code == bobSees.code ? " (the same: compare it to verify)" : " — THEY DIFFER"))
-            let sent = try bob.call(AgentRequest(.send, .init(to: "alice", text: "lunch at noon?")), as: SendResult.self)
+            let sent = try bob.call(SendRequest(to: "alice", text: "lunch at noon?"))
             Console.line("message: bob → alice: \"lunch at noon?\", one sealed copy for each of \((sent.devices ?? []).joined(separator: ", "))")
             for (name, client) in [("laptop", laptop), ("phone", phone)] {
                 let unread = try waitFor("the message to reach the \(name)") {
-                    try client.call(AgentRequest(.inbox), as: InboxResult.self).unread["bob"]
+                    try client.call(InboxRequest()).unread["bob"]
                 }
                 Console.line("unread:  the \(name) shows \(unread) unread from bob")
             }
-            let code = try laptop.call(AgentRequest(.inbox), as: InboxResult.self).messages[0].code
-            _ = try laptop.call(AgentRequest(.read, .init(code: code)), as: ReadResult.self)
+            let code = try laptop.call(InboxRequest()).messages[0].code
+            _ = try laptop.call(ReadRequest(code: code))
             Console.line("read:    message \(code) opened on the laptop")
             let viewed = try waitFor("the phone to turn it viewed") {
-                try phone.call(AgentRequest(.inbox), as: InboxResult.self).messages.first { $0.viewed }
+                try phone.call(InboxRequest()).messages.first { $0.viewed }
             }
             Console.line("viewed:  the phone shows message \(viewed.code) viewed on \(viewed.viewedBy ?? "?"), 0 unread, "
                          + "without being opened there")
@@ -218,7 +213,7 @@ extension Kith {
 
         private func waitForAgent(_ client: AgentClient) throws {
             _ = try waitFor("the agent to start") {
-                try? AgentCommand.quietly { try client.call(AgentRequest(.status), as: StatusResult.self, timeout: 2) }
+                try? AgentCommand.quietly { try client.call(StatusRequest(), timeout: 2) }
             }
         }
 

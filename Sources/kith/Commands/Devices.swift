@@ -1,3 +1,4 @@
+import KithAPI
 import ArgumentParser
 import Foundation
 import KithAgent
@@ -20,8 +21,8 @@ extension Kith {
 
         func run() throws {
             if pending { return try showPending() }
-            let result = try options.client.call(AgentRequest(.devices), as: DevicesResult.self)
-            let roster = try options.client.call(AgentRequest(.roster), as: RosterResult.self)
+            let result = try options.client.call(DevicesRequest())
+            let roster = try options.client.call(RosterRequest())
             // A role counts only for the key the roster lists: a device the server lists with another key is pending.
             let roles = Dictionary(roster.members.map { ("\($0.id) \($0.fingerprint)", $0.role) }, uniquingKeysWith: { a, _ in a })
             options.output(result) {
@@ -39,7 +40,7 @@ extension Kith {
         }
 
         private func showPending() throws {
-            let roster = try options.client.call(AgentRequest(.roster), as: RosterResult.self)
+            let roster = try options.client.call(RosterRequest())
             options.output(roster.pending) {
                 if roster.pending.isEmpty { Console.line("no device is waiting for approval") }
                 else {
@@ -70,10 +71,10 @@ extension Kith {
 
         func run() throws {
             let deadline = Date().addingTimeInterval(timeout)
-            var result = try options.client.call(AgentRequest(.discover), as: DiscoverResult.self)
+            var result = try options.client.call(DiscoverRequest())
             while Date() < deadline {
                 usleep(250_000)
-                result = try options.client.call(AgentRequest(.discover), as: DiscoverResult.self)
+                result = try options.client.call(DiscoverRequest())
             }
             options.output(result) {
                 if let problem = result.problem { Console.line("LAN discovery is off: \(problem)") }

@@ -1,3 +1,4 @@
+import KithAPI
 import ArgumentParser
 import Foundation
 import KithAgent
@@ -22,7 +23,7 @@ extension Kith {
         var text: String
 
         func run() throws {
-            let result = try options.client.call(AgentRequest(.send, .init(to: to, text: text)), as: SendResult.self)
+            let result = try options.client.call(SendRequest(to: to, text: text))
             options.output(result) {
                 let copies = result.devices.map { " (\($0.count) device\($0.count == 1 ? "" : "s"))" } ?? ""
                 Console.line(result.relayed ? "sent to \(result.to.printable)\(copies)\(result.code.map { ", message \($0)" } ?? "")"
@@ -48,9 +49,9 @@ extension Kith {
 
         func run() throws {
             if let open {
-                return try Read.show(options, AgentRequest(.read, .init(code: open)))
+                return try Read.show(options, ReadRequest(code: open))
             }
-            let result = try options.client.call(AgentRequest(.inbox, .init(limit: limit, contact: contact)), as: InboxResult.self)
+            let result = try options.client.call(InboxRequest(limit: limit, contact: contact))
             options.output(result) {
                 let total = result.unread.values.reduce(0, +)
                 Console.line("\(total) unread" + (total == 0 ? "" : ": " + result.unread.sorted { $0.key < $1.key }
@@ -85,12 +86,12 @@ extension Kith {
         }
 
         func run() throws {
-            let request = all.map { AgentRequest(.read, .init(contact: $0, all: true)) } ?? AgentRequest(.read, .init(code: code))
+            let request = all.map { ReadRequest(contact: $0, all: true) } ?? ReadRequest(code: code)
             try Self.show(options, request)
         }
 
-        static func show(_ options: ClientOptions, _ request: AgentRequest) throws {
-            let result = try options.client.call(request, as: ReadResult.self)
+        static func show(_ options: ClientOptions, _ request: ReadRequest) throws {
+            let result = try options.client.call(request)
             options.output(result) {
                 for m in result.messages {
                     Console.line("\(m.code)  from \(m.from.printable), \(ago(m.sentAtMillis))")
@@ -132,7 +133,7 @@ extension Kith {
             @OptionGroup var options: ClientOptions
 
             func run() throws {
-                let result = try options.client.call(AgentRequest(.contacts), as: ContactsResult.self)
+                let result = try options.client.call(ContactsRequest())
                 options.output(result) {
                     if result.contacts.isEmpty { Console.line("no contacts; ask for one with `kith contacts add ACCOUNT`") }
                     for c in result.contacts {
@@ -156,7 +157,7 @@ extension Kith {
             @Argument(help: "The other account's name.") var account: String
 
             func run() throws {
-                try Contacts.change(.contactAdd, account, options, done: "asked \(account.printable); you are contacts once they accept")
+                try Contacts.change(ContactAddRequest.self, account, options, done: "asked \(account.printable); you are contacts once they accept")
             }
         }
 
@@ -165,7 +166,7 @@ extension Kith {
             @OptionGroup var options: ClientOptions
             @Argument(help: "The account that asked.") var account: String
 
-            func run() throws { try Contacts.change(.contactAccept, account, options, done: "\(account.printable) is your contact") }
+            func run() throws { try Contacts.change(ContactAcceptRequest.self, account, options, done: "\(account.printable) is your contact") }
         }
 
         struct Remove: ParsableCommand {
@@ -173,11 +174,11 @@ extension Kith {
             @OptionGroup var options: ClientOptions
             @Argument(help: "The other account's name.") var account: String
 
-            func run() throws { try Contacts.change(.contactRemove, account, options, done: "removed \(account.printable)") }
+            func run() throws { try Contacts.change(ContactRemoveRequest.self, account, options, done: "removed \(account.printable)") }
         }
 
-        static func change(_ method: AgentMethod, _ account: String, _ options: ClientOptions, done: String) throws {
-            let result = try options.client.call(AgentRequest(method, .init(contact: account)), as: EmptyResult.self)
+        static func change<R: ContactChangeRequest>(_: R.Type, _ account: String, _ options: ClientOptions, done: String) throws {
+            let result = try options.client.call(R(contact: account))
             options.output(result) { Console.line(done) }
         }
     }

@@ -1,3 +1,4 @@
+import KithAPI
 import ArgumentParser
 import Foundation
 import KithAgent
@@ -32,9 +33,11 @@ extension Kith {
         }
 
         func run() throws {
-            var params = AgentRequest.Params(to: device)
-            params.duration = auto
-            try options.rosterRequest(AgentRequest(auto == nil ? .approve : .autoApprove, params))
+            if let auto {
+                try options.rosterRequest(AutoApproveRequest(duration: auto))
+            } else {
+                try options.rosterRequest(ApproveDeviceRequest(to: device ?? ""))
+            }
         }
     }
 
@@ -48,7 +51,7 @@ extension Kith {
         var device: String
 
         func run() throws {
-            try options.rosterRequest(AgentRequest(.deny, .init(to: device)))
+            try options.rosterRequest(DenyRequest(to: device))
         }
     }
 
@@ -65,7 +68,7 @@ extension Kith {
         var device: String
 
         func run() throws {
-            try options.rosterRequest(AgentRequest(.unlink, .init(to: device)))
+            try options.rosterRequest(UnlinkRequest(to: device))
         }
     }
 
@@ -83,7 +86,7 @@ extension Kith {
             var device: String?
 
             func run() throws {
-                let result = try options.client.call(AgentRequest(.policyShow, .init(to: device)), as: PolicyResult.self)
+                let result = try options.client.call(PolicyShowRequest(to: device))
                 options.output(result) {
                     if result.policies.isEmpty { Console.line("no secondary devices") }
                     for policy in result.policies {
@@ -120,9 +123,7 @@ extension Kith {
             var settings: [String]
 
             func run() throws {
-                var params = AgentRequest.Params(to: device)
-                params.settings = settings
-                let result = try options.client.call(AgentRequest(.policySet, params), as: PolicyResult.self)
+                let result = try options.client.call(PolicySetRequest(to: device, settings: settings))
                 options.output(result) {
                     for policy in result.policies {
                         Console.line("\(policy.device.printable): policy \(policy.version ?? 0)")
@@ -148,7 +149,7 @@ extension Kith {
             var device: String
 
             func run() throws {
-                try options.rosterRequest(AgentRequest(.handOver, .init(to: device)))
+                try options.rosterRequest(HandOverRequest(to: device))
             }
         }
 
@@ -168,7 +169,7 @@ extension Kith {
 
             func run() throws {
                 let text = try readPassword(file: recoveryKeyFile, prompt: "Recovery key: ")
-                let result = try options.client.call(AgentRequest(.recover, .init(text: text)), as: RosterResult.self)
+                let result = try options.client.call(RecoverRequest(text: text))
                 options.output(result) {
                     Console.line(result.note ?? "done")
                     if let key = result.recoveryKey { showRecoveryKey(key) }
@@ -180,8 +181,8 @@ extension Kith {
 
 extension ClientOptions {
     /// Runs a roster request (approve, deny, unlink, hand-over) and says what happened.
-    func rosterRequest(_ request: AgentRequest) throws {
-        let result = try client.call(request, as: RosterResult.self)
+    func rosterRequest<R: APIRequest>(_ request: R) throws where R.Result == RosterResult {
+        let result = try client.call(request)
         output(result) { Console.line(result.note ?? "done") }
     }
 }

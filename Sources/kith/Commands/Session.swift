@@ -1,3 +1,4 @@
+import KithAPI
 import ArgumentParser
 import Foundation
 import KithAgent
@@ -39,8 +40,8 @@ extension Kith {
 
         func run() throws {
             let password = try readPassword(file: passwordFile, prompt: "Password for \(account): ")
-            let result = try options.client.call(AgentRequest(.login, .init(
-                invite: invite, account: account, password: password, type: type, name: name)), as: LoginResultAPI.self)
+            let result = try options.client.call(LoginRequest(
+                invite: invite, account: account, password: password, type: type, name: name))
             options.output(result) {
                 Console.line("logged in to \(result.account) as \(result.deviceID)")
                 switch result.role {
@@ -79,8 +80,7 @@ extension Kith {
         func run() throws {
             let password = try readPassword(file: passwordFile, prompt: "New password for \(account): ")
             if let problem = AccountRules.problem(withPassword: password) { throw fail(problem) }
-            let result = try options.client.call(AgentRequest(.signup, .init(invite: invite, account: account, password: password)),
-                                                 as: EmptyResult.self)
+            let result = try options.client.call(SignupRequest(invite: invite, account: account, password: password))
             options.output(result) { Console.line("created account \(account); now `kith login`") }
         }
     }
@@ -90,7 +90,7 @@ extension Kith {
         @OptionGroup var options: ClientOptions
 
         func run() throws {
-            let result = try options.client.call(AgentRequest(.logout), as: EmptyResult.self)
+            let result = try options.client.call(LogoutRequest())
             options.output(result) { Console.line("logged out") }
         }
     }
@@ -104,7 +104,7 @@ extension Kith {
 
         func run() throws {
             if paths { return try showPaths() }
-            let s = try options.client.call(AgentRequest(.status), as: StatusResult.self)
+            let s = try options.client.call(StatusRequest())
             options.output(s) {
                 Console.line("agent:    running (pid \(s.pid), kith \(s.agentVersion)), profile \(s.profile)")
                 Console.line("device:   \(s.deviceID ?? "not logged in")  key \(s.fingerprint)")
@@ -121,7 +121,7 @@ extension Kith {
         }
 
         private func showPaths() throws {
-            let result = try options.client.call(AgentRequest(.devices), as: DevicesResult.self)
+            let result = try options.client.call(DevicesRequest())
             options.output(result.devices.filter { !$0.isThisDevice }) {
                 for device in result.devices where !device.isThisDevice {
                     Console.line("\(device.id.printable)  \(device.path)\(device.rttMillis.map { String(format: " %.1f ms", $0) } ?? "")"

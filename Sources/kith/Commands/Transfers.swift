@@ -1,3 +1,4 @@
+import KithAPI
 import ArgumentParser
 import Foundation
 import KithAgent
@@ -39,11 +40,8 @@ extension Kith {
 
         func run() throws {
             let cwd = FileManager.default.currentDirectoryPath
-            var params = AgentRequest.Params(to: to)
-            params.paths = paths.map { $0.hasPrefix("/") ? $0 : cwd + "/" + $0 }
-            params.receive = receive.rawValue
-            params.ttlSeconds = expires
-            let started = try options.client.call(AgentRequest(.push, params), as: TransferInfo.self)
+            let started = try options.client.call(PushRequest(
+                to: to, paths: paths.map { $0.hasPrefix("/") ? $0 : cwd + "/" + $0 }, receive: receive.rawValue, ttlSeconds: expires))
             if detach {
                 return options.output(started) {
                     Console.line("transfer \(started.id.prefix(8)) to \(to): \(started.files) file(s), \(bytes(started.totalBytes)); follow it with `kith transfers`")
@@ -65,7 +63,7 @@ extension Kith {
 
         func run() throws {
             if let follow { return try TransferFollower(options: options, id: follow).follow() }
-            let result = try options.client.call(AgentRequest(.transfers), as: TransfersResult.self)
+            let result = try options.client.call(TransfersRequest())
             options.output(result) {
                 if result.transfers.isEmpty { Console.line("no transfers") }
                 for t in result.transfers { Console.line(describe(t)) }
@@ -81,10 +79,8 @@ extension Kith {
         var to: String?
 
         func run() throws {
-            var params = AgentRequest.Params()
-            params.id = id
-            params.folder = to.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
-            let info = try options.client.call(AgentRequest(.accept, params), as: TransferInfo.self)
+            let folder = to.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
+            let info = try options.client.call(AcceptRequest(id: id, folder: folder))
             options.output(info) { Console.line("accepted \(info.id.prefix(8)); it lands in \(info.folder ?? "?")") }
         }
     }
@@ -96,9 +92,7 @@ extension Kith {
         @Argument(help: "The transfer id, or a unique start of it.") var id: String
 
         func run() throws {
-            var params = AgentRequest.Params()
-            params.id = id
-            let info = try options.client.call(AgentRequest(.reject, params), as: TransferInfo.self)
+            let info = try options.client.call(RejectRequest(id: id))
             options.output(info) { Console.line("\(info.id.prefix(8)) \(info.state)") }
         }
     }
@@ -114,9 +108,7 @@ struct TransferFollower {
         let tty = isatty(1) == 1 && !options.json
         var last: (state: String, tenth: UInt64, path: String?)?
         while true {
-            var params = AgentRequest.Params()
-            params.id = id
-            let t = try options.client.call(AgentRequest(.transfer, params), as: TransferInfo.self)
+            let t = try options.client.call(TransferRequest(id: id))
             let tenth = t.totalBytes == 0 ? 10 : t.verifiedBytes * 10 / t.totalBytes
             let changed = last == nil || last!.state != t.state || last!.tenth != tenth || last!.path != t.path
             if options.json {

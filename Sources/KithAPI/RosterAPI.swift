@@ -6,6 +6,13 @@ public struct RosterMemberEntry: Codable, Sendable, Equatable {
     /// "primary" or "secondary".
     public var role: String
     public var fingerprint: String
+
+    public init(id: String, name: String, role: String, fingerprint: String) {
+        self.id = id
+        self.name = name
+        self.role = role
+        self.fingerprint = fingerprint
+    }
 }
 
 public struct PendingEntry: Codable, Sendable, Equatable {
@@ -13,6 +20,13 @@ public struct PendingEntry: Codable, Sendable, Equatable {
     public var name: String
     public var fingerprint: String
     public var online: Bool
+
+    public init(id: String, name: String, fingerprint: String, online: Bool) {
+        self.id = id
+        self.name = name
+        self.fingerprint = fingerprint
+        self.online = online
+    }
 }
 
 public struct RosterResult: Codable, Sendable, Equatable {
@@ -34,6 +48,25 @@ public struct RosterResult: Codable, Sendable, Equatable {
     public var recoveryKey: String?
     /// What happened, for people ("asked alice-PC-1 to approve alice-TV-1").
     public var note: String?
+
+    public init(account: String, role: String, deviceID: String, fingerprint: String, roster: String? = nil,
+                primary: String? = nil, primaryFingerprint: String? = nil, members: [RosterMemberEntry],
+                pending: [PendingEntry], autoApproveUntilMillis: UInt64? = nil, autoApproveRemaining: Int? = nil,
+                recoveryKey: String? = nil, note: String? = nil) {
+        self.account = account
+        self.role = role
+        self.deviceID = deviceID
+        self.fingerprint = fingerprint
+        self.roster = roster
+        self.primary = primary
+        self.primaryFingerprint = primaryFingerprint
+        self.members = members
+        self.pending = pending
+        self.autoApproveUntilMillis = autoApproveUntilMillis
+        self.autoApproveRemaining = autoApproveRemaining
+        self.recoveryKey = recoveryKey
+        self.note = note
+    }
 }
 
 public struct PolicyEntry: Codable, Sendable, Equatable {
@@ -42,8 +75,18 @@ public struct PolicyEntry: Codable, Sendable, Equatable {
     public var version: UInt64?
     /// `key=value` lines (`PolicySettings`).
     public var settings: [String]
+
+    public init(device: String, version: UInt64? = nil, settings: [String]) {
+        self.device = device
+        self.version = version
+        self.settings = settings
+    }
 }
 
 public struct PolicyResult: Codable, Sendable, Equatable {
     public var policies: [PolicyEntry]
+
+    public init(policies: [PolicyEntry]) {
+        self.policies = policies
+    }
 }

@@ -1,135 +1,4 @@
-/// The local API between the CLI (or any program of the same user) and the agent: one JSON
-/// object per line over the agent's Unix socket (Protocol/local-api.md).
-public enum AgentMethod: String, Codable, Sendable, CaseIterable {
-    case status, signup, login, logout, devices, send, inbox
-    case contacts, contactAdd, contactAccept, contactRemove, read, discover
-    /// A contact's safety code and trust (Protocol/local-api.md §Contacts' keys).
-    case contactVerify, contactTrust
-    /// File transfers (Protocol/local-api.md §Transfers).
-    case push, transfers, transfer, accept, reject
-    /// The roster and policies (Protocol/local-api.md §Devices and approval).
-    case roster, approve, autoApprove, deny, unlink, handOver, recover, policyShow, policySet
-    /// Turns the connection into a stream of `AgentEvent` lines (Protocol/local-api.md §Events).
-    case events
-}
-
-/// A request: `{"method": "send", "params": {"to": "alice-PC-2", "text": "hi"}}`. Each method
-/// reads the parameters it needs and ignores the rest.
-public struct AgentRequest: Codable, Sendable, Equatable {
-    public struct Params: Codable, Sendable, Equatable {
-        public var invite: String?
-        public var account: String?
-        public var password: String?
-        public var type: String?
-        public var name: String?
-        public var to: String?
-        public var text: String?
-        public var limit: Int?
-        /// A message's server code (`read`).
-        public var code: UInt64?
-        /// A contact's account (`read`, `inbox`, `contactAdd`, `contactAccept`, `contactRemove`).
-        public var contact: String?
-        /// With `contact`: every message from it (`read`).
-        public var all: Bool?
-        /// Absolute paths of files and folders (`push`).
-        public var paths: [String]?
-        /// The receive permission a push asks for: "direct" or "ask" (`push`).
-        public var receive: String?
-        /// How long an offer waits for an answer (`push`).
-        public var ttlSeconds: UInt32?
-        /// A transfer id, or enough of its start to be unique (`transfer`, `accept`, `reject`).
-        public var id: String?
-        /// An absolute folder to land in (`accept`).
-        public var folder: String?
-        /// `key=value` policy settings (`policySet`).
-        public var settings: [String]?
-        /// How long auto-approval stays open, e.g. "10m"; "off" closes it (`autoApprove`).
-        public var duration: String?
-        /// The person confirmed it: the safety code matches (`contactVerify`), or they accept a
-        /// new key of a contact they had verified (`contactTrust`).
-        public var confirm: Bool?
-
-        public init(invite: String? = nil, account: String? = nil, password: String? = nil, type: String? = nil,
-                    name: String? = nil, to: String? = nil, text: String? = nil, limit: Int? = nil, code: UInt64? = nil,
-                    contact: String? = nil, all: Bool? = nil, confirm: Bool? = nil) {
-            self.confirm = confirm
-            self.code = code
-            self.contact = contact
-            self.all = all
-            self.invite = invite
-            self.account = account
-            self.password = password
-            self.type = type
-            self.name = name
-            self.to = to
-            self.text = text
-            self.limit = limit
-        }
-    }
-
-    public var method: AgentMethod
-    public var params: Params
-
-    public init(_ method: AgentMethod, _ params: Params = Params()) {
-        self.method = method
-        self.params = params
-    }
-}
-
-/// Why a request failed, as a stable code for scripts and a message for people.
-public struct AgentError: Error, Codable, Sendable, Equatable, CustomStringConvertible {
-    public enum Code: String, Codable, Sendable {
-        /// The request is malformed or a parameter is missing or invalid.
-        case invalidRequest
-        /// The agent has no session: run `kith login`.
-        case notLoggedIn
-        /// No device of the account, and no device or account of a contact, has that id.
-        case unknownDevice
-        /// No such transfer, or the id prefix is not unique.
-        case unknownTransfer
-        /// This device holds no message with that code.
-        case unknownMessage
-        /// The server could not be reached.
-        case serverUnreachable
-        /// The server refused (wrong password, rate limit, expired session…); `message` says why.
-        case serverRefused
-        /// Something failed inside the agent; see its log.
-        case internalError
-        /// The roster or a policy does not allow it (not the primary, not approved, push not allowed).
-        case notPermitted
-    }
-
-    public var code: Code
-    public var message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { message }
-}
-
-/// `{"ok": true, "result": …}` or `{"ok": false, "error": {"code": …, "message": …}}`.
-public struct AgentResponse<Result: Codable & Sendable>: Codable, Sendable {
-    public var ok: Bool
-    public var result: Result?
-    public var error: AgentError?
-
-    public init(result: Result) {
-        ok = true
-        self.result = result
-        error = nil
-    }
-
-    public init(error: AgentError) {
-        ok = false
-        result = nil
-        self.error = error
-    }
-}
-
-// MARK: - Results
+/// What the local API's methods answer (Protocol/local-api.md §Methods).
 
 public struct StatusResult: Codable, Sendable, Equatable {
     public var profile: String
@@ -159,6 +28,31 @@ public struct StatusResult: Codable, Sendable, Equatable {
     /// Messages and rosters from contacts refused since the agent started: from devices their
     /// primary did not approve, or signed by keys their chain does not prove.
     public var refusedFromContacts: Int?
+
+    public init(profile: String, agentVersion: String, pid: Int32, fingerprint: String, server: String? = nil,
+                connected: Bool, account: String? = nil, deviceID: String? = nil,
+                sessionExpiresAtMillis: UInt64? = nil, pendingNotes: Int, heldNotices: Int, sentDirect: Int,
+                sentThroughServer: Int, lastError: String? = nil, role: String? = nil, roster: String? = nil,
+                primary: String? = nil, refusedFromContacts: Int? = nil) {
+        self.profile = profile
+        self.agentVersion = agentVersion
+        self.pid = pid
+        self.fingerprint = fingerprint
+        self.server = server
+        self.connected = connected
+        self.account = account
+        self.deviceID = deviceID
+        self.sessionExpiresAtMillis = sessionExpiresAtMillis
+        self.pendingNotes = pendingNotes
+        self.heldNotices = heldNotices
+        self.sentDirect = sentDirect
+        self.sentThroughServer = sentThroughServer
+        self.lastError = lastError
+        self.role = role
+        self.roster = roster
+        self.primary = primary
+        self.refusedFromContacts = refusedFromContacts
+    }
 }
 
 public struct LoginResultAPI: Codable, Sendable, Equatable {
@@ -170,6 +64,15 @@ public struct LoginResultAPI: Codable, Sendable, Equatable {
     public var fingerprint: String?
     /// Shown once, when this device made the account's first roster: keep it offline.
     public var recoveryKey: String?
+
+    public init(account: String, deviceID: String, role: String? = nil, fingerprint: String? = nil,
+                recoveryKey: String? = nil) {
+        self.account = account
+        self.deviceID = deviceID
+        self.role = role
+        self.fingerprint = fingerprint
+        self.recoveryKey = recoveryKey
+    }
 }
 
 public struct DeviceEntry: Codable, Sendable, Equatable {
@@ -188,11 +91,32 @@ public struct DeviceEntry: Codable, Sendable, Equatable {
     public var rttMillis: Double?
     /// Why the path is what it is (why relayed, say).
     public var pathDetail: String?
+
+    public init(id: String, name: String, type: String, online: Bool, lastSeenMillis: UInt64, fingerprint: String,
+                path: String, clientVersion: String, isThisDevice: Bool, rttMillis: Double? = nil,
+                pathDetail: String? = nil) {
+        self.id = id
+        self.name = name
+        self.type = type
+        self.online = online
+        self.lastSeenMillis = lastSeenMillis
+        self.fingerprint = fingerprint
+        self.path = path
+        self.clientVersion = clientVersion
+        self.isThisDevice = isThisDevice
+        self.rttMillis = rttMillis
+        self.pathDetail = pathDetail
+    }
 }
 
 public struct DevicesResult: Codable, Sendable, Equatable {
     public var account: String
     public var devices: [DeviceEntry]
+
+    public init(account: String, devices: [DeviceEntry]) {
+        self.account = account
+        self.devices = devices
+    }
 }
 
 public struct SendResult: Codable, Sendable, Equatable {
@@ -205,6 +129,14 @@ public struct SendResult: Codable, Sendable, Equatable {
     public var devices: [String]?
     /// For a message to a contact that the server already holds: its server-assigned code.
     public var code: UInt64?
+
+    public init(noteID: String, to: String, relayed: Bool, devices: [String]? = nil, code: UInt64? = nil) {
+        self.noteID = noteID
+        self.to = to
+        self.relayed = relayed
+        self.devices = devices
+        self.code = code
+    }
 }
 
 public struct NoteEntry: Codable, Sendable, Equatable {
@@ -214,6 +146,16 @@ public struct NoteEntry: Codable, Sendable, Equatable {
     public var text: String
     public var sentAtMillis: UInt64
     public var receivedAtMillis: UInt64?
+
+    public init(noteID: String, from: String, to: String, text: String, sentAtMillis: UInt64,
+                receivedAtMillis: UInt64? = nil) {
+        self.noteID = noteID
+        self.from = from
+        self.to = to
+        self.text = text
+        self.sentAtMillis = sentAtMillis
+        self.receivedAtMillis = receivedAtMillis
+    }
 }
 
 public struct InboxResult: Codable, Sendable, Equatable {
@@ -223,6 +165,12 @@ public struct InboxResult: Codable, Sendable, Equatable {
     public var messages: [MessageEntry]
     /// Unread messages per contact account; contacts with none are absent.
     public var unread: [String: Int]
+
+    public init(notes: [NoteEntry], messages: [MessageEntry], unread: [String: Int]) {
+        self.notes = notes
+        self.messages = messages
+        self.unread = unread
+    }
 }
 
 public struct MessageEntry: Codable, Sendable, Equatable {
@@ -239,6 +187,19 @@ public struct MessageEntry: Codable, Sendable, Equatable {
     public var viewedAtMillis: UInt64?
     /// The device of this account it was viewed on.
     public var viewedBy: String?
+
+    public init(code: UInt64, from: String, contact: String, text: String, sentAtMillis: UInt64,
+                receivedAtMillis: UInt64, viewed: Bool, viewedAtMillis: UInt64? = nil, viewedBy: String? = nil) {
+        self.code = code
+        self.from = from
+        self.contact = contact
+        self.text = text
+        self.sentAtMillis = sentAtMillis
+        self.receivedAtMillis = receivedAtMillis
+        self.viewed = viewed
+        self.viewedAtMillis = viewedAtMillis
+        self.viewedBy = viewedBy
+    }
 }
 
 public struct ReadResult: Codable, Sendable, Equatable {
@@ -246,6 +207,11 @@ public struct ReadResult: Codable, Sendable, Equatable {
     public var messages: [MessageEntry]
     /// How many messages this call turned viewed.
     public var newlyViewed: Int
+
+    public init(messages: [MessageEntry], newlyViewed: Int) {
+        self.messages = messages
+        self.newlyViewed = newlyViewed
+    }
 }
 
 public struct ContactEntry: Codable, Sendable, Equatable {
@@ -264,6 +230,20 @@ public struct ContactEntry: Codable, Sendable, Equatable {
     public var roster: String?
     /// The devices of that roster.
     public var approvedDevices: [String]?
+
+    public init(account: String, state: String, devices: [DeviceEntry], onlineDevices: Int, unread: Int,
+                trust: String? = nil, warning: String? = nil, roster: String? = nil,
+                approvedDevices: [String]? = nil) {
+        self.account = account
+        self.state = state
+        self.devices = devices
+        self.onlineDevices = onlineDevices
+        self.unread = unread
+        self.trust = trust
+        self.warning = warning
+        self.roster = roster
+        self.approvedDevices = approvedDevices
+    }
 }
 
 /// A contact's safety code, and whether it is verified (`contactVerify`, `contactTrust`).
@@ -276,62 +256,21 @@ public struct SafetyCodeResult: Codable, Sendable, Equatable {
     public var verified: Bool
     /// What happened, for people.
     public var note: String?
+
+    public init(contact: String, code: String, trust: String, verified: Bool, note: String? = nil) {
+        self.contact = contact
+        self.code = code
+        self.trust = trust
+        self.verified = verified
+        self.note = note
+    }
 }
 
 public struct ContactsResult: Codable, Sendable, Equatable {
     public var contacts: [ContactEntry]
-}
 
-/// One line of the `events` stream: something changed that a user interface shows.
-public struct AgentEvent: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable {
-        /// A note from another device of the account.
-        case note
-        /// A message from a contact (`codes` has its code).
-        case message
-        /// Messages turned viewed (`codes`), here or on another device (`by`).
-        case viewed
-        /// The contact list changed.
-        case contacts
-        /// The path to another device changed (`from`, `path`: lan, direct or relay).
-        case path
-        /// A file transfer changed state (`transfer`: its id, `state`, `from`: the other device).
-        case transfer
-        /// A device logged in and waits for approval (`from`).
-        case pending
-        /// This device accepted a new roster (`state`: its role in it).
-        case roster
-        /// This device accepted a new policy for `from`.
-        case policy
-        /// A contact's keys changed (`contact`; `state`: its trust, `key changed` when a roster
-        /// under an unproven key arrived and messages to it stop), or were verified or trusted.
-        case contactKeys
-    }
-
-    public var event: Kind
-    public var from: String?
-    public var contact: String?
-    public var codes: [UInt64]?
-    /// The contact's unread count after this event: what an unread reminder shows.
-    public var unread: Int?
-    public var by: String?
-    public var path: String?
-    public var transfer: String?
-    public var state: String?
-    /// On `message`: false when this device's policy says messages are silent (stored, no alert).
-    public var notify: Bool?
-
-    public init(event: Kind, from: String? = nil, contact: String? = nil, codes: [UInt64]? = nil, unread: Int? = nil,
-                by: String? = nil, path: String? = nil, transfer: String? = nil, state: String? = nil) {
-        self.transfer = transfer
-        self.state = state
-        self.path = path
-        self.event = event
-        self.from = from
-        self.contact = contact
-        self.codes = codes
-        self.unread = unread
-        self.by = by
+    public init(contacts: [ContactEntry]) {
+        self.contacts = contacts
     }
 }
 
@@ -356,6 +295,18 @@ public struct DiscoveredEntry: Codable, Sendable, Equatable {
     public var verified: Bool
     /// This agent's own announcement.
     public var isThisDevice: Bool
+
+    public init(name: String, address: String, fingerprint: String? = nil, kith: Bool, protocolVersion: UInt16? = nil,
+                device: String? = nil, verified: Bool, isThisDevice: Bool) {
+        self.name = name
+        self.address = address
+        self.fingerprint = fingerprint
+        self.kith = kith
+        self.protocolVersion = protocolVersion
+        self.device = device
+        self.verified = verified
+        self.isThisDevice = isThisDevice
+    }
 }
 
 public struct DiscoverResult: Codable, Sendable, Equatable {
@@ -363,6 +314,12 @@ public struct DiscoverResult: Codable, Sendable, Equatable {
     public var available: Bool
     public var problem: String?
     public var services: [DiscoveredEntry]
+
+    public init(available: Bool, problem: String? = nil, services: [DiscoveredEntry]) {
+        self.available = available
+        self.problem = problem
+        self.services = services
+    }
 }
 
 /// One file transfer, either way, as `transfers`, `transfer`, `push`, `accept` and `reject` show it.
@@ -398,8 +355,37 @@ public struct TransferInfo: Codable, Sendable, Equatable {
     public var finishedMillis: UInt64?
     /// While waiting for an answer: when the offer expires.
     public var expiresAtMillis: UInt64?
+
+    public init(id: String, direction: String, peer: String, state: String, reason: String? = nil, files: Int,
+                names: [String], totalBytes: UInt64, verifiedBytes: UInt64, sentBytes: UInt64? = nil,
+                path: String? = nil, bytesPerSecond: Double? = nil, folder: String? = nil, landed: [String]? = nil,
+                requested: String, createdMillis: UInt64, finishedMillis: UInt64? = nil,
+                expiresAtMillis: UInt64? = nil) {
+        self.id = id
+        self.direction = direction
+        self.peer = peer
+        self.state = state
+        self.reason = reason
+        self.files = files
+        self.names = names
+        self.totalBytes = totalBytes
+        self.verifiedBytes = verifiedBytes
+        self.sentBytes = sentBytes
+        self.path = path
+        self.bytesPerSecond = bytesPerSecond
+        self.folder = folder
+        self.landed = landed
+        self.requested = requested
+        self.createdMillis = createdMillis
+        self.finishedMillis = finishedMillis
+        self.expiresAtMillis = expiresAtMillis
+    }
 }
 
 public struct TransfersResult: Codable, Sendable, Equatable {
     public var transfers: [TransferInfo]
+
+    public init(transfers: [TransferInfo]) {
+        self.transfers = transfers
+    }
 }

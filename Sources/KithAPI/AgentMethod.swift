@@ -1,0 +1,14 @@
+/// The local API between the CLI (or any program of the same user) and the agent: one JSON
+/// object per line over the agent's Unix socket (Protocol/local-api.md).
+public enum AgentMethod: String, Codable, Sendable, CaseIterable {
+    case status, signup, login, logout, devices, send, inbox
+    case contacts, contactAdd, contactAccept, contactRemove, read, discover
+    /// A contact's safety code and trust (Protocol/local-api.md §Contacts' keys).
+    case contactVerify, contactTrust
+    /// File transfers (Protocol/local-api.md §Transfers).
+    case push, transfers, transfer, accept, reject
+    /// The roster and policies (Protocol/local-api.md §Devices and approval).
+    case roster, approve, autoApprove, deny, unlink, handOver, recover, policyShow, policySet
+    /// Turns the connection into a stream of `AgentEvent` lines (Protocol/local-api.md §Events).
+    case events
+}

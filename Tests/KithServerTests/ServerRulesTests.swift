@@ -1,0 +1,268 @@
+import KithCore
+import KithCrypto
+import KithStore
+import KithWire
+import Testing
+@testable import KithServer
+
+/// The server's authorization rules (`ServerRules`), driven as scenarios without sockets, processes
+/// or a store. The cast: alice's laptop alice-PC-1 is her first device and the primary of her
+/// roster, her phone alice-MP-1 a secondary, alice-PC-2 a device that logged in with her password
+/// but was never approved (pending). bob (bob-PC-1) is alice's accepted contact; carol
+/// (carol-PC-1) has asked to be alice's contact and is still waiting.
+@Suite struct ServerRulesTests {
+    // MARK: The cast
+
+    static let alicePC1Key = DeviceIdentity(seed: [UInt8](repeating: 1, count: 32))!
+    static let aliceMP1Key = DeviceIdentity(seed: [UInt8](repeating: 2, count: 32))!
+    static let alicePC2Key = DeviceIdentity(seed: [UInt8](repeating: 3, count: 32))!
+    static let bobPC1Key = DeviceIdentity(seed: [UInt8](repeating: 4, count: 32))!
+    static let aliceRecovery = RecoveryKey(secret: [UInt8](repeating: 9, count: 16))!
+    static let now: UInt64 = 1_700_000_000_000
+
+    static let alicePC1 = ServerRules.Caller(deviceID: "alice-PC-1", account: "alice", key: alicePC1Key.publicKey)
+    static let aliceMP1 = ServerRules.Caller(deviceID: "alice-MP-1", account: "alice", key: aliceMP1Key.publicKey)
+    static let alicePC2 = ServerRules.Caller(deviceID: "alice-PC-2", account: "alice", key: alicePC2Key.publicKey)
+    static let bobPC1 = ServerRules.Caller(deviceID: "bob-PC-1", account: "bob", key: bobPC1Key.publicKey)
+
+    /// alice's accepted contacts: bob. carol's open request is not among them.
+    static let aliceContacts: Set<String> = ["bob"]
+
+    static func member(_ caller: ServerRules.Caller, _ role: RosterRole = .secondary) -> RosterMember {
+        RosterMember(deviceID: caller.deviceID, key: caller.key!, role: role, name: "device \(caller.deviceID)")
+    }
+
+    static let laptop = member(alicePC1, .primary)
+    static let phone = member(aliceMP1)
+
+    /// A roster of alice's as the server's keeper holds it: signed by alice-PC-1 and taken by an
+    /// observer's book, as `RosterKeeper` takes every roster before it asks the rules.
+    static func aliceRoster(_ version: UInt64, _ members: [RosterMember]) -> ValidRoster {
+        let roster = Roster(account: "alice", epoch: 0, version: version, issuedAtMillis: now + version,
+                            devices: members.map(\.wire), recoveryKey: aliceRecovery.publicKey.rawValue)
+        let primary = members.first { $0.role == .primary }!
+        let signer: DeviceIdentity = primary.deviceID == "alice-PC-1" ? alicePC1Key : aliceMP1Key
+        let signed = try! RosterSigning.sign(roster, signer: primary.deviceID, with: signer)
+        var observer = RosterBook(account: "alice", holder: nil)
+        guard case .accepted(let change) = observer.consider(signed) else { preconditionFailure("setup roster refused") }
+        return change.current
+    }
+
+    /// Roster 2: the laptop primary, the phone approved. Roster 3: the phone unlinked.
+    static let roster2 = aliceRoster(2, [laptop, phone])
+    static let roster3 = aliceRoster(3, [laptop])
+
+    // MARK: Sessions (spec §Sessions): what needs a login, and what is no request at all
+
+    static let openRequests: [MessageType] = [.hello, .ping, .signup, .login, .resume]
+    static let sessionRequests: [MessageType] = [.logout, .relaySend, .chatSend, .endpoints, .contactRequest,
+                                                 .contactAccept, .contactRemove, .transitRequest, .rosterPublish,
+                                                 .policyPublish, .unlink]
+    static let replies: [MessageType] = [.pong, .ack, .errorMessage]
+    static let notForTheServer: [MessageType] = MessageType.allCases.filter {
+        !(openRequests + sessionRequests + replies + [.relayAck]).contains($0)
+    }
+
+    @Test(arguments: openRequests)
+    func aNewConnectionMayGreetPingSignUpLogInAndResume(_ type: MessageType) {
+        #expect(ServerRules.admission(of: type, loggedIn: false) == .admitted)
+        #expect(ServerRules.admission(of: type, loggedIn: true) == .admitted)
+    }
+
+    @Test(arguments: sessionRequests.filter { $0 != .logout })
+    func everyOtherRequestBeforeALoginIsUnauthenticated(_ type: MessageType) {
+        #expect(ServerRules.admission(of: type, loggedIn: false) == .refused(.unauthenticated, reason: "log in first"))
+        #expect(ServerRules.admission(of: type, loggedIn: true) == .admitted)
+    }
+
+    @Test func aLogoutBeforeALoginIsToldItIsNotLoggedIn() {
+        #expect(ServerRules.admission(of: .logout, loggedIn: false) == .refused(.unauthenticated, reason: "not logged in"))
+        #expect(ServerRules.admission(of: .logout, loggedIn: true) == .admitted)
+    }
+
+    @Test func repliesAreNeverAnsweredAndARelayAckCountsOnlyAfterALogin() {
+        for type in Self.replies {
+            #expect(ServerRules.admission(of: type, loggedIn: false) == .ignored, "\(type)")
+            #expect(ServerRules.admission(of: type, loggedIn: true) == .ignored, "\(type)")
+        }
+        #expect(ServerRules.admission(of: .relayAck, loggedIn: false) == .ignored)
+        #expect(ServerRules.admission(of: .relayAck, loggedIn: true) == .admitted)
+    }
+
+    @Test(arguments: notForTheServer)
+    func whatOnlyTheServerSendsOrDevicesSendEachOtherIsMalformed(_ type: MessageType) {
+        for loggedIn in [false, true] {
+            #expect(ServerRules.admission(of: type, loggedIn: loggedIn)
+                == .refused(.malformed, reason: "\(type) is not a request to the server"))
+        }
+    }
+
+    @Test func theSessionsNamesForMalformedMessagesAreTheMessageTypes() {
+        #expect(ServerRules.admission(of: .note, loggedIn: true) == .refused(.malformed, reason: "note is not a request to the server"))
+        #expect(ServerRules.admission(of: .rosterUpdate, loggedIn: true)
+            == .refused(.malformed, reason: "rosterUpdate is not a request to the server"))
+    }
+
+    /// `ServerSession` handles an admitted message in a switch that treats the rest as
+    /// impossible: the rule may admit nothing outside the requests the session answers.
+    @Test func nothingOutsideTheSessionsRequestsIsEverAdmitted() {
+        let handled = Set(Self.openRequests + Self.sessionRequests + [.relayAck])
+        for type in MessageType.allCases {
+            for loggedIn in [false, true] where ServerRules.admission(of: type, loggedIn: loggedIn) == .admitted {
+                #expect(handled.contains(type), "\(type) admitted with loggedIn \(loggedIn)")
+            }
+        }
+        #expect(Self.notForTheServer.count == 22, "every message type is sorted into one group")
+    }
+
+    // MARK: Relay (spec §Relay): only between devices of one account
+
+    @Test func aliceRelaysANoteToHerPhoneAndEvenToHerself() {
+        #expect(ServerRules.relay(from: Self.alicePC1, to: "alice-MP-1", targetAccount: "alice") == .allowed)
+        #expect(ServerRules.relay(from: Self.alicePC1, to: "alice-PC-1", targetAccount: "alice") == .allowed)
+        #expect(ServerRules.relay(from: Self.alicePC2, to: "alice-PC-1", targetAccount: "alice") == .allowed,
+                "the server does not know who is approved: the roster is the devices' business")
+    }
+
+    @Test func aliceMayNotRelayToBobEvenThoughHeIsHerContact() {
+        #expect(ServerRules.relay(from: Self.alicePC1, to: "bob-PC-1", targetAccount: "bob")
+            == .refused(.forbidden, reason: "bob-PC-1 is not a device of your account"))
+    }
+
+    @Test func aRelayToADeviceTheServerDoesNotHaveIsNotFound() {
+        #expect(ServerRules.relay(from: Self.alicePC1, to: "alice-TV-1", targetAccount: nil)
+            == .refused(.notFound, reason: "there is no device alice-TV-1"))
+    }
+
+    // MARK: Transit (spec §Transit): to another device of the caller's account
+
+    @Test func aliceAsksForATransitToHerPhone() {
+        #expect(ServerRules.transit(from: Self.alicePC1, to: "alice-MP-1", targetAccount: "alice") == .allowed)
+    }
+
+    @Test func aTransitToItselfToBobOrToNobodyIsNotFoundAlike() {
+        #expect(ServerRules.transit(from: Self.alicePC1, to: "alice-PC-1", targetAccount: "alice")
+            == .refused(.notFound, reason: "alice-PC-1 is not another device of your account"))
+        #expect(ServerRules.transit(from: Self.alicePC1, to: "bob-PC-1", targetAccount: "bob")
+            == .refused(.notFound, reason: "bob-PC-1 is not another device of your account"))
+        #expect(ServerRules.transit(from: Self.alicePC1, to: "alice-TV-1", targetAccount: nil)
+            == .refused(.notFound, reason: "alice-TV-1 is not another device of your account"))
+    }
+
+    // MARK: Contacts (spec §Contacts)
+
+    @Test func aliceAsksDaveToBeHerContact() {
+        #expect(ServerRules.contactRequest(from: Self.alicePC1, to: "dave", records: 2, limit: ContactRecord.maxPerAccount)
+            == .allowed)
+        #expect(ServerRules.contactRequest(from: Self.alicePC1, to: "dave", records: ContactRecord.maxPerAccount - 1,
+                                           limit: ContactRecord.maxPerAccount) == .allowed, "the last free place")
+    }
+
+    @Test func aliceCannotAskHerself() {
+        #expect(ServerRules.contactRequest(from: Self.alicePC1, to: "alice", records: 0, limit: ContactRecord.maxPerAccount)
+            == .refused(.malformed, reason: "that is your own account"))
+    }
+
+    @Test func aliceWithAFullContactListCannotAskAnyoneElse() {
+        #expect(ServerRules.contactRequest(from: Self.alicePC1, to: "dave", records: ContactRecord.maxPerAccount,
+                                           limit: ContactRecord.maxPerAccount)
+            == .refused(.forbidden, reason: "an account has at most 255 contacts and requests"))
+    }
+
+    // MARK: Messages between people (spec §Messages between people, step 3)
+
+    @Test func aliceSendsAChatCopyToEachOfBobsDevices() {
+        #expect(ServerRules.chat(from: Self.alicePC1, to: "bob-PC-1", targetAccount: "bob", contacts: Self.aliceContacts)
+            == .allowed)
+        #expect(ServerRules.chat(from: Self.bobPC1, to: "alice-MP-1", targetAccount: "alice", contacts: ["alice"])
+            == .allowed, "and bob answers to alice's phone")
+    }
+
+    @Test func carolsOpenRequestIsNoContactYet() {
+        #expect(ServerRules.chat(from: Self.alicePC1, to: "carol-PC-1", targetAccount: "carol", contacts: Self.aliceContacts)
+            == .refused(.forbidden, reason: "carol is not your contact"))
+    }
+
+    @Test func aliceDoesNotChatWithHerOwnDevices() {
+        #expect(ServerRules.chat(from: Self.alicePC1, to: "alice-MP-1", targetAccount: "alice", contacts: Self.aliceContacts)
+            == .refused(.forbidden, reason: "alice is not your contact"))
+        #expect(ServerRules.chat(from: Self.alicePC1, to: "alice-MP-1", targetAccount: "alice", contacts: ["alice", "bob"])
+            == .refused(.forbidden, reason: "alice is not your contact"), "not even if a store said so")
+    }
+
+    @Test func aChatToADeviceTheServerDoesNotHaveIsNotFound() {
+        #expect(ServerRules.chat(from: Self.alicePC1, to: "bob-MP-7", targetAccount: nil, contacts: Self.aliceContacts)
+            == .refused(.notFound, reason: "there is no device bob-MP-7"))
+    }
+
+    // MARK: The first roster (roster.md §The first roster)
+
+    static let firstRosterRefusal = ServerRules.Decision.refused(
+        .forbidden, reason: "only the account's first device may publish its first roster, naming itself primary")
+
+    @Test func alicesFirstDevicePublishesTheFirstRosterNamingItselfPrimary() {
+        let first = Self.aliceRoster(1, [Self.laptop])
+        #expect(ServerRules.firstRoster(first, publishedBy: Self.alicePC1, firstDeviceID: "alice-PC-1") == .allowed)
+    }
+
+    @Test func alicesPhoneCannotPublishTheFirstRosterEvenNamingItselfPrimary() {
+        let phoneFirst = Self.aliceRoster(1, [RosterMember(deviceID: "alice-MP-1", key: Self.aliceMP1Key.publicKey,
+                                                           role: .primary, name: "phone")])
+        #expect(ServerRules.firstRoster(phoneFirst, publishedBy: Self.aliceMP1, firstDeviceID: "alice-PC-1")
+            == Self.firstRosterRefusal)
+    }
+
+    @Test func alicesFirstDeviceMustNameItselfPrimaryWithItsOwnKey() {
+        let phonePrimary = Self.aliceRoster(1, [RosterMember(deviceID: "alice-MP-1", key: Self.aliceMP1Key.publicKey,
+                                                             role: .primary, name: "phone")])
+        #expect(ServerRules.firstRoster(phonePrimary, publishedBy: Self.alicePC1, firstDeviceID: "alice-PC-1")
+            == Self.firstRosterRefusal, "naming another device primary")
+        let stranger = ServerRules.Caller(deviceID: "alice-PC-1", account: "alice", key: Self.alicePC2Key.publicKey)
+        #expect(ServerRules.firstRoster(Self.aliceRoster(1, [Self.laptop]), publishedBy: stranger, firstDeviceID: "alice-PC-1")
+            == Self.firstRosterRefusal, "the first device's id with another key")
+    }
+
+    @Test func withNoFirstDeviceOnRecordNobodyPublishesTheFirstRoster() {
+        #expect(ServerRules.firstRoster(Self.aliceRoster(1, [Self.laptop]), publishedBy: Self.alicePC1, firstDeviceID: nil)
+            == Self.firstRosterRefusal)
+    }
+
+    // MARK: Unlink (roster.md §Unlink)
+
+    @Test func thePrimaryDeniesAPendingDeviceNoRosterLists() {
+        #expect(ServerRules.unlink("alice-PC-2", targetAccount: "alice", by: Self.alicePC1, roster: Self.roster2) == .allowed)
+    }
+
+    @Test func thePrimaryUnlinksThePhoneOnlyAfterPublishingARosterWithoutIt() {
+        #expect(ServerRules.unlink("alice-MP-1", targetAccount: "alice", by: Self.alicePC1, roster: Self.roster2)
+            == .refused(.forbidden, reason: "alice-MP-1 is still in roster 2: publish a roster without it first"))
+        #expect(ServerRules.unlink("alice-MP-1", targetAccount: "alice", by: Self.alicePC1, roster: Self.roster3) == .allowed)
+    }
+
+    @Test func aSecondaryOrAnImpostorOfThePrimaryUnlinksNobody() {
+        let refusal = ServerRules.Decision.refused(.forbidden, reason: "only the primary of the account's roster may unlink a device")
+        #expect(ServerRules.unlink("alice-PC-2", targetAccount: "alice", by: Self.aliceMP1, roster: Self.roster2) == refusal)
+        let impostor = ServerRules.Caller(deviceID: "alice-PC-1", account: "alice", key: Self.alicePC2Key.publicKey)
+        #expect(ServerRules.unlink("alice-PC-2", targetAccount: "alice", by: impostor, roster: Self.roster2) == refusal)
+        let unparsedKey = ServerRules.Caller(deviceID: "alice-PC-1", account: "alice", key: nil)
+        #expect(ServerRules.unlink("alice-PC-2", targetAccount: "alice", by: unparsedKey, roster: Self.roster2) == refusal)
+        #expect(ServerRules.unlink("alice-PC-2", targetAccount: "alice", by: Self.alicePC1, roster: nil) == refusal,
+                "before the first roster there is no primary")
+    }
+
+    @Test func aliceCannotUnlinkBobsDeviceOrOneThatDoesNotExist() {
+        #expect(ServerRules.unlink("bob-PC-1", targetAccount: "bob", by: Self.alicePC1, roster: Self.roster2)
+            == .refused(.notFound, reason: "bob-PC-1 is not a device of your account"))
+        #expect(ServerRules.unlink("alice-TV-1", targetAccount: nil, by: Self.alicePC1, roster: Self.roster2)
+            == .refused(.notFound, reason: "alice-TV-1 is not a device of your account"))
+    }
+
+    // MARK: The session's view of its caller
+
+    @Test func theSessionHandsTheRulesItsDevicesIdAccountAndKey() {
+        let record = DeviceRecord(id: "alice-PC-1", account: "alice", terminalType: 1, name: "laptop",
+                                  key: Self.alicePC1Key.publicKey.rawValue, clientVersion: "test", addresses: [],
+                                  createdAtMillis: Self.now, lastSeenMillis: Self.now)
+        #expect(ServerRules.Caller(record) == Self.alicePC1)
+    }
+}
