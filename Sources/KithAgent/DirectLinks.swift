@@ -37,16 +37,12 @@ actor DirectLinks {
     /// Which session goes to whom, and which one each sibling is sent on: the decisions.
     var sessions = SessionTable<DatagramSession, SocketAddress>()
     private var initiations: [UInt32: (peer: String, pending: DeviceHandshake.Pending, sentAt: UInt64)] = [:]
-    private var waiters: [UInt32: (peer: String, continuation: CheckedContinuation<Bool, Never>)] = [:]
+    /// Notes and notices waiting for their Ack (DirectLinks+Delivery.swift).
+    var deliveries = DirectDeliveries()
     private var pings: [UInt64: (peer: String, sentAt: UInt64)] = [:]
     private var reflection: (nonce: [UInt8], continuation: CheckedContinuation<EndpointAddress?, Never>)?
-    private var nextRequestID: UInt32 = 1
     /// UDP streams to siblings (spec §UDP stream; UDPStreams.swift).
     var udpStreams = UDPStreams()
-
-    /// How long a direct delivery waits for its Ack before it is resent, and how often.
-    static let ackTimeout: UInt64 = 300
-    static let attempts = 3
 
     init(keys: KeyPair, logger: Logger, now: @escaping @Sendable () -> UInt64,
          clock: @escaping @Sendable () -> UInt64 = { UInt64(DispatchTime.now().uptimeNanoseconds / 1_000_000) },
@@ -232,7 +228,7 @@ actor DirectLinks {
         streamTick(now: time)
     }
 
-    private func perform(_ actions: [PathMachine.Action], for id: String) {
+    func perform(_ actions: [PathMachine.Action], for id: String) {
         for action in actions {
             switch action {
             case .probe(let candidates):
@@ -351,7 +347,7 @@ actor DirectLinks {
 
     /// Seals `envelope` on the peer's send session; false if there is none or it does not fit.
     @discardableResult
-    private func send(_ envelope: Envelope, to id: String) -> Bool {
+    func send(_ envelope: Envelope, to id: String) -> Bool {
         guard let (index, address) = sessions.sendTarget(for: id), seal(envelope, on: index, to: address) else { return false }
         peers[id]?.machine.sent(now: clock())
         return true
@@ -367,47 +363,11 @@ actor DirectLinks {
         return true
     }
 
-    private func nextID() -> UInt32 {
-        defer { nextRequestID = nextRequestID == .max ? 1 : nextRequestID + 1 }
-        return nextRequestID
-    }
-
     /// A keepalive: its Pong is what shows this side's send session still reaches the peer.
     private func ping(_ id: String) {
         let nonce = UInt64.random(in: 0...UInt64.max)
         pings[nonce] = (id, clock())
-        send(Envelope(requestID: nextID(), .ping(.init(nonce: nonce))), to: id)
-    }
-
-    /// Sends a note or notice directly and waits for the sibling's Ack (it has committed it);
-    /// false when there is no direct path, it does not fit a datagram, or no Ack came. On false
-    /// the caller sends it through the relay; a late direct copy is harmless (both are idempotent).
-    func deliver(_ message: Message, to id: String) async -> Bool {
-        guard peers[id]?.machine.isDirect == true else { return false }
-        let requestID = nextID()
-        for _ in 0..<Self.attempts {
-            guard send(Envelope(requestID: requestID, message), to: id) else { return false }
-            let acked = await withCheckedContinuation { continuation in
-                waiters[requestID] = (id, continuation)
-                Task {
-                    try? await Task.sleep(for: .milliseconds(Self.ackTimeout))
-                    self.resume(requestID, with: false)
-                }
-            }
-            if acked { return true }
-        }
-        if var peer = peers[id] {
-            let actions = peer.machine.deliveryFailed(now: clock())
-            peers[id] = peer
-            perform(actions, for: id)
-        }
-        return false
-    }
-
-    private func resume(_ requestID: UInt32, with value: Bool, from peer: String? = nil) {
-        guard let waiter = waiters[requestID], peer == nil || waiter.peer == peer else { return }
-        waiters[requestID] = nil
-        waiter.continuation.resume(returning: value)
+        send(Envelope(requestID: deliveries.nextID(), .ping(.init(nonce: nonce))), to: id)
     }
 
     /// Answers go back on the session the request came on, to where it came from: that works
@@ -423,7 +383,7 @@ actor DirectLinks {
             peers[id]?.machine.heard(now: time)
             peers[id]?.machine.measured(rttMillis: Double(time >= ping.sentAt ? time - ping.sentAt : 0))
         case .ack:
-            guard waiters[envelope.requestID]?.peer == id else { return }
+            guard deliveries.isWaiting(envelope.requestID, for: id) else { return }
             peers[id]?.machine.heard(now: clock())
             resume(envelope.requestID, with: true, from: id)
         case .note, .viewed:

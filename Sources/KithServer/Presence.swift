@@ -5,14 +5,14 @@ import Logging
 import NIOCore
 
 /// Who is online, and what follows from it: the device list every online device of an account
-/// receives, and the delivery of relayed payloads.
+/// receives, its contacts' devices and rosters, and the delivery of relayed payloads.
 ///
-/// Relayed payloads are committed here, in the actor, so their ids and their order in a
-/// session's send queue agree. Each online session has one queue and one writer task that
-/// drains it, so what a device receives is in the order the store accepted it. The store is read
-/// only when a session starts (what was queued while it was away) or when a slow receiver's queue
-/// overflows; otherwise a payload goes from the sender's session to the receiver's socket
-/// without a read.
+/// Each online session has one send queue and one writer task that drains it, so what a device
+/// receives is in the order it was queued: lists and documents before the relayed payloads that
+/// depend on them. Relayed payloads are committed here, in the actor, so their ids and their order
+/// in the queue agree; which of them are queued and which wait in the store is each session's
+/// `RelayBacklog`. Otherwise a payload goes from the sender's session to the receiver's socket
+/// without a store read.
 actor Presence {
     struct Session {
         let connectionID: UInt64
@@ -21,10 +21,7 @@ actor Presence {
         let close: @Sendable () -> Void
         var queue: [Envelope] = []
         var writing = false
-        /// The highest relay id in (or already written from) the queue.
-        var queuedUpTo: Int64 = 0
-        /// Set when the queue overflowed: payloads after `queuedUpTo` are only in the store.
-        var reloadFromStore = false
+        var relays = RelayBacklog()
     }
 
     private let store: any ServerStore
@@ -32,8 +29,6 @@ actor Presence {
     private let now: @Sendable () -> UInt64
     private var online: [String: Session] = [:]
     private var revision: UInt64 = 0
-    /// Beyond this many queued envelopes a receiver is slow: new payloads wait in the store.
-    static let queueLimit = 1024
 
     init(store: any ServerStore, logger: Logger, now: @escaping @Sendable () -> UInt64) {
         self.store = store
@@ -56,8 +51,7 @@ actor Presence {
             return
         }
         if let previous = online[deviceID], previous.connectionID != connectionID { previous.close() }
-        online[deviceID] = Session(connectionID: connectionID, account: account, outbound: outbound, close: close,
-                                   reloadFromStore: true)
+        online[deviceID] = Session(connectionID: connectionID, account: account, outbound: outbound, close: close)
         pushDeviceList(account: account)
         pushContacts(account: account)
         online[deviceID]?.queue.append(contentsOf: documents)
@@ -94,15 +88,11 @@ actor Presence {
     /// the payload is durable: the caller may acknowledge it.
     func relay(from sender: String, to receiver: String, payload: [UInt8], code: Int64? = nil) throws {
         let id = try store.enqueueRelay(from: sender, to: receiver, payload: payload, code: code, now: now())
-        guard var session = online[receiver], !session.reloadFromStore else { return }
-        guard session.queue.count < Self.queueLimit else {
-            online[receiver]?.reloadFromStore = true
-            return
-        }
-        session.queue.append(Self.delivery(id: id, from: sender, payload: payload, code: code))
-        session.queuedUpTo = id
+        guard var session = online[receiver] else { return }
+        let queue = session.relays.admit(id: id, queued: session.queue.count)
+        if queue { session.queue.append(Self.delivery(id: id, from: sender, payload: payload, code: code)) }
         online[receiver] = session
-        startWriter(receiver)
+        if queue { startWriter(receiver) }
     }
 
     private static func delivery(id: Int64, from: String, payload: [UInt8], code: Int64?) -> Envelope {
@@ -177,17 +167,11 @@ actor Presence {
 
     /// Queues what the store holds for `deviceID` after what was queued already.
     private func reload(_ deviceID: String) {
-        guard var session = online[deviceID], session.reloadFromStore else { return }
-        let room = Self.queueLimit - session.queue.count
-        guard room > 0 else { return }
+        guard var session = online[deviceID], let read = session.relays.reload(queued: session.queue.count) else { return }
         do {
-            let records = try store.pendingRelays(to: deviceID, after: session.queuedUpTo, limit: room)
-            for record in records {
-                session.queue.append(Self.delivery(id: record.id, from: record.from, payload: record.payload,
-                                                   code: record.code))
-                session.queuedUpTo = record.id
-            }
-            session.reloadFromStore = records.count == room
+            let records = try store.pendingRelays(to: deviceID, after: read.after, limit: read.limit)
+            session.queue += records.map { Self.delivery(id: $0.id, from: $0.from, payload: $0.payload, code: $0.code) }
+            session.relays.reloaded(records.map(\.id), limit: read.limit)
         } catch {
             logger.error("relay queue of \(deviceID) unreadable: \(error)")
         }
@@ -206,7 +190,7 @@ actor Presence {
     private func drain(_ deviceID: String, connectionID: UInt64, outbound: NIOAsyncChannelOutboundWriter<Envelope>) async {
         while true {
             guard var session = online[deviceID], session.connectionID == connectionID else { return }
-            if session.queue.isEmpty && session.reloadFromStore {
+            if session.queue.isEmpty && session.relays.inStore {
                 reload(deviceID)
                 session = online[deviceID] ?? session
                 online[deviceID]?.writing = true

@@ -25,8 +25,12 @@ let package = Package(
             ]
         ),
         // Drives a real server and real agents through their command line and local API
-        // sockets only, so it needs nothing but Foundation.
-        .executableTarget(name: "ReadStateBench"),
+        // sockets only, so it needs nothing but Foundation and KithAPI (the local API's request,
+        // result and event types and their JSON lines; itself Foundation only).
+        .executableTarget(
+            name: "ReadStateBench",
+            dependencies: [.product(name: "KithAPI", package: "Kith")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import KithAPI
 
 /// One agent: its profile is a directory path, so its socket is PROFILE/agent.sock.
 struct Device: Sendable {
@@ -48,7 +49,7 @@ struct Cluster {
             let device = devices[index]
             let output = try kith.run(["login", invite, "--account", device.account, "--password-file", password.path,
                                        "--name", device.name, "--profile", device.profile.path, "--json"])
-            devices[index].deviceID = try JSONDecoder().decode(LoginResult.self, from: Data(output.utf8)).deviceID
+            devices[index].deviceID = try JSONDecoder().decode(LoginResultAPI.self, from: Data(output.utf8)).deviceID
         }
         // alice's first device is her primary: it approves the other two, which wait until they hold the roster.
         for device in devices[1..<3] {
@@ -122,7 +123,7 @@ struct Cluster {
     /// How `reader` reaches each other alice device now, by name ("alice2 relay, alice3 relay"):
     /// the path the viewed-notices take, as the reader's `devices` reports it.
     func siblingPaths(_ reader: LocalAPIClient) throws -> String {
-        let devices = try reader.call("devices", as: DevicesResult.self).devices
+        let devices = try reader.call(DevicesRequest()).devices
         return alice.filter { $0.name != reader.name }.map { sibling in
             "\(sibling.name) \(devices.first { $0.id == sibling.deviceID }?.path ?? "unknown")"
         }.joined(separator: ", ")

@@ -1,4 +1,5 @@
 import Foundation
+import KithAPI
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,16 +27,16 @@ final class EventRecorder: @unchecked Sendable {  // mutable state guarded by `c
     private var pathEvents = 0
     private var ended = false
 
-    /// Subscribes (`{"method":"events"}`), checks the `{"ok":true…}` answer, and starts reading.
+    /// Subscribes (`{"method":"events","params":{}}`), checks the `{"ok":true…}` answer, and starts reading.
     init(_ device: Device, contact: String, findings: Findings) throws {
         name = device.name
         self.contact = contact
         self.findings = findings
         fd = try UnixSocket.open(device.socket, receiveTimeout: 0)
-        try UnixSocket.sendAll(fd, LocalAPIClient.line("events"))
+        try UnixSocket.sendAll(fd, LocalAPIClient.line(EventsRequest()))
         var lines = LineReader(fd: fd)
         guard let first = try lines.next() else { throw BenchError("\(name): the agent closed the events stream") }
-        _ = try LocalAPIClient.decode(first, as: Ignored.self, from: "\(name) events")
+        _ = try LocalAPIClient.decode(first, as: EmptyResult.self, from: "\(name) events")
         let reader = lines
         Thread { [self] in
             var lines = reader
@@ -55,20 +56,19 @@ final class EventRecorder: @unchecked Sendable {  // mutable state guarded by `c
     func stop() { shutdown(fd, Int32(SHUT_RDWR)) }
 
     private func readEvents(_ lines: inout LineReader) {
-        let decoder = JSONDecoder()
         while let line = try? lines.next() {
             let at = monotonicNanos()
-            guard let event = try? decoder.decode(AgentEvent.self, from: Data(line)) else {
+            guard let event = try? APICodec.event(from: line) else {
                 findings.add("\(name): an events line that is not an event: \(String(decoding: line.prefix(200), as: UTF8.self))")
                 continue
             }
             condition.lock()
             switch event.event {
-            case "message":
+            case .message:
                 messageEvents += 1
-            case "path":  // a path to another device changed (direct paths, issue 4)
+            case .path:  // a path to another device changed (direct paths, issue 4)
                 pathEvents += 1
-            case "viewed":
+            case .viewed:
                 let viewed = Viewed(at: at, unread: event.unread, by: event.by, codeCount: event.codes?.count ?? 0)
                 for code in event.codes ?? [] where firstViewed[code] == nil { firstViewed[code] = viewed }
                 if event.contact == contact && event.unread == 0 { settled.append(viewed) }

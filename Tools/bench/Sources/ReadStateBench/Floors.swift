@@ -1,4 +1,5 @@
 import Foundation
+import KithAPI
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -71,13 +72,13 @@ private func udpSocket() throws -> Int32 {
 /// Round trips of the local API's cheapest call, `status`, on one connection: the part of a
 /// read's latency that is the socket and the agent's request handling, not the read state.
 func statusRoundTrips(_ client: LocalAPIClient, samples: Int) throws -> Samples {
-    let line = LocalAPIClient.line("status")
+    let line = LocalAPIClient.line(StatusRequest())
     var result = Samples()
     for sample in 0..<(samples + 100) {
         let start = monotonicNanos()
         let response = try client.exchange(line)
         let elapsed = monotonicNanos() - start
-        if sample == 0 { _ = try LocalAPIClient.decode(response, as: Ignored.self, from: "\(client.name) status") }
+        if sample == 0 { _ = try LocalAPIClient.decode(response, as: EmptyResult.self, from: "\(client.name) status") }
         if sample >= 100 { result.append(elapsed) }
     }
     return result

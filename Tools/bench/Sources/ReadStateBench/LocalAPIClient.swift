@@ -1,4 +1,5 @@
 import Foundation
+import KithAPI
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,10 +19,10 @@ final class LocalAPIClient {
 
     deinit { close(fd) }
 
-    /// The request line for `method`, encoded ahead of any timing.
-    static func line(_ method: String, _ params: Request.Params = .init()) -> [UInt8] {
-        // Encoding this plain struct cannot fail.
-        Array(try! JSONEncoder().encode(Request(method: method, params: params))) + [0x0a]
+    /// The request line for `request`, encoded ahead of any timing.
+    static func line<R: APIRequest>(_ request: R) -> [UInt8] {
+        // Encoding a request (strings, numbers and booleans) cannot fail.
+        try! APICodec.encode(request)
     }
 
     /// Sends a prepared request line and returns the response line, undecoded.
@@ -32,19 +33,20 @@ final class LocalAPIClient {
     }
 
     /// Sends a request and returns its decoded result; the agent's error becomes a thrown one.
-    func call<R: Decodable>(_ method: String, _ params: Request.Params = .init(), as _: R.Type = R.self) throws -> R {
-        try Self.decode(try exchange(Self.line(method, params)), as: R.self, from: "\(name) \(method)")
+    func call<R: APIRequest>(_ request: R) throws -> R.Result {
+        try Self.decode(try exchange(Self.line(request)), as: R.Result.self, from: "\(name) \(R.method.rawValue)")
     }
 
-    static func decode<R: Decodable>(_ line: [UInt8], as _: R.Type, from what: String) throws -> R {
-        let response: Response<R>
+    /// A response line's result; `{"ok": false, …}` becomes a thrown error naming its code.
+    static func decode<Result: Codable & Sendable>(_ line: [UInt8], as _: Result.Type, from what: String) throws -> Result {
+        let response: AgentResponse<Result>
         do {
-            response = try JSONDecoder().decode(Response<R>.self, from: Data(line))
+            response = try APICodec.response(Result.self, from: line)
         } catch {
             throw BenchError("\(what): cannot decode \(String(decoding: line.prefix(300), as: UTF8.self)): \(error)")
         }
         guard response.ok, let result = response.result else {
-            throw BenchError("\(what) failed: \(response.error.map { "\($0.code): \($0.message)" } ?? "no result")")
+            throw BenchError("\(what) failed: \(response.error.map { "\($0.code.rawValue): \($0.message)" } ?? "no result")")
         }
         return result
     }

@@ -1,4 +1,5 @@
 import Foundation
+import KithAPI
 
 /// Marking everything from a contact read at once, until the siblings agree.
 struct Convergence {
@@ -14,7 +15,7 @@ struct Convergence {
 /// each sibling's events say that nothing from the contact is unread.
 func measureReadAll(contact: String, expected: Int, reader: LocalAPIClient, siblings: [EventRecorder],
                     siblingClients: [LocalAPIClient], findings: Findings) throws -> Convergence {
-    let line = LocalAPIClient.line("read", .init(contact: contact, all: true))
+    let line = LocalAPIClient.line(ReadRequest(contact: contact, all: true))
     let start = monotonicNanos()
     let response = try reader.exchange(line)
     let call = secondsSince(start)
@@ -36,7 +37,7 @@ func measureReadAll(contact: String, expected: Int, reader: LocalAPIClient, sibl
     }
     // The events say 0 unread; check that the stores agree.
     for client in siblingClients + [reader] {
-        let unread = try client.call("inbox", .init(limit: 1), as: InboxResult.self).unread[contact] ?? 0
+        let unread = try client.call(InboxRequest(limit: 1)).unread[contact] ?? 0
         if unread != 0 { findings.add("\(client.name) still counts \(unread) unread from \(contact) after read all") }
     }
     return Convergence(call: call, perSibling: perSibling)

@@ -1,4 +1,5 @@
 import Foundation
+import KithAPI
 
 /// Latencies of marking single messages read on one device until its siblings show it.
 struct ReadLatency {
@@ -17,7 +18,7 @@ func measureReadLatency(codes: [UInt64], reader: LocalAPIClient, readerID: Strin
     var result = ReadLatency(perSibling: siblings.map { _ in Samples() })
     var missing = 0, wrongUnread = 0, wrongBy = 0
     for (index, code) in codes.enumerated() {
-        let line = LocalAPIClient.line("read", .init(code: code))
+        let line = LocalAPIClient.line(ReadRequest(code: code))
         let start = monotonicNanos()
         let response = try reader.exchange(line)
         result.call.append(monotonicNanos() - start)

@@ -1,4 +1,5 @@
 import Foundation
+import KithAPI
 
 // Read-state benchmark (issue 5): how fast a message marked read on one device shows as read on
 // the account's other devices, through a real `kith server` and four real agents, measured over
@@ -62,7 +63,7 @@ do {
         let events = recorder.waitForMessages(reads, timeout: 5)
         if events != reads { findings.add("\(recorder.name) sent \(events) message events for \(reads) messages") }
     }
-    let codes = try reader.call("inbox", .init(limit: reads), as: InboxResult.self).messages
+    let codes = try reader.call(InboxRequest(limit: reads)).messages
         .filter { $0.contact == "bob" }.map(\.code)
     guard codes.count == reads else { throw BenchError("alice1's inbox lists \(codes.count) messages from bob, not \(reads)") }
     let paths = try cluster.settledSiblingPaths(reader)
