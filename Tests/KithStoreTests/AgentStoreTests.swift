@@ -1,12 +1,12 @@
 import Foundation
 import GRDB
 import KithStore
+import KithTestSupport
 import Testing
 
 @Suite struct AgentStoreTests {
     static func path() throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kith-agent-store-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = temporaryDirectory("agent-store")
         return dir.appendingPathComponent("agent.sqlite").path
     }
 

@@ -1,11 +1,11 @@
 import Foundation
 import KithStore
+import KithTestSupport
 import Testing
 
 @Suite struct ServerStoreTests {
     static func store() throws -> (SQLiteServerStore, String) {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kith-store-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = temporaryDirectory("server-store")
         let path = dir.appendingPathComponent("server.sqlite").path
         return (try SQLiteServerStore(path: path), path)
     }

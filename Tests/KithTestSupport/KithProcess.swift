@@ -102,9 +102,22 @@ public final class KithProcess: @unchecked Sendable {
     }
 }
 
-/// A fresh directory under the system's temporary directory, for one test.
+/// A fresh directory for one test, under one folder per test process that is removed when the
+/// process exits, so a test run leaves nothing in the system's temporary directory (set
+/// `KITH_KEEP_TEST_FILES=1` to keep it for a look after a failure).
 public func temporaryDirectory(_ name: String) -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("kith-\(name)-\(UUID().uuidString.prefix(8))")
+    let url = testRoot.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(8))")
     try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
+
+/// `kith-tests-PID` under the system's temporary directory; its removal is registered with the
+/// process's exit on first use.
+private let testRoot: URL = {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("kith-tests-\(getpid())")
+    try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    if ProcessInfo.processInfo.environment["KITH_KEEP_TEST_FILES"] == nil { atexit { removeTestRoot() } }
+    return url
+}()
+
+private func removeTestRoot() { try? FileManager.default.removeItem(at: testRoot) }
