@@ -31,8 +31,9 @@ let package = Package(
         // The agent's local API as types: one request type per method, results, errors, events,
         // the JSON-lines codec. No networking: the CLI, the benches and any GUI import it.
         .target(name: "KithAPI"),
-        // Durable state: the server's and the agent's SQLite stores (GRDB).
-        .target(name: "KithStore", dependencies: ["KithCrypto", .product(name: "GRDB", package: "GRDB.swift")]),
+        // Durable state: the server's and the agent's SQLite stores (GRDB). Coded bytes it keeps
+        // (terminal type, contact state, clip mode, document kind) are KithWire's enums.
+        .target(name: "KithStore", dependencies: ["KithCrypto", "KithWire", .product(name: "GRDB", package: "GRDB.swift")]),
         // The I/O shell shared by server and agent: SwiftNIO channels around KithCore's machines.
         .target(
             name: "KithNet",
@@ -87,7 +88,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "KithStoreTests", dependencies: [
-            "KithStore", "KithTestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            "KithStore", "KithTestSupport", "KithWire", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         // The agent's and the server's decisions, driven without processes or sockets.
         .testTarget(name: "KithAgentTests", dependencies: [

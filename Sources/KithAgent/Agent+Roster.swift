@@ -238,8 +238,8 @@ extension Agent {
         switch message {
         case .documentShare(let share):
             switch share.document.kind {
-            case DocumentKind.roster.rawValue: await consider(roster: share.document, from: device)
-            default: await consider(policy: share.document, from: device)
+            case .roster: await consider(roster: share.document, from: device)
+            case .policy, .unknown: await consider(policy: share.document, from: device)  // an unknown kind is refused there
             }
         case .approveRequest(let request):
             guard let book = rosterBook, book.holderIsPrimary, policyBook?.mayApprove(device, roster: book) == true else {

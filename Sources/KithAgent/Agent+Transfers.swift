@@ -108,7 +108,7 @@ extension Agent {
         if let permissions = ownPermissions(), !permissions.mayPush(to: to) {
             throw AgentError(.notPermitted, "this device's policy does not allow pushing files to \(to)")
         }
-        let receive: ReceivePolicy.Permission
+        let receive: ReceivePermission
         switch params.receive ?? "ask" {
         case "direct": receive = .direct
         case "ask": receive = .ask

@@ -264,7 +264,7 @@ public actor Agent {
     }
 
     func isContact(_ account: String) throws -> Bool {
-        try store.contacts().contains { $0.account == account && $0.state == 1 }
+        try store.contacts().contains { $0.account == account && $0.state == .contact }
     }
 
     static func device(_ info: DeviceInfo) -> AgentStore.Device {

@@ -38,7 +38,7 @@ extension Agent {
         let connection = try await connect(invite: invite)
         defer { Task { await connection.close() } }
         let answer = try await connection.request(.login(.init(
-            account: account, password: password, terminalType: type.rawValue, deviceName: Self.truncated(name, bytes: 64),
+            account: account, password: password, terminalType: type, deviceName: Self.truncated(name, bytes: 64),
             clientVersion: KithVersion.userAgent, deviceKey: identity.publicKey.rawValue, addresses: []))).message
         guard case .loginResult(let result) = answer else {
             throw AgentError(.serverRefused, "the server refused the login: \(Self.describe(answer))")
@@ -113,12 +113,15 @@ extension Agent {
     }
 
     static func entry(_ device: AgentStore.Device, path: String, isThisDevice: Bool) -> DeviceEntry {
-        DeviceEntry(id: device.id, name: device.name,
-                    type: TerminalType(rawValue: device.terminalType)?.description ?? "type \(device.terminalType)",
-                    online: device.online, lastSeenMillis: device.lastSeenMillis,
-                    fingerprint: SigningPublicKey(rawValue: device.key)?.fingerprint.description ?? "?",
-                    path: path, clientVersion: device.clientVersion, isThisDevice: isThisDevice, rttMillis: nil,
-                    pathDetail: nil)
+        let type = switch device.terminalType {
+        case .unknown(let value): "type \(value)"
+        case .pc, .mobile, .tv, .web, .server: device.terminalType.description
+        }
+        return DeviceEntry(id: device.id, name: device.name, type: type,
+                           online: device.online, lastSeenMillis: device.lastSeenMillis,
+                           fingerprint: SigningPublicKey(rawValue: device.key)?.fingerprint.description ?? "?",
+                           path: path, clientVersion: device.clientVersion, isThisDevice: isThisDevice, rttMillis: nil,
+                           pathDetail: nil)
     }
 
     /// A note to another device of the account (`to` is its id), or a message to a contact: to
@@ -178,14 +181,21 @@ extension Agent {
         let unread = try store.unreadCounts()
         return ContactsResult(contacts: try store.contacts().map { contact in
             let devices = try store.contactDevices(account: contact.account).map { Self.entry($0, path: "relay", isThisDevice: false) }
-            let trust = contact.state == 1 ? (contactBooks[contact.account]?.trust ?? .noRoster) : nil
+            let accepted = contact.state == .contact
+            let trust = accepted ? (contactBooks[contact.account]?.trust ?? .noRoster) : nil
             var warning: String?
             if case .keyChanged(let wasVerified)? = trust { warning = Self.keyChangedWarning(contact.account, wasVerified: wasVerified) }
-            return ContactEntry(account: contact.account, state: ["", "contact", "requested", "incoming"][Int(min(contact.state, 3))],
+            let state = switch contact.state {
+            case .contact, .requested, .incoming: contact.state.description
+            // A value this version does not define: 0 shows as nothing, any other as incoming (as
+            // it always has; the server sends only the three above).
+            case .unknown(let value): value == 0 ? "" : ContactState.incoming.description
+            }
+            return ContactEntry(account: contact.account, state: state,
                                 devices: devices, onlineDevices: devices.filter(\.online).count, unread: unread[contact.account] ?? 0,
                                 trust: trust?.description, warning: warning,
-                                roster: contact.state == 1 ? contactBooks[contact.account]?.current?.label : nil,
-                                approvedDevices: contact.state == 1 ? contactBooks[contact.account]?.current?.members.map(\.deviceID) : nil)
+                                roster: accepted ? contactBooks[contact.account]?.current?.label : nil,
+                                approvedDevices: accepted ? contactBooks[contact.account]?.current?.members.map(\.deviceID) : nil)
         })
     }
 

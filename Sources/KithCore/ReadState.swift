@@ -3,26 +3,14 @@ import KithWire
 /// How a viewed-notice quotes a message's text so that a device holding the same message under
 /// another identifier can still match it (spec §Read state).
 public struct Clip: Sendable, Equatable {
-    public enum Mode: UInt8, Sendable, CaseIterable {
-        case start = 1, middle = 2, end = 3
-
-        public init?(name: String) {
-            switch name {
-            case "start": self = .start
-            case "middle": self = .middle
-            case "end": self = .end
-            default: return nil
-            }
-        }
-    }
-
-    public var mode: Mode
+    /// `start`, `middle` or `end`; never `unknown` (an item with an unknown mode has no clip).
+    public var mode: ClipMode
     /// The threshold in bytes; 256 by default.
     public var limit: UInt16
 
     public static let `default` = Clip(mode: .start, limit: 256)
 
-    public init(mode: Mode, limit: UInt16) {
+    public init(mode: ClipMode, limit: UInt16) {
         self.mode = mode
         self.limit = limit
     }
@@ -37,7 +25,16 @@ public struct Clip: Sendable, Equatable {
         case .middle:
             let from = (bytes.count - limit) / 2
             return Array(bytes[from..<from + limit])
+        case .unknown(let value): preconditionFailure("a clip of unknown mode \(value): clip(of:) admits only 1, 2 and 3")
         }
+    }
+}
+
+extension ClipMode {
+    /// The mode people type, `--notice-clip start`: one of the schema's names.
+    public init?(name: String) {
+        guard let match = Self.allCases.first(where: { $0.description == name }) else { return nil }
+        self = match
     }
 }
 
@@ -129,11 +126,11 @@ public enum ReadState {
     /// The item a device sends when `message` is viewed on it.
     public static func item(for message: HeldMessage, sentAtMillis: UInt64, clip: Clip?) -> ViewedItem {
         ViewedItem(code: message.code, sentAtMillis: sentAtMillis, sender: message.sender,
-                   clipMode: clip?.mode.rawValue, clipLimit: clip?.limit, clip: clip?.cut(message.text.utf8))
+                   clipMode: clip?.mode, clipLimit: clip?.limit, clip: clip?.cut(message.text.utf8))
     }
 
     private static func clip(of item: ViewedItem) -> Clip? {
-        guard let raw = item.clipMode, let mode = Clip.Mode(rawValue: raw), let limit = item.clipLimit,
+        guard let mode = item.clipMode, ClipMode.allCases.contains(mode), let limit = item.clipLimit,
               let bytes = item.clip, bytes.count <= Int(limit)
         else { return nil }
         return Clip(mode: mode, limit: limit)

@@ -1,29 +1,22 @@
-/// The kind of device, as Login carries it and as the device id spells it (spec §Sessions).
-public enum TerminalType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
-    case pc = 1, mobile, tv, web, server
+import KithWire
 
-    /// The two letters in the device id: `alice-PC-1`, `alice-MP-1`.
-    public var code: String {
+/// What the device id and the CLI make of a terminal type (spec §Sessions); the values are the
+/// schema's (`TerminalType`, generated).
+extension TerminalType {
+    /// The two letters in the device id: `alice-PC-1`, `alice-MP-1`; nil for a type this
+    /// version does not define (the server refuses it at login).
+    public var code: String? {
         switch self {
         case .pc: "PC"
         case .mobile: "MP"
         case .tv: "TV"
         case .web: "WB"
         case .server: "SV"
+        case .unknown: nil
         }
     }
 
-    /// The name people type: `--type pc`.
-    public var description: String {
-        switch self {
-        case .pc: "pc"
-        case .mobile: "mobile"
-        case .tv: "tv"
-        case .web: "web"
-        case .server: "server"
-        }
-    }
-
+    /// The type people type, `--type pc` (any case): one of the schema's names.
     public init?(name: String) {
         guard let match = Self.allCases.first(where: { $0.description == name.lowercased() }) else { return nil }
         self = match

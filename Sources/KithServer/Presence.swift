@@ -119,7 +119,7 @@ actor Presence {
               let contacts = try? store.contacts(account: account)
         else { return }
         send(Envelope(.contactList(ContactList(revision: nextRevision(), contacts: contacts.map {
-            ContactInfo(account: $0.account, state: $0.state.rawValue)
+            ContactInfo(account: $0.account, state: $0.state)
         }))), toDevicesOf: devices)
         for contact in contacts where contact.state == .contact {
             guard let theirs = try? store.devices(account: contact.account) else { continue }

@@ -134,12 +134,12 @@ struct ServerSession {
             return Self.error(.unauthenticated, "wrong account or password")
         }
         await server.loginGuard.succeeded(account: request.account)
-        guard let type = TerminalType(rawValue: request.terminalType) else {
-            return Self.error(.malformed, "terminal type \(request.terminalType) is not 1…5")
+        guard let typeCode = request.terminalType.code else {
+            return Self.error(.malformed, "terminal type \(request.terminalType.rawValue) is not 1…5")
         }
         do {
             let device = try server.store.registerDevice(DeviceRegistration(
-                account: request.account, terminalType: type.rawValue, typeCode: type.code, name: request.deviceName,
+                account: request.account, terminalType: request.terminalType, typeCode: typeCode, name: request.deviceName,
                 key: request.deviceKey, clientVersion: request.clientVersion, addresses: request.addresses), now: now)
             let token = secureRandomBytes(32)
             let hash = Self.hash(token)

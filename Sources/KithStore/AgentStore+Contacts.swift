@@ -1,14 +1,15 @@
 import Foundation
 import GRDB
+import KithWire
 
 /// Contacts (other accounts) and their devices, as the server last sent them.
 extension AgentStore {
     public struct Contact: Sendable, Equatable {
         public var account: String
-        /// 1 contact, 2 requested by this account, 3 requested by them (ContactInfo.state).
-        public var state: UInt8
+        /// As ContactInfo.state has it; stored as its byte.
+        public var state: ContactState
 
-        public init(account: String, state: UInt8) {
+        public init(account: String, state: ContactState) {
             self.account = account
             self.state = state
         }
@@ -23,9 +24,10 @@ extension AgentStore {
             try db.execute(sql: "DELETE FROM contact")
             for contact in contacts {
                 try db.execute(sql: "INSERT OR REPLACE INTO contact (account, state) VALUES (?, ?)",
-                               arguments: [contact.account, Int(contact.state)])
+                               arguments: [contact.account, Int(contact.state.rawValue)])
             }
-            try db.execute(sql: "DELETE FROM contact_device WHERE account NOT IN (SELECT account FROM contact WHERE state = 1)")
+            try db.execute(sql: "DELETE FROM contact_device WHERE account NOT IN (SELECT account FROM contact WHERE state = ?)",
+                           arguments: [Int(ContactState.contact.rawValue)])
             return true
         }
     }
@@ -33,7 +35,7 @@ extension AgentStore {
     public func contacts() throws -> [Contact] {
         try database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM contact ORDER BY account").map {
-                Contact(account: $0["account"], state: UInt8($0["state"] as Int))
+                Contact(account: $0["account"], state: ContactState(rawValue: UInt8($0["state"] as Int)))
             }
         }
     }
@@ -64,7 +66,7 @@ extension AgentStore {
     }
 
     static func device(_ row: Row) -> Device {
-        Device(id: row["id"], name: row["name"], terminalType: UInt8(row["terminalType"] as Int),
+        Device(id: row["id"], name: row["name"], terminalType: TerminalType(rawValue: UInt8(row["terminalType"] as Int)),
                key: [UInt8](row["key"] as Data), online: row["online"],
                lastSeenMillis: UInt64(row["lastSeenMillis"] as Int64), clientVersion: row["clientVersion"],
                addresses: split(row["addresses"]), publicAddresses: split(row["publicAddresses"]))

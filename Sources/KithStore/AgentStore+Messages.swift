@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import KithWire
 
 /// Messages from contacts and their read state (spec §Read state). The decisions are made by
 /// KithCore's `ReadState`; these methods carry each one out in a single transaction, so a crash
@@ -38,14 +39,14 @@ extension AgentStore {
         public var code: UInt64
         public var sentAtMillis: UInt64
         public var sender: String
-        public var clipMode: UInt8?
+        public var clipMode: ClipMode?
         public var clipLimit: UInt16?
         public var clip: [UInt8]?
         public var viewedAtMillis: UInt64
         public var viewedBy: String
         public var expiresAtMillis: UInt64
 
-        public init(id: Int64 = 0, code: UInt64, sentAtMillis: UInt64, sender: String, clipMode: UInt8?, clipLimit: UInt16?,
+        public init(id: Int64 = 0, code: UInt64, sentAtMillis: UInt64, sender: String, clipMode: ClipMode?, clipLimit: UInt16?,
                     clip: [UInt8]?, viewedAtMillis: UInt64, viewedBy: String, expiresAtMillis: UInt64) {
             self.id = id
             self.code = code
@@ -196,7 +197,7 @@ extension AgentStore {
                                              expiresAtMillis)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, arguments: [Int64(clamping: n.code), Int64(clamping: n.sentAtMillis), n.sender,
-                                     n.clipMode.map { Int($0) }, n.clipLimit.map { Int($0) }, n.clip.map { Data($0) },
+                                     n.clipMode.map { Int($0.rawValue) }, n.clipLimit.map { Int($0) }, n.clip.map { Data($0) },
                                      Int64(clamping: n.viewedAtMillis), n.viewedBy, Int64(clamping: n.expiresAtMillis)])
             }
             try Self.deleteNotices(deleteNotices, db)
@@ -226,7 +227,7 @@ extension AgentStore {
 
     private static func notice(_ row: Row) -> StoredNotice {
         StoredNotice(id: row["id"], code: UInt64(row["code"] as Int64), sentAtMillis: UInt64(row["sentAtMillis"] as Int64),
-                     sender: row["sender"], clipMode: (row["clipMode"] as Int?).map { UInt8($0) },
+                     sender: row["sender"], clipMode: (row["clipMode"] as Int?).map { ClipMode(rawValue: UInt8($0)) },
                      clipLimit: (row["clipLimit"] as Int?).map { UInt16($0) }, clip: (row["clip"] as Data?).map { [UInt8]($0) },
                      viewedAtMillis: UInt64(row["viewedAtMillis"] as Int64), viewedBy: row["viewedBy"],
                      expiresAtMillis: UInt64(row["expiresAtMillis"] as Int64))

@@ -1,35 +1,41 @@
 import Foundation
 import GRDB
+import KithWire
 
 /// The signed roster and policies this device accepted, kept exactly as received, so the agent
 /// restores its books without replaying the chain that led to them (Protocol/roster.md).
 extension AgentStore {
     public func roster() throws -> [UInt8]? {
         try database.read { db in
-            try Data.fetchOne(db, sql: "SELECT document FROM signed_document WHERE kind = 1 AND subject = ''").map { [UInt8]($0) }
+            try Data.fetchOne(db, sql: "SELECT document FROM signed_document WHERE kind = ? AND subject = ''",
+                              arguments: [Self.kind(.roster)]).map { [UInt8]($0) }
         }
     }
 
     /// Stores the held roster. Called before the agent acts on it.
     public func saveRoster(_ document: [UInt8]) throws {
         try database.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO signed_document (kind, subject, document) VALUES (1, '', ?)",
-                           arguments: [Data(document)])
+            try db.execute(sql: "INSERT OR REPLACE INTO signed_document (kind, subject, document) VALUES (?, '', ?)",
+                           arguments: [Self.kind(.roster), Data(document)])
         }
     }
 
     public func policies() throws -> [[UInt8]] {
         try database.read { db in
-            try Data.fetchAll(db, sql: "SELECT document FROM signed_document WHERE kind = 2 ORDER BY subject").map { [UInt8]($0) }
+            try Data.fetchAll(db, sql: "SELECT document FROM signed_document WHERE kind = ? ORDER BY subject",
+                              arguments: [Self.kind(.policy)]).map { [UInt8]($0) }
         }
     }
 
     public func savePolicy(deviceID: String, _ document: [UInt8]) throws {
         try database.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO signed_document (kind, subject, document) VALUES (2, ?, ?)",
-                           arguments: [deviceID, Data(document)])
+            try db.execute(sql: "INSERT OR REPLACE INTO signed_document (kind, subject, document) VALUES (?, ?, ?)",
+                           arguments: [Self.kind(.policy), deviceID, Data(document)])
         }
     }
+
+    /// The `signed_document.kind` column holds the document's `SignedDocument.kind` byte.
+    private static func kind(_ kind: DocumentKind) -> Int { Int(kind.rawValue) }
 
     /// Forgets the roster and policies: a login to another account starts from nothing.
     public func clearDocuments() throws {

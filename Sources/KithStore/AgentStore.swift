@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import KithWire
 
 /// One device's durable state: its session with the server, the account's device list, its
 /// notes, contacts, messages and read state. Every method commits before it returns, so the
@@ -206,7 +207,7 @@ public final class AgentStore: Sendable {
     public struct Device: Sendable, Equatable, Codable {
         public var id: String
         public var name: String
-        public var terminalType: UInt8
+        public var terminalType: TerminalType
         public var key: [UInt8]
         public var online: Bool
         public var lastSeenMillis: UInt64
@@ -215,7 +216,7 @@ public final class AgentStore: Sendable {
         public var addresses: [String]
         public var publicAddresses: [String]
 
-        public init(id: String, name: String, terminalType: UInt8, key: [UInt8], online: Bool, lastSeenMillis: UInt64,
+        public init(id: String, name: String, terminalType: TerminalType, key: [UInt8], online: Bool, lastSeenMillis: UInt64,
                     clientVersion: String, addresses: [String] = [], publicAddresses: [String] = []) {
             self.addresses = addresses
             self.publicAddresses = publicAddresses
@@ -245,7 +246,7 @@ public final class AgentStore: Sendable {
         let (table, extra, placeholders) = account == nil ? ("device", ", addresses, publicAddresses", ", ?, ?")
                                                           : ("contact_device", ", account", ", ?")
         for d in devices {
-            var values: StatementArguments = [d.id, d.name, Int(d.terminalType), Data(d.key), d.online,
+            var values: StatementArguments = [d.id, d.name, Int(d.terminalType.rawValue), Data(d.key), d.online,
                                               Int64(clamping: d.lastSeenMillis), d.clientVersion]
             values += account.map { [$0] } ?? [d.addresses.joined(separator: " "), d.publicAddresses.joined(separator: " ")]
             try db.execute(sql: """

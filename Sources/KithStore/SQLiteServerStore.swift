@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import KithWire
 
 /// `ServerStore` in one SQLite file (WAL), created and migrated when opened.
 public final class SQLiteServerStore: ServerStore {
@@ -136,7 +137,7 @@ public final class SQLiteServerStore: ServerStore {
                 INSERT INTO device (id, account, terminalType, typeCode, ordinal, name, key, clientVersion, addresses,
                                     createdAtMillis, lastSeenMillis)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [id, r.account, Int(r.terminalType), r.typeCode, ordinal, r.name, Data(r.key),
+                """, arguments: [id, r.account, Int(r.terminalType.rawValue), r.typeCode, ordinal, r.name, Data(r.key),
                                  r.clientVersion, addresses, Int64(now), Int64(now)])
             return DeviceRecord(id: id, account: r.account, terminalType: r.terminalType, name: r.name, key: r.key,
                                 clientVersion: r.clientVersion, addresses: r.addresses, createdAtMillis: now,
@@ -294,7 +295,7 @@ public final class SQLiteServerStore: ServerStore {
     private static func ordered(_ a: String, _ b: String) -> (String, String) { a < b ? (a, b) : (b, a) }
 
     private static func device(_ row: Row) -> DeviceRecord {
-        DeviceRecord(id: row["id"], account: row["account"], terminalType: UInt8(row["terminalType"] as Int),
+        DeviceRecord(id: row["id"], account: row["account"], terminalType: TerminalType(rawValue: UInt8(row["terminalType"] as Int)),
                      name: row["name"], key: [UInt8](row["key"] as Data), clientVersion: row["clientVersion"],
                      addresses: split(row["addresses"]), publicAddresses: split(row["publicAddresses"]), createdAtMillis: UInt64(row["createdAtMillis"] as Int64),
                      lastSeenMillis: UInt64(row["lastSeenMillis"] as Int64))

@@ -1,3 +1,5 @@
+import KithWire
+
 /// The server's durable state, behind an interface so that a PostgreSQL store can serve several
 /// server instances later; `SQLiteServerStore` is the embedded default. Every method commits
 /// before it returns: whatever the server acknowledges after a call is on disk.
@@ -62,21 +64,14 @@ public protocol ServerStore: Sendable {
     func unlinkDevice(id: String) throws
 }
 
-/// How one account stands to another.
-public enum ContactState: UInt8, Sendable, Equatable {
-    case contact = 1
-    /// This account asked; the other has not answered.
-    case requested = 2
-    /// The other account asked this one.
-    case incoming = 3
-}
-
 public struct ContactRecord: Sendable, Equatable {
     /// What one ContactList carries (its `contacts` maxCount): the most contacts and open
     /// requests an account may have.
     public static let maxPerAccount = 255
 
     public var account: String
+    /// How the account whose contacts these are stands to `account`: `contact`, `requested` (it
+    /// asked) or `incoming` (`account` asked); never `unknown`.
     public var state: ContactState
 
     public init(account: String, state: ContactState) {
@@ -94,7 +89,7 @@ public enum StoreError: Error, Equatable, Sendable {
 
 public struct DeviceRegistration: Sendable, Equatable {
     public var account: String
-    public var terminalType: UInt8
+    public var terminalType: TerminalType
     /// The two letters of the device id for this type (`PC`, `MP`…).
     public var typeCode: String
     public var name: String
@@ -102,7 +97,7 @@ public struct DeviceRegistration: Sendable, Equatable {
     public var clientVersion: String
     public var addresses: [String]
 
-    public init(account: String, terminalType: UInt8, typeCode: String, name: String, key: [UInt8],
+    public init(account: String, terminalType: TerminalType, typeCode: String, name: String, key: [UInt8],
                 clientVersion: String, addresses: [String]) {
         self.account = account
         self.terminalType = terminalType
@@ -117,7 +112,7 @@ public struct DeviceRegistration: Sendable, Equatable {
 public struct DeviceRecord: Sendable, Equatable {
     public var id: String
     public var account: String
-    public var terminalType: UInt8
+    public var terminalType: TerminalType
     public var name: String
     public var key: [UInt8]
     public var clientVersion: String
@@ -126,7 +121,7 @@ public struct DeviceRecord: Sendable, Equatable {
     public var createdAtMillis: UInt64
     public var lastSeenMillis: UInt64
 
-    public init(id: String, account: String, terminalType: UInt8, name: String, key: [UInt8], clientVersion: String,
+    public init(id: String, account: String, terminalType: TerminalType, name: String, key: [UInt8], clientVersion: String,
                 addresses: [String], publicAddresses: [String] = [], createdAtMillis: UInt64, lastSeenMillis: UInt64) {
         self.publicAddresses = publicAddresses
         self.id = id

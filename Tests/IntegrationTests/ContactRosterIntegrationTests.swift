@@ -28,7 +28,7 @@ import Testing
         server.stop()
         let store = try SQLiteServerStore(path: server.directory.appendingPathComponent("server.sqlite").path)
         let planted = try store.registerDevice(DeviceRegistration(
-            account: "bob", terminalType: 1, typeCode: "PC", name: "planted", key: DeviceIdentity.generate().publicKey.rawValue,
+            account: "bob", terminalType: .pc, typeCode: "PC", name: "planted", key: DeviceIdentity.generate().publicKey.rawValue,
             clientVersion: "forged", addresses: []), now: 1)
         try await server.startAgain()
         try await alice.eventually("alice back online, with the planted device in bob's list") {
@@ -126,11 +126,11 @@ import Testing
         let store = try SQLiteServerStore(path: server.directory.appendingPathComponent("server.sqlite").path)
         let intruderKey = DeviceIdentity.generate()
         let intruder = try store.registerDevice(DeviceRegistration(
-            account: "bob", terminalType: 1, typeCode: "PC", name: "intruder", key: intruderKey.publicKey.rawValue,
+            account: "bob", terminalType: .pc, typeCode: "PC", name: "intruder", key: intruderKey.publicKey.rawValue,
             clientVersion: "forged", addresses: []), now: 1)
         let held = try RosterSigning.roster(in: try RosterSigning.decodeDocument(try #require(try store.latestRoster(account: "bob"))))
         let forged = Roster(account: "bob", epoch: held.epoch, version: held.version + 1, issuedAtMillis: 1,
-                            devices: [RosterDevice(deviceID: intruder.id, key: intruderKey.publicKey.rawValue, role: 1, name: "bob")],
+                            devices: [RosterDevice(deviceID: intruder.id, key: intruderKey.publicKey.rawValue, role: .primary, name: "bob")],
                             recoveryKey: RecoveryKey.generate().publicKey.rawValue)
         try store.storeRoster(account: "bob", document: try RosterSigning.encode(try RosterSigning.sign(forged, signer: intruder.id, with: intruderKey)),
                               kept: false)

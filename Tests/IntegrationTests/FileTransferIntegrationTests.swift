@@ -139,7 +139,7 @@ import Testing
                 guard case .established? = try await events.next() else { return nil }
                 let offer = FileOffer(transferID: (0..<16).map { _ in UInt8.random(in: 0...255) },
                                       files: [FileEntry(path: "fine.txt", size: 1), FileEntry(path: path, size: 4)],
-                                      receive: 1, ttlSeconds: 60, chunkSize: 1 << 20)
+                                      receive: .direct, ttlSeconds: 60, chunkSize: 1 << 20)
                 try await outbound.write(Envelope(.fileOffer(offer)))
                 while let event = try await events.next() { if case .envelope(let envelope) = event { return envelope.message } }
                 return nil

@@ -324,14 +324,14 @@ import Testing
         let store = try SQLiteServerStore(path: server.directory.appendingPathComponent("server.sqlite").path)
         let forged = DeviceIdentity.generate()
         let intruder = try store.registerDevice(DeviceRegistration(
-            account: "alice", terminalType: 1, typeCode: "PC", name: "intruder", key: forged.publicKey.rawValue,
+            account: "alice", terminalType: .pc, typeCode: "PC", name: "intruder", key: forged.publicKey.rawValue,
             clientVersion: "forged", addresses: []), now: 1)
         // The roster with the intruder added, as the next version, the primary's signature kept.
         let rosterDocument = try RosterSigning.decodeDocument(try #require(try store.latestRoster(account: "alice")))
         let roster = try RosterSigning.roster(in: rosterDocument)
         var tampered = roster
         tampered.version += 1
-        tampered.devices.append(RosterDevice(deviceID: intruder.id, key: forged.publicKey.rawValue, role: 2, name: "intruder"))
+        tampered.devices.append(RosterDevice(deviceID: intruder.id, key: forged.publicKey.rawValue, role: .secondary, name: "intruder"))
         var forgedRoster = rosterDocument
         forgedRoster.body = try RosterSigning.body(of: tampered)
         try store.storeRoster(account: "alice", document: try RosterSigning.encode(forgedRoster), kept: false)
@@ -339,7 +339,7 @@ import Testing
         let policyDocument = try RosterSigning.decodeDocument(try #require(try store.policies(account: "alice").first?.document))
         var policy = try RosterSigning.policy(in: policyDocument)
         policy.version += 1
-        policy.siblingsReceive = 3
+        policy.siblingsReceive = .reject
         let forgedPolicy = try RosterSigning.sign(policy, signer: "alice-PC-1", with: forged)
         try store.storePolicy(account: "alice", deviceID: "alice-MP-1", document: try RosterSigning.encode(forgedPolicy))
         try await server.startAgain()
@@ -402,7 +402,7 @@ import Testing
                 do {
                     guard case .established? = try await events.next() else { return true }
                     let offer = FileOffer(transferID: (0..<16).map { _ in UInt8.random(in: 0...255) },
-                                          files: [FileEntry(path: "probe.txt", size: 1)], receive: 2, ttlSeconds: 60, chunkSize: 1 << 20)
+                                          files: [FileEntry(path: "probe.txt", size: 1)], receive: .ask, ttlSeconds: 60, chunkSize: 1 << 20)
                     try await outbound.write(Envelope(.fileOffer(offer)))
                     while let event = try await events.next() { if case .envelope = event { return false } }
                     return true

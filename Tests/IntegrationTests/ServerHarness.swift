@@ -76,7 +76,7 @@ struct TestDevice: Sendable {
     func login(_ connection: ClientConnection, account: String, password: String, type: TerminalType = .pc,
                name: String = "test device") async throws -> Message {
         try await connection.request(.login(.init(
-            account: account, password: password, terminalType: type.rawValue, deviceName: name,
+            account: account, password: password, terminalType: type, deviceName: name,
             clientVersion: KithVersion.userAgent, deviceKey: identity.publicKey.rawValue, addresses: [])))
         .message
     }

@@ -77,7 +77,7 @@ import Testing
         #expect(errorCode(stolen) == .sessionExpired)
         // Logging in with someone else's device key is refused too.
         let impostor = try await thief.connect(server).request(.login(.init(
-            account: "alice", password: "correct horse", terminalType: 1, deviceName: "x", clientVersion: "x",
+            account: "alice", password: "correct horse", terminalType: .pc, deviceName: "x", clientVersion: "x",
             deviceKey: device.identity.publicKey.rawValue, addresses: []))).message
         #expect(errorCode(impostor) == .unauthenticated)
     }

@@ -5,7 +5,7 @@ import Testing
 /// Offers a sibling could send to make a receiver trap or write where it must not.
 struct CheckedOfferTests {
     static func offer(_ files: [FileEntry], chunk: UInt32 = 1 << 20) -> FileOffer {
-        FileOffer(transferID: [UInt8](repeating: 7, count: 16), files: files, receive: 1, ttlSeconds: 60, chunkSize: chunk)
+        FileOffer(transferID: [UInt8](repeating: 7, count: 16), files: files, receive: .direct, ttlSeconds: 60, chunkSize: chunk)
     }
 
     @Test func aFileTooLargeToCountItsChunksIsRefused() {
@@ -19,7 +19,7 @@ struct CheckedOfferTests {
 
     @Test func theStagingFolderNameIsReserved() {
         #expect(throws: TransferError.self) {
-            try CheckedOffer(Self.offer([FileEntry(path: ".kith-partial-0011", size: 0, kind: 2),
+            try CheckedOffer(Self.offer([FileEntry(path: ".kith-partial-0011", size: 0, kind: .folder),
                                          FileEntry(path: ".kith-partial-0011/0.part", size: 3)]))
         }
         // Deeper down, the name is just a name.
@@ -27,7 +27,7 @@ struct CheckedOfferTests {
     }
 
     @Test func setIDBitsAreDroppedAndFoldersDefaultToTraversable() throws {
-        let checked = try CheckedOffer(Self.offer([FileEntry(path: "d", size: 0, kind: 2),
+        let checked = try CheckedOffer(Self.offer([FileEntry(path: "d", size: 0, kind: .folder),
                                                    FileEntry(path: "d/run", size: 1, mode: 0o4755)]))
         #expect(checked.entries.map(\.mode) == [0o755, 0o755])
     }

@@ -27,7 +27,7 @@ struct ReadStateTests {
     @Test func anItemWithoutItsMessageMatchesByClipFromTheSameAccountOrIsHeld() {
         let source = HeldMessage(code: 7, sender: "bob-PC-1", text: text, viewed: false)
         let item = ReadState.item(for: source, sentAtMillis: 1, clip: Clip(mode: .end, limit: 4))
-        #expect(item.clip == Array("6789".utf8) && item.clipMode == 3 && item.clipLimit == 4)
+        #expect(item.clip == Array("6789".utf8) && item.clipMode == .end && item.clipLimit == 4)
         let copy = HeldMessage(code: 9, sender: "bob-MP-1", text: text, viewed: false)  // another route, same person
         let other = HeldMessage(code: 8, sender: "carol-PC-1", text: text, viewed: false)
         let differs = HeldMessage(code: 10, sender: "bob-PC-1", text: "012345", viewed: false)

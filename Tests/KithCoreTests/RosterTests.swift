@@ -99,7 +99,7 @@ import Testing
     }
 
     static func info(_ m: RosterMember) -> DeviceInfo {
-        DeviceInfo(deviceID: m.deviceID, name: m.name, terminalType: 1, key: m.key.rawValue, online: true,
+        DeviceInfo(deviceID: m.deviceID, name: m.name, terminalType: .pc, key: m.key.rawValue, online: true,
                    lastSeenMillis: 0, clientVersion: "kith/test")
     }
 
@@ -168,8 +168,8 @@ import Testing
         signature.signature[10] ^= 1
         #expect(Self.refusal(book.consider(signature)) == .badSignature(signer: "alice-PC-1"))
         var kind = Self.v3
-        kind.kind = 2
-        #expect(Self.refusal(book.consider(kind)) == .wrongKind(2))
+        kind.kind = .policy
+        #expect(Self.refusal(book.consider(kind)) == .wrongKind(.policy))
         #expect(!RosterSigning.signatureIsValid(kind, key: Self.pc1.publicKey), "the domain string separates the kinds")
     }
 
@@ -258,7 +258,7 @@ import Testing
         var zeroKey = Self.tv
         zeroKey.key = SigningPublicKey(rawValue: [UInt8](repeating: 0, count: 32))!
         var badRole = Self.tv.wire
-        badRole.role = 9
+        badRole.role = .unknown(9)
         let cases: [([RosterDevice], [UInt8], RosterProblem)] = [
             ([laptop2.wire, Self.member("alice-MP-1", Self.mp1, .primary).wire], Self.recovery.publicKey.rawValue,
              .severalPrimaries(["alice-PC-1", "alice-MP-1"])),
@@ -319,7 +319,7 @@ import Testing
         #expect(throws: WireError.self) { _ = try RosterSigning.sign(tooMany, signer: "alice-PC-1", with: Self.pc1) }
         tooMany.devices.removeLast(2)  // the primary and 63 others: 64, the limit
         guard case .accepted = book.consider(Self.sign(tooMany, Self.pc1, as: "alice-PC-1")) else { Issue.record("refused"); return }
-        var junk = SignedDocument(kind: 1, body: [0, 1, 0, 0], signer: "alice-PC-1", signature: [UInt8](repeating: 0, count: 64))
+        var junk = SignedDocument(kind: .roster, body: [0, 1, 0, 0], signer: "alice-PC-1", signature: [UInt8](repeating: 0, count: 64))
         #expect(Self.refusal(book.consider(junk))?.name == "malformed")
         junk.signature = [1]
         #expect(Self.refusal(book.consider(junk)) == .malformed(.malformed("signature: 1 bytes, must be 64")))
@@ -330,7 +330,7 @@ import Testing
     @Test func theLargestDocumentsFit() throws {
         let id80 = { (n: Int) in String(repeating: "d", count: 76) + String(format: "%04d", n) }
         let devices = (0..<64).map { n in
-            RosterDevice(deviceID: id80(n), key: [UInt8](repeating: UInt8(n), count: 32), role: n == 0 ? 1 : 2,
+            RosterDevice(deviceID: id80(n), key: [UInt8](repeating: UInt8(n), count: 32), role: n == 0 ? .primary : .secondary,
                          name: String(repeating: "n", count: 64))
         }
         let roster = Roster(account: String(repeating: "a", count: 64), epoch: .max, version: .max, issuedAtMillis: .max,
@@ -339,8 +339,8 @@ import Testing
         let folder = String(repeating: "f", count: 256)
         let policy = DevicePolicy(
             account: String(repeating: "a", count: 64), deviceID: id80(99), epoch: .max, version: .max, issuedAtMillis: .max,
-            receive: (0..<64).map { ReceiveRule(sender: id80($0), permission: 1, folder: folder) },
-            siblingsReceive: 1, siblingsFolder: folder, push: 2, pushTo: (0..<64).map(id80), messages: 1,
+            receive: (0..<64).map { ReceiveRule(sender: id80($0), permission: .direct, folder: folder) },
+            siblingsReceive: .direct, siblingsFolder: folder, push: .onlyListed, pushTo: (0..<64).map(id80), messages: .notify,
             keepHistory: true, mayApprove: true)
         let policyBody = try RosterSigning.body(of: policy)
         #expect(rosterBody.count <= 32768 && policyBody.count <= 32768)
@@ -419,7 +419,7 @@ import Testing
              .notInRoster(deviceID: "alice-PC-2", roster: "roster 3")),
             (Self.sign(Self.policy(for: "alice-MP-1", version: 2, epoch: 1), Self.pc1, as: "alice-PC-1"),
              .wrongEpoch(epoch: 1, rosterEpoch: 0)),
-            (Self.v3, .wrongKind(1)),
+            (Self.v3, .wrongKind(.roster)),
         ]
         for (document, refusal) in cases {
             #expect(Self.policyRefusal(policies.consider(document, roster: roster)) == refusal)
@@ -429,7 +429,7 @@ import Testing
         var empty = PolicyBook(account: "alice")
         #expect(Self.policyRefusal(empty.consider(held, roster: Self.book())) == .noRoster)
         var bad = Self.policy(for: "alice-MP-1", version: 2)
-        bad.messages = 7
+        bad.messages = .unknown(7)
         #expect(Self.policyRefusal(policies.consider(Self.sign(bad, Self.pc1, as: "alice-PC-1"), roster: roster))
             == .invalid(.unknownValue(field: "messages", value: 7)))
     }

@@ -1,3 +1,4 @@
+import KithWire
 import Testing
 @testable import KithCore
 
@@ -27,6 +28,7 @@ import Testing
         #expect(TerminalType.allCases.map(\.code) == ["PC", "MP", "TV", "WB", "SV"])
         #expect(TerminalType(name: "Mobile") == .mobile)
         #expect(TerminalType(name: "fridge") == nil)
+        #expect(TerminalType(rawValue: 9).code == nil, "a type the schema does not define has no id code")
     }
 }
 

@@ -33,7 +33,7 @@ import Testing
     struct Entry: Decodable {
         let path: String
         let size: UInt64
-        let kind: UInt8?
+        let kind: FileEntryKind?
         let mode: UInt32?
         var fileEntry: FileEntry { FileEntry(path: path, size: size, mode: mode, kind: kind) }
     }
@@ -156,7 +156,7 @@ import Testing
     @Test(arguments: try VectorFile<TransferVector>.load("transfer.json").filter { $0.kind == "receive" })
     func receive(_ v: TransferVector) throws {
         let entries = try #require(v.offer)
-        let offer = try CheckedOffer(FileOffer(transferID: Self.transferID, files: entries.map(\.fileEntry), receive: 1,
+        let offer = try CheckedOffer(FileOffer(transferID: Self.transferID, files: entries.map(\.fileEntry), receive: .direct,
                                                ttlSeconds: 60, chunkSize: UInt32(v.chunkSize)))
         let verified = try #require(v.receiverVerified), held = try #require(v.heldChunkHashes)
         let progress = offer.entries.indices.map { i in
@@ -224,7 +224,7 @@ import Testing
         let result: String
         let entries: [Entry]
         let chunkSize: UInt32
-        let receive: UInt8
+        let receive: ReceivePermission
         let checked: Checked?
         let error: String?
         var testDescription: String { "#\(tcId) \(comment)" }

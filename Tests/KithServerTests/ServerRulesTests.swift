@@ -260,7 +260,7 @@ import Testing
     // MARK: The session's view of its caller
 
     @Test func theSessionHandsTheRulesItsDevicesIdAccountAndKey() {
-        let record = DeviceRecord(id: "alice-PC-1", account: "alice", terminalType: 1, name: "laptop",
+        let record = DeviceRecord(id: "alice-PC-1", account: "alice", terminalType: .pc, name: "laptop",
                                   key: Self.alicePC1Key.publicKey.rawValue, clientVersion: "test", addresses: [],
                                   createdAtMillis: Self.now, lastSeenMillis: Self.now)
         #expect(ServerRules.Caller(record) == Self.alicePC1)

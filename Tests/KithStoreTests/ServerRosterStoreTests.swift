@@ -25,7 +25,7 @@ import Testing
         let (store, _) = try ServerStoreTests.store()
         try store.createAccount(name: "alice", passwordHash: "h", now: 1)
         _ = try store.registerDevice(ServerStoreTests.registration(1), now: 2)
-        let phone = try store.registerDevice(ServerStoreTests.registration(2, type: 2, code: "MP"), now: 3)
+        let phone = try store.registerDevice(ServerStoreTests.registration(2, type: .mobile, code: "MP"), now: 3)
         #expect(try store.firstDeviceID(account: "alice") == "alice-PC-1")
         try store.createSession(tokenHash: [9], deviceID: phone.id, expiresAtMillis: .max / 2)
         _ = try store.enqueueRelay(from: "alice-PC-1", to: phone.id, payload: [1], code: nil, now: 4)
@@ -38,10 +38,10 @@ import Testing
         #expect(try store.device(id: phone.id) == nil)
         #expect(try store.devices(account: "alice").map(\.id) == ["alice-PC-1"])
         #expect(throws: StoreError.unlinked(phone.id)) {
-            _ = try store.registerDevice(ServerStoreTests.registration(2, type: 2, code: "MP"), now: 5)
+            _ = try store.registerDevice(ServerStoreTests.registration(2, type: .mobile, code: "MP"), now: 5)
         }
         #expect(throws: StoreError.notFound("there is no device \(phone.id)")) { try store.unlinkDevice(id: phone.id) }
         // Its id is never given again.
-        #expect(try store.registerDevice(ServerStoreTests.registration(3, type: 2, code: "MP"), now: 6).id == "alice-MP-2")
+        #expect(try store.registerDevice(ServerStoreTests.registration(3, type: .mobile, code: "MP"), now: 6).id == "alice-MP-2")
     }
 }

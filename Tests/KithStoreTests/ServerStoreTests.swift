@@ -1,6 +1,7 @@
 import Foundation
 import KithStore
 import KithTestSupport
+import KithWire
 import Testing
 
 @Suite struct ServerStoreTests {
@@ -10,7 +11,7 @@ import Testing
         return (try SQLiteServerStore(path: path), path)
     }
 
-    static func registration(_ key: UInt8, type: UInt8 = 1, code: String = "PC", account: String = "alice") -> DeviceRegistration {
+    static func registration(_ key: UInt8, type: TerminalType = .pc, code: String = "PC", account: String = "alice") -> DeviceRegistration {
         DeviceRegistration(account: account, terminalType: type, typeCode: code, name: "device \(key)",
                            key: [UInt8](repeating: key, count: 32), clientVersion: "kith/test", addresses: ["127.0.0.1:1"])
     }
@@ -20,7 +21,7 @@ import Testing
         try store.createAccount(name: "alice", passwordHash: "h", now: 1)
         #expect(try store.registerDevice(Self.registration(1), now: 2).id == "alice-PC-1")
         #expect(try store.registerDevice(Self.registration(2), now: 3).id == "alice-PC-2")
-        #expect(try store.registerDevice(Self.registration(3, type: 2, code: "MP"), now: 4).id == "alice-MP-1")
+        #expect(try store.registerDevice(Self.registration(3, type: .mobile, code: "MP"), now: 4).id == "alice-MP-1")
         var again = Self.registration(1)
         again.name = "renamed"
         #expect(try store.registerDevice(again, now: 5).id == "alice-PC-1")

@@ -27,36 +27,36 @@ import Testing
     }
 
     @Test func everyMessageRoundTripsThroughItsEnvelope() throws {
-        let document = SignedDocument(kind: 1, body: [0, 1, 0], signer: "a-PC-1", signature: Array(0..<64))
+        let document = SignedDocument(kind: .roster, body: [0, 1, 0], signer: "a-PC-1", signature: Array(0..<64))
         let messages: [Message] = [
             .errorMessage(.init(code: ErrorCode.rateLimited.rawValue, message: "later", retryAfterMillis: 5)),
             .ping(.init(nonce: .max)), .pong(.init(nonce: 0)), .ack(.init()),
             .hello(.init(protocolVersion: 0, software: "kith/test", deviceName: nil)),
             .note(.init(id: Array(0..<16), sentAtMillis: 1, text: "✓", attachments: [.init(name: "n", data: [1])])),
             .signup(.init(account: "a", password: "p")),
-            .login(.init(account: "a", password: "p", terminalType: 2, deviceName: "phone", clientVersion: "v",
+            .login(.init(account: "a", password: "p", terminalType: .mobile, deviceName: "phone", clientVersion: "v",
                          deviceKey: Array(0..<32), addresses: ["127.0.0.1:1"])),
             .resume(.init(token: Array(0..<32))), .logout(.init()),
             .loginResult(.init(account: "a", deviceID: "a-MP-1", token: Array(0..<32), expiresAtMillis: 9)),
-            .deviceList(.init(revision: 1, devices: [.init(deviceID: "a-MP-1", name: "phone", terminalType: 2,
+            .deviceList(.init(revision: 1, devices: [.init(deviceID: "a-MP-1", name: "phone", terminalType: .mobile,
                                                           key: Array(0..<32), online: false, lastSeenMillis: 0,
                                                           clientVersion: "v")])),
             .relaySend(.init(to: "a-PC-1", payload: [1])), .relayDeliver(.init(relayID: 1, from: "a-MP-1", payload: [])),
             .relayAck(.init(relayID: 1)),
             .chat(.init(id: Array(0..<16), sentAtMillis: 2, text: "hi")),
-            .viewed(.init(viewedAtMillis: 3, items: [.init(code: 4, sentAtMillis: 2, sender: "b-PC-1", clipMode: 1, clipLimit: 2,
+            .viewed(.init(viewedAtMillis: 3, items: [.init(code: 4, sentAtMillis: 2, sender: "b-PC-1", clipMode: .start, clipLimit: 2,
                                                            clip: [0x68, 0x69])],
                           upTo: [.init(contact: "b", code: 4)])),
             .contactRequest(.init(account: "b")), .contactAccept(.init(account: "b")), .contactRemove(.init(account: "b")),
-            .contactList(.init(revision: 5, contacts: [.init(account: "b", state: 1)])),
+            .contactList(.init(revision: 5, contacts: [.init(account: "b", state: .contact)])),
             .contactDevices(.init(account: "b", revision: 6, devices: [])),
             .chatSend(.init(to: "b-PC-1", messageID: Array(0..<16), payload: [1])), .chatAccepted(.init(code: 4)),
             .relayDeliver(.init(relayID: 2, from: "b-PC-1", payload: [2], code: 4)),
             .endpoints(.init(addresses: ["10.0.0.2:7401"], publicAddresses: ["100.64.0.9:40001"])),
             .fileOffer(.init(transferID: Array(0..<16), files: [.init(path: "a/b", size: 7, mode: 0o644),
-                                                                 .init(path: "c", size: 0, kind: 2)],
-                             receive: 1, ttlSeconds: 60, chunkSize: 1 << 20)),
-            .fileAnswer(.init(transferID: Array(0..<16), state: 2, verified: [1, 0])),
+                                                                 .init(path: "c", size: 0, kind: .folder)],
+                             receive: .direct, ttlSeconds: 60, chunkSize: 1 << 20)),
+            .fileAnswer(.init(transferID: Array(0..<16), state: .accepted, verified: [1, 0])),
             .fileData(.init(file: 0, offset: 0, data: [1, 2, 3], chunkHash: Array(0..<32))),
             .fileEnd(.init(file: 0, hash: Array(0..<32))),
             .fileProgress(.init(file: 0, verifiedChunks: 1, complete: true)),
@@ -73,6 +73,30 @@ import Testing
             let envelope = Envelope(requestID: UInt32(i), message)
             #expect(try Envelope.decode(try envelope.encode()[...]) == envelope)
         }
+    }
+
+    /// A coded byte the schema does not define decodes as `unknown` and goes out again as the
+    /// same byte (schema "enums", "unknown": "keep"): a peer neither refuses nor rewrites it.
+    @Test func codedBytesKeepValuesTheSchemaDoesNotDefine() throws {
+        let bytes = try Envelope(.fileAnswer(.init(transferID: Array(0..<16), state: .unknown(9), verified: []))).encode()
+        let decoded = try Envelope.decode(bytes[...])
+        guard case .fileAnswer(let answer) = decoded.message else { Issue.record("not a FileAnswer"); return }
+        #expect(answer.state == .unknown(9))
+        #expect(try decoded.encode() == bytes)
+        for value in UInt8.min...UInt8.max {
+            let state = FileAnswerState(rawValue: value)
+            #expect(state.rawValue == value)
+            #expect(FileAnswerState.allCases.contains(state) == (1...6).contains(value), "\(value) is \(state)")
+        }
+        #expect(FileAnswerState.allCases.map(\.description) == ["waiting", "accepted", "rejected", "expired", "paused", "complete"])
+    }
+
+    /// In JSON (the vectors, expected messages in tests) a coded byte is its number.
+    @Test func codedBytesAreNumbersInJSON() throws {
+        let json = try JSONEncoder().encode(FileEntry(path: "p", size: 0, kind: .folder))
+        #expect(String(decoding: json, as: UTF8.self).contains(#""kind":2"#))
+        let item = try JSONDecoder().decode(ViewedItem.self, from: Data(#"{"code":1,"sentAtMillis":2,"sender":"b-PC-1","clipMode":7}"#.utf8))
+        #expect(item.clipMode == .unknown(7))
     }
 
     /// Every prefix of a valid envelope fails with a typed error (or decodes, when the cut

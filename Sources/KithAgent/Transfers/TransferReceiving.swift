@@ -73,20 +73,20 @@ extension Transfers {
             try? await outbound.write(Envelope(.fileCancel(.init(transferID: id, reason: "this id names another transfer"))))
             return
         }
-        func answer(_ state: UInt8, verified: [UInt32] = [], reason: String? = nil) async throws {
+        func answer(_ state: FileAnswerState, verified: [UInt32] = [], reason: String? = nil) async throws {
             try await outbound.write(Envelope(.fileAnswer(.init(transferID: id, state: state, verified: verified,
                                                                 reason: reason.map { String($0.prefix(1000)) }))))
         }
         do {
             while record.state == .waiting {
-                try await answer(1)
+                try await answer(.waiting)
                 guard let decided = await decision(id, token: token) else { return }
                 record = decided
             }
             switch record.state {
-            case .rejected: try await answer(3, reason: record.reason)
-            case .expired: try await answer(4, reason: record.reason)
-            case .complete: try await answer(6)
+            case .rejected: try await answer(.rejected, reason: record.reason)
+            case .expired: try await answer(.expired, reason: record.reason)
+            case .complete: try await answer(.complete)
             case .failed, .cancelled:
                 try await outbound.write(Envelope(.fileCancel(.init(transferID: id, reason: record.reason))))
             case .active, .paused, .offering, .waiting:
@@ -99,7 +99,7 @@ extension Transfers {
 
     private nonisolated func receiveData(_ offer: CheckedOffer, record: TransferRecord, token: UInt64,
                                          events: inout DeviceLinkEvents,
-                                         answer: (UInt8, [UInt32], String?) async throws -> Void,
+                                         answer: (FileAnswerState, [UInt32], String?) async throws -> Void,
                                          outbound: DeviceLinkWriter) async throws {
         let id = offer.transferID
         guard let folder = record.folder, let staging = record.staging else {
@@ -140,7 +140,7 @@ extension Transfers {
             return try await pause(id, error, landing: landing, remaining: remaining, answer: answer)
         }
         await update(id) { $0.state = .active; $0.reason = nil }
-        try await answer(2, receiver.verified, nil)
+        try await answer(.accepted, receiver.verified, nil)
 
         /// Makes written data durable, then the progress, then tells the sender.
         func commit(_ file: Int?) async throws {
@@ -198,7 +198,7 @@ extension Transfers {
                             landing.removeStaging()
                             try? store.deleteChunkHashes(id: id)
                             await finish(id, .complete)
-                            try await answer(6, [], nil)
+                            try await answer(.complete, [], nil)
                         }
                     case .reportComplete(let file):
                         try await outbound.write(Envelope(.fileProgress(.init(file: UInt32(file),
@@ -228,16 +228,16 @@ extension Transfers {
 
     /// Cannot write: disk full pauses (the partial files stay; the sender retries), anything else fails.
     private nonisolated func pause(_ id: [UInt8], _ error: FileSystemError, landing: LandingFiles, remaining: UInt64,
-                                   answer: (UInt8, [UInt32], String?) async throws -> Void) async throws {
+                                   answer: (FileAnswerState, [UInt32], String?) async throws -> Void) async throws {
         guard error.isNoSpace else {
             await finish(id, .failed, reason: error.description)
-            try await answer(3, [], "the receiver cannot write: \(error)")
+            try await answer(.rejected, [], "the receiver cannot write: \(error)")
             return
         }
         let reason = "no space left on the receiver's disk in \(landing.folder) (\(remaining) bytes still to come)"
         logger.warning("transfer \(id.hexString.prefix(8)) paused: \(reason)")
         await update(id) { $0.state = .paused; $0.reason = reason }
-        try await answer(5, [], reason)
+        try await answer(.paused, [], reason)
     }
 
     /// An entry's path with its first component as it landed (" (1)" if the name was taken).

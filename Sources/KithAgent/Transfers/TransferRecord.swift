@@ -37,7 +37,8 @@ struct TransferRecord: Codable, Sendable {
     var peer: String
     var state: State
     var reason: String?
-    var requested: ReceivePolicy.Permission
+    /// `direct` or `ask`; stored by name, as it always was.
+    @StoredByName var requested: ReceivePermission
     var ttlSeconds: UInt32
     var chunkSize: UInt64
     var createdMillis: UInt64
@@ -73,7 +74,29 @@ struct TransferRecord: Codable, Sendable {
     /// The wire form of the offer (the sender's side).
     var offer: FileOffer {
         FileOffer(transferID: id,
-                  files: entries.map { FileEntry(path: $0.path, size: $0.size, mode: $0.mode, kind: $0.isFolder ? 2 : 1) },
-                  receive: requested == .direct ? 1 : 2, ttlSeconds: ttlSeconds, chunkSize: UInt32(chunkSize))
+                  files: entries.map { FileEntry(path: $0.path, size: $0.size, mode: $0.mode, kind: $0.isFolder ? .folder : .file) },
+                  receive: requested, ttlSeconds: ttlSeconds, chunkSize: UInt32(chunkSize))
+    }
+}
+
+/// A receive permission in a stored record's JSON: its name (`"direct"`), not the wire's number.
+@propertyWrapper
+struct StoredByName: Codable, Sendable {
+    var wrappedValue: ReceivePermission
+
+    init(wrappedValue: ReceivePermission) { self.wrappedValue = wrappedValue }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let name = try container.decode(String.self)
+        guard let permission = ReceivePermission(name: name) else {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "no receive permission is called \(name)")
+        }
+        wrappedValue = permission
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(wrappedValue.description)
     }
 }

@@ -99,37 +99,37 @@ extension Transfers {
                     switch envelope.message {
                     case .fileAnswer(let answer) where answer.transferID == id:
                         switch answer.state {
-                        case 1:
+                        case .waiting:
                             await update(id) {
                                 $0.state = .waiting
                                 $0.reason = nil
                                 $0.deadlineMillis = $0.deadlineMillis ?? now() + UInt64($0.ttlSeconds) * 1000 + Self.senderGraceMillis
                             }
-                        case 2:
+                        case .accepted:
                             await update(id) { $0.state = .active; $0.reason = nil; $0.deadlineMillis = nil }
                             if !sending {
                                 sending = true
                                 let verified = answer.verified
                                 group.addTask { await self.sendData(record, verified: verified, outbound: outbound, channel: channel) }
                             }
-                        case 3:
+                        case .rejected:
                             await finish(id, .rejected, reason: answer.reason ?? "the receiver rejected it")
                             return .finished
-                        case 4:
+                        case .expired:
                             await finish(id, .expired, reason: answer.reason ?? "nobody answered the offer in time")
                             return .finished
-                        case 5:
+                        case .paused:
                             await update(id) { $0.state = .paused; $0.reason = "the receiver paused: " + (answer.reason ?? "it cannot write") }
                             return .retry(nil)
-                        case 6:
+                        case .complete:
                             await update(id) { record in
                                 for index in record.progress.indices { record.progress[index].complete = true }
                                 record.state = .complete
                                 record.reason = nil
                             }
                             return .finished
-                        default:
-                            return .retry("the receiver answered with unknown state \(answer.state)")
+                        case .unknown(let state):
+                            return .retry("the receiver answered with unknown state \(state)")
                         }
                     case .fileProgress(let progress):
                         await progressed(id, progress)

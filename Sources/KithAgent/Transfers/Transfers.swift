@@ -415,14 +415,14 @@ actor Transfers {
             totalBytes: record.totalBytes, verifiedBytes: record.verifiedBytes,
             sentBytes: record.outgoing ? record.bytesSent : nil, path: paths[record.id], bytesPerSecond: rate,
             folder: record.folder, landed: record.landed.isEmpty ? nil : record.landed.values.sorted(),
-            requested: record.requested.rawValue, createdMillis: record.createdMillis, finishedMillis: record.finishedMillis,
+            requested: record.requested.description, createdMillis: record.createdMillis, finishedMillis: record.finishedMillis,
             expiresAtMillis: record.state == .waiting ? record.deadlineMillis : nil)
     }
 }
 
 extension Transfers {
     /// A new outgoing transfer: committed, then its run starts.
-    func push(_ entries: [TransferRecord.Entry], to peer: String, receive: ReceivePolicy.Permission,
+    func push(_ entries: [TransferRecord.Entry], to peer: String, receive: ReceivePermission,
               ttlSeconds: UInt32?) throws -> TransferInfo {
         let record = TransferRecord(
             id: (0..<16).map { _ in UInt8.random(in: 0...255) }, outgoing: true, peer: peer, state: .offering, reason: nil,

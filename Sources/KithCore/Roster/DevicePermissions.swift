@@ -7,7 +7,7 @@ public enum PolicyProblem: Error, Sendable, Equatable, CustomStringConvertible {
     /// for a receive rule: `receive[alice-PC-1].permission`).
     case unknownValue(field: String, value: UInt8)
     case duplicateRule(sender: String)
-    /// pushTo lists devices although push is not 2 ("only these").
+    /// pushTo lists devices although push is not `onlyListed` ("only these").
     case unexpectedPushTo
 
     public var name: String {
@@ -38,18 +38,12 @@ public struct DevicePermissions: Sendable, Equatable {
         case none
     }
 
-    public enum Messages: UInt8, Sendable, Equatable, CaseIterable {
-        /// Alert the user.
-        case notify = 1
-        /// Store, do not alert.
-        case silent = 2
-    }
-
     /// Receive rules for pushes to this device. `others` (devices outside the account) is
     /// always `reject`: a policy does not set it.
     public var receive: ReceivePolicy
     public var push: Push
-    public var messages: Messages
+    /// `notify` or `silent` (a policy with an unknown value is refused).
+    public var messages: MessageAlert
     /// False: a message's text is deleted once it is viewed.
     public var keepHistory: Bool
     /// May ask the primary to approve a pending device (ApproveRequest).
@@ -58,7 +52,7 @@ public struct DevicePermissions: Sendable, Equatable {
     /// What a secondary without a policy may do, and what a new policy starts from: the default
     /// receive rules (the account's devices direct, everyone else rejected), push to any device,
     /// notify, keep history, no approving.
-    public init(receive: ReceivePolicy = ReceivePolicy(), push: Push = .anyDevice, messages: Messages = .notify,
+    public init(receive: ReceivePolicy = ReceivePolicy(), push: Push = .anyDevice, messages: MessageAlert = .notify,
                 keepHistory: Bool = true, mayApprove: Bool = false) {
         self.receive = receive
         self.push = push
@@ -79,60 +73,45 @@ public struct DevicePermissions: Sendable, Equatable {
     public init(_ policy: DevicePolicy) throws(PolicyProblem) {
         var rules: [String: ReceivePolicy.Rule] = [:]
         for rule in policy.receive {
-            let permission = try Self.permission(rule.permission, field: "receive[\(rule.sender)].permission")
+            let permission = try Self.known(rule.permission, field: "receive[\(rule.sender)].permission")
             guard rules[rule.sender] == nil else { throw .duplicateRule(sender: rule.sender) }
             rules[rule.sender] = ReceivePolicy.Rule(permission, folder: rule.folder)
         }
-        let siblings = ReceivePolicy.Rule(try Self.permission(policy.siblingsReceive, field: "siblingsReceive"),
+        let siblings = ReceivePolicy.Rule(try Self.known(policy.siblingsReceive, field: "siblingsReceive"),
                                           folder: policy.siblingsFolder)
         let push: Push
         switch policy.push {
-        case 1: push = .anyDevice
-        case 2: push = .only(Set(policy.pushTo))
-        case 3: push = .none
-        default: throw .unknownValue(field: "push", value: policy.push)
+        case .anyDevice: push = .anyDevice
+        case .onlyListed: push = .only(Set(policy.pushTo))
+        case .noDevice: push = .none
+        case .unknown(let value): throw .unknownValue(field: "push", value: value)
         }
-        guard policy.push == 2 || policy.pushTo.isEmpty else { throw .unexpectedPushTo }
-        guard let messages = Messages(rawValue: policy.messages) else {
-            throw .unknownValue(field: "messages", value: policy.messages)
-        }
+        guard policy.push == .onlyListed || policy.pushTo.isEmpty else { throw .unexpectedPushTo }
+        if case .unknown(let value) = policy.messages { throw .unknownValue(field: "messages", value: value) }
         self.init(receive: ReceivePolicy(rules: rules, siblings: siblings, others: ReceivePolicy.Rule(.reject)),
-                  push: push, messages: messages, keepHistory: policy.keepHistory, mayApprove: policy.mayApprove)
+                  push: push, messages: policy.messages, keepHistory: policy.keepHistory, mayApprove: policy.mayApprove)
     }
 
     /// The policy that grants these permissions (rules and pushTo sorted, so it encodes the
     /// same way every time).
     public func policy(account: String, deviceID: String, epoch: UInt32, version: UInt64, issuedAtMillis: UInt64) -> DevicePolicy {
-        let pushCode: UInt8, pushTo: [String]
+        let scope: PushScope, pushTo: [String]
         switch push {
-        case .anyDevice: (pushCode, pushTo) = (1, [])
-        case .only(let ids): (pushCode, pushTo) = (2, ids.sorted())
-        case .none: (pushCode, pushTo) = (3, [])
+        case .anyDevice: (scope, pushTo) = (.anyDevice, [])
+        case .only(let ids): (scope, pushTo) = (.onlyListed, ids.sorted())
+        case .none: (scope, pushTo) = (.noDevice, [])
         }
         return DevicePolicy(
             account: account, deviceID: deviceID, epoch: epoch, version: version, issuedAtMillis: issuedAtMillis,
             receive: receive.rules.sorted { $0.key < $1.key }.map {
-                ReceiveRule(sender: $0.key, permission: Self.code($0.value.permission), folder: $0.value.folder)
+                ReceiveRule(sender: $0.key, permission: $0.value.permission, folder: $0.value.folder)
             },
-            siblingsReceive: Self.code(receive.siblings.permission), siblingsFolder: receive.siblings.folder,
-            push: pushCode, pushTo: pushTo, messages: messages.rawValue, keepHistory: keepHistory, mayApprove: mayApprove)
+            siblingsReceive: receive.siblings.permission, siblingsFolder: receive.siblings.folder,
+            push: scope, pushTo: pushTo, messages: messages, keepHistory: keepHistory, mayApprove: mayApprove)
     }
 
-    /// 1 direct, 2 ask, 3 reject.
-    public static func code(_ permission: ReceivePolicy.Permission) -> UInt8 {
-        switch permission {
-        case .direct: 1
-        case .ask: 2
-        case .reject: 3
-        }
-    }
-
-    static func permission(_ code: UInt8, field: String) throws(PolicyProblem) -> ReceivePolicy.Permission {
-        switch code {
-        case 1: .direct
-        case 2: .ask
-        case 3: .reject
-        default: throw .unknownValue(field: field, value: code)
-        }
+    private static func known(_ permission: ReceivePermission, field: String) throws(PolicyProblem) -> ReceivePermission {
+        if case .unknown(let value) = permission { throw .unknownValue(field: field, value: value) }
+        return permission
     }
 }

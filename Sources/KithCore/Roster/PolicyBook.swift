@@ -4,7 +4,7 @@ import KithWire
 /// Why a signed policy was refused (Protocol/roster.md §Policies, rules P1–P9).
 public enum PolicyRefusal: Error, Sendable, Equatable, CustomStringConvertible {
     /// P1.
-    case wrongKind(UInt8)
+    case wrongKind(DocumentKind)
     /// P2.
     case malformed(WireError)
     /// P3.
@@ -44,7 +44,7 @@ public enum PolicyRefusal: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .wrongKind(let kind): "document of kind \(kind) is not a policy"
+        case .wrongKind(let kind): "document of kind \(kind.rawValue) is not a policy"
         case .malformed(let error): "policy does not decode: \(error)"
         case .invalid(let problem): "policy is invalid: \(problem)"
         case .wrongAccount(let expected, let found): "policy is for account \(found), not \(expected)"
@@ -151,7 +151,7 @@ public struct PolicyBook: Sendable {
         switch roster.role(of: deviceID) {
         case .primary: true
         case .secondary: policies[deviceID]?.permissions.mayApprove ?? false
-        case nil: false
+        case .unknown, nil: false  // not in the roster (a ValidRoster has no unknown roles)
         }
     }
 
@@ -166,7 +166,7 @@ public struct PolicyBook: Sendable {
 
     /// Rules P1–P4.
     static func check(_ signed: SignedDocument, account: String) throws(PolicyRefusal) -> (DevicePolicy, DevicePermissions) {
-        guard signed.kind == DocumentKind.policy.rawValue else { throw .wrongKind(signed.kind) }
+        guard signed.kind == .policy else { throw .wrongKind(signed.kind) }
         let policy: DevicePolicy
         do {
             try signed.validate()

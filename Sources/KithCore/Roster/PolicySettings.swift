@@ -1,3 +1,5 @@
+import KithWire
+
 /// The `key=value` form of a secondary's permissions, for `kith policy set` and `kith policy
 /// show`: `describe` writes every setting, and `apply` of what it wrote gives the same
 /// permissions back.
@@ -85,7 +87,7 @@ public enum PolicySettings {
 
     private static func rule(_ value: String, _ setting: String) throws(Problem) -> ReceivePolicy.Rule {
         let parts = value.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-        guard let permission = ReceivePolicy.Permission(rawValue: String(parts[0])) else {
+        guard let permission = ReceivePermission(name: String(parts[0])) else {
             throw Problem(setting: setting, why: "a receive rule is direct, ask or reject, then optionally :FOLDER")
         }
         let folder = parts.count > 1 ? String(parts[1]) : nil
@@ -97,6 +99,6 @@ public enum PolicySettings {
     }
 
     private static func describe(_ rule: ReceivePolicy.Rule) -> String {
-        rule.permission.rawValue + (rule.folder.map { ":\($0)" } ?? "")
+        rule.permission.description + (rule.folder.map { ":\($0)" } ?? "")
     }
 }

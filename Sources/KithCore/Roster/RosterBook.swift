@@ -6,7 +6,7 @@ import KithWire
 /// roster 4").
 public enum RosterRefusal: Error, Sendable, Equatable, CustomStringConvertible {
     /// Rule 1: the document is not a roster.
-    case wrongKind(UInt8)
+    case wrongKind(DocumentKind)
     /// Rule 2: the document or its body does not decode, or breaks a schema limit.
     case malformed(WireError)
     /// Rule 3: the roster breaks a structural rule.
@@ -51,7 +51,7 @@ public enum RosterRefusal: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .wrongKind(let kind): "document of kind \(kind) is not a roster"
+        case .wrongKind(let kind): "document of kind \(kind.rawValue) is not a roster"
         case .malformed(let error): "roster does not decode: \(error)"
         case .invalid(let problem): "roster is invalid: \(problem)"
         case .wrongAccount(let expected, let found): "roster is for account \(found), not \(expected)"
@@ -198,7 +198,7 @@ public struct RosterBook: Sendable {
 
     /// Rules 1–4: a roster of this account, whoever signed it.
     static func check(_ signed: SignedDocument, account: String) throws(RosterRefusal) -> ValidRoster {
-        guard signed.kind == DocumentKind.roster.rawValue else { throw .wrongKind(signed.kind) }
+        guard signed.kind == .roster else { throw .wrongKind(signed.kind) }
         let roster: Roster
         do {
             try signed.validate()

@@ -1,25 +1,17 @@
 import KithCrypto
 import KithWire
 
-/// The two kinds of signed document (`SignedDocument.kind`) and the domain string each
-/// signature starts with, so a signature over a roster can never be read as one over a policy
-/// (Protocol/roster.md §Signing).
-public enum DocumentKind: UInt8, Sendable, CaseIterable, CustomStringConvertible {
-    case roster = 1
-    case policy = 2
-
-    /// `"kith roster v0"` or `"kith policy v0"`, then one zero byte: 15 bytes.
-    public var domain: [UInt8] {
+/// The domain string each kind of signed document's signature starts with, so a signature over a
+/// roster can never be read as one over a policy (Protocol/roster.md §Signing). The kinds are the
+/// schema's (`DocumentKind`, generated).
+extension DocumentKind {
+    /// `"kith roster v0"` or `"kith policy v0"`, then one zero byte: 15 bytes; nil for a kind this
+    /// version does not define (its documents never verify).
+    public var domain: [UInt8]? {
         switch self {
         case .roster: Array("kith roster v0".utf8) + [0]
         case .policy: Array("kith policy v0".utf8) + [0]
-        }
-    }
-
-    public var description: String {
-        switch self {
-        case .roster: "roster"
-        case .policy: "policy"
+        case .unknown: nil
         }
     }
 }
@@ -39,9 +31,9 @@ public enum RosterSigning {
         return writer.bytes
     }
 
-    /// What Ed25519 signs: the kind's domain string, then the body.
-    public static func signedBytes(kind: DocumentKind, body: some Collection<UInt8>) -> [UInt8] {
-        kind.domain + Array(body)
+    /// What Ed25519 signs: the kind's domain string, then the body; nil for an unknown kind.
+    public static func signedBytes(kind: DocumentKind, body: some Collection<UInt8>) -> [UInt8]? {
+        kind.domain.map { $0 + Array(body) }
     }
 
     /// Signs a roster. `signer` is the signing device's id, or `recoverySigner` when `key` is the
@@ -56,8 +48,8 @@ public enum RosterSigning {
     }
 
     public static func sign(kind: DocumentKind, body: [UInt8], signer: String, with key: some DocumentSigner) throws(WireError) -> SignedDocument {
-        let document = SignedDocument(kind: kind.rawValue, body: body, signer: signer,
-                                      signature: key.sign(signedBytes(kind: kind, body: body)))
+        guard let signed = signedBytes(kind: kind, body: body) else { throw .malformed("kind: \(kind) is not defined") }
+        let document = SignedDocument(kind: kind, body: body, signer: signer, signature: key.sign(signed))
         try document.validate()
         return document
     }
@@ -65,8 +57,8 @@ public enum RosterSigning {
     /// Whether `document`'s signature verifies with `key` over its kind's domain and its body.
     /// An unknown kind never verifies.
     public static func signatureIsValid(_ document: SignedDocument, key: SigningPublicKey) -> Bool {
-        guard let kind = DocumentKind(rawValue: document.kind) else { return false }
-        return key.isValidSignature(document.signature, for: signedBytes(kind: kind, body: document.body))
+        guard let signed = signedBytes(kind: document.kind, body: document.body) else { return false }
+        return key.isValidSignature(document.signature, for: signed)
     }
 
     /// The body as a Roster (the kind is not checked here).

@@ -1,20 +1,8 @@
 import KithCrypto
 import KithWire
 
-/// A device's role in the roster (`RosterDevice.role`).
-public enum RosterRole: UInt8, Sendable, CaseIterable, CustomStringConvertible {
-    case primary = 1
-    case secondary = 2
-
-    public var description: String {
-        switch self {
-        case .primary: "primary"
-        case .secondary: "secondary"
-        }
-    }
-}
-
-/// One device of a checked roster, with typed key and role.
+/// One device of a checked roster, with typed key and role (`primary` or `secondary`: a roster
+/// with an unknown role is not a `ValidRoster`).
 public struct RosterMember: Sendable, Hashable {
     public var deviceID: String
     public var key: SigningPublicKey
@@ -28,7 +16,7 @@ public struct RosterMember: Sendable, Hashable {
         self.name = name
     }
 
-    public var wire: RosterDevice { RosterDevice(deviceID: deviceID, key: key.rawValue, role: role.rawValue, name: name) }
+    public var wire: RosterDevice { RosterDevice(deviceID: deviceID, key: key.rawValue, role: role, name: name) }
 }
 
 /// Why a decoded roster is not a roster (Protocol/roster.md §Acceptance, rule 3). Checked per
@@ -94,16 +82,14 @@ public struct ValidRoster: Sendable, Equatable {
             guard !device.deviceID.isEmpty, device.deviceID != RosterSigning.recoverySigner else {
                 throw .badDeviceID(device.deviceID)
             }
-            guard let role = RosterRole(rawValue: device.role) else {
-                throw .unknownRole(deviceID: device.deviceID, role: device.role)
-            }
+            if case .unknown(let role) = device.role { throw .unknownRole(deviceID: device.deviceID, role: role) }
             guard let key = SigningPublicKey(rawValue: device.key), key.noisePublicKey != nil else {
                 throw .unusableKey(deviceID: device.deviceID)
             }
             guard ids.insert(device.deviceID).inserted else { throw .duplicateDeviceID(device.deviceID) }
             if let other = keys[key] { throw .duplicateKey(deviceID: device.deviceID, sameAs: other) }
             keys[key] = device.deviceID
-            members.append(RosterMember(deviceID: device.deviceID, key: key, role: role, name: device.name))
+            members.append(RosterMember(deviceID: device.deviceID, key: key, role: device.role, name: device.name))
         }
         guard let recoveryKey = SigningPublicKey(rawValue: roster.recoveryKey), recoveryKey.noisePublicKey != nil else {
             throw .unusableKey(deviceID: RosterSigning.recoverySigner)

@@ -27,7 +27,8 @@ public struct CheckedOffer: Sendable, Equatable {
     public var transferID: [UInt8]
     public var entries: [Entry]
     public var chunkSize: UInt64
-    public var requested: ReceivePolicy.Permission
+    /// `direct` or `ask`.
+    public var requested: ReceivePermission
     public var ttlSeconds: UInt32
     public var totalBytes: UInt64 { entries.reduce(0) { $0 + $1.size } }
     /// The first component of each entry, in order, once each: what lands in the target folder.
@@ -49,8 +50,10 @@ public struct CheckedOffer: Sendable, Equatable {
         guard Self.chunkSizes.contains(chunk), chunk & (chunk - 1) == 0 else {
             throw TransferError("offer: chunk size \(offer.chunkSize) is not a power of two from 64 KiB to 16 MiB", fatal: true)
         }
-        guard let requested: ReceivePolicy.Permission = offer.receive == 1 ? .direct : offer.receive == 2 ? .ask : nil else {
-            throw TransferError("offer: unknown receive permission \(offer.receive)", fatal: true)
+        let requested = offer.receive
+        switch requested {
+        case .direct, .ask: break
+        case .reject, .unknown: throw TransferError("offer: unknown receive permission \(requested.rawValue)", fatal: true)
         }
         var entries: [Entry] = [], folders = Set<String>(), listedFolders = Set<String>(), files = Set<String>()
         var total: UInt64 = 0
@@ -60,10 +63,11 @@ public struct CheckedOffer: Sendable, Equatable {
                 throw TransferError(error.description, fatal: true)
             }
             let isFolder: Bool
-            switch file.kind ?? 1 {
-            case 1: isFolder = false
-            case 2: isFolder = true
-            default: throw TransferError("offer: \(TransferNameError.printable(file.path)) is of unknown kind \(file.kind ?? 0)", fatal: true)
+            switch file.kind ?? .file {
+            case .file: isFolder = false
+            case .folder: isFolder = true
+            case .unknown(let kind):
+                throw TransferError("offer: \(TransferNameError.printable(file.path)) is of unknown kind \(kind)", fatal: true)
             }
             let path = components.joined(separator: "/")
             // A name may not be both a file and a folder, nor come twice.

@@ -27,6 +27,681 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable {
     case conflict = 11
 }
 
+/// The kind of device, as it logs in (spec §Sessions); it gives the two letters of the device id.
+///
+/// In `Login.terminalType`, `DeviceInfo.terminalType`.
+public enum TerminalType: Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// 1: A desktop or laptop computer; device ids `ACCOUNT-PC-N`.
+    case pc
+    /// 2: A phone or tablet; `ACCOUNT-MP-N`.
+    case mobile
+    /// 3: A television; `ACCOUNT-TV-N`.
+    case tv
+    /// 4: A web client; `ACCOUNT-WB-N`.
+    case web
+    /// 5: A server; `ACCOUNT-SV-N`.
+    case server
+    /// A value the schema does not define, kept as it came. Never one of the values above:
+    /// `init(rawValue:)` gives those their own case.
+    case unknown(UInt8)
+
+    /// The values the schema defines, in wire order (`unknown` is not among them).
+    public static let allCases: [TerminalType] = [.pc, .mobile, .tv, .web, .server]
+
+    public init(rawValue: UInt8) {
+        switch rawValue {
+        case 1: self = .pc
+        case 2: self = .mobile
+        case 3: self = .tv
+        case 4: self = .web
+        case 5: self = .server
+        default: self = .unknown(rawValue)
+        }
+    }
+
+    /// The byte on the wire.
+    public var rawValue: UInt8 {
+        switch self {
+        case .pc: 1
+        case .mobile: 2
+        case .tv: 3
+        case .web: 4
+        case .server: 5
+        case .unknown(let value): value
+        }
+    }
+
+    /// The schema's name for the value; for an unknown one, its number.
+    public var description: String {
+        switch self {
+        case .pc: "pc"
+        case .mobile: "mobile"
+        case .tv: "tv"
+        case .web: "web"
+        case .server: "server"
+        case .unknown(let value): "\(value)"
+        }
+    }
+}
+
+extension TerminalType: FieldValue {
+    public func encodeFieldValue(into out: inout [UInt8]) throws(WireError) { out.append(rawValue) }
+
+    public init(fieldValue: ArraySlice<UInt8>, depth: Int) throws(WireError) {
+        self.init(rawValue: try UInt8(fieldValue: fieldValue, depth: depth))
+    }
+}
+
+/// A number in JSON, as the byte is on the wire.
+extension TerminalType: Codable {
+    public init(from decoder: any Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(UInt8.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}
+
+/// How the receiving account stands to another (spec §Contacts).
+///
+/// In `ContactInfo.state`.
+public enum ContactState: Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// 1: Both accounts accepted: an accepted contact.
+    case contact
+    /// 2: This account asked; the other has not answered.
+    case requested
+    /// 3: The other account asked this one.
+    case incoming
+    /// A value the schema does not define, kept as it came. Never one of the values above:
+    /// `init(rawValue:)` gives those their own case.
+    case unknown(UInt8)
+
+    /// The values the schema defines, in wire order (`unknown` is not among them).
+    public static let allCases: [ContactState] = [.contact, .requested, .incoming]
+
+    public init(rawValue: UInt8) {
+        switch rawValue {
+        case 1: self = .contact
+        case 2: self = .requested
+        case 3: self = .incoming
+        default: self = .unknown(rawValue)
+        }
+    }
+
+    /// The byte on the wire.
+    public var rawValue: UInt8 {
+        switch self {
+        case .contact: 1
+        case .requested: 2
+        case .incoming: 3
+        case .unknown(let value): value
+        }
+    }
+
+    /// The schema's name for the value; for an unknown one, its number.
+    public var description: String {
+        switch self {
+        case .contact: "contact"
+        case .requested: "requested"
+        case .incoming: "incoming"
+        case .unknown(let value): "\(value)"
+        }
+    }
+}
+
+extension ContactState: FieldValue {
+    public func encodeFieldValue(into out: inout [UInt8]) throws(WireError) { out.append(rawValue) }
+
+    public init(fieldValue: ArraySlice<UInt8>, depth: Int) throws(WireError) {
+        self.init(rawValue: try UInt8(fieldValue: fieldValue, depth: depth))
+    }
+}
+
+/// A number in JSON, as the byte is on the wire.
+extension ContactState: Codable {
+    public init(from decoder: any Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(UInt8.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}
+
+/// Which bytes of a message's text a viewed-notice's clip holds (spec §Read state, Clips). A receiver treats an item with any other value as one without a clip.
+///
+/// In `ViewedItem.clipMode`.
+public enum ClipMode: Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// 1: The first `clipLimit` bytes.
+    case start
+    /// 2: `clipLimit` bytes from the middle: from `(len − clipLimit) / 2`.
+    case middle
+    /// 3: The last `clipLimit` bytes.
+    case end
+    /// A value the schema does not define, kept as it came. Never one of the values above:
+    /// `init(rawValue:)` gives those their own case.
+    case unknown(UInt8)
+
+    /// The values the schema defines, in wire order (`unknown` is not among them).
+    public static let allCases: [ClipMode] = [.start, .middle, .end]
+
+    public init(rawValue: UInt8) {
+        switch rawValue {
+        case 1: self = .start
+        case 2: self = .middle
+        case 3: self = .end
+        default: self = .unknown(rawValue)
+        }
+    }
+
+    /// The byte on the wire.
+    public var rawValue: UInt8 {
+        switch self {
+        case .start: 1
+        case .middle: 2
+        case .end: 3
+        case .unknown(let value): value
+        }
+    }
+
+    /// The schema's name for the value; for an unknown one, its number.
+    public var description: String {
+        switch self {
+        case .start: "start"
+        case .middle: "middle"
+        case .end: "end"
+        case .unknown(let value): "\(value)"
+        }
+    }
+}
+
+extension ClipMode: FieldValue {
+    public func encodeFieldValue(into out: inout [UInt8]) throws(WireError) { out.append(rawValue) }
+
+    public init(fieldValue: ArraySlice<UInt8>, depth: Int) throws(WireError) {
+        self.init(rawValue: try UInt8(fieldValue: fieldValue, depth: depth))
+    }
+}
+
+/// A number in JSON, as the byte is on the wire.
+extension ClipMode: Codable {
+    public init(from decoder: any Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(UInt8.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}
+
+/// What a FileOffer entry is (spec §File transfer, Offer). The receiver ends a transfer whose offer has another value.
+///
+/// In `FileEntry.kind`.
+public enum FileEntryKind: Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// 1: A regular file of `size` bytes; also what an absent kind means.
+    case file
+    /// 2: A folder, sent so that empty folders arrive too; its `size` is ignored.
+    case folder
+    /// A value the schema does not define, kept as it came. Never one of the values above:
+    /// `init(rawValue:)` gives those their own case.
+    case unknown(UInt8)
+
+    /// The values the schema defines, in wire order (`unknown` is not among them).
+    public static let allCases: [FileEntryKind] = [.file, .folder]
+
+    public init(rawValue: UInt8) {
+        switch rawValue {
+        case 1: self = .file
+        case 2: self = .folder
+        default: self = .unknown(rawValue)
+        }
+    }
+
+    /// The byte on the wire.
+    public var rawValue: UInt8 {
+        switch self {
+        case .file: 1
+        case .folder: 2
+        case .unknown(let value): value
+        }
+    }
+
+    /// The schema's name for the value; for an unknown one, its number.
+    public var description: String {
+        switch self {
+        case .file: "file"
+        case .folder: "folder"
+        case .unknown(let value): "\(value)"
+        }
+    }
+}
+
+extension FileEntryKind: FieldValue {
+    public func encodeFieldValue(into out: inout [UInt8]) throws(WireError) { out.append(rawValue) }
+
+    public init(fieldValue: ArraySlice<UInt8>, depth: Int) throws(WireError) {
+        self.init(rawValue: try UInt8(fieldValue: fieldValue, depth: depth))
+    }
+}
+
+/// A number in JSON, as the byte is on the wire.
+extension FileEntryKind: Codable {
+    public init(from decoder: any Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(UInt8.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}
+
+/// How a device takes pushed files (spec §File transfer, Receive permission; Protocol/roster.md §Policies). An offer asks for direct or ask only; the receiver ends a transfer whose offer asks for anything else, and refuses a policy with a value it does not define.
+///
+/// In `FileOffer.receive`, `ReceiveRule.permission`, `DevicePolicy.siblingsReceive`.
+public enum ReceivePermission: Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// 1: Land without a prompt (if the sender asks for it and the receiver's policy allows it).
+    case direct
+    /// 2: Ask the receiving device's user.
+    case ask
+    /// 3: Refuse every offer.
+    case reject
+    /// A value the schema does not define, kept as it came. Never one of the values above:
+    /// `init(rawValue:)` gives those their own case.
+    case unknown(UInt8)
+
+    /// The values the schema defines, in wire order (`unknown` is not among them).
+    public static let allCases: [ReceivePermission] = [.direct, .ask, .reject]
+
+    public init(rawValue: UInt8) {
+        switch rawValue {
+        case 1: self = .direct
+        case 2: self = .ask
+        case 3: self = .reject
+        default: self = .unknown(rawValue)
+        }
+    }
+
+    /// The byte on the wire.
+    public var rawValue: UInt8 {
+        switch self {
+        case .direct: 1
+        case .ask: 2
+        case .reject: 3
+        case .unknown(let value): value
+        }
+    }
+
+    /// The schema's name for the value; for an unknown one, its number.
+    public var description: String {
+        switch self {
+        case .direct: "direct"
+        case .ask: "ask"
+        case .reject: "reject"
+        case .unknown(let value): "\(value)"
+        }
+    }
+}
+
+extension ReceivePermission: FieldValue {
+    public func encodeFieldValue(into out: inout [UInt8]) throws(WireError) { out.append(rawValue) }
+
+    public init(fieldValue: ArraySlice<UInt8>, depth: Int) throws(WireError) {
+        self.init(rawValue: try UInt8(fieldValue: fieldValue, depth: depth))
+    }
+}
+
+/// A number in JSON, as the byte is on the wire.
+extension ReceivePermission: Codable {
+    public init(from decoder: any Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(UInt8.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}
+
+/// Where a transfer stands, as the receiver answers an offer (spec §File transfer, Answer). A sender that gets a value it does not define closes the stream and offers again later.
+///
+/// In `FileAnswer.state`.
+public enum FileAnswerState: Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// 1: The receiver's user is asked; the sender waits for the next FileAnswer.
+    case waiting
+    /// 2: Send the data, each file from its count in `verified`.
+    case accepted
+    /// 3: The receiver's policy or user refused; the transfer is over.
+    case rejected
+    /// 4: Nobody answered within `ttlSeconds`; the transfer is over.
+    case expired
+    /// 5: The receiver cannot write now (its disk is full); offer again later.
+    case paused
+    /// 6: Every file is verified and in place; the transfer is over.
+    case complete
+    /// A value the schema does not define, kept as it came. Never one of the values above:
+    /// `init(rawValue:)` gives those their own case.
+    case unknown(UInt8)
+
+    /// The values the schema defines, in wire order (`unknown` is not among them).
+    public static let allCases: [FileAnswerState] = [.waiting, .accepted, .rejected, .expired, .paused, .complete]
+
+    public init(rawValue: UInt8) {
+        switch rawValue {
+        case 1: self = .waiting
+        case 2: self = .accepted
+        case 3: self = .rejected
+        case 4: self = .expired
+        case 5: self = .paused
+        case 6: self = .complete
+        default: self = .unknown(rawValue)
+        }
+    }
+
+    /// The byte on the wire.
+    public var rawValue: UInt8 {
+        switch self {
+        case .waiting: 1
+        case .accepted: 2
+        case .rejected: 3
+        case .expired: 4
+        case .paused: 5
+        case .complete: 6
+        case .unknown(let value): value
+        }
+    }
+
+    /// The schema's name for the value; for an unknown one, its number.
+    public var description: String {
+        switch self {
+        case .waiting: "waiting"
+        case .accepted: "accepted"
+        case .rejected: "rejected"
+        case .expired: "expired"
+        case .paused: "paused"
+        case .complete: "complete"
+        case .unknown(let value): "\(value)"
+        }
+    }
+}
+
+extension FileAnswerState: FieldValue {
+    public func encodeFieldValue(into out: inout [UInt8]) throws(WireError) { out.append(rawValue) }
+
+    public init(fieldValue: ArraySlice<UInt8>, depth: Int) throws(WireError) {
+        self.init(rawValue: try UInt8(fieldValue: fieldValue, depth: depth))
+    }
+}
+
+/// A number in JSON, as the byte is on the wire.
+extension FileAnswerState: Codable {
+    public init(from decoder: any Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(UInt8.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}
+
+/// A device's role in its account's roster (Protocol/roster.md §Roster). A roster with a value this version does not define is refused (unknownRole).
+///
+/// In `RosterDevice.role`.
+public enum RosterRole: Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// 1: Signs the account's rosters and policies; exactly one per roster.
+    case primary
+    /// 2: An approved device, governed by the policy the primary sets for it.
+    case secondary
+    /// A value the schema does not define, kept as it came. Never one of the values above:
+    /// `init(rawValue:)` gives those their own case.
+    case unknown(UInt8)
+
+    /// The values the schema defines, in wire order (`unknown` is not among them).
+    public static let allCases: [RosterRole] = [.primary, .secondary]
+
+    public init(rawValue: UInt8) {
+        switch rawValue {
+        case 1: self = .primary
+        case 2: self = .secondary
+        default: self = .unknown(rawValue)
+        }
+    }
+
+    /// The byte on the wire.
+    public var rawValue: UInt8 {
+        switch self {
+        case .primary: 1
+        case .secondary: 2
+        case .unknown(let value): value
+        }
+    }
+
+    /// The schema's name for the value; for an unknown one, its number.
+    public var description: String {
+        switch self {
+        case .primary: "primary"
+        case .secondary: "secondary"
+        case .unknown(let value): "\(value)"
+        }
+    }
+}
+
+extension RosterRole: FieldValue {
+    public func encodeFieldValue(into out: inout [UInt8]) throws(WireError) { out.append(rawValue) }
+
+    public init(fieldValue: ArraySlice<UInt8>, depth: Int) throws(WireError) {
+        self.init(rawValue: try UInt8(fieldValue: fieldValue, depth: depth))
+    }
+}
+
+/// A number in JSON, as the byte is on the wire.
+extension RosterRole: Codable {
+    public init(from decoder: any Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(UInt8.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}
+
+/// Which devices a secondary may push files to (Protocol/roster.md §Policies). A policy with another value is refused.
+///
+/// In `DevicePolicy.push`.
+public enum PushScope: Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// 1: Any approved device of the account.
+    case anyDevice
+    /// 2: Only the devices in `pushTo`.
+    case onlyListed
+    /// 3: None.
+    case noDevice
+    /// A value the schema does not define, kept as it came. Never one of the values above:
+    /// `init(rawValue:)` gives those their own case.
+    case unknown(UInt8)
+
+    /// The values the schema defines, in wire order (`unknown` is not among them).
+    public static let allCases: [PushScope] = [.anyDevice, .onlyListed, .noDevice]
+
+    public init(rawValue: UInt8) {
+        switch rawValue {
+        case 1: self = .anyDevice
+        case 2: self = .onlyListed
+        case 3: self = .noDevice
+        default: self = .unknown(rawValue)
+        }
+    }
+
+    /// The byte on the wire.
+    public var rawValue: UInt8 {
+        switch self {
+        case .anyDevice: 1
+        case .onlyListed: 2
+        case .noDevice: 3
+        case .unknown(let value): value
+        }
+    }
+
+    /// The schema's name for the value; for an unknown one, its number.
+    public var description: String {
+        switch self {
+        case .anyDevice: "anyDevice"
+        case .onlyListed: "onlyListed"
+        case .noDevice: "noDevice"
+        case .unknown(let value): "\(value)"
+        }
+    }
+}
+
+extension PushScope: FieldValue {
+    public func encodeFieldValue(into out: inout [UInt8]) throws(WireError) { out.append(rawValue) }
+
+    public init(fieldValue: ArraySlice<UInt8>, depth: Int) throws(WireError) {
+        self.init(rawValue: try UInt8(fieldValue: fieldValue, depth: depth))
+    }
+}
+
+/// A number in JSON, as the byte is on the wire.
+extension PushScope: Codable {
+    public init(from decoder: any Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(UInt8.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}
+
+/// What a secondary does when a message arrives (Protocol/roster.md §Policies). A policy with another value is refused.
+///
+/// In `DevicePolicy.messages`.
+public enum MessageAlert: Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// 1: Alert the user.
+    case notify
+    /// 2: Store it without an alert.
+    case silent
+    /// A value the schema does not define, kept as it came. Never one of the values above:
+    /// `init(rawValue:)` gives those their own case.
+    case unknown(UInt8)
+
+    /// The values the schema defines, in wire order (`unknown` is not among them).
+    public static let allCases: [MessageAlert] = [.notify, .silent]
+
+    public init(rawValue: UInt8) {
+        switch rawValue {
+        case 1: self = .notify
+        case 2: self = .silent
+        default: self = .unknown(rawValue)
+        }
+    }
+
+    /// The byte on the wire.
+    public var rawValue: UInt8 {
+        switch self {
+        case .notify: 1
+        case .silent: 2
+        case .unknown(let value): value
+        }
+    }
+
+    /// The schema's name for the value; for an unknown one, its number.
+    public var description: String {
+        switch self {
+        case .notify: "notify"
+        case .silent: "silent"
+        case .unknown(let value): "\(value)"
+        }
+    }
+}
+
+extension MessageAlert: FieldValue {
+    public func encodeFieldValue(into out: inout [UInt8]) throws(WireError) { out.append(rawValue) }
+
+    public init(fieldValue: ArraySlice<UInt8>, depth: Int) throws(WireError) {
+        self.init(rawValue: try UInt8(fieldValue: fieldValue, depth: depth))
+    }
+}
+
+/// A number in JSON, as the byte is on the wire.
+extension MessageAlert: Codable {
+    public init(from decoder: any Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(UInt8.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}
+
+/// What a SignedDocument's body is, and so the domain string its signature starts with (Protocol/roster.md §Signing). A document of a kind this version does not define never verifies.
+///
+/// In `SignedDocument.kind`.
+public enum DocumentKind: Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// 1: A Roster.
+    case roster
+    /// 2: A DevicePolicy.
+    case policy
+    /// A value the schema does not define, kept as it came. Never one of the values above:
+    /// `init(rawValue:)` gives those their own case.
+    case unknown(UInt8)
+
+    /// The values the schema defines, in wire order (`unknown` is not among them).
+    public static let allCases: [DocumentKind] = [.roster, .policy]
+
+    public init(rawValue: UInt8) {
+        switch rawValue {
+        case 1: self = .roster
+        case 2: self = .policy
+        default: self = .unknown(rawValue)
+        }
+    }
+
+    /// The byte on the wire.
+    public var rawValue: UInt8 {
+        switch self {
+        case .roster: 1
+        case .policy: 2
+        case .unknown(let value): value
+        }
+    }
+
+    /// The schema's name for the value; for an unknown one, its number.
+    public var description: String {
+        switch self {
+        case .roster: "roster"
+        case .policy: "policy"
+        case .unknown(let value): "\(value)"
+        }
+    }
+}
+
+extension DocumentKind: FieldValue {
+    public func encodeFieldValue(into out: inout [UInt8]) throws(WireError) { out.append(rawValue) }
+
+    public init(fieldValue: ArraySlice<UInt8>, depth: Int) throws(WireError) {
+        self.init(rawValue: try UInt8(fieldValue: fieldValue, depth: depth))
+    }
+}
+
+/// A number in JSON, as the byte is on the wire.
+extension DocumentKind: Codable {
+    public init(from decoder: any Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(UInt8.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}
+
 /// Envelope message types (spec §Messages).
 public enum MessageType: UInt16, Sendable, CaseIterable {
     case errorMessage = 1
@@ -293,7 +968,8 @@ public struct NoteAttachment: FieldMessage, Codable {
 public struct DeviceInfo: FieldMessage, Codable {
     public var deviceID: String
     public var name: String
-    public var terminalType: UInt8
+    /// The kind of device.
+    public var terminalType: TerminalType
     /// Ed25519 identity key.
     public var key: [UInt8]
     public var online: Bool
@@ -304,7 +980,7 @@ public struct DeviceInfo: FieldMessage, Codable {
     /// UDP candidates as the server's UDP port saw the device (empty for contacts' devices).
     public var publicAddresses: [String]
 
-    public init(deviceID: String, name: String, terminalType: UInt8, key: [UInt8], online: Bool, lastSeenMillis: UInt64, clientVersion: String, addresses: [String] = [], publicAddresses: [String] = []) {
+    public init(deviceID: String, name: String, terminalType: TerminalType, key: [UInt8], online: Bool, lastSeenMillis: UInt64, clientVersion: String, addresses: [String] = [], publicAddresses: [String] = []) {
         self.deviceID = deviceID
         self.name = name
         self.terminalType = terminalType
@@ -319,7 +995,7 @@ public struct DeviceInfo: FieldMessage, Codable {
     public init(fields: FieldReader) throws(WireError) {
         deviceID = try fields.required(1, "deviceID", as: String.self)
         name = try fields.required(2, "name", as: String.self)
-        terminalType = try fields.required(3, "terminalType", as: UInt8.self)
+        terminalType = try fields.required(3, "terminalType", as: TerminalType.self)
         key = try fields.required(4, "key", as: [UInt8].self)
         online = try fields.required(5, "online", as: Bool.self)
         lastSeenMillis = try fields.required(6, "lastSeenMillis", as: UInt64.self)
@@ -367,14 +1043,14 @@ public struct ViewedItem: FieldMessage, Codable {
     public var sentAtMillis: UInt64
     /// The sending device's id.
     public var sender: String
-    /// 1 start, 2 middle, 3 end; absent: no clip.
-    public var clipMode: UInt8?
+    /// How the clip was cut; absent: no clip.
+    public var clipMode: ClipMode?
     /// The threshold the clip was cut to, in bytes.
     public var clipLimit: UInt16?
     /// At most clipLimit bytes of the text's UTF-8, cut as clipMode says.
     public var clip: [UInt8]?
 
-    public init(code: UInt64, sentAtMillis: UInt64, sender: String, clipMode: UInt8? = nil, clipLimit: UInt16? = nil, clip: [UInt8]? = nil) {
+    public init(code: UInt64, sentAtMillis: UInt64, sender: String, clipMode: ClipMode? = nil, clipLimit: UInt16? = nil, clip: [UInt8]? = nil) {
         self.code = code
         self.sentAtMillis = sentAtMillis
         self.sender = sender
@@ -387,7 +1063,7 @@ public struct ViewedItem: FieldMessage, Codable {
         code = try fields.required(1, "code", as: UInt64.self)
         sentAtMillis = try fields.required(2, "sentAtMillis", as: UInt64.self)
         sender = try fields.required(3, "sender", as: String.self)
-        clipMode = try fields.optional(4, "clipMode", as: UInt8.self)
+        clipMode = try fields.optional(4, "clipMode", as: ClipMode.self)
         clipLimit = try fields.optional(5, "clipLimit", as: UInt16.self)
         clip = try fields.optional(6, "clip", as: [UInt8].self)
         try validate()
@@ -444,17 +1120,17 @@ public struct ViewedUpTo: FieldMessage, Codable {
 /// One contact or open request, as ContactList carries it.
 public struct ContactInfo: FieldMessage, Codable {
     public var account: String
-    /// 1 contact, 2 requested by this account (waiting for them), 3 requested by them (waiting for this account).
-    public var state: UInt8
+    /// How the receiving account stands to `account`.
+    public var state: ContactState
 
-    public init(account: String, state: UInt8) {
+    public init(account: String, state: ContactState) {
         self.account = account
         self.state = state
     }
 
     public init(fields: FieldReader) throws(WireError) {
         account = try fields.required(1, "account", as: String.self)
-        state = try fields.required(2, "state", as: UInt8.self)
+        state = try fields.required(2, "state", as: ContactState.self)
         try validate()
     }
 
@@ -478,10 +1154,10 @@ public struct FileEntry: FieldMessage, Codable {
     public var size: UInt64
     /// Permission bits (0o777 at most are used; set-id and sticky bits are dropped).
     public var mode: UInt32?
-    /// 1 (or absent) a regular file, 2 a folder (sent so empty folders arrive too).
-    public var kind: UInt8?
+    /// Absent: a regular file.
+    public var kind: FileEntryKind?
 
-    public init(path: String, size: UInt64, mode: UInt32? = nil, kind: UInt8? = nil) {
+    public init(path: String, size: UInt64, mode: UInt32? = nil, kind: FileEntryKind? = nil) {
         self.path = path
         self.size = size
         self.mode = mode
@@ -492,7 +1168,7 @@ public struct FileEntry: FieldMessage, Codable {
         path = try fields.required(1, "path", as: String.self)
         size = try fields.required(2, "size", as: UInt64.self)
         mode = try fields.optional(3, "mode", as: UInt32.self)
-        kind = try fields.optional(4, "kind", as: UInt8.self)
+        kind = try fields.optional(4, "kind", as: FileEntryKind.self)
         try validate()
     }
 
@@ -516,12 +1192,12 @@ public struct RosterDevice: FieldMessage, Codable {
     public var deviceID: String
     /// The device's Ed25519 identity key; unique in the roster.
     public var key: [UInt8]
-    /// 1 primary (exactly one per roster), 2 secondary.
-    public var role: UInt8
+    /// Exactly one device of a roster is primary.
+    public var role: RosterRole
     /// The name its user gave the device, for people.
     public var name: String
 
-    public init(deviceID: String, key: [UInt8], role: UInt8, name: String) {
+    public init(deviceID: String, key: [UInt8], role: RosterRole, name: String) {
         self.deviceID = deviceID
         self.key = key
         self.role = role
@@ -531,7 +1207,7 @@ public struct RosterDevice: FieldMessage, Codable {
     public init(fields: FieldReader) throws(WireError) {
         deviceID = try fields.required(1, "deviceID", as: String.self)
         key = try fields.required(2, "key", as: [UInt8].self)
-        role = try fields.required(3, "role", as: UInt8.self)
+        role = try fields.required(3, "role", as: RosterRole.self)
         name = try fields.required(4, "name", as: String.self)
         try validate()
     }
@@ -552,7 +1228,7 @@ public struct RosterDevice: FieldMessage, Codable {
     }
 }
 
-/// The devices of an account and their roles, signed by the primary (or the recovery key) inside a SignedDocument of kind 1 (Protocol/roster.md).
+/// The devices of an account and their roles, signed by the primary (or the recovery key) inside a SignedDocument of kind roster (1) (Protocol/roster.md).
 public struct Roster: FieldMessage, Codable {
     public var account: String
     /// Raised only by a roster signed with the recovery key; a primary keeps it.
@@ -606,12 +1282,12 @@ public struct Roster: FieldMessage, Codable {
 public struct ReceiveRule: FieldMessage, Codable {
     /// The sending device's id.
     public var sender: String
-    /// 1 direct receive (land without a prompt, if the sender asks for it), 2 ask this device's user, 3 reject.
-    public var permission: UInt8
+    /// What the governed device does with offers from `sender`.
+    public var permission: ReceivePermission
     /// Where direct receives land on the governed device; absent: its receive folder.
     public var folder: String?
 
-    public init(sender: String, permission: UInt8, folder: String? = nil) {
+    public init(sender: String, permission: ReceivePermission, folder: String? = nil) {
         self.sender = sender
         self.permission = permission
         self.folder = folder
@@ -619,7 +1295,7 @@ public struct ReceiveRule: FieldMessage, Codable {
 
     public init(fields: FieldReader) throws(WireError) {
         sender = try fields.required(1, "sender", as: String.self)
-        permission = try fields.required(2, "permission", as: UInt8.self)
+        permission = try fields.required(2, "permission", as: ReceivePermission.self)
         folder = try fields.optional(3, "folder", as: String.self)
         try validate()
     }
@@ -640,7 +1316,7 @@ public struct ReceiveRule: FieldMessage, Codable {
     }
 }
 
-/// The permissions the primary sets on one secondary, signed inside a SignedDocument of kind 2 (Protocol/roster.md §Policies).
+/// The permissions the primary sets on one secondary, signed inside a SignedDocument of kind policy (2) (Protocol/roster.md §Policies).
 public struct DevicePolicy: FieldMessage, Codable {
     public var account: String
     /// The device it governs.
@@ -652,22 +1328,22 @@ public struct DevicePolicy: FieldMessage, Codable {
     public var issuedAtMillis: UInt64
     /// Per sending device, at most one rule each.
     public var receive: [ReceiveRule]
-    /// For the account's other approved devices without a rule: 1 direct receive (land without a prompt, if the sender asks for it), 2 ask this device's user, 3 reject.
-    public var siblingsReceive: UInt8
+    /// For the account's other approved devices without a rule.
+    public var siblingsReceive: ReceivePermission
     /// Where their direct receives land; absent: the receive folder.
     public var siblingsFolder: String?
-    /// Which devices the governed device may push files to: 1 any approved device of the account, 2 only those in pushTo, 3 none.
-    public var push: UInt8
-    /// Device ids, when push is 2; empty otherwise.
+    /// Which devices the governed device may push files to.
+    public var push: PushScope
+    /// Device ids, when push is onlyListed (2); empty otherwise.
     public var pushTo: [String]
-    /// Incoming messages: 1 notify the user, 2 silent (stored, no alert).
-    public var messages: UInt8
+    /// What the governed device does with incoming messages.
+    public var messages: MessageAlert
     /// False: the device deletes a message's text once it is viewed.
     public var keepHistory: Bool
     /// Whether the device may ask the primary to approve a pending device (ApproveRequest).
     public var mayApprove: Bool
 
-    public init(account: String, deviceID: String, epoch: UInt32, version: UInt64, issuedAtMillis: UInt64, receive: [ReceiveRule] = [], siblingsReceive: UInt8, siblingsFolder: String? = nil, push: UInt8, pushTo: [String] = [], messages: UInt8, keepHistory: Bool, mayApprove: Bool) {
+    public init(account: String, deviceID: String, epoch: UInt32, version: UInt64, issuedAtMillis: UInt64, receive: [ReceiveRule] = [], siblingsReceive: ReceivePermission, siblingsFolder: String? = nil, push: PushScope, pushTo: [String] = [], messages: MessageAlert, keepHistory: Bool, mayApprove: Bool) {
         self.account = account
         self.deviceID = deviceID
         self.epoch = epoch
@@ -690,11 +1366,11 @@ public struct DevicePolicy: FieldMessage, Codable {
         version = try fields.required(4, "version", as: UInt64.self)
         issuedAtMillis = try fields.required(5, "issuedAtMillis", as: UInt64.self)
         receive = try fields.repeated(6, "receive", max: 64, as: ReceiveRule.self)
-        siblingsReceive = try fields.required(7, "siblingsReceive", as: UInt8.self)
+        siblingsReceive = try fields.required(7, "siblingsReceive", as: ReceivePermission.self)
         siblingsFolder = try fields.optional(8, "siblingsFolder", as: String.self)
-        push = try fields.required(9, "push", as: UInt8.self)
+        push = try fields.required(9, "push", as: PushScope.self)
         pushTo = try fields.repeated(10, "pushTo", max: 64, as: String.self)
-        messages = try fields.required(11, "messages", as: UInt8.self)
+        messages = try fields.required(11, "messages", as: MessageAlert.self)
         keepHistory = try fields.required(12, "keepHistory", as: Bool.self)
         mayApprove = try fields.required(13, "mayApprove", as: Bool.self)
         try validate()
@@ -734,8 +1410,8 @@ public struct DevicePolicy: FieldMessage, Codable {
 
 /// A roster or a policy with its Ed25519 signature over the exact body bytes (Protocol/roster.md §Signing).
 public struct SignedDocument: FieldMessage, Codable {
-    /// 1 roster, 2 policy.
-    public var kind: UInt8
+    /// What the body is; it picks the domain string the signature starts with.
+    public var kind: DocumentKind
     /// The encoded Roster or DevicePolicy: a field list, as a message body.
     public var body: [UInt8]
     /// The signing device's id, or `recovery` for the account's recovery key.
@@ -743,7 +1419,7 @@ public struct SignedDocument: FieldMessage, Codable {
     /// Ed25519 over the kind's domain string followed by body.
     public var signature: [UInt8]
 
-    public init(kind: UInt8, body: [UInt8], signer: String, signature: [UInt8]) {
+    public init(kind: DocumentKind, body: [UInt8], signer: String, signature: [UInt8]) {
         self.kind = kind
         self.body = body
         self.signer = signer
@@ -751,7 +1427,7 @@ public struct SignedDocument: FieldMessage, Codable {
     }
 
     public init(fields: FieldReader) throws(WireError) {
-        kind = try fields.required(1, "kind", as: UInt8.self)
+        kind = try fields.required(1, "kind", as: DocumentKind.self)
         body = try fields.required(2, "body", as: [UInt8].self)
         signer = try fields.required(3, "signer", as: String.self)
         signature = try fields.required(4, "signature", as: [UInt8].self)
@@ -1032,14 +1708,14 @@ public struct FileOffer: FieldMessage, Codable {
     public var transferID: [UInt8]
     /// The files and folders, in the order their data is sent; file numbers in FileData, FileEnd and FileProgress index this list.
     public var files: [FileEntry]
-    /// The permission asked for: 1 direct receive (land without a prompt where the receiver's policy allows it), 2 ask (always prompt).
-    public var receive: UInt8
+    /// The permission asked for: direct (land without a prompt where the receiver's policy allows it) or ask (always prompt); never reject.
+    public var receive: ReceivePermission
     /// How long the offer waits for an answer on the receiver, counted from when it first arrives there.
     public var ttlSeconds: UInt32
     /// Bytes per verified chunk: a power of two from 65536 to 16777216 (1048576 in this version).
     public var chunkSize: UInt32
 
-    public init(transferID: [UInt8], files: [FileEntry] = [], receive: UInt8, ttlSeconds: UInt32, chunkSize: UInt32) {
+    public init(transferID: [UInt8], files: [FileEntry] = [], receive: ReceivePermission, ttlSeconds: UInt32, chunkSize: UInt32) {
         self.transferID = transferID
         self.files = files
         self.receive = receive
@@ -1050,7 +1726,7 @@ public struct FileOffer: FieldMessage, Codable {
     public init(fields: FieldReader) throws(WireError) {
         transferID = try fields.required(1, "transferID", as: [UInt8].self)
         files = try fields.repeated(2, "files", max: 1000, as: FileEntry.self)
-        receive = try fields.required(3, "receive", as: UInt8.self)
+        receive = try fields.required(3, "receive", as: ReceivePermission.self)
         ttlSeconds = try fields.required(4, "ttlSeconds", as: UInt32.self)
         chunkSize = try fields.required(5, "chunkSize", as: UInt32.self)
         try validate()
@@ -1077,14 +1753,14 @@ public struct FileAnswer: FieldMessage, Codable {
     public static let messageType: MessageType = .fileAnswer
     /// Chosen at random by the sender; names the transfer on both devices for its whole life, across streams and restarts.
     public var transferID: [UInt8]
-    /// 1 waiting (asking the receiver's user), 2 accepted (send from `verified`), 3 rejected, 4 expired, 5 paused (the receiver cannot write now; try again later), 6 complete (every file verified and in place).
-    public var state: UInt8
-    /// With state 2: per file of the offer, how many whole chunks the receiver already holds verified; the sender continues each file from there.
+    /// Where the transfer stands on the receiver.
+    public var state: FileAnswerState
+    /// With state accepted (2): per file of the offer, how many whole chunks the receiver already holds verified; the sender continues each file from there.
     public var verified: [UInt32]
-    /// With states 3, 4 and 5: why, for people and logs.
+    /// With states rejected, expired and paused (3, 4, 5): why, for people and logs.
     public var reason: String?
 
-    public init(transferID: [UInt8], state: UInt8, verified: [UInt32] = [], reason: String? = nil) {
+    public init(transferID: [UInt8], state: FileAnswerState, verified: [UInt32] = [], reason: String? = nil) {
         self.transferID = transferID
         self.state = state
         self.verified = verified
@@ -1093,7 +1769,7 @@ public struct FileAnswer: FieldMessage, Codable {
 
     public init(fields: FieldReader) throws(WireError) {
         transferID = try fields.required(1, "transferID", as: [UInt8].self)
-        state = try fields.required(2, "state", as: UInt8.self)
+        state = try fields.required(2, "state", as: FileAnswerState.self)
         verified = try fields.repeated(3, "verified", max: 1000, as: UInt32.self)
         reason = try fields.optional(4, "reason", as: String.self)
         try validate()
@@ -1345,8 +2021,8 @@ public struct Login: FieldMessage, Codable {
     public static let messageType: MessageType = .login
     public var account: String
     public var password: String
-    /// 1 pc, 2 mobile, 3 tv, 4 web, 5 server.
-    public var terminalType: UInt8
+    /// The kind of device; the server refuses a value it does not define (`malformed`).
+    public var terminalType: TerminalType
     public var deviceName: String
     public var clientVersion: String
     /// The device's Ed25519 identity key.
@@ -1354,7 +2030,7 @@ public struct Login: FieldMessage, Codable {
     /// The device's local addresses, HOST:PORT.
     public var addresses: [String]
 
-    public init(account: String, password: String, terminalType: UInt8, deviceName: String, clientVersion: String, deviceKey: [UInt8], addresses: [String] = []) {
+    public init(account: String, password: String, terminalType: TerminalType, deviceName: String, clientVersion: String, deviceKey: [UInt8], addresses: [String] = []) {
         self.account = account
         self.password = password
         self.terminalType = terminalType
@@ -1367,7 +2043,7 @@ public struct Login: FieldMessage, Codable {
     public init(fields: FieldReader) throws(WireError) {
         account = try fields.required(1, "account", as: String.self)
         password = try fields.required(2, "password", as: String.self)
-        terminalType = try fields.required(3, "terminalType", as: UInt8.self)
+        terminalType = try fields.required(3, "terminalType", as: TerminalType.self)
         deviceName = try fields.required(4, "deviceName", as: String.self)
         clientVersion = try fields.required(5, "clientVersion", as: String.self)
         deviceKey = try fields.required(6, "deviceKey", as: [UInt8].self)

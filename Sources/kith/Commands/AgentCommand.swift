@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import KithAgent
 import KithCore
+import KithWire
 import Logging
 #if canImport(Glibc)
 import Glibc
@@ -76,7 +77,7 @@ extension Kith {
         var daemonChild = false
 
         func validate() throws {
-            guard noticeClip == "off" || Clip.Mode(name: noticeClip) != nil else {
+            guard noticeClip == "off" || ClipMode(name: noticeClip) != nil else {
                 throw ValidationError("--notice-clip is start, middle, end or off")
             }
             guard (1...4096).contains(noticeClipBytes) else { throw ValidationError("--notice-clip-bytes is 1…4096") }
@@ -90,14 +91,14 @@ extension Kith {
         /// The transfer options, checked (a mistake in a rule is a usage error, not a surprise later).
         var transferSettings: TransferSettings {
             get throws {
-                guard let siblings = ReceivePolicy.Permission(rawValue: receiveSiblings) else {
+                guard let siblings = ReceivePermission(name: receiveSiblings) else {
                     throw ValidationError("--receive-siblings is direct, ask or reject")
                 }
                 var rules: [String: ReceivePolicy.Rule] = [:]
                 for text in receiveFrom {
                     let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
                     let value = parts.count == 2 ? parts[1].split(separator: ":", maxSplits: 1).map(String.init) : []
-                    guard parts.count == 2, let permission = value.first.flatMap(ReceivePolicy.Permission.init(rawValue:)) else {
+                    guard parts.count == 2, let permission = value.first.flatMap(ReceivePermission.init(name:)) else {
                         throw ValidationError("--receive-from \(text): expected DEVICE=direct|ask|reject[:FOLDER]")
                     }
                     let folder = value.count == 2 ? value[1] : nil
@@ -126,7 +127,7 @@ extension Kith {
         }
 
         var settings: AgentSettings {
-            AgentSettings(clip: Clip.Mode(name: noticeClip).map { Clip(mode: $0, limit: UInt16(noticeClipBytes)) },
+            AgentSettings(clip: ClipMode(name: noticeClip).map { Clip(mode: $0, limit: UInt16(noticeClipBytes)) },
                           noticeHoldMillis: UInt64(noticeHoldHours) * 3_600_000,
                           udp: udp == "off" ? nil : try? HostPort(parsing: udp, allowPortZero: true), lanDiscovery: lanDiscovery,
                           transfers: (try? transferSettings) ?? TransferSettings())

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import KithAgent
 import KithCore
+import KithWire
 
 extension Kith {
     struct Login: ParsableCommand {

@@ -167,7 +167,7 @@ let loginSamples = 40
 let loginTime = try await inParallel(loginSamples, width: 4) { _ in
     let d = Device(account: "login.bench")
     let c = try await connect(strict, d)
-    let answer = try await c.request(.login(.init(account: "login.bench", password: "password1", terminalType: 1,
+    let answer = try await c.request(.login(.init(account: "login.bench", password: "password1", terminalType: .pc,
                                                   deviceName: "b", clientVersion: "bench", deviceKey: d.identity.publicKey.rawValue, addresses: [])))
     guard case .loginResult = answer.message else { throw ChannelFailure("login: \(answer.message)") }
     await c.close()
@@ -191,7 +191,7 @@ let sessions = Sessions()
 let firstLogins = try await inParallel(sessionCount, width: 64) { i in
     let d = devices[i]
     let c = try await connect(server, d)
-    let answer = try await c.request(.login(.init(account: d.account, password: "password1", terminalType: 1, deviceName: "d\(i)",
+    let answer = try await c.request(.login(.init(account: d.account, password: "password1", terminalType: .pc, deviceName: "d\(i)",
                                                   clientVersion: "bench", deviceKey: d.identity.publicKey.rawValue, addresses: [])))
     guard case .loginResult(let result) = answer.message else { throw ChannelFailure("login \(i): \(answer.message)") }
     await sessions.setLogin(i, result.token, result.deviceID)
