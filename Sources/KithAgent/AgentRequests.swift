@@ -44,14 +44,16 @@ extension Agent {
             throw AgentError(.serverRefused, "the server refused the login: \(Self.describe(answer))")
         }
         // Commit the session before reporting success; the link then resumes with the token.
-        // The held roster stays across a logout or an ended session: taking whatever roster the
-        // server offers next would let it pick a primary. Only another account starts from nothing.
+        // The store now reads and writes this account's rows. The held roster stays across a
+        // logout or an ended session: taking whatever roster the server offers next would let it
+        // pick a primary. Rows a logged-out device kept from before stores had owners are adopted
+        // by this login; if their roster is another account's, they start from nothing.
+        try store.saveSession(.init(invite: invite, account: result.account, deviceID: result.deviceID,
+                                    token: result.token, expiresAtMillis: result.expiresAtMillis))
         if let held = try store.roster(), (try? RosterSigning.roster(in: RosterSigning.decodeDocument(held)))?.account != result.account {
             try store.clearDocuments()
             try store.clearContactRosters()
         }
-        try store.saveSession(.init(invite: invite, account: result.account, deviceID: result.deviceID,
-                                    token: result.token, expiresAtMillis: result.expiresAtMillis))
         loadRosterBooks()
         await transfers?.govern(with: ownPermissions()?.receive)
         var recoveryKey: String?

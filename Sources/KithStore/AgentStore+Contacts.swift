@@ -20,21 +20,22 @@ extension AgentStore {
     @discardableResult
     public func replaceContacts(_ contacts: [Contact], revision: UInt64) throws -> Bool {
         try database.write { db in
-            guard try Self.advance("contactListRevision", to: revision, db) else { return false }
-            try db.execute(sql: "DELETE FROM contact")
+            guard try Self.advance(revisionKey("contactListRevision"), to: revision, db) else { return false }
+            try db.execute(sql: "DELETE FROM contact WHERE owner = ?", arguments: [owner])
             for contact in contacts {
-                try db.execute(sql: "INSERT OR REPLACE INTO contact (account, state) VALUES (?, ?)",
-                               arguments: [contact.account, Int(contact.state.rawValue)])
+                try db.execute(sql: "INSERT OR REPLACE INTO contact (owner, account, state) VALUES (?, ?, ?)",
+                               arguments: [owner, contact.account, Int(contact.state.rawValue)])
             }
-            try db.execute(sql: "DELETE FROM contact_device WHERE account NOT IN (SELECT account FROM contact WHERE state = ?)",
-                           arguments: [Int(ContactState.contact.rawValue)])
+            try db.execute(sql: """
+                DELETE FROM contact_device WHERE owner = ? AND account NOT IN (SELECT account FROM contact WHERE owner = ? AND state = ?)
+                """, arguments: [owner, owner, Int(ContactState.contact.rawValue)])
             return true
         }
     }
 
     public func contacts() throws -> [Contact] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM contact ORDER BY account").map {
+            try Row.fetchAll(db, sql: "SELECT * FROM contact WHERE owner = ? ORDER BY account", arguments: [owner]).map {
                 Contact(account: $0["account"], state: ContactState(rawValue: UInt8($0["state"] as Int)))
             }
         }
@@ -44,9 +45,9 @@ extension AgentStore {
     @discardableResult
     public func replaceContactDevices(account: String, _ devices: [Device], revision: UInt64) throws -> Bool {
         try database.write { db in
-            guard try Self.advance("contactDevicesRevision:\(account)", to: revision, db) else { return false }
-            try db.execute(sql: "DELETE FROM contact_device WHERE account = ?", arguments: [account])
-            try Self.insert(devices, account: account, db)
+            guard try Self.advance(revisionKey("contactDevicesRevision:\(account)"), to: revision, db) else { return false }
+            try db.execute(sql: "DELETE FROM contact_device WHERE owner = ? AND account = ?", arguments: [owner, account])
+            try Self.insert(devices, owner: owner, account: account, db)
             return true
         }
     }
@@ -54,14 +55,16 @@ extension AgentStore {
     /// The devices of one contact.
     public func contactDevices(account: String) throws -> [Device] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM contact_device WHERE account = ? ORDER BY id", arguments: [account])
+            try Row.fetchAll(db, sql: "SELECT * FROM contact_device WHERE owner = ? AND account = ? ORDER BY id",
+                             arguments: [owner, account])
                 .map(Self.device)
         }
     }
 
     public func contactDevice(id: String) throws -> Device? {
         try database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM contact_device WHERE id = ?", arguments: [id]).map(Self.device)
+            try Row.fetchOne(db, sql: "SELECT * FROM contact_device WHERE owner = ? AND id = ?", arguments: [owner, id])
+                .map(Self.device)
         }
     }
 

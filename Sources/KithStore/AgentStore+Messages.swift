@@ -75,25 +75,27 @@ extension AgentStore {
     // MARK: - Reading
 
     public func message(code: UInt64) throws -> StoredMessage? {
-        try database.read { db in try Self.message(code: code, db) }
+        try database.read { db in try Self.message(code: code, owner: owner, db) }
     }
 
-    private static func message(code: UInt64, _ db: Database) throws -> StoredMessage? {
-        try Row.fetchOne(db, sql: "SELECT * FROM message WHERE code = ?", arguments: [Int64(clamping: code)]).map(Self.message)
+    private static func message(code: UInt64, owner: String, _ db: Database) throws -> StoredMessage? {
+        try Row.fetchOne(db, sql: "SELECT * FROM message WHERE owner = ? AND code = ?", arguments: [owner, Int64(clamping: code)])
+            .map(Self.message)
     }
 
     /// What a local `read` needs, in one read: the session, the message, the account's device ids.
     public func readContext(code: UInt64?) throws -> (session: Session?, message: StoredMessage?, devices: [String]) {
-        try database.read { db in
-            (try Self.session(db), try code.flatMap { try Self.message(code: $0, db) },
-             try String.fetchAll(db, sql: "SELECT id FROM device ORDER BY id"))
+        let owner = owner
+        return try database.read { db in
+            (try Self.session(owner, db), try code.flatMap { try Self.message(code: $0, owner: owner, db) },
+             try String.fetchAll(db, sql: "SELECT id FROM device WHERE owner = ? ORDER BY id", arguments: [owner]))
         }
     }
 
     /// Messages newest last; from one contact if `account` is set.
     public func messages(account: String? = nil, unviewedOnly: Bool = false, limit: Int = 100) throws -> [StoredMessage] {
         try database.read { db in
-            var sql = "SELECT * FROM message WHERE 1", arguments: StatementArguments = []
+            var sql = "SELECT * FROM message WHERE owner = ?", arguments: StatementArguments = [owner]
             if let account {
                 sql += " AND senderAccount = ?"
                 arguments += [account]
@@ -107,31 +109,35 @@ extension AgentStore {
 
     /// Unread messages per contact account (accounts with none are absent).
     public func unreadCounts() throws -> [String: Int] {
-        try database.read(Self.unreadCounts)
+        try database.read { db in try Self.unreadCounts(owner: owner, db) }
     }
 
-    private static func unreadCounts(_ db: Database) throws -> [String: Int] {
+    private static func unreadCounts(owner: String, _ db: Database) throws -> [String: Int] {
         var counts: [String: Int] = [:]
         for row in try Row.fetchAll(db, sql: """
-            SELECT senderAccount, COUNT(*) AS n FROM message WHERE viewedAtMillis IS NULL GROUP BY senderAccount
-            """) {
+            SELECT senderAccount, COUNT(*) AS n FROM message WHERE owner = ? AND viewedAtMillis IS NULL GROUP BY senderAccount
+            """, arguments: [owner]) {
             counts[row["senderAccount"]] = row["n"]
         }
         return counts
     }
 
     public func heldNotices() throws -> [StoredNotice] {
-        try database.read { db in try Row.fetchAll(db, sql: "SELECT * FROM held_notice ORDER BY id").map(Self.notice) }
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM held_notice WHERE owner = ? ORDER BY id", arguments: [owner]).map(Self.notice)
+        }
     }
 
     public func heldNoticeCount() throws -> Int {
-        try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM held_notice") ?? 0 }
+        try database.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM held_notice WHERE owner = ?", arguments: [owner]) ?? 0
+        }
     }
 
     /// Every message from `account` with a code at or below this one counts as viewed.
     public func viewedUpTo(account: String) throws -> (code: UInt64, viewing: Viewing)? {
         try database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM read_mark WHERE account = ?", arguments: [account]).map {
+            try Row.fetchOne(db, sql: "SELECT * FROM read_mark WHERE owner = ? AND account = ?", arguments: [owner, account]).map {
                 (UInt64($0["upToCode"] as Int64), Viewing(atMillis: UInt64($0["viewedAtMillis"] as Int64), by: $0["viewedBy"]))
             }
         }
@@ -145,14 +151,14 @@ extension AgentStore {
     public func storeMessage(_ m: StoredMessage, viewing: Viewing?, consuming noticeIDs: [Int64]) throws -> Bool {
         try database.write { db in
             try db.execute(sql: """
-                INSERT OR IGNORE INTO message (code, messageID, sender, senderAccount, text, sentAtMillis, receivedAtMillis,
+                INSERT OR IGNORE INTO message (owner, code, messageID, sender, senderAccount, text, sentAtMillis, receivedAtMillis,
                                                viewedAtMillis, viewedBy)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [Int64(clamping: m.code), Data(m.messageID), m.sender, m.senderAccount, m.text,
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [owner, Int64(clamping: m.code), Data(m.messageID), m.sender, m.senderAccount, m.text,
                                  Int64(clamping: m.sentAtMillis), Int64(clamping: m.receivedAtMillis),
                                  viewing.map { Int64(clamping: $0.atMillis) }, viewing?.by])
             guard db.changesCount > 0 else { return false }
-            try Self.deleteNotices(noticeIDs, db)
+            try Self.deleteNotices(noticeIDs, owner: owner, db)
             return true
         }
     }
@@ -165,44 +171,45 @@ extension AgentStore {
     public func applyViewed(codes: [UInt64], upTo: [(account: String, code: UInt64)], viewing: Viewing,
                             hold: [StoredNotice] = [], deleteNotices: [Int64] = [],
                             enqueue: [OutboxItem] = []) throws -> ViewedOutcome {
-        try database.write { db in
+        let owner = owner
+        return try database.write { db in
             var changed: [String: [UInt64]] = [:]
             let at = Int64(clamping: viewing.atMillis)
             for code in codes {
                 guard let account = try String.fetchOne(db, sql: """
-                    SELECT senderAccount FROM message WHERE code = ? AND viewedAtMillis IS NULL
-                    """, arguments: [Int64(clamping: code)]) else { continue }
-                try db.execute(sql: "UPDATE message SET viewedAtMillis = ?, viewedBy = ? WHERE code = ?",
-                               arguments: [at, viewing.by, Int64(clamping: code)])
+                    SELECT senderAccount FROM message WHERE owner = ? AND code = ? AND viewedAtMillis IS NULL
+                    """, arguments: [owner, Int64(clamping: code)]) else { continue }
+                try db.execute(sql: "UPDATE message SET viewedAtMillis = ?, viewedBy = ? WHERE owner = ? AND code = ?",
+                               arguments: [at, viewing.by, owner, Int64(clamping: code)])
                 changed[account, default: []].append(code)
             }
             for (account, code) in upTo {
                 // A higher mark takes the time and device of the notice that raised it.
                 try db.execute(sql: """
-                    INSERT INTO read_mark (account, upToCode, viewedAtMillis, viewedBy) VALUES (?, ?, ?, ?)
-                    ON CONFLICT(account) DO UPDATE SET upToCode = excluded.upToCode, viewedAtMillis = excluded.viewedAtMillis,
-                        viewedBy = excluded.viewedBy WHERE excluded.upToCode > upToCode
-                    """, arguments: [account, Int64(clamping: code), at, viewing.by])
+                    INSERT INTO read_mark (owner, account, upToCode, viewedAtMillis, viewedBy) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT(owner, account) DO UPDATE SET upToCode = excluded.upToCode,
+                        viewedAtMillis = excluded.viewedAtMillis, viewedBy = excluded.viewedBy WHERE excluded.upToCode > upToCode
+                    """, arguments: [owner, account, Int64(clamping: code), at, viewing.by])
                 changed[account, default: []] += try Int64.fetchAll(db, sql: """
-                    SELECT code FROM message WHERE senderAccount = ? AND code <= ? AND viewedAtMillis IS NULL
-                    """, arguments: [account, Int64(clamping: code)]).map { UInt64($0) }
+                    SELECT code FROM message WHERE owner = ? AND senderAccount = ? AND code <= ? AND viewedAtMillis IS NULL
+                    """, arguments: [owner, account, Int64(clamping: code)]).map { UInt64($0) }
                 try db.execute(sql: """
                     UPDATE message SET viewedAtMillis = ?, viewedBy = ?
-                    WHERE senderAccount = ? AND code <= ? AND viewedAtMillis IS NULL
-                    """, arguments: [at, viewing.by, account, Int64(clamping: code)])
+                    WHERE owner = ? AND senderAccount = ? AND code <= ? AND viewedAtMillis IS NULL
+                    """, arguments: [at, viewing.by, owner, account, Int64(clamping: code)])
             }
             for n in hold {
                 try db.execute(sql: """
-                    INSERT OR IGNORE INTO held_notice (code, sentAtMillis, sender, clipMode, clipLimit, clip, viewedAtMillis, viewedBy,
-                                             expiresAtMillis)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [Int64(clamping: n.code), Int64(clamping: n.sentAtMillis), n.sender,
+                    INSERT OR IGNORE INTO held_notice (owner, code, sentAtMillis, sender, clipMode, clipLimit, clip, viewedAtMillis,
+                                             viewedBy, expiresAtMillis)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [owner, Int64(clamping: n.code), Int64(clamping: n.sentAtMillis), n.sender,
                                      n.clipMode.map { Int($0.rawValue) }, n.clipLimit.map { Int($0) }, n.clip.map { Data($0) },
                                      Int64(clamping: n.viewedAtMillis), n.viewedBy, Int64(clamping: n.expiresAtMillis)])
             }
-            try Self.deleteNotices(deleteNotices, db)
-            _ = try Self.enqueue(enqueue, db)
-            return ViewedOutcome(changed: changed, unread: changed.isEmpty ? [:] : try Self.unreadCounts(db))
+            try Self.deleteNotices(deleteNotices, owner: owner, db)
+            _ = try Self.enqueue(enqueue, owner: owner, db)
+            return ViewedOutcome(changed: changed, unread: changed.isEmpty ? [:] : try Self.unreadCounts(owner: owner, db))
         }
     }
 
@@ -213,8 +220,8 @@ extension AgentStore {
         public var unread: [String: Int]
     }
 
-    private static func deleteNotices(_ ids: [Int64], _ db: Database) throws {
-        for id in ids { try db.execute(sql: "DELETE FROM held_notice WHERE id = ?", arguments: [id]) }
+    private static func deleteNotices(_ ids: [Int64], owner: String, _ db: Database) throws {
+        for id in ids { try db.execute(sql: "DELETE FROM held_notice WHERE owner = ? AND id = ?", arguments: [owner, id]) }
     }
 
     private static func message(_ row: Row) -> StoredMessage {

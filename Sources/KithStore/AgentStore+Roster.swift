@@ -7,30 +7,30 @@ import KithWire
 extension AgentStore {
     public func roster() throws -> [UInt8]? {
         try database.read { db in
-            try Data.fetchOne(db, sql: "SELECT document FROM signed_document WHERE kind = ? AND subject = ''",
-                              arguments: [Self.kind(.roster)]).map { [UInt8]($0) }
+            try Data.fetchOne(db, sql: "SELECT document FROM signed_document WHERE owner = ? AND kind = ? AND subject = ''",
+                              arguments: [owner, Self.kind(.roster)]).map { [UInt8]($0) }
         }
     }
 
     /// Stores the held roster. Called before the agent acts on it.
     public func saveRoster(_ document: [UInt8]) throws {
         try database.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO signed_document (kind, subject, document) VALUES (?, '', ?)",
-                           arguments: [Self.kind(.roster), Data(document)])
+            try db.execute(sql: "INSERT OR REPLACE INTO signed_document (owner, kind, subject, document) VALUES (?, ?, '', ?)",
+                           arguments: [owner, Self.kind(.roster), Data(document)])
         }
     }
 
     public func policies() throws -> [[UInt8]] {
         try database.read { db in
-            try Data.fetchAll(db, sql: "SELECT document FROM signed_document WHERE kind = ? ORDER BY subject",
-                              arguments: [Self.kind(.policy)]).map { [UInt8]($0) }
+            try Data.fetchAll(db, sql: "SELECT document FROM signed_document WHERE owner = ? AND kind = ? ORDER BY subject",
+                              arguments: [owner, Self.kind(.policy)]).map { [UInt8]($0) }
         }
     }
 
     public func savePolicy(deviceID: String, _ document: [UInt8]) throws {
         try database.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO signed_document (kind, subject, document) VALUES (?, ?, ?)",
-                           arguments: [Self.kind(.policy), deviceID, Data(document)])
+            try db.execute(sql: "INSERT OR REPLACE INTO signed_document (owner, kind, subject, document) VALUES (?, ?, ?, ?)",
+                           arguments: [owner, Self.kind(.policy), deviceID, Data(document)])
         }
     }
 
@@ -39,7 +39,7 @@ extension AgentStore {
 
     /// Forgets the roster and policies: a login to another account starts from nothing.
     public func clearDocuments() throws {
-        try database.write { db in try db.execute(sql: "DELETE FROM signed_document") }
+        try database.write { db in try db.execute(sql: "DELETE FROM signed_document WHERE owner = ?", arguments: [owner]) }
     }
 
     /// Drops queued items to devices that may no longer have them (not in the roster).
@@ -47,8 +47,9 @@ extension AgentStore {
     public func dropOutgoing(to receivers: Set<String>) throws -> Int {
         guard !receivers.isEmpty else { return 0 }
         return try database.write { db in
-            try db.execute(sql: "DELETE FROM outbox WHERE relayed = 0 AND receiver IN (\(receivers.map { _ in "?" }.joined(separator: ",")))",
-                           arguments: StatementArguments(Array(receivers)))
+            try db.execute(sql: """
+                DELETE FROM outbox WHERE owner = ? AND relayed = 0 AND receiver IN (\(receivers.map { _ in "?" }.joined(separator: ",")))
+                """, arguments: StatementArguments([owner] + Array(receivers)))
             return db.changesCount
         }
     }
@@ -58,7 +59,8 @@ extension AgentStore {
     @discardableResult
     public func forgetViewedText() throws -> Int {
         try database.write { db in
-            try db.execute(sql: "UPDATE message SET text = '' WHERE viewedAtMillis IS NOT NULL AND text != ''")
+            try db.execute(sql: "UPDATE message SET text = '' WHERE owner = ? AND viewedAtMillis IS NOT NULL AND text != ''",
+                           arguments: [owner])
             return db.changesCount
         }
     }

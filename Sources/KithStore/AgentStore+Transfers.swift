@@ -20,28 +20,34 @@ extension AgentStore {
         }
     }
 
-    /// Inserts or replaces one transfer, committed before this returns.
+    /// Inserts or replaces one transfer, committed before this returns. A new transfer belongs to
+    /// the current account; an existing one keeps the account it was made under.
     public func saveTransfer(_ transfer: StoredTransfer) throws {
         try database.write { db in
             try db.execute(sql: """
-                INSERT OR REPLACE INTO transfer (id, outgoing, finished, createdMillis, record) VALUES (?, ?, ?, ?, ?)
-                """, arguments: [Data(transfer.id), transfer.outgoing, transfer.finished,
+                INSERT INTO transfer (owner, id, outgoing, finished, createdMillis, record) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET outgoing = excluded.outgoing, finished = excluded.finished,
+                    createdMillis = excluded.createdMillis, record = excluded.record
+                """, arguments: [owner, Data(transfer.id), transfer.outgoing, transfer.finished,
                                  Int64(clamping: transfer.createdMillis), transfer.record])
         }
     }
 
     public func transfer(id: [UInt8]) throws -> StoredTransfer? {
         try database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM transfer WHERE id = ?", arguments: [Data(id)]).map(Self.storedTransfer)
+            try Row.fetchOne(db, sql: "SELECT * FROM transfer WHERE owner = ? AND id = ?", arguments: [owner, Data(id)])
+                .map(Self.storedTransfer)
         }
     }
 
     /// The unfinished transfers and the newest `finishedLimit` finished ones, oldest first.
     public func transfers(finishedLimit: Int = 50) throws -> [StoredTransfer] {
         try database.read { db in
-            let open = try Row.fetchAll(db, sql: "SELECT * FROM transfer WHERE finished = 0 ORDER BY createdMillis")
-            let done = try Row.fetchAll(db, sql: "SELECT * FROM transfer WHERE finished = 1 ORDER BY createdMillis DESC LIMIT ?",
-                                        arguments: [finishedLimit])
+            let open = try Row.fetchAll(db, sql: "SELECT * FROM transfer WHERE owner = ? AND finished = 0 ORDER BY createdMillis",
+                                        arguments: [owner])
+            let done = try Row.fetchAll(db, sql: """
+                SELECT * FROM transfer WHERE owner = ? AND finished = 1 ORDER BY createdMillis DESC LIMIT ?
+                """, arguments: [owner, finishedLimit])
             return (done.reversed() + open).map(Self.storedTransfer)
         }
     }

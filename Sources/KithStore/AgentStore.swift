@@ -2,14 +2,36 @@ import Foundation
 import GRDB
 import KithWire
 
-/// One device's durable state: its session with the server, the account's device list, its
-/// notes, contacts, messages and read state. Every method commits before it returns, so the
-/// agent acknowledges nothing a crash could still lose.
+/// One device's durable state: its sessions with servers, and for each account it holds the
+/// device list, notes, contacts, messages, read state, rosters, policies and transfers. Every
+/// method commits before it returns, so the agent acknowledges nothing a crash could still lose.
+///
+/// Everything that belongs to an account carries an **owner** (`AgentStore.owner(account:invite:)`:
+/// the account and its server's key), and every such method reads and writes the current owner's
+/// rows only: two accounts on one device never see each other's data. `use(owner:)` switches the
+/// current account of this store and of everything that shares it (today the agent holds one
+/// account at a time: the one it logged in last).
 public final class AgentStore: Sendable {
     let database: DatabaseQueue
+    private let current: CurrentOwner
 
     public init(path: String) throws {
         database = try openDatabase(path: path, migrator: Self.migrator)
+        current = CurrentOwner(try database.read { db in
+            try String.fetchOne(db, sql: "SELECT value FROM setting WHERE key = 'owner'") ?? ""
+        })
+    }
+
+    /// The account whose rows this store reads and writes.
+    public var owner: String { current.value }
+
+    /// Makes `owner` the current account (it is remembered across restarts by `saveSession`).
+    public func use(owner: String) { current.value = owner }
+
+    /// The owner of an account's rows: the account name and its server's key, as the invite gives
+    /// it (lower-case hex), so the same name on two servers is two owners.
+    public static func owner(account: String, invite: String) -> String {
+        account + "@" + (invite.split(separator: "#").last.map { $0.lowercased() } ?? "")
     }
 
     static var migrator: DatabaseMigrator {
@@ -127,6 +149,7 @@ public final class AgentStore: Sendable {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v7 an owner on everything of an account", migrate: Self.ownerMigration)
         return migrator
     }
 
@@ -149,45 +172,60 @@ public final class AgentStore: Sendable {
         }
     }
 
+    /// The current account's session; nil when it is logged out (or none is).
     public func session() throws -> Session? {
-        try database.read(Self.session)
+        try database.read { db in try Self.session(owner, db) }
     }
 
-    static func session(_ db: Database) throws -> Session? {
-        let rows = try Row.fetchAll(db, sql: "SELECT key, value FROM setting")
-        var values: [String: DatabaseValue] = [:]
-        for row in rows { values[row["key"]] = row["value"] }
-        guard let invite = values["invite"].flatMap(String.fromDatabaseValue),
-              let account = values["account"].flatMap(String.fromDatabaseValue),
-              let deviceID = values["deviceID"].flatMap(String.fromDatabaseValue),
-              let token = values["token"].flatMap(Data.fromDatabaseValue),
-              let expires = values["expiresAtMillis"].flatMap(Int64.fromDatabaseValue)
+    static func session(_ owner: String, _ db: Database) throws -> Session? {
+        guard let row = try Row.fetchOne(db, sql: """
+            SELECT * FROM account_session WHERE owner = ? AND token IS NOT NULL AND expiresAtMillis IS NOT NULL
+            """, arguments: [owner])
         else { return nil }
-        return Session(invite: invite, account: account, deviceID: deviceID, token: [UInt8](token),
-                       expiresAtMillis: UInt64(expires))
+        return Session(invite: row["invite"], account: row["account"], deviceID: row["deviceID"],
+                       token: [UInt8](row["token"] as Data), expiresAtMillis: UInt64(row["expiresAtMillis"] as Int64))
     }
 
+    /// Stores a login's session and makes its account the current one, remembered across
+    /// restarts. The rows a logged-out device kept without an owner go to it.
     public func saveSession(_ session: Session) throws {
+        let owner = Self.owner(account: session.account, invite: session.invite)
         try database.write { db in
-            let values: [(String, any DatabaseValueConvertible)] = [
-                ("invite", session.invite), ("account", session.account), ("deviceID", session.deviceID),
-                ("token", Data(session.token)), ("expiresAtMillis", Int64(session.expiresAtMillis)),
-            ]
-            for (key, value) in values {
-                try db.execute(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)", arguments: [key, value])
-            }
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO account_session (owner, invite, account, deviceID, token, expiresAtMillis)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [owner, session.invite, session.account, session.deviceID, Data(session.token),
+                                 Int64(session.expiresAtMillis)])
+            try db.execute(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES ('owner', ?)", arguments: [owner])
+            try db.execute(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES ('invite', ?)", arguments: [session.invite])
+            try Self.adoptOrphans(into: owner, db)
         }
+        use(owner: owner)
     }
 
-    /// Forgets the session (logout, or a token the server no longer accepts); keeps the invite.
+    /// Ends the current account's session (logout, or a token the server no longer accepts);
+    /// its data and invite stay for its next login.
     public func clearSession() throws {
         try database.write { db in
-            try db.execute(sql: "DELETE FROM setting WHERE key IN ('token', 'expiresAtMillis', 'deviceID', 'account')")
+            try db.execute(sql: "UPDATE account_session SET token = NULL, expiresAtMillis = NULL WHERE owner = ?",
+                           arguments: [owner])
         }
     }
 
+    /// The invite of the current account, or the last one used.
     public func invite() throws -> String? {
-        try database.read { db in try String.fetchOne(db, sql: "SELECT value FROM setting WHERE key = 'invite'") }
+        try database.read { db in
+            try String.fetchOne(db, sql: "SELECT invite FROM account_session WHERE owner = ?", arguments: [owner])
+                ?? String.fetchOne(db, sql: "SELECT value FROM setting WHERE key = 'invite'")
+        }
+    }
+
+    /// Every account this device has logged in to, with whether it holds a session now.
+    public func accounts() throws -> [(owner: String, account: String, invite: String, loggedIn: Bool)] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT owner, account, invite, token IS NOT NULL AS loggedIn FROM account_session ORDER BY owner")
+                .map { ($0["owner"], $0["account"], $0["invite"], $0["loggedIn"]) }
+        }
     }
 
     /// The UDP port the agent last bound, so its siblings' cached addresses for it stay right
@@ -234,37 +272,39 @@ public final class AgentStore: Sendable {
     @discardableResult
     public func replaceDevices(_ devices: [Device], revision: UInt64) throws -> Bool {
         try database.write { db in
-            guard try Self.advance("deviceListRevision", to: revision, db) else { return false }
-            try db.execute(sql: "DELETE FROM device")
-            try Self.insert(devices, db)
+            guard try Self.advance(revisionKey("deviceListRevision"), to: revision, db) else { return false }
+            try db.execute(sql: "DELETE FROM device WHERE owner = ?", arguments: [owner])
+            try Self.insert(devices, owner: owner, db)
             return true
         }
     }
 
     /// Inserts device rows into `device` (with their addresses), or into `contact_device` under `account`.
-    static func insert(_ devices: [Device], account: String? = nil, _ db: Database) throws {
+    static func insert(_ devices: [Device], owner: String, account: String? = nil, _ db: Database) throws {
         let (table, extra, placeholders) = account == nil ? ("device", ", addresses, publicAddresses", ", ?, ?")
                                                           : ("contact_device", ", account", ", ?")
         for d in devices {
-            var values: StatementArguments = [d.id, d.name, Int(d.terminalType.rawValue), Data(d.key), d.online,
+            var values: StatementArguments = [owner, d.id, d.name, Int(d.terminalType.rawValue), Data(d.key), d.online,
                                               Int64(clamping: d.lastSeenMillis), d.clientVersion]
             values += account.map { [$0] } ?? [d.addresses.joined(separator: " "), d.publicAddresses.joined(separator: " ")]
             try db.execute(sql: """
-                INSERT OR REPLACE INTO \(table) (id, name, terminalType, key, online, lastSeenMillis, clientVersion\(extra))
-                VALUES (?, ?, ?, ?, ?, ?, ?\(placeholders))
+                INSERT OR REPLACE INTO \(table) (owner, id, name, terminalType, key, online, lastSeenMillis, clientVersion\(extra))
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?\(placeholders))
                 """, arguments: values)
         }
     }
 
     public func devices() throws -> [Device] {
-        try database.read { db in try Row.fetchAll(db, sql: "SELECT * FROM device ORDER BY id").map(Self.device) }
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM device WHERE owner = ? ORDER BY id", arguments: [owner]).map(Self.device)
+        }
     }
 
     /// Marks every device offline: the agent lost the server and no longer knows.
     public func markAllOffline() throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE device SET online = 0")
-            try db.execute(sql: "UPDATE contact_device SET online = 0")
+            try db.execute(sql: "UPDATE device SET online = 0 WHERE owner = ?", arguments: [owner])
+            try db.execute(sql: "UPDATE contact_device SET online = 0 WHERE owner = ?", arguments: [owner])
         }
     }
 
@@ -306,14 +346,14 @@ public final class AgentStore: Sendable {
     /// sent in order once the server is reachable.
     @discardableResult
     public func enqueue(_ items: [OutboxItem]) throws -> [Int64] {
-        try database.write { db in try Self.enqueue(items, db) }
+        try database.write { db in try Self.enqueue(items, owner: owner, db) }
     }
 
-    static func enqueue(_ items: [OutboxItem], _ db: Database) throws -> [Int64] {
+    static func enqueue(_ items: [OutboxItem], owner: String, _ db: Database) throws -> [Int64] {
         try items.map { item in
             try db.execute(sql: """
-                INSERT INTO outbox (kind, receiver, itemID, text, body, sentAtMillis) VALUES (?, ?, ?, ?, ?, ?)
-                """, arguments: [item.kind.rawValue, item.receiver, item.itemID.map { Data($0) }, item.text,
+                INSERT INTO outbox (owner, kind, receiver, itemID, text, body, sentAtMillis) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [owner, item.kind.rawValue, item.receiver, item.itemID.map { Data($0) }, item.text,
                                  item.body.map { Data($0) }, Int64(clamping: item.sentAtMillis)])
             return db.lastInsertedRowID
         }
@@ -324,10 +364,11 @@ public final class AgentStore: Sendable {
     public func pendingOutgoingByReceiver(limit: Int = 64) throws -> [String: [OutboxItem]] {
         try database.read { db in
             var out: [String: [OutboxItem]] = [:]
-            for receiver in try String.fetchAll(db, sql: "SELECT DISTINCT receiver FROM outbox WHERE relayed = 0") {
+            for receiver in try String.fetchAll(db, sql: "SELECT DISTINCT receiver FROM outbox WHERE owner = ? AND relayed = 0",
+                                                arguments: [owner]) {
                 out[receiver] = try Row.fetchAll(db, sql: """
-                    SELECT * FROM outbox WHERE relayed = 0 AND receiver = ? ORDER BY seq LIMIT ?
-                    """, arguments: [receiver, limit]).map(Self.outboxItem)
+                    SELECT * FROM outbox WHERE owner = ? AND relayed = 0 AND receiver = ? ORDER BY seq LIMIT ?
+                    """, arguments: [owner, receiver, limit]).map(Self.outboxItem)
             }
             return out
         }
@@ -340,7 +381,9 @@ public final class AgentStore: Sendable {
     }
 
     public func pendingOutgoingCount() throws -> Int {
-        try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE relayed = 0") ?? 0 }
+        try database.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE owner = ? AND relayed = 0", arguments: [owner]) ?? 0
+        }
     }
 
     public func isPending(seq: Int64) throws -> Bool {
@@ -392,8 +435,8 @@ public final class AgentStore: Sendable {
                               receivedAtMillis: UInt64) throws -> Bool {
         try database.write { db in
             try db.execute(sql: """
-                INSERT OR IGNORE INTO inbox (noteID, sender, text, sentAtMillis, receivedAtMillis) VALUES (?, ?, ?, ?, ?)
-                """, arguments: [Data(noteID), sender, text, Int64(clamping: sentAtMillis), Int64(clamping: receivedAtMillis)])
+                INSERT OR IGNORE INTO inbox (owner, noteID, sender, text, sentAtMillis, receivedAtMillis) VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [owner, Data(noteID), sender, text, Int64(clamping: sentAtMillis), Int64(clamping: receivedAtMillis)])
             return db.changesCount > 0
         }
     }
@@ -402,7 +445,8 @@ public final class AgentStore: Sendable {
     /// a note that went through the server can arrive after a later one that went directly.
     public func incoming(limit: Int = 100) throws -> [Note] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM inbox ORDER BY sentAtMillis DESC, seq DESC LIMIT ?", arguments: [limit]).map {
+            try Row.fetchAll(db, sql: "SELECT * FROM inbox WHERE owner = ? ORDER BY sentAtMillis DESC, seq DESC LIMIT ?",
+                             arguments: [owner, limit]).map {
                 Note(seq: $0["seq"], noteID: [UInt8]($0["noteID"] as Data), peer: $0["sender"], text: $0["text"],
                      sentAtMillis: UInt64($0["sentAtMillis"] as Int64), receivedAtMillis: UInt64($0["receivedAtMillis"] as Int64))
             }.reversed()
