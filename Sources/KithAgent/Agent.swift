@@ -98,6 +98,14 @@ public actor Agent {
         startLink()
     }
 
+    /// Before the process exits (SIGTERM, SIGINT): the server connection closes, and the store's
+    /// write-ahead log is folded into the database. Everything acknowledged is committed already;
+    /// transfers continue from their last durable step at the next start.
+    public func stop() async {
+        await connection?.close()
+        do { try store.checkpoint() } catch { logger.warning("store checkpoint on stop failed: \(error)") }
+    }
+
     /// Starts the server link; returns at once.
     private func startLink() {
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))

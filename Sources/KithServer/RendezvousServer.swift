@@ -95,6 +95,12 @@ public final class RendezvousServer: Sendable {
         }
     }
 
+    /// Before the process exits (SIGTERM, SIGINT): the store's write-ahead log is folded into the
+    /// database. Every acknowledged item is committed already; agents reconnect and resume.
+    public func stop() async {
+        do { try context.store.checkpoint() } catch { context.logger.warning("store checkpoint on stop failed: \(error)") }
+    }
+
     public func shutdown() async {
         try? await group.shutdownGracefully()
     }

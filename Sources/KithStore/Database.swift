@@ -12,3 +12,19 @@ func openDatabase(path: String, migrator: DatabaseMigrator) throws -> DatabaseQu
     try migrator.migrate(database)
     return database
 }
+
+extension DatabaseQueue {
+    /// Folds the write-ahead log into the database file and empties it (`PRAGMA wal_checkpoint(TRUNCATE)`).
+    func checkpointTruncating() throws {
+        try writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+    }
+}
+
+extension AgentStore {
+    /// Folds the write-ahead log into the database, before the process exits.
+    public func checkpoint() throws { try database.checkpointTruncating() }
+}
+
+extension SQLiteServerStore {
+    public func checkpoint() throws { try database.checkpointTruncating() }
+}

@@ -4,6 +4,8 @@ import KithWire
 /// server instances later; `SQLiteServerStore` is the embedded default. Every method commits
 /// before it returns: whatever the server acknowledges after a call is on disk.
 public protocol ServerStore: Sendable {
+    /// Folds the write-ahead log into the database, before the process exits.
+    func checkpoint() throws
     /// Throws `StoreError.conflict` if the name is taken.
     func createAccount(name: String, passwordHash: String, now: UInt64) throws
     func passwordHash(account: String) throws -> String?

@@ -33,6 +33,9 @@ final class AgentHarness: @unchecked Sendable {
     /// SIGKILL: no goodbye, no flush, no cleanup.
     func kill9() { process?.kill() }
 
+    /// SIGTERM; the exit status, nil if the agent did not end within 10 s.
+    func terminate() -> Int32? { process?.terminate() }
+
     /// Runs `kith ARGS --profile P --json` and decodes its JSON output.
     func cli<T: Decodable>(_ arguments: [String], as _: T.Type = T.self, stdin: String? = nil) throws -> T {
         let result = try KithProcess.run(arguments + ["--profile", profile.path, "--json"], stdin: stdin)

@@ -149,6 +149,12 @@ extension Kith {
             setenv("AVAHI_COMPAT_NOWARN", "1", 1)  // before any thread: avahi's compat library warns on stderr otherwise
             let logger = Self.logger(paths, toStderr: true, toFile: !daemonChild)
             let agent = try Agent(paths: paths, logger: logger, settings: settings)
+            StopSignals.install { signal in
+                logger.notice("stopping on \(signal)")
+                await agent.stop()
+                try? FileManager.default.removeItem(at: paths.socket)
+                logger.notice("stopped: socket removed, store closed; transfers resume at the next start")
+            }
             try await agent.start()
             logger.info("agent \(KithVersion.software) for profile \(paths.profile) started, socket \(paths.socket.path)")
             try await LocalAPIServer.run(agent: agent, paths: paths, logger: logger) {

@@ -68,6 +68,13 @@ extension Kith.Server {
             var logger = Logger(label: "kith.server") { StreamLogHandler.standardError(label: $0) }
             logger.logLevel = .info
             let server = try RendezvousServer(configuration: configuration, logger: logger)
+            let stopLogger = logger
+            StopSignals.install { signal in
+                let logger = stopLogger
+                logger.notice("stopping on \(signal)")
+                await server.stop()
+                logger.notice("stopped: store closed")
+            }
             try await server.run { invite in
                 Console.line("kith server \(KithVersion.software) listening on \(invite.host):\(invite.port)")
                 Console.line("server key \(invite.key.fingerprint)")
