@@ -2,7 +2,9 @@ import Foundation
 
 /// Where one profile's agent keeps things. A profile is a name (kept under
 /// `$XDG_DATA_HOME/kith/NAME`, by default `~/.local/share/kith/NAME`) or, if it contains a `/`,
-/// a directory path.
+/// a directory path. The socket is always in the profile's directory (mode 0700): it used to move
+/// to `$XDG_RUNTIME_DIR` when that was set, so an agent started from a desktop session and a CLI
+/// run through ssh, cron or sudo (where it is not) looked in two places.
 public struct AgentPaths: Sendable {
     public let profile: String
     public let directory: URL
@@ -18,11 +20,7 @@ public struct AgentPaths: Sendable {
             let dataHome = environment["XDG_DATA_HOME"].map { URL(fileURLWithPath: $0) }
                 ?? URL(fileURLWithPath: NSHomeDirectory()).appendingPathComponent(".local/share")
             directory = dataHome.appendingPathComponent("kith/\(profile)")
-            if let runtime = environment["XDG_RUNTIME_DIR"], !runtime.isEmpty {
-                socket = URL(fileURLWithPath: runtime).appendingPathComponent("kith/\(profile).sock")
-            } else {
-                socket = directory.appendingPathComponent("agent.sock")
-            }
+            socket = directory.appendingPathComponent("agent.sock")
         }
     }
 

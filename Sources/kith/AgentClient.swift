@@ -65,12 +65,25 @@ struct AgentClient {
         }
         guard connected == 0 else {
             close(fd)
-            throw fail("no agent is running for profile \(paths.profile): start it with `kith agent --profile \(paths.profile)`",
-                       status: ExitStatus.agentNotRunning)
+            throw fail(Self.noAgent(paths), status: ExitStatus.agentNotRunning)
         }
         var tv = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         return fd
+    }
+
+    /// Why nothing answers on the profile's socket, in one sentence: an unknown profile (with the
+    /// ones that exist), or a profile whose agent is not running.
+    static func noAgent(_ paths: AgentPaths) -> String {
+        guard FileManager.default.fileExists(atPath: paths.directory.path) else {
+            let parent = paths.directory.deletingLastPathComponent()
+            let known = paths.profile.contains("/") ? [] : ((try? FileManager.default.contentsOfDirectory(atPath: parent.path)) ?? [])
+                .filter { FileManager.default.fileExists(atPath: parent.appendingPathComponent("\($0)/agent.sqlite").path) }.sorted()
+            return "there is no profile \(paths.profile)"
+                + (known.isEmpty ? "" : " (profiles here: \(known.joined(separator: ", ")))")
+                + "; `kith agent --profile \(paths.profile)` makes it"
+        }
+        return "no agent is running for profile \(paths.profile): start it with `kith agent --profile \(paths.profile)`"
     }
 
     private func send(_ request: some APIRequest, _ fd: Int32) throws {

@@ -142,8 +142,8 @@ extension Kith {
                 try startInBackground(paths)
                 return
             }
-            guard let lock = AgentLock(paths) else {
-                throw fail("an agent is already running for profile \(paths.profile)\(AgentLock.holder(paths).map { " (pid \($0))" } ?? "")")
+            guard let lock = ProcessLock(paths.lock) else {
+                throw fail("an agent is already running for profile \(paths.profile)\(ProcessLock.holder(paths.lock).map { " (pid \($0))" } ?? "")")
             }
             defer { withExtendedLifetime(lock) {} }
             setenv("AVAHI_COMPAT_NOWARN", "1", 1)  // before any thread: avahi's compat library warns on stderr otherwise
@@ -165,7 +165,7 @@ extension Kith {
         /// Re-executes this binary as `kith agent --daemon-child` in a new session, its output
         /// appended to the log file, and returns once its socket answers.
         private func startInBackground(_ paths: AgentPaths) throws {
-            if let pid = AgentLock.holder(paths) {
+            if let pid = ProcessLock.holder(paths.lock) {
                 throw fail("an agent is already running for profile \(paths.profile) (pid \(pid))")
             }
             var fileActions = posix_spawn_file_actions_t()
@@ -231,36 +231,6 @@ extension Kith {
     }
 }
 
-/// The profile's `agent.lock`, held with flock for the agent's lifetime; it holds the pid.
-final class AgentLock {
-    private let fd: Int32
-
-    init?(_ paths: AgentPaths) {
-        fd = open(paths.lock.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0, flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            if fd >= 0 { close(fd) }
-            return nil
-        }
-        ftruncate(fd, 0)
-        let pid = Array("\(getpid())\n".utf8)
-        _ = pid.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    }
-
-    deinit { close(fd) }
-
-    /// The pid of the running agent, if the lock is held.
-    static func holder(_ paths: AgentPaths) -> Int32? {
-        let fd = open(paths.lock.path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        guard flock(fd, LOCK_SH | LOCK_NB) != 0 else {
-            flock(fd, LOCK_UN)
-            return nil
-        }
-        let text = (try? String(contentsOfFile: paths.lock.path, encoding: .utf8)) ?? ""
-        return Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
-    }
-}
 
 /// Appends log lines to a file (the profile's agent.log), one write per line.
 struct FileLogHandler: LogHandler {

@@ -59,6 +59,13 @@ extension Kith.Server {
         func run() async throws {
             let address: HostPort
             do { address = try HostPort(parsing: listen, allowPortZero: true) } catch { throw ValidationError("\(error)") }
+            try FileManager.default.createDirectory(at: data.url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            let lockFile = data.url.appendingPathComponent("server.lock")
+            guard let lock = ProcessLock(lockFile) else {
+                throw fail("another kith server is running on \(data.url.path)\(ProcessLock.holder(lockFile).map { " (pid \($0))" } ?? ""); "
+                           + "two servers on one data folder would corrupt it")
+            }
+            defer { withExtendedLifetime(lock) {} }
             var configuration = ServerConfiguration(dataDirectory: data.url)
             configuration.host = address.host
             configuration.port = address.port

@@ -2,6 +2,7 @@ import KithAPI
 import ArgumentParser
 import Foundation
 import KithAgent
+import KithStore
 import KithCore
 import KithWire
 
@@ -105,6 +106,9 @@ extension Kith {
 
         func run() throws {
             if paths { return try showPaths() }
+            guard ProcessLock.holder(options.paths.lock) != nil || FileManager.default.fileExists(atPath: options.paths.socket.path) else {
+                return try showStopped()
+            }
             let s = try options.client.call(StatusRequest())
             options.output(s) {
                 Console.line("agent:    running (pid \(s.pid), kith \(s.agentVersion)), profile \(s.profile)")
@@ -119,6 +123,37 @@ extension Kith {
                 }
                 if let error = s.lastError { Console.line("problem:  \(error)") }
             }
+        }
+
+        /// No agent runs for the profile: what its store says, and how to start it (exit status 3).
+        private func showStopped() throws {
+            let paths = options.paths
+            guard FileManager.default.fileExists(atPath: paths.store.path) else {
+                throw fail(AgentClient.noAgent(paths), status: ExitStatus.agentNotRunning)
+            }
+            let store = try AgentStore(path: paths.store.path)
+            let session = try store.session()
+            let stopped = StoppedStatus(profile: paths.profile, running: false, account: session?.account, deviceID: session?.deviceID,
+                                        server: try store.invite(), log: paths.log.path,
+                                        start: "kith agent --profile \(paths.profile)")
+            options.output(stopped) {
+                Console.line("agent:    not running for profile \(paths.profile); start it with `\(stopped.start)`")
+                Console.line("device:   \(session.map { "\($0.deviceID) of \($0.account)" } ?? "not logged in")")
+                Console.line("server:   \(stopped.server ?? "none")")
+                Console.line("log:      \(stopped.log)")
+            }
+            throw ExitCode(ExitStatus.agentNotRunning)
+        }
+
+        /// `kith status --json` when no agent runs.
+        struct StoppedStatus: Encodable {
+            var profile: String
+            var running: Bool
+            var account: String?
+            var deviceID: String?
+            var server: String?
+            var log: String
+            var start: String
         }
 
         private func showPaths() throws {

@@ -1,0 +1,48 @@
+import Foundation
+import KithAPI
+import KithTestSupport
+import Testing
+
+/// The agent and the server as services people leave running: the CLI finds the agent the same
+/// way from any session, an unknown profile is named as such, `status` without an agent says what
+/// it knows, and a second server on one data folder refuses to start.
+@Suite(.serialized, .fewAtATime) struct ServiceIntegrationTests {
+    @Test func theCLIFindsTheAgentWithAndWithoutXDGRuntimeDir() async throws {
+        let root = temporaryDirectory("xdg")
+        let data = root.appendingPathComponent("data").path
+        let runtime = root.appendingPathComponent("run").path
+        try FileManager.default.createDirectory(atPath: runtime, withIntermediateDirectories: true)
+        // Started from a desktop session (XDG_RUNTIME_DIR set), asked from ssh or cron (not set), and the other way round.
+        for (agentRuntime, cliRuntime) in [(runtime, ""), ("", runtime)] {
+            let agent = try KithProcess(["agent", "--profile", "laptop", "--foreground", "--udp", "off", "--no-lan-discovery"],
+                                        in: root, name: "agent", environment: ["XDG_DATA_HOME": data, "XDG_RUNTIME_DIR": agentRuntime])
+            _ = try await agent.waitForLine(startingWith: "agent running")
+            let status = try KithProcess.run(["status", "--profile", "laptop", "--json"],
+                                             environment: ["XDG_DATA_HOME": data, "XDG_RUNTIME_DIR": cliRuntime])
+            #expect(status.status == 0, "\(status.stderr)")
+            #expect(try JSONDecoder().decode(StatusResult.self, from: Data(status.stdout.utf8)).profile == "laptop")
+            #expect(agent.terminate() == 0)
+        }
+        // A profile that does not exist is named as such, with the ones that do.
+        let unknown = try KithProcess.run(["devices", "--profile", "laptpo"], environment: ["XDG_DATA_HOME": data])
+        #expect(unknown.status == 3)
+        #expect(unknown.stderr.contains("there is no profile laptpo (profiles here: laptop)"), "\(unknown.stderr)")
+        // `status` with no agent running: what the profile's store knows, and how to start it.
+        let stopped = try KithProcess.run(["status", "--profile", "laptop"], environment: ["XDG_DATA_HOME": data])
+        #expect(stopped.status == 3)
+        #expect(stopped.stdout.contains("not running for profile laptop; start it with `kith agent --profile laptop`"), "\(stopped.stdout)")
+        #expect(stopped.stdout.contains("log:      \(data)/kith/laptop/agent.log"))
+    }
+
+    @Test func aSecondServerOnOneDataFolderRefusesToStart() async throws {
+        let server = try await ServerHarness.start()
+        let second = try KithProcess.run(["server", "--data", server.directory.path, "--listen", "127.0.0.1:0"])
+        #expect(second.status == 1)
+        #expect(second.stderr.contains("another kith server is running on \(server.directory.path) (pid \(server.process.process.processIdentifier))"),
+                "\(second.stderr)")
+        // The first still serves.
+        let connection = try await TestDevice().connect(server)
+        #expect(try await connection.request(.ping(.init(nonce: 7))).message == .pong(.init(nonce: 7)))
+        await connection.close()
+    }
+}
