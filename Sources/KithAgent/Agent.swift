@@ -201,6 +201,12 @@ public actor Agent {
                                                       remoteStatic: invite.key.noisePublicKey!,
                                                       localStatic: identity.noiseKeyPair, group: group,
                                                       timeout: .seconds(5))
+        } catch let failure as ClientConnection.Failure where failure.duringHandshake {
+            throw AgentError(.serverRefused, """
+                the server at \(invite.host):\(invite.port) does not have the key in the invite (\(invite.key.fingerprint)): \
+                it closed the handshake. The invite may be for another server, or this server's key changed; \
+                check the invite with the server's operator (`kith server` prints it)
+                """)
         } catch {
             throw AgentError(.serverUnreachable, "cannot reach the server at \(invite.host):\(invite.port): \(error)")
         }

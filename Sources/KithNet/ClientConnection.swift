@@ -11,6 +11,9 @@ import NIOPosix
 public final class ClientConnection: Sendable {
     public struct Failure: Error, CustomStringConvertible, Equatable {
         public let description: String
+        /// The TCP connection opened but the peer closed it before the handshake completed: with
+        /// a pinned key (IK), what a server whose key is not the one pinned does.
+        public var duringHandshake = false
         public static let closed = Failure(description: "the connection closed")
         public static let timedOut = Failure(description: "no answer in time")
     }
@@ -83,7 +86,7 @@ public final class ClientConnection: Sendable {
                 streamContinuation.finish()
                 let reason = state.withLockedValue { $0.closeReason }
                 readiness.withLockedValue { $0.take() }?.resume(throwing: Failure(
-                    description: "the handshake did not complete" + (reason.map { ": \($0)" } ?? "")))
+                    description: "the handshake did not complete" + (reason.map { ": \($0)" } ?? ""), duringHandshake: true))
             }
             asyncChannel.channel.eventLoop.scheduleTask(in: timeout) {
                 if let waiting = readiness.withLockedValue({ $0.take() }) {

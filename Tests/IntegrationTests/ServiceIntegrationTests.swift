@@ -1,5 +1,6 @@
 import Foundation
 import KithAPI
+import KithCrypto
 import KithTestSupport
 import Testing
 
@@ -32,6 +33,20 @@ import Testing
         #expect(stopped.status == 3)
         #expect(stopped.stdout.contains("not running for profile laptop; start it with `kith agent --profile laptop`"), "\(stopped.stdout)")
         #expect(stopped.stdout.contains("log:      \(data)/kith/laptop/agent.log"))
+    }
+
+    @Test func aServerWhoseKeyIsNotTheInvitesIsReportedAsSuch() async throws {
+        let server = try await ServerHarness.start()
+        let agent = AgentHarness("laptop", root: temporaryDirectory("wrong-key"))
+        try await agent.start()
+        let wrong = "kith://127.0.0.1:\(server.invite.port)/#" + DeviceIdentity.generate().publicKey.rawValue.hexString
+        do {
+            _ = try agent.cli(["login", wrong, "--account", "alice"], as: LoginResultAPI.self, stdin: "correct horse\n")
+            Issue.record("a login went through to a server with another key")
+        } catch let failure as AgentHarness.CLIFailure {
+            #expect(failure.message.contains("does not have the key in the invite"), "\(failure.message)")
+        }
+        _ = try agent.login(server)  // the right invite works
     }
 
     @Test func aSecondServerOnOneDataFolderRefusesToStart() async throws {
