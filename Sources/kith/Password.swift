@@ -1,4 +1,5 @@
 import Foundation
+import KithCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,4 +19,17 @@ func readPassword(file: String?, prompt: String) throws -> String {
     }
     guard let typed = getpass(prompt) else { throw UserError("no password given") }
     return String(cString: typed)
+}
+
+/// A new password for `account`: asked twice on a terminal (a typo would lock the account's
+/// owner out), once from a file or standard input; checked against the password rules.
+func readNewPassword(file: String?, for account: String) throws -> String {
+    let password = try readPassword(file: file, prompt: "Password for \(account): ")
+    if let problem = AccountRules.problem(withPassword: password) { throw UserError(problem) }
+    if file == nil && isatty(STDIN_FILENO) == 1 {
+        guard let again = getpass("Again: "), String(cString: again) == password else {
+            throw UserError("the two passwords differ; nothing was changed")
+        }
+    }
+    return password
 }

@@ -49,6 +49,31 @@ import Testing
         _ = try agent.login(server)  // the right invite works
     }
 
+    @Test func theOperatorListsChangesAndRemovesAccounts() async throws {
+        let server = try await ServerHarness.start(accounts: ["alice": "correct horse", "bob": "battery staple"])
+        let data = server.directory.path
+        let list = try KithProcess.run(["server", "account", "list", "--data", data])
+        #expect(list.status == 0 && list.stdout.contains("alice") && list.stdout.contains("bob"), "\(list.stdout)\(list.stderr)")
+        // A new password: the old one no longer logs in, the new one does.
+        #expect(try KithProcess.run(["server", "account", "passwd", "alice", "--data", data], stdin: "new horse staple\n").status == 0)
+        let laptop = AgentHarness("laptop", root: temporaryDirectory("accounts"))
+        try await laptop.start()
+        #expect(throws: AgentHarness.CLIFailure.self) { _ = try laptop.login(server, password: "correct horse") }
+        _ = try laptop.login(server, password: "new horse staple")
+        // Nothing false: an unknown account, a removal without --yes off a terminal.
+        let unknown = try KithProcess.run(["server", "account", "passwd", "carol", "--data", data], stdin: "whatever123\n")
+        #expect(unknown.status == 1 && unknown.stderr.contains("there is no account carol"))
+        let unasked = try KithProcess.run(["server", "account", "remove", "bob", "--data", data])
+        #expect(unasked.status == 1 && unasked.stderr.contains("needs --yes"))
+        #expect(try KithProcess.run(["server", "account", "list", "--data", data]).stdout.contains("bob"))
+        let removed = try KithProcess.run(["server", "account", "remove", "bob", "--yes", "--data", data])
+        #expect(removed.status == 0 && removed.stdout.contains("removed bob"))
+        #expect(try !KithProcess.run(["server", "account", "list", "--data", data]).stdout.contains("bob"))
+        let bob = AgentHarness("bob", root: temporaryDirectory("accounts-bob"))
+        try await bob.start()
+        #expect(throws: AgentHarness.CLIFailure.self) { _ = try bob.login(server, account: "bob", password: "battery staple") }
+    }
+
     @Test func aSecondServerOnOneDataFolderRefusesToStart() async throws {
         let server = try await ServerHarness.start()
         let second = try KithProcess.run(["server", "--data", server.directory.path, "--listen", "127.0.0.1:0"])

@@ -93,7 +93,7 @@ extension Kith.Server {
     struct Account: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Manage accounts on this server's machine.",
-            subcommands: [Add.self]
+            subcommands: [Add.self, List.self, Passwd.self, Remove.self]
         )
     }
 }
@@ -119,11 +119,10 @@ extension Kith.Server.Account {
 
         func run() throws {
             if let problem = AccountRules.problem(withName: name) { throw ValidationError(problem) }
-            let password = try readPassword(file: passwordFile, prompt: "Password for \(name): ")
-            if let problem = AccountRules.problem(withPassword: password) { throw UserError(problem) }
+            let password = try readNewPassword(file: passwordFile, for: name)
             try FileManager.default.createDirectory(at: data.url, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
-            let store = try SQLiteServerStore(path: ServerConfiguration(dataDirectory: data.url).databasePath)
+            let store = try data.store()
             do {
                 try store.createAccount(name: name, passwordHash: try PasswordHash.hash(password),
                                         now: UInt64(Date().timeIntervalSince1970 * 1000))
@@ -132,5 +131,70 @@ extension Kith.Server.Account {
             }
             Console.line("created account \(name)")
         }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the accounts, with when each was made and its devices.")
+        @OptionGroup var data: ServerDataOption
+
+        func run() throws {
+            let accounts = try data.store(mustExist: true).accountSummaries()
+            if accounts.isEmpty { return Console.line("no accounts yet; make one with `kith server account add NAME --data \(data.data)`") }
+            Console.table([["ACCOUNT", "CREATED", "DEVICES"]] + accounts.map {
+                [$0.name, ago($0.createdAtMillis), String($0.devices)]
+            })
+        }
+    }
+
+    struct Passwd: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change an account's password.",
+            discussion: "Devices that are logged in stay logged in (they hold tokens, not the password); new logins need the new one.")
+        @OptionGroup var data: ServerDataOption
+        @Argument(help: "The account.") var name: String
+        @Option(help: ArgumentHelp("Read the password from the first line of this file.", valueName: "file"))
+        var passwordFile: String?
+
+        func run() throws {
+            let store = try data.store(mustExist: true)
+            guard try store.accountSummaries().contains(where: { $0.name == name }) else { throw UserError("there is no account \(name)") }
+            try store.setPasswordHash(account: name, try PasswordHash.hash(try readNewPassword(file: passwordFile, for: name)))
+            Console.line("changed the password of \(name)")
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete an account and everything of it on this server.",
+            discussion: """
+                Its devices, their sessions and queued messages, its contacts and its rosters go; its \
+                devices can no longer log in or resume. Asks first on a terminal; --yes for scripts.
+                """)
+        @OptionGroup var data: ServerDataOption
+        @Argument(help: "The account.") var name: String
+        @Flag(help: "Do not ask.") var yes = false
+
+        func run() throws {
+            let store = try data.store(mustExist: true)
+            guard let account = try store.accountSummaries().first(where: { $0.name == name }) else {
+                throw UserError("there is no account \(name)")
+            }
+            if !yes {
+                guard isatty(STDIN_FILENO) == 1 else { throw UserError("removing \(name) needs --yes when not asked on a terminal") }
+                Console.line("Delete \(name) and its \(account.devices) device(s) for good? [y/N] ", terminator: "")
+                guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else { throw UserError("nothing was removed") }
+            }
+            try store.removeAccount(name)
+            Console.line("removed \(name) and its \(account.devices) device(s)")
+        }
+    }
+}
+
+extension ServerDataOption {
+    /// The server's store in this data folder; with `mustExist`, an error if there is none.
+    func store(mustExist: Bool = false) throws -> SQLiteServerStore {
+        let path = ServerConfiguration(dataDirectory: url).databasePath
+        if mustExist && !FileManager.default.fileExists(atPath: path) { throw UserError("there is no server store in \(data)") }
+        return try SQLiteServerStore(path: path)
     }
 }

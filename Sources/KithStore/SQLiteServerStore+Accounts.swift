@@ -1,0 +1,49 @@
+import Foundation
+import GRDB
+
+/// The operator's account commands (`kith server account list`, `passwd`, `remove`), run on the
+/// server's machine against its store.
+extension SQLiteServerStore {
+    public struct AccountSummary: Sendable, Equatable {
+        public var name: String
+        public var createdAtMillis: UInt64
+        /// Devices registered and not unlinked.
+        public var devices: Int
+    }
+
+    public func accountSummaries() throws -> [AccountSummary] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT a.name, a.createdAtMillis, (SELECT COUNT(*) FROM device d WHERE d.account = a.name AND d.unlinked = 0) AS devices
+                FROM account a ORDER BY a.name
+                """).map { AccountSummary(name: $0["name"], createdAtMillis: UInt64($0["createdAtMillis"] as Int64), devices: $0["devices"]) }
+        }
+    }
+
+    /// Replaces an account's password hash; its devices' sessions stay (they hold tokens, not the password).
+    public func setPasswordHash(account: String, _ hash: String) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE account SET passwordHash = ? WHERE name = ?", arguments: [hash, account])
+            guard db.changesCount == 1 else { throw StoreError.notFound("there is no account \(account)") }
+        }
+    }
+
+    /// Deletes an account and everything of it: its devices, their sessions and queued items, its
+    /// contacts with others, its rosters and policies. Its devices' tokens stop working at once;
+    /// a device already connected is cut off at its next reconnect.
+    public func removeAccount(_ name: String) throws {
+        try database.write { db in
+            guard try Row.fetchOne(db, sql: "SELECT 1 FROM account WHERE name = ?", arguments: [name]) != nil else {
+                throw StoreError.notFound("there is no account \(name)")
+            }
+            let devices = "SELECT id FROM device WHERE account = ?"
+            try db.execute(sql: "DELETE FROM session WHERE deviceID IN (\(devices))", arguments: [name])
+            try db.execute(sql: "DELETE FROM relay WHERE receiver IN (\(devices))", arguments: [name])
+            try db.execute(sql: "DELETE FROM policy WHERE account = ?", arguments: [name])
+            try db.execute(sql: "DELETE FROM roster WHERE account = ?", arguments: [name])
+            try db.execute(sql: "DELETE FROM contact WHERE low = ? OR high = ?", arguments: [name, name])
+            try db.execute(sql: "DELETE FROM device WHERE account = ?", arguments: [name])
+            try db.execute(sql: "DELETE FROM account WHERE name = ?", arguments: [name])
+        }
+    }
+}
