@@ -74,6 +74,20 @@ import Testing
         #expect(throws: AgentHarness.CLIFailure.self) { _ = try bob.login(server, account: "bob", password: "battery staple") }
     }
 
+    @Test func theInviteNamesTheAdvertisedAddress() async throws {
+        let data = temporaryDirectory("advertise")
+        let server = try KithProcess(["server", "--data", data.path, "--listen", "127.0.0.1:0", "--advertise", "kith.example.net"],
+                                     in: data, name: "server")
+        let listening = try await server.waitForLine(startingWith: "kith server ")
+        let port = try #require(listening.split(separator: ":").last.flatMap { Int($0) })
+        let invite = try await server.waitForLine(startingWith: "invite: ")
+        #expect(invite.hasPrefix("kith://kith.example.net:\(port)/#"), "\(invite)")
+        #expect(server.terminate() == 0)
+        let forwarded = try KithProcess(["server", "--data", data.path, "--listen", "127.0.0.1:0", "--advertise", "203.0.113.9:7999"],
+                                        in: data, name: "server2")
+        #expect(try await forwarded.waitForLine(startingWith: "invite: ").hasPrefix("kith://203.0.113.9:7999/#"))
+    }
+
     @Test func aSecondServerOnOneDataFolderRefusesToStart() async throws {
         let server = try await ServerHarness.start()
         let second = try KithProcess.run(["server", "--data", server.directory.path, "--listen", "127.0.0.1:0"])

@@ -43,6 +43,11 @@ extension Kith.Server {
         @Option(help: ArgumentHelp("Address to listen on; port 0 picks a free one.", valueName: "host:port"))
         var listen = "127.0.0.1:7400"
 
+        @Option(help: ArgumentHelp("The address devices reach this server at, for the invite, when it differs from --listen "
+                                   + "(listening on 0.0.0.0, behind a port forward); the port defaults to the one listened on.",
+                                   valueName: "host[:port]"))
+        var advertise: String?
+
         @Flag(help: "Let clients create their own accounts with `kith signup`.")
         var openSignup = false
 
@@ -82,9 +87,23 @@ extension Kith.Server {
                 await server.stop()
                 logger.notice("stopped: store closed")
             }
-            try await server.run { invite in
-                Console.line("kith server \(KithVersion.software) listening on \(invite.host):\(invite.port)")
-                Console.line("server key \(invite.key.fingerprint)")
+            let advertised = try advertise.map { text in
+                do { return try HostPort(parsing: text.contains(":") ? text : "\(text):0", allowPortZero: true) } catch {
+                    throw ValidationError("--advertise: \(error)")
+                }
+            }
+            try await server.run { bound in
+                Console.line("kith server \(KithVersion.software) listening on \(bound.host):\(bound.port)")
+                Console.line("server key \(bound.key.fingerprint)")
+                let invite = Invite(host: advertised?.host ?? bound.host,
+                                    port: advertised.map { $0.port == 0 ? bound.port : $0.port } ?? bound.port, key: bound.key)
+                if advertised == nil && ["0.0.0.0", "::", "[::]"].contains(bound.host) {
+                    FileHandle.standardError.write(Data("""
+                        warning: listening on every interface, so the invite cannot name one; give the address devices \
+                        reach this server at with --advertise HOST (the invite below says \(bound.host), which no device can reach)
+
+                        """.utf8))
+                }
                 Console.line("invite: \(invite)")
             }
         }
