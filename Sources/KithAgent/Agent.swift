@@ -54,6 +54,8 @@ public actor Agent {
     var connection: ClientConnection?
     var connectedSession: AgentStore.Session?
     var lastError: String?
+    /// The last server connection failure logged at notice level, and when.
+    var lastLoggedLinkError: (line: String, atMillis: UInt64)?
     var flushing = false
     var flushAgain = false
     private var wake: AsyncStream<Void>.Continuation?
@@ -131,7 +133,14 @@ public actor Agent {
                 continue
             } catch {
                 lastError = "server: \(error)"
-                logger.notice("server link: \(error)")
+                // A long outage says so once, and again every ten minutes, not at every retry.
+                let line = "server link: \(error)"
+                if line != lastLoggedLinkError?.line || now() >= (lastLoggedLinkError?.atMillis ?? 0) + 600_000 {
+                    logger.notice("\(line)")
+                    lastLoggedLinkError = (line, now())
+                } else {
+                    logger.debug("\(line)")
+                }
             }
             connection = nil
             connectedSession = nil
@@ -169,6 +178,7 @@ public actor Agent {
         self.connection = connection
         connectedSession = session
         lastError = nil
+        lastLoggedLinkError = nil
         logger.info("connected to \(session.invite) as \(session.deviceID)")
         let keepalive = Task { [weak self] in await self?.keepAlive(connection) }
         defer { keepalive.cancel() }

@@ -30,7 +30,8 @@ public final class KithProcess: @unchecked Sendable {
         FileManager.default.createFile(atPath: errors.path, contents: nil)
         process.executableURL = Self.executable
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        // Not under a systemd unit, whatever runs the tests: the agent then writes its log file too.
+        process.environment = ProcessInfo.processInfo.environment.merging(["JOURNAL_STREAM": ""].merging(environment) { $1 }) { $1 }
         process.standardOutput = try FileHandle(forWritingTo: output)
         process.standardError = try FileHandle(forWritingTo: errors)
         process.standardInput = FileHandle.nullDevice

@@ -25,8 +25,11 @@ extension Kith {
         @Option(help: ArgumentHelp("The profile: a name under ~/.local/share/kith, or a directory path.", valueName: "name"))
         var profile: String?
 
-        @Flag(help: "Stay in the foreground and log to stderr too.")
+        @Flag(help: "Stay in the foreground and log to stderr too (under a systemd unit: to stderr, the journal, only).")
         var foreground = false
+
+        @Option(help: ArgumentHelp("What to log: trace, debug, info, notice, warning, error or critical.", valueName: "level"))
+        var logLevel: LogLevelOption = .info
 
         @Option(help: ArgumentHelp("""
             How viewed-notices quote a message's text, so that your devices holding it under another \
@@ -147,7 +150,11 @@ extension Kith {
             }
             defer { withExtendedLifetime(lock) {} }
             setenv("AVAHI_COMPAT_NOWARN", "1", 1)  // before any thread: avahi's compat library warns on stderr otherwise
-            let logger = Self.logger(paths, toStderr: true, toFile: !daemonChild)
+            // In the background the log file is the log; in the foreground stderr is too, and under
+            // a systemd unit (JOURNAL_STREAM set) stderr alone, so the journal does not hold it twice.
+            let underUnit = !(ProcessInfo.processInfo.environment["JOURNAL_STREAM"] ?? "").isEmpty
+            let logger = Self.logger(paths, toStderr: !daemonChild, toFile: daemonChild || !underUnit, level: logLevel.level)
+            FileLogHandler.reopenOnHangUp()
             let agent = try Agent(paths: paths, logger: logger, settings: settings)
             StopSignals.install { signal in
                 logger.notice("stopping on \(signal)")
@@ -179,7 +186,8 @@ extension Kith {
             defer { posix_spawnattr_destroy(&attributes) }
             posix_spawnattr_setflags(&attributes, Int16(Self.spawnSetSID))
             let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-            let arguments = [executable, "agent", "--profile", paths.profile, "--daemon-child", "--notice-clip", noticeClip,
+            let arguments = [executable, "agent", "--profile", paths.profile, "--daemon-child", "--log-level", logLevel.rawValue,
+                             "--notice-clip", noticeClip,
                              "--notice-clip-bytes", "\(noticeClipBytes)", "--notice-hold-hours", "\(noticeHoldHours)", "--udp", udp,
                              lanDiscovery ? "--lan-discovery" : "--no-lan-discovery",
                              "--receive-siblings", receiveSiblings, "--offer-timeout", "\(offerTimeout)",
@@ -218,53 +226,15 @@ extension Kith {
             return try body()
         }
 
-        static func logger(_ paths: AgentPaths, toStderr: Bool, toFile: Bool) -> Logger {
+        static func logger(_ paths: AgentPaths, toStderr: Bool, toFile: Bool, level: Logger.Level) -> Logger {
             var logger = Logger(label: "kith.agent") { label in
                 var handlers: [any LogHandler] = []
                 if toStderr { handlers.append(StreamLogHandler.standardError(label: label)) }
                 if toFile, let file = FileLogHandler(label: label, path: paths.log.path) { handlers.append(file) }
                 return MultiplexLogHandler(handlers)
             }
-            logger.logLevel = .info
+            logger.logLevel = level
             return logger
         }
-    }
-}
-
-
-/// Appends log lines to a file (the profile's agent.log), one write per line.
-struct FileLogHandler: LogHandler {
-    private final class Sink: @unchecked Sendable {
-        let handle: FileHandle
-        let lock = NSLock()
-        init(_ handle: FileHandle) { self.handle = handle }
-    }
-
-    private let label: String
-    private let sink: Sink
-    var logLevel: Logger.Level = .info
-    var metadata: Logger.Metadata = [:]
-
-    init?(label: String, path: String) {
-        if !FileManager.default.fileExists(atPath: path) {
-            _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
-        }
-        guard let handle = FileHandle(forWritingAtPath: path) else { return nil }
-        handle.seekToEndOfFile()
-        self.label = label
-        sink = Sink(handle)
-    }
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let stamp = ISO8601DateFormatter().string(from: Date())
-        let text = Data("\(stamp) \(event.level) \(label): \(event.message)\n".utf8)
-        sink.lock.lock()
-        defer { sink.lock.unlock() }
-        sink.handle.write(text)
     }
 }

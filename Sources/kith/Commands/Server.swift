@@ -48,6 +48,9 @@ extension Kith.Server {
                                    valueName: "host[:port]"))
         var advertise: String?
 
+        @Option(help: ArgumentHelp("What to log: trace, debug, info, notice, warning, error or critical.", valueName: "level"))
+        var logLevel: LogLevelOption = .info
+
         @Flag(help: "Let clients create their own accounts with `kith signup`.")
         var openSignup = false
 
@@ -78,7 +81,7 @@ extension Kith.Server {
             configuration.keepaliveTimeout = .seconds(keepaliveTimeout)
             if cheapPasswordHashes { configuration.passwordCost = .minimum }
             var logger = Logger(label: "kith.server") { StreamLogHandler.standardError(label: $0) }
-            logger.logLevel = .info
+            logger.logLevel = logLevel.level
             let server = try RendezvousServer(configuration: configuration, logger: logger)
             let stopLogger = logger
             StopSignals.install { signal in
