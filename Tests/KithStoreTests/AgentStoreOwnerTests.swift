@@ -49,7 +49,7 @@ import Testing
         #expect(store.owner != alice && store.owner.hasPrefix("carol@abab"))
         #expect(try store.devices().isEmpty && store.contacts().isEmpty && store.messages().isEmpty)
         #expect(try store.roster() == nil && store.contactRosters().isEmpty && store.transfers().isEmpty)
-        try store.replaceDevices([.init(id: "carol-PC-1", name: "c", terminalType: 1, key: [9], online: true, lastSeenMillis: 1,
+        try store.replaceDevices([.init(id: "carol-PC-1", name: "c", terminalType: .pc, key: [9], online: true, lastSeenMillis: 1,
                                         clientVersion: "x")], revision: 1)
         _ = try store.enqueue([.init(kind: .note, receiver: "carol-PC-2", itemID: [7], text: "carol's", sentAtMillis: 1)])
         try store.saveRoster([4, 5, 6])
