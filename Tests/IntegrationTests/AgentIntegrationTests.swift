@@ -45,7 +45,7 @@ import Testing
         #expect(throws: AgentHarness.CLIFailure.self) { _ = try wrong.login(server, password: "wrong password") }
         let missing = try KithProcess.run(["devices", "--profile", root.appendingPathComponent("nobody").path])
         #expect(missing.status == 3)
-        #expect(missing.stderr.contains("no agent is running"))
+        #expect(missing.stderr.contains("there is no profile"), "an unknown profile is named as such")
     }
 
     @Test func aNoteToAnOfflineDeviceArrivesWhenItReturns() async throws {
