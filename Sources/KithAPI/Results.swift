@@ -123,7 +123,9 @@ public struct SendResult: Codable, Sendable, Equatable {
     /// The note's or message's id (hex), the same on every copy.
     public var noteID: String
     public var to: String
-    /// True when the server already holds it (every copy); false when it waits in the outbox.
+    /// True when every copy was handed on — to the server, which holds it, or directly to the
+    /// device that acknowledged it; false when some wait in the outbox. (The name is the JSON's
+    /// from when everything went through the server.)
     public var relayed: Bool
     /// For a message to a contact: the devices it was sealed for, one copy each.
     public var devices: [String]?

@@ -5,12 +5,12 @@ import KithNet
 import KithStore
 import KithWire
 
-/// The agent's side of direct paths: it gives `DirectLinks` the siblings and their candidates,
+/// The agent's side of direct paths: it gives `DirectPaths` the siblings and their candidates,
 /// tells the server this device's own, and commits what arrives directly.
 extension Agent {
-    /// Hands the siblings in the stored device list, with their candidates, to the links.
-    func updateLinks() async {
-        guard let links, let me = (try? store.session())??.deviceID else { return }
+    /// Hands the siblings in the stored device list, with their candidates, to the direct paths.
+    func updateDirectPaths() async {
+        guard let directPaths = directPaths, let me = (try? store.session())??.deviceID else { return }
         let onLAN = lanCandidates()
         let peers = approvedSiblings().filter { $0.id != me }.compactMap { device in
             SigningPublicKey(rawValue: device.key)?.noisePublicKey.map { key in
@@ -19,15 +19,15 @@ extension Agent {
                     + device.publicAddresses.filter { !lan.contains($0) }.map { Candidate($0, .direct) })
             }
         }
-        await links.update(peers: peers)
+        await directPaths.update(peers: peers)
     }
 
     /// Tells the server where this device's UDP socket can be reached: its interfaces' addresses,
     /// and the address the server's UDP port sees it at (spec §Endpoints).
     func reportEndpoints(_ connection: ClientConnection, invite text: String) async {
-        guard let links, let invite = try? Invite(parsing: text) else { return }
-        let local = await links.localCandidates()
-        let reflected = await links.reflect(host: invite.host, port: invite.port)
+        guard let directPaths = directPaths, let invite = try? Invite(parsing: text) else { return }
+        let local = await directPaths.localCandidates()
+        let reflected = await directPaths.reflect(host: invite.host, port: invite.port)
         let observed = reflected.map { [$0.description] } ?? []
         let request = Endpoints(addresses: local, publicAddresses: observed.filter { !local.contains($0) })
         let answer = try? await connection.request(.endpoints(request), timeout: .seconds(10)).message
@@ -35,8 +35,8 @@ extension Agent {
         logger.info("UDP candidates: \(local.joined(separator: ", "))\(reflected.map { "; the server sees \($0)" } ?? "")")
     }
 
-    /// A note or notice that came on a direct path: committed before the links acknowledge it.
-    /// The links hold sessions with approved siblings only; `Intake`'s table decides the rest.
+    /// A note or notice that came on a direct path: committed before the direct paths acknowledge it.
+    /// The direct paths hold sessions with approved siblings only; `Intake`'s table decides the rest.
     func receiveDirect(_ envelope: Envelope, from device: String) -> Bool {
         let sender: Intake.Sender = isApprovedSibling(device) ? .approvedSibling : .unapprovedSibling
         do {

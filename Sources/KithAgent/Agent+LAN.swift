@@ -22,7 +22,7 @@ extension Agent {
         guard !lanStarting else { return }
         lanStarting = true
         defer { lanStarting = false }
-        guard let links, let port = await links.localAddress?.port, let account = (try? store.session())??.account else { return }
+        guard let directPaths = directPaths, let port = await directPaths.localAddress?.port, let account = (try? store.session())??.account else { return }
         let day = today()
         if let current = lan, current.day == day, current.account == account { return }
         lan?.discovery.stop()
@@ -63,10 +63,10 @@ extension Agent {
             if let device = sibling(claimedBy: record) {
                 logger.info("LAN: \(name) at \(address):\(port) says it is \(device); checking with a handshake")
             }
-            await updateLinks()
+            await updateDirectPaths()
         case .lost(let name):
             discovered[name] = nil
-            await updateLinks()
+            await updateDirectPaths()
         }
     }
 
@@ -102,7 +102,7 @@ extension Agent {
             let verified: Bool
             if isMe {
                 verified = true  // its own announcement
-            } else if let device, case .direct(let candidate)? = await links?.mode(of: device) {
+            } else if let device, case .direct(let candidate)? = await directPaths?.mode(of: device) {
                 verified = candidate.address == service.address
             } else {
                 verified = false

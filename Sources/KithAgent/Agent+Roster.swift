@@ -143,7 +143,7 @@ extension Agent {
         if change.current.member(me) == nil {
             logger.warning("this device is not in \(change.current.label): it was unlinked; its siblings refuse it from now on")
         }
-        await updateLinks()
+        await updateDirectPaths()
         await transfers?.govern(with: ownPermissions()?.receive)
         publish(AgentEvent(event: .roster, state: rosterRole))
         // A hand-over roster is signed by the old primary; the new one signs the same devices
@@ -161,7 +161,7 @@ extension Agent {
     /// After a device list: tell the user of devices waiting for approval, and approve them if
     /// the auto-approval window is open.
     func deviceListChanged(previouslyPending: Set<String>) async {
-        await updateLinks()
+        await updateDirectPaths()
         let pending = pendingDevices()
         for device in pending where !previouslyPending.contains(device.id) {
             logger.info("\(device.id) is waiting for approval (key \(SigningPublicKey(rawValue: device.key)?.fingerprint.description ?? "?"))")

@@ -15,26 +15,26 @@ extension Agent {
             store: store, keys: identity.noiseKeyPair, logger: logger, settings: settings.transfers, group: group, now: now,
             environment: TransferEnvironment(
                 siblings: { [weak self] in await self?.siblingKeys() ?? [:] },
-                directAddress: { [weak self] peer in await self?.links?.directAddress(of: peer) },
+                directAddress: { [weak self] peer in await self?.directPaths?.directAddress(of: peer) },
                 transit: { [weak self] peer in
                     guard let self else { throw AgentError(.internalError, "the agent stopped") }
                     return try await self.transitTicket(to: peer)
                 },
                 publish: { [weak self] event in await self?.publish(event) },
-                udpStream: { [weak self] peer in try await self?.links?.openStream(to: peer) },
-                canOpenUDPStream: { [weak self] peer in await self?.links?.canOpenStream(to: peer) ?? false }))
+                udpStream: { [weak self] peer in try await self?.directPaths?.openStream(to: peer) },
+                canOpenUDPStream: { [weak self] peer in await self?.directPaths?.canOpenStream(to: peer) ?? false }))
         self.transfers = transfers
         await transfers.govern(with: ownPermissions()?.receive)
         await transfers.start()
         // UDP streams siblings open (spec §UDP stream) are transfer streams too.
-        await links?.setStreamAcceptor { link, path in Task { await transfers.serve(link, path: path) } }
+        await directPaths?.setStreamAcceptor { conduit, path in Task { await transfers.serve(conduit, path: path) } }
         // KITH_NO_TCP_STREAMS=1 (tests): no TCP listener, so siblings must use a UDP stream or the relay.
         if ProcessInfo.processInfo.environment["KITH_NO_TCP_STREAMS"] == "1" {
             logger.notice("KITH_NO_TCP_STREAMS=1: no TCP listener for direct transfer streams")
             return
         }
         // Direct streams arrive on TCP at the UDP socket's port number.
-        guard let udp = settings.udp, let port = await links?.localAddress?.port else { return }
+        guard let udp = settings.udp, let port = await directPaths?.localAddress?.port else { return }
         do {
             let listener = try await DeviceStream.listen(host: udp.host, port: port, keys: identity.noiseKeyPair, group: group)
             logger.info("listening for direct transfer streams on TCP \(udp.host):\(port)")

@@ -22,7 +22,7 @@ public actor Agent {
     var subscribers: [UInt64: AsyncStream<AgentEvent>.Continuation] = [:]
     var nextSubscriber: UInt64 = 0
     /// Direct UDP paths to the account's other devices; nil with `--udp off`.
-    var links: DirectLinks?
+    var directPaths: DirectPaths?
     /// File transfers both ways; set in `start`.
     var transfers: Transfers?
     /// DNS-SD on the LAN, once there is a session and a UDP socket, with the day and account
@@ -76,28 +76,28 @@ public actor Agent {
         store = try AgentStore(path: paths.store.path)
     }
 
-    /// Binds the UDP socket for direct paths (unless turned off) and starts the server link.
+    /// Binds the UDP socket for direct paths (unless turned off) and starts the server connection.
     public func start() async throws {
         loadRosterBooks()
         if let udp = settings.udp {
-            let links = DirectLinks(
+            let direct = DirectPaths(
                 keys: identity.noiseKeyPair, logger: logger, now: now,
                 intake: { [weak self] envelope, from in await self?.receiveDirect(envelope, from: from) ?? false },
                 onChange: { [weak self] device, mode in Task { await self?.pathChanged(device, mode) } })
             // Port 0 means "any": the last one bound first, so siblings' cached addresses stay right.
             let preferred = udp.port == 0 ? (try? store.udpPort()) ?? nil : nil
             do {
-                try await links.start(host: udp.host, port: preferred ?? udp.port, group: group)
+                try await direct.start(host: udp.host, port: preferred ?? udp.port, group: group)
             } catch where preferred != nil {
-                try await links.start(host: udp.host, port: 0, group: group)  // taken meanwhile: any port
+                try await direct.start(host: udp.host, port: 0, group: group)  // taken meanwhile: any port
             }
-            if let port = await links.localAddress?.port { try? store.saveUDPPort(port) }
-            self.links = links
-            await updateLinks()  // the cached device list: direct paths work before (or without) the server
+            if let port = await direct.localAddress?.port { try? store.saveUDPPort(port) }
+            self.directPaths = direct
+            await updateDirectPaths()  // the cached device list: direct paths work before (or without) the server
             if settings.lanDiscovery { await startLANDiscovery() }
         }
         await startTransfers()
-        startLink()
+        startServerConnection()
     }
 
     /// Before the process exits (SIGTERM, SIGINT): the server connection closes, and the store's
@@ -108,16 +108,16 @@ public actor Agent {
         do { try store.checkpoint() } catch { logger.warning("store checkpoint on stop failed: \(error)") }
     }
 
-    /// Starts the server link; returns at once.
-    private func startLink() {
+    /// Starts the server connection; returns at once.
+    private func startServerConnection() {
         let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         wake = continuation
-        Task { await self.runLink(wakes: stream) }
+        Task { await self.runServerConnection(wakes: stream) }
     }
 
-    // MARK: - The server link
+    // MARK: - The server connection
 
-    private func runLink(wakes: AsyncStream<Void>) async {
+    private func runServerConnection(wakes: AsyncStream<Void>) async {
         var backoff = Backoff()
         var wakeIterator = wakes.makeAsyncIterator()
         while !Task.isCancelled {
@@ -134,7 +134,7 @@ public actor Agent {
             } catch {
                 lastError = "server: \(error)"
                 // A long outage says so once, and again every ten minutes, not at every retry.
-                let line = "server link: \(error)"
+                let line = "server connection: \(error)"
                 if line != lastLoggedLinkError?.line || now() >= (lastLoggedLinkError?.atMillis ?? 0) + 600_000 {
                     logger.notice("\(line)")
                     lastLoggedLinkError = (line, now())
@@ -154,7 +154,7 @@ public actor Agent {
         }
     }
 
-    /// After `kith login`: start the link now, whether it waits for a login or sleeps in backoff.
+    /// After `kith login`: start the server connection now, whether it waits for a login or sleeps in backoff.
     func signalWakeForLogin() {
         wake?.yield()
         backoffSleep?.cancel()
@@ -394,8 +394,8 @@ public actor Agent {
                 try? store.markFailed(seq: item.seq, reason: "\(item.receiver): \(reason)")
                 continue
             case .directThenServer:
-                if let links, let message = directMessage(item), await links.deliver(message, to: item.receiver) {
-                    try? store.markRelayed(seq: item.seq)
+                if let directPaths = directPaths, let message = directMessage(item), await directPaths.deliver(message, to: item.receiver) {
+                    try? store.markSent(seq: item.seq)
                     sentDirect += 1
                     continue
                 }
@@ -407,7 +407,7 @@ public actor Agent {
                 let answer = try await connection.request(try outgoingRequest(for: item, from: me, key: key)).message
                 switch OutboxPolicy.outcome(of: answer) {
                 case .delivered(let code):
-                    try store.markRelayed(seq: item.seq, code: code)
+                    try store.markSent(seq: item.seq, code: code)
                     sentThroughServer += 1
                 case .refused(let reason):
                     // Final: the receiver is gone or no longer a contact. Drop it, keep going.
@@ -432,7 +432,7 @@ public actor Agent {
         let account = String(ReadState.account(ofDevice: item.receiver))
         if account == rosterBook?.account {
             guard let sibling = approvedSiblings().first(where: { $0.id == item.receiver }) else { return (.unapprovedSibling, nil) }
-            let direct = await links?.isDirect(item.receiver) ?? false
+            let direct = await directPaths?.isDirect(item.receiver) ?? false
             return (.approvedSibling(directPath: direct), SigningPublicKey(rawValue: sibling.key))
         }
         guard (try? isContact(account)) == true else { return (.notAContact, nil) }

@@ -43,7 +43,7 @@ extension Agent {
         guard case .loginResult(let result) = answer else {
             throw AgentError(.serverRefused, "the server refused the login: \(Self.describe(answer))")
         }
-        // Commit the session before reporting success; the link then resumes with the token.
+        // Commit the session before reporting success; the server connection then resumes with the token.
         // The store now reads and writes this account's rows. The held roster stays across a
         // logout or an ended session: taking whatever roster the server offers next would let it
         // pick a primary. Rows a logged-out device kept from before stores had owners are adopted
@@ -98,10 +98,10 @@ extension Agent {
         var devices: [DeviceEntry] = []
         for device in try store.devices() {
             let isThisDevice = device.id == session.deviceID
-            let mode = await links?.mode(of: device.id)
+            let mode = await directPaths?.mode(of: device.id)
             var entry = Self.entry(device, path: isThisDevice ? "self" : Self.pathName(mode), isThisDevice: isThisDevice)
             if !isThisDevice {
-                entry.rttMillis = await links?.rtt(of: device.id)
+                entry.rttMillis = await directPaths?.rtt(of: device.id)
                 entry.pathDetail = switch mode {
                 case .relay(let reason)?: reason
                 case .probing?: "probing its addresses for a direct path"

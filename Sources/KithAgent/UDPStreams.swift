@@ -7,11 +7,11 @@ import KithWire
 import Logging
 import NIOCore
 
-/// The UDP streams of `DirectLinks` (spec §UDP stream): reliable, congestion-controlled streams
+/// The UDP streams of `DirectPaths` (spec §UDP stream): reliable, congestion-controlled streams
 /// whose frames ride in the transport-data packets of a sibling's direct session. `StreamDirectory`
 /// decides which frames open, feed or are refused; `ReliableStream` does the rest; this file
 /// seals what they return and runs their timers. A stream carries envelopes exactly as a TCP
-/// device stream does, so the transfer code reads it through `DeviceLink`.
+/// device stream does, so the transfer code reads it through `Conduit`.
 struct UDPStreams {
     struct Key: Hashable, Sendable {
         var peer: String
@@ -48,7 +48,7 @@ struct UDPStreams {
     var directory = StreamDirectory<String>()
     var open: [Key: Stream] = [:]
     /// Hands a stream a sibling opened to the transfer code; nil: streams are refused.
-    var acceptor: (@Sendable (UDPStreamLink, String) -> Void)?
+    var acceptor: (@Sendable (UDPConduit, String) -> Void)?
     /// A sibling whose stream did not open is not tried again before `until` (about 1 s, doubling
     /// to a minute, jittered).
     var backoff: [String: (until: UInt64, schedule: Backoff)] = [:]
@@ -87,7 +87,7 @@ struct UDPStreamError: Error, CustomStringConvertible {
     let description: String
 }
 
-extension DirectLinks {
+extension DirectPaths {
     /// This side opens even stream ids with `peer` when its static key sorts lower (spec §UDP stream).
     func opensEven(with peer: String) -> Bool {
         guard let theirs = peers[peer]?.key.rawValue else { return true }
@@ -95,7 +95,7 @@ extension DirectLinks {
     }
 
     /// Who takes the streams siblings open, with the path's name (`direct-udp`, `lan-udp`).
-    func setStreamAcceptor(_ acceptor: @escaping @Sendable (UDPStreamLink, String) -> Void) {
+    func setStreamAcceptor(_ acceptor: @escaping @Sendable (UDPConduit, String) -> Void) {
         udpStreams.acceptor = acceptor
     }
 
@@ -108,7 +108,7 @@ extension DirectLinks {
 
     /// Opens a UDP stream to `peer` and waits until the peer has acknowledged its first (empty)
     /// message, so a peer that does not take streams is found out at once, not by a silent transfer.
-    func openStream(to peer: String) async throws -> UDPStreamLink {
+    func openStream(to peer: String) async throws -> UDPConduit {
         guard let key = peers[peer]?.key, canOpenStream(to: peer) else {
             throw UDPStreamError(description: "no direct UDP path to \(peer)")
         }
@@ -135,7 +135,7 @@ extension DirectLinks {
         }
         udpStreams.backoff[peer] = nil
         logger.info("UDP stream \(id) to \(peer) open after \(clock() - started) ms")
-        return UDPStreamLink(links: self, key: stream.key, events: stream.events)
+        return UDPConduit(paths: self, key: stream.key, events: stream.events)
     }
 
     private func openTimedOut(_ stream: UDPStreams.Stream) {
@@ -173,7 +173,7 @@ extension DirectLinks {
             logger.info("UDP stream \(frame.streamID) from \(peer) opened")
             let path: String
             if case .direct(let candidate)? = peers[peer]?.machine.mode { path = candidate.kind.rawValue + "-udp" } else { path = "direct-udp" }
-            acceptor(UDPStreamLink(links: self, key: stream.key, events: stream.events), path)
+            acceptor(UDPConduit(paths: self, key: stream.key, events: stream.events), path)
             feed(stream, frame)
         case .reply(let code):
             refuse(frame.streamID, to: peer, code, "a frame of UDP stream \(frame.streamID), which is not open")
@@ -299,7 +299,7 @@ extension DirectLinks {
         }
     }
 
-    // MARK: - The link's calls
+    // MARK: - The conduit's calls
 
     /// Queues envelopes on the stream; waits while its send queue is full.
     func streamWrite(_ key: UDPStreams.Key, _ envelopes: [Envelope]) async throws {
@@ -363,36 +363,36 @@ extension DirectLinks {
     }
 }
 
-/// The UDP carrier of a device link: a stream of `DirectLinks`, with the session's peer as its
+/// The UDP carrier of a conduit: a stream of `DirectPaths`, with the session's peer as its
 /// verified key (spec §UDP stream, "Security").
-struct UDPStreamLink: DeviceLink {
-    let links: DirectLinks
+struct UDPConduit: Conduit {
+    let paths: DirectPaths
     let key: UDPStreams.Key
     let events: EventQueue<SecureChannelEvent>
-    let handle: DeviceLinkHandle
+    let handle: ConduitHandle
 
-    init(links: DirectLinks, key: UDPStreams.Key, events: EventQueue<SecureChannelEvent>) {
-        self.links = links
+    init(paths: DirectPaths, key: UDPStreams.Key, events: EventQueue<SecureChannelEvent>) {
+        self.paths = paths
         self.key = key
         self.events = events
-        handle = DeviceLinkHandle { [links, key, events] in
+        handle = ConduitHandle { [paths, key, events] in
             events.finish()
-            Task { await links.streamAbort(key) }
+            Task { await paths.streamAbort(key) }
         }
     }
 
     func executeThenClose<Result: Sendable>(
-        _ body: (inout DeviceLinkEvents, DeviceLinkWriter) async throws -> Result
+        _ body: (inout ConduitEvents, ConduitWriter) async throws -> Result
     ) async throws -> Result {
-        let events = self.events, links = self.links, key = self.key
-        var iterator = DeviceLinkEvents { try await events.next() }
-        let writer = DeviceLinkWriter { try await links.streamWrite(key, $0) }
+        let events = self.events, paths = self.paths, key = self.key
+        var iterator = ConduitEvents { try await events.next() }
+        let writer = ConduitWriter { try await paths.streamWrite(key, $0) }
         do {
             let result = try await body(&iterator, writer)
-            await links.streamFinished(key)
+            await paths.streamFinished(key)
             return result
         } catch {
-            await links.streamFinished(key)
+            await paths.streamFinished(key)
             throw error
         }
     }

@@ -407,9 +407,10 @@ public final class AgentStore: Sendable {
         }
     }
 
-    /// The server holds the item: notes and message copies stay as this device's record of what
-    /// it sent (with the message's code); notices are deleted.
-    public func markRelayed(seq: Int64, code: UInt64? = nil) throws {
+    /// The item was handed on — to the server, which holds it, or directly to a sibling that
+    /// acknowledged it: notes and message copies stay as this device's record of what it sent
+    /// (with the message's code); notices are deleted. (The column is still named `relayed`.)
+    public func markSent(seq: Int64, code: UInt64? = nil) throws {
         try database.write { db in
             try db.execute(sql: "DELETE FROM outbox WHERE seq = ? AND kind = 'viewed'", arguments: [seq])
             try db.execute(sql: "UPDATE outbox SET relayed = 1, code = ? WHERE seq = ?",

@@ -1,9 +1,17 @@
+import Foundation
 import GRDB
 
 /// Opens (creating and migrating) a Kith SQLite file. Every commit is fsynced (durable across
 /// power loss: commit-before-ack holds) and the journal is WAL, which makes that one fsync per
-/// commit instead of several (0.26 ms here).
+/// commit instead of several (0.26 ms here). The file is readable by its owner only, whatever the
+/// folder's mode or the umask (it holds password hashes, tokens' hashes, messages): SQLite gives
+/// its write-ahead log and shared-memory files the database file's mode.
 func openDatabase(path: String, migrator: DatabaseMigrator) throws -> DatabaseQueue {
+    if !FileManager.default.fileExists(atPath: path) {
+        _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+    }
+    chmod(path, 0o600)
+    for sidecar in [path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: sidecar) { chmod(sidecar, 0o600) }
     var configuration = Configuration()
     configuration.busyMode = .timeout(5)
     configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }

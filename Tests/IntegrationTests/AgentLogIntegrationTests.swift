@@ -53,7 +53,7 @@ import Testing
         let log = try String(contentsOf: agent.profile.appendingPathComponent("agent.log"), encoding: .utf8)
         // The connection's end may be said once in its own words; "cannot reach", repeated by
         // every retry, once.
-        let lines = log.split(separator: "\n").filter { $0.contains("notice kith.agent: server link:") && $0.contains("cannot reach") }
+        let lines = log.split(separator: "\n").filter { $0.contains("notice kith.agent: server connection:") && $0.contains("cannot reach") }
         #expect(lines.count == 1, "\(lines)")
         #expect(log.split(separator: "\n").filter { $0.contains("debug") }.isEmpty, "the default level is info")
     }

@@ -88,6 +88,53 @@ import Testing
         #expect(try await forwarded.waitForLine(startingWith: "invite: ").hasPrefix("kith://203.0.113.9:7999/#"))
     }
 
+    @Test func theSystemdUnitsVerify() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze") else {
+            print("systemd-analyze is not installed: the unit files were not verified")
+            return
+        }
+        let folder = temporaryDirectory("units")
+        func verify(_ name: String, _ text: String) throws -> (status: Int32, output: String) {
+            let file = folder.appendingPathComponent(name)
+            try Data(text.utf8).write(to: file)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
+            process.arguments = ["verify", file.path]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            try process.run()
+            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return (process.terminationStatus, output)
+        }
+        let agent = try KithProcess.run(["agent", "install", "--print"])
+        let server = try KithProcess.run(["server", "install", "--print", "--data", "/var/lib/kith", "--listen", "0.0.0.0:7400",
+                                          "--advertise", "kith.example.net"])
+        #expect(agent.status == 0 && server.status == 0)
+        #expect(agent.stdout.contains("ExecStart=\(KithProcess.executable.resolvingSymlinksInPath().path) agent --profile %i --foreground"))
+        for (name, text) in [("kith-agent@.service", agent.stdout), ("kith-server.service", server.stdout)] {
+            let result = try verify(name, text)
+            #expect(result.status == 0, "\(name): \(result.output)")
+        }
+        // The check can fail: a unit whose command is not an absolute path does not verify.
+        let broken = try verify("kith-broken.service", agent.stdout.replacingOccurrences(of: "ExecStart=/", with: "ExecStart="))
+        #expect(broken.status != 0)
+    }
+
+    @Test func agentStopAndRestart() async throws {
+        let profile = temporaryDirectory("stop").appendingPathComponent("laptop").path
+        let options = ["--udp", "off", "--no-lan-discovery"]
+        #expect(try KithProcess.run(["agent", "--profile", profile] + options).status == 0)
+        let restarted = try KithProcess.run(["agent", "restart", "--profile", profile, "--"] + options)
+        #expect(restarted.status == 0 && restarted.stdout.contains("agent started"), "\(restarted.stderr)")
+        let stopped = try KithProcess.run(["agent", "stop", "--profile", profile])
+        #expect(stopped.status == 0 && stopped.stdout.contains("stopped the agent"), "\(stopped.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: profile + "/agent.sock"))
+        let again = try KithProcess.run(["agent", "stop", "--profile", profile])
+        #expect(again.status == 3 && again.stderr.contains("no agent is running"), "nothing to stop is said, not reported done")
+    }
+
     @Test func aSecondServerOnOneDataFolderRefusesToStart() async throws {
         let server = try await ServerHarness.start()
         let second = try KithProcess.run(["server", "--data", server.directory.path, "--listen", "127.0.0.1:0"])

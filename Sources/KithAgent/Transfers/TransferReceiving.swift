@@ -10,11 +10,11 @@ import NIOCore
 /// through `TransferReceiver`, and progress is durable before it is reported.
 extension Transfers {
     nonisolated func serve(_ stream: DeviceStreamChannel, path: String) async {
-        await serve(TCPDeviceLink(stream), path: path)
+        await serve(TCPConduit(stream), path: path)
     }
 
     /// Serves one device stream, whichever carrier it came on (TCP direct, transit, UDP stream).
-    nonisolated func serve(_ stream: any DeviceLink, path: String) async {
+    nonisolated func serve(_ stream: any Conduit, path: String) async {
         guard await admit() else {
             logger.notice("refused a device stream: \(Self.maxUnauthenticated) others have not authenticated yet")
             stream.handle.close()
@@ -66,7 +66,7 @@ extension Transfers {
     }
 
     private nonisolated func receive(_ offer: CheckedOffer, from sender: String, token: UInt64,
-                                     events: inout DeviceLinkEvents, outbound: DeviceLinkWriter) async {
+                                     events: inout ConduitEvents, outbound: ConduitWriter) async {
         let id = offer.transferID
         guard var record = await incoming(offer, from: sender) else {
             logger.warning("refused an offer from \(sender): its id names another transfer")
@@ -98,9 +98,9 @@ extension Transfers {
     }
 
     private nonisolated func receiveData(_ offer: CheckedOffer, record: TransferRecord, token: UInt64,
-                                         events: inout DeviceLinkEvents,
+                                         events: inout ConduitEvents,
                                          answer: (FileAnswerState, [UInt32], String?) async throws -> Void,
-                                         outbound: DeviceLinkWriter) async throws {
+                                         outbound: ConduitWriter) async throws {
         let id = offer.transferID
         guard let folder = record.folder, let staging = record.staging else {
             await finish(id, .failed, reason: "no landing folder")

@@ -51,7 +51,7 @@ extension Transfers {
 
     /// A stream to `peer`: TCP to its direct path's address if it has one that answers, else a
     /// UDP stream over that path (path name `direct-udp`, or `lan-udp`), else through the server's transit.
-    private nonisolated func openStream(to peer: String) async throws -> (any DeviceLink, String) {
+    private nonisolated func openStream(to peer: String) async throws -> (any Conduit, String) {
         guard let key = await environment.siblings()[peer] else {
             throw AgentError(.unknownDevice, "\(peer) is not a device of this account (yet)")
         }
@@ -60,12 +60,12 @@ extension Transfers {
             do {
                 let stream = try await DeviceStream.dial(host: direct.host, port: direct.port, role: role, keys: keys,
                                                          group: group, timeout: .seconds(2))
-                return (TCPDeviceLink(stream), direct.path)
+                return (TCPConduit(stream), direct.path)
             } catch {
                 logger.info("no direct TCP stream to \(peer) at \(direct.host):\(direct.port) (\(error)); trying UDP")
             }
             do {
-                if let link = try await environment.udpStream(peer) { return (link, direct.path + "-udp") }
+                if let conduit = try await environment.udpStream(peer) { return (conduit, direct.path + "-udp") }
             } catch {
                 logger.info("no UDP stream to \(peer) (\(error)); using the relay")
             }
@@ -73,11 +73,11 @@ extension Transfers {
         let transit = try await environment.transit(peer)
         let stream = try await DeviceStream.dial(host: transit.host, port: transit.port, ticket: transit.ticket, role: role,
                                                  keys: keys, group: group, timeout: .seconds(5))
-        return (TCPDeviceLink(stream), "relay")
+        return (TCPConduit(stream), "relay")
     }
 
     /// One stream: offer, then answers and progress in, data out, until it ends.
-    private nonisolated func drive(_ stream: any DeviceLink, record: TransferRecord, path: String) async throws -> Outcome {
+    private nonisolated func drive(_ stream: any Conduit, record: TransferRecord, path: String) async throws -> Outcome {
         let id = record.id
         let channel = stream.handle
         return try await stream.executeThenClose { inbound, outbound in
@@ -151,8 +151,8 @@ extension Transfers {
     /// While relayed: once the path to the peer is direct and its TCP port answers, or a UDP
     /// stream may be opened over it, closes this stream so the run moves there. A UDP path through
     /// NATs often has no TCP counterpart: failed TCP tries back off (1 s doubling to a minute)
-    /// instead of bouncing the stream, and so do failed UDP stream opens (in `DirectLinks`).
-    private nonisolated func watchForDirectPath(_ id: [UInt8], peer: String, channel: DeviceLinkHandle) async throws {
+    /// instead of bouncing the stream, and so do failed UDP stream opens (in `DirectPaths`).
+    private nonisolated func watchForDirectPath(_ id: [UInt8], peer: String, channel: ConduitHandle) async throws {
         var wait: UInt64 = 1000
         var failures = Backoff(baseMillis: 2000, capMillis: 60_000)
         while !Task.isCancelled {
@@ -176,7 +176,7 @@ extension Transfers {
     /// Sends every file's remaining chunks and its end. A fatal problem (a source file changed or
     /// unreadable) ends the transfer with FileCancel; anything else just ends the stream.
     private nonisolated func sendData(_ record: TransferRecord, verified: [UInt32],
-                                      outbound: DeviceLinkWriter, channel: DeviceLinkHandle) async {
+                                      outbound: ConduitWriter, channel: ConduitHandle) async {
         var pacer = Pacer(bytesPerSecond: settings.maxSendRate)
         let known = (try? store.chunkHashes(id: record.id)) ?? [:]
         do {
@@ -223,8 +223,8 @@ extension Transfers {
         }
     }
 
-    private nonisolated func failSending(_ id: [UInt8], reason: String, outbound: DeviceLinkWriter,
-                                         channel: DeviceLinkHandle) async {
+    private nonisolated func failSending(_ id: [UInt8], reason: String, outbound: ConduitWriter,
+                                         channel: ConduitHandle) async {
         logger.error("transfer \(id.hexString.prefix(8)) failed: \(reason)")
         await finish(id, .failed, reason: reason)
         try? await outbound.write(Envelope(.fileCancel(.init(transferID: id, reason: String(reason.prefix(1000))))))

@@ -18,7 +18,7 @@ struct TransferEnvironment: Sendable {
     var transit: @Sendable (String) async throws -> (host: String, port: Int, ticket: [UInt8])
     var publish: @Sendable (AgentEvent) async -> Void
     /// A UDP stream to a sibling over its direct path (spec §UDP stream); nil: none is possible.
-    var udpStream: @Sendable (String) async throws -> (any DeviceLink)? = { _ in nil }
+    var udpStream: @Sendable (String) async throws -> (any Conduit)? = { _ in nil }
     /// Whether a UDP stream to a sibling may be tried now (its path is direct, no recent open failed).
     var canOpenUDPStream: @Sendable (String) async -> Bool = { _ in false }
 }
@@ -67,7 +67,7 @@ actor Transfers {
     private var paths: [[UInt8]: String] = [:]
     private var samples: [[UInt8]: [(at: UInt64, bytes: UInt64)]] = [:]
     /// Receiver: the stream that currently owns each transfer, and its waiter for the user's answer.
-    private var owners: [[UInt8]: (token: UInt64, channel: DeviceLinkHandle)] = [:]
+    private var owners: [[UInt8]: (token: UInt64, channel: ConduitHandle)] = [:]
     private var waiters: [[UInt8]: CheckedContinuation<Void, Never>] = [:]
     private var nextToken: UInt64 = 0
     private var switching: Set<[UInt8]> = []
@@ -260,19 +260,19 @@ actor Transfers {
     }
 
     /// An outgoing transfer's current stream, so a cancel can close it.
-    private var sending: [[UInt8]: DeviceLinkHandle] = [:]
-    func sendingOn(_ id: [UInt8], _ channel: DeviceLinkHandle) {
+    private var sending: [[UInt8]: ConduitHandle] = [:]
+    func sendingOn(_ id: [UInt8], _ channel: ConduitHandle) {
         sending[id] = channel
         if records[id]?.state.isFinished == true { channel.close() }
     }
 
     /// The stream ended; a newer one may have registered meanwhile and stays.
-    func notSendingOn(_ id: [UInt8], _ channel: DeviceLinkHandle) {
+    func notSendingOn(_ id: [UInt8], _ channel: ConduitHandle) {
         if sending[id] === channel { sending[id] = nil }
     }
 
     /// A stream takes over a transfer; an older stream of it is closed. Returns the new owner's token.
-    func claim(_ id: [UInt8], channel: DeviceLinkHandle) -> UInt64 {
+    func claim(_ id: [UInt8], channel: ConduitHandle) -> UInt64 {
         nextToken += 1
         if let old = owners[id] { old.channel.close() }
         owners[id] = (nextToken, channel)

@@ -18,12 +18,14 @@ extension Kith {
                 One agent per profile holds the device's session with the server, its store and \
                 the local API that every other command uses. It goes to the background unless \
                 --foreground; a second start of the same profile says one is already running. \
-                Logs go to PROFILE/agent.log (and to stderr with --foreground).
-                """
+                Logs go to PROFILE/agent.log (and to stderr with --foreground). `kith agent stop` \
+                and `kith agent restart` stop it cleanly; `kith agent install` writes a systemd user unit.
+                """,
+            subcommands: [Stop.self, Restart.self, Install.self]
         )
 
-        @Option(help: ArgumentHelp("The profile: a name under ~/.local/share/kith, or a directory path.", valueName: "name"))
-        var profile: String?
+        @OptionGroup var profileOption: ProfileOption
+        var profile: String? { profileOption.profile }
 
         @Flag(help: "Stay in the foreground and log to stderr too (under a systemd unit: to stderr, the journal, only).")
         var foreground = false
@@ -181,6 +183,11 @@ extension Kith {
             posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
             posix_spawn_file_actions_addopen(&fileActions, 1, paths.log.path, O_WRONLY | O_CREAT | O_APPEND, 0o600)
             posix_spawn_file_actions_adddup2(&fileActions, 1, 2)
+            // Nothing else of this process goes with the agent: an inherited pipe (the caller's
+            // output, when a script runs `kith agent` and reads until the end) would stay open as
+            // long as the agent runs, and the caller would wait for it for ever.
+            let inherited = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap { Int32($0) }
+            for fd in inherited where fd > 2 { posix_spawn_file_actions_addclose(&fileActions, fd) }
             var attributes = posix_spawnattr_t()
             posix_spawnattr_init(&attributes)
             defer { posix_spawnattr_destroy(&attributes) }

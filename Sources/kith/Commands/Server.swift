@@ -12,7 +12,7 @@ extension Kith {
     struct Server: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run the rendezvous server, or manage its accounts.",
-            subcommands: [Run.self, Account.self],
+            subcommands: [Run.self, Account.self, Install.self],
             defaultSubcommand: Run.self
         )
     }
@@ -218,5 +218,37 @@ extension ServerDataOption {
         let path = ServerConfiguration(dataDirectory: url).databasePath
         if mustExist && !FileManager.default.fileExists(atPath: path) { throw UserError("there is no server store in \(data)") }
         return try SQLiteServerStore(path: path)
+    }
+}
+
+extension Kith.Server {
+    struct Install: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Install the server's systemd unit (as root).",
+            discussion: """
+                Writes /etc/systemd/system/kith-server.service (or prints it with --print), running this \
+                binary as a dynamic user with its data in --data; then `systemctl enable --now \
+                kith-server`. Under the unit the server logs to the journal; SIGTERM stops it cleanly.
+                """)
+        @Option(help: ArgumentHelp("The server's data directory.", valueName: "dir")) var data = "/var/lib/kith"
+        @Option(help: ArgumentHelp("Address to listen on.", valueName: "host:port")) var listen = "0.0.0.0:7400"
+        @Option(help: ArgumentHelp("The address devices reach, for the invite.", valueName: "host[:port]")) var advertise: String?
+        @Flag(help: "Print the unit instead of writing it.") var print = false
+
+        func validate() throws {
+            guard data.hasPrefix("/") else { throw ValidationError("--data must be an absolute path") }
+            do { _ = try HostPort(parsing: listen) } catch { throw ValidationError("--listen: \(error)") }
+        }
+
+        func run() throws {
+            let unit = SystemdUnits.server(executable: SystemdUnits.executable, data: data, listen: listen, advertise: advertise)
+            if print { return Console.line(unit, terminator: "") }
+            let file = URL(fileURLWithPath: "/etc/systemd/system/kith-server.service")
+            do { try Data(unit.utf8).write(to: file) } catch {
+                throw UserError("cannot write \(file.path) (\(error.localizedDescription)); run it as root, or use --print")
+            }
+            Console.line("wrote \(file.path)")
+            Console.line("now: systemctl daemon-reload && systemctl enable --now kith-server")
+        }
     }
 }

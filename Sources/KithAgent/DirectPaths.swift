@@ -12,7 +12,7 @@ import NIOPosix
 /// handshakes and keepalives its actions ask for, keeps the sessions, and carries envelopes:
 /// notes and viewed-notices go here first and through the relay when there is no direct path
 /// or a delivery is not acknowledged in time.
-actor DirectLinks {
+actor DirectPaths {
     struct Peer {
         var key: PublicKey
         var machine = PathMachine()
@@ -37,7 +37,7 @@ actor DirectLinks {
     /// Which session goes to whom, and which one each sibling is sent on: the decisions.
     var sessions = SessionTable<DatagramSession, SocketAddress>()
     private var initiations: [UInt32: (peer: String, pending: DeviceHandshake.Pending, sentAt: UInt64)] = [:]
-    /// Notes and notices waiting for their Ack (DirectLinks+Delivery.swift).
+    /// Notes and notices waiting for their Ack (DirectPaths+Delivery.swift).
     var deliveries = DirectDeliveries()
     private var pings: [UInt64: (peer: String, sentAt: UInt64)] = [:]
     private var reflection: (nonce: [UInt8], continuation: CheckedContinuation<EndpointAddress?, Never>)?

@@ -2,21 +2,21 @@ import KithWire
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// A device-to-device stream as the transfer code sees it, whatever carries it: envelopes in
+/// A conduit: a device-to-device stream as the transfer code sees it, whatever carries it: envelopes in
 /// (after one `.established` event naming the peer's verified key), envelopes out, close. Two
-/// carriers: `TCPDeviceLink` (the secure channel over TCP, direct or through transit) and the
-/// UDP stream over a direct session (spec §UDP stream; `UDPStreamLink` in the agent).
-public protocol DeviceLink: Sendable {
-    /// Closes the link from anywhere (a cancel, a path switch); identity tells links apart.
-    var handle: DeviceLinkHandle { get }
-    /// Runs `body` with the link's events and writer, then closes the link.
+/// carriers: `TCPConduit` (the secure channel over TCP, direct or through transit) and the
+/// UDP stream over a direct session (spec §UDP stream; `UDPConduit` in the agent).
+public protocol Conduit: Sendable {
+    /// Closes the conduit from anywhere (a cancel, a path switch); identity tells conduits apart.
+    var handle: ConduitHandle { get }
+    /// Runs `body` with the conduit's events and writer, then closes it.
     func executeThenClose<Result: Sendable>(
-        _ body: (inout DeviceLinkEvents, DeviceLinkWriter) async throws -> Result
+        _ body: (inout ConduitEvents, ConduitWriter) async throws -> Result
     ) async throws -> Result
 }
 
-/// Closes one link; compared by identity (`===`) to tell a transfer's current link from an old one.
-public final class DeviceLinkHandle: Sendable {
+/// Closes one conduit; compared by identity (`===`) to tell a transfer's current conduit from an old one.
+public final class ConduitHandle: Sendable {
     private let action: @Sendable () -> Void
 
     public init(close: @escaping @Sendable () -> Void) { action = close }
@@ -24,8 +24,8 @@ public final class DeviceLinkHandle: Sendable {
     public func close() { action() }
 }
 
-/// The events of a link: `.established` first, then envelopes; nil when the link ended.
-public struct DeviceLinkEvents: AsyncIteratorProtocol {
+/// The events of a conduit: `.established` first, then envelopes; nil when the conduit ended.
+public struct ConduitEvents: AsyncIteratorProtocol {
     private let nextEvent: () async throws -> SecureChannelEvent?
 
     public init(_ next: @escaping () async throws -> SecureChannelEvent?) { nextEvent = next }
@@ -33,8 +33,8 @@ public struct DeviceLinkEvents: AsyncIteratorProtocol {
     public mutating func next() async throws -> SecureChannelEvent? { try await nextEvent() }
 }
 
-/// Writes envelopes to a link; waits while the carrier's buffers are full.
-public struct DeviceLinkWriter: Sendable {
+/// Writes envelopes to a conduit; waits while the carrier's buffers are full.
+public struct ConduitWriter: Sendable {
     private let action: @Sendable ([Envelope]) async throws -> Void
 
     public init(_ write: @escaping @Sendable ([Envelope]) async throws -> Void) { action = write }
@@ -44,23 +44,23 @@ public struct DeviceLinkWriter: Sendable {
 }
 
 /// The TCP carrier: a `DeviceStreamChannel` (preamble kind 2, Noise_IK, then envelopes).
-public struct TCPDeviceLink: DeviceLink {
+public struct TCPConduit: Conduit {
     public let stream: DeviceStreamChannel
-    public let handle: DeviceLinkHandle
+    public let handle: ConduitHandle
 
     public init(_ stream: DeviceStreamChannel) {
         self.stream = stream
         let channel = stream.channel
-        handle = DeviceLinkHandle { channel.close(promise: nil) }
+        handle = ConduitHandle { channel.close(promise: nil) }
     }
 
     public func executeThenClose<Result: Sendable>(
-        _ body: (inout DeviceLinkEvents, DeviceLinkWriter) async throws -> Result
+        _ body: (inout ConduitEvents, ConduitWriter) async throws -> Result
     ) async throws -> Result {
         try await stream.executeThenClose { inbound, outbound in
             let box = IteratorBox(inbound.makeAsyncIterator())
-            var events = DeviceLinkEvents { try await box.next() }
-            return try await body(&events, DeviceLinkWriter { try await outbound.write(contentsOf: $0) })
+            var events = ConduitEvents { try await box.next() }
+            return try await body(&events, ConduitWriter { try await outbound.write(contentsOf: $0) })
         }
     }
 

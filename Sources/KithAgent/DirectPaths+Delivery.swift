@@ -32,7 +32,7 @@ struct DirectDeliveries {
     }
 }
 
-extension DirectLinks {
+extension DirectPaths {
     /// Sends a note or notice directly and waits for the sibling's Ack (it has committed it);
     /// false when there is no direct path, it does not fit a datagram, or no Ack came. On false
     /// the caller sends it through the relay; a late direct copy is harmless (both are idempotent).
