@@ -134,6 +134,7 @@ extension Agent {
         }
         let (to, text) = (params.to, params.text)
         guard text.utf8.count <= 16384 else { throw AgentError(.invalidRequest, "a note or message is at most 16384 bytes") }
+        guard !text.allSatisfy(\.isWhitespace) else { throw AgentError(.invalidRequest, "the text is empty: nothing was sent") }
         guard to != session.deviceID else { throw AgentError(.invalidRequest, "that is this device") }
         let id = secureRandomBytes(16), sentAt = now()
         let items: [AgentStore.OutboxItem]
@@ -210,6 +211,10 @@ extension Agent {
         guard !contact.isEmpty else { throw AgentError(.invalidRequest, "name the contact's account") }
         if let problem = AccountRules.problem(withName: contact) { throw AgentError(.invalidRequest, problem) }
         guard contact != session.account else { throw AgentError(.invalidRequest, "that is your own account") }
+        if params is ContactRemoveRequest, try !store.contacts().contains(where: { $0.account == contact }) {
+            // The server answers Ack for nothing removed too: say so here instead of "removed".
+            throw AgentError(.unknownDevice, "\(contact) is not a contact, nor a request either way: nothing to remove")
+        }
         guard let connection, !connection.isClosed else {
             throw AgentError(.serverUnreachable, "the server is not reachable now; contacts change only through it")
         }

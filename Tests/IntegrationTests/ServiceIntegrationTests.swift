@@ -135,6 +135,22 @@ import Testing
         #expect(again.status == 3 && again.stderr.contains("no agent is running"), "nothing to stop is said, not reported done")
     }
 
+    @Test func nothingFalseForAnEmptyNoteOrAContactThatIsNone() async throws {
+        let server = try await ServerHarness.start()
+        let alice = AgentHarness("alice", root: temporaryDirectory("nothing-false"))
+        try await alice.start()
+        _ = try alice.login(server)
+        let empty = try KithProcess.run(["send", "bob", "  ", "--profile", alice.profile.path])
+        #expect(empty.status == 1 && empty.stderr.contains("the text is empty: nothing was sent"), "\(empty.stderr)")
+        #expect(try alice.cli(["status"], as: StatusResult.self).pendingNotes == 0, "nothing was queued")
+        let none = try KithProcess.run(["contacts", "remove", "bob", "--profile", alice.profile.path])
+        #expect(none.status == 1 && none.stderr.contains("bob is not a contact, nor a request either way"), "\(none.stderr)")
+        _ = try alice.cli(["contacts", "add", "bob"], as: EmptyResult.self)
+        try await alice.eventually("the request to show") { try alice.cli(["contacts"], as: ContactsResult.self).contacts.count == 1 }
+        let withdrawn = try KithProcess.run(["contacts", "remove", "bob", "--profile", alice.profile.path])
+        #expect(withdrawn.status == 0, "an open request is withdrawn: \(withdrawn.stderr)")
+    }
+
     @Test func aSecondServerOnOneDataFolderRefusesToStart() async throws {
         let server = try await ServerHarness.start()
         let second = try KithProcess.run(["server", "--data", server.directory.path, "--listen", "127.0.0.1:0"])
