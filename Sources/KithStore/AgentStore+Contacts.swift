@@ -61,13 +61,6 @@ extension AgentStore {
         }
     }
 
-    public func contactDevice(id: String) throws -> Device? {
-        try database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM contact_device WHERE owner = ? AND id = ?", arguments: [owner, id])
-                .map(Self.device)
-        }
-    }
-
     static func device(_ row: Row) -> Device {
         Device(id: row["id"], name: row["name"], terminalType: TerminalType(rawValue: UInt8(row["terminalType"] as Int)),
                key: [UInt8](row["key"] as Data), online: row["online"],

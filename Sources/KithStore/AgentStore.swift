@@ -220,14 +220,6 @@ public final class AgentStore: Sendable {
         }
     }
 
-    /// Every account this device has logged in to, with whether it holds a session now.
-    public func accounts() throws -> [(owner: String, account: String, invite: String, loggedIn: Bool)] {
-        try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT owner, account, invite, token IS NOT NULL AS loggedIn FROM account_session ORDER BY owner")
-                .map { ($0["owner"], $0["account"], $0["invite"], $0["loggedIn"]) }
-        }
-    }
-
     /// The UDP port the agent last bound, so its siblings' cached addresses for it stay right
     /// across restarts (the LAN keeps working without the server).
     public func udpPort() throws -> Int? {
