@@ -19,15 +19,25 @@ public enum APICodec {
         }
     }
 
-    private struct Head: Decodable { var method: String }
+    private struct Head: Decodable {
+        var method: String
+        var account: String?
+    }
     private struct Line<Params: Codable>: Codable {
         var method: String
+        var account: String?
         var params: Params?
     }
 
-    /// `{"method":"send","params":{"text":"hi","to":"alice-MP-1"}}` and a newline.
-    public static func encode<R: APIRequest>(_ request: R) throws -> [UInt8] {
-        try line(Line(method: R.method.rawValue, params: request))
+    /// `{"method":"send","params":{"text":"hi","to":"alice-MP-1"}}` and a newline; with
+    /// `account`, the request is for that account of the agent (§Accounts) instead of the default one.
+    public static func encode<R: APIRequest>(_ request: R, account: String? = nil) throws -> [UInt8] {
+        try line(Line(method: R.method.rawValue, account: account, params: request))
+    }
+
+    /// The account a request line names; nil: the agent's default account.
+    public static func account(of line: [UInt8]) -> String? {
+        (try? JSONDecoder().decode(Head.self, from: Data(line)))?.account
     }
 
     /// The method a request line names.

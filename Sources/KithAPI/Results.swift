@@ -28,6 +28,8 @@ public struct StatusResult: Codable, Sendable, Equatable {
     /// Messages and rosters from contacts refused since the agent started: from devices their
     /// primary did not approve, or signed by keys their chain does not prove.
     public var refusedFromContacts: Int?
+    /// Every account this agent holds, the default one (the fields above) first.
+    public var accounts: [AccountSummary]?
 
     public init(profile: String, agentVersion: String, pid: Int32, fingerprint: String, server: String? = nil,
                 connected: Bool, account: String? = nil, deviceID: String? = nil,
@@ -52,6 +54,30 @@ public struct StatusResult: Codable, Sendable, Equatable {
         self.roster = roster
         self.primary = primary
         self.refusedFromContacts = refusedFromContacts
+    }
+}
+
+/// One account an agent holds, as `status` lists it.
+public struct AccountSummary: Codable, Sendable, Equatable {
+    public var account: String
+    /// The account with its server's key (`alice@3f2a…`): what `account` in a request names when
+    /// one account name is on two servers.
+    public var owner: String
+    public var server: String?
+    public var deviceID: String?
+    public var connected: Bool
+    public var role: String?
+    public var lastError: String?
+
+    public init(account: String, owner: String, server: String? = nil, deviceID: String? = nil, connected: Bool,
+                role: String? = nil, lastError: String? = nil) {
+        self.account = account
+        self.owner = owner
+        self.server = server
+        self.deviceID = deviceID
+        self.connected = connected
+        self.role = role
+        self.lastError = lastError
     }
 }
 

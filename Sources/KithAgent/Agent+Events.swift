@@ -1,6 +1,7 @@
 import KithAPI
 
-/// The local API's event stream: each subscriber gets every event published after it subscribed.
+/// The local API's event stream: each subscriber gets every event published after it
+/// subscribed, of every account (each event names its account).
 extension Agent {
     public func subscribe() -> AsyncStream<AgentEvent> {
         let (stream, continuation) = AsyncStream.makeStream(of: AgentEvent.self, bufferingPolicy: .bufferingNewest(10_000))
@@ -15,10 +16,7 @@ extension Agent {
         subscribers[id] = nil
     }
 
-    /// Sends `event`, marked with the account it belongs to, to every subscriber.
     func publish(_ event: AgentEvent) {
-        var event = event
-        event.account = event.account ?? rosterBook?.account
         for continuation in subscribers.values { continuation.yield(event) }
     }
 }

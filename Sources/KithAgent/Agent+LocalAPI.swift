@@ -2,63 +2,79 @@ import KithAPI
 import Logging
 
 /// The local API as a table from method to handler (Protocol/local-api.md): each handler decodes
-/// its own request type, runs the agent's method, and encodes the answer. A new method is a
-/// request type in KithAPI, a method on the agent, and one row here.
+/// its own request type, runs the method on the account the line names (or on the agent, for the
+/// few that are not an account's), and encodes the answer. A new method is a request type in
+/// KithAPI, a method on `AccountContext`, and one row here.
 extension Agent {
     typealias Handler = @Sendable (Agent, [UInt8]) async -> [UInt8]
 
     static let handlers: [AgentMethod: Handler] = {
         var table: [AgentMethod: Handler] = [:]
-        func on<R: APIRequest>(_: R.Type, _ body: @escaping @Sendable (Agent, R) async throws -> R.Result) {
+        /// A method of the agent itself (its status, accounts coming), given the account the line names.
+        func onAgent<R: APIRequest>(_: R.Type, _ body: @escaping @Sendable (Agent, R, String?) async throws -> R.Result) {
             table[R.method] = { agent, line in
-                do {
-                    let request = try APICodec.request(R.self, from: line)
-                    return APICodec.encode(AgentResponse(result: try await body(agent, request)))
-                } catch let problem as APICodec.RequestProblem {
-                    return APICodec.encode(AgentResponse<R.Result>(error: AgentError(.invalidRequest, problem.description)))
-                } catch let error as AgentError {
-                    return APICodec.encode(AgentResponse<R.Result>(error: error))
-                } catch {
-                    agent.logger.error("\(R.method.rawValue) failed: \(error)")
-                    return APICodec.encode(AgentResponse<R.Result>(error: AgentError(.internalError, "\(error)")))
+                await respond(R.self, to: line, agent: agent) { try await body(agent, $0, APICodec.account(of: line)) }
+            }
+        }
+        /// A method of one account: the one the line names (`account`), or the default one.
+        func on<R: APIRequest>(_: R.Type, _ body: @escaping @Sendable (AccountContext, R) async throws -> R.Result) {
+            table[R.method] = { agent, line in
+                await respond(R.self, to: line, agent: agent) { request in
+                    try await body(try await agent.context(for: APICodec.account(of: line)), request)
                 }
             }
         }
-        on(StatusRequest.self) { agent, _ in await agent.status() }
-        on(SignupRequest.self) { agent, request in try await agent.signup(request) }
-        on(LoginRequest.self) { agent, request in try await agent.login(request) }
-        on(LogoutRequest.self) { agent, _ in try await agent.logout() }
-        on(DevicesRequest.self) { agent, _ in try await agent.devices() }
-        on(SendRequest.self) { agent, request in try await agent.send(request) }
-        on(InboxRequest.self) { agent, request in try await agent.inbox(request) }
-        on(ReadRequest.self) { agent, request in try await agent.read(request) }
-        on(ContactsRequest.self) { agent, _ in try await agent.contacts() }
-        on(ContactAddRequest.self) { agent, request in try await agent.contactChange(request) }
-        on(ContactAcceptRequest.self) { agent, request in try await agent.contactChange(request) }
-        on(ContactRemoveRequest.self) { agent, request in try await agent.contactChange(request) }
-        on(ContactVerifyRequest.self) { agent, request in try await agent.contactVerify(request) }
-        on(ContactTrustRequest.self) { agent, request in try await agent.contactTrust(request) }
-        on(DiscoverRequest.self) { agent, _ in try await agent.discover() }
-        on(PushRequest.self) { agent, request in try await agent.push(request) }
-        on(TransfersRequest.self) { agent, _ in try await agent.transferList() }
-        on(TransferRequest.self) { agent, request in try await agent.transferAction(request) }
-        on(AcceptRequest.self) { agent, request in try await agent.transferAction(request) }
-        on(RejectRequest.self) { agent, request in try await agent.transferAction(request) }
-        on(RosterRequest.self) { agent, _ in try await agent.rosterInfo() }
-        on(ApproveDeviceRequest.self) { agent, request in try await agent.approve(request.to) }
-        on(AutoApproveRequest.self) { agent, request in try await agent.autoApprove(request.duration ?? "off") }
-        on(DenyRequest.self) { agent, request in try await agent.deny(request.to) }
-        on(UnlinkRequest.self) { agent, request in try await agent.unlink(request.to) }
-        on(HandOverRequest.self) { agent, request in try await agent.handOver(to: request.to) }
-        on(RecoverRequest.self) { agent, request in try await agent.recover(request.text) }
-        on(PolicyShowRequest.self) { agent, request in try await agent.policyShow(request.to) }
-        on(PolicySetRequest.self) { agent, request in try await agent.policySet(request.to, request.settings) }
+        onAgent(StatusRequest.self) { agent, _, account in try await agent.status(of: account) }
+        onAgent(SignupRequest.self) { agent, request, _ in try await agent.signup(request) }
+        onAgent(LoginRequest.self) { agent, request, _ in try await agent.login(request) }
+        on(LogoutRequest.self) { account, _ in try await account.logout() }
+        on(DevicesRequest.self) { account, _ in try await account.devices() }
+        on(SendRequest.self) { account, request in try await account.send(request) }
+        on(InboxRequest.self) { account, request in try await account.inbox(request) }
+        on(ReadRequest.self) { account, request in try await account.read(request) }
+        on(ContactsRequest.self) { account, _ in try await account.contacts() }
+        on(ContactAddRequest.self) { account, request in try await account.contactChange(request) }
+        on(ContactAcceptRequest.self) { account, request in try await account.contactChange(request) }
+        on(ContactRemoveRequest.self) { account, request in try await account.contactChange(request) }
+        on(ContactVerifyRequest.self) { account, request in try await account.contactVerify(request) }
+        on(ContactTrustRequest.self) { account, request in try await account.contactTrust(request) }
+        on(DiscoverRequest.self) { account, _ in try await account.discover() }
+        on(PushRequest.self) { account, request in try await account.push(request) }
+        on(TransfersRequest.self) { account, _ in try await account.transferList() }
+        on(TransferRequest.self) { account, request in try await account.transferAction(request) }
+        on(AcceptRequest.self) { account, request in try await account.transferAction(request) }
+        on(RejectRequest.self) { account, request in try await account.transferAction(request) }
+        on(RosterRequest.self) { account, _ in try await account.rosterInfo() }
+        on(ApproveDeviceRequest.self) { account, request in try await account.approve(request.to) }
+        on(AutoApproveRequest.self) { account, request in try await account.autoApprove(request.duration ?? "off") }
+        on(DenyRequest.self) { account, request in try await account.deny(request.to) }
+        on(UnlinkRequest.self) { account, request in try await account.unlink(request.to) }
+        on(HandOverRequest.self) { account, request in try await account.handOver(to: request.to) }
+        on(RecoverRequest.self) { account, request in try await account.recover(request.text) }
+        on(PolicyShowRequest.self) { account, request in try await account.policyShow(request.to) }
+        on(PolicySetRequest.self) { account, request in try await account.policySet(request.to, request.settings) }
         table[.events] = { _, _ in
             APICodec.encode(AgentResponse<EmptyResult>(
                 error: AgentError(.invalidRequest, "events is a stream: send it as the first line of a connection")))
         }
         return table
     }()
+
+    /// Decodes `line` as `R`, runs `body`, and encodes its result or error as one response line.
+    private static func respond<R: APIRequest>(_: R.Type, to line: [UInt8], agent: Agent,
+                                               _ body: (R) async throws -> R.Result) async -> [UInt8] {
+        do {
+            let request = try APICodec.request(R.self, from: line)
+            return APICodec.encode(AgentResponse(result: try await body(request)))
+        } catch let problem as APICodec.RequestProblem {
+            return APICodec.encode(AgentResponse<R.Result>(error: AgentError(.invalidRequest, problem.description)))
+        } catch let error as AgentError {
+            return APICodec.encode(AgentResponse<R.Result>(error: error))
+        } catch {
+            agent.logger.error("\(R.method.rawValue) failed: \(error)")
+            return APICodec.encode(AgentResponse<R.Result>(error: AgentError(.internalError, "\(error)")))
+        }
+    }
 
     /// Answers one request line with one response line (newline included).
     public func handle(_ line: [UInt8]) async -> [UInt8] {

@@ -32,6 +32,10 @@ actor DirectPaths {
     private var outbound: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>?
     /// Datagrams for the socket, written in order by one task (a stream's segments must not overtake each other).
     private var sendQueue: AsyncStream<[AddressedEnvelope<ByteBuffer>]>.Continuation?
+    /// The bound socket, its tick timer, and whether `stop` ended them for good.
+    private var socket: (any Channel)?
+    private var ticker: Task<Void, Never>?
+    private var stopped = false
     private(set) var localAddress: SocketAddress?
     var peers: [String: Peer] = [:]
     /// Which session goes to whom, and which one each sibling is sent on: the decisions.
@@ -57,10 +61,10 @@ actor DirectPaths {
 
     // MARK: - The socket
 
-    /// Binds the UDP socket and serves it until the process ends.
+    /// Binds the UDP socket and serves it until `stop` (or the process ends).
     func start(host: String, port: Int, group: any EventLoopGroup) async throws {
         try await bind(host: host, port: port, group: group)
-        Task {
+        ticker = Task {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(100))
                 self.tick()
@@ -85,6 +89,7 @@ actor DirectPaths {
                 }
             }
         localAddress = channel.channel.localAddress
+        socket = channel.channel
         logger.info("UDP for direct paths on \(localAddress?.description ?? "?")")
         let bound = localAddress?.port ?? port
         Task {
@@ -95,6 +100,7 @@ actor DirectPaths {
                 }
             }
             self.setOutbound(nil)
+            guard await !self.stopped else { return }
             self.logger.warning("the UDP socket closed; binding port \(bound) again")
             while !Task.isCancelled {
                 do {
@@ -105,6 +111,13 @@ actor DirectPaths {
                 }
             }
         }
+    }
+
+    /// Closes the socket for good: the account is gone from this agent.
+    func stop() async {
+        stopped = true
+        ticker?.cancel()
+        try? await socket?.close()
     }
 
     private func setOutbound(_ writer: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>?) {

@@ -8,18 +8,42 @@ import KithWire
 ///
 /// Everything that belongs to an account carries an **owner** (`AgentStore.owner(account:invite:)`:
 /// the account and its server's key), and every such method reads and writes the current owner's
-/// rows only: two accounts on one device never see each other's data. `use(owner:)` switches the
-/// current account of this store and of everything that shares it (today the agent holds one
-/// account at a time: the one it logged in last).
+/// rows only: two accounts on one device never see each other's data. The agent gives each account
+/// its own view (`view(owner:)`) of one open store; the store it opened first reads the default
+/// account's rows (the one logged in last).
 public final class AgentStore: Sendable {
     let database: DatabaseQueue
     private let current: CurrentOwner
 
     public init(path: String) throws {
         database = try openDatabase(path: path, migrator: Self.migrator)
-        current = CurrentOwner(try database.read { db in
-            try String.fetchOne(db, sql: "SELECT value FROM setting WHERE key = 'owner'") ?? ""
-        })
+        current = CurrentOwner(try database.read { db in try Self.defaultOwner(db) })
+    }
+
+    private init(database: DatabaseQueue, owner: String) {
+        self.database = database
+        current = CurrentOwner(owner)
+    }
+
+    /// The same store, reading and writing `owner`'s rows: what each account of the agent holds.
+    public func view(owner: String) -> AgentStore { AgentStore(database: database, owner: owner) }
+
+    /// The accounts with a session, the default one first: the ones the agent connects at start.
+    public func loggedInOwners() throws -> [String] {
+        try database.read { db in
+            let preferred = try Self.defaultOwner(db)
+            let owners = try String.fetchAll(db, sql: """
+                SELECT owner FROM account_session WHERE token IS NOT NULL AND expiresAtMillis IS NOT NULL ORDER BY owner
+                """)
+            return owners.filter { $0 == preferred } + owners.filter { $0 != preferred }
+        }
+    }
+
+    /// The account a request that names none is for: the one logged in last.
+    public func defaultOwner() throws -> String { try database.read { db in try Self.defaultOwner(db) } }
+
+    private static func defaultOwner(_ db: Database) throws -> String {
+        try String.fetchOne(db, sql: "SELECT value FROM setting WHERE key = 'owner'") ?? ""
     }
 
     /// The account whose rows this store reads and writes.
@@ -220,15 +244,19 @@ public final class AgentStore: Sendable {
         }
     }
 
-    /// The UDP port the agent last bound, so its siblings' cached addresses for it stay right
-    /// across restarts (the LAN keeps working without the server).
+    /// The UDP port the current account's direct paths last bound, so its siblings' cached
+    /// addresses for it stay right across restarts (the LAN keeps working without the server).
+    /// A store from before accounts had their own ports has one for the whole device.
     public func udpPort() throws -> Int? {
-        try database.read { db in try Int.fetchOne(db, sql: "SELECT value FROM setting WHERE key = 'udpPort'") }
+        try database.read { db in
+            try Int.fetchOne(db, sql: "SELECT value FROM setting WHERE key = ?", arguments: [revisionKey("udpPort")])
+                ?? Int.fetchOne(db, sql: "SELECT value FROM setting WHERE key = 'udpPort'")
+        }
     }
 
     public func saveUDPPort(_ port: Int) throws {
         try database.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES ('udpPort', ?)", arguments: [port])
+            try db.execute(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)", arguments: [revisionKey("udpPort"), port])
         }
     }
 

@@ -22,6 +22,8 @@ func fail(_ message: String, status: Int32 = ExitStatus.failed) -> ExitCode {
 /// The CLI's only way to the agent: one JSON request line over the profile's Unix socket.
 struct AgentClient {
     let paths: AgentPaths
+    /// The account of the agent the requests are for; nil: its default one (logged in last).
+    var account: String? = nil
 
     func call<R: APIRequest>(_ request: R, timeout: Int = 60) throws -> R.Result {
         let fd = try open(timeout: timeout)
@@ -87,7 +89,7 @@ struct AgentClient {
     }
 
     private func send(_ request: some APIRequest, _ fd: Int32) throws {
-        let line = try APICodec.encode(request)
+        let line = try APICodec.encode(request, account: account)
         let sent = line.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
         guard sent == line.count else { throw fail("the agent closed the connection") }
     }
@@ -123,8 +125,9 @@ struct LineReader {
     }
 }
 
-/// `--profile` and `--json`, shared by the verbs that talk to the agent.
-struct ClientOptions: ParsableArguments {
+/// `--profile` and `--json`: what every verb that talks to the agent takes. `kith login` and
+/// `kith signup` take only these (their `--account` is the account to log in to or create).
+struct ProfileClientOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The profile: a name under ~/.local/share/kith, or a directory path. Default: $KITH_PROFILE or 'default'.",
                                valueName: "name"))
     var profile: String?
@@ -142,6 +145,23 @@ struct ClientOptions: ParsableArguments {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         Console.line(String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self))
     }
+}
+
+/// `--profile`, `--json` and `--account`: the verbs that act for one of the agent's accounts.
+struct ClientOptions: ParsableArguments {
+    @OptionGroup var common: ProfileClientOptions
+
+    @Option(help: ArgumentHelp("""
+        Which of the agent's accounts: its name, or name@serverkey when one name is on two servers \
+        (`kith status` lists them). Default: the account logged in last.
+        """, valueName: "account"))
+    var account: String?
+
+    var json: Bool { common.json }
+    var paths: AgentPaths { common.paths }
+    var client: AgentClient { AgentClient(paths: paths, account: account) }
+
+    func output<T: Encodable>(_ value: T, human: () -> Void) { common.output(value, human: human) }
 }
 
 /// "12 s ago", "3 min ago", for people.

@@ -18,7 +18,7 @@ extension Kith {
                 """
         )
 
-        @OptionGroup var options: ClientOptions
+        @OptionGroup var options: ProfileClientOptions
 
         @Argument(help: "The server's invite, kith://HOST:PORT/#KEY (printed by `kith server`).")
         var invite: String
@@ -63,7 +63,7 @@ extension Kith {
             abstract: "Create an account on a server that allows it (started with --open-signup).",
             discussion: "Then log in with `kith login`. The password is read from --password-file, standard input or a prompt.")
 
-        @OptionGroup var options: ClientOptions
+        @OptionGroup var options: ProfileClientOptions
 
         @Argument(help: "The server's invite, kith://HOST:PORT/#KEY.")
         var invite: String
@@ -122,6 +122,13 @@ extension Kith {
                     Console.line("refused:  \(refused) message(s) or roster(s) from contacts' devices their roster does not approve; see the log and `kith contacts`")
                 }
                 if let error = s.lastError { Console.line("problem:  \(error)") }
+                if let accounts = s.accounts, accounts.count > 1 {
+                    let listed = accounts.enumerated().map { index, a in
+                        "\(a.account) on \(a.server.flatMap { try? Invite(parsing: $0) }.map { "\($0.host):\($0.port)" } ?? "?")"
+                            + " (\(a.connected ? "connected" : "not connected")\(index == 0 ? ", default" : ""))"
+                    }
+                    Console.line("accounts: \(listed.joined(separator: "; ")); --account NAME picks one")
+                }
             }
         }
 

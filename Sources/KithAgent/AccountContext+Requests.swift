@@ -6,29 +6,27 @@ import KithStore
 import KithWire
 
 /// The local API's methods (Protocol/local-api.md).
-extension Agent {
+extension AccountContext {
+    /// This account in `status`'s list.
+    func summary() -> AccountSummary {
+        let session = try? store.session()
+        let owner = store.owner
+        return AccountSummary(account: session?.account ?? String(owner.split(separator: "@").first ?? ""), owner: owner,
+                              server: session?.invite ?? (try? store.invite()) ?? nil, deviceID: session?.deviceID,
+                              connected: connection != nil && connectedSession != nil,
+                              role: session == nil ? nil : rosterRole, lastError: lastError)
+    }
+
     func status() -> StatusResult {
         let session = try? store.session()
         return StatusResult(
-            profile: paths.profile, agentVersion: KithVersion.software, pid: ProcessInfo.processInfo.processIdentifier,
+            profile: profile, agentVersion: KithVersion.software, pid: ProcessInfo.processInfo.processIdentifier,
             fingerprint: identity.publicKey.fingerprint.description, server: session?.invite ?? (try? store.invite()) ?? nil,
             connected: connection != nil && connectedSession != nil, account: session?.account, deviceID: session?.deviceID,
             sessionExpiresAtMillis: session?.expiresAtMillis, pendingNotes: (try? store.pendingOutgoingCount()) ?? 0,
             heldNotices: (try? store.heldNoticeCount()) ?? 0, sentDirect: sentDirect, sentThroughServer: sentThroughServer,
             lastError: lastError, role: session == nil ? nil : rosterRole, roster: rosterBook?.current?.label,
             primary: rosterBook?.current?.primary.deviceID, refusedFromContacts: refusedFromContacts)
-    }
-
-    func signup(_ params: SignupRequest) async throws -> EmptyResult {
-        let (invite, account, password) = (params.invite, params.account, params.password)
-        let connection = try await connect(invite: invite)
-        defer { Task { await connection.close() } }
-        let answer = try await connection.request(.signup(.init(account: account, password: password))).message
-        guard answer == .ack(.init()) else {
-            throw AgentError(.serverRefused, "the server refused the sign-up: \(Self.describe(answer))")
-        }
-        logger.info("signed up \(account)")
-        return EmptyResult()
     }
 
     func login(_ params: LoginRequest) async throws -> LoginResultAPI {

@@ -8,7 +8,7 @@ import KithWire
 
 /// The local API's approval, unlink, hand-over, recovery and policy requests: each checks what
 /// this device may do, signs the next document, and publishes it (Agent+Roster).
-extension Agent {
+extension AccountContext {
     func rosterInfo(note: String? = nil, recoveryKey: String? = nil) throws -> RosterResult {
         guard let session = try store.session() else {
             throw AgentError(.notLoggedIn, "this device is not logged in; run `kith login`")

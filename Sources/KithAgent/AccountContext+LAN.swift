@@ -7,7 +7,7 @@ import KithStore
 /// LAN discovery in the agent (spec §LAN discovery): announce, browse, and hand the addresses of
 /// services that claim to be a sibling to the path machine as `lan` candidates. The claim is
 /// checked by the handshake against the key in the device list; anything else is only listed.
-extension Agent {
+extension AccountContext {
     /// A `_kith._udp` service seen on the LAN.
     struct Discovered: Sendable {
         var name: String

@@ -7,7 +7,7 @@ import KithWire
 
 /// The agent's side of direct paths: it gives `DirectPaths` the siblings and their candidates,
 /// tells the server this device's own, and commits what arrives directly.
-extension Agent {
+extension AccountContext {
     /// Hands the siblings in the stored device list, with their candidates, to the direct paths.
     func updateDirectPaths() async {
         guard let directPaths = directPaths, let me = (try? store.session())??.deviceID else { return }

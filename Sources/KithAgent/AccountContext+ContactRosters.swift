@@ -9,7 +9,7 @@ import KithWire
 /// stores what it accepts before acting, seals messages only for the devices the held roster
 /// lists and takes messages only from them. The server's `ContactDevices` gives presence, never
 /// trust. The decisions are the book's; this file carries them out.
-extension Agent {
+extension AccountContext {
     /// Restores every contact's book from the store.
     func loadContactBooks() {
         var books: [String: ContactRosterBook] = [:]

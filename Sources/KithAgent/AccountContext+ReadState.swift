@@ -8,7 +8,7 @@ import KithWire
 /// viewed here is turned viewed on the account's other devices by a Viewed notice, and notices
 /// from them are applied here. `ReadState` decides; the store carries each decision out in one
 /// transaction, before the payload that caused it is acknowledged.
-extension Agent {
+extension AccountContext {
     /// Commits a message from a contact's device, viewed already if a held notice or the
     /// contact's "viewed up to" mark covers it.
     func receive(_ chat: Chat, code: UInt64, from sender: String) throws {

@@ -9,7 +9,7 @@ import NIOCore
 
 /// File transfers (spec §File transfer): the agent's part is wiring — the TCP listener beside the
 /// UDP socket, transit offers from the server, and the local API; `Transfers` does the rest.
-extension Agent {
+extension AccountContext {
     func startTransfers() async {
         let transfers = Transfers(
             store: store, keys: identity.noiseKeyPair, logger: logger, settings: settings.transfers, group: group, now: now,

@@ -9,7 +9,7 @@ import KithWire
 /// and a `PolicyBook`, feeds them what the server and siblings send, stores every accepted
 /// document before acting on it, and gives sessions, messages and files only to the devices
 /// the held roster lists. The decisions are the books'; this file carries them out.
-extension Agent {
+extension AccountContext {
     /// Restores the books from the store for the device that is logged in.
     func loadRosterBooks() {
         approvalWindow.close()
