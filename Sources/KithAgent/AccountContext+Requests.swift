@@ -59,9 +59,8 @@ extension AccountContext {
             recoveryKey = await makeFirstRoster(account: result.account, deviceID: result.deviceID, name: Self.truncated(name, bytes: 64),
                                                 on: connection)
         }
-        await self.connection?.close()
         lastError = nil
-        signalWakeForLogin()
+        await server?.reconnect()
         if settings.lanDiscovery { await startLANDiscovery() }
         logger.info("logged in as \(result.deviceID)")
         return LoginResultAPI(account: result.account, deviceID: result.deviceID, role: rosterRole,

@@ -7,7 +7,7 @@ import KithStore
 import KithWire
 
 /// The local API's approval, unlink, hand-over, recovery and policy requests: each checks what
-/// this device may do, signs the next document, and publishes it (Agent+Roster).
+/// this device may do, signs the next document, and publishes it (AccountContext+Roster).
 extension AccountContext {
     func rosterInfo(note: String? = nil, recoveryKey: String? = nil) throws -> RosterResult {
         guard let session = try store.session() else {

@@ -56,19 +56,14 @@ actor AccountContext {
     /// Messages and rosters refused from contacts since the agent started (`kith status`).
     var refusedFromContacts = 0
 
+    /// Connects, resumes, keeps alive and reconnects; set in `start`.
+    var server: ServerConnection?
+    /// The server connection while the session is up, and that session.
     var connection: ClientConnection?
     var connectedSession: AgentStore.Session?
     var lastError: String?
-    /// The last server connection failure logged at notice level, and when.
-    var lastLoggedLinkError: (line: String, atMillis: UInt64)?
     var flushing = false
     var flushAgain = false
-    private var wake: AsyncStream<Void>.Continuation?
-    private var backoffSleep: Task<Void, Never>?
-    private var serverTask: Task<Void, Never>?
-
-    /// Keepalive interval: the server marks a device offline after 15 s of silence (spec §Sessions).
-    static let keepalive: Duration = .seconds(5)
 
     init(profile: String, store: AgentStore, identity: DeviceIdentity, logger: Logger, settings: AgentSettings,
          group: any EventLoopGroup, now: @escaping @Sendable () -> UInt64, emit: @escaping @Sendable (AgentEvent) -> Void) {
@@ -106,115 +101,22 @@ actor AccountContext {
             if settings.lanDiscovery { await startLANDiscovery() }
         }
         await startTransfers()
-        startServerConnection()
+        let server = ServerConnection(owner: self, dialer: ServerDialer(keys: identity.noiseKeyPair, group: group),
+                                      logger: logger, now: now)
+        self.server = server
+        await server.start()
     }
 
     /// Before the process exits (SIGTERM, SIGINT): the server connection closes, and the store's
     /// write-ahead log is folded into the database. Everything acknowledged is committed already;
     /// transfers continue from their last durable step at the next start.
     func stop() async {
-        serverTask?.cancel()
-        backoffSleep?.cancel()
-        wake?.finish()
-        await connection?.close()
+        await server?.stop()
         await directPaths?.stop()
         do { try store.checkpoint() } catch { logger.warning("store checkpoint on stop failed: \(error)") }
     }
 
-    /// Starts the server connection; returns at once.
-    private func startServerConnection() {
-        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        wake = continuation
-        serverTask = Task { await self.runServerConnection(wakes: stream) }
-    }
-
     // MARK: - The server connection
-
-    private func runServerConnection(wakes: AsyncStream<Void>) async {
-        var backoff = Backoff()
-        var wakeIterator = wakes.makeAsyncIterator()
-        while !Task.isCancelled {
-            guard let session = try? store.session() else {
-                _ = await wakeIterator.next()  // not logged in: wait for `kith login`
-                continue
-            }
-            do {
-                try await runSession(session)
-                backoff.reset()  // the session was up; a fresh start after it ends
-            } catch let failure as AgentError where failure.code == .notLoggedIn {
-                lastError = failure.message
-                continue
-            } catch {
-                lastError = "server: \(error)"
-                // A long outage says so once, and again every ten minutes, not at every retry.
-                let line = "server connection: \(error)"
-                if line != lastLoggedLinkError?.line || now() >= (lastLoggedLinkError?.atMillis ?? 0) + 600_000 {
-                    logger.notice("\(line)")
-                    lastLoggedLinkError = (line, now())
-                } else {
-                    logger.debug("\(line)")
-                }
-            }
-            connection = nil
-            connectedSession = nil
-            try? store.markAllOffline()
-            let delay = backoff.nextDelayMillis { Double.random(in: 0...1) }
-            // Sleep before the next attempt; a new login cancels the sleep.
-            let sleeper = Task { _ = try? await Task.sleep(for: .milliseconds(delay)) }
-            backoffSleep = sleeper
-            await sleeper.value
-            backoffSleep = nil
-        }
-    }
-
-    /// After `kith login`: start the server connection now, whether it waits for a login or sleeps in backoff.
-    func signalWakeForLogin() {
-        wake?.yield()
-        backoffSleep?.cancel()
-    }
-
-    /// One connection: resume with the token, then serve it until it closes.
-    private func runSession(_ session: AgentStore.Session) async throws {
-        let connection = try await connect(invite: session.invite)
-        let answer = try await connection.request(.resume(.init(token: session.token))).message
-        switch answer {
-        case .loginResult:
-            break
-        case .errorMessage(let error) where error.code == ErrorCode.sessionExpired.rawValue:
-            try? store.clearSession()
-            await connection.close()
-            throw AgentError(.notLoggedIn, "the server ended this device's session; run `kith login` again")
-        default:
-            await connection.close()
-            throw AgentError(.serverRefused, "the server refused the session: \(Self.describe(answer))")
-        }
-        self.connection = connection
-        connectedSession = session
-        lastError = nil
-        lastLoggedLinkError = nil
-        logger.info("connected to \(session.invite) as \(session.deviceID)")
-        let keepalive = Task { [weak self] in await self?.keepAlive(connection) }
-        defer { keepalive.cancel() }
-        Task { await self.flushOutbox() }
-        Task { await self.reportEndpoints(connection, invite: session.invite) }
-        for await envelope in connection.unsolicited {
-            await handleServerMessage(envelope.message, session: session, connection: connection)
-        }
-        logger.info("disconnected from the server")
-    }
-
-    private func keepAlive(_ connection: ClientConnection) async {
-        while !Task.isCancelled && !connection.isClosed {
-            try? await Task.sleep(for: Self.keepalive)
-            do {
-                _ = try await connection.request(.ping(.init(nonce: UInt64.random(in: 0...UInt64.max))), timeout: .seconds(10))
-            } catch {
-                logger.notice("keepalive failed (\(error)); reconnecting")
-                await connection.close()
-                return
-            }
-        }
-    }
 
     func connect(invite text: String) async throws -> ClientConnection {
         try await ServerDialer(keys: identity.noiseKeyPair, group: group).connect(invite: text)
@@ -222,7 +124,8 @@ actor AccountContext {
 
     // MARK: - From the server
 
-    private func handleServerMessage(_ message: Message, session: AgentStore.Session, connection: ClientConnection) async {
+    /// Carries out what one message from the server asks, in the order messages came.
+    func handleServerMessage(_ message: Message, session: AgentStore.Session, connection: ClientConnection) async {
         switch message {
         case .deviceList(let list):
             let devices = list.devices.map(Self.device)

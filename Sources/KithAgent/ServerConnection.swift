@@ -1,0 +1,153 @@
+import KithAPI
+import KithCore
+import KithNet
+import KithStore
+import KithWire
+import Logging
+
+/// What a `ServerConnection` asks of the account it serves, and tells it.
+protocol ServerConnectionOwner: Actor {
+    /// The session to resume; nil while the account is logged out.
+    func sessionToResume() -> AgentStore.Session?
+    /// The server accepted the session: the account may send on `connection` until `disconnected`.
+    func connected(_ connection: ClientConnection, session: AgentStore.Session) async
+    /// An unsolicited message from the server, in the order it came.
+    func received(_ message: Message, session: AgentStore.Session, connection: ClientConnection) async
+    /// The connection ended or could not be made; `problem` says why (nil: it closed after working).
+    func disconnected(problem: String?) async
+    /// The server ended the session for good: the account must log in again.
+    func sessionEnded(_ reason: String) async
+}
+
+/// An account's connection to its server: connect, resume the session with its token, keep it
+/// alive, and after a failure try again with backoff; a long outage is logged once (and every ten
+/// minutes), not at every retry. It does not know what the messages mean: those go to its owner.
+///
+/// One per account session: the wire authenticates one device session per connection (spec
+/// §Sessions), so two accounts on one server have two connections today; linked accounts (one
+/// connection for several accounts) will change that here, and nowhere else.
+actor ServerConnection {
+    private weak var owner: (any ServerConnectionOwner)?
+    private let dialer: ServerDialer
+    private let logger: Logger
+    private let now: @Sendable () -> UInt64
+    private var wake: AsyncStream<Void>.Continuation?
+    private var backoffSleep: Task<Void, Never>?
+    private var loop: Task<Void, Never>?
+    private var current: ClientConnection?
+    /// The last failure logged at notice level, and when.
+    private var lastLogged: (line: String, atMillis: UInt64)?
+
+    /// Keepalive interval: the server marks a device offline after 15 s of silence (spec §Sessions).
+    static let keepalive: Duration = .seconds(5)
+
+    init(owner: any ServerConnectionOwner, dialer: ServerDialer, logger: Logger, now: @escaping @Sendable () -> UInt64) {
+        self.owner = owner
+        self.dialer = dialer
+        self.logger = logger
+        self.now = now
+    }
+
+    /// Starts connecting (or waiting for a login); returns at once.
+    func start() {
+        let (wakes, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        wake = continuation
+        loop = Task { await self.run(wakes: wakes) }
+    }
+
+    /// After a login: connect now, whether waiting for a login or sleeping in backoff. The
+    /// connection of an earlier session closes.
+    func reconnect() async {
+        await current?.close()
+        wake?.yield()
+        backoffSleep?.cancel()
+    }
+
+    /// Closes the connection for good.
+    func stop() async {
+        loop?.cancel()
+        backoffSleep?.cancel()
+        wake?.finish()
+        await current?.close()
+    }
+
+    private func run(wakes: AsyncStream<Void>) async {
+        var backoff = Backoff()
+        var wakeIterator = wakes.makeAsyncIterator()
+        while !Task.isCancelled {
+            guard let owner else { return }
+            guard let session = await owner.sessionToResume() else {
+                guard await wakeIterator.next() != nil else { return }  // not logged in: wait for a login
+                continue
+            }
+            var problem: String?
+            do {
+                try await serve(session, owner: owner)
+                backoff.reset()  // the session was up; a fresh start after it ends
+            } catch let ended as AgentError where ended.code == .notLoggedIn {
+                await owner.sessionEnded(ended.message)
+                continue
+            } catch {
+                problem = "server: \(error)"
+                logOutage("server connection: \(error)")
+            }
+            current = nil
+            await owner.disconnected(problem: problem)
+            let delay = backoff.nextDelayMillis { Double.random(in: 0...1) }
+            // Sleep before the next attempt; a new login cancels the sleep.
+            let sleeper = Task { _ = try? await Task.sleep(for: .milliseconds(delay)) }
+            backoffSleep = sleeper
+            await sleeper.value
+            backoffSleep = nil
+        }
+    }
+
+    /// A long outage says so once, and again every ten minutes, not at every retry.
+    private func logOutage(_ line: String) {
+        if line != lastLogged?.line || now() >= (lastLogged?.atMillis ?? 0) + 600_000 {
+            logger.notice("\(line)")
+            lastLogged = (line, now())
+        } else {
+            logger.debug("\(line)")
+        }
+    }
+
+    /// One connection: resume with the token, then hand what arrives to the owner until it closes.
+    private func serve(_ session: AgentStore.Session, owner: any ServerConnectionOwner) async throws {
+        let connection = try await dialer.connect(invite: session.invite)
+        let answer = try await connection.request(.resume(.init(token: session.token))).message
+        switch answer {
+        case .loginResult:
+            break
+        case .errorMessage(let error) where error.code == ErrorCode.sessionExpired.rawValue:
+            await connection.close()
+            throw AgentError(.notLoggedIn, "the server ended this device's session; run `kith login` again")
+        default:
+            await connection.close()
+            throw AgentError(.serverRefused, "the server refused the session: \(AccountContext.describe(answer))")
+        }
+        current = connection
+        lastLogged = nil
+        logger.info("connected to \(session.invite) as \(session.deviceID)")
+        let keepalive = Task { [logger] in await Self.keepAlive(connection, logger: logger) }
+        defer { keepalive.cancel() }
+        await owner.connected(connection, session: session)
+        for await envelope in connection.unsolicited {
+            await owner.received(envelope.message, session: session, connection: connection)
+        }
+        logger.info("disconnected from the server")
+    }
+
+    private static func keepAlive(_ connection: ClientConnection, logger: Logger) async {
+        while !Task.isCancelled && !connection.isClosed {
+            try? await Task.sleep(for: keepalive)
+            do {
+                _ = try await connection.request(.ping(.init(nonce: UInt64.random(in: 0...UInt64.max))), timeout: .seconds(10))
+            } catch {
+                logger.notice("keepalive failed (\(error)); reconnecting")
+                await connection.close()
+                return
+            }
+        }
+    }
+}
