@@ -68,29 +68,23 @@ extension Transfers {
     private nonisolated func receive(_ offer: CheckedOffer, from sender: String, token: UInt64,
                                      events: inout ConduitEvents, outbound: ConduitWriter) async {
         let id = offer.transferID
-        guard var record = await incoming(offer, from: sender) else {
+        guard var (record, actions) = await incoming(offer, from: sender) else {
             logger.warning("refused an offer from \(sender): its id names another transfer")
             try? await outbound.write(Envelope(.fileCancel(.init(transferID: id, reason: "this id names another transfer"))))
             return
         }
-        func answer(_ state: FileAnswerState, verified: [UInt32] = [], reason: String? = nil) async throws {
-            try await outbound.write(Envelope(.fileAnswer(.init(transferID: id, state: state, verified: verified,
-                                                                reason: reason.map { String($0.prefix(1000)) }))))
-        }
+        let stream = ReceivingStream(id: id, outbound: outbound)
         do {
-            while record.state == .waiting {
-                try await answer(.waiting)
+            while actions.contains(.sendAnswer(.waiting, reason: nil)) {
+                try await stream.perform(actions)
                 guard let decided = await decision(id, token: token) else { return }
                 record = decided
+                actions = decided.machine.reply
             }
-            switch record.state {
-            case .rejected: try await answer(.rejected, reason: record.reason)
-            case .expired: try await answer(.expired, reason: record.reason)
-            case .complete: try await answer(.complete)
-            case .failed, .cancelled:
-                try await outbound.write(Envelope(.fileCancel(.init(transferID: id, reason: record.reason))))
-            case .active, .paused, .offering, .waiting:
-                try await receiveData(offer, record: record, token: token, events: &events, answer: answer, outbound: outbound)
+            if actions.contains(.startData) {
+                try await receiveData(offer, record: record, token: token, events: &events, stream: stream)
+            } else {
+                try await stream.perform(actions)
             }
         } catch {
             logger.info("transfer \(id.hexString.prefix(8)) stream ended: \(error)")
@@ -98,12 +92,10 @@ extension Transfers {
     }
 
     private nonisolated func receiveData(_ offer: CheckedOffer, record: TransferRecord, token: UInt64,
-                                         events: inout ConduitEvents,
-                                         answer: (FileAnswerState, [UInt32], String?) async throws -> Void,
-                                         outbound: ConduitWriter) async throws {
+                                         events: inout ConduitEvents, stream: ReceivingStream) async throws {
         let id = offer.transferID
         guard let folder = record.folder, let staging = record.staging else {
-            await finish(id, .failed, reason: "no landing folder")
+            try await stream.perform(await handle(id, .failed(reason: "no landing folder")))
             return
         }
         let landing = LandingFiles(folder: folder, staging: staging)
@@ -119,7 +111,7 @@ extension Transfers {
                 try landing.makeFolders(Self.landedComponents(entry.components, landed)[...])
             }
         } catch let error as FileSystemError {
-            return try await pause(id, error, landing: landing, remaining: offer.totalBytes, answer: answer)
+            return try await pause(id, error, landing: landing, remaining: offer.totalBytes, stream: stream)
         }
         // Progress counts only what the partial copies really hold (a crash, a lost store write).
         var progress = record.progress
@@ -137,12 +129,15 @@ extension Transfers {
         let remaining = offer.totalBytes - min(offer.totalBytes, receiver.verifiedBytes)
         if let free = landing.freeBytes(), free < min(remaining, offer.chunkSize * 2) {
             let error = FileSystemError(operation: "write", path: folder, code: ENOSPC)
-            return try await pause(id, error, landing: landing, remaining: remaining, answer: answer)
+            return try await pause(id, error, landing: landing, remaining: remaining, stream: stream)
         }
-        await update(id) { $0.state = .active; $0.reason = nil }
-        try await answer(.accepted, receiver.verified, nil)
+        let accepted = await handle(id, .canWrite)
+        guard accepted.contains(.sendAnswer(.accepted, reason: nil)) else { return }  // it ended meanwhile
+        try await stream.perform(accepted, verified: receiver.verified)
 
-        /// Makes written data durable, then the progress, then tells the sender.
+        /// Makes written data durable, then the progress, then tells the sender how far `file` is.
+        /// Other files' counts only catch the record up with what the partial copies hold (after
+        /// a crash): the sender learns those from the next `accepted`.
         func commit(_ file: Int?) async throws {
             try landing.sync()
             guard let state = await ownedState(id, token), !state.isFinished else { return }
@@ -153,9 +148,11 @@ extension Transfers {
                                           Array(entry.chunkHashes[savedHashes[index]...]))
                 savedHashes[index] = entry.chunkHashes.count
             }
-            await update(id) { $0.progress = progress }
-            if let file {
-                try await outbound.write(Envelope(.fileProgress(.init(file: UInt32(file), verifiedChunks: progress[file].verifiedChunks))))
+            let held = await self.record(id)?.progress ?? []
+            for (index, entry) in progress.enumerated() where !entry.complete
+                && (index == file || index >= held.count || held[index].verifiedChunks != entry.verifiedChunks) {
+                let actions = await handle(id, .progress(file: index, verifiedChunks: entry.verifiedChunks, complete: false))
+                if index == file { try await stream.perform(actions) }
             }
         }
         do {
@@ -166,15 +163,14 @@ extension Transfers {
                 case .fileData(let data): actions = try receiver.receive(data)
                 case .fileEnd(let end): actions = try receiver.end(end)
                 case .fileCancel(let cancel):
-                    await finish(id, .cancelled, reason: "the sender cancelled: \(cancel.reason ?? "no reason given")")
-                    landing.removeStaging()
+                    try await stream.perform(await handle(id, .peerCancelled(reason: cancel.reason)), landing: landing)
                     return
                 default: continue
                 }
                 // Another stream took the transfer, or it ended here (rejected, cancelled): stop.
                 guard let state = await ownedState(id, token) else { return }
                 if state.isFinished {
-                    try? await outbound.write(Envelope(.fileCancel(.init(transferID: id, reason: "the receiver ended it (\(state.rawValue))"))))
+                    try? await stream.perform([.sendCancel(reason: "the receiver ended it (\(state.rawValue))")])
                     landing.removeStaging()
                     return
                 }
@@ -190,19 +186,13 @@ extension Transfers {
                         let name = try landing.place(file: file, components: components, mode: entry.mode)
                         if components.count == 1 { landed[entry.components[0]] = name }
                         receiver.placed(file)
-                        let progress = receiver.progress, names = landed
-                        await update(id) { $0.progress = progress; $0.landed = names }
-                        try await outbound.write(Envelope(.fileProgress(.init(file: UInt32(file),
-                            verifiedChunks: progress[file].verifiedChunks, complete: true))))
-                        if receiver.isComplete {
-                            landing.removeStaging()
-                            try? store.deleteChunkHashes(id: id)
-                            await finish(id, .complete)
-                            try await answer(.complete, [], nil)
-                        }
+                        let names = landed
+                        let placed = await handle(id, .progress(file: file, verifiedChunks: receiver.progress[file].verifiedChunks,
+                                                                complete: true)) { $0.landed = names }
+                        try await stream.perform(placed, landing: landing)
                     case .reportComplete(let file):
-                        try await outbound.write(Envelope(.fileProgress(.init(file: UInt32(file),
-                            verifiedChunks: receiver.progress[file].verifiedChunks, complete: true))))
+                        try await stream.perform([.sendProgress(file: file, verifiedChunks: receiver.progress[file].verifiedChunks,
+                                                                complete: true)])
                     }
                 }
             }
@@ -214,30 +204,25 @@ extension Transfers {
             try? await commit(nil)
             logger.warning("transfer \(id.hexString.prefix(8)) from \(record.peer): \(error)")
             if error.fatal {
-                await finish(id, .failed, reason: error.description)
-                landing.removeStaging()
-                try? await outbound.write(Envelope(.fileCancel(.init(transferID: id, reason: String(error.description.prefix(1000))))))
+                try? await stream.perform(await handle(id, .failed(reason: error.description)), landing: landing)
             }
         } catch let error as FileSystemError {
             receiver.streamEnded()
             try? await commit(nil)
             try await pause(id, error, landing: landing, remaining: offer.totalBytes - min(offer.totalBytes, receiver.verifiedBytes),
-                            answer: answer)
+                            stream: stream)
         }
     }
 
     /// Cannot write: disk full pauses (the partial files stay; the sender retries), anything else fails.
     private nonisolated func pause(_ id: [UInt8], _ error: FileSystemError, landing: LandingFiles, remaining: UInt64,
-                                   answer: (FileAnswerState, [UInt32], String?) async throws -> Void) async throws {
+                                   stream: ReceivingStream) async throws {
         guard error.isNoSpace else {
-            await finish(id, .failed, reason: error.description)
-            try await answer(.rejected, [], "the receiver cannot write: \(error)")
-            return
+            return try await stream.perform(await handle(id, .cannotWrite(reason: error.description)), landing: landing)
         }
         let reason = "no space left on the receiver's disk in \(landing.folder) (\(remaining) bytes still to come)"
         logger.warning("transfer \(id.hexString.prefix(8)) paused: \(reason)")
-        await update(id) { $0.state = .paused; $0.reason = reason }
-        try await answer(.paused, [], reason)
+        try await stream.perform(await handle(id, .diskFull(reason: reason)), landing: landing)
     }
 
     /// An entry's path with its first component as it landed (" (1)" if the name was taken).
@@ -245,5 +230,33 @@ extension Transfers {
         var out = components
         if let name = landed[components[0]] { out[0] = name }
         return out
+    }
+}
+
+/// The receiving stream's part of what a transfer's machine decides: the messages to the sender
+/// and the partial copies. The record's part is done already (`Transfers.handle`).
+struct ReceivingStream {
+    let id: [UInt8]
+    let outbound: ConduitWriter
+
+    /// `verified` goes with an `accepted` answer; `landing` holds the partial copies, if open.
+    func perform(_ actions: [TransferMachine.Action], verified: [UInt32] = [], landing: LandingFiles? = nil) async throws {
+        for action in actions {
+            switch action {
+            case .sendAnswer(let state, let reason):
+                try await outbound.write(Envelope(.fileAnswer(.init(transferID: id, state: state,
+                                                                    verified: state == .accepted ? verified : [],
+                                                                    reason: reason.map { String($0.prefix(1000)) }))))
+            case .sendProgress(let file, let chunks, let complete):
+                try await outbound.write(Envelope(.fileProgress(.init(file: UInt32(file), verifiedChunks: chunks,
+                                                                      complete: complete ? true : nil))))
+            case .sendCancel(let reason):
+                try await outbound.write(Envelope(.fileCancel(.init(transferID: id, reason: reason.map { String($0.prefix(1000)) }))))
+            case .deletePartials:
+                landing?.removeStaging()
+            default:
+                continue
+            }
+        }
     }
 }

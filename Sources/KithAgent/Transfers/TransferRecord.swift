@@ -7,20 +7,6 @@ import KithWire
 /// One file transfer, either way, as this agent keeps it: the plan, where it lands, and how far
 /// it got. Stored whole as JSON (AgentStore+Transfers) at every step that must survive a crash.
 struct TransferRecord: Codable, Sendable {
-    enum State: String, Codable, Sendable {
-        /// Sender: looking for a stream to the receiver, or sending the offer.
-        case offering
-        /// Either side: the receiver's user is asked.
-        case waiting
-        /// Data flows (or will as soon as a stream is up again).
-        case active
-        /// The receiver cannot write (disk full); retried.
-        case paused
-        case complete, rejected, expired, failed, cancelled
-
-        var isFinished: Bool { [.complete, .rejected, .expired, .failed, .cancelled].contains(self) }
-    }
-
     struct Entry: Codable, Sendable {
         var path: String
         var size: UInt64
@@ -35,7 +21,8 @@ struct TransferRecord: Codable, Sendable {
     var id: [UInt8]
     var outgoing: Bool
     var peer: String
-    var state: State
+    /// With `reason`, `deadlineMillis`, `finishedMillis` and `progress`: changed only through `machine`.
+    var state: TransferMachine.State
     var reason: String?
     /// `direct` or `ask`; stored by name, as it always was.
     @StoredByName var requested: ReceivePermission
@@ -57,6 +44,22 @@ struct TransferRecord: Codable, Sendable {
     var folder: String?
     var staging: String?
     var landed: [String: String] = [:]
+
+    /// The transfer's state and the facts its changes depend on, as a machine; setting it keeps
+    /// what the machine decided (the record stores them as it always did, for older records).
+    var machine: TransferMachine {
+        get {
+            TransferMachine(direction: outgoing ? .sending : .receiving, state: state, reason: reason, ttlSeconds: ttlSeconds,
+                            deadlineMillis: deadlineMillis, finishedMillis: finishedMillis, progress: progress)
+        }
+        set {
+            state = newValue.state
+            reason = newValue.reason
+            deadlineMillis = newValue.deadlineMillis
+            finishedMillis = newValue.finishedMillis
+            progress = newValue.progress
+        }
+    }
 
     var idHex: String { id.hexString }
     var totalBytes: UInt64 { entries.reduce(0) { $0 + $1.size } }

@@ -23,10 +23,7 @@ extension Transfers {
         var backoff = Backoff(baseMillis: 500, capMillis: 30_000)
         while !Task.isCancelled {
             guard let record = await record(id), !record.state.isFinished else { return }
-            if record.state == .waiting, let deadline = record.deadlineMillis, now() >= deadline {
-                await finish(id, .expired, reason: "the receiver did not answer in time")
-                return
-            }
+            if await handle(id, .tick).contains(.stopData) { return }  // the receiver did not answer in time
             var outcome = Outcome.retry(nil)
             do {
                 let (stream, path) = try await openStream(to: record.peer)
@@ -40,9 +37,7 @@ extension Transfers {
             case .switchPath: backoff.reset(); continue
             case .retry(let reason):
                 await setPath(id, nil)
-                if let reason, await self.record(id)?.state != .paused {
-                    await update(id) { $0.reason = reason }
-                }
+                guard await handle(id, .streamEnded(reason: reason)).contains(.sendOffer) else { return }
             }
             let delay = backoff.nextDelayMillis { Double.random(in: 0...1) }
             try? await Task.sleep(for: .milliseconds(delay))
@@ -98,43 +93,21 @@ extension Transfers {
                     guard case .envelope(let envelope) = event else { continue }
                     switch envelope.message {
                     case .fileAnswer(let answer) where answer.transferID == id:
-                        switch answer.state {
-                        case .waiting:
-                            await update(id) {
-                                $0.state = .waiting
-                                $0.reason = nil
-                                $0.deadlineMillis = $0.deadlineMillis ?? now() + UInt64($0.ttlSeconds) * 1000 + Self.senderGraceMillis
-                            }
-                        case .accepted:
-                            await update(id) { $0.state = .active; $0.reason = nil; $0.deadlineMillis = nil }
-                            if !sending {
+                        for action in await handle(id, .answer(answer.state, reason: answer.reason)) {
+                            switch action {
+                            case .startData where !sending:
                                 sending = true
                                 let verified = answer.verified
                                 group.addTask { await self.sendData(record, verified: verified, outbound: outbound, channel: channel) }
+                            case .closeStream: return .retry(nil)
+                            case .stopData, .ignored: return .finished
+                            default: continue
                             }
-                        case .rejected:
-                            await finish(id, .rejected, reason: answer.reason ?? "the receiver rejected it")
-                            return .finished
-                        case .expired:
-                            await finish(id, .expired, reason: answer.reason ?? "nobody answered the offer in time")
-                            return .finished
-                        case .paused:
-                            await update(id) { $0.state = .paused; $0.reason = "the receiver paused: " + (answer.reason ?? "it cannot write") }
-                            return .retry(nil)
-                        case .complete:
-                            await update(id) { record in
-                                for index in record.progress.indices { record.progress[index].complete = true }
-                                record.state = .complete
-                                record.reason = nil
-                            }
-                            return .finished
-                        case .unknown(let state):
-                            return .retry("the receiver answered with unknown state \(state)")
                         }
                     case .fileProgress(let progress):
                         await progressed(id, progress)
                     case .fileCancel(let cancel):
-                        await finish(id, .failed, reason: "the receiver ended it: \(cancel.reason ?? "no reason given")")
+                        await handle(id, .peerCancelled(reason: cancel.reason))
                         return .finished
                     case .errorMessage(let error):
                         return .retry("the receiver refused: \(error.message ?? "error \(error.code)")")
@@ -226,8 +199,11 @@ extension Transfers {
     private nonisolated func failSending(_ id: [UInt8], reason: String, outbound: ConduitWriter,
                                          channel: ConduitHandle) async {
         logger.error("transfer \(id.hexString.prefix(8)) failed: \(reason)")
-        await finish(id, .failed, reason: reason)
-        try? await outbound.write(Envelope(.fileCancel(.init(transferID: id, reason: String(reason.prefix(1000))))))
-        channel.close()
+        for action in await handle(id, .failed(reason: reason)) {
+            if case .sendCancel(let reason) = action {
+                try? await outbound.write(Envelope(.fileCancel(.init(transferID: id, reason: reason.map { String($0.prefix(1000)) }))))
+            }
+        }
+        channel.close()  // also when it was over already: this stream's data stops
     }
 }

@@ -50,8 +50,9 @@ public struct TransferSettings: Sendable {
 }
 
 /// Every file transfer of this device, both ways (spec §File transfer). The actor owns the
-/// records and their state changes; streams are driven outside it (TransferSending,
-/// TransferReceiving) and report here, so no file I/O waits on the actor.
+/// records and carries out what each transfer's `TransferMachine` decides for them (store writes,
+/// events, expiry timers); streams are driven outside it (TransferSending, TransferReceiving),
+/// send their events through it and carry out the stream's actions, so no file I/O waits on the actor.
 actor Transfers {
     let store: AgentStore
     let keys: KeyPair
@@ -59,6 +60,8 @@ actor Transfers {
     let settings: TransferSettings
     let group: any EventLoopGroup
     let now: @Sendable () -> UInt64
+    /// How expiry timers wait (tests pass one that does not).
+    let sleep: @Sendable (Duration) async throws -> Void
     let environment: TransferEnvironment
 
     private var records: [[UInt8]: TransferRecord] = [:]
@@ -72,17 +75,16 @@ actor Transfers {
     private var nextToken: UInt64 = 0
     private var switching: Set<[UInt8]> = []
 
-    /// Grace the sender gives an offer beyond its time to live, for clocks and slow links.
-    static let senderGraceMillis: UInt64 = 30_000
-
     init(store: AgentStore, keys: KeyPair, logger: Logger, settings: TransferSettings, group: any EventLoopGroup,
-         now: @escaping @Sendable () -> UInt64, environment: TransferEnvironment) {
+         now: @escaping @Sendable () -> UInt64, sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
+         environment: TransferEnvironment) {
         self.store = store
         self.keys = keys
         self.logger = logger
         self.settings = settings
         self.group = group
         self.now = now
+        self.sleep = sleep
         self.environment = environment
     }
 
@@ -93,7 +95,7 @@ actor Transfers {
             records[record.id] = record
             // Silence counts only while this agent runs: a receiver that was off is not a silent sender.
             if !record.outgoing { records[record.id]?.touchedMillis = now() }
-            if record.outgoing { startRun(record.id) } else if record.state == .waiting { scheduleExpiry(record) }
+            onStreams(record.id, handle(record.id, .restarted))
         }
         try? store.deleteChunkHashesOfFinishedTransfers()
         Task { [weak self] in
@@ -108,11 +110,9 @@ actor Transfers {
     /// when to look again (hourly, sooner for short limits).
     @discardableResult
     func abandonSilentIncoming() -> UInt64 {
-        let t = now()
-        for record in records.values where !record.outgoing && !record.state.isFinished && record.state != .waiting
-            && owners[record.id] == nil && t > (record.touchedMillis ?? record.createdMillis) + settings.abandonAfterMillis {
-            finish(record.id, .failed, reason: "the sender was not heard from for \(settings.abandonAfterMillis / 3_600_000) h")
-            if let staging = record.staging { try? FileManager.default.removeItem(atPath: staging) }
+        for record in records.values where !record.outgoing && !record.state.isFinished && owners[record.id] == nil {
+            let since = record.touchedMillis ?? record.createdMillis
+            onStreams(record.id, handle(record.id, .silence(sinceMillis: since, limitMillis: settings.abandonAfterMillis)))
         }
         return min(3_600_000, max(1000, settings.abandonAfterMillis / 10))
     }
@@ -121,44 +121,78 @@ actor Transfers {
 
     func record(_ id: [UInt8]) -> TransferRecord? { records[id] }
 
-    /// Changes a record and commits it before anything acts on the change.
+    /// Runs `event` through the transfer's machine, applies `change` with what it decided, and
+    /// carries out the record's actions (store write, chunk hashes, the API's event, an expiry
+    /// timer). Returns every action: the stream's are the caller's to carry out.
     @discardableResult
-    func update(_ id: [UInt8], _ change: (inout TransferRecord) -> Void) -> TransferRecord? {
-        guard var record = records[id] else { return nil }
-        let before = record.state, reason = record.reason
+    func handle(_ id: [UInt8], _ event: TransferMachine.Event,
+                with change: (inout TransferRecord) -> Void = { _ in }) -> [TransferMachine.Action] {
+        guard var record = records[id] else { return [.ignored] }
+        let t = now()
+        let actions = record.machine.handle(event, now: t)
+        guard actions != [.ignored] else { return actions }
         change(&record)
-        record.touchedMillis = now()
-        if before.isFinished {  // a final state stays (a late answer must not undo a cancel)
-            record.state = before
-            record.reason = reason
-        }
-        if record.state.isFinished && record.finishedMillis == nil {
-            record.finishedMillis = now()
-            try? store.deleteChunkHashes(id: id)  // only a resume needs them
-        }
+        if actions.contains(.persist) { record.touchedMillis = t }
         records[id] = record
-        do { try store.saveTransfer(record.stored) } catch { logger.error("cannot store transfer \(record.idHex): \(error)") }
-        if before != record.state {
-            let why = record.reason.map { " (\($0))" } ?? ""
-            logger.info("transfer \(record.idHex.prefix(8)) \(record.outgoing ? "to" : "from") \(record.peer): \(record.state.rawValue)\(why)")
-            let event = AgentEvent(event: .transfer, from: record.peer, transfer: record.idHex, state: record.state.rawValue)
-            Task { await environment.publish(event) }
-        }
-        return record
+        carryOut(actions, record)
+        return actions
     }
 
-    func insert(_ record: TransferRecord) throws {
+    /// The record's part of a machine's actions.
+    private func carryOut(_ actions: [TransferMachine.Action], _ record: TransferRecord) {
+        for action in actions {
+            switch action {
+            case .persist:
+                do { try store.saveTransfer(record.stored) } catch { logger.error("cannot store transfer \(record.idHex): \(error)") }
+            case .forgetChunkHashes:
+                try? store.deleteChunkHashes(id: record.id)  // only a resume needs them
+            case .publish(let state):
+                let why = record.reason.map { " (\($0))" } ?? ""
+                logger.info("transfer \(record.idHex.prefix(8)) \(record.outgoing ? "to" : "from") \(record.peer): \(state.rawValue)\(why)")
+                let event = AgentEvent(event: .transfer, from: record.peer, transfer: record.idHex, state: state.rawValue)
+                Task { await environment.publish(event) }
+            case .scheduleExpiry(let deadline):
+                scheduleExpiry(record.id, at: deadline)
+            default:
+                continue
+            }
+        }
+    }
+
+    /// The stream's part of actions for an event that came from outside any stream (the user, a
+    /// timer, the roster): a stream waiting for the user's answer gives it (from the record), a
+    /// transfer that is over has its streams closed and its partial copies deleted, an outgoing
+    /// one runs.
+    private func onStreams(_ id: [UInt8], _ actions: [TransferMachine.Action]) {
+        for action in actions {
+            switch action {
+            case .sendAnswer, .startData: decided(id)
+            case .sendOffer: startRun(id)
+            case .stopData:
+                sending[id]?.close()
+                owners[id]?.channel.close()  // data may be flowing: it stops
+            case .deletePartials:
+                if let staging = records[id]?.staging { try? FileManager.default.removeItem(atPath: staging) }
+            default: continue
+            }
+        }
+    }
+
+    /// A new transfer, committed (else the error is thrown), then the rest of the record's part
+    /// of its machine's first actions.
+    private func insert(_ record: TransferRecord, _ actions: [TransferMachine.Action]) throws {
         try store.saveTransfer(record.stored)
         records[record.id] = record
-        Task { await environment.publish(AgentEvent(event: .transfer, from: record.peer, transfer: record.idHex,
-                                                    state: record.state.rawValue)) }
+        carryOut(actions.filter { $0 != .persist }, record)
     }
 
-    func finish(_ id: [UInt8], _ state: TransferRecord.State, reason: String? = nil) {
-        update(id) {
-            $0.state = state
-            $0.reason = reason
-        }
+    /// Changes what is not the machine's (where files landed) and commits it.
+    func update(_ id: [UInt8], _ change: (inout TransferRecord) -> Void) {
+        guard var record = records[id] else { return }
+        change(&record)
+        record.touchedMillis = now()
+        records[id] = record
+        do { try store.saveTransfer(record.stored) } catch { logger.error("cannot store transfer \(record.idHex): \(error)") }
     }
 
     /// Counts bytes for the rate shown while it runs (the last few seconds).
@@ -196,12 +230,7 @@ actor Transfers {
 
     /// The receiver reported progress on a file.
     func progressed(_ id: [UInt8], _ progress: FileProgress) {
-        guard let record = records[id], Int(progress.file) < record.progress.count else { return }
-        let file = Int(progress.file)
-        records[id]?.progress[file].verifiedChunks = progress.verifiedChunks
-        if progress.complete == true {
-            update(id) { $0.progress[file].complete = true }
-        }
+        handle(id, .progress(file: Int(progress.file), verifiedChunks: progress.verifiedChunks, complete: progress.complete == true))
         sample(id)
     }
 
@@ -216,43 +245,37 @@ actor Transfers {
 
     // MARK: - Receiving
 
-    /// The record of an offer arriving: the existing one, or a new one as the policy decides;
-    /// nil when the id names another transfer (another sender, another direction, other entries).
-    func incoming(_ offer: CheckedOffer, from sender: String) -> TransferRecord? {
-        if var record = records[offer.transferID] ?? storedRecord(offer.transferID) {
+    /// The record of an offer arriving, and what its machine makes of it (its answer among
+    /// them): the existing one, or a new one as the policy decides; nil when the id names another
+    /// transfer (another sender, another direction, other entries).
+    func incoming(_ offer: CheckedOffer, from sender: String) -> (record: TransferRecord, actions: [TransferMachine.Action])? {
+        if let record = records[offer.transferID] ?? storedRecord(offer.transferID) {
             guard !record.outgoing, record.peer == sender, record.chunkSize == offer.chunkSize,
                   record.entries.map(\.path) == offer.entries.map(\.path),
                   record.entries.map(\.size) == offer.entries.map(\.size) else { return nil }
             records[record.id] = record
-            if record.state == .waiting, let deadline = record.deadlineMillis, now() >= deadline {
-                record = update(record.id) { $0.state = .expired; $0.reason = "nobody answered the offer in time" } ?? record
-            }
-            return record
+            let actions = handle(record.id, .offer)
+            return (records[record.id] ?? record, actions)
         }
         let decision = (governingPolicy ?? settings.policy).decide(sender: sender, isSibling: true, requested: offer.requested)
         let t = now()
+        let (machine, actions) = TransferMachine.receive(ttlSeconds: offer.ttlSeconds,
+                                                         progress: offer.entries.map { .init(complete: $0.isFolder) },
+                                                         decision: decision, now: t)
         var record = TransferRecord(
-            id: offer.transferID, outgoing: false, peer: sender, state: .active, reason: nil, requested: offer.requested,
+            id: offer.transferID, outgoing: false, peer: sender, state: machine.state, reason: nil, requested: offer.requested,
             ttlSeconds: offer.ttlSeconds, chunkSize: offer.chunkSize, createdMillis: t, deadlineMillis: nil,
             entries: offer.entries.map { .init(path: $0.path, size: $0.size, mode: $0.mode, isFolder: $0.isFolder) },
-            progress: offer.entries.map { .init(complete: $0.isFolder) })
-        switch decision {
-        case .land(let folder):
+            progress: machine.progress)
+        record.machine = machine
+        if case .land(let folder) = decision {
             // A policy's folder is absolute, or relative to the receive folder (Protocol/roster.md §Policies).
             record.folder = folder.map { $0.hasPrefix("/") ? $0 : settings.receiveFolder + "/" + $0 } ?? settings.receiveFolder
-        case .ask:
-            record.state = .waiting
-            record.deadlineMillis = t + UInt64(offer.ttlSeconds) * 1000
-        case .reject(let reason):
-            record.state = .rejected
-            record.reason = reason
-            record.finishedMillis = t
         }
         if let folder = record.folder { record.staging = folder + "/" + CheckedOffer.stagingPrefix + record.idHex }
-        do { try insert(record) } catch { logger.error("cannot store an incoming offer: \(error)") }
-        if record.state == .waiting { scheduleExpiry(record) }
+        do { try insert(record, actions) } catch { logger.error("cannot store an incoming offer: \(error)") }
         logger.info("offer \(record.idHex.prefix(8)) from \(sender): \(offer.entries.count) entries, \(offer.totalBytes) bytes, \(record.state.rawValue)")
-        return record
+        return (record, actions)
     }
 
     private func storedRecord(_ id: [UInt8]) -> TransferRecord? {
@@ -283,7 +306,7 @@ actor Transfers {
     func owns(_ id: [UInt8], _ token: UInt64) -> Bool { owners[id]?.token == token }
 
     /// The transfer's state if the stream with `token` still owns it; nil if another took it.
-    func ownedState(_ id: [UInt8], _ token: UInt64) -> TransferRecord.State? {
+    func ownedState(_ id: [UInt8], _ token: UInt64) -> TransferMachine.State? {
         owns(id, token) ? records[id]?.state : nil
     }
 
@@ -308,20 +331,13 @@ actor Transfers {
         waiters.removeValue(forKey: id)?.resume()
     }
 
-    private func scheduleExpiry(_ record: TransferRecord) {
-        guard let deadline = record.deadlineMillis else { return }
-        let id = record.id, wait = deadline > now() ? deadline - now() : 0
+    /// The machine's `scheduleExpiry`: a `tick` at the deadline.
+    private func scheduleExpiry(_ id: [UInt8], at deadline: UInt64) {
+        let wait = deadline > now() ? deadline - now() : 0
         Task {
-            try? await Task.sleep(for: .milliseconds(wait))
-            self.expire(id)
+            try? await sleep(.milliseconds(wait))
+            self.onStreams(id, self.handle(id, .tick))
         }
-    }
-
-    private func expire(_ id: [UInt8]) {
-        guard let record = records[id], record.state == .waiting, let deadline = record.deadlineMillis else { return }
-        guard now() >= deadline else { return scheduleExpiry(record) }  // the clock went back: not yet
-        finish(id, .expired, reason: "nobody answered the offer in time")
-        decided(id)
     }
 
     /// Connections that have not yet authenticated and offered: bounded, so strangers who can
@@ -358,27 +374,18 @@ actor Transfers {
         }
         let landing = folder ?? settings.receiveFolder
         guard landing.hasPrefix("/") else { throw AgentError(.invalidRequest, "the folder must be an absolute path") }
-        update(record.id) {
-            $0.state = .active
+        onStreams(record.id, handle(record.id, .accept) {
             $0.folder = landing
             $0.staging = landing + "/" + CheckedOffer.stagingPrefix + $0.idHex
-        }
-        decided(record.id)
+        })
         return info(records[record.id] ?? record)
     }
 
     func reject(_ prefix: String) throws -> TransferInfo {
         let record = try find(prefix)
         guard !record.state.isFinished else { throw AgentError(.invalidRequest, "transfer \(prefix) is \(record.state.rawValue) already") }
-        if record.outgoing {
-            finish(record.id, .cancelled, reason: "cancelled on this device")
-            sending[record.id]?.close()
-        } else {
-            finish(record.id, .rejected, reason: "the receiver's user rejected it")
-            decided(record.id)
-            owners[record.id]?.channel.close()  // data may be flowing: it stops
-            if let staging = record.staging { try? FileManager.default.removeItem(atPath: staging) }
-        }
+        records[record.id] = records[record.id] ?? record
+        onStreams(record.id, handle(record.id, record.outgoing ? .cancel(reason: "cancelled on this device") : .reject))
         return info(records[record.id] ?? record)
     }
 
@@ -387,10 +394,8 @@ actor Transfers {
     func cancelAll(with peer: String, reason: String) {
         let stored = ((try? store.transfers()) ?? []).compactMap { try? JSONDecoder().decode(TransferRecord.self, from: $0.record) }
         for record in stored.map({ records[$0.id] ?? $0 }) where record.peer == peer && !record.state.isFinished {
-            finish(record.id, .cancelled, reason: reason)
-            sending[record.id]?.close()
-            owners[record.id]?.channel.close()
-            if !record.outgoing, let staging = record.staging { try? FileManager.default.removeItem(atPath: staging) }
+            records[record.id] = record
+            onStreams(record.id, handle(record.id, .cancel(reason: reason)))
             logger.info("transfer \(record.idHex.prefix(8)) with \(peer) cancelled: \(reason)")
         }
     }
@@ -424,16 +429,17 @@ extension Transfers {
     /// A new outgoing transfer: committed, then its run starts.
     func push(_ entries: [TransferRecord.Entry], to peer: String, receive: ReceivePermission,
               ttlSeconds: UInt32?) throws -> TransferInfo {
+        let (machine, actions) = TransferMachine.send(ttlSeconds: ttlSeconds ?? settings.offerTTLSeconds,
+                                                      progress: entries.map { .init(complete: $0.isFolder) })
         let record = TransferRecord(
-            id: (0..<16).map { _ in UInt8.random(in: 0...255) }, outgoing: true, peer: peer, state: .offering, reason: nil,
-            requested: receive, ttlSeconds: ttlSeconds ?? settings.offerTTLSeconds, chunkSize: CheckedOffer.defaultChunkSize,
-            createdMillis: now(), deadlineMillis: nil, entries: entries,
-            progress: entries.map { .init(complete: $0.isFolder) })
+            id: (0..<16).map { _ in UInt8.random(in: 0...255) }, outgoing: true, peer: peer, state: machine.state, reason: nil,
+            requested: receive, ttlSeconds: machine.ttlSeconds, chunkSize: CheckedOffer.defaultChunkSize,
+            createdMillis: now(), deadlineMillis: nil, entries: entries, progress: machine.progress)
         guard (try? Envelope(.fileOffer(record.offer)).encode()) != nil else {
             throw AgentError(.invalidRequest, "too many files or too long names for one offer; push subfolders separately")
         }
-        try insert(record)
-        startRun(record.id)
+        try insert(record, actions)
+        onStreams(record.id, actions)
         return info(record)
     }
 }
