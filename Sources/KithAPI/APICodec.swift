@@ -40,11 +40,17 @@ public enum APICodec {
         (try? JSONDecoder().decode(Head.self, from: Data(line)))?.account
     }
 
+    /// Methods renamed since version 0 was published, by their earlier names: clients that send
+    /// them keep working (Protocol/local-api.md §Methods).
+    static let earlierNames: [String: AgentMethod] = ["unlink": .revoke]
+
     /// The method a request line names.
     public static func method(of line: [UInt8]) throws(RequestProblem) -> AgentMethod {
         let head: Head
         do { head = try JSONDecoder().decode(Head.self, from: Data(line)) } catch { throw .notJSON(reason(error)) }
-        guard let method = AgentMethod(rawValue: head.method) else { throw .unknownMethod(head.method) }
+        guard let method = AgentMethod(rawValue: head.method) ?? earlierNames[head.method] else {
+            throw .unknownMethod(head.method)
+        }
         return method
     }
 

@@ -8,7 +8,7 @@ public enum AgentMethod: String, Codable, Sendable, CaseIterable {
     /// File transfers (Protocol/local-api.md §Transfers).
     case push, transfers, transfer, accept, reject
     /// The roster and policies (Protocol/local-api.md §Devices and approval).
-    case roster, approve, autoApprove, deny, unlink, handOver, recover, policyShow, policySet
+    case roster, approve, autoApprove, deny, revoke, handOver, recover, policyShow, policySet
     /// Turns the connection into a stream of `AgentEvent` lines (Protocol/local-api.md §Events).
     case events
 }

@@ -199,7 +199,7 @@ public struct RosterRequest: APIRequest {
     public init() {}
 }
 
-/// `approve`, `deny`, `unlink` and `handOver` name one device.
+/// `approve`, `deny`, `revoke` and `handOver` name one device.
 public protocol RosterDeviceRequest: APIRequest where Result == RosterResult {
     var to: String { get }
     init(to: String)
@@ -217,8 +217,8 @@ public struct DenyRequest: RosterDeviceRequest {
     public init(to: String) { self.to = to }
 }
 
-public struct UnlinkRequest: RosterDeviceRequest {
-    public static let method = AgentMethod.unlink
+public struct RevokeRequest: RosterDeviceRequest {
+    public static let method = AgentMethod.revoke
     public var to: String
     public init(to: String) { self.to = to }
 }

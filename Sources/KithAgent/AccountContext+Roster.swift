@@ -48,7 +48,7 @@ extension AccountContext {
 
     /// The account's other devices that may have sessions, messages and files: the stored
     /// device list filtered by the held roster (id and key). Empty while this device itself is
-    /// not in the roster: a pending or unlinked device gives nothing and gets nothing.
+    /// not in the roster: a pending or revoked device gives nothing and gets nothing.
     func approvedSiblings() -> [AgentStore.Device] {
         guard let book = rosterBook, let holder = book.holder,
               book.isApproved(deviceID: holder.deviceID, key: holder.key) else { return [] }
@@ -141,7 +141,7 @@ extension AccountContext {
         }
         for device in removed { await transfers?.cancelAll(with: device, reason: "\(device) left the account's roster") }
         if change.current.member(me) == nil {
-            logger.warning("this device is not in \(change.current.label): it was unlinked; its siblings refuse it from now on")
+            logger.warning("this device is not in \(change.current.label): it was revoked; its siblings refuse it from now on")
         }
         await updateDirectPaths()
         await transfers?.govern(with: ownPermissions()?.receive)

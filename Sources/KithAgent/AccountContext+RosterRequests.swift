@@ -6,7 +6,7 @@ import KithNet
 import KithStore
 import KithWire
 
-/// The local API's approval, unlink, hand-over, recovery and policy requests: each checks what
+/// The local API's approval, revocation, hand-over, recovery and policy requests: each checks what
 /// this device may do, signs the next document, and publishes it (AccountContext+Roster).
 extension AccountContext {
     func rosterInfo(note: String? = nil, recoveryKey: String? = nil) throws -> RosterResult {
@@ -116,31 +116,31 @@ extension AccountContext {
     func deny(_ deviceID: String) async throws -> RosterResult {
         let current = try rosterAsPrimary("denying")
         guard current.member(deviceID) == nil else {
-            throw AgentError(.invalidRequest, "\(deviceID) is approved; use `kith unlink \(deviceID)`")
+            throw AgentError(.invalidRequest, "\(deviceID) is approved; use `kith revoke \(deviceID)`")
         }
-        try await publish(.unlink(.init(deviceID: deviceID)), what: "the denial")
+        try await publish(.revoke(.init(deviceID: deviceID)), what: "the denial")
         logger.info("denied \(deviceID)")
         return try rosterInfo(note: "denied \(deviceID)")
     }
 
     /// Removes a device from the roster, then has the server cut it off.
-    func unlink(_ deviceID: String) async throws -> RosterResult {
-        let current = try rosterAsPrimary("unlinking")
+    func revoke(_ deviceID: String) async throws -> RosterResult {
+        let current = try rosterAsPrimary("revoking")
         guard deviceID != current.primary.deviceID else {
-            throw AgentError(.invalidRequest, "the primary cannot unlink itself; hand over first (`kith primary hand-over`)")
+            throw AgentError(.invalidRequest, "the primary cannot revoke itself; hand over first (`kith primary hand-over`)")
         }
         if current.member(deviceID) != nil {
             try await publishRoster(current.removing(deviceID, issuedAtMillis: now()))
         }
         do {
-            try await publish(.unlink(.init(deviceID: deviceID)), what: "the unlink")
+            try await publish(.revoke(.init(deviceID: deviceID)), what: "the revocation")
         } catch let error as AgentError where current.member(deviceID) != nil {
             // The roster without it is out: its siblings refuse it whatever the server does.
             logger.warning("\(deviceID) left the roster, but the server did not cut it off: \(error)")
             return try rosterInfo(note: "\(deviceID) left the roster; the server did not revoke it: \(error.message)")
         }
-        logger.info("unlinked \(deviceID)")
-        return try rosterInfo(note: "unlinked \(deviceID)")
+        logger.info("revoked \(deviceID)")
+        return try rosterInfo(note: "revoked \(deviceID)")
     }
 
     /// Makes an approved secondary the primary; this device becomes a secondary.

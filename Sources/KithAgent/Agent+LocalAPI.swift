@@ -48,7 +48,7 @@ extension Agent {
         on(ApproveDeviceRequest.self) { account, request in try await account.approve(request.to) }
         on(AutoApproveRequest.self) { account, request in try await account.autoApprove(request.duration ?? "off") }
         on(DenyRequest.self) { account, request in try await account.deny(request.to) }
-        on(UnlinkRequest.self) { account, request in try await account.unlink(request.to) }
+        on(RevokeRequest.self) { account, request in try await account.revoke(request.to) }
         on(HandOverRequest.self) { account, request in try await account.handOver(to: request.to) }
         on(RecoverRequest.self) { account, request in try await account.recover(request.text) }
         on(PolicyShowRequest.self) { account, request in try await account.policyShow(request.to) }

@@ -100,7 +100,7 @@ actor DirectPaths {
                 }
             }
             self.setOutbound(nil)
-            guard await !self.stopped else { return }
+            guard !self.stopped else { return }
             self.logger.warning("the UDP socket closed; binding port \(bound) again")
             while !Task.isCancelled {
                 do {

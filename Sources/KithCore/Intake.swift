@@ -11,7 +11,7 @@ public enum Intake {
         /// A device of this account, in the held roster with the key the payload is sealed with.
         case approvedSibling
         /// A device of this account the server lists but the roster does not approve: pending,
-        /// unlinked, or put in the list by the server.
+        /// revoked, or put in the list by the server.
         case unapprovedSibling
         /// A device of this account the device list does not name yet.
         case unknownSibling

@@ -30,7 +30,7 @@ public enum OutboxPolicy {
     public enum ContactDevice: Sendable, Hashable, CaseIterable {
         /// In the held roster, and messages may go.
         case approved
-        /// Not in the held roster (unlinked, or never approved).
+        /// Not in the held roster (revoked, or never approved).
         case notInRoster
         /// No roster of the contact is held yet, or a key change waits for the user.
         case held

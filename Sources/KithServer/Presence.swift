@@ -43,10 +43,10 @@ actor Presence {
     func goOnline(deviceID: String, account: String, connectionID: UInt64,
                   outbound: NIOAsyncChannelOutboundWriter<Envelope>, close: @escaping @Sendable () -> Void,
                   documents: [Envelope] = []) {
-        // Unlinked between its login and now (`cutOff` runs after the store's unlink, on this actor):
+        // Revoked between its login and now (`cutOff` runs after the store's revocation, on this actor):
         // it does not go online.
         guard (try? store.device(id: deviceID)) != nil else {
-            logger.notice("\(deviceID) was unlinked while it logged in; closing its connection")
+            logger.notice("\(deviceID) was revoked while it logged in; closing its connection")
             close()
             return
         }
@@ -71,7 +71,7 @@ actor Presence {
         }
     }
 
-    /// An unlinked device: its session is closed now, and its siblings get the list without it.
+    /// A revoked device: its session is closed now, and its siblings get the list without it.
     func cutOff(deviceID: String, account: String) {
         online.removeValue(forKey: deviceID)?.close()
         pushDeviceList(account: account)

@@ -3,14 +3,14 @@ import KithStore
 import KithWire
 import Logging
 
-/// The server's part in rosters and policies (Protocol/roster.md §Distribution, §Unlink): it
+/// The server's part in rosters and policies (Protocol/roster.md §Distribution, §Revoke): it
 /// stores the documents the primary publishes and hands them to every device of the account.
 /// It checks each one by the devices' own rules, as an observer, before storing it, so a forged
 /// or stale document never displaces the real one; but nothing depends on the check: devices
 /// check again. One actor, so two publishes for one account cannot both pass against the same
 /// stored roster.
 actor RosterKeeper {
-    /// A refused publish or unlink: the code and message of the session's `ErrorMessage`.
+    /// A refused publish or revoke: the code and message of the session's `ErrorMessage`.
     struct Refusal: Error {
         let code: ErrorCode
         let reason: String
@@ -95,11 +95,11 @@ actor RosterKeeper {
         }
     }
 
-    /// Whether `caller` may unlink `deviceID`, a device of `targetAccount` (nil: no such device):
-    /// `ServerRules.unlink` asked against the stored roster.
+    /// Whether `caller` may revoke `deviceID`, a device of `targetAccount` (nil: no such device):
+    /// `ServerRules.revoke` asked against the stored roster.
     func mayUnlink(_ deviceID: String, targetAccount: String?, caller: DeviceRecord) throws(Refusal) {
         let book = try observer(account: caller.account)
-        switch ServerRules.unlink(deviceID, targetAccount: targetAccount, by: .init(caller), roster: book.current) {
+        switch ServerRules.revoke(deviceID, targetAccount: targetAccount, by: .init(caller), roster: book.current) {
         case .allowed: return
         case .refused(let code, let reason): throw Refusal(code: code, reason: reason)
         }

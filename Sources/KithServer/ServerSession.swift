@@ -71,8 +71,8 @@ struct ServerSession {
             return await publish(roster: request.roster, from: loggedIn)
         case .policyPublish(let request):
             return await publish(policy: request.policy, from: loggedIn)
-        case .unlink(let unlink):
-            return await self.unlink(unlink.deviceID, from: loggedIn)
+        case .revoke(let revoke):
+            return await self.revoke(revoke.deviceID, from: loggedIn)
         case .pong, .ack, .errorMessage, .note, .chat, .viewed, .loginResult, .deviceList, .relayDeliver, .contactList,
              .contactDevices, .chatAccepted, .fileOffer, .fileAnswer, .fileData, .fileEnd, .fileProgress, .fileCancel,
              .transitTicket, .transitOffer, .documentShare, .approveRequest, .rosterUpdate, .policyUpdate, .contactRoster:
@@ -151,9 +151,9 @@ struct ServerSession {
             return .loginResult(.init(account: device.account, deviceID: device.id, token: token, expiresAtMillis: expires))
         } catch StoreError.conflict {
             return Self.error(.forbidden, "this device key belongs to another account")
-        } catch StoreError.unlinked(let id) {
-            logger.notice("refused the login of \(id), which was unlinked, from \(address)")
-            return Self.error(.forbidden, "this device (\(id)) was unlinked from the account; it needs a new identity to join again")
+        } catch StoreError.revoked(let id) {
+            logger.notice("refused the login of \(id), which was revoked, from \(address)")
+            return Self.error(.forbidden, "this device (\(id)) was revoked from the account; it needs a new identity to join again")
         } catch {
             logger.error("login failed: \(error)")
             return Self.error(.internalError, "the server could not record the login")
@@ -235,7 +235,7 @@ struct ServerSession {
         return .ack(.init())
     }
 
-    // MARK: - Rosters and policies (Protocol/roster.md §Distribution, §Unlink)
+    // MARK: - Rosters and policies (Protocol/roster.md §Distribution, §Revoke)
 
     /// A stored roster also goes to the contacts' devices (roster.md §Contacts' rosters): they
     /// trust the account's devices only as its roster chain names them.
@@ -268,7 +268,7 @@ struct ServerSession {
         return .ack(.init())
     }
 
-    private func unlink(_ deviceID: String, from device: DeviceRecord) async -> Message {
+    private func revoke(_ deviceID: String, from device: DeviceRecord) async -> Message {
         let target = try? server.store.device(id: deviceID)
         do throws(RosterKeeper.Refusal) {
             try await server.rosters.mayUnlink(deviceID, targetAccount: target?.account, caller: device)
@@ -278,10 +278,10 @@ struct ServerSession {
         do {
             try server.store.unlinkDevice(id: deviceID)
         } catch {
-            logger.error("unlink of \(deviceID) failed: \(error)")
-            return Self.error(.internalError, "the server could not unlink the device")
+            logger.error("revocation of \(deviceID) failed: \(error)")
+            return Self.error(.internalError, "the server could not revoke the device")
         }
-        logger.info("\(device.id) unlinked \(deviceID)")
+        logger.info("\(device.id) revoked \(deviceID)")
         await server.presence.cutOff(deviceID: deviceID, account: device.account)
         return .ack(.init())
     }

@@ -7,14 +7,14 @@ extension SQLiteServerStore {
     public struct AccountSummary: Sendable, Equatable {
         public var name: String
         public var createdAtMillis: UInt64
-        /// Devices registered and not unlinked.
+        /// Devices registered and not revoked.
         public var devices: Int
     }
 
     public func accountSummaries() throws -> [AccountSummary] {
         try database.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT a.name, a.createdAtMillis, (SELECT COUNT(*) FROM device d WHERE d.account = a.name AND d.unlinked = 0) AS devices
+                SELECT a.name, a.createdAtMillis, (SELECT COUNT(*) FROM device d WHERE d.account = a.name AND d.revoked = 0) AS devices
                 FROM account a ORDER BY a.name
                 """).map { AccountSummary(name: $0["name"], createdAtMillis: UInt64($0["createdAtMillis"] as Int64), devices: $0["devices"]) }
         }

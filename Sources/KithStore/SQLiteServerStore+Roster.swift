@@ -1,8 +1,8 @@
 import Foundation
 import GRDB
 
-/// The account's signed rosters and policies, and unlinked devices (Protocol/roster.md
-/// §Distribution, §Unlink). The server stores documents; whether one may replace another is
+/// The account's signed rosters and policies, and revoked devices (Protocol/roster.md
+/// §Distribution, §Revoke). The server stores documents; whether one may replace another is
 /// decided before, by the same rules the devices apply.
 extension SQLiteServerStore {
     public func firstDeviceID(account: String) throws -> String? {
@@ -52,10 +52,10 @@ extension SQLiteServerStore {
 
     public func unlinkDevice(id: String) throws {
         try database.write { db in
-            guard try Row.fetchOne(db, sql: "SELECT 1 FROM device WHERE id = ? AND unlinked = 0", arguments: [id]) != nil else {
+            guard try Row.fetchOne(db, sql: "SELECT 1 FROM device WHERE id = ? AND revoked = 0", arguments: [id]) != nil else {
                 throw StoreError.notFound("there is no device \(id)")
             }
-            try db.execute(sql: "UPDATE device SET unlinked = 1, addresses = '', publicAddresses = '' WHERE id = ?", arguments: [id])
+            try db.execute(sql: "UPDATE device SET revoked = 1, addresses = '', publicAddresses = '' WHERE id = ?", arguments: [id])
             try db.execute(sql: "UPDATE session SET revoked = 1 WHERE deviceID = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM relay WHERE receiver = ?", arguments: [id])
             try db.execute(sql: "DELETE FROM policy WHERE deviceID = ?", arguments: [id])

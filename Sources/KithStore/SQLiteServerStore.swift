@@ -75,7 +75,7 @@ public final class SQLiteServerStore: ServerStore {
         migrator.registerMigration("v3 rosters and policies") { db in
             // Signed documents exactly as published (Protocol/roster.md §Distribution): per account
             // the latest roster and every one that changed the primary or the epoch (`kept`), and
-            // the latest policy of each device. An unlinked device keeps its row (its id is never
+            // the latest policy of each device. A revoked device keeps its row (its id is never
             // given again) but is refused at login and left out of every list.
             try db.execute(sql: """
                 CREATE TABLE roster (
@@ -92,6 +92,10 @@ public final class SQLiteServerStore: ServerStore {
                 );
                 ALTER TABLE device ADD COLUMN unlinked INTEGER NOT NULL DEFAULT 0;
                 """)
+        }
+        migrator.registerMigration("v4 revoked, not unlinked") { db in
+            // One word for cutting a device off the account: "revoked" (the wire's `Revoke`).
+            try db.execute(sql: "ALTER TABLE device RENAME COLUMN unlinked TO revoked")
         }
         return migrator
     }
@@ -120,7 +124,7 @@ public final class SQLiteServerStore: ServerStore {
                 guard existing.account == r.account else {
                     throw StoreError.conflict("device key belongs to another account")
                 }
-                guard row["unlinked"] as Int == 0 else { throw StoreError.unlinked(existing.id) }
+                guard row["revoked"] as Int == 0 else { throw StoreError.revoked(existing.id) }
                 try db.execute(sql: """
                     UPDATE device SET name = ?, clientVersion = ?, addresses = ?, publicAddresses = '', lastSeenMillis = ?
                     WHERE id = ?
@@ -147,13 +151,13 @@ public final class SQLiteServerStore: ServerStore {
 
     public func device(id: String) throws -> DeviceRecord? {
         try database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM device WHERE id = ? AND unlinked = 0", arguments: [id]).map(Self.device)
+            try Row.fetchOne(db, sql: "SELECT * FROM device WHERE id = ? AND revoked = 0", arguments: [id]).map(Self.device)
         }
     }
 
     public func devices(account: String) throws -> [DeviceRecord] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM device WHERE account = ? AND unlinked = 0 ORDER BY typeCode, ordinal",
+            try Row.fetchAll(db, sql: "SELECT * FROM device WHERE account = ? AND revoked = 0 ORDER BY typeCode, ordinal",
                              arguments: [account]).map(Self.device)
         }
     }

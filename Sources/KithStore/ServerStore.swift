@@ -47,7 +47,7 @@ public protocol ServerStore: Sendable {
     @discardableResult
     func removeContact(_ a: String, _ b: String) throws -> Bool
 
-    // Rosters, policies and unlinking (Protocol/roster.md §Distribution, §Unlink). The store
+    // Rosters, policies and revoking (Protocol/roster.md §Distribution, §Revoke). The store
     // keeps documents as published; the server checks them before it calls these.
 
     /// The account's first device: the only one that may publish its first roster.
@@ -61,8 +61,8 @@ public protocol ServerStore: Sendable {
     func policies(account: String) throws -> [(deviceID: String, document: [UInt8])]
     func storePolicy(account: String, deviceID: String, document: [UInt8]) throws
     /// Cuts a device off in one transaction: its sessions revoked, its queue and policy dropped,
-    /// its key refused at login (`StoreError.unlinked`), left out of `devices` and `device(id:)`.
-    /// Throws `StoreError.notFound` for an unknown or already unlinked device.
+    /// its key refused at login (`StoreError.revoked`), left out of `devices` and `device(id:)`.
+    /// Throws `StoreError.notFound` for an unknown or already revoked device.
     func unlinkDevice(id: String) throws
 }
 
@@ -85,8 +85,8 @@ public struct ContactRecord: Sendable, Equatable {
 public enum StoreError: Error, Equatable, Sendable {
     case conflict(String)
     case notFound(String)
-    /// The device with this id was unlinked from its account: its key is refused for good.
-    case unlinked(String)
+    /// The device with this id was revoked from its account: its key is refused for good.
+    case revoked(String)
 }
 
 public struct DeviceRegistration: Sendable, Equatable {

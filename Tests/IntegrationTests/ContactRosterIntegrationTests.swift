@@ -84,10 +84,10 @@ import Testing
         }
         #expect(try !Self.contact("bob", of: alice)!.approvedDevices!.contains(planted.id))
 
-        // bob unlinks it again: alice's next message is not sealed for it.
-        let unlinked = try bob.cli(["unlink", pending.deviceID], as: RosterResult.self)
-        try await alice.eventually("alice to take bob's \(unlinked.roster ?? "")") {
-            try Self.contact("bob", of: alice)?.roster == unlinked.roster
+        // bob revocations it again: alice's next message is not sealed for it.
+        let revoked = try bob.cli(["revoke", pending.deviceID], as: RosterResult.self)
+        try await alice.eventually("alice to take bob's \(revoked.roster ?? "")") {
+            try Self.contact("bob", of: alice)?.roster == revoked.roster
         }
         #expect(try alice.cli(["send", "bob", "just you again"], as: SendResult.self).devices == ["bob-PC-1"])
         withExtendedLifetime(server) {}

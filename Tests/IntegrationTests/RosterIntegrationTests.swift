@@ -11,7 +11,7 @@ import NIOPosix
 import Testing
 
 /// The primary device's control over the secondaries (Protocol/roster.md), with real agents and a
-/// real server: approval, what a pending device gets (nothing), policies taking effect, unlink,
+/// real server: approval, what a pending device gets (nothing), policies taking effect, revocation,
 /// hand-over, recovery, and a server whose database was edited.
 @Suite(.serialized, .fewAtATime) struct RosterIntegrationTests {
     @Test func aPendingDeviceGetsNothingUntilThePrimaryApprovesIt() async throws {
@@ -153,7 +153,7 @@ import Testing
     }
 
     /// A device that skips its own agent's checks: what it sends is refused by its siblings
-    /// (relayed notes from a pending device) and by the server (rosters, policies and unlinks
+    /// (relayed notes from a pending device) and by the server (rosters, policies and revocations
     /// from a secondary; a first roster from anyone but the account's first device).
     @Test func whatAHostileDeviceSendsIsRefused() async throws {
         let (server, primary, _) = try await Self.primary("roster-hostile")
@@ -174,7 +174,7 @@ import Testing
         }
         #expect(try primary.inbox().isEmpty)
 
-        // Approved: a secondary, which the server still refuses to let sign anything or unlink anyone.
+        // Approved: a secondary, which the server still refuses to let sign anything or revoke anyone.
         let approved = try primary.cli(["approve", login.deviceID], as: RosterResult.self)
         let document = try await connection.next { message -> SignedDocument? in
             guard case .rosterUpdate(let update) = message,
@@ -191,7 +191,7 @@ import Testing
             .policy(account: "alice", deviceID: login.deviceID, epoch: 0, version: 1, issuedAtMillis: 2)
         let signed = try RosterSigning.sign(policy, signer: login.deviceID, with: hostile.identity)
         #expect(errorCode(try await connection.request(.policyPublish(.init(policy: signed))).message) == .forbidden)
-        #expect(errorCode(try await connection.request(.unlink(.init(deviceID: "alice-PC-1"))).message) == .forbidden)
+        #expect(errorCode(try await connection.request(.revoke(.init(deviceID: "alice-PC-1"))).message) == .forbidden)
         #expect(try primary.cli(["status"], as: StatusResult.self).roster == approved.roster)
 
         // bob's account has no roster yet: only its first device may publish one, naming itself.
@@ -218,19 +218,19 @@ import Testing
     }
 
     @Test func unlinkCutsADeviceOff() async throws {
-        let (server, primary, root) = try await Self.primary("roster-unlink")
+        let (server, primary, root) = try await Self.primary("roster-revoke")
         let phone = try await Self.agent("phone", root: root)
         let tablet = try await Self.agent("tablet", root: root)
         _ = try phone.login(server, type: "mobile")
         _ = try tablet.login(server, type: "mobile")
         _ = try tablet.cli(["send", "alice-MP-1", "before"], as: SendResult.self)
-        try await phone.eventually("the note before the unlink") { try phone.inbox().contains { $0.text == "before" } }
+        try await phone.eventually("the note before the revocation") { try phone.inbox().contains { $0.text == "before" } }
 
-        let result = try primary.cli(["unlink", "alice-MP-2"], as: RosterResult.self)
+        let result = try primary.cli(["revoke", "alice-MP-2"], as: RosterResult.self)
         #expect(!result.members.map(\.id).contains("alice-MP-2"))
         try phone.waitForRoster(result.roster ?? "")
         // The server ended its session and refuses its key; its siblings refuse it whatever the server does.
-        try await tablet.eventually("the unlinked tablet to lose its session") {
+        try await tablet.eventually("the revoked tablet to lose its session") {
             try tablet.cli(["status"], as: StatusResult.self).deviceID == nil
         }
         #expect(throws: AgentHarness.CLIFailure.self) { _ = try tablet.login(server, type: "mobile", approve: false) }
@@ -255,7 +255,7 @@ import Testing
         #expect(try desktop.cli(["status"], as: StatusResult.self).role == "secondary")
         // The old primary lost its rights; the new one has them, and the phone follows it.
         #expect(throws: AgentHarness.CLIFailure.self) { _ = try desktop.cli(["policy", "set", "alice-MP-1", "push=none"], as: PolicyResult.self) }
-        #expect(throws: AgentHarness.CLIFailure.self) { _ = try desktop.cli(["unlink", "alice-MP-1"], as: RosterResult.self) }
+        #expect(throws: AgentHarness.CLIFailure.self) { _ = try desktop.cli(["revoke", "alice-MP-1"], as: RosterResult.self) }
         _ = try laptop.cli(["policy", "set", "alice-MP-1", "push=none"], as: PolicyResult.self)
         try await phone.eventually("the phone to take the new primary's policy") {
             try phone.cli(["policy", "show"], as: PolicyResult.self).policies.first?.settings.contains("push=none") == true

@@ -60,11 +60,27 @@ import Testing
             InboxRequest.self, ReadRequest.self, ContactsRequest.self, ContactAddRequest.self, ContactAcceptRequest.self,
             ContactRemoveRequest.self, ContactVerifyRequest.self, ContactTrustRequest.self, DiscoverRequest.self, PushRequest.self,
             TransfersRequest.self, TransferRequest.self, AcceptRequest.self, RejectRequest.self, RosterRequest.self,
-            ApproveDeviceRequest.self, AutoApproveRequest.self, DenyRequest.self, UnlinkRequest.self, HandOverRequest.self,
+            ApproveDeviceRequest.self, AutoApproveRequest.self, DenyRequest.self, RevokeRequest.self, HandOverRequest.self,
             RecoverRequest.self, PolicyShowRequest.self, PolicySetRequest.self, EventsRequest.self,
         ]
         #expect(Set(types.map { $0.method }) == Set(AgentMethod.allCases))
         #expect(types.count == AgentMethod.allCases.count)
+    }
+
+    /// `unlink` is what earlier clients call `revoke`; the line is the same otherwise.
+    @Test func anEarlierMethodNameStillNamesItsMethod() throws {
+        let line = Array(#"{"method":"unlink","params":{"to":"alice-MP-1"}}"#.utf8)
+        #expect(try APICodec.method(of: line) == .revoke)
+        #expect(try APICodec.request(RevokeRequest.self, from: line).to == "alice-MP-1")
+    }
+
+    /// The account a request is for rides beside `method`; a line without it is for the default account.
+    @Test func aRequestMayNameItsAccount() throws {
+        let named = try APICodec.encode(InboxRequest(), account: "carol")
+        #expect(Self.text(named).contains(#""account":"carol""#))
+        #expect(APICodec.account(of: named) == "carol")
+        #expect(APICodec.account(of: try APICodec.encode(InboxRequest())) == nil)
+        #expect(try APICodec.method(of: named) == .inbox)
     }
 
     @Test func theAgentHasAHandlerForEveryMethod() {

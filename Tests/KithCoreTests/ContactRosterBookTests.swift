@@ -88,13 +88,13 @@ import Testing
         guard case .accepted(let added) = book.consider(approved) else { Issue.record("approval refused"); return }
         #expect(added.added.map(\.deviceID) == ["bob-PC-2"])
         #expect(book.isApproved(deviceID: "bob-PC-2", key: Self.pc2.publicKey))
-        // ...and unlinks his phone: it stops being approved at once.
-        let unlinked = Self.sign(Self.roster(4, [Self.desktop, Self.spare]), Self.pc1, as: "bob-PC-1")
-        guard case .accepted(let removed) = book.consider(unlinked) else { Issue.record("unlink refused"); return }
+        // ...and revocations his phone: it stops being approved at once.
+        let revoked = Self.sign(Self.roster(4, [Self.desktop, Self.spare]), Self.pc1, as: "bob-PC-1")
+        guard case .accepted(let removed) = book.consider(revoked) else { Issue.record("revoke refused"); return }
         #expect(removed.removed.map(\.deviceID) == ["bob-MP-1"])
         #expect(!book.isApproved(deviceID: "bob-MP-1", key: Self.mp1.publicKey))
         // A hand-over to bob-PC-2, then a roster the new primary signs.
-        let current = try ValidRoster(RosterSigning.roster(in: unlinked))
+        let current = try ValidRoster(RosterSigning.roster(in: revoked))
         let handedOver = Self.sign(try current.handingOver(to: "bob-PC-2", issuedAtMillis: 5), Self.pc1, as: "bob-PC-1")
         guard case .accepted(let handOver) = book.consider(handedOver) else { Issue.record("hand-over refused"); return }
         #expect(handOver.primaryChanged)

@@ -48,7 +48,7 @@ import Testing
         return change.current
     }
 
-    /// Roster 2: the laptop primary, the phone approved. Roster 3: the phone unlinked.
+    /// Roster 2: the laptop primary, the phone approved. Roster 3: the phone revoked.
     static let roster2 = aliceRoster(2, [laptop, phone])
     static let roster3 = aliceRoster(3, [laptop])
 
@@ -57,7 +57,7 @@ import Testing
     static let openRequests: [MessageType] = [.hello, .ping, .signup, .login, .resume]
     static let sessionRequests: [MessageType] = [.logout, .relaySend, .chatSend, .endpoints, .contactRequest,
                                                  .contactAccept, .contactRemove, .transitRequest, .rosterPublish,
-                                                 .policyPublish, .unlink]
+                                                 .policyPublish, .revoke]
     static let replies: [MessageType] = [.pong, .ack, .errorMessage]
     static let notForTheServer: [MessageType] = MessageType.allCases.filter {
         !(openRequests + sessionRequests + replies + [.relayAck]).contains($0)
@@ -227,33 +227,33 @@ import Testing
             == Self.firstRosterRefusal)
     }
 
-    // MARK: Unlink (roster.md §Unlink)
+    // MARK: Revoke (roster.md §Revoke)
 
     @Test func thePrimaryDeniesAPendingDeviceNoRosterLists() {
-        #expect(ServerRules.unlink("alice-PC-2", targetAccount: "alice", by: Self.alicePC1, roster: Self.roster2) == .allowed)
+        #expect(ServerRules.revoke("alice-PC-2", targetAccount: "alice", by: Self.alicePC1, roster: Self.roster2) == .allowed)
     }
 
     @Test func thePrimaryUnlinksThePhoneOnlyAfterPublishingARosterWithoutIt() {
-        #expect(ServerRules.unlink("alice-MP-1", targetAccount: "alice", by: Self.alicePC1, roster: Self.roster2)
+        #expect(ServerRules.revoke("alice-MP-1", targetAccount: "alice", by: Self.alicePC1, roster: Self.roster2)
             == .refused(.forbidden, reason: "alice-MP-1 is still in roster 2: publish a roster without it first"))
-        #expect(ServerRules.unlink("alice-MP-1", targetAccount: "alice", by: Self.alicePC1, roster: Self.roster3) == .allowed)
+        #expect(ServerRules.revoke("alice-MP-1", targetAccount: "alice", by: Self.alicePC1, roster: Self.roster3) == .allowed)
     }
 
     @Test func aSecondaryOrAnImpostorOfThePrimaryUnlinksNobody() {
-        let refusal = ServerRules.Decision.refused(.forbidden, reason: "only the primary of the account's roster may unlink a device")
-        #expect(ServerRules.unlink("alice-PC-2", targetAccount: "alice", by: Self.aliceMP1, roster: Self.roster2) == refusal)
+        let refusal = ServerRules.Decision.refused(.forbidden, reason: "only the primary of the account's roster may revoke a device")
+        #expect(ServerRules.revoke("alice-PC-2", targetAccount: "alice", by: Self.aliceMP1, roster: Self.roster2) == refusal)
         let impostor = ServerRules.Caller(deviceID: "alice-PC-1", account: "alice", key: Self.alicePC2Key.publicKey)
-        #expect(ServerRules.unlink("alice-PC-2", targetAccount: "alice", by: impostor, roster: Self.roster2) == refusal)
+        #expect(ServerRules.revoke("alice-PC-2", targetAccount: "alice", by: impostor, roster: Self.roster2) == refusal)
         let unparsedKey = ServerRules.Caller(deviceID: "alice-PC-1", account: "alice", key: nil)
-        #expect(ServerRules.unlink("alice-PC-2", targetAccount: "alice", by: unparsedKey, roster: Self.roster2) == refusal)
-        #expect(ServerRules.unlink("alice-PC-2", targetAccount: "alice", by: Self.alicePC1, roster: nil) == refusal,
+        #expect(ServerRules.revoke("alice-PC-2", targetAccount: "alice", by: unparsedKey, roster: Self.roster2) == refusal)
+        #expect(ServerRules.revoke("alice-PC-2", targetAccount: "alice", by: Self.alicePC1, roster: nil) == refusal,
                 "before the first roster there is no primary")
     }
 
     @Test func aliceCannotUnlinkBobsDeviceOrOneThatDoesNotExist() {
-        #expect(ServerRules.unlink("bob-PC-1", targetAccount: "bob", by: Self.alicePC1, roster: Self.roster2)
+        #expect(ServerRules.revoke("bob-PC-1", targetAccount: "bob", by: Self.alicePC1, roster: Self.roster2)
             == .refused(.notFound, reason: "bob-PC-1 is not a device of your account"))
-        #expect(ServerRules.unlink("alice-TV-1", targetAccount: nil, by: Self.alicePC1, roster: Self.roster2)
+        #expect(ServerRules.revoke("alice-TV-1", targetAccount: nil, by: Self.alicePC1, roster: Self.roster2)
             == .refused(.notFound, reason: "alice-TV-1 is not a device of your account"))
     }
 

@@ -2,7 +2,7 @@ import Foundation
 import KithStore
 import Testing
 
-/// The server's documents and unlinked devices (SQLiteServerStore+Roster).
+/// The server's documents and revoked devices (SQLiteServerStore+Roster).
 @Suite struct ServerRosterStoreTests {
     @Test func keptRostersStayAndOnlyTheLatestOtherOneDoes() throws {
         let (store, path) = try ServerStoreTests.store()
@@ -37,7 +37,7 @@ import Testing
         #expect(try store.policies(account: "alice").isEmpty)
         #expect(try store.device(id: phone.id) == nil)
         #expect(try store.devices(account: "alice").map(\.id) == ["alice-PC-1"])
-        #expect(throws: StoreError.unlinked(phone.id)) {
+        #expect(throws: StoreError.revoked(phone.id)) {
             _ = try store.registerDevice(ServerStoreTests.registration(2, type: .mobile, code: "MP"), now: 5)
         }
         #expect(throws: StoreError.notFound("there is no device \(phone.id)")) { try store.unlinkDevice(id: phone.id) }

@@ -66,7 +66,7 @@ import Testing
             .documentShare(.init(document: document)), .approveRequest(.init(deviceID: "a-TV-1", key: Array(0..<32))),
             .rosterPublish(.init(roster: document)), .rosterUpdate(.init(roster: document)),
             .policyPublish(.init(policy: document)), .policyUpdate(.init(policy: document)),
-            .unlink(.init(deviceID: "a-TV-1")), .contactRoster(.init(account: "b", roster: document)),
+            .revoke(.init(deviceID: "a-TV-1")), .contactRoster(.init(account: "b", roster: document)),
         ]
         #expect(Set(messages.map(\.type)) == Set(MessageType.allCases))
         for (i, message) in messages.enumerated() {

@@ -171,7 +171,7 @@ import Testing
         case .rosterUpdate: .rosterUpdate(try decoder.decode(RosterUpdate.self, from: body))
         case .policyPublish: .policyPublish(try decoder.decode(PolicyPublish.self, from: body))
         case .policyUpdate: .policyUpdate(try decoder.decode(PolicyUpdate.self, from: body))
-        case .unlink: .unlink(try decoder.decode(Unlink.self, from: body))
+        case .revoke: .revoke(try decoder.decode(Revoke.self, from: body))
         case .contactRoster: .contactRoster(try decoder.decode(ContactRoster.self, from: body))
         }
     }

@@ -26,7 +26,7 @@ public enum ContactTrust: Sendable, Equatable, CustomStringConvertible {
 
 /// What a device does with a contact's roster.
 public enum ContactRosterDecision: Sendable, Equatable {
-    /// Pinned on first use, or a successor the held chain proves (an approval, an unlink, a
+    /// Pinned on first use, or a successor the held chain proves (an approval, a revocation, a
     /// hand-over, a recovery): store it, then act on `removed`.
     case accepted(RosterChange)
     /// The held roster again, or the key change already waiting for the user.

@@ -164,7 +164,7 @@ extension ValidRoster {
         return try next(members: list, issuedAtMillis: issuedAtMillis)
     }
 
-    /// Unlinks a device.
+    /// Revokes a device.
     public func removing(_ deviceID: String, issuedAtMillis: UInt64) throws(RosterEditError) -> Roster {
         try next(members: members.filter { $0.deviceID != deviceID }, issuedAtMillis: issuedAtMillis)
     }

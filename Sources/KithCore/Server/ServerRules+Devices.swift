@@ -11,7 +11,7 @@ extension ServerRules {
     /// - Parameters:
     ///   - deviceID: `RelaySend.to`, as the request names it.
     ///   - targetAccount: the account of that device, or nil when the server has no such device
-    ///     (never registered, or unlinked).
+    ///     (never registered, or revoked).
     public static func relay(from caller: Caller, to deviceID: String, targetAccount: String?) -> Decision {
         guard let targetAccount else { return .refused(.notFound, reason: "there is no device \(deviceID)") }
         guard targetAccount == caller.account else {

@@ -1,6 +1,6 @@
 import KithWire
 
-// MARK: - The account's roster at the server (Protocol/roster.md §The first roster, §Unlink)
+// MARK: - The account's roster at the server (Protocol/roster.md §The first roster, §Revoke)
 
 extension ServerRules {
     /// Whether the server stores `roster` as the account's first (roster.md §The first roster):
@@ -23,24 +23,24 @@ extension ServerRules {
         return .allowed
     }
 
-    /// `Unlink { deviceID }` (roster.md §Unlink): of a device of the caller's account, by the
+    /// `Revoke { deviceID }` (roster.md §Revoke): of a device of the caller's account, by the
     /// primary — id and key — of the roster the server stores, and only once that roster no
-    /// longer lists the device. So a secondary cannot unlink anyone, and the server never cuts
+    /// longer lists the device. So a secondary cannot revoke anyone, and the server never cuts
     /// off a device its siblings still approve: the primary publishes the roster without it
     /// first. The same request denies a pending device, which no roster lists.
     ///
     /// - Parameters:
-    ///   - deviceID: `Unlink.deviceID`.
+    ///   - deviceID: `Revoke.deviceID`.
     ///   - targetAccount: the account of that device, or nil when the server has no such device
-    ///     (never registered, or unlinked already).
+    ///     (never registered, or revoked already).
     ///   - roster: the roster the server stores for the caller's account, nil before the first.
-    public static func unlink(_ deviceID: String, targetAccount: String?, by caller: Caller,
+    public static func revoke(_ deviceID: String, targetAccount: String?, by caller: Caller,
                               roster: ValidRoster?) -> Decision {
         guard targetAccount == caller.account else {
             return .refused(.notFound, reason: "\(deviceID) is not a device of your account")
         }
         guard let roster, roster.primary.deviceID == caller.deviceID, roster.primary.key == caller.key else {
-            return .refused(.forbidden, reason: "only the primary of the account's roster may unlink a device")
+            return .refused(.forbidden, reason: "only the primary of the account's roster may revoke a device")
         }
         guard roster.member(deviceID) == nil else {
             return .refused(.forbidden, reason: "\(deviceID) is still in \(roster.label): publish a roster without it first")

@@ -744,7 +744,7 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case rosterUpdate = 85
     case policyPublish = 86
     case policyUpdate = 87
-    case unlink = 88
+    case revoke = 88
     case contactRoster = 89
 }
 
@@ -790,7 +790,7 @@ public enum Message: Equatable, Sendable {
     case rosterUpdate(RosterUpdate)
     case policyPublish(PolicyPublish)
     case policyUpdate(PolicyUpdate)
-    case unlink(Unlink)
+    case revoke(Revoke)
     case contactRoster(ContactRoster)
 
     public var type: MessageType {
@@ -835,7 +835,7 @@ public enum Message: Equatable, Sendable {
         case .rosterUpdate: .rosterUpdate
         case .policyPublish: .policyPublish
         case .policyUpdate: .policyUpdate
-        case .unlink: .unlink
+        case .revoke: .revoke
         case .contactRoster: .contactRoster
         }
     }
@@ -882,7 +882,7 @@ public enum Message: Equatable, Sendable {
         case .rosterUpdate(let m): try m.encodeFields(into: &writer)
         case .policyPublish(let m): try m.encodeFields(into: &writer)
         case .policyUpdate(let m): try m.encodeFields(into: &writer)
-        case .unlink(let m): try m.encodeFields(into: &writer)
+        case .revoke(let m): try m.encodeFields(into: &writer)
         case .contactRoster(let m): try m.encodeFields(into: &writer)
         }
     }
@@ -929,7 +929,7 @@ public enum Message: Equatable, Sendable {
         case .rosterUpdate: .rosterUpdate(try RosterUpdate(fields: fields))
         case .policyPublish: .policyPublish(try PolicyPublish(fields: fields))
         case .policyUpdate: .policyUpdate(try PolicyUpdate(fields: fields))
-        case .unlink: .unlink(try Unlink(fields: fields))
+        case .revoke: .revoke(try Revoke(fields: fields))
         case .contactRoster: .contactRoster(try ContactRoster(fields: fields))
         }
     }
@@ -2703,8 +2703,8 @@ public struct PolicyUpdate: FieldMessage, Codable {
 }
 
 /// Agent → server, request, from the primary of the stored roster: the device (no longer in that roster, or never in it: a denied pending device) is cut off: its tokens revoked, its sessions closed, its queue dropped, its key refused at login. Answered with Ack; `forbidden` if the caller is not the stored roster's primary or the device is still in it; `notFound` for an unknown device.
-public struct Unlink: FieldMessage, Codable {
-    public static let messageType: MessageType = .unlink
+public struct Revoke: FieldMessage, Codable {
+    public static let messageType: MessageType = .revoke
     public var deviceID: String
 
     public init(deviceID: String) {

@@ -3,7 +3,7 @@ import ArgumentParser
 import Foundation
 import KithAgent
 
-/// Approval, unlink, hand-over, recovery and policies: the primary device's control over the
+/// Approval, revocation, hand-over, recovery and policies: the primary device's control over the
 /// account's other devices (Protocol/roster.md).
 extension Kith {
     struct Approve: ParsableCommand {
@@ -55,20 +55,22 @@ extension Kith {
         }
     }
 
-    struct Unlink: ParsableCommand {
+    struct Revoke: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Remove a device from your account (on the primary).",
             discussion: """
                 The primary signs a roster without the device: its siblings drop its sessions and \
-                refuse it from then on. The server then revokes its session and refuses its key.
-                """)
+                refuse it from then on. The server then revokes its session and refuses its key. \
+                (Earlier versions called this `kith unlink`, which still works.)
+                """,
+            aliases: ["unlink"])
         @OptionGroup var options: ClientOptions
 
         @Argument(help: "The device's id.")
         var device: String
 
         func run() throws {
-            try options.rosterRequest(UnlinkRequest(to: device))
+            try options.rosterRequest(RevokeRequest(to: device))
         }
     }
 
@@ -180,7 +182,7 @@ extension Kith {
 }
 
 extension ClientOptions {
-    /// Runs a roster request (approve, deny, unlink, hand-over) and says what happened.
+    /// Runs a roster request (approve, deny, revoke, hand-over) and says what happened.
     func rosterRequest<R: APIRequest>(_ request: R) throws where R.Result == RosterResult {
         let result = try client.call(request)
         output(result) { Console.line(result.note ?? "done") }
