@@ -25,6 +25,9 @@ public struct AgentEvent: Codable, Sendable, Equatable {
         /// A contact's device went on- or offline (`contact`, `from`: the device, `state`:
         /// `online` or `offline`).
         case presence
+        /// The account's links changed: one was made or removed (`contact`: the other account,
+        /// `state`: `linked` or `unlinked`).
+        case links
     }
 
     public var event: Kind

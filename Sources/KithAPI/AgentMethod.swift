@@ -9,6 +9,8 @@ public enum AgentMethod: String, Codable, Sendable, CaseIterable {
     case push, transfers, transfer, accept, reject
     /// The roster and policies (Protocol/local-api.md §Devices and approval).
     case roster, approve, autoApprove, deny, revoke, handOver, recover, policyShow, policySet
+    /// Linked accounts (Protocol/local-api.md §Linked accounts).
+    case accounts, accountLink, accountUnlink
     /// Turns the connection into a stream of `AgentEvent` lines (Protocol/local-api.md §Events).
     case events
 }

@@ -140,6 +140,8 @@ actor AccountContext {
             await consider(policy: update.policy, from: "the server")
         case .contactRoster(let roster):
             await consider(contactRoster: roster)
+        case .accountLinks(let links):
+            take(links)
         case .contactList(let list):
             let contacts = list.contacts.map { AgentStore.Contact(account: $0.account, state: $0.state) }
             do {

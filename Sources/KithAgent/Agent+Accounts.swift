@@ -22,6 +22,14 @@ extension Agent {
         return result
     }
 
+    /// Every account, the default one first.
+    func accountList() async -> AccountsResult {
+        var entries: [AccountEntry] = []
+        for account in accounts { entries.append(await account.context.accountEntry()) }
+        let preferred = (try? store.defaultOwner()) ?? ""
+        return AccountsResult(accounts: entries.filter { $0.owner == preferred } + entries.filter { $0.owner != preferred })
+    }
+
     func signup(_ params: SignupRequest) async throws -> EmptyResult {
         let connection = try await ServerDialer(keys: identity.noiseKeyPair, group: group).connect(invite: params.invite)
         defer { Task { await connection.close() } }

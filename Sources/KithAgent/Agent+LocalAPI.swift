@@ -27,6 +27,9 @@ extension Agent {
         onAgent(StatusRequest.self) { agent, _, account in try await agent.status(of: account) }
         onAgent(SignupRequest.self) { agent, request, _ in try await agent.signup(request) }
         onAgent(LoginRequest.self) { agent, request, _ in try await agent.login(request) }
+        onAgent(AccountsRequest.self) { agent, _, _ in await agent.accountList() }
+        on(AccountLinkRequest.self) { account, request in try await account.link(request) }
+        on(AccountUnlinkRequest.self) { account, request in try await account.unlink(request) }
         on(LogoutRequest.self) { account, _ in try await account.logout() }
         on(DevicesRequest.self) { account, _ in try await account.devices() }
         on(SendRequest.self) { account, request in try await account.send(request) }

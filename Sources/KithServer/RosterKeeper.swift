@@ -97,9 +97,19 @@ actor RosterKeeper {
 
     /// Whether `caller` may revoke `deviceID`, a device of `targetAccount` (nil: no such device):
     /// `ServerRules.revoke` asked against the stored roster.
-    func mayUnlink(_ deviceID: String, targetAccount: String?, caller: DeviceRecord) throws(Refusal) {
+    func mayRevoke(_ deviceID: String, targetAccount: String?, caller: DeviceRecord) throws(Refusal) {
         let book = try observer(account: caller.account)
         switch ServerRules.revoke(deviceID, targetAccount: targetAccount, by: .init(caller), roster: book.current) {
+        case .allowed: return
+        case .refused(let code, let reason): throw Refusal(code: code, reason: reason)
+        }
+    }
+
+    /// Whether `caller` may remove the link between its account and `account`:
+    /// `ServerRules.unlink` asked against the stored roster of the caller's account.
+    func mayRemoveLink(with account: String, link: (master: String, linked: String)?, caller: DeviceRecord) throws(Refusal) {
+        let book = try observer(account: caller.account)
+        switch ServerRules.unlink(account, by: .init(caller), roster: book.current, link: link) {
         case .allowed: return
         case .refused(let code, let reason): throw Refusal(code: code, reason: reason)
         }

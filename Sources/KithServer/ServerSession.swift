@@ -17,7 +17,7 @@ struct ServerSession {
     var device: DeviceRecord?
     var tokenHash: [UInt8]?
 
-    private var logger: Logger { server.logger }
+    var logger: Logger { server.logger }
 
     mutating func handle(_ envelope: Envelope) async throws {
         let answer: Message?
@@ -31,7 +31,8 @@ struct ServerSession {
             await server.acks.flushNow()
             await server.presence.goOnline(deviceID: device.id, account: device.account, connectionID: connectionID,
                                            outbound: outbound, close: close,
-                                           documents: await server.rosters.documents(account: device.account))
+                                           documents: [Self.links(of: device.account, in: server.store)]
+                                               + (await server.rosters.documents(account: device.account)))
         }
     }
 
@@ -73,9 +74,14 @@ struct ServerSession {
             return await publish(policy: request.policy, from: loggedIn)
         case .revoke(let revoke):
             return await self.revoke(revoke.deviceID, from: loggedIn)
+        case .accountLink(let link):
+            return await self.link(link, from: loggedIn)
+        case .accountUnlink(let unlink):
+            return await self.unlink(unlink.account, from: loggedIn)
         case .pong, .ack, .errorMessage, .note, .chat, .viewed, .loginResult, .deviceList, .relayDeliver, .contactList,
              .contactDevices, .chatAccepted, .fileOffer, .fileAnswer, .fileData, .fileEnd, .fileProgress, .fileCancel,
-             .transitTicket, .transitOffer, .documentShare, .approveRequest, .rosterUpdate, .policyUpdate, .contactRoster:
+             .transitTicket, .transitOffer, .documentShare, .approveRequest, .rosterUpdate, .policyUpdate, .contactRoster,
+             .accountLinks:
             preconditionFailure("ServerRules.admission admitted \(message.type), which is no request to the server")
         }
     }
@@ -114,6 +120,25 @@ struct ServerSession {
         }
     }
 
+    /// The password checks of a login (spec §Sessions, steps 2–3), which a link repeats
+    /// (Protocol/links.md §Links): the rate limits, then argon2id; an unknown account costs the
+    /// same work as a wrong password and gets the same answer. Nil when the password is right.
+    func passwordRefusal(account: String, password: String, for what: String, now: UInt64) async -> Message? {
+        if let wait = await server.loginGuard.retryAfter(account: account, address: address, now: now) {
+            return .errorMessage(.init(code: ErrorCode.rateLimited.rawValue, message: "too many failed logins",
+                                       retryAfterMillis: UInt32(clamping: wait)))
+        }
+        let stored = try? server.store.passwordHash(account: account)
+        let verified = PasswordHash.verify(password, against: stored ?? PasswordHash.decoy) && stored != nil
+        guard verified else {
+            await server.loginGuard.failed(account: account, address: address, now: now)
+            logger.notice("failed \(what) for \(account) from \(address)")
+            return Self.error(.unauthenticated, "wrong account or password")
+        }
+        await server.loginGuard.succeeded(account: account)
+        return nil
+    }
+
     private mutating func login(_ request: Login) async -> Message {
         let now = server.now()
         guard let key = SigningPublicKey(rawValue: request.deviceKey), let noiseKey = key.noisePublicKey,
@@ -121,19 +146,9 @@ struct ServerSession {
         else {
             return Self.error(.unauthenticated, "the device key is not the key of this connection")
         }
-        if let wait = await server.loginGuard.retryAfter(account: request.account, address: address, now: now) {
-            return .errorMessage(.init(code: ErrorCode.rateLimited.rawValue, message: "too many failed logins",
-                                       retryAfterMillis: UInt32(clamping: wait)))
+        if let refusal = await passwordRefusal(account: request.account, password: request.password, for: "login", now: now) {
+            return refusal
         }
-        // An unknown account costs the same work as a wrong password, and gets the same answer.
-        let stored = try? server.store.passwordHash(account: request.account)
-        let verified = PasswordHash.verify(request.password, against: stored ?? PasswordHash.decoy) && stored != nil
-        guard verified else {
-            await server.loginGuard.failed(account: request.account, address: address, now: now)
-            logger.notice("failed login for \(request.account) from \(address)")
-            return Self.error(.unauthenticated, "wrong account or password")
-        }
-        await server.loginGuard.succeeded(account: request.account)
         guard let typeCode = request.terminalType.code else {
             return Self.error(.malformed, "terminal type \(request.terminalType.rawValue) is not 1…5")
         }
@@ -271,12 +286,12 @@ struct ServerSession {
     private func revoke(_ deviceID: String, from device: DeviceRecord) async -> Message {
         let target = try? server.store.device(id: deviceID)
         do throws(RosterKeeper.Refusal) {
-            try await server.rosters.mayUnlink(deviceID, targetAccount: target?.account, caller: device)
+            try await server.rosters.mayRevoke(deviceID, targetAccount: target?.account, caller: device)
         } catch {
             return Self.error(error)
         }
         do {
-            try server.store.unlinkDevice(id: deviceID)
+            try server.store.revokeDevice(id: deviceID)
         } catch {
             logger.error("revocation of \(deviceID) failed: \(error)")
             return Self.error(.internalError, "the server could not revoke the device")
@@ -286,7 +301,7 @@ struct ServerSession {
         return .ack(.init())
     }
 
-    private static func error(_ refusal: RosterKeeper.Refusal) -> Message {
+    static func error(_ refusal: RosterKeeper.Refusal) -> Message {
         error(refusal.code, refusal.reason)
     }
 

@@ -42,6 +42,7 @@ extension SQLiteServerStore {
             try db.execute(sql: "DELETE FROM policy WHERE account = ?", arguments: [name])
             try db.execute(sql: "DELETE FROM roster WHERE account = ?", arguments: [name])
             try db.execute(sql: "DELETE FROM contact WHERE low = ? OR high = ?", arguments: [name, name])
+            try db.execute(sql: "DELETE FROM account_link WHERE linked = ? OR master = ?", arguments: [name, name])
             try db.execute(sql: "DELETE FROM device WHERE account = ?", arguments: [name])
             try db.execute(sql: "DELETE FROM account WHERE name = ?", arguments: [name])
         }

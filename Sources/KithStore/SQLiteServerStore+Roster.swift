@@ -50,7 +50,7 @@ extension SQLiteServerStore {
         }
     }
 
-    public func unlinkDevice(id: String) throws {
+    public func revokeDevice(id: String) throws {
         try database.write { db in
             guard try Row.fetchOne(db, sql: "SELECT 1 FROM device WHERE id = ? AND revoked = 0", arguments: [id]) != nil else {
                 throw StoreError.notFound("there is no device \(id)")

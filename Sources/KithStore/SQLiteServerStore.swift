@@ -97,6 +97,17 @@ public final class SQLiteServerStore: ServerStore {
             // One word for cutting a device off the account: "revoked" (the wire's `Revoke`).
             try db.execute(sql: "ALTER TABLE device RENAME COLUMN unlinked TO revoked")
         }
+        migrator.registerMigration("v5 account links") { db in
+            // Protocol/links.md §Links: an account has at most one master (the primary key).
+            try db.execute(sql: """
+                CREATE TABLE account_link (
+                    linked TEXT PRIMARY KEY NOT NULL REFERENCES account(name) ON DELETE CASCADE,
+                    master TEXT NOT NULL REFERENCES account(name) ON DELETE CASCADE,
+                    createdAtMillis INTEGER NOT NULL
+                );
+                CREATE INDEX account_link_by_master ON account_link(master);
+                """)
+        }
         return migrator
     }
 

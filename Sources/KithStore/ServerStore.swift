@@ -63,7 +63,19 @@ public protocol ServerStore: Sendable {
     /// Cuts a device off in one transaction: its sessions revoked, its queue and policy dropped,
     /// its key refused at login (`StoreError.revoked`), left out of `devices` and `device(id:)`.
     /// Throws `StoreError.notFound` for an unknown or already revoked device.
-    func unlinkDevice(id: String) throws
+    func revokeDevice(id: String) throws
+
+    // Linked accounts (Protocol/links.md §Links). The server checks a link before it stores it.
+
+    /// Stores the link; throws `StoreError.conflict` if `linked` has a master already.
+    func link(master: String, linked: String, now: UInt64) throws
+    /// Removes the link between the two; false if there was none.
+    @discardableResult
+    func removeLink(master: String, linked: String) throws -> Bool
+    /// The account's master, if it is linked under one.
+    func master(of account: String) throws -> String?
+    /// The accounts linked under `master`, in name order.
+    func linkedAccounts(of master: String) throws -> [String]
 }
 
 public struct ContactRecord: Sendable, Equatable {

@@ -217,7 +217,7 @@ import Testing
         withExtendedLifetime(server) {}
     }
 
-    @Test func unlinkCutsADeviceOff() async throws {
+    @Test func revokeCutsADeviceOff() async throws {
         let (server, primary, root) = try await Self.primary("roster-revoke")
         let phone = try await Self.agent("phone", root: root)
         let tablet = try await Self.agent("tablet", root: root)

@@ -61,7 +61,8 @@ import Testing
             ContactRemoveRequest.self, ContactVerifyRequest.self, ContactTrustRequest.self, DiscoverRequest.self, PushRequest.self,
             TransfersRequest.self, TransferRequest.self, AcceptRequest.self, RejectRequest.self, RosterRequest.self,
             ApproveDeviceRequest.self, AutoApproveRequest.self, DenyRequest.self, RevokeRequest.self, HandOverRequest.self,
-            RecoverRequest.self, PolicyShowRequest.self, PolicySetRequest.self, EventsRequest.self,
+            RecoverRequest.self, PolicyShowRequest.self, PolicySetRequest.self, EventsRequest.self, AccountsRequest.self,
+            AccountLinkRequest.self, AccountUnlinkRequest.self,
         ]
         #expect(Set(types.map { $0.method }) == Set(AgentMethod.allCases))
         #expect(types.count == AgentMethod.allCases.count)

@@ -79,7 +79,7 @@ import Testing
         guard case .accepted = book.consider(byRecovery) else { Issue.record("refused a first roster its recovery key signed"); return }
     }
 
-    @Test func approvalsUnlinksHandOversAndRecoveriesFollowWithoutAWarning() throws {
+    @Test func approvalsRevocationsHandOversAndRecoveriesFollowWithoutAWarning() throws {
         var book = Self.pinned()
         let verified = book.markVerified()
         #expect(verified)

@@ -105,7 +105,7 @@ import Testing
 
     // MARK: Successors and forgeries
 
-    @Test func thePrimaryAddsAndUnlinksDevices() throws {
+    @Test func thePrimaryAddsAndRevokesDevices() throws {
         var book = Self.book(holding: [Self.v2])
         guard case .accepted(let added) = book.consider(Self.v3) else { Issue.record("refused"); return }
         #expect(added.added == [Self.tv] && added.removed.isEmpty && !added.primaryChanged)

@@ -57,7 +57,7 @@ import Testing
     static let openRequests: [MessageType] = [.hello, .ping, .signup, .login, .resume]
     static let sessionRequests: [MessageType] = [.logout, .relaySend, .chatSend, .endpoints, .contactRequest,
                                                  .contactAccept, .contactRemove, .transitRequest, .rosterPublish,
-                                                 .policyPublish, .revoke]
+                                                 .policyPublish, .revoke, .accountLink, .accountUnlink]
     static let replies: [MessageType] = [.pong, .ack, .errorMessage]
     static let notForTheServer: [MessageType] = MessageType.allCases.filter {
         !(openRequests + sessionRequests + replies + [.relayAck]).contains($0)
@@ -112,7 +112,7 @@ import Testing
                 #expect(handled.contains(type), "\(type) admitted with loggedIn \(loggedIn)")
             }
         }
-        #expect(Self.notForTheServer.count == 22, "every message type is sorted into one group")
+        #expect(Self.notForTheServer.count == 23, "every message type is sorted into one group")
     }
 
     // MARK: Relay (spec §Relay): only between devices of one account
@@ -233,13 +233,13 @@ import Testing
         #expect(ServerRules.revoke("alice-PC-2", targetAccount: "alice", by: Self.alicePC1, roster: Self.roster2) == .allowed)
     }
 
-    @Test func thePrimaryUnlinksThePhoneOnlyAfterPublishingARosterWithoutIt() {
+    @Test func thePrimaryRevokesThePhoneOnlyAfterPublishingARosterWithoutIt() {
         #expect(ServerRules.revoke("alice-MP-1", targetAccount: "alice", by: Self.alicePC1, roster: Self.roster2)
             == .refused(.forbidden, reason: "alice-MP-1 is still in roster 2: publish a roster without it first"))
         #expect(ServerRules.revoke("alice-MP-1", targetAccount: "alice", by: Self.alicePC1, roster: Self.roster3) == .allowed)
     }
 
-    @Test func aSecondaryOrAnImpostorOfThePrimaryUnlinksNobody() {
+    @Test func aSecondaryOrAnImpostorOfThePrimaryRevokesNobody() {
         let refusal = ServerRules.Decision.refused(.forbidden, reason: "only the primary of the account's roster may revoke a device")
         #expect(ServerRules.revoke("alice-PC-2", targetAccount: "alice", by: Self.aliceMP1, roster: Self.roster2) == refusal)
         let impostor = ServerRules.Caller(deviceID: "alice-PC-1", account: "alice", key: Self.alicePC2Key.publicKey)
@@ -250,11 +250,61 @@ import Testing
                 "before the first roster there is no primary")
     }
 
-    @Test func aliceCannotUnlinkBobsDeviceOrOneThatDoesNotExist() {
+    @Test func aliceCannotRevokeBobsDeviceOrOneThatDoesNotExist() {
         #expect(ServerRules.revoke("bob-PC-1", targetAccount: "bob", by: Self.alicePC1, roster: Self.roster2)
             == .refused(.notFound, reason: "bob-PC-1 is not a device of your account"))
         #expect(ServerRules.revoke("alice-TV-1", targetAccount: nil, by: Self.alicePC1, roster: Self.roster2)
             == .refused(.notFound, reason: "alice-TV-1 is not a device of your account"))
+    }
+
+    // MARK: Linked accounts (links.md §Links, §Refusals)
+
+    @Test func aFreeAccountIsLinkedUnderAMaster() {
+        #expect(ServerRules.link("alice.work", under: "alice", facts: .init()) == .allowed)
+        #expect(ServerRules.link("alice.work", under: "alice", facts: .init(callerLinkedCount: 255)) == .allowed)
+    }
+
+    @Test func noLinkToItselfTwiceOrUnderTwoMasters() {
+        #expect(ServerRules.link("alice", under: "alice", facts: .init())
+            == .refused(.forbidden, reason: "an account cannot be linked to itself"))
+        #expect(ServerRules.link("alice.work", under: "alice", facts: .init(targetMaster: "alice"))
+            == .refused(.conflict, reason: "alice.work is linked to alice already"))
+        #expect(ServerRules.link("alice.work", under: "alice", facts: .init(targetMaster: "mallory"))
+            == .refused(.conflict, reason: "alice.work is linked under another account"), "the other master is not named")
+    }
+
+    @Test func noChainsSoNoCycles() {
+        // alice.work is under alice: it cannot link alice (a cycle) or anyone (a chain)...
+        #expect(ServerRules.link("alice", under: "alice.work", facts: .init(callerMaster: "alice", targetHasLinked: true))
+            == .refused(.forbidden, reason: "alice.work is linked under another account: only a master links accounts"))
+        // ...and alice, a master, cannot be linked under anyone.
+        #expect(ServerRules.link("alice", under: "bob", facts: .init(targetHasLinked: true))
+            == .refused(.forbidden, reason: "alice has linked accounts of its own"))
+    }
+
+    @Test func aMasterLinksAtMostTheLimit() {
+        #expect(ServerRules.link("n256", under: "alice", facts: .init(callerLinkedCount: ServerRules.maxLinkedAccounts))
+            == .refused(.forbidden, reason: "alice has 256 linked accounts, the most there may be"))
+    }
+
+    @Test func eitherPrimaryRemovesALinkAndNobodyElse() {
+        let link = (master: "alice", linked: "alice.work")
+        #expect(ServerRules.unlink("alice.work", by: Self.alicePC1, roster: Self.roster2, link: link) == .allowed)
+        let workPrimary = ServerRules.Caller(deviceID: "alice.work-PC-1", account: "alice.work", key: Self.alicePC1Key.publicKey)
+        let workRoster = Self.aliceRoster(2, [Self.laptop, Self.phone])  // the same keys, as a stand-in: only its primary matters
+        #expect(ServerRules.unlink("alice", by: workPrimary, roster: workRoster, link: link)
+            == .refused(.forbidden, reason: "only the primary of the account's roster may remove a link"),
+            "a primary of another id is not this account's primary")
+        let refusal = ServerRules.Decision.refused(.forbidden, reason: "only the primary of the account's roster may remove a link")
+        #expect(ServerRules.unlink("alice.work", by: Self.aliceMP1, roster: Self.roster2, link: link) == refusal)
+        #expect(ServerRules.unlink("alice.work", by: Self.alicePC1, roster: nil, link: link) == refusal)
+    }
+
+    @Test func aLinkThatIsNotThereIsNotFound() {
+        #expect(ServerRules.unlink("alice.work", by: Self.alicePC1, roster: Self.roster2, link: nil)
+            == .refused(.notFound, reason: "alice and alice.work are not linked"))
+        #expect(ServerRules.unlink("alice.work", by: Self.alicePC1, roster: Self.roster2, link: (master: "bob", linked: "alice.work"))
+            == .refused(.notFound, reason: "alice and alice.work are not linked"), "a link of someone else's")
     }
 
     // MARK: The session's view of its caller

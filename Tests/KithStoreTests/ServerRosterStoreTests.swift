@@ -21,7 +21,7 @@ import Testing
         #expect(try store.policies(account: "alice").map(\.document) == [[8]])
     }
 
-    @Test func anUnlinkedDeviceIsGoneForGood() throws {
+    @Test func aRevokedDeviceIsGoneForGood() throws {
         let (store, _) = try ServerStoreTests.store()
         try store.createAccount(name: "alice", passwordHash: "h", now: 1)
         _ = try store.registerDevice(ServerStoreTests.registration(1), now: 2)
@@ -31,7 +31,7 @@ import Testing
         _ = try store.enqueueRelay(from: "alice-PC-1", to: phone.id, payload: [1], code: nil, now: 4)
         try store.storePolicy(account: "alice", deviceID: phone.id, document: [7])
 
-        try store.unlinkDevice(id: phone.id)
+        try store.revokeDevice(id: phone.id)
         #expect(try store.session(tokenHash: [9])?.revoked == true)
         #expect(try store.pendingRelays(to: phone.id, after: 0, limit: 10).isEmpty)
         #expect(try store.policies(account: "alice").isEmpty)
@@ -40,7 +40,7 @@ import Testing
         #expect(throws: StoreError.revoked(phone.id)) {
             _ = try store.registerDevice(ServerStoreTests.registration(2, type: .mobile, code: "MP"), now: 5)
         }
-        #expect(throws: StoreError.notFound("there is no device \(phone.id)")) { try store.unlinkDevice(id: phone.id) }
+        #expect(throws: StoreError.notFound("there is no device \(phone.id)")) { try store.revokeDevice(id: phone.id) }
         // Its id is never given again.
         #expect(try store.registerDevice(ServerStoreTests.registration(3, type: .mobile, code: "MP"), now: 6).id == "alice-MP-2")
     }

@@ -67,6 +67,8 @@ import Testing
             .rosterPublish(.init(roster: document)), .rosterUpdate(.init(roster: document)),
             .policyPublish(.init(policy: document)), .policyUpdate(.init(policy: document)),
             .revoke(.init(deviceID: "a-TV-1")), .contactRoster(.init(account: "b", roster: document)),
+            .accountLink(.init(account: "b.work", password: "correct horse")), .accountUnlink(.init(account: "b.work")),
+            .accountLinks(.init(master: "a", linked: ["b.work"])),
         ]
         #expect(Set(messages.map(\.type)) == Set(MessageType.allCases))
         for (i, message) in messages.enumerated() {

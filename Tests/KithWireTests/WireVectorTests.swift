@@ -173,6 +173,9 @@ import Testing
         case .policyUpdate: .policyUpdate(try decoder.decode(PolicyUpdate.self, from: body))
         case .revoke: .revoke(try decoder.decode(Revoke.self, from: body))
         case .contactRoster: .contactRoster(try decoder.decode(ContactRoster.self, from: body))
+        case .accountLink: .accountLink(try decoder.decode(AccountLink.self, from: body))
+        case .accountUnlink: .accountUnlink(try decoder.decode(AccountUnlink.self, from: body))
+        case .accountLinks: .accountLinks(try decoder.decode(AccountLinks.self, from: body))
         }
     }
 

@@ -3,7 +3,7 @@ import KithWire
 
 /// Who may do what on the rendezvous server: the authorization rules of Protocol/spec.md
 /// §Sessions, §Relay, §Contacts, §Messages between people, §Transit and Protocol/roster.md
-/// §The first roster, §Revoke, as pure functions. The server's session and roster keeper do the
+/// §The first roster, §Revoke and Protocol/links.md §Links, as pure functions. The server's session and roster keeper do the
 /// I/O — read the store, send, log — and ask these for every decision, so each rule can be
 /// tested as a scenario without sockets, processes or a database. Each rule takes only what
 /// the server already knows (the caller's session, what its store says about the target) and
@@ -60,7 +60,7 @@ extension ServerRules {
         case .logout:
             return loggedIn ? .admitted : .refused(.unauthenticated, reason: "not logged in")
         case .relaySend, .chatSend, .endpoints, .contactRequest, .contactAccept, .contactRemove, .transitRequest,
-             .rosterPublish, .policyPublish, .revoke:
+             .rosterPublish, .policyPublish, .revoke, .accountLink, .accountUnlink:
             return loggedIn ? .admitted : .refused(.unauthenticated, reason: "log in first")
         case .relayAck:
             return loggedIn ? .admitted : .ignored
@@ -68,7 +68,7 @@ extension ServerRules {
             return .ignored
         case .note, .chat, .viewed, .loginResult, .deviceList, .relayDeliver, .contactList, .contactDevices, .chatAccepted,
              .fileOffer, .fileAnswer, .fileData, .fileEnd, .fileProgress, .fileCancel, .transitTicket, .transitOffer,
-             .documentShare, .approveRequest, .rosterUpdate, .policyUpdate, .contactRoster:
+             .documentShare, .approveRequest, .rosterUpdate, .policyUpdate, .contactRoster, .accountLinks:
             return .refused(.malformed, reason: "\(type) is not a request to the server")
         }
     }

@@ -746,6 +746,9 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case policyUpdate = 87
     case revoke = 88
     case contactRoster = 89
+    case accountLink = 90
+    case accountUnlink = 91
+    case accountLinks = 92
 }
 
 /// Any message an envelope can carry.
@@ -792,6 +795,9 @@ public enum Message: Equatable, Sendable {
     case policyUpdate(PolicyUpdate)
     case revoke(Revoke)
     case contactRoster(ContactRoster)
+    case accountLink(AccountLink)
+    case accountUnlink(AccountUnlink)
+    case accountLinks(AccountLinks)
 
     public var type: MessageType {
         switch self {
@@ -837,6 +843,9 @@ public enum Message: Equatable, Sendable {
         case .policyUpdate: .policyUpdate
         case .revoke: .revoke
         case .contactRoster: .contactRoster
+        case .accountLink: .accountLink
+        case .accountUnlink: .accountUnlink
+        case .accountLinks: .accountLinks
         }
     }
 
@@ -884,6 +893,9 @@ public enum Message: Equatable, Sendable {
         case .policyUpdate(let m): try m.encodeFields(into: &writer)
         case .revoke(let m): try m.encodeFields(into: &writer)
         case .contactRoster(let m): try m.encodeFields(into: &writer)
+        case .accountLink(let m): try m.encodeFields(into: &writer)
+        case .accountUnlink(let m): try m.encodeFields(into: &writer)
+        case .accountLinks(let m): try m.encodeFields(into: &writer)
         }
     }
 
@@ -931,6 +943,9 @@ public enum Message: Equatable, Sendable {
         case .policyUpdate: .policyUpdate(try PolicyUpdate(fields: fields))
         case .revoke: .revoke(try Revoke(fields: fields))
         case .contactRoster: .contactRoster(try ContactRoster(fields: fields))
+        case .accountLink: .accountLink(try AccountLink(fields: fields))
+        case .accountUnlink: .accountUnlink(try AccountUnlink(fields: fields))
+        case .accountLinks: .accountLinks(try AccountLinks(fields: fields))
         }
     }
 }
@@ -2753,5 +2768,99 @@ public struct ContactRoster: FieldMessage, Codable {
         try validate()
         try writer.write(1, account)
         try writer.write(2, roster)
+    }
+}
+
+/// Agent → server, request: link `account` under the caller's account, which becomes its master (Protocol/links.md §Links). The server checks the linked account's password as for a Login (same rate limits, the same answer for a wrong password and an unknown account) and the rules of §Refusals, stores the link and answers Ack; it does not store the password.
+public struct AccountLink: FieldMessage, Codable {
+    public static let messageType: MessageType = .accountLink
+    /// The account to link.
+    public var account: String
+    /// Its password.
+    public var password: String
+
+    public init(account: String, password: String) {
+        self.account = account
+        self.password = password
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        account = try fields.required(1, "account", as: String.self)
+        password = try fields.required(2, "password", as: String.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard account.utf8.count <= 64 else { throw .oversized("account: \(account.utf8.count) bytes, limit 64") }
+        guard password.utf8.count <= 1024 else { throw .oversized("password: \(password.utf8.count) bytes, limit 1024") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, account)
+        try writer.write(2, password)
+    }
+}
+
+/// Agent → server, request, from the primary of the caller's account's stored roster: remove the link between the caller's account and `account`, whichever is the master (Protocol/links.md §Links). Answered with Ack; `forbidden` for a caller that is not that primary; `notFound` when the two are not linked.
+public struct AccountUnlink: FieldMessage, Codable {
+    public static let messageType: MessageType = .accountUnlink
+    public var account: String
+
+    public init(account: String) {
+        self.account = account
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        account = try fields.required(1, "account", as: String.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard account.utf8.count <= 64 else { throw .oversized("account: \(account.utf8.count) bytes, limit 64") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, account)
+    }
+}
+
+/// Server → agent, unsolicited (requestID 0): the links of the device's account (Protocol/links.md §The link list), after every login or resume, right after the DeviceList, and whenever a link of the account is made or removed. An older agent ignores it.
+public struct AccountLinks: FieldMessage, Codable {
+    public static let messageType: MessageType = .accountLinks
+    /// The account's master; absent when the account is not linked under one.
+    public var master: String?
+    /// The accounts linked under this one, in name order; empty when none.
+    public var linked: [String]
+
+    public init(master: String? = nil, linked: [String] = []) {
+        self.master = master
+        self.linked = linked
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        master = try fields.optional(1, "master", as: String.self)
+        linked = try fields.repeated(2, "linked", max: 256, as: String.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        if let value = master {
+            guard value.utf8.count <= 64 else { throw .oversized("master: \(value.utf8.count) bytes, limit 64") }
+        }
+        guard linked.count <= 256 else { throw .oversized("linked: \(linked.count) values, limit 256") }
+        for value in linked {
+            guard value.utf8.count <= 64 else { throw .oversized("linked: \(value.utf8.count) bytes, limit 64") }
+        }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, master)
+        try writer.writeRepeated(2, linked)
     }
 }

@@ -1,0 +1,76 @@
+import KithAPI
+import KithStore
+import KithWire
+
+/// Links between this account and others (Protocol/links.md): making and removing one, and the
+/// list the server sends after every login and change.
+extension AccountContext {
+    /// `AccountLinks` from the server: kept, and each link made or removed told to the listeners.
+    func take(_ links: AccountLinks) {
+        let before = (try? store.links()) ?? AgentStore.Links()
+        let after = AgentStore.Links(master: links.master, linked: links.linked)
+        do {
+            guard try store.saveLinks(after) else { return }
+        } catch {
+            logger.error("cannot store the account's links: \(error)")
+            return
+        }
+        let was = Set(before.linked + [before.master].compactMap { $0 })
+        let now = Set(after.linked + [after.master].compactMap { $0 })
+        for account in now.subtracting(was).sorted() {
+            logger.info("linked with \(account)")
+            publish(AgentEvent(event: .links, contact: account, state: "linked"))
+        }
+        for account in was.subtracting(now).sorted() {
+            logger.info("no longer linked with \(account)")
+            publish(AgentEvent(event: .links, contact: account, state: "unlinked"))
+        }
+    }
+
+    func link(_ request: AccountLinkRequest) async throws -> AccountEntry {
+        let answer = try await serverRequest(.accountLink(.init(account: request.account, password: request.password)),
+                                             what: "link \(request.account)")
+        guard answer == .ack(.init()) else {
+            throw AgentError(.serverRefused, "the server refused the link: \(Self.describe(answer))")
+        }
+        logger.info("linked \(request.account) under this account")
+        return await awaitLinks { $0.linked.contains(request.account) }
+    }
+
+    func unlink(_ request: AccountUnlinkRequest) async throws -> AccountEntry {
+        let answer = try await serverRequest(.accountUnlink(.init(account: request.account)), what: "unlink \(request.account)")
+        guard answer == .ack(.init()) else {
+            throw AgentError(.serverRefused, "the server refused to remove the link: \(Self.describe(answer))")
+        }
+        logger.info("removed the link with \(request.account)")
+        return await awaitLinks { !$0.linked.contains(request.account) && $0.master != request.account }
+    }
+
+    /// This account in `kith accounts`.
+    func accountEntry() -> AccountEntry {
+        let links = (try? store.links()) ?? AgentStore.Links()
+        let summary = summary()
+        let role = links.master != nil ? "linked" : links.linked.isEmpty ? "single" : "master"
+        return AccountEntry(account: summary.account, owner: summary.owner, role: role, master: links.master,
+                            linked: links.linked, unread: (try? store.unreadCounts()) ?? [:], connected: summary.connected)
+    }
+
+    /// Sends `message` on the server connection and returns the answer; fails when the server
+    /// is away (nothing was asked).
+    private func serverRequest(_ message: Message, what: String) async throws -> Message {
+        guard let connection, !connection.isClosed else {
+            throw AgentError(.serverUnreachable, "the server is not connected; could not \(what)")
+        }
+        return try await connection.request(message).message
+    }
+
+    /// The entry once the server's new link list has arrived (it follows the `Ack`), or after a
+    /// second as it stands then.
+    private func awaitLinks(_ arrived: (AgentStore.Links) -> Bool) async -> AccountEntry {
+        for _ in 0..<20 {
+            if let links = try? store.links(), arrived(links) { break }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return accountEntry()
+    }
+}

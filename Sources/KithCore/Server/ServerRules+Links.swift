@@ -1,0 +1,58 @@
+// MARK: - Linked accounts (Protocol/links.md §Links, §Refusals)
+
+extension ServerRules {
+    /// The most accounts one master may link.
+    public static let maxLinkedAccounts = 256
+
+    /// What the server's store says about the two accounts of a link request.
+    public struct LinkFacts: Sendable, Equatable {
+        /// The caller's account's master, if it is linked under one.
+        public var callerMaster: String?
+        /// How many accounts are linked under the caller's account.
+        public var callerLinkedCount: Int
+        /// The target's master, if it is linked under one already.
+        public var targetMaster: String?
+        /// Whether accounts are linked under the target.
+        public var targetHasLinked: Bool
+
+        public init(callerMaster: String? = nil, callerLinkedCount: Int = 0, targetMaster: String? = nil,
+                    targetHasLinked: Bool = false) {
+            self.callerMaster = callerMaster
+            self.callerLinkedCount = callerLinkedCount
+            self.targetMaster = targetMaster
+            self.targetHasLinked = targetHasLinked
+        }
+    }
+
+    /// `AccountLink { account }` from a device of `master`, once `account`'s password checked
+    /// out (§Links, rules 4–7): no link to itself, none twice, no chains (so no cycles), at most
+    /// `maxLinkedAccounts`. The password comes first, so these never tell a stranger anything
+    /// about an account whose password it does not have.
+    public static func link(_ account: String, under master: String, facts: LinkFacts) -> Decision {
+        if account == master { return .refused(.forbidden, reason: "an account cannot be linked to itself") }
+        if facts.targetMaster == master { return .refused(.conflict, reason: "\(account) is linked to \(master) already") }
+        if facts.targetMaster != nil { return .refused(.conflict, reason: "\(account) is linked under another account") }
+        if facts.callerMaster != nil {
+            return .refused(.forbidden, reason: "\(master) is linked under another account: only a master links accounts")
+        }
+        if facts.targetHasLinked { return .refused(.forbidden, reason: "\(account) has linked accounts of its own") }
+        if facts.callerLinkedCount >= maxLinkedAccounts {
+            return .refused(.forbidden, reason: "\(master) has \(maxLinkedAccounts) linked accounts, the most there may be")
+        }
+        return .allowed
+    }
+
+    /// `AccountUnlink { account }` (§Links): by the primary of the caller's account's stored
+    /// roster, of a link between the caller's account and `account` in either direction.
+    ///   - link: the stored link between the two accounts, if any.
+    public static func unlink(_ account: String, by caller: Caller, roster: ValidRoster?,
+                              link: (master: String, linked: String)?) -> Decision {
+        guard let roster, roster.primary.deviceID == caller.deviceID, roster.primary.key == caller.key else {
+            return .refused(.forbidden, reason: "only the primary of the account's roster may remove a link")
+        }
+        guard let link, [link.master, link.linked].contains(caller.account), [link.master, link.linked].contains(account) else {
+            return .refused(.notFound, reason: "\(caller.account) and \(account) are not linked")
+        }
+        return .allowed
+    }
+}

@@ -1,0 +1,80 @@
+import KithCore
+import KithStore
+import KithWire
+
+/// Linked accounts (Protocol/links.md §Links, §The link list): making and removing a link, and
+/// the list each device of the two accounts is sent. The rules are `ServerRules.link` and
+/// `ServerRules.unlink`; this reads the store for them and carries out what they allow.
+extension ServerSession {
+    func link(_ request: AccountLink, from device: DeviceRecord) async -> Message {
+        let now = server.now()
+        if let refusal = await passwordRefusal(account: request.account, password: request.password, for: "link", now: now) {
+            return refusal
+        }
+        let store = server.store
+        let facts: ServerRules.LinkFacts
+        do {
+            facts = ServerRules.LinkFacts(callerMaster: try store.master(of: device.account),
+                                          callerLinkedCount: try store.linkedAccounts(of: device.account).count,
+                                          targetMaster: try store.master(of: request.account),
+                                          targetHasLinked: !(try store.linkedAccounts(of: request.account)).isEmpty)
+        } catch {
+            logger.error("cannot read the links of \(device.account) and \(request.account): \(error)")
+            return Self.error(.internalError, "the server could not read its links")
+        }
+        if case .refused(let code, let reason) = ServerRules.link(request.account, under: device.account, facts: facts) {
+            return Self.error(code, reason)
+        }
+        do {
+            try store.link(master: device.account, linked: request.account, now: now)
+        } catch StoreError.conflict {
+            return Self.error(.conflict, "\(request.account) is linked under another account")
+        } catch {
+            logger.error("cannot store the link \(device.account) → \(request.account): \(error)")
+            return Self.error(.internalError, "the server could not store the link")
+        }
+        logger.info("\(device.id) linked \(request.account) under \(device.account)")
+        await pushLinks(device.account, request.account)
+        return .ack(.init())
+    }
+
+    func unlink(_ account: String, from device: DeviceRecord) async -> Message {
+        let store = server.store
+        let link: (master: String, linked: String)?
+        if (try? store.master(of: account)) == device.account {
+            link = (device.account, account)
+        } else if (try? store.master(of: device.account)) == account {
+            link = (account, device.account)
+        } else {
+            link = nil
+        }
+        do throws(RosterKeeper.Refusal) {
+            try await server.rosters.mayRemoveLink(with: account, link: link, caller: device)
+        } catch {
+            return Self.error(error)
+        }
+        guard let link else { return Self.error(.notFound, "\(device.account) and \(account) are not linked") }
+        do {
+            try store.removeLink(master: link.master, linked: link.linked)
+        } catch {
+            logger.error("cannot remove the link \(link.master) → \(link.linked): \(error)")
+            return Self.error(.internalError, "the server could not remove the link")
+        }
+        logger.info("\(device.id) removed the link \(link.master) → \(link.linked)")
+        await pushLinks(link.master, link.linked)
+        return .ack(.init())
+    }
+
+    /// The new link lists, to every online device of both accounts.
+    private func pushLinks(_ accounts: String...) async {
+        for account in accounts {
+            await server.presence.broadcast(Self.links(of: account, in: server.store), account: account)
+        }
+    }
+
+    /// `AccountLinks` for one account: its master and the accounts linked under it.
+    static func links(of account: String, in store: any ServerStore) -> Envelope {
+        Envelope(.accountLinks(.init(master: (try? store.master(of: account)) ?? nil,
+                                     linked: (try? store.linkedAccounts(of: account)) ?? [])))
+    }
+}

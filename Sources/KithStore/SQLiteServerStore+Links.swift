@@ -1,0 +1,34 @@
+import GRDB
+
+/// Links between accounts (Protocol/links.md §Links): who is whose master.
+extension SQLiteServerStore {
+    public func link(master: String, linked: String, now: UInt64) throws {
+        try database.write { db in
+            guard try String.fetchOne(db, sql: "SELECT master FROM account_link WHERE linked = ?", arguments: [linked]) == nil else {
+                throw StoreError.conflict("\(linked) is linked already")
+            }
+            try db.execute(sql: "INSERT INTO account_link (linked, master, createdAtMillis) VALUES (?, ?, ?)",
+                           arguments: [linked, master, Int64(now)])
+        }
+    }
+
+    @discardableResult
+    public func removeLink(master: String, linked: String) throws -> Bool {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM account_link WHERE linked = ? AND master = ?", arguments: [linked, master])
+            return db.changesCount == 1
+        }
+    }
+
+    public func master(of account: String) throws -> String? {
+        try database.read { db in
+            try String.fetchOne(db, sql: "SELECT master FROM account_link WHERE linked = ?", arguments: [account])
+        }
+    }
+
+    public func linkedAccounts(of master: String) throws -> [String] {
+        try database.read { db in
+            try String.fetchAll(db, sql: "SELECT linked FROM account_link WHERE master = ? ORDER BY linked", arguments: [master])
+        }
+    }
+}

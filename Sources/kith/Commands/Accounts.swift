@@ -1,0 +1,81 @@
+import ArgumentParser
+import Foundation
+import KithAPI
+
+/// `kith accounts`: the accounts this agent holds, and links between accounts (Protocol/links.md).
+extension Kith {
+    struct Accounts: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the accounts this device holds, and link accounts under a master.",
+            discussion: """
+                One agent holds every account its device logs in to. A person with several accounts \
+                on one server links them under one master account: `kith accounts link ACCOUNT` on a \
+                device of the master (the linked account's password is checked once, by the server). \
+                `kith accounts unlink ACCOUNT` removes a link, from the master or from the linked \
+                account's primary.
+                """,
+            subcommands: [List.self, Link.self, Unlink.self], defaultSubcommand: List.self)
+
+        struct List: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "List the accounts, their links, and their unread messages per account.")
+            @OptionGroup var options: ProfileClientOptions
+
+            func run() throws {
+                let result = try options.client.call(AccountsRequest())
+                options.output(result) {
+                    if result.accounts.isEmpty { Console.line("no accounts; log in with `kith login`") }
+                    for (index, a) in result.accounts.enumerated() {
+                        Console.line(Accounts.line(a) + (index == 0 && result.accounts.count > 1 ? "  (default)" : ""))
+                    }
+                }
+            }
+        }
+
+        struct Link: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Link an account under this one (its master), with its password.",
+                discussion: """
+                    Run it on a device of the master account (`--account` picks it when this device \
+                    holds several). The server checks ACCOUNT's password and stores the link; an \
+                    account that is linked under another master, has linked accounts of its own, or is \
+                    this account is refused.
+                    """)
+            @OptionGroup var options: ClientOptions
+            @Argument(help: "The account to link.") var account: String
+            @Option(help: ArgumentHelp("Read its password from the first line of this file.", valueName: "file"))
+            var passwordFile: String?
+
+            func run() throws {
+                let password = try readPassword(file: passwordFile, prompt: "Password for \(account): ")
+                let entry = try options.client.call(AccountLinkRequest(account: account, password: password))
+                options.output(entry) { Console.line("linked \(account.printable) under \(entry.account.printable)") }
+            }
+        }
+
+        struct Unlink: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Remove the link between this account and another (from either one's primary).")
+            @OptionGroup var options: ClientOptions
+            @Argument(help: "The other account of the link.") var account: String
+
+            func run() throws {
+                let entry = try options.client.call(AccountUnlinkRequest(account: account))
+                options.output(entry) { Console.line("removed the link between \(entry.account.printable) and \(account.printable)") }
+            }
+        }
+
+        /// `alice  master of alice.family, alice.work  3 unread (bob 2, carol 1)  connected`
+        static func line(_ a: AccountEntry) -> String {
+            let role = switch a.role {
+            case "master": "master of \(a.linked.map(\.printable).joined(separator: ", "))"
+            case "linked": "linked under \(a.master?.printable ?? "?")"
+            default: "no links"
+            }
+            let unread = a.unreadTotal == 0 ? "no unread"
+                : "\(a.unreadTotal) unread (" + a.unread.sorted { $0.key < $1.key }.map { "\($0.key.printable) \($0.value)" }
+                    .joined(separator: ", ") + ")"
+            return "\(a.account.printable)  \(role)  \(unread)  \(a.connected ? "connected" : "not connected")"
+        }
+    }
+}
