@@ -108,8 +108,8 @@ extension AccountContext {
 
     /// The key a contact's device seals and opens with: from the contact's held roster only, and
     /// only while the account is an accepted contact.
-    func approvedContactKey(_ deviceID: String) -> SigningPublicKey? {
-        let account = String(ReadState.account(ofDevice: deviceID))
+    func approvedContactKey(_ deviceID: String, of contact: String? = nil) -> SigningPublicKey? {
+        let account = contact ?? String(ReadState.account(ofDevice: deviceID))
         guard (try? isContact(account)) == true else { return nil }
         return contactBooks[account]?.member(deviceID)?.key
     }

@@ -46,6 +46,11 @@ extension AccountContext {
         return await awaitLinks { !$0.linked.contains(request.account) && $0.master != request.account }
     }
 
+    /// The accounts linked under this one, as the store remembers them.
+    func storedLinks() -> [String] { ((try? store.links()) ?? AgentStore.Links()).linked }
+
+    func setPageHost(_ host: @escaping @Sendable (PageHostEvent) async -> Void) { pageHost = host }
+
     /// This account in `kith accounts`.
     func accountEntry() -> AccountEntry {
         let links = (try? store.links()) ?? AgentStore.Links()

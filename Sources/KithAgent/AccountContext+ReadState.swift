@@ -11,9 +11,9 @@ import KithWire
 extension AccountContext {
     /// Commits a message from a contact's device, viewed already if a held notice or the
     /// contact's "viewed up to" mark covers it.
-    func receive(_ chat: Chat, code: UInt64, from sender: String) throws {
+    func receive(_ chat: Chat, code: UInt64, from sender: String, account acting: String? = nil) throws {
         guard try store.message(code: code) == nil else { return }  // a redelivery
-        let account = String(ReadState.account(ofDevice: sender))
+        let account = acting ?? String(ReadState.account(ofDevice: sender))
         let time = now()
         let held = try store.heldNotices()
         let mark = try store.viewedUpTo(account: account)

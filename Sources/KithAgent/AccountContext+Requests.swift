@@ -81,9 +81,9 @@ extension AccountContext {
         guard let session = try store.session() else { throw AgentError(.notLoggedIn, "this device is not logged in") }
         if let connection, !connection.isClosed {
             _ = try? await connection.request(.logout(.init()), timeout: .seconds(5))
-            await connection.close()
         }
         try store.clearSession()
+        await server?.reconnect()  // closes the connection; with no session it waits for a login
         logger.info("logged out of \(session.deviceID)")
         return EmptyResult()
     }
@@ -153,7 +153,11 @@ extension AccountContext {
             guard !devices.isEmpty else {
                 throw AgentError(.notPermitted, "\(to) is not approved by \(account)'s primary (not in their roster): nothing was sent")
             }
-            items = devices.map { .init(kind: .chat, receiver: $0, itemID: id, text: text, sentAtMillis: sentAt) }
+            // A device of the contact's master that their roster lists gets its copy for them (links.md).
+            items = devices.map {
+                .init(kind: .chat, receiver: $0, itemID: id, text: text, sentAtMillis: sentAt,
+                      toAccount: ReadState.account(ofDevice: $0) == account ? nil : account)
+            }
         }
         let seqs = try store.enqueue(items)
         await flushOutbox()

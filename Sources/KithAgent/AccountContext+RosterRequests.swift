@@ -146,7 +146,7 @@ extension AccountContext {
     /// Makes an approved secondary the primary; this device becomes a secondary.
     func handOver(to deviceID: String) async throws -> RosterResult {
         let current = try rosterAsPrimary("handing over")
-        guard let member = current.member(deviceID), member.role == .secondary else {
+        guard let member = current.member(deviceID), member.role.isGoverned else {
             throw AgentError(.unknownDevice, "\(deviceID) is not a secondary in \(current.label)")
         }
         try await publishRoster(current.handingOver(to: deviceID, issuedAtMillis: now()))
@@ -192,7 +192,7 @@ extension AccountContext {
             guard current.member(deviceID) != nil else { throw AgentError(.unknownDevice, "\(deviceID) is not in \(current.label)") }
             devices = [deviceID]
         } else {
-            devices = book.holderIsPrimary ? current.members.filter { $0.role == .secondary }.map(\.deviceID) : [me].compactMap { $0 }
+            devices = book.holderIsPrimary ? current.members.filter(\.role.isGoverned).map(\.deviceID) : [me].compactMap { $0 }
         }
         return PolicyResult(policies: devices.map { id in
             let held = policies.policies[id]
@@ -203,7 +203,7 @@ extension AccountContext {
 
     func policySet(_ deviceID: String, _ settings: [String]) async throws -> PolicyResult {
         let current = try rosterAsPrimary("setting a policy")
-        guard let member = current.member(deviceID), member.role == .secondary else {
+        guard let member = current.member(deviceID), member.role.isGoverned else {
             throw AgentError(.unknownDevice, "\(deviceID) is not a secondary in \(current.label)")
         }
         guard let policies = policyBook, let me = rosterBook?.holder?.deviceID else { throw AgentError(.internalError, "no policy book") }

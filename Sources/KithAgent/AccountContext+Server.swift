@@ -8,11 +8,9 @@ extension AccountContext: ServerConnectionOwner {
     func sessionToResume() -> AgentStore.Session? { try? store.session() }
 
     func connected(_ connection: ClientConnection, session: AgentStore.Session) async {
-        self.connection = connection
-        connectedSession = session
-        lastError = nil
-        Task { await self.flushOutbox() }
+        attach(connection, session: session)
         Task { await self.reportEndpoints(connection, invite: session.invite) }
+        await pageHost?(.connected(connection, session))
     }
 
     func received(_ message: Message, session: AgentStore.Session, connection: ClientConnection) async {
@@ -20,6 +18,20 @@ extension AccountContext: ServerConnectionOwner {
     }
 
     func disconnected(problem: String?) async {
+        detach(problem: problem)
+        await pageHost?(.disconnected)
+    }
+
+    /// The session is up on `channel`: the outbox goes out. A page is attached by the agent
+    /// when its master's connection is up.
+    func attach(_ channel: any ServerChannel, session: AgentStore.Session) {
+        connection = channel
+        connectedSession = session
+        lastError = nil
+        Task { await self.flushOutbox() }
+    }
+
+    func detach(problem: String?) {
         connection = nil
         connectedSession = nil
         if let problem { lastError = problem }

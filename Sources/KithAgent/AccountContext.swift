@@ -16,6 +16,16 @@ import NIOPosix
 /// rosters, policies and transfers cannot meet, because no context can name the other's rows.
 /// One actor, so requests, server events and the outbox of an account never race.
 actor AccountContext {
+    /// What a master tells the agent for the pages of its linked accounts (Protocol/links.md).
+    enum PageHostEvent: Sendable {
+        /// The accounts linked under it, as the server last said.
+        case links([String])
+        case connected(ClientConnection, AgentStore.Session)
+        case disconnected
+        /// Something the server sent for a linked account.
+        case message(account: String, Message)
+    }
+
     /// The profile's name, for `kith status`.
     let profile: String
     let store: AgentStore
@@ -56,10 +66,14 @@ actor AccountContext {
     /// Messages and rosters refused from contacts since the agent started (`kith status`).
     var refusedFromContacts = 0
 
-    /// Connects, resumes, keeps alive and reconnects; set in `start`.
+    /// Connects, resumes, keeps alive and reconnects; set in `start` (a page has none: it rides
+    /// on its master's).
     var server: ServerConnection?
-    /// The server connection while the session is up, and that session.
-    var connection: ClientConnection?
+    /// On a master: where the pages of its linked accounts hear what they need (the agent).
+    var pageHost: (@Sendable (PageHostEvent) async -> Void)?
+    /// What the server is reached on while the session is up (the device's own connection, or
+    /// for a linked account's page its master's), and that session.
+    var connection: (any ServerChannel)?
     var connectedSession: AgentStore.Session?
     var lastError: String?
     var flushing = false
@@ -107,6 +121,12 @@ actor AccountContext {
         await server.start()
     }
 
+    /// A linked account's page (Agent+Pages): its books, and nothing that reaches out — no UDP
+    /// socket, no transfers, no connection of its own; the agent attaches it to its master's.
+    func startAsPage() {
+        loadRosterBooks()
+    }
+
     /// Before the process exits (SIGTERM, SIGINT): the server connection closes, and the store's
     /// write-ahead log is folded into the database. Everything acknowledged is committed already;
     /// transfers continue from their last durable step at the next start.
@@ -125,7 +145,7 @@ actor AccountContext {
     // MARK: - From the server
 
     /// Carries out what one message from the server asks, in the order messages came.
-    func handleServerMessage(_ message: Message, session: AgentStore.Session, connection: ClientConnection) async {
+    func handleServerMessage(_ message: Message, session: AgentStore.Session, connection: any ServerChannel) async {
         switch message {
         case .deviceList(let list):
             let devices = list.devices.map(Self.device)
@@ -142,6 +162,14 @@ actor AccountContext {
             await consider(contactRoster: roster)
         case .accountLinks(let links):
             take(links)
+            await pageHost?(.links(links.linked))
+        case .forAccount(let wrapped):
+            // Something for a linked account's page, on this (the master's) connection.
+            do {
+                await pageHost?(.message(account: wrapped.account, try Envelope.decode(wrapped.message[...]).message))
+            } catch {
+                logger.warning("dropped a message for \(wrapped.account) that does not decode: \(error)")
+            }
         case .contactList(let list):
             let contacts = list.contacts.map { AgentStore.Contact(account: $0.account, state: $0.state) }
             do {
@@ -202,8 +230,8 @@ actor AccountContext {
 
     /// Opens a relayed payload, commits what it carries, then acknowledges it: acknowledged means
     /// stored. Who may send what is `Intake`'s table; this carries its answers out.
-    private func receive(_ deliver: RelayDeliver, session: AgentStore.Session, connection: ClientConnection) async {
-        let (sender, key) = classify(deliver.from, session: session)
+    private func receive(_ deliver: RelayDeliver, session: AgentStore.Session, connection: any ServerChannel) async {
+        let (sender, key) = classify(deliver.from, account: deliver.fromAccount, session: session)
         switch Intake.admit(sender) {
         case .open: break
         case .wait(let reason):
@@ -222,7 +250,7 @@ actor AccountContext {
             switch Intake.handle(Intake.Kind(envelope.message), from: sender, via: deliver.code == nil ? .relay : .relayWithCode) {
             case .contactMessage:
                 guard case .chat(let chat) = envelope.message, let code = deliver.code else { break }
-                try receive(chat, code: code, from: deliver.from)
+                try receive(chat, code: code, from: deliver.from, account: deliver.fromAccount)
             case .siblingItem:
                 try commitFromSibling(envelope.message, from: deliver.from)
             case .siblingDocument, .approveRequest:
@@ -242,14 +270,16 @@ actor AccountContext {
     /// Who `deviceID` is to this device (`Intake.Sender`), and the key its payloads open with:
     /// a sibling's from the device list once the roster approves it, a contact's device's from
     /// the contact's roster.
-    func classify(_ deviceID: String, session: AgentStore.Session) -> (Intake.Sender, SigningPublicKey?) {
+    /// `account`: the account the sender acted for (`RelayDeliver.fromAccount`), when it is not
+    /// the one in its id (a master's device writing from a linked account's page).
+    func classify(_ deviceID: String, account acting: String? = nil, session: AgentStore.Session) -> (Intake.Sender, SigningPublicKey?) {
         if let sibling = (try? store.devices())?.first(where: { $0.id == deviceID }) {
             return isApprovedSibling(deviceID) ? (.approvedSibling, SigningPublicKey(rawValue: sibling.key)) : (.unapprovedSibling, nil)
         }
-        let account = String(ReadState.account(ofDevice: deviceID))
+        let account = acting ?? String(ReadState.account(ofDevice: deviceID))
         if account == session.account { return (.unknownSibling, nil) }
         guard (try? isContact(account)) == true else { return (.stranger, nil) }
-        let key = approvedContactKey(deviceID)
+        let key = approvedContactKey(deviceID, of: account)
         return (key == nil ? .unapprovedContactDevice : .approvedContactDevice, key)
     }
 
@@ -332,12 +362,13 @@ actor AccountContext {
     /// comes from the roster its primary signed (a sibling's from this account's, a contact's
     /// from the contact's), never from the server's list alone.
     private func outboxReceiver(of item: AgentStore.OutboxItem) async -> (OutboxPolicy.Receiver, SigningPublicKey?) {
-        let account = String(ReadState.account(ofDevice: item.receiver))
-        if account == rosterBook?.account {
-            guard let sibling = approvedSiblings().first(where: { $0.id == item.receiver }) else { return (.unapprovedSibling, nil) }
+        // A sibling is whoever the held roster approves, a linked device of the master's included.
+        if let sibling = approvedSiblings().first(where: { $0.id == item.receiver }) {
             let direct = await directPaths?.isDirect(item.receiver) ?? false
             return (.approvedSibling(directPath: direct), SigningPublicKey(rawValue: sibling.key))
         }
+        let account = item.toAccount ?? String(ReadState.account(ofDevice: item.receiver))
+        if account == rosterBook?.account { return (.unapprovedSibling, nil) }
         guard (try? isContact(account)) == true else { return (.notAContact, nil) }
         guard let book = contactBooks[account], book.maySend else { return (.contactDevice(.held), nil) }
         guard let member = book.member(item.receiver) else { return (.contactDevice(.notInRoster), nil) }
@@ -372,7 +403,7 @@ actor AccountContext {
         let payload = try RelayedMessage.seal(envelope, from: deviceID, to: item.receiver, senderKeys: identity.noiseKeyPair,
                                               receiverKey: key)
         if item.kind == .chat {
-            return .chatSend(.init(to: item.receiver, messageID: item.itemID ?? [], payload: payload))
+            return .chatSend(.init(to: item.receiver, messageID: item.itemID ?? [], payload: payload, toAccount: item.toAccount))
         }
         return .relaySend(.init(to: item.receiver, payload: payload))
     }

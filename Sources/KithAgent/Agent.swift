@@ -2,6 +2,7 @@ import Foundation
 import KithAPI
 import KithCore
 import KithCrypto
+import KithNet
 import KithStore
 import Logging
 import NIOCore
@@ -19,8 +20,11 @@ public actor Agent {
     let group: any EventLoopGroup
     let now: @Sendable () -> UInt64
     let settings: AgentSettings
-    /// The accounts, by store owner (`account@serverkey`), in the order they were added.
-    var accounts: [(owner: String, context: AccountContext)] = []
+    /// The accounts, by store owner (`account@serverkey`), in the order they were added; a
+    /// linked account's page names the owner of its master.
+    var accounts: [(owner: String, context: AccountContext, master: String?)] = []
+    /// Each master's connection while it is up: what its pages send on (Agent+Pages).
+    var masterConnections: [String: (connection: ClientConnection, session: AgentStore.Session)] = [:]
     var subscribers: [UInt64: AsyncStream<AgentEvent>.Continuation] = [:]
     var nextSubscriber: UInt64 = 0
 
@@ -68,7 +72,8 @@ public actor Agent {
             settings: settings, group: group, now: now,
             emit: { [weak self] event in Task { await self?.publish(event) } })
         try await context.start()
-        accounts.append((owner, context))
+        accounts.append((owner, context, nil))
+        await host(pagesOf: context, owner: owner)
         return context
     }
 

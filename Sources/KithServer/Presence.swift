@@ -24,7 +24,7 @@ actor Presence {
         var relays = RelayBacklog()
     }
 
-    private let store: any ServerStore
+    let store: any ServerStore
     private let logger: Logger
     private let now: @Sendable () -> UInt64
     private var online: [String: Session] = [:]
@@ -42,7 +42,7 @@ actor Presence {
     /// the roster that approves it.
     func goOnline(deviceID: String, account: String, connectionID: UInt64,
                   outbound: NIOAsyncChannelOutboundWriter<Envelope>, close: @escaping @Sendable () -> Void,
-                  documents: [Envelope] = []) {
+                  documents: [Envelope] = [], linked: [(account: String, documents: [Envelope])] = []) {
         // Revoked between its login and now (`cutOff` runs after the store's revocation, on this actor):
         // it does not go online.
         guard (try? store.device(id: deviceID)) != nil else {
@@ -55,19 +55,21 @@ actor Presence {
         pushDeviceList(account: account)
         pushContacts(account: account)
         online[deviceID]?.queue.append(contentsOf: documents)
+        // The linked accounts this device holds, before anything queued for them.
+        for account in linked { join(deviceID: deviceID, linkedAccount: account.account, documents: account.documents) }
         reload(deviceID)
     }
 
     /// Sends `envelope` to every online device of the account (a roster or a policy just stored).
     func broadcast(_ envelope: Envelope, account: String) {
-        send(envelope, toDevicesOf: (try? store.devices(account: account)) ?? [])
+        send(envelope, toAccount: account)
     }
 
     /// Sends `envelope` to every online device of each accepted contact of `account` (a roster of
     /// `account` just stored).
     func broadcastToContacts(_ envelope: Envelope, of account: String) {
         for contact in (try? store.contacts(account: account)) ?? [] where contact.state == .contact {
-            send(envelope, toDevicesOf: (try? store.devices(account: contact.account)) ?? [])
+            send(envelope, toAccount: contact.account)
         }
     }
 
@@ -86,28 +88,50 @@ actor Presence {
 
     /// Commits a relayed payload, then queues it for the receiver if it is online. Returns when
     /// the payload is durable: the caller may acknowledge it.
-    func relay(from sender: String, to receiver: String, payload: [UInt8], code: Int64? = nil) throws {
-        let id = try store.enqueueRelay(from: sender, to: receiver, payload: payload, code: code, now: now())
+    /// `scope` and `fromAccount` are those of `ServerStore.enqueueRelay` (linked accounts).
+    func relay(from sender: String, to receiver: String, payload: [UInt8], code: Int64? = nil, scope: String? = nil,
+               fromAccount: String? = nil) throws {
+        let id = try store.enqueueRelay(from: sender, to: receiver, payload: payload, code: code, scope: scope,
+                                        fromAccount: fromAccount, now: now())
         guard var session = online[receiver] else { return }
         let queue = session.relays.admit(id: id, queued: session.queue.count)
-        if queue { session.queue.append(Self.delivery(id: id, from: sender, payload: payload, code: code)) }
+        if queue {
+            session.queue.append(Self.delivery(RelayRecord(id: id, from: sender, to: receiver, payload: payload, code: code,
+                                                           scope: scope, fromAccount: fromAccount)))
+        }
         online[receiver] = session
         if queue { startWriter(receiver) }
     }
 
-    private static func delivery(id: Int64, from: String, payload: [UInt8], code: Int64?) -> Envelope {
-        Envelope(.relayDeliver(.init(relayID: UInt64(id), from: from, payload: payload, code: code.map(UInt64.init))))
+    /// A queued payload as the receiver gets it: wrapped for the linked account it is for.
+    private static func delivery(_ record: RelayRecord) -> Envelope {
+        let deliver = Envelope(.relayDeliver(.init(relayID: UInt64(record.id), from: record.from, payload: record.payload,
+                                                   code: record.code.map(UInt64.init), fromAccount: record.fromAccount)))
+        return record.scope.map { wrapped(deliver, for: $0) } ?? deliver
     }
 
     /// Sends the account's device list to each of its online devices, and the account's devices
     /// to each online device of its contacts (ContactDevices).
+    /// A linked account's list also names its master's devices (Protocol/links.md §The linked
+    /// role): they are pending in it until its roster lists them as linked. A change to a
+    /// master's devices is sent in its linked accounts' lists too.
     func pushDeviceList(account: String) {
         guard let devices = try? store.devices(account: account) else { return }
-        let list = Envelope(.deviceList(DeviceList(revision: nextRevision(), devices: devices.map { info($0, addresses: true) })))
-        send(list, toDevicesOf: devices)
+        let listed = devices + masterDevices(of: account)
+        let list = Envelope(.deviceList(DeviceList(revision: nextRevision(), devices: listed.map { info($0, addresses: true) })))
+        send(list, toAccount: account)
+        // Contacts see the account's own devices and the master's it approved (they get its messages).
+        let seen = devices + linkedMembers(of: account)
         for contact in (try? store.contacts(account: account)) ?? [] where contact.state == .contact {
-            send(contactDevices(account, devices), toDevicesOf: (try? store.devices(account: contact.account)) ?? [])
+            send(contactDevices(account, seen), toAccount: contact.account)
         }
+        for linked in (try? store.linkedAccounts(of: account)) ?? [] { pushDeviceList(account: linked) }
+    }
+
+    /// The devices of the account's master, if it is linked under one.
+    func masterDevices(of account: String) -> [DeviceRecord] {
+        guard let master = try? store.master(of: account) else { return [] }
+        return (try? store.devices(account: master)) ?? []
     }
 
     /// Sends the account's contact list, then each contact's devices and roster chain, to each
@@ -115,18 +139,19 @@ actor Presence {
     /// so a message from a contact's newly approved device never arrives before the roster that
     /// approves it (roster.md §Contacts' rosters).
     func pushContacts(account: String) {
-        guard let devices = try? store.devices(account: account), devices.contains(where: { online[$0.id] != nil }),
+        guard let devices = try? store.devices(account: account),
+              (devices + linkedMembers(of: account)).contains(where: { online[$0.id] != nil }),
               let contacts = try? store.contacts(account: account)
         else { return }
         send(Envelope(.contactList(ContactList(revision: nextRevision(), contacts: contacts.map {
             ContactInfo(account: $0.account, state: $0.state)
-        }))), toDevicesOf: devices)
+        }))), toAccount: account)
         for contact in contacts where contact.state == .contact {
             guard let theirs = try? store.devices(account: contact.account) else { continue }
-            send(contactDevices(contact.account, theirs), toDevicesOf: devices)
+            send(contactDevices(contact.account, theirs + linkedMembers(of: contact.account)), toAccount: account)
             for bytes in (try? store.rosters(account: contact.account)) ?? [] {
                 guard let document = try? RosterSigning.decodeDocument(bytes) else { continue }
-                send(Envelope(.contactRoster(.init(account: contact.account, roster: document))), toDevicesOf: devices)
+                send(Envelope(.contactRoster(.init(account: contact.account, roster: document))), toAccount: account)
             }
         }
     }
@@ -158,7 +183,7 @@ actor Presence {
         return revision
     }
 
-    private func send(_ envelope: Envelope, toDevicesOf devices: [DeviceRecord]) {
+    func send(_ envelope: Envelope, toDevicesOf devices: [DeviceRecord]) {
         for device in devices where online[device.id] != nil {
             online[device.id]?.queue.append(envelope)
             startWriter(device.id)
@@ -170,7 +195,7 @@ actor Presence {
         guard var session = online[deviceID], let read = session.relays.reload(queued: session.queue.count) else { return }
         do {
             let records = try store.pendingRelays(to: deviceID, after: read.after, limit: read.limit)
-            session.queue += records.map { Self.delivery(id: $0.id, from: $0.from, payload: $0.payload, code: $0.code) }
+            session.queue += records.map(Self.delivery)
             session.relays.reloaded(records.map(\.id), limit: read.limit)
         } catch {
             logger.error("relay queue of \(deviceID) unreadable: \(error)")

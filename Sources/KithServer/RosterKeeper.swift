@@ -115,6 +115,11 @@ actor RosterKeeper {
         }
     }
 
+    /// The account's stored roster, checked; nil before its first (or if it does not restore).
+    func current(account: String) -> ValidRoster? {
+        (try? observer(account: account))?.current
+    }
+
     /// The stored roster in an observer's book (no holder).
     private func observer(account: String) throws(Refusal) -> RosterBook {
         guard let bytes = try? store.latestRoster(account: account) else { return RosterBook(account: account, holder: nil) }

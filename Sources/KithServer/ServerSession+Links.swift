@@ -35,6 +35,7 @@ extension ServerSession {
         }
         logger.info("\(device.id) linked \(request.account) under \(device.account)")
         await pushLinks(device.account, request.account)
+        await server.presence.pushDeviceList(account: request.account)  // the master's devices join its list
         return .ack(.init())
     }
 
@@ -62,6 +63,7 @@ extension ServerSession {
         }
         logger.info("\(device.id) removed the link \(link.master) → \(link.linked)")
         await pushLinks(link.master, link.linked)
+        await server.presence.pushDeviceList(account: link.linked)  // without the master's devices
         return .ack(.init())
     }
 
@@ -76,5 +78,36 @@ extension ServerSession {
     static func links(of account: String, in store: any ServerStore) -> Envelope {
         Envelope(.accountLinks(.init(master: (try? store.master(of: account)) ?? nil,
                                      linked: (try? store.linkedAccounts(of: account)) ?? [])))
+    }
+}
+
+// MARK: - One connection, many accounts (Protocol/links.md)
+
+extension ServerSession {
+    /// A request the device makes for a linked account: checked by `ServerRules.actFor`, then
+    /// answered as the same request from the device acting as a device of that account.
+    mutating func forAccount(_ wrapped: ForAccount, from device: DeviceRecord) async -> Message? {
+        let inner: Envelope
+        do { inner = try Envelope.decode(wrapped.message[...]) } catch {
+            return Self.error(.malformed, "the message for \(wrapped.account) does not decode: \(error)")
+        }
+        guard ServerRules.mayCarry(inner.message.type) else {
+            return Self.error(.malformed, "\(inner.message.type) cannot be sent for a linked account")
+        }
+        let master = (try? server.store.master(of: wrapped.account)) ?? nil
+        let roster = await server.rosters.current(account: wrapped.account)
+        if case .refused(let code, let reason) = ServerRules.actFor(wrapped.account, by: .init(device), master: master, roster: roster) {
+            logger.notice("\(device.id) may not act for \(wrapped.account): \(reason)")
+            return Self.error(code, reason)
+        }
+        var acting = device
+        acting.account = wrapped.account
+        return await answer(inner.message, as: acting)
+    }
+
+    /// The account a device acts for when it is not the one in its id: what `RelayDeliver`
+    /// says as `fromAccount`.
+    static func actingAccount(_ device: DeviceRecord) -> String? {
+        ReadState.account(ofDevice: device.id) == device.account ? nil : device.account
     }
 }

@@ -29,15 +29,22 @@ struct ServerSession {
         if let answer { try await outbound.write(Envelope(requestID: envelope.requestID, answer)) }
         if case .loginResult = answer, let device {
             await server.acks.flushNow()
+            var linked: [(account: String, documents: [Envelope])] = []
+            for account in (try? server.store.linkedAccounts(of: device.account)) ?? [] {
+                linked.append((account, [Self.links(of: account, in: server.store)] + (await server.rosters.documents(account: account))))
+            }
             await server.presence.goOnline(deviceID: device.id, account: device.account, connectionID: connectionID,
                                            outbound: outbound, close: close,
                                            documents: [Self.links(of: device.account, in: server.store)]
-                                               + (await server.rosters.documents(account: device.account)))
+                                               + (await server.rosters.documents(account: device.account)),
+                                           linked: linked)
         }
     }
 
-    /// Handles a message `ServerRules.admission` admitted; nil when it has no answer.
-    private mutating func answer(_ message: Message) async -> Message? {
+    /// Handles a message `ServerRules.admission` admitted; nil when it has no answer. `caller` is
+    /// the device as it acts for a linked account (`ForAccount`); nil: as itself.
+    mutating func answer(_ message: Message, as caller: DeviceRecord? = nil) async -> Message? {
+        var loggedIn: DeviceRecord { caller ?? self.loggedIn }
         switch message {
         case .hello:
             return .hello(.init(protocolVersion: KithVersion.protocolVersion, software: KithVersion.userAgent))
@@ -78,6 +85,8 @@ struct ServerSession {
             return await self.link(link, from: loggedIn)
         case .accountUnlink(let unlink):
             return await self.unlink(unlink.account, from: loggedIn)
+        case .forAccount(let wrapped):
+            return await forAccount(wrapped, from: loggedIn)
         case .pong, .ack, .errorMessage, .note, .chat, .viewed, .loginResult, .deviceList, .relayDeliver, .contactList,
              .contactDevices, .chatAccepted, .fileOffer, .fileAnswer, .fileData, .fileEnd, .fileProgress, .fileCancel,
              .transitTicket, .transitOffer, .documentShare, .approveRequest, .rosterUpdate, .policyUpdate, .contactRoster,
@@ -202,7 +211,12 @@ struct ServerSession {
 
     private func relaySend(_ request: RelaySend, from device: DeviceRecord) async -> Message {
         let target = try? server.store.device(id: request.to)
-        switch ServerRules.relay(from: .init(device), to: request.to, targetAccount: target?.account) {
+        // A device of the master's that this account's roster lists is a sibling here too (links.md).
+        var linkedInto = false
+        if let target, target.account != device.account {
+            linkedInto = await server.presence.linkedMembers(of: device.account).contains { $0.id == target.id }
+        }
+        switch ServerRules.relay(from: .init(device), to: request.to, targetAccount: target?.account, linkedInto: linkedInto) {
         case .allowed:
             break
         case .refused(let code, let reason):
@@ -210,7 +224,8 @@ struct ServerSession {
             return Self.error(code, reason)
         }
         do {
-            try await server.presence.relay(from: device.id, to: request.to, payload: request.payload)
+            try await server.presence.relay(from: device.id, to: request.to, payload: request.payload,
+                                            scope: linkedInto ? device.account : nil, fromAccount: Self.actingAccount(device))
         } catch {
             logger.error("relay enqueue failed: \(error)")
             return Self.error(.internalError, "the server could not store the message")
@@ -261,6 +276,14 @@ struct ServerSession {
         if answer == .ack(.init()) {
             await server.presence.broadcastToContacts(Envelope(.contactRoster(.init(account: device.account, roster: document))),
                                                       of: device.account)
+            // A master's device this roster signs in starts holding the account (links.md).
+            let masters = await server.presence.masterDevices(of: device.account)
+            if !masters.isEmpty {
+                let documents = [Self.links(of: device.account, in: server.store)] + (await server.rosters.documents(account: device.account))
+                for master in masters {
+                    await server.presence.join(deviceID: master.id, linkedAccount: device.account, documents: documents)
+                }
+            }
         }
         return answer
     }
@@ -359,15 +382,22 @@ struct ServerSession {
 
     private func chatSend(_ request: ChatSend, from device: DeviceRecord) async -> Message {
         let target = try? server.store.device(id: request.to)
+        // A copy for a master's device that the contact's roster lists goes to it for that contact.
+        var scope: String?
+        if let toAccount = request.toAccount, toAccount != target?.account,
+           (await server.presence.linkedMembers(of: toAccount)).contains(where: { $0.id == request.to }) {
+            scope = toAccount
+        }
         let contacts = (try? server.store.contacts(account: device.account)) ?? []
         let accepted = Set(contacts.filter { $0.state == .contact }.map(\.account))
         if case .refused(let code, let reason) = ServerRules.chat(from: .init(device), to: request.to,
-                                                                   targetAccount: target?.account, contacts: accepted) {
+                                                                   targetAccount: scope ?? target?.account, contacts: accepted) {
             return Self.error(code, reason)
         }
         do {
             let code = try server.store.messageCode(sender: device.id, messageID: request.messageID, now: server.now())
-            try await server.presence.relay(from: device.id, to: request.to, payload: request.payload, code: code)
+            try await server.presence.relay(from: device.id, to: request.to, payload: request.payload, code: code,
+                                            scope: scope, fromAccount: Self.actingAccount(device))
             return .chatAccepted(.init(code: UInt64(code)))
         } catch {
             logger.error("message enqueue failed: \(error)")

@@ -32,8 +32,10 @@ public final class AgentStore: Sendable {
     public func loggedInOwners() throws -> [String] {
         try database.read { db in
             let preferred = try Self.defaultOwner(db)
+            // A linked account's page rides on its master's session and has no token of its own.
             let owners = try String.fetchAll(db, sql: """
-                SELECT owner FROM account_session WHERE token IS NOT NULL AND expiresAtMillis IS NOT NULL ORDER BY owner
+                SELECT owner FROM account_session WHERE token IS NOT NULL AND length(token) > 0 AND expiresAtMillis IS NOT NULL
+                ORDER BY owner
                 """)
             return owners.filter { $0 == preferred } + owners.filter { $0 != preferred }
         }
@@ -174,6 +176,11 @@ public final class AgentStore: Sendable {
                 """)
         }
         migrator.registerMigration("v7 an owner on everything of an account", migrate: Self.ownerMigration)
+        migrator.registerMigration("v8 copies for linked devices") { db in
+            // A message copy for a master's device is for the contact account whose roster lists
+            // it (Protocol/links.md), which its device id does not say.
+            try db.execute(sql: "ALTER TABLE outbox ADD COLUMN toAccount TEXT")
+        }
         return migrator
     }
 
@@ -223,6 +230,20 @@ public final class AgentStore: Sendable {
             try db.execute(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES ('owner', ?)", arguments: [owner])
             try db.execute(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES ('invite', ?)", arguments: [session.invite])
             try Self.adoptOrphans(into: owner, db)
+        }
+        use(owner: owner)
+    }
+
+    /// The session of a linked account's page on a master's device (Protocol/links.md): the
+    /// master's invite and device id, no token (it rides on the master's connection). It does not
+    /// change the default account.
+    public func savePageSession(invite: String, account: String, deviceID: String) throws {
+        let owner = Self.owner(account: account, invite: invite)
+        try database.write { db in
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO account_session (owner, invite, account, deviceID, token, expiresAtMillis)
+                VALUES (?, ?, ?, ?, x'', ?)
+                """, arguments: [owner, invite, account, deviceID, Int64.max])
         }
         use(owner: owner)
     }
@@ -349,9 +370,13 @@ public final class AgentStore: Sendable {
         public var text: String
         public var body: [UInt8]?
         public var sentAtMillis: UInt64
+        /// A message copy's contact account, when the receiver is a device of another account
+        /// linked into it (Protocol/links.md); nil: the account in the receiver's id.
+        public var toAccount: String?
 
         public init(seq: Int64 = 0, kind: Kind, receiver: String, itemID: [UInt8]? = nil, text: String = "",
-                    body: [UInt8]? = nil, sentAtMillis: UInt64) {
+                    body: [UInt8]? = nil, sentAtMillis: UInt64, toAccount: String? = nil) {
+            self.toAccount = toAccount
             self.seq = seq
             self.kind = kind
             self.receiver = receiver
@@ -372,9 +397,10 @@ public final class AgentStore: Sendable {
     static func enqueue(_ items: [OutboxItem], owner: String, _ db: Database) throws -> [Int64] {
         try items.map { item in
             try db.execute(sql: """
-                INSERT INTO outbox (owner, kind, receiver, itemID, text, body, sentAtMillis) VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO outbox (owner, kind, receiver, itemID, text, body, sentAtMillis, toAccount)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [owner, item.kind.rawValue, item.receiver, item.itemID.map { Data($0) }, item.text,
-                                 item.body.map { Data($0) }, Int64(clamping: item.sentAtMillis)])
+                                 item.body.map { Data($0) }, Int64(clamping: item.sentAtMillis), item.toAccount])
             return db.lastInsertedRowID
         }
     }
@@ -397,7 +423,8 @@ public final class AgentStore: Sendable {
     static func outboxItem(_ row: Row) -> OutboxItem {
         OutboxItem(seq: row["seq"], kind: OutboxItem.Kind(rawValue: row["kind"]) ?? .note, receiver: row["receiver"],
                    itemID: (row["itemID"] as Data?).map { [UInt8]($0) }, text: row["text"],
-                   body: (row["body"] as Data?).map { [UInt8]($0) }, sentAtMillis: UInt64(row["sentAtMillis"] as Int64))
+                   body: (row["body"] as Data?).map { [UInt8]($0) }, sentAtMillis: UInt64(row["sentAtMillis"] as Int64),
+                   toAccount: row["toAccount"])
     }
 
     public func pendingOutgoingCount() throws -> Int {

@@ -108,6 +108,14 @@ public final class SQLiteServerStore: ServerStore {
                 CREATE INDEX account_link_by_master ON account_link(master);
                 """)
         }
+        migrator.registerMigration("v6 relays for linked accounts") { db in
+            // Protocol/links.md §One connection, many accounts: for which account a queued payload
+            // is delivered, and for which its sender wrote it (each NULL: the device's own).
+            try db.execute(sql: """
+                ALTER TABLE relay ADD COLUMN scope TEXT;
+                ALTER TABLE relay ADD COLUMN fromAccount TEXT;
+                """)
+        }
         return migrator
     }
 
@@ -208,10 +216,12 @@ public final class SQLiteServerStore: ServerStore {
         }
     }
 
-    public func enqueueRelay(from: String, to: String, payload: [UInt8], code: Int64?, now: UInt64) throws -> Int64 {
+    public func enqueueRelay(from: String, to: String, payload: [UInt8], code: Int64?, scope: String?, fromAccount: String?,
+                             now: UInt64) throws -> Int64 {
         try database.write { db in
-            try db.execute(sql: "INSERT INTO relay (sender, receiver, payload, code, createdAtMillis) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [from, to, Data(payload), code, Int64(now)])
+            try db.execute(sql: """
+                INSERT INTO relay (sender, receiver, payload, code, scope, fromAccount, createdAtMillis) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [from, to, Data(payload), code, scope, fromAccount, Int64(now)])
             return db.lastInsertedRowID
         }
     }
@@ -221,7 +231,7 @@ public final class SQLiteServerStore: ServerStore {
             try Row.fetchAll(db, sql: "SELECT * FROM relay WHERE receiver = ? AND id > ? ORDER BY id LIMIT ?",
                              arguments: [to, after, limit]).map {
                 RelayRecord(id: $0["id"], from: $0["sender"], to: $0["receiver"], payload: [UInt8]($0["payload"] as Data),
-                            code: $0["code"])
+                            code: $0["code"], scope: $0["scope"], fromAccount: $0["fromAccount"])
             }
         }
     }

@@ -24,8 +24,11 @@ public protocol ServerStore: Sendable {
     func revokeSession(tokenHash: [UInt8]) throws
 
     /// Commits a relayed payload to the receiver's queue; returns its id, which increases.
-    /// `code` is set for a copy of a message between people (spec §Messages between people).
-    func enqueueRelay(from: String, to: String, payload: [UInt8], code: Int64?, now: UInt64) throws -> Int64
+    /// `code` is set for a copy of a message between people (spec §Messages between people);
+    /// `scope` is the linked account the receiver gets it for, `fromAccount` the one the sender
+    /// acted for, each nil when it is the device's own (Protocol/links.md).
+    func enqueueRelay(from: String, to: String, payload: [UInt8], code: Int64?, scope: String?, fromAccount: String?,
+                      now: UInt64) throws -> Int64
     /// The oldest `limit` payloads queued for `to`, oldest first.
     func pendingRelays(to: String, after: Int64, limit: Int) throws -> [RelayRecord]
     func deleteRelay(id: Int64, to: String) throws
@@ -168,12 +171,19 @@ public struct RelayRecord: Sendable, Equatable {
     public var to: String
     public var payload: [UInt8]
     public var code: Int64?
+    /// The linked account the receiver gets it for; nil: the receiver's own.
+    public var scope: String?
+    /// The account the sender acted for; nil: the one in its device id.
+    public var fromAccount: String?
 
-    public init(id: Int64, from: String, to: String, payload: [UInt8], code: Int64? = nil) {
+    public init(id: Int64, from: String, to: String, payload: [UInt8], code: Int64? = nil, scope: String? = nil,
+                fromAccount: String? = nil) {
         self.id = id
         self.from = from
         self.to = to
         self.payload = payload
         self.code = code
+        self.scope = scope
+        self.fromAccount = fromAccount
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import KithAPI
+import KithStore
 import KithTestSupport
 import Testing
 
@@ -58,6 +59,151 @@ import Testing
         // Changes are logged on the server, passwords never are.
         #expect(server.log.contains("linked alice.work under alice"))
         #expect(!server.log.contains("work horse"))
+    }
+
+    /// The linked account lists the master's devices, pending until its primary approves them:
+    /// in the role `linked` (Protocol/links.md §The linked role); the link gone, they leave its list.
+    @Test func theLinkedAccountsPrimaryApprovesTheMastersDevicesAsLinked() async throws {
+        let server = try await ServerHarness.start(accounts: ["alice": "correct horse", "alice.work": "work horse"])
+        let root = temporaryDirectory("linked-role")
+        let laptop = AgentHarness("alice-laptop", root: root)
+        let workPhone = AgentHarness("work-phone", root: root)
+        for agent in [laptop, workPhone] { try await agent.start() }
+        _ = try laptop.login(server)
+        _ = try workPhone.login(server, account: "alice.work", password: "work horse", type: "mobile")
+        _ = try laptop.cli(["accounts", "link", "alice.work"], as: AccountEntry.self, stdin: "work horse\n")
+
+        try await workPhone.eventually("alice's laptop pending in alice.work") {
+            try workPhone.cli(["devices", "--pending"], as: [PendingEntry].self).map(\.id) == ["alice-PC-1"]
+        }
+        let approved = try workPhone.cli(["approve", "alice-PC-1"], as: RosterResult.self)
+        #expect(approved.members.first { $0.id == "alice-PC-1" }?.role == "linked")
+        #expect(approved.members.first { $0.id == "alice.work-MP-1" }?.role == "primary")
+        #expect(try workPhone.cli(["devices", "--pending"], as: [PendingEntry].self).isEmpty)
+
+        _ = try laptop.cli(["accounts", "unlink", "alice.work"], as: AccountEntry.self)
+        try await workPhone.eventually("the laptop gone from alice.work's list") {
+            try !workPhone.cli(["devices"], as: DevicesResult.self).devices.map(\.id).contains("alice-PC-1")
+        }
+    }
+
+    /// alice's laptop holds alice.work as a page on its own connection: bob, a contact of
+    /// alice.work only, writes to alice.work; the laptop shows it on that page with its unread
+    /// count, reading it there turns it viewed on alice.work's phone, and alice.work's phone sees
+    /// nothing of alice. Unlinked, the page is gone and bob's next message does not reach it.
+    @Test func theMastersDeviceHoldsALinkedAccountsPage() async throws {
+        let server = try await ServerHarness.start(accounts: [
+            "alice": "correct horse", "alice.work": "work horse", "bob": "battery staple",
+        ])
+        let root = temporaryDirectory("linked-page")
+        let laptop = AgentHarness("alice-laptop", root: root)
+        let workPhone = AgentHarness("work-phone", root: root)
+        let bob = AgentHarness("bob", root: root)
+        for agent in [laptop, workPhone, bob] { try await agent.start() }
+        _ = try laptop.login(server)
+        _ = try workPhone.login(server, account: "alice.work", password: "work horse", type: "mobile")
+        _ = try bob.login(server, account: "bob", password: "battery staple")
+        _ = try bob.cli(["contacts", "add", "alice.work"], as: EmptyResult.self)
+        try await workPhone.eventually("bob's request") {
+            try workPhone.cli(["contacts"], as: ContactsResult.self).contacts.contains { $0.account == "bob" }
+        }
+        _ = try workPhone.cli(["contacts", "accept", "bob"], as: EmptyResult.self)
+
+        // The link, and alice.work's primary signs the laptop in.
+        _ = try laptop.cli(["accounts", "link", "alice.work"], as: AccountEntry.self, stdin: "work horse\n")
+        try await workPhone.eventually("the laptop pending in alice.work") {
+            try workPhone.cli(["devices", "--pending"], as: [PendingEntry].self).map(\.id) == ["alice-PC-1"]
+        }
+        _ = try workPhone.cli(["approve", "alice-PC-1"], as: RosterResult.self)
+
+        // The laptop holds the page, connected on its own (alice's) connection.
+        try await laptop.eventually("the alice.work page connected, with its roster") {
+            let page = try laptop.cli(["status", "--account", "alice.work"], as: StatusResult.self)
+            return page.connected && page.role == "linked" && page.account == "alice.work"
+        }
+        #expect(try laptop.cli(["status"], as: StatusResult.self).account == "alice", "the page is not the default account")
+        try await bob.eventually("bob to hold alice.work's roster with the laptop in it") {
+            try bob.cli(["contacts"], as: ContactsResult.self).contacts.first { $0.account == "alice.work" }?
+                .approvedDevices?.contains("alice-PC-1") == true
+        }
+
+        // bob writes to alice.work: the laptop shows it on that page only.
+        let sent = try bob.cli(["send", "alice.work", "hello work"], as: SendResult.self)
+        #expect(Set(sent.devices ?? []) == ["alice.work-MP-1", "alice-PC-1"])
+        try await laptop.eventually("bob's message on the alice.work page") {
+            try laptop.cli(["inbox", "--account", "alice.work"], as: InboxResult.self).messages.map(\.text) == ["hello work"]
+        }
+        #expect(try laptop.cli(["inbox", "--account", "alice"], as: InboxResult.self).messages.isEmpty)
+        let pages = try laptop.cli(["accounts"], as: AccountsResult.self).accounts
+        #expect(pages.map(\.account) == ["alice", "alice.work"])
+        #expect(pages.first { $0.account == "alice.work" }?.unread == ["bob": 1])
+        #expect(pages.first { $0.account == "alice" }?.unreadTotal == 0, "unread counts stay per account")
+
+        // Read on the laptop's page, viewed on alice.work's own phone.
+        let code = try #require(try laptop.cli(["inbox", "--account", "alice.work"], as: InboxResult.self).messages.first?.code)
+        _ = try laptop.cli(["read", "\(code)", "--account", "alice.work"], as: ReadResult.self)
+        try await workPhone.eventually("the viewed mark on alice.work's phone") {
+            try workPhone.cli(["inbox"], as: InboxResult.self).messages.first { $0.code == code }?.viewed == true
+        }
+
+        // alice.work's phone alone holds alice.work only.
+        #expect(try workPhone.cli(["accounts"], as: AccountsResult.self).accounts.map(\.account) == ["alice.work"])
+        #expect(try workPhone.cli(["inbox"], as: InboxResult.self).notes.isEmpty)
+
+        // Unlinked: the page goes, and bob's next message does not reach the laptop.
+        _ = try laptop.cli(["accounts", "unlink", "alice.work"], as: AccountEntry.self)
+        try await laptop.eventually("the page gone") {
+            try laptop.cli(["accounts"], as: AccountsResult.self).accounts.map(\.account) == ["alice"]
+        }
+        _ = try bob.cli(["send", "alice.work", "after the unlink"], as: SendResult.self)
+        try await workPhone.eventually("the message on alice.work's own phone") {
+            try workPhone.cli(["inbox"], as: InboxResult.self).messages.contains { $0.text == "after the unlink" }
+        }
+        #expect(throws: AgentHarness.CLIFailure.self) {
+            _ = try laptop.cli(["inbox", "--account", "alice.work"], as: InboxResult.self)
+        }
+    }
+
+    /// A link written into the server's database by hand, which alice.work's primary never
+    /// signed the laptop into: the laptop's page gets nothing of alice.work (links.md).
+    @Test func aForgedLinkGivesTheMastersDevicesNothing() async throws {
+        let server = try await ServerHarness.start(accounts: [
+            "alice": "correct horse", "alice.work": "work horse", "bob": "battery staple",
+        ])
+        let root = temporaryDirectory("forged-link")
+        let laptop = AgentHarness("alice-laptop", root: root)
+        let workPhone = AgentHarness("work-phone", root: root)
+        let bob = AgentHarness("bob", root: root)
+        for agent in [laptop, workPhone, bob] { try await agent.start() }
+        _ = try laptop.login(server)
+        _ = try workPhone.login(server, account: "alice.work", password: "work horse", type: "mobile")
+        _ = try bob.login(server, account: "bob", password: "battery staple")
+        _ = try bob.cli(["contacts", "add", "alice.work"], as: EmptyResult.self)
+        try await workPhone.eventually("bob's request") {
+            try workPhone.cli(["contacts"], as: ContactsResult.self).contacts.contains { $0.account == "bob" }
+        }
+        _ = try workPhone.cli(["contacts", "accept", "bob"], as: EmptyResult.self)
+
+        server.stop()
+        try SQLiteServerStore(path: server.directory.appendingPathComponent("server.sqlite").path)
+            .link(master: "alice", linked: "alice.work", now: 1)
+        try await server.startAgain()
+        try await laptop.eventually("the laptop to hear of the (forged) link") {
+            try laptop.cli(["accounts"], as: AccountsResult.self).accounts.map(\.account) == ["alice", "alice.work"]
+        }
+        try await bob.eventually("bob connected and holding alice.work's roster") {
+            try bob.cli(["contacts"], as: ContactsResult.self).contacts.first { $0.account == "alice.work" }?.trust == "unverified"
+        }
+        _ = try bob.cli(["send", "alice.work", "for alice.work only"], as: SendResult.self)
+        try await workPhone.eventually("the message on alice.work's phone") {
+            try workPhone.cli(["inbox"], as: InboxResult.self).messages.contains { $0.text == "for alice.work only" }
+        }
+        try await KithProcess.patientSleep(.milliseconds(500))
+        let page = try laptop.cli(["inbox", "--account", "alice.work"], as: InboxResult.self)
+        #expect(page.messages.isEmpty && page.notes.isEmpty)
+        #expect(try laptop.cli(["contacts", "--account", "alice.work"], as: ContactsResult.self).contacts.isEmpty)
+        #expect(try laptop.cli(["devices", "--account", "alice.work"], as: DevicesResult.self).devices.isEmpty)
+        #expect(try laptop.cli(["status", "--account", "alice.work"], as: StatusResult.self).roster == nil)
     }
 
     static func account(_ agent: AgentHarness) throws -> AccountEntry {

@@ -117,6 +117,26 @@ import Testing
         #expect(book.consider(v4) == .unchanged)
     }
 
+    /// A device of the master account joins as linked (Protocol/links.md §The linked role), a
+    /// device of the account as a secondary; a hand-over leaves an old primary of the master's linked.
+    @Test func aDeviceOfAnotherAccountIsApprovedAsLinked() throws {
+        var book = Self.book(holding: [Self.v2])
+        let current = try #require(book.current)
+        #expect(current.governedRole(of: "alice-TV-1") == .secondary)
+        #expect(current.governedRole(of: "alice.home-PC-1") == .linked)
+        let masterKey = DeviceIdentity(seed: [UInt8](repeating: 77, count: 32))!.publicKey
+        let v3 = Self.sign(try current.approving(deviceID: "alice.home-PC-1", key: masterKey, name: "home laptop",
+                                                 issuedAtMillis: Self.now), Self.pc1, as: "alice-PC-1")
+        guard case .accepted(let change) = book.consider(v3) else { Issue.record("refused"); return }
+        #expect(change.current.member("alice.home-PC-1")?.role == .linked)
+        #expect(book.isApproved(deviceID: "alice.home-PC-1", key: masterKey))
+        let handed = try change.current.handingOver(to: "alice.home-PC-1", issuedAtMillis: Self.now)
+        let back = try ValidRoster(handed).handingOver(to: "alice-PC-1", issuedAtMillis: Self.now)
+        #expect(try ValidRoster(back).member("alice.home-PC-1")?.role == .linked)
+        #expect(try ValidRoster(handed).member("alice-PC-1")?.role == .secondary)
+        #expect(RosterRole.linked.isGoverned && RosterRole.secondary.isGoverned && !RosterRole.primary.isGoverned)
+    }
+
     @Test func forgedRostersAreRefusedWithAReason() {
         var book = Self.book(holding: [Self.v2])
         let withIntruder = Self.roster(3, [Self.laptop, Self.phone, Self.intruder])

@@ -57,7 +57,7 @@ import Testing
     static let openRequests: [MessageType] = [.hello, .ping, .signup, .login, .resume]
     static let sessionRequests: [MessageType] = [.logout, .relaySend, .chatSend, .endpoints, .contactRequest,
                                                  .contactAccept, .contactRemove, .transitRequest, .rosterPublish,
-                                                 .policyPublish, .revoke, .accountLink, .accountUnlink]
+                                                 .policyPublish, .revoke, .accountLink, .accountUnlink, .forAccount]
     static let replies: [MessageType] = [.pong, .ack, .errorMessage]
     static let notForTheServer: [MessageType] = MessageType.allCases.filter {
         !(openRequests + sessionRequests + replies + [.relayAck]).contains($0)
@@ -305,6 +305,48 @@ import Testing
             == .refused(.notFound, reason: "alice and alice.work are not linked"))
         #expect(ServerRules.unlink("alice.work", by: Self.alicePC1, roster: Self.roster2, link: (master: "bob", linked: "alice.work"))
             == .refused(.notFound, reason: "alice and alice.work are not linked"), "a link of someone else's")
+    }
+
+    // MARK: One connection, many accounts (links.md)
+
+    /// alice.work's roster as its primary signed it: its phone primary, alice's laptop linked.
+    static func workRoster(_ laptopRole: RosterRole?) -> ValidRoster {
+        let workPhone = RosterMember(deviceID: "alice.work-MP-1", key: Self.bobPC1Key.publicKey, role: .primary, name: "work phone")
+        var members = [workPhone]
+        if let laptopRole { members.append(RosterMember(deviceID: "alice-PC-1", key: Self.alicePC1Key.publicKey, role: laptopRole, name: "laptop")) }
+        let roster = Roster(account: "alice.work", epoch: 0, version: 2, issuedAtMillis: now, devices: members.map(\.wire),
+                            recoveryKey: aliceRecovery.publicKey.rawValue)
+        return try! ValidRoster(roster)
+    }
+
+    @Test func aMastersDeviceActsForALinkedAccountOnlyOnceItsRosterListsIt() {
+        #expect(ServerRules.actFor("alice.work", by: Self.alicePC1, master: "alice", roster: Self.workRoster(.linked)) == .allowed)
+        let notListed = ServerRules.Decision.refused(.forbidden, reason: "alice.work's roster does not list alice-PC-1: its primary approves it first")
+        #expect(ServerRules.actFor("alice.work", by: Self.alicePC1, master: "alice", roster: Self.workRoster(nil)) == notListed,
+                "a link alone — a row in the server's database — gives nothing")
+        #expect(ServerRules.actFor("alice.work", by: Self.alicePC1, master: "alice", roster: nil) == notListed)
+        let impostor = ServerRules.Caller(deviceID: "alice-PC-1", account: "alice", key: Self.alicePC2Key.publicKey)
+        #expect(ServerRules.actFor("alice.work", by: impostor, master: "alice", roster: Self.workRoster(.linked)) == notListed)
+        #expect(ServerRules.actFor("alice.work", by: Self.alicePC1, master: nil, roster: Self.workRoster(.linked))
+            == .refused(.forbidden, reason: "alice.work is not linked under alice"), "after an unlink")
+        #expect(ServerRules.actFor("alice.work", by: Self.bobPC1, master: "alice", roster: Self.workRoster(.linked))
+            == .refused(.forbidden, reason: "alice.work is not linked under bob"))
+    }
+
+    @Test func aLinkedAccountsRequestsButNotTheSessionsOwnTravelWrapped() {
+        for type in [MessageType.relaySend, .chatSend, .relayAck, .contactRequest, .rosterPublish, .policyPublish, .revoke] {
+            #expect(ServerRules.mayCarry(type), "\(type)")
+        }
+        for type in [MessageType.login, .resume, .signup, .logout, .accountLink, .accountUnlink, .forAccount, .note, .deviceList] {
+            #expect(!ServerRules.mayCarry(type), "\(type)")
+        }
+    }
+
+    @Test func aMastersDeviceThatALinkedAccountListsIsASiblingThere() {
+        let acting = ServerRules.Caller(deviceID: "alice.work-MP-1", account: "alice.work", key: Self.bobPC1Key.publicKey)
+        #expect(ServerRules.relay(from: acting, to: "alice-PC-1", targetAccount: "alice", linkedInto: true) == .allowed)
+        #expect(ServerRules.relay(from: acting, to: "alice-PC-1", targetAccount: "alice")
+            == .refused(.forbidden, reason: "alice-PC-1 is not a device of your account"))
     }
 
     // MARK: The session's view of its caller

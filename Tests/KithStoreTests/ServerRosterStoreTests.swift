@@ -28,7 +28,7 @@ import Testing
         let phone = try store.registerDevice(ServerStoreTests.registration(2, type: .mobile, code: "MP"), now: 3)
         #expect(try store.firstDeviceID(account: "alice") == "alice-PC-1")
         try store.createSession(tokenHash: [9], deviceID: phone.id, expiresAtMillis: .max / 2)
-        _ = try store.enqueueRelay(from: "alice-PC-1", to: phone.id, payload: [1], code: nil, now: 4)
+        _ = try store.enqueueRelay(from: "alice-PC-1", to: phone.id, payload: [1], code: nil, scope: nil, fromAccount: nil, now: 4)
         try store.storePolicy(account: "alice", deviceID: phone.id, document: [7])
 
         try store.revokeDevice(id: phone.id)

@@ -57,7 +57,7 @@ import Testing
         try store.createAccount(name: "alice", passwordHash: "h", now: 1)
         _ = try store.registerDevice(Self.registration(1), now: 2)
         _ = try store.registerDevice(Self.registration(2), now: 2)
-        let ids = try (0..<5).map { try store.enqueueRelay(from: "alice-PC-1", to: "alice-PC-2", payload: [UInt8($0)], code: nil, now: 3) }
+        let ids = try (0..<5).map { try store.enqueueRelay(from: "alice-PC-1", to: "alice-PC-2", payload: [UInt8($0)], code: nil, scope: nil, fromAccount: nil, now: 3) }
         #expect(ids == ids.sorted())
         try store.deleteRelay(id: ids[0], to: "alice-PC-2")
         try store.deleteRelay(id: ids[1], to: "alice-PC-1")  // not that device's: nothing happens

@@ -69,6 +69,7 @@ import Testing
             .revoke(.init(deviceID: "a-TV-1")), .contactRoster(.init(account: "b", roster: document)),
             .accountLink(.init(account: "b.work", password: "correct horse")), .accountUnlink(.init(account: "b.work")),
             .accountLinks(.init(master: "a", linked: ["b.work"])),
+            .forAccount(.init(account: "b.work", message: try Envelope(.ping(.init(nonce: 1))).encode())),
         ]
         #expect(Set(messages.map(\.type)) == Set(MessageType.allCases))
         for (i, message) in messages.enumerated() {

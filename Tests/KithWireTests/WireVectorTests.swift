@@ -176,6 +176,7 @@ import Testing
         case .accountLink: .accountLink(try decoder.decode(AccountLink.self, from: body))
         case .accountUnlink: .accountUnlink(try decoder.decode(AccountUnlink.self, from: body))
         case .accountLinks: .accountLinks(try decoder.decode(AccountLinks.self, from: body))
+        case .forAccount: .forAccount(try decoder.decode(ForAccount.self, from: body))
         }
     }
 

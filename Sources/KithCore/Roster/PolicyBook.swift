@@ -118,7 +118,7 @@ public struct PolicyBook: Sendable {
             guard let governed = current.member(policy.deviceID) else {
                 throw .notInRoster(deviceID: policy.deviceID, roster: current.label)
             }
-            guard governed.role == .secondary else { throw .governsPrimary(deviceID: policy.deviceID) }
+            guard governed.role.isGoverned else { throw .governsPrimary(deviceID: policy.deviceID) }
             let accepted = AcceptedPolicy(policy: policy, permissions: permissions, document: signed)
             policies[policy.deviceID] = accepted
             return .accepted(accepted, previous: held)
@@ -141,7 +141,7 @@ public struct PolicyBook: Sendable {
     /// roster, or a secondary the primary has set no policy for — and it follows its own
     /// settings (for a device not in the roster: it gets nothing anyway).
     public func permissions(of deviceID: String, roster: RosterBook) -> DevicePermissions? {
-        guard roster.role(of: deviceID) == .secondary else { return nil }
+        guard roster.role(of: deviceID)?.isGoverned == true else { return nil }
         return policies[deviceID]?.permissions
     }
 
@@ -150,7 +150,7 @@ public struct PolicyBook: Sendable {
     public func mayApprove(_ deviceID: String, roster: RosterBook) -> Bool {
         switch roster.role(of: deviceID) {
         case .primary: true
-        case .secondary: policies[deviceID]?.permissions.mayApprove ?? false
+        case .secondary, .linked: policies[deviceID]?.permissions.mayApprove ?? false
         case .unknown, nil: false  // not in the roster (a ValidRoster has no unknown roles)
         }
     }

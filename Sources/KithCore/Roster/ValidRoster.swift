@@ -157,11 +157,18 @@ extension ValidRoster {
                       devices: members.map(\.wire), recoveryKey: recoveryKey.rawValue)
     }
 
-    /// Approves a pending device as a secondary (or renames one already listed with this key).
+    /// Approves a pending device (or renames one already listed with this key): a device of this
+    /// account as a secondary, a device of its master's as linked (Protocol/links.md §The linked role).
     public func approving(deviceID: String, key: SigningPublicKey, name: String, issuedAtMillis: UInt64) throws(RosterEditError) -> Roster {
         var list = members.filter { $0.deviceID != deviceID }
-        list.append(RosterMember(deviceID: deviceID, key: key, role: .secondary, name: name))
+        list.append(RosterMember(deviceID: deviceID, key: key, role: governedRole(of: deviceID), name: name))
         return try next(members: list, issuedAtMillis: issuedAtMillis)
+    }
+
+    /// The role a device other than the primary has: secondary for a device of this account,
+    /// linked for one of another (the master's).
+    public func governedRole(of deviceID: String) -> RosterRole {
+        ReadState.account(ofDevice: deviceID) == account ? .secondary : .linked
     }
 
     /// Revokes a device.
@@ -169,12 +176,12 @@ extension ValidRoster {
         try next(members: members.filter { $0.deviceID != deviceID }, issuedAtMillis: issuedAtMillis)
     }
 
-    /// Hands the primary role to `deviceID` (a listed device); the old primary stays as a
-    /// secondary. Signed by the old primary.
+    /// Hands the primary role to `deviceID` (a listed device); the old primary stays, as a
+    /// secondary (or linked, when it is a device of the master's). Signed by the old primary.
     public func handingOver(to deviceID: String, issuedAtMillis: UInt64) throws(RosterEditError) -> Roster {
         try next(members: members.map { m in
             var m = m
-            m.role = m.deviceID == deviceID ? .primary : .secondary
+            if m.deviceID == deviceID { m.role = .primary } else if m.role == .primary { m.role = governedRole(of: m.deviceID) }
             return m
         }, issuedAtMillis: issuedAtMillis)
     }
@@ -192,4 +199,9 @@ extension ValidRoster {
         return Roster(account: account, epoch: epoch + 1, version: 1, issuedAtMillis: issuedAtMillis,
                       devices: list.map(\.wire), recoveryKey: newRecoveryKey.rawValue)
     }
+}
+
+extension RosterRole {
+    /// A device the primary governs with a policy: a secondary, or a linked device of the master's.
+    public var isGoverned: Bool { self == .secondary || self == .linked }
 }

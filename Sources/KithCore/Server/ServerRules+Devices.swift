@@ -12,9 +12,11 @@ extension ServerRules {
     ///   - deviceID: `RelaySend.to`, as the request names it.
     ///   - targetAccount: the account of that device, or nil when the server has no such device
     ///     (never registered, or revoked).
-    public static func relay(from caller: Caller, to deviceID: String, targetAccount: String?) -> Decision {
+    ///   - linkedInto: the target is a device of the caller's account's master that the account's
+    ///     roster lists as linked (Protocol/links.md): a sibling in this account too.
+    public static func relay(from caller: Caller, to deviceID: String, targetAccount: String?, linkedInto: Bool = false) -> Decision {
         guard let targetAccount else { return .refused(.notFound, reason: "there is no device \(deviceID)") }
-        guard targetAccount == caller.account else {
+        guard targetAccount == caller.account || linkedInto else {
             return .refused(.forbidden, reason: "\(deviceID) is not a device of your account")
         }
         return .allowed

@@ -1,3 +1,5 @@
+import KithWire
+
 // MARK: - Linked accounts (Protocol/links.md §Links, §Refusals)
 
 extension ServerRules {
@@ -54,5 +56,35 @@ extension ServerRules {
             return .refused(.notFound, reason: "\(caller.account) and \(account) are not linked")
         }
         return .allowed
+    }
+}
+
+// MARK: - One connection, many accounts (Protocol/links.md §One connection, many accounts)
+
+extension ServerRules {
+    /// `ForAccount { account }` from a device: the link (the caller's account is `account`'s
+    /// master) stands, and `account`'s stored roster lists the caller — id and key — as linked
+    /// or primary. A link alone (a row in the server's database) is not enough: the linked
+    /// account's primary must have signed the device in.
+    ///   - master: `account`'s master, if it is linked under one.
+    ///   - roster: `account`'s stored roster.
+    public static func actFor(_ account: String, by caller: Caller, master: String?, roster: ValidRoster?) -> Decision {
+        guard master == caller.account else {
+            return .refused(.forbidden, reason: "\(account) is not linked under \(caller.account)")
+        }
+        guard let member = roster?.member(caller.deviceID), member.key == caller.key,
+              member.role == .linked || member.role == .primary else {
+            return .refused(.forbidden, reason: "\(account)'s roster does not list \(caller.deviceID): its primary approves it first")
+        }
+        return .allowed
+    }
+
+    /// Whether a `ForAccount` may carry a message of `type`: a request a logged-in device makes,
+    /// except those that are about the connection's own session and account.
+    public static func mayCarry(_ type: MessageType) -> Bool {
+        switch type {
+        case .login, .resume, .signup, .logout, .accountLink, .accountUnlink, .forAccount, .hello, .ping: false
+        default: admission(of: type, loggedIn: true) == .admitted
+        }
     }
 }

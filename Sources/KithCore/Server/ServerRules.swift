@@ -60,7 +60,7 @@ extension ServerRules {
         case .logout:
             return loggedIn ? .admitted : .refused(.unauthenticated, reason: "not logged in")
         case .relaySend, .chatSend, .endpoints, .contactRequest, .contactAccept, .contactRemove, .transitRequest,
-             .rosterPublish, .policyPublish, .revoke, .accountLink, .accountUnlink:
+             .rosterPublish, .policyPublish, .revoke, .accountLink, .accountUnlink, .forAccount:
             return loggedIn ? .admitted : .refused(.unauthenticated, reason: "log in first")
         case .relayAck:
             return loggedIn ? .admitted : .ignored

@@ -457,17 +457,20 @@ public enum RosterRole: Sendable, Hashable, CaseIterable, CustomStringConvertibl
     case primary
     /// 2: An approved device, governed by the policy the primary sets for it.
     case secondary
+    /// 3: A device of the master account that holds this linked account (Protocol/links.md §The linked role): approved and governed like a secondary; its id is of the master's account.
+    case linked
     /// A value the schema does not define, kept as it came. Never one of the values above:
     /// `init(rawValue:)` gives those their own case.
     case unknown(UInt8)
 
     /// The values the schema defines, in wire order (`unknown` is not among them).
-    public static let allCases: [RosterRole] = [.primary, .secondary]
+    public static let allCases: [RosterRole] = [.primary, .secondary, .linked]
 
     public init(rawValue: UInt8) {
         switch rawValue {
         case 1: self = .primary
         case 2: self = .secondary
+        case 3: self = .linked
         default: self = .unknown(rawValue)
         }
     }
@@ -477,6 +480,7 @@ public enum RosterRole: Sendable, Hashable, CaseIterable, CustomStringConvertibl
         switch self {
         case .primary: 1
         case .secondary: 2
+        case .linked: 3
         case .unknown(let value): value
         }
     }
@@ -486,6 +490,7 @@ public enum RosterRole: Sendable, Hashable, CaseIterable, CustomStringConvertibl
         switch self {
         case .primary: "primary"
         case .secondary: "secondary"
+        case .linked: "linked"
         case .unknown(let value): "\(value)"
         }
     }
@@ -749,6 +754,7 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case accountLink = 90
     case accountUnlink = 91
     case accountLinks = 92
+    case forAccount = 93
 }
 
 /// Any message an envelope can carry.
@@ -798,6 +804,7 @@ public enum Message: Equatable, Sendable {
     case accountLink(AccountLink)
     case accountUnlink(AccountUnlink)
     case accountLinks(AccountLinks)
+    case forAccount(ForAccount)
 
     public var type: MessageType {
         switch self {
@@ -846,6 +853,7 @@ public enum Message: Equatable, Sendable {
         case .accountLink: .accountLink
         case .accountUnlink: .accountUnlink
         case .accountLinks: .accountLinks
+        case .forAccount: .forAccount
         }
     }
 
@@ -896,6 +904,7 @@ public enum Message: Equatable, Sendable {
         case .accountLink(let m): try m.encodeFields(into: &writer)
         case .accountUnlink(let m): try m.encodeFields(into: &writer)
         case .accountLinks(let m): try m.encodeFields(into: &writer)
+        case .forAccount(let m): try m.encodeFields(into: &writer)
         }
     }
 
@@ -946,6 +955,7 @@ public enum Message: Equatable, Sendable {
         case .accountLink: .accountLink(try AccountLink(fields: fields))
         case .accountUnlink: .accountUnlink(try AccountUnlink(fields: fields))
         case .accountLinks: .accountLinks(try AccountLinks(fields: fields))
+        case .forAccount: .forAccount(try ForAccount(fields: fields))
         }
     }
 }
@@ -1207,7 +1217,7 @@ public struct RosterDevice: FieldMessage, Codable {
     public var deviceID: String
     /// The device's Ed25519 identity key; unique in the roster.
     public var key: [UInt8]
-    /// Exactly one device of a roster is primary.
+    /// Exactly one device of a roster is primary; a device of another account (the master's) is linked, or the primary.
     public var role: RosterRole
     /// The name its user gave the device, for people.
     public var name: String
@@ -2246,12 +2256,15 @@ public struct RelayDeliver: FieldMessage, Codable {
     public var payload: [UInt8]
     /// Present on Chat copies: the message's server-assigned code (ChatAccepted).
     public var code: UInt64?
+    /// The account the sending device acted for, when it is not the account in `from` (a master's device writing from a linked account's page, Protocol/links.md); absent otherwise. A receiver takes the sender's account from it when present.
+    public var fromAccount: String?
 
-    public init(relayID: UInt64, from: String, payload: [UInt8], code: UInt64? = nil) {
+    public init(relayID: UInt64, from: String, payload: [UInt8], code: UInt64? = nil, fromAccount: String? = nil) {
         self.relayID = relayID
         self.from = from
         self.payload = payload
         self.code = code
+        self.fromAccount = fromAccount
     }
 
     public init(fields: FieldReader) throws(WireError) {
@@ -2259,6 +2272,7 @@ public struct RelayDeliver: FieldMessage, Codable {
         from = try fields.required(2, "from", as: String.self)
         payload = try fields.required(3, "payload", as: [UInt8].self)
         code = try fields.optional(4, "code", as: UInt64.self)
+        fromAccount = try fields.optional(5, "fromAccount", as: String.self)
         try validate()
     }
 
@@ -2266,6 +2280,9 @@ public struct RelayDeliver: FieldMessage, Codable {
     public func validate() throws(WireError) {
         guard from.utf8.count <= 80 else { throw .oversized("from: \(from.utf8.count) bytes, limit 80") }
         guard payload.count <= 60000 else { throw .oversized("payload: \(payload.count) bytes, limit 60000") }
+        if let value = fromAccount {
+            guard value.utf8.count <= 64 else { throw .oversized("fromAccount: \(value.utf8.count) bytes, limit 64") }
+        }
     }
 
     public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
@@ -2274,6 +2291,7 @@ public struct RelayDeliver: FieldMessage, Codable {
         try writer.write(2, from)
         try writer.write(3, payload)
         try writer.write(4, code)
+        try writer.write(5, fromAccount)
     }
 }
 
@@ -2448,17 +2466,21 @@ public struct ChatSend: FieldMessage, Codable {
     public var messageID: [UInt8]
     /// A relayed device message carrying a Chat; opaque to the server.
     public var payload: [UInt8]
+    /// The contact account this copy is for, when `to` is a device of another account linked into it (a master's device, Protocol/links.md); absent otherwise.
+    public var toAccount: String?
 
-    public init(to: String, messageID: [UInt8], payload: [UInt8]) {
+    public init(to: String, messageID: [UInt8], payload: [UInt8], toAccount: String? = nil) {
         self.to = to
         self.messageID = messageID
         self.payload = payload
+        self.toAccount = toAccount
     }
 
     public init(fields: FieldReader) throws(WireError) {
         to = try fields.required(1, "to", as: String.self)
         messageID = try fields.required(2, "messageID", as: [UInt8].self)
         payload = try fields.required(3, "payload", as: [UInt8].self)
+        toAccount = try fields.optional(4, "toAccount", as: String.self)
         try validate()
     }
 
@@ -2467,6 +2489,9 @@ public struct ChatSend: FieldMessage, Codable {
         guard to.utf8.count <= 80 else { throw .oversized("to: \(to.utf8.count) bytes, limit 80") }
         guard messageID.count == 16 else { throw .malformed("messageID: \(messageID.count) bytes, must be 16") }
         guard payload.count <= 60000 else { throw .oversized("payload: \(payload.count) bytes, limit 60000") }
+        if let value = toAccount {
+            guard value.utf8.count <= 64 else { throw .oversized("toAccount: \(value.utf8.count) bytes, limit 64") }
+        }
     }
 
     public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
@@ -2474,6 +2499,7 @@ public struct ChatSend: FieldMessage, Codable {
         try writer.write(1, to)
         try writer.write(2, messageID)
         try writer.write(3, payload)
+        try writer.write(4, toAccount)
     }
 }
 
@@ -2862,5 +2888,36 @@ public struct AccountLinks: FieldMessage, Codable {
         try validate()
         try writer.write(1, master)
         try writer.writeRepeated(2, linked)
+    }
+}
+
+/// Either way between a master's device and the server (Protocol/links.md §One connection, many accounts): `message` is for, or from, the linked account `account` on this device's connection. Agent → server: a request the device makes for that account, answered (with the outer requestID) as that request would be; `forbidden` unless the link stands and the account's stored roster lists the device as linked or primary. Server → agent, unsolicited: something the server sends the device for that account. An older agent ignores it (it never links).
+public struct ForAccount: FieldMessage, Codable {
+    public static let messageType: MessageType = .forAccount
+    public var account: String
+    /// One encoded envelope (spec §Envelope), requestID 0; not ForAccount, Login, Resume, Signup, Logout, AccountLink or AccountUnlink.
+    public var message: [UInt8]
+
+    public init(account: String, message: [UInt8]) {
+        self.account = account
+        self.message = message
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        account = try fields.required(1, "account", as: String.self)
+        message = try fields.required(2, "message", as: [UInt8].self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard account.utf8.count <= 64 else { throw .oversized("account: \(account.utf8.count) bytes, limit 64") }
+        guard message.count <= 65000 else { throw .oversized("message: \(message.count) bytes, limit 65000") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, account)
+        try writer.write(2, message)
     }
 }

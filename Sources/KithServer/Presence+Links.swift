@@ -1,0 +1,43 @@
+import KithCore
+import KithStore
+import KithWire
+
+/// Linked accounts in presence (Protocol/links.md §One connection, many accounts): what an
+/// account's devices get, the master's devices its roster lists get too, wrapped in
+/// `ForAccount` for it, on the connection they already have.
+extension Presence {
+    /// The master's devices that `account`'s stored roster lists, with their keys, as linked or
+    /// primary: the devices of another account that hold this one. A link without such a roster
+    /// entry gives a device nothing.
+    func linkedMembers(of account: String) -> [DeviceRecord] {
+        let masters = masterDevices(of: account)
+        guard !masters.isEmpty, let bytes = try? store.latestRoster(account: account),
+              let roster = try? ValidRoster(RosterSigning.roster(in: RosterSigning.decodeDocument(bytes)))
+        else { return [] }
+        return masters.filter { device in
+            guard let member = roster.member(device.id) else { return false }
+            return member.key.rawValue == device.key && (member.role == .linked || member.role == .primary)
+        }
+    }
+
+    /// Sends `envelope` to every online device of `account`, and wrapped for it to the master's
+    /// devices that hold it.
+    func send(_ envelope: Envelope, toAccount account: String) {
+        send(envelope, toDevicesOf: (try? store.devices(account: account)) ?? [])
+        let linked = linkedMembers(of: account)
+        if !linked.isEmpty { send(Self.wrapped(envelope, for: account), toDevicesOf: linked) }
+    }
+
+    /// A master's device came online, or was signed into `account`'s roster: it gets the
+    /// account's lists, and `documents` (its rosters and policies), wrapped for it.
+    func join(deviceID: String, linkedAccount account: String, documents: [Envelope]) {
+        guard linkedMembers(of: account).contains(where: { $0.id == deviceID }) else { return }
+        pushDeviceList(account: account)
+        pushContacts(account: account)
+        for document in documents { _ = sendIfOnline(Self.wrapped(document, for: account), to: deviceID) }
+    }
+
+    static func wrapped(_ envelope: Envelope, for account: String) -> Envelope {
+        Envelope(.forAccount(.init(account: account, message: (try? envelope.encode()) ?? [])))
+    }
+}
