@@ -47,6 +47,9 @@ public struct AccountEntry: Codable, Sendable, Equatable {
     public var unread: [String: Int]
     public var unreadTotal: Int
     public var connected: Bool
+    /// After `accountLink` of an account that had no device: this device became its primary,
+    /// and this is its new recovery key, shown once (keep it offline).
+    public var recoveryKey: String?
 
     public init(account: String, owner: String, role: String, master: String? = nil, linked: [String] = [],
                 unread: [String: Int] = [:], connected: Bool) {

@@ -1,4 +1,5 @@
 import KithAPI
+import KithNet
 import KithStore
 import KithWire
 
@@ -34,7 +35,27 @@ extension AccountContext {
             throw AgentError(.serverRefused, "the server refused the link: \(Self.describe(answer))")
         }
         logger.info("linked \(request.account) under this account")
-        return await awaitLinks { $0.linked.contains(request.account) }
+        var entry = await awaitLinks { $0.linked.contains(request.account) }
+        entry.recoveryKey = await makeFirstRoster(forLinked: request.account)
+        return entry
+    }
+
+    /// An account linked before it had a device of its own takes this device as its first, and
+    /// so as its primary (Protocol/links.md §The linked role): its first roster, published for it
+    /// on this connection. The server refuses when the account has a device or a roster: its own
+    /// primary then approves this device. The recovery key's text when this device is the primary.
+    private func makeFirstRoster(forLinked account: String) async -> String? {
+        guard let base = connection as? ClientConnection, let session = connectedSession,
+              let name = rosterBook?.current?.member(session.deviceID)?.name,
+              let (document, recovery) = firstRoster(account: account, deviceID: session.deviceID, name: name)
+        else { return nil }
+        let answer = try? await LinkedChannel(base: base, account: account).request(.rosterPublish(.init(roster: document))).message
+        guard answer == .ack(.init()) else {
+            logger.info("\(account) has a device of its own: its primary approves this one (\(answer.map(Self.describe) ?? "no answer"))")
+            return nil
+        }
+        logger.info("this device is the primary of \(account), which had no device; a recovery key was made and shown once")
+        return recovery.text
     }
 
     func unlink(_ request: AccountUnlinkRequest) async throws -> AccountEntry {

@@ -214,11 +214,8 @@ extension AccountContext {
     /// Makes this device the primary of a new account's first roster, with a fresh recovery key,
     /// if the server takes it (it does only for the account's first device and only once).
     /// Returns the recovery key's text, to be shown once; nil if the account has a roster.
-    func makeFirstRoster(account: String, deviceID: String, name: String, on connection: ClientConnection) async -> String? {
-        let recovery = RecoveryKey.generate()
-        let me = RosterMember(deviceID: deviceID, key: identity.publicKey, role: .primary, name: name)
-        let roster = Roster.first(account: account, primary: me, recoveryKey: recovery.publicKey, issuedAtMillis: now())
-        guard let document = try? RosterSigning.sign(roster, signer: deviceID, with: identity),
+    func makeFirstRoster(account: String, deviceID: String, name: String, on connection: any ServerChannel) async -> String? {
+        guard let (document, recovery) = firstRoster(account: account, deviceID: deviceID, name: name),
               let answer = try? await connection.request(.rosterPublish(.init(roster: document)), timeout: .seconds(10)).message
         else { return nil }
         guard answer == .ack(.init()) else {
@@ -228,6 +225,15 @@ extension AccountContext {
         await consider(roster: document, from: "this device")
         logger.info("this device is the primary of \(account); a recovery key was made and shown once")
         return recovery.text
+    }
+
+    /// An account's first roster with this device as its primary, signed, and its new recovery key.
+    func firstRoster(account: String, deviceID: String, name: String) -> (SignedDocument, RecoveryKey)? {
+        let recovery = RecoveryKey.generate()
+        let me = RosterMember(deviceID: deviceID, key: identity.publicKey, role: .primary, name: name)
+        let roster = Roster.first(account: account, primary: me, recoveryKey: recovery.publicKey, issuedAtMillis: now())
+        guard let document = try? RosterSigning.sign(roster, signer: deviceID, with: identity) else { return nil }
+        return (document, recovery)
     }
 
     // MARK: - Passing documents between devices

@@ -50,7 +50,8 @@ actor RosterKeeper {
         case .accepted(let change):
             if isFirst {
                 let first = try? store.firstDeviceID(account: publisher.account)
-                switch ServerRules.firstRoster(change.current, publishedBy: .init(publisher), firstDeviceID: first) {
+                let master = (try? store.master(of: publisher.account)) ?? nil
+                switch ServerRules.firstRoster(change.current, publishedBy: .init(publisher), firstDeviceID: first, master: master) {
                 case .allowed:
                     break
                 case .refused(let code, let reason):
@@ -109,7 +110,8 @@ actor RosterKeeper {
     /// `ServerRules.unlink` asked against the stored roster of the caller's account.
     func mayRemoveLink(with account: String, link: (master: String, linked: String)?, caller: DeviceRecord) throws(Refusal) {
         let book = try observer(account: caller.account)
-        switch ServerRules.unlink(account, by: .init(caller), roster: book.current, link: link) {
+        let linked = try link.map { link throws(Refusal) in try observer(account: link.linked).current } ?? nil
+        switch ServerRules.unlink(account, by: .init(caller), roster: book.current, link: link, linkedRoster: linked) {
         case .allowed: return
         case .refused(let code, let reason): throw Refusal(code: code, reason: reason)
         }

@@ -96,7 +96,12 @@ extension ServerSession {
         }
         let master = (try? server.store.master(of: wrapped.account)) ?? nil
         let roster = await server.rosters.current(account: wrapped.account)
-        if case .refused(let code, let reason) = ServerRules.actFor(wrapped.account, by: .init(device), master: master, roster: roster) {
+        var firstRoster = false
+        if roster == nil, case .rosterPublish = inner.message {
+            firstRoster = ((try? server.store.firstDeviceID(account: wrapped.account)) ?? nil) == nil
+        }
+        if case .refused(let code, let reason) = ServerRules.actFor(wrapped.account, by: .init(device), master: master, roster: roster,
+                                                                      firstRoster: firstRoster) {
             logger.notice("\(device.id) may not act for \(wrapped.account): \(reason)")
             return Self.error(code, reason)
         }

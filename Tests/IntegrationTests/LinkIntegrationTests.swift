@@ -206,6 +206,37 @@ import Testing
         #expect(try laptop.cli(["status", "--account", "alice.work"], as: StatusResult.self).roster == nil)
     }
 
+    /// An account linked before it has a device takes the master's device as its primary (the
+    /// first-device rule): the link shows its recovery key once; the page approves the account's
+    /// own devices; the link stays until the primary role is handed to one of them.
+    @Test func anAccountWithoutADeviceIsLinkedWithTheMastersDeviceAsItsPrimary() async throws {
+        let server = try await ServerHarness.start(accounts: ["alice": "correct horse", "alice.family": "family horse"])
+        let root = temporaryDirectory("linked-first")
+        let laptop = AgentHarness("alice-laptop", root: root)
+        let tablet = AgentHarness("family-tablet", root: root)
+        for agent in [laptop, tablet] { try await agent.start() }
+        _ = try laptop.login(server)
+        let linked = try laptop.cli(["accounts", "link", "alice.family"], as: AccountEntry.self, stdin: "family horse\n")
+        #expect(linked.recoveryKey?.count == 35, "the new recovery key, shown once")
+        try await laptop.eventually("the page to hold alice.family's first roster, as its primary") {
+            try laptop.cli(["status", "--account", "alice.family"], as: StatusResult.self).role == "primary"
+        }
+
+        // alice.family's own tablet is pending there, and the laptop approves it on the page.
+        let pending = try tablet.login(server, account: "alice.family", password: "family horse", type: "tv", approve: false)
+        #expect(pending.role == "pending")
+        try await laptop.eventually("the tablet pending on the page") {
+            try laptop.cli(["devices", "--pending", "--account", "alice.family"], as: [PendingEntry].self).map(\.id) == [pending.deviceID]
+        }
+        let approved = try laptop.cli(["approve", pending.deviceID, "--account", "alice.family"], as: RosterResult.self)
+        #expect(approved.members.first { $0.id == pending.deviceID }?.role == "secondary")
+        try await tablet.eventually("the tablet approved") { try tablet.cli(["status"], as: StatusResult.self).role == "secondary" }
+
+        // While the laptop is alice.family's primary, the link stays.
+        let refusal = try Self.refusal(laptop, ["accounts", "unlink", "alice.family"])
+        #expect(refusal.contains("alice.family's primary is alice-PC-1, a device of alice"))
+    }
+
     static func account(_ agent: AgentHarness) throws -> AccountEntry {
         try #require(try agent.cli(["accounts"], as: AccountsResult.self).accounts.first)
     }

@@ -342,6 +342,30 @@ import Testing
         }
     }
 
+    /// An account linked before it had a device takes a device of its master as its first.
+    @Test func aLinkedAccountWithoutADeviceTakesItsMastersDeviceAsItsFirst() {
+        let acting = ServerRules.Caller(deviceID: "alice-PC-1", account: "alice.family", key: Self.alicePC1Key.publicKey)
+        let first = try! ValidRoster(Roster(account: "alice.family", epoch: 0, version: 1, issuedAtMillis: Self.now,
+                                            devices: [Self.laptop.wire], recoveryKey: Self.aliceRecovery.publicKey.rawValue))
+        #expect(ServerRules.firstRoster(first, publishedBy: acting, firstDeviceID: nil, master: "alice") == .allowed)
+        #expect(ServerRules.firstRoster(first, publishedBy: acting, firstDeviceID: "alice.family-TV-1", master: "alice")
+            == Self.firstRosterRefusal, "it has a device of its own: that one is first")
+        #expect(ServerRules.firstRoster(first, publishedBy: acting, firstDeviceID: nil, master: nil) == Self.firstRosterRefusal)
+        #expect(ServerRules.firstRoster(first, publishedBy: acting, firstDeviceID: nil, master: "bob") == Self.firstRosterRefusal)
+        #expect(ServerRules.actFor("alice.family", by: Self.alicePC1, master: "alice", roster: nil, firstRoster: true) == .allowed)
+        #expect(ServerRules.actFor("alice.family", by: Self.bobPC1, master: "alice", roster: nil, firstRoster: true)
+            == .refused(.forbidden, reason: "alice.family is not linked under bob"))
+    }
+
+    @Test func anAccountWhosePrimaryIsTheMastersDeviceStaysLinked() {
+        let family = try! ValidRoster(Roster(account: "alice.family", epoch: 0, version: 1, issuedAtMillis: Self.now,
+                                             devices: [Self.laptop.wire], recoveryKey: Self.aliceRecovery.publicKey.rawValue))
+        let decision = ServerRules.unlink("alice.family", by: Self.alicePC1, roster: Self.roster2,
+                                          link: (master: "alice", linked: "alice.family"), linkedRoster: family)
+        guard case .refused(.conflict, let reason) = decision else { Issue.record("\(decision)"); return }
+        #expect(reason.hasPrefix("alice.family's primary is alice-PC-1, a device of alice"))
+    }
+
     @Test func aMastersDeviceThatALinkedAccountListsIsASiblingThere() {
         let acting = ServerRules.Caller(deviceID: "alice.work-MP-1", account: "alice.work", key: Self.bobPC1Key.publicKey)
         #expect(ServerRules.relay(from: acting, to: "alice-PC-1", targetAccount: "alice", linkedInto: true) == .allowed)

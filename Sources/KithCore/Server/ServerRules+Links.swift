@@ -47,13 +47,21 @@ extension ServerRules {
     /// `AccountUnlink { account }` (§Links): by the primary of the caller's account's stored
     /// roster, of a link between the caller's account and `account` in either direction.
     ///   - link: the stored link between the two accounts, if any.
+    ///   - linkedRoster: the linked account's stored roster. While its primary is a device of the
+    ///     master, the link stays: unlinked, the account would have no primary of its own.
     public static func unlink(_ account: String, by caller: Caller, roster: ValidRoster?,
-                              link: (master: String, linked: String)?) -> Decision {
+                              link: (master: String, linked: String)?, linkedRoster: ValidRoster? = nil) -> Decision {
         guard let roster, roster.primary.deviceID == caller.deviceID, roster.primary.key == caller.key else {
             return .refused(.forbidden, reason: "only the primary of the account's roster may remove a link")
         }
         guard let link, [link.master, link.linked].contains(caller.account), [link.master, link.linked].contains(account) else {
             return .refused(.notFound, reason: "\(caller.account) and \(account) are not linked")
+        }
+        if let primary = linkedRoster?.primary.deviceID, ReadState.account(ofDevice: primary) == link.master {
+            return .refused(.conflict, reason: """
+                \(link.linked)'s primary is \(primary), a device of \(link.master): hand it over to a device of \(link.linked) \
+                first (`kith primary hand-over DEVICE --account \(link.linked)`), or recover it, then remove the link
+                """)
         }
         return .allowed
     }
@@ -68,10 +76,15 @@ extension ServerRules {
     /// account's primary must have signed the device in.
     ///   - master: `account`'s master, if it is linked under one.
     ///   - roster: `account`'s stored roster.
-    public static func actFor(_ account: String, by caller: Caller, master: String?, roster: ValidRoster?) -> Decision {
+    ///   - firstRoster: the request is a `RosterPublish` and `account` has neither a roster nor a
+    ///     device of its own: a master's device may then make its first roster, as its first
+    ///     device would (`firstRoster(_:publishedBy:firstDeviceID:master:)` decides the rest).
+    public static func actFor(_ account: String, by caller: Caller, master: String?, roster: ValidRoster?,
+                              firstRoster: Bool = false) -> Decision {
         guard master == caller.account else {
             return .refused(.forbidden, reason: "\(account) is not linked under \(caller.account)")
         }
+        if roster == nil && firstRoster { return .allowed }
         guard let member = roster?.member(caller.deviceID), member.key == caller.key,
               member.role == .linked || member.role == .primary else {
             return .refused(.forbidden, reason: "\(account)'s roster does not list \(caller.deviceID): its primary approves it first")

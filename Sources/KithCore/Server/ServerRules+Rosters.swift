@@ -14,10 +14,15 @@ extension ServerRules {
     ///
     /// - Parameter firstDeviceID: the account's first registered device, from the store; nil
     ///   when the store does not know one.
-    public static func firstRoster(_ roster: ValidRoster, publishedBy caller: Caller, firstDeviceID: String?) -> Decision {
-        guard firstDeviceID == caller.deviceID, roster.primary.deviceID == caller.deviceID,
-              roster.primary.key == caller.key
-        else {
+    ///   - master: the account's master, if it is linked under one: an account linked before it had
+    ///     a device of its own takes a device of its master as its first device
+    ///     (Protocol/links.md §The linked role).
+    public static func firstRoster(_ roster: ValidRoster, publishedBy caller: Caller, firstDeviceID: String?,
+                                   master: String? = nil) -> Decision {
+        let namesItself = roster.primary.deviceID == caller.deviceID && roster.primary.key == caller.key
+        let isFirstDevice = firstDeviceID == caller.deviceID
+            || (firstDeviceID == nil && master.map { ReadState.account(ofDevice: caller.deviceID) == $0 } == true)
+        guard isFirstDevice, namesItself else {
             return .refused(.forbidden, reason: "only the account's first device may publish its first roster, naming itself primary")
         }
         return .allowed

@@ -49,7 +49,15 @@ extension Kith {
             func run() throws {
                 let password = try readPassword(file: passwordFile, prompt: "Password for \(account): ")
                 let entry = try options.client.call(AccountLinkRequest(account: account, password: password))
-                options.output(entry) { Console.line("linked \(account.printable) under \(entry.account.printable)") }
+                options.output(entry) {
+                    Console.line("linked \(account.printable) under \(entry.account.printable)")
+                    if let key = entry.recoveryKey {
+                        Console.line("\(account.printable) had no device: this one is its primary. Its recovery key, shown once (keep it offline):")
+                        Console.line("  \(key)")
+                    } else {
+                        Console.line("on \(account.printable)'s primary, approve this device: `kith devices --pending`, then `kith approve DEVICE`")
+                    }
+                }
             }
         }
 
