@@ -138,6 +138,9 @@ import Testing
         #expect(pages.map(\.account) == ["alice", "alice.work"])
         #expect(pages.first { $0.account == "alice.work" }?.unread == ["bob": 1])
         #expect(pages.first { $0.account == "alice" }?.unreadTotal == 0, "unread counts stay per account")
+        let human = try KithProcess.run(["inbox", "--profile", laptop.profile.path]).stdout
+        #expect(human.contains("== alice (master)\n0 unread"), "\(human)")
+        #expect(human.contains("== alice.work (linked under alice)\n1 unread: bob 1"), "\(human)")
 
         // Read on the laptop's page, viewed on alice.work's own phone.
         let code = try #require(try laptop.cli(["inbox", "--account", "alice.work"], as: InboxResult.self).messages.first?.code)

@@ -51,17 +51,32 @@ extension Kith {
             if let open {
                 return try Read.show(options, ReadRequest(code: open))
             }
-            let result = try options.client.call(InboxRequest(limit: limit, contact: contact))
-            options.output(result) {
-                let total = result.unread.values.reduce(0, +)
-                Console.line("\(total) unread" + (total == 0 ? "" : ": " + result.unread.sorted { $0.key < $1.key }
-                    .map { "\($0.key.printable) \($0.value)" }.joined(separator: ", ")))
-                for m in result.messages {
-                    Console.line("\(m.viewed ? " " : "*") \(m.code)  \(m.from.printable)  \(ago(m.sentAtMillis))  \(m.text.printable)")
-                }
-                if !result.notes.isEmpty { Console.line("notes from my devices:") }
-                for note in result.notes { Console.line("  \(note.from.printable)  \(ago(note.sentAtMillis))  \(note.text.printable)") }
+            // Without --account, people see every account the agent holds, each on its own page;
+            // scripts (--json) get the default account's, as before there were several.
+            let accounts = options.account == nil && !options.json ? try options.client.call(AccountsRequest()).accounts : []
+            guard accounts.count > 1 else {
+                let result = try options.client.call(InboxRequest(limit: limit, contact: contact))
+                return options.output(result) { Self.show(result) }
             }
+            for (index, account) in accounts.enumerated() {
+                if index > 0 { Console.line("") }
+                Console.line("== \(account.account.printable) (\(account.role == "linked" ? "linked under \(account.master?.printable ?? "?")" : account.role))")
+                var client = options.client
+                client.account = account.owner
+                Self.show(try client.call(InboxRequest(limit: limit, contact: contact)))
+            }
+        }
+
+        /// One account's page: its unread counts (per contact, and their sum), messages and notes.
+        static func show(_ result: InboxResult) {
+            let total = result.unread.values.reduce(0, +)
+            Console.line("\(total) unread" + (total == 0 ? "" : ": " + result.unread.sorted { $0.key < $1.key }
+                .map { "\($0.key.printable) \($0.value)" }.joined(separator: ", ")))
+            for m in result.messages {
+                Console.line("\(m.viewed ? " " : "*") \(m.code)  \(m.from.printable)  \(ago(m.sentAtMillis))  \(m.text.printable)")
+            }
+            if !result.notes.isEmpty { Console.line("notes from my devices:") }
+            for note in result.notes { Console.line("  \(note.from.printable)  \(ago(note.sentAtMillis))  \(note.text.printable)") }
         }
     }
 
@@ -112,6 +127,7 @@ extension Kith {
             try options.client.events { event, line in
                 if options.json { return Console.line(String(decoding: line, as: UTF8.self)) }
                 var parts = [event.event.rawValue]
+                if let account = event.account { parts.insert("[\(account.printable)]", at: 0) }
                 if let from = event.from ?? event.contact { parts.append(from.printable) }
                 if let codes = event.codes { parts.append(codes.count == 1 ? "\(codes[0])" : "\(codes.count) messages") }
                 if let by = event.by { parts.append("on \(by.printable)") }
