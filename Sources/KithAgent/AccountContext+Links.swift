@@ -26,6 +26,21 @@ extension AccountContext {
             logger.info("no longer linked with \(account)")
             publish(AgentEvent(event: .links, contact: account, state: "unlinked"))
         }
+        if before.master != nil && after.master == nil { Task { await self.releaseLinkedDevices() } }
+    }
+
+    /// No longer linked under a master: on the primary, the master's devices leave the roster
+    /// (Protocol/links.md §Links), so they neither get nor send this account's messages.
+    private func releaseLinkedDevices() async {
+        guard let book = rosterBook, book.holderIsPrimary, let current = book.current else { return }
+        let kept = current.members.filter { $0.role != .linked }
+        guard kept.count < current.members.count else { return }
+        do {
+            try await publishRoster(try current.next(members: kept, issuedAtMillis: now()))
+            logger.info("the master's devices left \(current.account)'s roster: the link was removed")
+        } catch {
+            logger.error("cannot sign a roster without the master's devices: \(error)")
+        }
     }
 
     func link(_ request: AccountLinkRequest) async throws -> AccountEntry {

@@ -155,6 +155,10 @@ import Testing
 
         // Unlinked: the page goes, and bob's next message does not reach the laptop.
         _ = try laptop.cli(["accounts", "unlink", "alice.work"], as: AccountEntry.self)
+        try await bob.eventually("alice.work's roster without the laptop, signed by its primary") {
+            try bob.cli(["contacts"], as: ContactsResult.self).contacts.first { $0.account == "alice.work" }?
+                .approvedDevices == ["alice.work-MP-1"]
+        }
         try await laptop.eventually("the page gone") {
             try laptop.cli(["accounts"], as: AccountsResult.self).accounts.map(\.account) == ["alice"]
         }
