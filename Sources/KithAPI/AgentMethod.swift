@@ -10,7 +10,7 @@ public enum AgentMethod: String, Codable, Sendable, CaseIterable {
     /// The roster and policies (Protocol/local-api.md §Devices and approval).
     case roster, approve, autoApprove, deny, revoke, handOver, recover, policyShow, policySet
     /// Linked accounts (Protocol/local-api.md §Linked accounts).
-    case accounts, accountLink, accountUnlink
+    case accounts, accountLink, accountUnlink, accountSetMaster
     /// Turns the connection into a stream of `AgentEvent` lines (Protocol/local-api.md §Events).
     case events
 }

@@ -27,6 +27,18 @@ public struct AccountUnlinkRequest: APIRequest {
     public init(account: String) { self.account = account }
 }
 
+/// Makes `account`, linked under the account the request is for, the master instead (checked
+/// with its password): of this account and of every other account linked under it.
+public struct AccountSetMasterRequest: APIRequest {
+    public typealias Result = AccountEntry
+    public static let method = AgentMethod.accountSetMaster
+    public var account: String
+    public var password: String
+    public init(account: String, password: String) {
+        (self.account, self.password) = (account, password)
+    }
+}
+
 public struct AccountsResult: Codable, Sendable, Equatable {
     /// The default account first.
     public var accounts: [AccountEntry]

@@ -1,4 +1,5 @@
 import KithAPI
+import KithCore
 import KithNet
 import KithStore
 import KithWire
@@ -26,14 +27,15 @@ extension AccountContext {
             logger.info("no longer linked with \(account)")
             publish(AgentEvent(event: .links, contact: account, state: "unlinked"))
         }
-        if before.master != nil && after.master == nil { Task { await self.releaseLinkedDevices() } }
+        if before.master != nil && before.master != after.master { Task { await self.releaseLinkedDevices(keeping: after.master) } }
     }
 
-    /// No longer linked under a master: on the primary, the master's devices leave the roster
-    /// (Protocol/links.md §Links), so they neither get nor send this account's messages.
-    private func releaseLinkedDevices() async {
+    /// No longer linked under that master (unlinked, or it has another now): on the primary, its
+    /// devices leave the roster (Protocol/links.md §Links), so they neither get nor send this
+    /// account's messages. Devices of `master`, the master it has now, stay.
+    private func releaseLinkedDevices(keeping master: String?) async {
         guard let book = rosterBook, book.holderIsPrimary, let current = book.current else { return }
-        let kept = current.members.filter { $0.role != .linked }
+        let kept = current.members.filter { $0.role != .linked || ReadState.account(ofDevice: $0.deviceID) == master ?? "" }
         guard kept.count < current.members.count else { return }
         do {
             try await publishRoster(try current.next(members: kept, issuedAtMillis: now()))
@@ -86,6 +88,16 @@ extension AccountContext {
     func storedLinks() -> [String] { ((try? store.links()) ?? AgentStore.Links()).linked }
 
     func setPageHost(_ host: @escaping @Sendable (PageHostEvent) async -> Void) { pageHost = host }
+
+    func setMaster(_ request: AccountSetMasterRequest) async throws -> AccountEntry {
+        let answer = try await serverRequest(.accountSetMaster(.init(account: request.account, password: request.password)),
+                                             what: "make \(request.account) the master")
+        guard answer == .ack(.init()) else {
+            throw AgentError(.serverRefused, "the server refused to change the master: \(Self.describe(answer))")
+        }
+        logger.info("\(request.account) is the master of this account now")
+        return await awaitLinks { $0.master == request.account }
+    }
 
     /// This account in `kith accounts`.
     func accountEntry() -> AccountEntry {

@@ -30,6 +30,7 @@ extension Agent {
         onAgent(AccountsRequest.self) { agent, _, _ in await agent.accountList() }
         on(AccountLinkRequest.self) { account, request in try await account.link(request) }
         on(AccountUnlinkRequest.self) { account, request in try await account.unlink(request) }
+        on(AccountSetMasterRequest.self) { account, request in try await account.setMaster(request) }
         on(LogoutRequest.self) { account, _ in try await account.logout() }
         on(DevicesRequest.self) { account, _ in try await account.devices() }
         on(SendRequest.self) { account, request in try await account.send(request) }

@@ -117,6 +117,18 @@ actor RosterKeeper {
         }
     }
 
+    /// Whether `caller` may make `account` the master of its account: `ServerRules.setMaster`
+    /// asked against the stored rosters of the caller's account and of each linked under it.
+    func maySetMaster(_ account: String, linked: [String], caller: DeviceRecord) throws(Refusal) {
+        let own = try observer(account: caller.account).current
+        var rosters: [(account: String, roster: ValidRoster?)] = []
+        for name in linked { rosters.append((name, try observer(account: name).current)) }
+        switch ServerRules.setMaster(account, by: .init(caller), roster: own, linked: rosters) {
+        case .allowed: return
+        case .refused(let code, let reason): throw Refusal(code: code, reason: reason)
+        }
+    }
+
     /// The account's stored roster, checked; nil before its first (or if it does not restore).
     func current(account: String) -> ValidRoster? {
         (try? observer(account: account))?.current

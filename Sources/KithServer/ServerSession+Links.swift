@@ -67,6 +67,33 @@ extension ServerSession {
         return .ack(.init())
     }
 
+    func setMaster(_ request: AccountSetMaster, from device: DeviceRecord) async -> Message {
+        let now = server.now()
+        if let refusal = await passwordRefusal(account: request.account, password: request.password, for: "set-master", now: now) {
+            return refusal
+        }
+        let store = server.store
+        let linked = (try? store.linkedAccounts(of: device.account)) ?? []
+        do throws(RosterKeeper.Refusal) {
+            try await server.rosters.maySetMaster(request.account, linked: linked, caller: device)
+        } catch {
+            return Self.error(error)
+        }
+        do {
+            try store.setMaster(request.account, replacing: device.account, now: now)
+        } catch {
+            logger.error("cannot make \(request.account) the master of \(device.account): \(error)")
+            return Self.error(.internalError, "the server could not change the master")
+        }
+        logger.info("\(device.id) made \(request.account) the master of \(device.account)")
+        let concerned = [request.account] + linked.filter { $0 != request.account } + [device.account]
+        for account in concerned {
+            await server.presence.broadcast(Self.links(of: account, in: store), account: account)
+            await server.presence.pushDeviceList(account: account)
+        }
+        return .ack(.init())
+    }
+
     /// The new link lists, to every online device of both accounts.
     private func pushLinks(_ accounts: String...) async {
         for account in accounts {

@@ -87,6 +87,8 @@ struct ServerSession {
             return await self.unlink(unlink.account, from: loggedIn)
         case .forAccount(let wrapped):
             return await forAccount(wrapped, from: loggedIn)
+        case .accountSetMaster(let request):
+            return await setMaster(request, from: loggedIn)
         case .pong, .ack, .errorMessage, .note, .chat, .viewed, .loginResult, .deviceList, .relayDeliver, .contactList,
              .contactDevices, .chatAccepted, .fileOffer, .fileAnswer, .fileData, .fileEnd, .fileProgress, .fileCancel,
              .transitTicket, .transitOffer, .documentShare, .approveRequest, .rosterUpdate, .policyUpdate, .contactRoster,

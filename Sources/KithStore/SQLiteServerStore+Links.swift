@@ -31,4 +31,14 @@ extension SQLiteServerStore {
             try String.fetchAll(db, sql: "SELECT linked FROM account_link WHERE master = ? ORDER BY linked", arguments: [master])
         }
     }
+
+    public func setMaster(_ newMaster: String, replacing oldMaster: String, now: UInt64) throws {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM account_link WHERE linked = ? AND master = ?", arguments: [newMaster, oldMaster])
+            guard db.changesCount == 1 else { throw StoreError.notFound("\(newMaster) is not linked under \(oldMaster)") }
+            try db.execute(sql: "UPDATE account_link SET master = ? WHERE master = ?", arguments: [newMaster, oldMaster])
+            try db.execute(sql: "INSERT INTO account_link (linked, master, createdAtMillis) VALUES (?, ?, ?)",
+                           arguments: [oldMaster, newMaster, Int64(now)])
+        }
+    }
 }

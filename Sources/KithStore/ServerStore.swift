@@ -79,6 +79,9 @@ public protocol ServerStore: Sendable {
     func master(of account: String) throws -> String?
     /// The accounts linked under `master`, in name order.
     func linkedAccounts(of master: String) throws -> [String]
+    /// In one transaction: `newMaster`, linked under `oldMaster`, becomes the master of
+    /// `oldMaster` and of every other account linked under it.
+    func setMaster(_ newMaster: String, replacing oldMaster: String, now: UInt64) throws
 }
 
 public struct ContactRecord: Sendable, Equatable {

@@ -244,6 +244,49 @@ import Testing
         #expect(refusal.contains("alice.family's primary is alice-PC-1, a device of alice"))
     }
 
+    /// set-master swaps the roles: alice.work becomes the master of alice, its roster drops the
+    /// laptop, the laptop's page goes, and alice's primary approves alice.work's phone as linked,
+    /// which then holds alice as a page.
+    @Test func setMasterSwapsTheRolesOfMasterAndLinkedAccount() async throws {
+        let server = try await ServerHarness.start(accounts: ["alice": "correct horse", "alice.work": "work horse"])
+        let root = temporaryDirectory("set-master")
+        let laptop = AgentHarness("alice-laptop", root: root)
+        let workPhone = AgentHarness("work-phone", root: root)
+        for agent in [laptop, workPhone] { try await agent.start() }
+        _ = try laptop.login(server)
+        _ = try workPhone.login(server, account: "alice.work", password: "work horse", type: "mobile")
+        _ = try laptop.cli(["accounts", "link", "alice.work"], as: AccountEntry.self, stdin: "work horse\n")
+        try await workPhone.eventually("the laptop pending in alice.work") {
+            try workPhone.cli(["devices", "--pending"], as: [PendingEntry].self).map(\.id) == ["alice-PC-1"]
+        }
+        _ = try workPhone.cli(["approve", "alice-PC-1"], as: RosterResult.self)
+        try await laptop.eventually("the alice.work page") {
+            try laptop.cli(["status", "--account", "alice.work"], as: StatusResult.self).role == "linked"
+        }
+
+        #expect(try Self.refusal(laptop, ["accounts", "set-master", "alice.work"], stdin: "wrong horse\n")
+            .contains("wrong account or password"))
+        let swapped = try laptop.cli(["accounts", "set-master", "alice.work"], as: AccountEntry.self, stdin: "work horse\n")
+        #expect(swapped.role == "linked" && swapped.master == "alice.work")
+        try await workPhone.eventually("alice.work is the master, and its roster dropped the laptop") {
+            let me = try Self.account(workPhone)
+            let status = try workPhone.cli(["status"], as: StatusResult.self)
+            return me.role == "master" && me.linked == ["alice"] && status.roster == "roster 3"
+        }
+        try await laptop.eventually("the laptop's page gone") {
+            try laptop.cli(["accounts"], as: AccountsResult.self).accounts.map(\.account) == ["alice"]
+        }
+        // alice's primary approves alice.work's phone, which then holds alice as a page.
+        try await laptop.eventually("the work phone pending in alice") {
+            try laptop.cli(["devices", "--pending"], as: [PendingEntry].self).map(\.id) == ["alice.work-MP-1"]
+        }
+        let approved = try laptop.cli(["approve", "alice.work-MP-1"], as: RosterResult.self)
+        #expect(approved.members.first { $0.id == "alice.work-MP-1" }?.role == "linked")
+        try await workPhone.eventually("the alice page on the work phone") {
+            try workPhone.cli(["status", "--account", "alice"], as: StatusResult.self).role == "linked"
+        }
+    }
+
     static func account(_ agent: AgentHarness) throws -> AccountEntry {
         try #require(try agent.cli(["accounts"], as: AccountsResult.self).accounts.first)
     }

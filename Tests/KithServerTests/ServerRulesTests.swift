@@ -57,7 +57,8 @@ import Testing
     static let openRequests: [MessageType] = [.hello, .ping, .signup, .login, .resume]
     static let sessionRequests: [MessageType] = [.logout, .relaySend, .chatSend, .endpoints, .contactRequest,
                                                  .contactAccept, .contactRemove, .transitRequest, .rosterPublish,
-                                                 .policyPublish, .revoke, .accountLink, .accountUnlink, .forAccount]
+                                                 .policyPublish, .revoke, .accountLink, .accountUnlink, .forAccount,
+                                                 .accountSetMaster]
     static let replies: [MessageType] = [.pong, .ack, .errorMessage]
     static let notForTheServer: [MessageType] = MessageType.allCases.filter {
         !(openRequests + sessionRequests + replies + [.relayAck]).contains($0)
@@ -362,6 +363,21 @@ import Testing
                                              devices: [Self.laptop.wire], recoveryKey: Self.aliceRecovery.publicKey.rawValue))
         let decision = ServerRules.unlink("alice.family", by: Self.alicePC1, roster: Self.roster2,
                                           link: (master: "alice", linked: "alice.family"), linkedRoster: family)
+        guard case .refused(.conflict, let reason) = decision else { Issue.record("\(decision)"); return }
+        #expect(reason.hasPrefix("alice.family's primary is alice-PC-1, a device of alice"))
+    }
+
+    @Test func thePrimaryOfTheMasterMakesALinkedAccountTheMaster() {
+        let linked: [(account: String, roster: ValidRoster?)] = [("alice.work", Self.workRoster(.linked)), ("alice.x", nil)]
+        #expect(ServerRules.setMaster("alice.work", by: Self.alicePC1, roster: Self.roster2, linked: linked) == .allowed)
+        #expect(ServerRules.setMaster("alice.work", by: Self.aliceMP1, roster: Self.roster2, linked: linked)
+            == .refused(.forbidden, reason: "only the primary of the account's roster may change its master"))
+        #expect(ServerRules.setMaster("bob", by: Self.alicePC1, roster: Self.roster2, linked: linked)
+            == .refused(.notFound, reason: "bob is not linked under alice"))
+        let family = try! ValidRoster(Roster(account: "alice.family", epoch: 0, version: 1, issuedAtMillis: Self.now,
+                                             devices: [Self.laptop.wire], recoveryKey: Self.aliceRecovery.publicKey.rawValue))
+        let decision = ServerRules.setMaster("alice.work", by: Self.alicePC1, roster: Self.roster2,
+                                             linked: linked + [("alice.family", family)])
         guard case .refused(.conflict, let reason) = decision else { Issue.record("\(decision)"); return }
         #expect(reason.hasPrefix("alice.family's primary is alice-PC-1, a device of alice"))
     }

@@ -68,7 +68,7 @@ import Testing
             .policyPublish(.init(policy: document)), .policyUpdate(.init(policy: document)),
             .revoke(.init(deviceID: "a-TV-1")), .contactRoster(.init(account: "b", roster: document)),
             .accountLink(.init(account: "b.work", password: "correct horse")), .accountUnlink(.init(account: "b.work")),
-            .accountLinks(.init(master: "a", linked: ["b.work"])),
+            .accountLinks(.init(master: "a", linked: ["b.work"])), .accountSetMaster(.init(account: "b.work", password: "pw")),
             .forAccount(.init(account: "b.work", message: try Envelope(.ping(.init(nonce: 1))).encode())),
         ]
         #expect(Set(messages.map(\.type)) == Set(MessageType.allCases))

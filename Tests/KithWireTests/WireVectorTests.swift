@@ -177,6 +177,7 @@ import Testing
         case .accountUnlink: .accountUnlink(try decoder.decode(AccountUnlink.self, from: body))
         case .accountLinks: .accountLinks(try decoder.decode(AccountLinks.self, from: body))
         case .forAccount: .forAccount(try decoder.decode(ForAccount.self, from: body))
+        case .accountSetMaster: .accountSetMaster(try decoder.decode(AccountSetMaster.self, from: body))
         }
     }
 

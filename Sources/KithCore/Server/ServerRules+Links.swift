@@ -96,8 +96,35 @@ extension ServerRules {
     /// except those that are about the connection's own session and account.
     public static func mayCarry(_ type: MessageType) -> Bool {
         switch type {
-        case .login, .resume, .signup, .logout, .accountLink, .accountUnlink, .forAccount, .hello, .ping: false
+        case .login, .resume, .signup, .logout, .accountLink, .accountUnlink, .accountSetMaster, .forAccount, .hello, .ping: false
         default: admission(of: type, loggedIn: true) == .admitted
         }
+    }
+}
+
+// MARK: - Changing the master (Protocol/links.md §Changing the master)
+
+extension ServerRules {
+    /// `AccountSetMaster { account }` from a device of the master, once `account`'s password
+    /// checked out: by the primary of the master's stored roster, of an account linked under it,
+    /// and not while a device of the master is the primary of an account linked under it (that
+    /// account would be left without a primary of its own, as after an unlink).
+    ///   - linked: the accounts linked under the caller's account, with their stored rosters.
+    public static func setMaster(_ account: String, by caller: Caller, roster: ValidRoster?,
+                                 linked: [(account: String, roster: ValidRoster?)]) -> Decision {
+        guard let roster, roster.primary.deviceID == caller.deviceID, roster.primary.key == caller.key else {
+            return .refused(.forbidden, reason: "only the primary of the account's roster may change its master")
+        }
+        guard linked.contains(where: { $0.account == account }) else {
+            return .refused(.notFound, reason: "\(account) is not linked under \(caller.account)")
+        }
+        for other in linked {
+            guard let primary = other.roster?.primary.deviceID, ReadState.account(ofDevice: primary) == caller.account else { continue }
+            return .refused(.conflict, reason: """
+                \(other.account)'s primary is \(primary), a device of \(caller.account): hand it over to a device of \
+                \(other.account) first (`kith primary hand-over DEVICE --account \(other.account)`)
+                """)
+        }
+        return .allowed
     }
 }

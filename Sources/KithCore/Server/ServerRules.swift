@@ -60,7 +60,8 @@ extension ServerRules {
         case .logout:
             return loggedIn ? .admitted : .refused(.unauthenticated, reason: "not logged in")
         case .relaySend, .chatSend, .endpoints, .contactRequest, .contactAccept, .contactRemove, .transitRequest,
-             .rosterPublish, .policyPublish, .revoke, .accountLink, .accountUnlink, .forAccount:
+             .rosterPublish, .policyPublish, .revoke, .accountLink, .accountUnlink, .forAccount,
+             .accountSetMaster:
             return loggedIn ? .admitted : .refused(.unauthenticated, reason: "log in first")
         case .relayAck:
             return loggedIn ? .admitted : .ignored

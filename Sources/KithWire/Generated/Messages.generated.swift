@@ -754,6 +754,7 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case accountLink = 90
     case accountUnlink = 91
     case accountLinks = 92
+    case accountSetMaster = 94
     case forAccount = 93
 }
 
@@ -804,6 +805,7 @@ public enum Message: Equatable, Sendable {
     case accountLink(AccountLink)
     case accountUnlink(AccountUnlink)
     case accountLinks(AccountLinks)
+    case accountSetMaster(AccountSetMaster)
     case forAccount(ForAccount)
 
     public var type: MessageType {
@@ -853,6 +855,7 @@ public enum Message: Equatable, Sendable {
         case .accountLink: .accountLink
         case .accountUnlink: .accountUnlink
         case .accountLinks: .accountLinks
+        case .accountSetMaster: .accountSetMaster
         case .forAccount: .forAccount
         }
     }
@@ -904,6 +907,7 @@ public enum Message: Equatable, Sendable {
         case .accountLink(let m): try m.encodeFields(into: &writer)
         case .accountUnlink(let m): try m.encodeFields(into: &writer)
         case .accountLinks(let m): try m.encodeFields(into: &writer)
+        case .accountSetMaster(let m): try m.encodeFields(into: &writer)
         case .forAccount(let m): try m.encodeFields(into: &writer)
         }
     }
@@ -955,6 +959,7 @@ public enum Message: Equatable, Sendable {
         case .accountLink: .accountLink(try AccountLink(fields: fields))
         case .accountUnlink: .accountUnlink(try AccountUnlink(fields: fields))
         case .accountLinks: .accountLinks(try AccountLinks(fields: fields))
+        case .accountSetMaster: .accountSetMaster(try AccountSetMaster(fields: fields))
         case .forAccount: .forAccount(try ForAccount(fields: fields))
         }
     }
@@ -2891,11 +2896,41 @@ public struct AccountLinks: FieldMessage, Codable {
     }
 }
 
+/// Agent → server, request, from the primary of the caller's account's stored roster: make `account`, linked under the caller's account, the master instead — of the caller's account and of every other account linked under it (Protocol/links.md §Changing the master). Its password is checked as for AccountLink. Answered with Ack; `notFound` when `account` is not linked under the caller's; `conflict` while a device of the caller's account is the primary of an account linked under it.
+public struct AccountSetMaster: FieldMessage, Codable {
+    public static let messageType: MessageType = .accountSetMaster
+    public var account: String
+    public var password: String
+
+    public init(account: String, password: String) {
+        self.account = account
+        self.password = password
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        account = try fields.required(1, "account", as: String.self)
+        password = try fields.required(2, "password", as: String.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard account.utf8.count <= 64 else { throw .oversized("account: \(account.utf8.count) bytes, limit 64") }
+        guard password.utf8.count <= 1024 else { throw .oversized("password: \(password.utf8.count) bytes, limit 1024") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, account)
+        try writer.write(2, password)
+    }
+}
+
 /// Either way between a master's device and the server (Protocol/links.md §One connection, many accounts): `message` is for, or from, the linked account `account` on this device's connection. Agent → server: a request the device makes for that account, answered (with the outer requestID) as that request would be; `forbidden` unless the link stands and the account's stored roster lists the device as linked or primary. Server → agent, unsolicited: something the server sends the device for that account. An older agent ignores it (it never links).
 public struct ForAccount: FieldMessage, Codable {
     public static let messageType: MessageType = .forAccount
     public var account: String
-    /// One encoded envelope (spec §Envelope), requestID 0; not ForAccount, Login, Resume, Signup, Logout, AccountLink or AccountUnlink.
+    /// One encoded envelope (spec §Envelope), requestID 0; not ForAccount, Login, Resume, Signup, Logout, AccountLink, AccountUnlink or AccountSetMaster.
     public var message: [UInt8]
 
     public init(account: String, message: [UInt8]) {

@@ -14,7 +14,7 @@ extension Kith {
                 `kith accounts unlink ACCOUNT` removes a link, from the master or from the linked \
                 account's primary.
                 """,
-            subcommands: [List.self, Link.self, Unlink.self], defaultSubcommand: List.self)
+            subcommands: [List.self, Link.self, Unlink.self, SetMaster.self], defaultSubcommand: List.self)
 
         struct List: ParsableCommand {
             static let configuration = CommandConfiguration(
@@ -70,6 +70,31 @@ extension Kith {
             func run() throws {
                 let entry = try options.client.call(AccountUnlinkRequest(account: account))
                 options.output(entry) { Console.line("removed the link between \(entry.account.printable) and \(account.printable)") }
+            }
+        }
+
+        struct SetMaster: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "set-master",
+                abstract: "Make a linked account the master: of this account and of the others linked under it.",
+                discussion: """
+                    Run it on this (the master) account's primary, with the new master's password. The \
+                    server moves every link under ACCOUNT. Then each account's primary signs for itself: \
+                    ACCOUNT's roster drops this account's devices, and this account's primary (and each \
+                    other's) approves ACCOUNT's devices, pending there, as linked.
+                    """)
+            @OptionGroup var options: ClientOptions
+            @Argument(help: "The account linked under this one that becomes the master.") var account: String
+            @Option(help: ArgumentHelp("Read its password from the first line of this file.", valueName: "file"))
+            var passwordFile: String?
+
+            func run() throws {
+                let password = try readPassword(file: passwordFile, prompt: "Password for \(account): ")
+                let entry = try options.client.call(AccountSetMasterRequest(account: account, password: password))
+                options.output(entry) {
+                    Console.line("\(account.printable) is the master of \(entry.account.printable) now")
+                    Console.line("approve \(account.printable)'s devices here: `kith devices --pending`, then `kith approve DEVICE`")
+                }
             }
         }
 
