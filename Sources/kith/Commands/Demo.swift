@@ -35,9 +35,10 @@ extension Kith {
             let serverData = root.appendingPathComponent("server")
             Console.line("== Kith demo in \(root.path): one server, three agents, embedded SQLite")
 
-            try step("create the accounts alice and bob (operator command)") {
+            try step("create the accounts alice, bob and alice.work (operator command)") {
                 try runSelf(["server", "account", "add", "alice", "--data", serverData.path], stdin: "correct horse\n")
                 try runSelf(["server", "account", "add", "bob", "--data", serverData.path], stdin: "battery staple\n")
+                try runSelf(["server", "account", "add", "alice.work", "--data", serverData.path], stdin: "work horse\n")
             }
             let serverOutput = root.appendingPathComponent("server.out")
             children.append(try spawnSelf(["server", "--data", serverData.path, "--listen", "127.0.0.1:0"],
@@ -97,6 +98,7 @@ extension Kith {
             }
             try pushAFile(root: root, to: ids["phone"]!)
             try readStateFollowsThePerson(root: root, invite: invite, children: &children)
+            try aLinkedAccountsPage(root: root)
             Console.line("shutdown: stopping the agents and the server")
             Console.line("demo: ok")
         }
@@ -169,6 +171,35 @@ extension Kith {
             }
             Console.line("viewed:  the phone shows message \(viewed.code) viewed on \(viewed.viewedBy ?? "?"), 0 unread, "
                          + "without being opened there")
+        }
+
+        /// alice links her work account under her own: the laptop holds it as a page on the one
+        /// connection it has, and bob's message to alice.work shows there, counted apart.
+        private func aLinkedAccountsPage(root: URL) throws {
+            let laptop = AgentClient(paths: AgentPaths(profile: root.appendingPathComponent("laptop").path))
+            var workPage = laptop
+            workPage.account = "alice.work"
+            let bob = AgentClient(paths: AgentPaths(profile: root.appendingPathComponent("bob").path))
+            let linked = try laptop.call(AccountLinkRequest(account: "alice.work", password: "work horse"))
+            Console.line("link:    alice linked alice.work (its password checked by the server); alice.work had no device, so the "
+                         + "laptop is its primary" + (linked.recoveryKey == nil ? "" : ", with a new recovery key for alice.work"))
+            _ = try bob.call(ContactAddRequest(contact: "alice.work"))
+            _ = try waitFor("bob's request on the laptop's alice.work page") {
+                try workPage.call(ContactsRequest()).contacts.first { $0.state == "incoming" }
+            }
+            _ = try workPage.call(ContactAcceptRequest(contact: "bob"))
+            _ = try waitFor("alice.work's roster in bob's contacts") {
+                try bob.call(ContactsRequest()).contacts.first { $0.account == "alice.work" && $0.approvedDevices?.isEmpty == false }
+            }
+            _ = try bob.call(SendRequest(to: "alice.work", text: "the report is in"))
+            let accounts = try waitFor("the message on the alice.work page") {
+                let accounts = try laptop.call(AccountsRequest()).accounts
+                return accounts.first { $0.account == "alice.work" }?.unreadTotal == 1 ? accounts : nil
+            }
+            for account in accounts {
+                Console.line("page:    \(Accounts.line(account))")
+            }
+            Console.line("         (one server connection carries both pages; bob's message sits on alice.work's, not alice's)")
         }
 
         private func step(_ what: String, _ body: () throws -> Void) throws {
