@@ -30,9 +30,11 @@ extension Presence {
 
     /// A master's device came online, or was signed into `account`'s roster: it gets the
     /// account's lists, and `documents` (its rosters and policies), wrapped for it.
-    func join(deviceID: String, linkedAccount account: String, documents: [Envelope]) {
+    /// `deviceListSent`: the account's device list went out just now (a master's login sends
+    /// its linked accounts' lists with its own).
+    func join(deviceID: String, linkedAccount account: String, documents: [Envelope], deviceListSent: Bool = false) {
         guard linkedMembers(of: account).contains(where: { $0.id == deviceID }) else { return }
-        pushDeviceList(account: account)
+        if !deviceListSent { pushDeviceList(account: account) }
         pushContacts(account: account)
         for document in documents { _ = sendIfOnline(Self.wrapped(document, for: account), to: deviceID) }
     }

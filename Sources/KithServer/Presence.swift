@@ -56,7 +56,9 @@ actor Presence {
         pushContacts(account: account)
         online[deviceID]?.queue.append(contentsOf: documents)
         // The linked accounts this device holds, before anything queued for them.
-        for account in linked { join(deviceID: deviceID, linkedAccount: account.account, documents: account.documents) }
+        for account in linked {
+            join(deviceID: deviceID, linkedAccount: account.account, documents: account.documents, deviceListSent: true)
+        }
         reload(deviceID)
     }
 
