@@ -123,6 +123,23 @@ import Testing
         withExtendedLifetime(server) {}
     }
 
+    /// The sender cancels a push in flight (`kith reject ID` on its side): the receiver is told
+    /// on the stream, shows it cancelled with the sender's reason, and deletes its partial copies
+    /// at once instead of waiting for the abandon limit.
+    @Test func theSendersCancelReachesTheReceiver() async throws {
+        let (server, laptop, phone, root) = try await Self.pair("push-cancel", laptopExtra: ["--max-send-rate", "4M"])
+        let file = try Self.randomFile(root.appendingPathComponent("slow.bin"), bytes: 32 << 20)
+        let started = try laptop.cli(["push", file.path, "--to", "alice-MP-1", "--direct", "--detach"], as: TransferInfo.self)
+        try await phone.eventually("some data") { (try Self.transfer(started.id, on: phone)?.verifiedBytes ?? 0) >= 2 << 20 }
+        let cancelled = try laptop.cli(["reject", started.id], as: TransferInfo.self)
+        #expect(cancelled.state == "cancelled")
+        try await phone.eventually("the receiver to hear of it") { try Self.transfer(started.id, on: phone)?.state == "cancelled" }
+        #expect(try Self.transfer(started.id, on: phone)?.reason == "the sender cancelled: cancelled on this device")
+        let staging = try FileManager.default.contentsOfDirectory(atPath: phone.received.path).filter { $0.hasPrefix(".kith") }
+        #expect(staging.isEmpty, "partial copies left: \(staging)")
+        withExtendedLifetime(server) {}
+    }
+
     /// A device of the account (the laptop's own key) offers names that climb out of the folder:
     /// the phone refuses the offer, says why, and writes nothing.
     @Test func hostileNamesAreRefusedAndNothingIsWritten() async throws {

@@ -118,16 +118,29 @@ import Testing
         #expect(pump.receiver?.state == .expired && offer.last == .sendAnswer(.expired, reason: "nobody answered the offer in time"))
     }
 
-    /// The agent's sender closes its stream and sends nothing: its receiver ends the transfer
-    /// when the sender has been silent for the abandon limit, and deletes its partial copies.
-    @Test func aCancelBySenderReachesTheReceiverThroughItsSilence() {
+    /// The sender's cancel goes to the receiver on the open stream: it ends there too, and its
+    /// partial copies are deleted.
+    @Test func aCancelBySenderReachesTheReceiverOnTheStream() {
         var pump = TransferPump(files: [30])
         pump.step = 5
         pump.connect()
         pump.flow(steps: 2)
         pump.send(.cancel(reason: "cancelled on this device"), to: .sender)
         #expect(pump.sender.state == .cancelled && !pump.streamOpen && !pump.offerDue)
-        #expect(pump.receiver?.state == .active)
+        #expect(pump.receiver?.state == .cancelled && pump.receiver?.reason == "the sender cancelled: cancelled on this device")
+        #expect(pump.partialsDeleted)
+    }
+
+    /// With no stream open, the sender's cancel reaches nobody: the receiver ends the transfer
+    /// when the sender has been silent for the abandon limit, and deletes its partial copies.
+    @Test func aCancelWithNoStreamReachesTheReceiverThroughItsSilence() {
+        var pump = TransferPump(files: [30])
+        pump.step = 5
+        pump.connect()
+        pump.flow(steps: 2)
+        pump.disconnect()
+        pump.send(.cancel(reason: "cancelled on this device"), to: .sender)
+        #expect(pump.sender.state == .cancelled && pump.receiver?.state == .active)
         let limit: UInt64 = 7 * 24 * 3_600_000
         pump.now = pump.heardAt + limit
         let patient = pump.send(.silence(sinceMillis: pump.heardAt, limitMillis: limit), to: .receiver)

@@ -123,7 +123,8 @@ struct TransferPump {
             case (_, .ignored): ignored += 1
             case (.sender, .sendOffer): offerDue = true
             case (.sender, .startData): flowing = true
-            case (.sender, .sendCancel(let reason)): send(.peerCancelled(reason: reason), to: .receiver)
+            case (.sender, .sendCancel(let reason)):
+                if streamOpen { send(.peerCancelled(reason: reason), to: .receiver) }  // said on the stream, if any
             case (.sender, .stopData): closeStream()
             case (.sender, .closeStream):
                 closeStream()
@@ -145,6 +146,9 @@ struct TransferPump {
             }
         }
     }
+
+    /// The stream drops (a network cut): neither side is told until it next tries.
+    mutating func disconnect() { closeStream() }
 
     private mutating func closeStream() {
         streamOpen = false

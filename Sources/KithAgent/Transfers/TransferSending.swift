@@ -82,7 +82,7 @@ extension Transfers {
                 guard case .established? = try await events.next() else {
                     return .retry("the receiver closed the stream during the handshake")
                 }
-                await sendingOn(id, channel)
+                await sendingOn(id, channel, outbound: outbound)
                 defer { Task { await self.notSendingOn(id, channel) } }
                 try await outbound.write(Envelope(.fileOffer(record.offer)))
                 if path == "relay" {

@@ -168,8 +168,15 @@ actor Transfers {
             switch action {
             case .sendAnswer, .startData: decided(id)
             case .sendOffer: startRun(id)
+            case .sendCancel(let reason):
+                // Said on the open stream, then the stream closes (`stopData` leaves it to this).
+                guard let stream = sending[id] else { continue }
+                Task {
+                    try? await stream.outbound.write(Envelope(.fileCancel(.init(transferID: id, reason: reason))))
+                    stream.channel.close()
+                }
             case .stopData:
-                sending[id]?.close()
+                if !actions.contains(where: { if case .sendCancel = $0 { true } else { false } }) { sending[id]?.channel.close() }
                 owners[id]?.channel.close()  // data may be flowing: it stops
             case .deletePartials:
                 if let staging = records[id]?.staging { try? FileManager.default.removeItem(atPath: staging) }
@@ -282,16 +289,16 @@ actor Transfers {
         (try? store.transfer(id: id)).flatMap { $0 }.flatMap { try? JSONDecoder().decode(TransferRecord.self, from: $0.record) }
     }
 
-    /// An outgoing transfer's current stream, so a cancel can close it.
-    private var sending: [[UInt8]: ConduitHandle] = [:]
-    func sendingOn(_ id: [UInt8], _ channel: ConduitHandle) {
-        sending[id] = channel
+    /// An outgoing transfer's current stream, so a cancel can say so on it and close it.
+    private var sending: [[UInt8]: (channel: ConduitHandle, outbound: ConduitWriter)] = [:]
+    func sendingOn(_ id: [UInt8], _ channel: ConduitHandle, outbound: ConduitWriter) {
+        sending[id] = (channel, outbound)
         if records[id]?.state.isFinished == true { channel.close() }
     }
 
     /// The stream ended; a newer one may have registered meanwhile and stays.
     func notSendingOn(_ id: [UInt8], _ channel: ConduitHandle) {
-        if sending[id] === channel { sending[id] = nil }
+        if sending[id]?.channel === channel { sending[id] = nil }
     }
 
     /// A stream takes over a transfer; an older stream of it is closed. Returns the new owner's token.

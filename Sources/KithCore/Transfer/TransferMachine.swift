@@ -178,9 +178,12 @@ public struct TransferMachine: Sendable, Equatable, Codable {
             return [.scheduleExpiry(atMillis: deadline)]
         case (_, .tick):
             return tick(now: now)
-        case (_, .cancel(let reason)):
-            return move(to: .cancelled, reason: reason, now: now) + [.stopData]
-                + (direction == .receiving ? [.deletePartials] : [])
+        case (.sending, .cancel(let reason)):
+            // The receiver is told on the stream, if one is open, so it does not wait for more.
+            return move(to: .cancelled, reason: reason, now: now) + [.sendCancel(reason: reason), .stopData]
+        case (.receiving, .cancel(let reason)):
+            // The sender learns it from the answer to its next offer (`reply`).
+            return move(to: .cancelled, reason: reason, now: now) + [.stopData, .deletePartials]
         case (.sending, .peerCancelled(let reason)):
             return move(to: .failed, reason: "the receiver ended it: \(reason ?? "no reason given")", now: now) + [.stopData]
         case (.receiving, .peerCancelled(let reason)):
