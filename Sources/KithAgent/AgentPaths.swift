@@ -27,6 +27,8 @@ public struct AgentPaths: Sendable {
     public var store: URL { directory.appendingPathComponent("agent.sqlite") }
     public var log: URL { directory.appendingPathComponent("agent.log") }
     public var lock: URL { directory.appendingPathComponent("agent.lock") }
+    /// The profile's settings (`AgentConfigFile`, `kith config`).
+    public var config: URL { directory.appendingPathComponent("config.toml") }
 
     /// Unix socket paths are limited to 107 bytes.
     public var socketPathProblem: String? {

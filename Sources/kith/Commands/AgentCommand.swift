@@ -30,37 +30,40 @@ extension Kith {
         @Flag(help: "Stay in the foreground and log to stderr too (under a systemd unit: to stderr, the journal, only).")
         var foreground = false
 
-        @Option(help: ArgumentHelp("What to log: trace, debug, info, notice, warning, error or critical.", valueName: "level"))
-        var logLevel: LogLevelOption = .info
+        // Each setting: this flag for one run, else the profile's config.toml (`kith config`), else the default.
+
+        @Option(help: ArgumentHelp("What to log: trace, debug, info, notice, warning, error or critical (default: info).",
+                                   valueName: "level"))
+        var logLevel: LogLevelOption?
 
         @Option(help: ArgumentHelp("""
             How viewed-notices quote a message's text, so that your devices holding it under another \
-            id can match it: start, middle, end, or off.
+            id can match it: start, middle, end, or off (default: start).
             """, valueName: "mode"))
-        var noticeClip = "start"
+        var noticeClip: String?
 
-        @Option(help: ArgumentHelp("The quote's length in bytes (1–4096).", valueName: "bytes"))
-        var noticeClipBytes = 256
+        @Option(help: ArgumentHelp("The quote's length in bytes, 1–4096 (default: 256).", valueName: "bytes"))
+        var noticeClipBytes: Int?
 
-        @Option(help: ArgumentHelp("How long a viewed-notice for a message not yet here is kept.", valueName: "hours"))
-        var noticeHoldHours = 168
+        @Option(help: ArgumentHelp("How long a viewed-notice for a message not yet here is kept (default: 168).", valueName: "hours"))
+        var noticeHoldHours: Int?
 
         @Option(help: ArgumentHelp("""
             Where the UDP socket for direct paths to your other devices binds (HOST:PORT, port 0 for \
-            any free one), or off for the relay only.
+            any free one), or off for the relay only (default: 0.0.0.0:0).
             """, valueName: "address"))
-        var udp = "0.0.0.0:0"
+        var udp: String?
 
-        @Flag(inversion: .prefixedNo, help: "Announce and browse Kith agents on the LAN with DNS-SD (needs avahi-daemon).")
-        var lanDiscovery = true
+        @Flag(inversion: .prefixedNo, help: "Announce and browse Kith agents on the LAN with DNS-SD (needs avahi-daemon; default: on).")
+        var lanDiscovery: Bool?
 
         @Option(help: ArgumentHelp("Where pushed files land unless a rule names another folder (default ~/Downloads/Kith).",
                                    valueName: "folder"))
         var receiveDir: String?
 
         @Option(help: ArgumentHelp("What pushes from your other devices may do: direct (land without a prompt when "
-            + "the sender asks so), ask (always prompt) or reject.", valueName: "permission"))
-        var receiveSiblings = "direct"
+            + "the sender asks so), ask (always prompt) or reject (default: direct).", valueName: "permission"))
+        var receiveSiblings: String?
 
         @Option(help: ArgumentHelp("A rule for one sending device, DEVICE=direct|ask|reject, with :FOLDER after direct "
             + "for where its files land (repeatable). Example: alice-PC-1=direct:/srv/inbox", valueName: "rule"))
@@ -70,73 +73,36 @@ extension Kith {
                                    valueName: "rate"))
         var maxSendRate: String?
 
-        @Option(help: ArgumentHelp("How long an offer waits for the receiver's answer unless `push --expires` says.",
+        @Option(help: ArgumentHelp("How long an offer waits for the receiver's answer unless `push --expires` says (default: 600).",
                                    valueName: "seconds"))
-        var offerTimeout: UInt32 = 600
+        var offerTimeout: UInt32?
 
         @Option(help: ArgumentHelp("Give up an incoming transfer whose sender has been silent this long, deleting its "
-            + "partial copies.", valueName: "hours"))
-        var abandonAfterHours: UInt64 = 168
+            + "partial copies (default: 168).", valueName: "hours"))
+        var abandonAfterHours: UInt64?
 
         @Flag(help: .hidden)
         var daemonChild = false
 
+        /// The flags given, as `AgentOptions` merges them with the config file.
+        var flags: AgentOptions.Flags {
+            AgentOptions.Flags(logLevel: logLevel, noticeClip: noticeClip, noticeClipBytes: noticeClipBytes,
+                               noticeHoldHours: noticeHoldHours, udp: udp, lanDiscovery: lanDiscovery, receiveDir: receiveDir,
+                               receiveSiblings: receiveSiblings, receiveFrom: receiveFrom.isEmpty ? nil : receiveFrom,
+                               maxSendRate: maxSendRate, offerTimeout: offerTimeout.map(Int.init),
+                               abandonAfterHours: abandonAfterHours.map(Int.init))
+        }
+
         func validate() throws {
-            guard noticeClip == "off" || ClipMode(name: noticeClip) != nil else {
-                throw ValidationError("--notice-clip is start, middle, end or off")
-            }
-            guard (1...4096).contains(noticeClipBytes) else { throw ValidationError("--notice-clip-bytes is 1…4096") }
-            guard noticeHoldHours > 0 else { throw ValidationError("--notice-hold-hours must be positive") }
-            if udp != "off" {
-                do { _ = try HostPort(parsing: udp, allowPortZero: true) } catch { throw ValidationError("--udp: \(error)") }
-            }
-            _ = try transferSettings
+            _ = try options(AgentPaths(profile: profile))
         }
 
-        /// The transfer options, checked (a mistake in a rule is a usage error, not a surprise later).
-        var transferSettings: TransferSettings {
-            get throws {
-                guard let siblings = ReceivePermission(name: receiveSiblings) else {
-                    throw ValidationError("--receive-siblings is direct, ask or reject")
-                }
-                var rules: [String: ReceivePolicy.Rule] = [:]
-                for text in receiveFrom {
-                    let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
-                    let value = parts.count == 2 ? parts[1].split(separator: ":", maxSplits: 1).map(String.init) : []
-                    guard parts.count == 2, let permission = value.first.flatMap(ReceivePermission.init(name:)) else {
-                        throw ValidationError("--receive-from \(text): expected DEVICE=direct|ask|reject[:FOLDER]")
-                    }
-                    let folder = value.count == 2 ? value[1] : nil
-                    if let folder, !folder.hasPrefix("/") { throw ValidationError("--receive-from \(text): the folder must be absolute") }
-                    rules[parts[0]] = ReceivePolicy.Rule(permission, folder: folder)
-                }
-                var rate: UInt64?
-                if let maxSendRate {
-                    guard let parsed = Self.parseRate(maxSendRate) else { throw ValidationError("--max-send-rate: a number like 500K, 20M or 1G") }
-                    rate = parsed
-                }
-                let folder = receiveDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? TransferSettings.defaultReceiveFolder
-                var settings = TransferSettings(receiveFolder: folder,
-                                                policy: ReceivePolicy(rules: rules, siblings: ReceivePolicy.Rule(siblings)),
-                                                maxSendRate: rate, offerTTLSeconds: offerTimeout)
-                settings.abandonAfterMillis = abandonAfterHours * 3_600_000
-                return settings
-            }
+        /// This run's options: the flags over the profile's config file over the defaults.
+        func options(_ paths: AgentPaths) throws -> AgentOptions {
+            let config: AgentConfigFile
+            do { config = try AgentConfigFile.load(from: paths.config) } catch { throw ValidationError("the profile's settings: \(error)") }
+            return try AgentOptions(flags, config: config)
         }
-
-        static func parseRate(_ text: String) -> UInt64? {
-            let units: [Character: UInt64] = ["K": 1000, "M": 1_000_000, "G": 1_000_000_000]
-            guard let last = text.uppercased().last else { return nil }
-            if let unit = units[last] { return UInt64(text.dropLast()).map { $0 * unit } }
-            return UInt64(text)
-        }
-
-        var settings: AgentSettings {
-            AgentSettings(clip: ClipMode(name: noticeClip).map { Clip(mode: $0, limit: UInt16(noticeClipBytes)) },
-                          noticeHoldMillis: UInt64(noticeHoldHours) * 3_600_000,
-                          udp: udp == "off" ? nil : try? HostPort(parsing: udp, allowPortZero: true), lanDiscovery: lanDiscovery,
-                          transfers: (try? transferSettings) ?? TransferSettings())
-        }  // set on the re-executed background process: its stderr is the log file
 
         func run() async throws {
             let paths = AgentPaths(profile: profile)
@@ -155,9 +121,10 @@ extension Kith {
             // In the background the log file is the log; in the foreground stderr is too, and under
             // a systemd unit (JOURNAL_STREAM set) stderr alone, so the journal does not hold it twice.
             let underUnit = !(ProcessInfo.processInfo.environment["JOURNAL_STREAM"] ?? "").isEmpty
-            let logger = Self.logger(paths, toStderr: !daemonChild, toFile: daemonChild || !underUnit, level: logLevel.level)
+            let options = try options(paths)
+            let logger = Self.logger(paths, toStderr: !daemonChild, toFile: daemonChild || !underUnit, level: options.logLevel.level)
             FileLogHandler.reopenOnHangUp()
-            let agent = try Agent(paths: paths, logger: logger, settings: settings)
+            let agent = try Agent(paths: paths, logger: logger, settings: options.settings)
             StopSignals.install { signal in
                 logger.notice("stopping on \(signal)")
                 await agent.stop()
@@ -193,14 +160,8 @@ extension Kith {
             defer { posix_spawnattr_destroy(&attributes) }
             posix_spawnattr_setflags(&attributes, Int16(Self.spawnSetSID))
             let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
-            let arguments = [executable, "agent", "--profile", paths.profile, "--daemon-child", "--log-level", logLevel.rawValue,
-                             "--notice-clip", noticeClip,
-                             "--notice-clip-bytes", "\(noticeClipBytes)", "--notice-hold-hours", "\(noticeHoldHours)", "--udp", udp,
-                             lanDiscovery ? "--lan-discovery" : "--no-lan-discovery",
-                             "--receive-siblings", receiveSiblings, "--offer-timeout", "\(offerTimeout)",
-                             "--abandon-after-hours", "\(abandonAfterHours)"]
-                + (receiveDir.map { ["--receive-dir", URL(fileURLWithPath: $0).standardizedFileURL.path] } ?? [])
-                + receiveFrom.flatMap { ["--receive-from", $0] } + (maxSendRate.map { ["--max-send-rate", $0] } ?? [])
+            // Only the flags given go along: the child reads the profile's settings itself.
+            let arguments = [executable, "agent", "--profile", paths.profile, "--daemon-child"] + flags.arguments
             var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
             defer { argv.forEach { free($0) } }
             var pid: pid_t = 0
