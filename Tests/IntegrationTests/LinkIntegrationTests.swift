@@ -92,29 +92,10 @@ import Testing
     /// count, reading it there turns it viewed on alice.work's phone, and alice.work's phone sees
     /// nothing of alice. Unlinked, the page is gone and bob's next message does not reach it.
     @Test func theMastersDeviceHoldsALinkedAccountsPage() async throws {
-        let server = try await ServerHarness.start(accounts: [
-            "alice": "correct horse", "alice.work": "work horse", "bob": "battery staple",
-        ])
-        let root = temporaryDirectory("linked-page")
-        let laptop = AgentHarness("alice-laptop", root: root)
-        let workPhone = AgentHarness("work-phone", root: root)
-        let bob = AgentHarness("bob", root: root)
-        for agent in [laptop, workPhone, bob] { try await agent.start() }
-        _ = try laptop.login(server)
-        _ = try workPhone.login(server, account: "alice.work", password: "work horse", type: "mobile")
-        _ = try bob.login(server, account: "bob", password: "battery staple")
-        _ = try bob.cli(["contacts", "add", "alice.work"], as: EmptyResult.self)
-        try await workPhone.eventually("bob's request") {
-            try workPhone.cli(["contacts"], as: ContactsResult.self).contacts.contains { $0.account == "bob" }
-        }
-        _ = try workPhone.cli(["contacts", "accept", "bob"], as: EmptyResult.self)
+        let (server, laptop, workPhone, bob) = try await Self.aliceWorkAndBob("linked-page")
 
         // The link, and alice.work's primary signs the laptop in.
-        _ = try laptop.cli(["accounts", "link", "alice.work"], as: AccountEntry.self, stdin: "work horse\n")
-        try await workPhone.eventually("the laptop pending in alice.work") {
-            try workPhone.cli(["devices", "--pending"], as: [PendingEntry].self).map(\.id) == ["alice-PC-1"]
-        }
-        _ = try workPhone.cli(["approve", "alice-PC-1"], as: RosterResult.self)
+        _ = try await Self.link(laptop, approvedOn: workPhone)
 
         // The laptop holds the page, connected on its own (alice's) connection.
         try await laptop.eventually("the alice.work page connected, with its roster") {
@@ -169,27 +150,13 @@ import Testing
         #expect(throws: AgentHarness.CLIFailure.self) {
             _ = try laptop.cli(["inbox", "--account", "alice.work"], as: InboxResult.self)
         }
+        withExtendedLifetime(server) {}
     }
 
     /// A link written into the server's database by hand, which alice.work's primary never
     /// signed the laptop into: the laptop's page gets nothing of alice.work (links.md).
     @Test func aForgedLinkGivesTheMastersDevicesNothing() async throws {
-        let server = try await ServerHarness.start(accounts: [
-            "alice": "correct horse", "alice.work": "work horse", "bob": "battery staple",
-        ])
-        let root = temporaryDirectory("forged-link")
-        let laptop = AgentHarness("alice-laptop", root: root)
-        let workPhone = AgentHarness("work-phone", root: root)
-        let bob = AgentHarness("bob", root: root)
-        for agent in [laptop, workPhone, bob] { try await agent.start() }
-        _ = try laptop.login(server)
-        _ = try workPhone.login(server, account: "alice.work", password: "work horse", type: "mobile")
-        _ = try bob.login(server, account: "bob", password: "battery staple")
-        _ = try bob.cli(["contacts", "add", "alice.work"], as: EmptyResult.self)
-        try await workPhone.eventually("bob's request") {
-            try workPhone.cli(["contacts"], as: ContactsResult.self).contacts.contains { $0.account == "bob" }
-        }
-        _ = try workPhone.cli(["contacts", "accept", "bob"], as: EmptyResult.self)
+        let (server, laptop, workPhone, bob) = try await Self.aliceWorkAndBob("forged-link")
 
         server.stop()
         try SQLiteServerStore(path: server.directory.appendingPathComponent("server.sqlite").path)
@@ -255,11 +222,7 @@ import Testing
         for agent in [laptop, workPhone] { try await agent.start() }
         _ = try laptop.login(server)
         _ = try workPhone.login(server, account: "alice.work", password: "work horse", type: "mobile")
-        _ = try laptop.cli(["accounts", "link", "alice.work"], as: AccountEntry.self, stdin: "work horse\n")
-        try await workPhone.eventually("the laptop pending in alice.work") {
-            try workPhone.cli(["devices", "--pending"], as: [PendingEntry].self).map(\.id) == ["alice-PC-1"]
-        }
-        _ = try workPhone.cli(["approve", "alice-PC-1"], as: RosterResult.self)
+        _ = try await Self.link(laptop, approvedOn: workPhone)
         try await laptop.eventually("the alice.work page") {
             try laptop.cli(["status", "--account", "alice.work"], as: StatusResult.self).role == "linked"
         }
@@ -285,6 +248,37 @@ import Testing
         try await workPhone.eventually("the alice page on the work phone") {
             try workPhone.cli(["status", "--account", "alice"], as: StatusResult.self).role == "linked"
         }
+    }
+
+    /// A server with alice, alice.work and bob; alice's laptop, alice.work's phone (its primary)
+    /// and bob's desktop logged in; bob and alice.work contacts.
+    static func aliceWorkAndBob(_ name: String) async throws -> (ServerHarness, AgentHarness, AgentHarness, AgentHarness) {
+        let server = try await ServerHarness.start(accounts: [
+            "alice": "correct horse", "alice.work": "work horse", "bob": "battery staple",
+        ])
+        let root = temporaryDirectory(name)
+        let laptop = AgentHarness("alice-laptop", root: root)
+        let workPhone = AgentHarness("work-phone", root: root)
+        let bob = AgentHarness("bob", root: root)
+        for agent in [laptop, workPhone, bob] { try await agent.start() }
+        _ = try laptop.login(server)
+        _ = try workPhone.login(server, account: "alice.work", password: "work horse", type: "mobile")
+        _ = try bob.login(server, account: "bob", password: "battery staple")
+        _ = try bob.cli(["contacts", "add", "alice.work"], as: EmptyResult.self)
+        try await workPhone.eventually("bob's request") {
+            try workPhone.cli(["contacts"], as: ContactsResult.self).contacts.contains { $0.account == "bob" }
+        }
+        _ = try workPhone.cli(["contacts", "accept", "bob"], as: EmptyResult.self)
+        return (server, laptop, workPhone, bob)
+    }
+
+    /// The laptop links alice.work; alice.work's primary (the work phone) approves it as linked.
+    static func link(_ laptop: AgentHarness, approvedOn workPhone: AgentHarness) async throws -> RosterResult {
+        _ = try laptop.cli(["accounts", "link", "alice.work"], as: AccountEntry.self, stdin: "work horse\n")
+        try await workPhone.eventually("the laptop pending in alice.work") {
+            try workPhone.cli(["devices", "--pending"], as: [PendingEntry].self).map(\.id) == ["alice-PC-1"]
+        }
+        return try workPhone.cli(["approve", "alice-PC-1"], as: RosterResult.self)
     }
 
     static func account(_ agent: AgentHarness) throws -> AccountEntry {
