@@ -122,6 +122,8 @@ import Testing
         let human = try KithProcess.run(["inbox", "--profile", laptop.profile.path]).stdout
         #expect(human.contains("== alice (master)\n0 unread"), "\(human)")
         #expect(human.contains("== alice.work (linked under alice)\n1 unread: bob 1"), "\(human)")
+        let contacts = try KithProcess.run(["contacts", "--profile", laptop.profile.path]).stdout
+        #expect(contacts.contains("== alice\nno contacts") && contacts.contains("== alice.work\nbob  "), "\(contacts)")
 
         // Read on the laptop's page, viewed on alice.work's own phone.
         let code = try #require(try laptop.cli(["inbox", "--account", "alice.work"], as: InboxResult.self).messages.first?.code)

@@ -149,18 +149,32 @@ extension Kith {
             @OptionGroup var options: ClientOptions
 
             func run() throws {
-                let result = try options.client.call(ContactsRequest())
-                options.output(result) {
-                    if result.contacts.isEmpty { Console.line("no contacts; ask for one with `kith contacts add ACCOUNT`") }
-                    for c in result.contacts {
-                        switch c.state {
-                        case "contact":
-                            Console.line("\(c.account.printable)  \(c.onlineDevices)/\(c.devices.count) online"
-                                + (c.unread > 0 ? "  \(c.unread) unread" : "") + (c.trust.map { "  \($0)" } ?? ""))
-                            if let warning = c.warning { Console.line("  ! \(warning)") }
-                        case "requested": Console.line("\(c.account.printable)  asked; waiting for them to accept")
-                        default: Console.line("\(c.account.printable)  asks to be your contact: `kith contacts accept \(c.account.printable)`")
-                        }
+                // Without --account, people see the contacts of every account the agent holds, each
+                // under its own heading; scripts (--json) get the default account's, as before.
+                let accounts = options.account == nil && !options.json ? try options.client.call(AccountsRequest()).accounts : []
+                guard accounts.count > 1 else {
+                    let result = try options.client.call(ContactsRequest())
+                    return options.output(result) { Self.show(result) }
+                }
+                for (index, account) in accounts.enumerated() {
+                    if index > 0 { Console.line("") }
+                    Console.line("== \(account.account.printable)")
+                    var client = options.client
+                    client.account = account.owner
+                    Self.show(try client.call(ContactsRequest()))
+                }
+            }
+
+            static func show(_ result: ContactsResult) {
+                if result.contacts.isEmpty { Console.line("no contacts; ask for one with `kith contacts add ACCOUNT`") }
+                for c in result.contacts {
+                    switch c.state {
+                    case "contact":
+                        Console.line("\(c.account.printable)  \(c.onlineDevices)/\(c.devices.count) online"
+                            + (c.unread > 0 ? "  \(c.unread) unread" : "") + (c.trust.map { "  \($0)" } ?? ""))
+                        if let warning = c.warning { Console.line("  ! \(warning)") }
+                    case "requested": Console.line("\(c.account.printable)  asked; waiting for them to accept")
+                    default: Console.line("\(c.account.printable)  asks to be your contact: `kith contacts accept \(c.account.printable)`")
                     }
                 }
             }
