@@ -8,14 +8,22 @@ import KithWire
 /// list the server sends after every login and change.
 extension AccountContext {
     /// `AccountLinks` from the server: kept, and each link made or removed told to the listeners.
-    func take(_ links: AccountLinks) {
+    /// A name that is no account name (the server's word, checked like any input) is dropped.
+    /// Returns the accounts linked under this one, as kept.
+    @discardableResult
+    func take(_ links: AccountLinks) -> [String] {
         let before = (try? store.links()) ?? AgentStore.Links()
-        let after = AgentStore.Links(master: links.master, linked: links.linked)
+        let valid = { (name: String) -> Bool in
+            guard let problem = AccountRules.problem(withName: name) else { return true }
+            self.logger.warning("dropped \(name.debugDescription) from the server's link list: \(problem)")
+            return false
+        }
+        let after = AgentStore.Links(master: links.master.flatMap { valid($0) ? $0 : nil }, linked: links.linked.filter(valid))
         do {
-            guard try store.saveLinks(after) else { return }
+            guard try store.saveLinks(after) else { return after.linked }
         } catch {
             logger.error("cannot store the account's links: \(error)")
-            return
+            return before.linked
         }
         let was = Set(before.linked + [before.master].compactMap { $0 })
         let now = Set(after.linked + [after.master].compactMap { $0 })
@@ -28,15 +36,15 @@ extension AccountContext {
             publish(AgentEvent(event: .links, contact: account, state: "unlinked"))
         }
         if before.master != nil && before.master != after.master { Task { await self.releaseLinkedDevices(keeping: after.master) } }
+        return after.linked
     }
 
     /// No longer linked under that master (unlinked, or it has another now): on the primary, its
     /// devices leave the roster (Protocol/links.md §Links), so they neither get nor send this
     /// account's messages. Devices of `master`, the master it has now, stay.
     private func releaseLinkedDevices(keeping master: String?) async {
-        guard let book = rosterBook, book.holderIsPrimary, let current = book.current else { return }
-        let kept = current.members.filter { $0.role != .linked || ReadState.account(ofDevice: $0.deviceID) == master ?? "" }
-        guard kept.count < current.members.count else { return }
+        guard let book = rosterBook, book.holderIsPrimary, let current = book.current,
+              let kept = current.releasingLinkedDevices(keeping: master) else { return }
         do {
             try await publishRoster(try current.next(members: kept, issuedAtMillis: now()))
             logger.info("the master's devices left \(current.account)'s roster: the link was removed")

@@ -161,8 +161,8 @@ actor AccountContext {
         case .contactRoster(let roster):
             await consider(contactRoster: roster)
         case .accountLinks(let links):
-            take(links)
-            await pageHost?(.links(links.linked))
+            let linked = take(links)  // not inside the optional call: a page has no host, and must still take them
+            await pageHost?(.links(linked))
         case .forAccount(let wrapped):
             // Something for a linked account's page, on this (the master's) connection.
             do {

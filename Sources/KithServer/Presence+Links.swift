@@ -9,15 +9,13 @@ extension Presence {
     /// The master's devices that `account`'s stored roster lists, with their keys, as linked or
     /// primary: the devices of another account that hold this one. A link without such a roster
     /// entry gives a device nothing.
+    /// The rule is `ServerRules.actFor`, the same that decides the device's own wrapped requests.
     func linkedMembers(of account: String) -> [DeviceRecord] {
         let masters = masterDevices(of: account)
-        guard !masters.isEmpty, let bytes = try? store.latestRoster(account: account),
+        guard let master = masters.first?.account, let bytes = try? store.latestRoster(account: account),
               let roster = try? ValidRoster(RosterSigning.roster(in: RosterSigning.decodeDocument(bytes)))
         else { return [] }
-        return masters.filter { device in
-            guard let member = roster.member(device.id) else { return false }
-            return member.key.rawValue == device.key && (member.role == .linked || member.role == .primary)
-        }
+        return masters.filter { ServerRules.actFor(account, by: .init($0), master: master, roster: roster) == .allowed }
     }
 
     /// Sends `envelope` to every online device of `account`, and wrapped for it to the master's

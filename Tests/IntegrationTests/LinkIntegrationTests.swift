@@ -180,6 +180,10 @@ import Testing
         #expect(try laptop.cli(["contacts", "--account", "alice.work"], as: ContactsResult.self).contacts.isEmpty)
         #expect(try laptop.cli(["devices", "--account", "alice.work"], as: DevicesResult.self).devices.isEmpty)
         #expect(try laptop.cli(["status", "--account", "alice.work"], as: StatusResult.self).roster == nil)
+        // And what the page asks of the server for alice.work is refused.
+        let asked = try Self.refusal(laptop, ["contacts", "add", "carol", "--account", "alice.work"])
+        #expect(asked.contains("alice.work's roster does not list alice-PC-1"), "\(asked)")
+        #expect(server.log.contains("alice-PC-1 may not act for alice.work"))
     }
 
     /// An account linked before it has a device takes the master's device as its primary (the

@@ -135,6 +135,10 @@ import Testing
         #expect(try ValidRoster(back).member("alice.home-PC-1")?.role == .linked)
         #expect(try ValidRoster(handed).member("alice-PC-1")?.role == .secondary)
         #expect(RosterRole.linked.isGoverned && RosterRole.secondary.isGoverned && !RosterRole.primary.isGoverned)
+        // Unlinked, or under another master now: the old master's devices leave; the new one's stay.
+        let linked = try ValidRoster(RosterSigning.roster(in: v3))
+        #expect(linked.releasingLinkedDevices(keeping: nil)?.map(\.deviceID) == ["alice-PC-1", "alice-MP-1"])
+        #expect(linked.releasingLinkedDevices(keeping: "alice.home") == nil)
     }
 
     @Test func forgedRostersAreRefusedWithAReason() {

@@ -171,6 +171,14 @@ extension ValidRoster {
         ReadState.account(ofDevice: deviceID) == account ? .secondary : .linked
     }
 
+    /// The members without the linked devices of any account but `master` (the master this account
+    /// has now, nil when none): what its primary signs after an unlink or a change of master
+    /// (Protocol/links.md). Nil when no device would leave.
+    public func releasingLinkedDevices(keeping master: String?) -> [RosterMember]? {
+        let kept = members.filter { $0.role != .linked || ReadState.account(ofDevice: $0.deviceID) == master ?? "" }
+        return kept.count < members.count ? kept : nil
+    }
+
     /// Revokes a device.
     public func removing(_ deviceID: String, issuedAtMillis: UInt64) throws(RosterEditError) -> Roster {
         try next(members: members.filter { $0.deviceID != deviceID }, issuedAtMillis: issuedAtMillis)

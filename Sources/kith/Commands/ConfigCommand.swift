@@ -14,7 +14,7 @@ extension Kith {
                 agent reads them when it starts (`kith agent restart` after a change); a flag given to \
                 `kith agent` wins for that run. The file may also be edited by hand.
                 """,
-            subcommands: [Get.self, Set.self, Unset.self, Path.self], defaultSubcommand: Get.self)
+            subcommands: [Get.self, SetValue.self, Unset.self, Path.self], defaultSubcommand: Get.self)
 
         struct Get: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Show one setting, or every setting made.")
@@ -38,8 +38,9 @@ extension Kith {
             }
         }
 
-        struct Set: ParsableCommand {
+        struct SetValue: ParsableCommand {  // not `Set`, which would hide Swift's in this file
             static let configuration = CommandConfiguration(
+                commandName: "set",
                 abstract: "Change one setting; checked as `kith agent` would check it, then saved.",
                 discussion: "A list (receive-from) is given comma-separated. The running agent takes it at its next start.")
             @OptionGroup var profileOption: ProfileOption
