@@ -30,8 +30,14 @@ extension AccountContext {
         let reflected = await directPaths.reflect(host: invite.host, port: invite.port)
         let observed = reflected.map { [$0.description] } ?? []
         let request = Endpoints(addresses: local, publicAddresses: observed.filter { !local.contains($0) })
-        let answer = try? await connection.request(.endpoints(request), timeout: .seconds(10)).message
-        if answer != .ack(.init()) { logger.notice("the server did not take this device's UDP addresses") }
+        do {
+            let answer = try await connection.request(.endpoints(request), timeout: .seconds(10)).message
+            if answer != .ack(.init()) {
+                logger.notice("the server did not take this device's UDP addresses: \(Self.describe(answer))")
+            }
+        } catch {
+            logger.notice("the server did not take this device's UDP addresses: \(error)")
+        }
         logger.info("UDP candidates: \(local.joined(separator: ", "))\(reflected.map { "; the server sees \($0)" } ?? "")")
     }
 

@@ -22,13 +22,13 @@ extension Agent {
         case .connected(let connection, let session):
             masterConnections[master] = (connection, session)
             for page in pages(of: master) {
-                await page.context.attach(LinkedChannel(base: connection, account: page.account), session: Self.pageSession(session, page.account))
+                await page.context.attach(LinkedChannel(base: connection, account: page.name), session: Self.pageSession(session, page.name))
             }
         case .disconnected:
             masterConnections[master] = nil
             for page in pages(of: master) { await page.context.detach(problem: nil) }
         case .message(let account, let message):
-            guard let page = pages(of: master).first(where: { $0.account == account }),
+            guard let page = accounts.first(where: { $0.master == master && $0.name == account }),
                   let (connection, session) = masterConnections[master] else { return }
             await page.context.handleServerMessage(message, session: Self.pageSession(session, account),
                                                    connection: LinkedChannel(base: connection, account: account))
@@ -39,12 +39,12 @@ extension Agent {
     /// of accounts no longer linked (their rows stay in the store, as a logged-out account's do).
     private func pagesChanged(_ linked: [String], master: String) async {
         guard let masterContext = context(owner: master), let session = await masterContext.sessionToResume() else { return }
-        for page in pages(of: master) where !linked.contains(page.account) {
+        for page in pages(of: master) where !linked.contains(page.name) {
             await page.context.stop()
             accounts.removeAll { $0.owner == page.owner }
-            logger.info("the page of \(page.account) is gone: the link was removed")
+            logger.info("the page of \(page.name) is gone: the link was removed")
         }
-        for account in linked where !pages(of: master).contains(where: { $0.account == account }) {
+        for account in linked where !pages(of: master).contains(where: { $0.name == account }) {
             let owner = AgentStore.owner(account: account, invite: session.invite)
             let store = self.store.view(owner: owner)
             do {
@@ -61,7 +61,7 @@ extension Agent {
                                       settings: settings, group: group, now: now,
                                       emit: { [weak self] event in Task { await self?.publish(event) } })
             await page.startAsPage()
-            accounts.append((owner, page, master))
+            accounts.append(HeldAccount(owner: owner, context: page, master: master))
             logger.info("holding \(account), linked under \(session.account), as a page")
             if let (connection, masterSession) = masterConnections[master] {
                 await page.attach(LinkedChannel(base: connection, account: account), session: Self.pageSession(masterSession, account))
@@ -69,8 +69,8 @@ extension Agent {
         }
     }
 
-    private func pages(of master: String) -> [(owner: String, account: String, context: AccountContext)] {
-        accounts.filter { $0.master == master }.map { ($0.owner, String($0.owner.split(separator: "@").first ?? ""), $0.context) }
+    private func pages(of master: String) -> [HeldAccount] {
+        accounts.filter { $0.master == master }
     }
 
     /// A page's session: its master's device and invite, under the page's account.

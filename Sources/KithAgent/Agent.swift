@@ -20,9 +20,8 @@ public actor Agent {
     let group: any EventLoopGroup
     let now: @Sendable () -> UInt64
     let settings: AgentSettings
-    /// The accounts, by store owner (`account@serverkey`), in the order they were added; a
-    /// linked account's page names the owner of its master.
-    var accounts: [(owner: String, context: AccountContext, master: String?)] = []
+    /// The accounts, in the order they were added.
+    var accounts: [HeldAccount] = []
     /// Each master's connection while it is up: what its pages send on (Agent+Pages).
     var masterConnections: [String: (connection: ClientConnection, session: AgentStore.Session)] = [:]
     var subscribers: [UInt64: AsyncStream<AgentEvent>.Continuation] = [:]
@@ -72,7 +71,7 @@ public actor Agent {
             settings: settings, group: group, now: now,
             emit: { [weak self] event in Task { await self?.publish(event) } })
         try await context.start()
-        accounts.append((owner, context, nil))
+        accounts.append(HeldAccount(owner: owner, context: context, master: nil))
         await host(pagesOf: context, owner: owner)
         return context
     }
@@ -90,16 +89,33 @@ public actor Agent {
             throw AgentError(.notLoggedIn, "this device is not logged in; run `kith login`")
         }
         if let context = context(owner: name) { return context }
-        let named = accounts.filter { $0.owner.split(separator: "@").first.map(String.init) == name }
+        let named = accounts.filter { $0.name == name }
         switch named.count {
         case 1: return named[0].context
         case 0:
-            let known = accounts.map { String($0.owner.split(separator: "@").first ?? "") }.filter { !$0.isEmpty }
+            let known = accounts.map(\.name).filter { !$0.isEmpty }
             throw AgentError(.notLoggedIn, "this device is not logged in to \(name)"
                              + (known.isEmpty ? "; run `kith login`" : " (it is to \(known.joined(separator: ", ")))"))
         default:
             throw AgentError(.invalidRequest, "\(name) is an account on several servers here: name one of "
                              + named.map(\.owner).joined(separator: ", "))
         }
+    }
+}
+
+/// One account the agent holds: its store owner (`account@serverkey`), the account's name (the
+/// owner's first part, kept so routing a message does not cut strings), its context, and for a
+/// linked account's page the owner of its master.
+struct HeldAccount {
+    let owner: String
+    let name: String
+    let context: AccountContext
+    let master: String?
+
+    init(owner: String, context: AccountContext, master: String?) {
+        self.owner = owner
+        name = String(owner.split(separator: "@").first ?? "")
+        self.context = context
+        self.master = master
     }
 }

@@ -141,6 +141,9 @@ actor ServerConnection {
     private static func keepAlive(_ connection: ClientConnection, logger: Logger) async {
         while !Task.isCancelled && !connection.isClosed {
             try? await Task.sleep(for: keepalive)
+            // Woken by the cancel of a connection that closed (a logout, the server going away):
+            // that is said once, as "disconnected", not as a keepalive that failed.
+            guard !Task.isCancelled && !connection.isClosed else { return }
             do {
                 _ = try await connection.request(.ping(.init(nonce: UInt64.random(in: 0...UInt64.max))), timeout: .seconds(10))
             } catch {

@@ -6,22 +6,10 @@ import KithWire
 /// account's devices get, the master's devices its roster lists get too, wrapped in
 /// `ForAccount` for it, on the connection they already have.
 extension Presence {
-    /// The master's devices that `account`'s stored roster lists, with their keys, as linked or
-    /// primary: the devices of another account that hold this one. A link without such a roster
-    /// entry gives a device nothing.
-    /// The rule is `ServerRules.actFor`, the same that decides the device's own wrapped requests.
-    func linkedMembers(of account: String) -> [DeviceRecord] {
-        let masters = masterDevices(of: account)
-        guard let master = masters.first?.account, let bytes = try? store.latestRoster(account: account),
-              let roster = try? ValidRoster(RosterSigning.roster(in: RosterSigning.decodeDocument(bytes)))
-        else { return [] }
-        return masters.filter { ServerRules.actFor(account, by: .init($0), master: master, roster: roster) == .allowed }
-    }
-
     /// Sends `envelope` to every online device of `account`, and wrapped for it to the master's
     /// devices that hold it.
     func send(_ envelope: Envelope, toAccount account: String) {
-        send(envelope, toDevicesOf: (try? store.devices(account: account)) ?? [])
+        send(envelope, toDevicesOf: devices(of: account))
         let linked = linkedMembers(of: account)
         if !linked.isEmpty { send(Self.wrapped(envelope, for: account), toDevicesOf: linked) }
     }

@@ -29,6 +29,8 @@ actor Presence {
     private let now: @Sendable () -> UInt64
     private var online: [String: Session] = [:]
     private var revision: UInt64 = 0
+    /// The reads of the step in progress (`oneStep`), nil between steps.
+    var reads: PresenceReads?
 
     init(store: any ServerStore, logger: Logger, now: @escaping @Sendable () -> UInt64) {
         self.store = store
@@ -52,14 +54,16 @@ actor Presence {
         }
         if let previous = online[deviceID], previous.connectionID != connectionID { previous.close() }
         online[deviceID] = Session(connectionID: connectionID, account: account, outbound: outbound, close: close)
-        pushDeviceList(account: account)
-        pushContacts(account: account)
-        online[deviceID]?.queue.append(contentsOf: documents)
-        // The linked accounts this device holds, before anything queued for them.
-        for account in linked {
-            join(deviceID: deviceID, linkedAccount: account.account, documents: account.documents, deviceListSent: true)
+        oneStep {
+            pushDeviceList(account: account)
+            pushContacts(account: account)
+            online[deviceID]?.queue.append(contentsOf: documents)
+            // The linked accounts this device holds, before anything queued for them.
+            for account in linked {
+                join(deviceID: deviceID, linkedAccount: account.account, documents: account.documents, deviceListSent: true)
+            }
+            reload(deviceID)
         }
-        reload(deviceID)
     }
 
     /// Sends `envelope` to every online device of the account (a roster or a policy just stored).
@@ -85,7 +89,7 @@ actor Presence {
         guard let session = online[deviceID], session.connectionID == connectionID else { return }
         online[deviceID] = nil
         try? store.touch(deviceID: deviceID, now: now())
-        pushDeviceList(account: session.account)
+        oneStep { pushDeviceList(account: session.account) }
     }
 
     /// Commits a relayed payload, then queues it for the receiver if it is online. Returns when
@@ -118,7 +122,7 @@ actor Presence {
     /// role): they are pending in it until its roster lists them as linked. A change to a
     /// master's devices is sent in its linked accounts' lists too.
     func pushDeviceList(account: String) {
-        guard let devices = try? store.devices(account: account) else { return }
+        let devices = devices(of: account)
         let listed = devices + masterDevices(of: account)
         let list = Envelope(.deviceList(DeviceList(revision: nextRevision(), devices: listed.map { info($0, addresses: true) })))
         send(list, toAccount: account)
@@ -130,29 +134,20 @@ actor Presence {
         for linked in (try? store.linkedAccounts(of: account)) ?? [] { pushDeviceList(account: linked) }
     }
 
-    /// The devices of the account's master, if it is linked under one.
-    func masterDevices(of account: String) -> [DeviceRecord] {
-        guard let master = try? store.master(of: account) else { return [] }
-        return (try? store.devices(account: master)) ?? []
-    }
-
     /// Sends the account's contact list, then each contact's devices and roster chain, to each
     /// online device of it. The rosters come after the devices and before any relayed payload,
     /// so a message from a contact's newly approved device never arrives before the roster that
     /// approves it (roster.md §Contacts' rosters).
     func pushContacts(account: String) {
-        guard let devices = try? store.devices(account: account),
-              (devices + linkedMembers(of: account)).contains(where: { online[$0.id] != nil }),
+        guard (devices(of: account) + linkedMembers(of: account)).contains(where: { online[$0.id] != nil }),
               let contacts = try? store.contacts(account: account)
         else { return }
         send(Envelope(.contactList(ContactList(revision: nextRevision(), contacts: contacts.map {
             ContactInfo(account: $0.account, state: $0.state)
         }))), toAccount: account)
         for contact in contacts where contact.state == .contact {
-            guard let theirs = try? store.devices(account: contact.account) else { continue }
-            send(contactDevices(contact.account, theirs + linkedMembers(of: contact.account)), toAccount: account)
-            for bytes in (try? store.rosters(account: contact.account)) ?? [] {
-                guard let document = try? RosterSigning.decodeDocument(bytes) else { continue }
+            send(contactDevices(contact.account, devices(of: contact.account) + linkedMembers(of: contact.account)), toAccount: account)
+            for document in rosterChain(of: contact.account) {
                 send(Envelope(.contactRoster(.init(account: contact.account, roster: document))), toAccount: account)
             }
         }

@@ -68,6 +68,8 @@ import Testing
         #expect(try laptop.cli(["inbox", "--account", "n08"], as: InboxResult.self).messages.map(\.text)
             == ["message 0 to n08", "message 1 to n08"])
         #expect(try Self.connections(of: laptop, to: server) == 1, "one server connection for every account")
+        // Past its last use the harness may be released, which stops the server: not before `ss` ran.
+        withExtendedLifetime((server, bob)) {}
     }
 
     /// The laptop agent's established TCP connections to the server's port (`ss`).

@@ -3,8 +3,12 @@ import Foundation
 /// A real `kith` process for integration tests, with its stdout and stderr in files that a test
 /// can wait on. Stopped (SIGKILL) when the test is done with it.
 public final class KithProcess: @unchecked Sendable {
-    /// The `kith` binary built beside the test bundle.
+    /// The `kith` binary built beside the test bundle, or the one `KITH_BINARY` names (to time a
+    /// test against a release build: `KITH_BINARY=.build/release/kith swift test --filter …`).
     public static var executable: URL {
+        if let path = ProcessInfo.processInfo.environment["KITH_BINARY"], !path.isEmpty {
+            return URL(fileURLWithPath: path, relativeTo: Repository.url(".")).standardizedFileURL
+        }
         let candidates = [
             URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent(),
             URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().deletingLastPathComponent()
