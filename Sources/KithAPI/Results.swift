@@ -157,11 +157,15 @@ public struct SendResult: Codable, Sendable, Equatable {
     public var devices: [String]?
     /// For a message to a contact that the server already holds: its server-assigned code.
     public var code: UInt64?
+    /// When it waits in the outbox for something other than the server (this device's approval),
+    /// what it waits for.
+    public var waiting: String?
 
-    public init(noteID: String, to: String, relayed: Bool, devices: [String]? = nil, code: UInt64? = nil) {
+    public init(noteID: String, to: String, relayed: Bool, devices: [String]? = nil, code: UInt64? = nil, waiting: String? = nil) {
         self.noteID = noteID
         self.to = to
         self.relayed = relayed
+        self.waiting = waiting
         self.devices = devices
         self.code = code
     }

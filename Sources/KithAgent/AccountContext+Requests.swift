@@ -135,11 +135,12 @@ extension AccountContext {
         guard to != session.deviceID else { throw AgentError(.invalidRequest, "that is this device") }
         let id = secureRandomBytes(16), sentAt = now()
         let items: [AgentStore.OutboxItem]
+        // A pending device's note waits in its outbox: it is sealed and sent once a roster approves
+        // this device and gives it the sibling's key (the server refuses it before: `notApproved`).
+        let waitingForApproval = rosterRole == "pending"
         if try store.devices().contains(where: { $0.id == to }) {
-            guard isApprovedSibling(to) else {
-                throw AgentError(.notPermitted, rosterRole == "pending"
-                    ? "this device is not approved yet: approve it on the primary (`kith approve \(session.deviceID)`)"
-                    : "\(to) is not approved: approve it on the primary (`kith approve \(to)`)")
+            guard isApprovedSibling(to) || waitingForApproval else {
+                throw AgentError(.notPermitted, "\(to) is not approved: approve it on the primary (`kith approve \(to)`)")
             }
             items = [.init(kind: .note, receiver: to, itemID: id, text: text, sentAtMillis: sentAt)]
         } else {
@@ -164,7 +165,10 @@ extension AccountContext {
         let relayed = try seqs.allSatisfy { try !store.isPending(seq: $0) }
         let isChat = items.first?.kind == .chat
         return SendResult(noteID: id.hexString, to: to, relayed: relayed, devices: isChat ? items.map(\.receiver) : nil,
-                          code: isChat && relayed ? try store.sentCode(seq: seqs[0]) : nil)
+                          code: isChat && relayed ? try store.sentCode(seq: seqs[0]) : nil,
+                          waiting: !relayed && waitingForApproval
+                            ? "this device is not approved yet; it goes out once the primary approves it (`kith approve \(session.deviceID)`)"
+                            : nil)
     }
 
     func inbox(_ params: InboxRequest) throws -> InboxResult {

@@ -156,6 +156,9 @@ extension AccountContext {
             }
         }
         if rosterBook?.holderIsPrimary == true { await approvePendingIfWindowOpen() }
+        // Items that waited for approval (this device's, refused by the server as `notApproved`,
+        // or for a sibling this roster approves) may go now.
+        Task { await self.flushOutbox() }
     }
 
     /// After a device list: tell the user of devices waiting for approval, and approve them if

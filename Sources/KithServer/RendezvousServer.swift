@@ -16,6 +16,7 @@ public final class RendezvousServer: Sendable {
     private let context: ServerContext
     private let group: MultiThreadedEventLoopGroup
     private let connectionIDs = NIOLockedValueBox<UInt64>(0)
+    private let gate: AdmissionGate
 
     public init(configuration: ServerConfiguration, logger: Logger) throws {
         self.configuration = configuration
@@ -26,6 +27,7 @@ public final class RendezvousServer: Sendable {
                                 loginGuard: LoginGuard(configuration), acks: AckBatcher(store: store, logger: logger),
                                 transit: TransitBroker(), rosters: RosterKeeper(store: store, logger: logger), logger: logger)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        gate = AdmissionGate(limits: .init(configuration), logger: logger, now: configuration.now)
     }
 
     /// Binds, calls `ready` with the invite (whose port is the one bound), and serves until the
@@ -35,6 +37,8 @@ public final class RendezvousServer: Sendable {
         let keepalive = configuration.keepaliveTimeout
         let logger = context.logger
         let broker = context.transit
+        let gate = gate
+        logger.info("before login: \(gate.limits)")
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -46,10 +50,12 @@ public final class RendezvousServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let address = channel.remoteAddress?.description ?? "?"
                     let machine = SecureChannel(role: .responder(accepting: [.agentToServer]), localStatic: keys)
+                    let admission = AdmissionHandler(gate: gate, eventLoop: channel.eventLoop)
                     try channel.pipeline.syncOperations.addHandlers(
+                        admission,
                         IdleStateHandler(readTimeout: keepalive),
                         IdleCloseHandler { logger.info("closing \(address): silent for \(keepalive)") },
-                        TransitRouter(broker: broker) { logger.notice("closing \(address): \($0)") },
+                        TransitRouter(broker: broker, admitted: admission.admitted) { logger.notice("closing \(address): \($0)") },
                         SecureChannelHandler(machine) { logger.warning("closing \(address): \($0)") })
                     return try NIOAsyncChannel<SecureChannelEvent, Envelope>(wrappingChannelSynchronously: channel)
                 }
@@ -74,15 +80,21 @@ public final class RendezvousServer: Sendable {
         let id = connectionIDs.withLockedValue { $0 += 1; return $0 }
         let channel = connection.channel
         let address = (channel.remoteAddress?.ipAddress) ?? "?"
+        let admission = try? await channel.pipeline.handler(type: AdmissionHandler.self).get()
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var session = ServerSession(connectionID: id, address: address, outbound: outbound,
                                             close: { channel.close(promise: nil) }, server: context)
+                var admitted = false
                 do {
                     for try await event in inbound {
                         switch event {
                         case .established(let key): session.peerKey = key
                         case .envelope(let envelope): try await session.handle(envelope)
+                        }
+                        if !admitted && session.device != nil {
+                            admitted = true
+                            admission?.admitted()
                         }
                     }
                 } catch {

@@ -17,6 +17,11 @@ public struct ServerConfiguration: Sendable {
     public var failedLoginsPerAccount = 10
     public var failedLoginsPerAddress = 30
     public var failedLoginWindowMillis: UInt64 = 5 * 60 * 1000
+    /// Before login (spec §Sessions, Before login): how long a connection has to log in, and how
+    /// many may wait to from one address and in all.
+    public var loginDeadlineSeconds: Int64 = 20
+    public var waitingPerAddress = 64
+    public var waitingTotal = 4096
     /// Milliseconds since the Unix epoch; injected so tests can move time.
     public var now: @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }
 

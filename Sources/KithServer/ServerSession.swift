@@ -225,6 +225,7 @@ struct ServerSession {
             if code == .forbidden { logger.notice("\(device.id) tried to relay to \(request.to) of another account") }
             return Self.error(code, reason)
         }
+        if let refusal = await unapproved(device) { return refusal }
         do {
             try await server.presence.relay(from: device.id, to: request.to, payload: request.payload,
                                             scope: linkedInto ? device.account : nil, fromAccount: Self.actingAccount(device))
@@ -396,6 +397,7 @@ struct ServerSession {
                                                                    targetAccount: scope ?? target?.account, contacts: accepted) {
             return Self.error(code, reason)
         }
+        if let refusal = await unapproved(device) { return refusal }
         do {
             let code = try server.store.messageCode(sender: device.id, messageID: request.messageID, now: server.now())
             try await server.presence.relay(from: device.id, to: request.to, payload: request.payload, code: code,
@@ -408,6 +410,15 @@ struct ServerSession {
     }
 
     // MARK: - Helpers
+
+    /// The refusal for a payload from a device its account's stored roster does not approve
+    /// (`ServerRules.relayedSender`), or nil when it is approved.
+    private func unapproved(_ device: DeviceRecord) async -> Message? {
+        let roster = await server.rosters.current(account: device.account)
+        guard case .refused(let code, let reason) = ServerRules.relayedSender(
+            .init(device), roster: roster, actingForLinkedAccount: Self.actingAccount(device) != nil) else { return nil }
+        return Self.error(code, reason)
+    }
 
     static func error(_ code: ErrorCode, _ message: String) -> Message {
         .errorMessage(.init(code: code.rawValue, message: message))

@@ -74,6 +74,9 @@ final class TransitRouter: ChannelDuplexHandler, RemovableChannelHandler, @unche
     }
 
     private let broker: TransitBroker
+    /// A valid ticket was presented: the connection has proved itself (it no longer counts as
+    /// waiting for a login, spec §Sessions, Before login).
+    private let admitted: @Sendable () -> Void
     private let log: @Sendable (String) -> Void
     private var state = State.sniffing
     private var buffered: ByteBuffer?
@@ -81,8 +84,9 @@ final class TransitRouter: ChannelDuplexHandler, RemovableChannelHandler, @unche
     /// The partner's router; both live on the server's one event loop.
     private var partner: TransitRouter?
 
-    init(broker: TransitBroker, log: @escaping @Sendable (String) -> Void) {
+    init(broker: TransitBroker, admitted: @escaping @Sendable () -> Void = {}, log: @escaping @Sendable (String) -> Void) {
         self.broker = broker
+        self.admitted = admitted
         self.log = log
     }
 
@@ -130,7 +134,9 @@ final class TransitRouter: ChannelDuplexHandler, RemovableChannelHandler, @unche
         let ticket = buffer.readBytes(length: 16) ?? []
         buffered = buffer.readableBytes > 0 ? buffer : nil
         do {
-            if let partner = try broker.present(ticket, by: self) {
+            let partner = try broker.present(ticket, by: self)
+            admitted()
+            if let partner {
                 join(partner)
                 partner.join(self)
             } else {

@@ -28,9 +28,11 @@ import Testing
         }
         #expect(try primary.cli(["devices", "--pending"], as: [PendingEntry].self).first?.fingerprint == own.fingerprint)
 
-        // Nothing goes either way: notes, pushes, direct paths.
+        // Nothing goes either way: notes, pushes, direct paths. The pending device's own note waits
+        // in its outbox for its approval.
         #expect(throws: AgentHarness.CLIFailure.self) { _ = try primary.cli(["send", "alice-PC-2", "hi"], as: SendResult.self) }
-        #expect(throws: AgentHarness.CLIFailure.self) { _ = try desk.cli(["send", "alice-PC-1", "hi"], as: SendResult.self) }
+        let waiting = try desk.cli(["send", "alice-PC-1", "sent while pending"], as: SendResult.self)
+        #expect(!waiting.relayed && waiting.waiting?.contains("not approved yet") == true)
         let file = try FileTransferIntegrationTests.randomFile(root.appendingPathComponent("f.bin"), bytes: 1000)
         #expect(throws: AgentHarness.CLIFailure.self) { _ = try FileTransferIntegrationTests.push(primary, [file.path], to: "alice-PC-2") }
         // A stream with the pending device's key to the primary's transfer port is refused at the handshake.
@@ -47,6 +49,9 @@ import Testing
         _ = try desk.cli(["send", "alice-PC-1", "approved now"], as: SendResult.self)
         #expect(try await !Self.streamIsRefused(to: primary, from: desk), "an approved sibling's offer gets an answer")
         try await primary.eventually("the note from the approved device") { try primary.inbox().contains { $0.text == "approved now" } }
+        try await primary.eventually("the note sent while pending") { try primary.inbox().contains { $0.text == "sent while pending" } }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try primary.inbox().filter { $0.text == "sent while pending" }.count == 1, "once, not again")
         withExtendedLifetime(server) {}
     }
 
@@ -164,14 +169,11 @@ import Testing
             Issue.record("the hostile device could not log in")
             return
         }
-        // Pending: a note sealed for the primary is dropped there, with the reason in its log.
+        // Pending: the server does not take a note from it (the primary would drop it, and an
+        // acknowledgement would lose it).
         let note = Envelope(.note(.init(id: (0..<16).map { _ in UInt8.random(in: 0...255) }, sentAtMillis: 1, text: "let me in")))
         let payload = try RelayedMessage.seal(note, from: login.deviceID, to: "alice-PC-1", senderKeys: hostile.keys, receiverKey: primaryKey)
-        #expect(try await connection.request(.relaySend(.init(to: "alice-PC-1", payload: payload))).message == .ack(.init()))
-        try await primary.eventually("the primary to drop the pending device's note") {
-            try String(contentsOf: primary.profile.appendingPathComponent("agent.log"), encoding: .utf8)
-                .contains("dropped a relayed payload from \(login.deviceID): not in this device's roster")
-        }
+        #expect(errorCode(try await connection.request(.relaySend(.init(to: "alice-PC-1", payload: payload))).message) == .notApproved)
         #expect(try primary.inbox().isEmpty)
 
         // Approved: a secondary, which the server still refuses to let sign anything or revoke anyone.
@@ -305,7 +307,9 @@ import Testing
             try desktop.cli(["status"], as: StatusResult.self).roster == "roster 1 of epoch 1"
         }
         #expect(try desktop.cli(["status"], as: StatusResult.self).role == "pending")
-        #expect(throws: AgentHarness.CLIFailure.self) { _ = try desktop.cli(["send", "alice-MP-1", "still here"], as: SendResult.self) }
+        // Pending again: its note waits for an approval that has not come.
+        let waiting = try desktop.cli(["send", "alice-MP-1", "still here"], as: SendResult.self)
+        #expect(!waiting.relayed && waiting.waiting != nil)
         withExtendedLifetime(server) {}
     }
 

@@ -122,7 +122,24 @@ import Testing
         #expect(ServerRules.relay(from: Self.alicePC1, to: "alice-MP-1", targetAccount: "alice") == .allowed)
         #expect(ServerRules.relay(from: Self.alicePC1, to: "alice-PC-1", targetAccount: "alice") == .allowed)
         #expect(ServerRules.relay(from: Self.alicePC2, to: "alice-PC-1", targetAccount: "alice") == .allowed,
-                "the server does not know who is approved: the roster is the devices' business")
+                "where it may go is one rule; whether the sender is approved is another (relayedSender)")
+    }
+
+    @Test func onlyADeviceTheStoredRosterApprovesHasPayloadsRelayed() {
+        #expect(ServerRules.relayedSender(Self.alicePC1, roster: Self.roster2) == .allowed)
+        #expect(ServerRules.relayedSender(Self.aliceMP1, roster: Self.roster2) == .allowed)
+        let pending = ServerRules.relayedSender(Self.alicePC2, roster: Self.roster2)
+        guard case .refused(.notApproved, _) = pending else { Issue.record("a pending device: \(pending)"); return }
+        guard case .refused(.notApproved, _) = ServerRules.relayedSender(Self.aliceMP1, roster: Self.roster3) else {
+            Issue.record("a device the newer roster left out is not approved"); return
+        }
+        #expect(ServerRules.relayedSender(Self.alicePC2, roster: nil) == .allowed, "no roster yet: nothing to check against")
+        let sameIDOtherKey = ServerRules.Caller(deviceID: "alice-MP-1", account: "alice", key: Self.alicePC2Key.publicKey)
+        guard case .refused(.notApproved, _) = ServerRules.relayedSender(sameIDOtherKey, roster: Self.roster2) else {
+            Issue.record("the id with another key is not the approved device"); return
+        }
+        #expect(ServerRules.relayedSender(Self.alicePC2, roster: Self.roster3, actingForLinkedAccount: true) == .allowed,
+                "a master's device acting for a linked account was approved by actFor")
     }
 
     @Test func aliceMayNotRelayToBobEvenThoughHeIsHerContact() {

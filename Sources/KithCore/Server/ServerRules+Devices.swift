@@ -38,3 +38,27 @@ extension ServerRules {
         return .allowed
     }
 }
+
+// MARK: - Who may have payloads relayed (Protocol/roster.md §Approval)
+
+extension ServerRules {
+    /// `RelaySend` and `ChatSend` from a device its account's stored roster does not approve
+    /// (a pending device) are refused with `notApproved`, not acknowledged: every receiver would
+    /// drop the payload (they accept only approved senders), so an acknowledgement would lose
+    /// it. The sender keeps it and sends it again once approved. The receivers still check for
+    /// themselves; this only stops the server from taking what nobody will accept. An account
+    /// with no stored roster yet has nothing to check against: its devices are not refused here.
+    ///
+    /// - Parameters:
+    ///   - roster: the caller's account's stored roster, nil when it has none.
+    ///   - actingForLinkedAccount: the caller is a master's device acting for a linked account,
+    ///     which `actFor` has approved already (its linked role in that account's roster).
+    public static func relayedSender(_ caller: Caller, roster: ValidRoster?, actingForLinkedAccount: Bool = false) -> Decision {
+        guard let roster, !actingForLinkedAccount else { return .allowed }
+        guard let key = caller.key, roster.contains(deviceID: caller.deviceID, key: key) else {
+            return .refused(.notApproved, reason: "\(caller.deviceID) is not approved by the primary of \(caller.account) yet; "
+                            + "what it sends waits until it is (`kith devices --pending` on the primary)")
+        }
+        return .allowed
+    }
+}

@@ -25,6 +25,8 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable {
     case internalError = 10
     /// The thing to create exists already (an account name taken).
     case conflict = 11
+    /// The caller's device is not (yet) approved by its account's stored roster, so what it asked to relay would be dropped by every receiver: keep it, and send it again once a roster approves the device.
+    case notApproved = 12
 }
 
 /// The kind of device, as it logs in (spec §Sessions); it gives the two letters of the device id.

@@ -27,7 +27,8 @@ extension Kith {
             options.output(result) {
                 let copies = result.devices.map { " (\($0.count) device\($0.count == 1 ? "" : "s"))" } ?? ""
                 Console.line(result.relayed ? "sent to \(result.to.printable)\(copies)\(result.code.map { ", message \($0)" } ?? "")"
-                                            : "queued for \(result.to.printable)\(copies); it goes out when the server is reachable")
+                                            : "queued for \(result.to.printable)\(copies): "
+                                                + (result.waiting ?? "it goes out when the server is reachable"))
             }
         }
     }

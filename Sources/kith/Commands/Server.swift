@@ -57,11 +57,24 @@ extension Kith.Server {
         @Option(help: "Seconds of silence after which a device is marked offline.")
         var keepaliveTimeout: Int64 = 15
 
+        @Option(help: "Seconds a new connection has to log in before it is closed.")
+        var loginDeadline: Int64 = 20
+
+        @Option(help: "Connections that have not logged in yet allowed from one address; more are closed at once.")
+        var waitingPerAddress = 64
+
+        @Option(help: "Connections that have not logged in yet allowed in all; more are closed at once.")
+        var waitingTotal = 4096
+
         @Flag(help: .hidden)
         var cheapPasswordHashes = false  // tests and benchmarks only: libsodium's minimum argon2id cost
 
         func validate() throws {
             guard (2...3600).contains(keepaliveTimeout) else { throw ValidationError("--keepalive-timeout must be 2…3600 s") }
+            guard (1...600).contains(loginDeadline) else { throw ValidationError("--login-deadline must be 1…600 s") }
+            guard waitingPerAddress >= 1, waitingTotal >= waitingPerAddress else {
+                throw ValidationError("--waiting-per-address must be at least 1, and --waiting-total at least as many")
+            }
         }
 
         func run() async throws {
@@ -79,6 +92,9 @@ extension Kith.Server {
             configuration.port = address.port
             configuration.openSignup = openSignup
             configuration.keepaliveTimeout = .seconds(keepaliveTimeout)
+            configuration.loginDeadlineSeconds = loginDeadline
+            configuration.waitingPerAddress = waitingPerAddress
+            configuration.waitingTotal = waitingTotal
             if cheapPasswordHashes { configuration.passwordCost = .minimum }
             var logger = Logger(label: "kith.server") { StreamLogHandler.standardError(label: $0) }
             logger.logLevel = logLevel.level
