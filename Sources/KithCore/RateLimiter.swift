@@ -25,6 +25,19 @@ public struct RateLimiter: Sendable {
 
     public mutating func reset(_ key: String) { failures[key] = nil }
 
+    /// Failures of `key` within the window.
+    public mutating func count(_ key: String, now: UInt64) -> Int {
+        prune(key, now: now)
+        return failures[key]?.count ?? 0
+    }
+
+    /// Takes back one failure recorded at `time` (one counted before it was known, that was not one).
+    public mutating func remove(_ key: String, at time: UInt64) {
+        guard let index = failures[key]?.firstIndex(of: time) else { return }
+        failures[key]?.remove(at: index)
+        if failures[key]?.isEmpty == true { failures[key] = nil }
+    }
+
     private mutating func prune(_ key: String, now: UInt64) {
         guard var times = failures[key] else { return }
         times.removeAll { now >= $0 + windowMillis }

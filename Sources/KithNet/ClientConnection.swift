@@ -42,13 +42,16 @@ public final class ClientConnection: Sendable {
     }
 
     /// Connects, runs the handshake with `remoteStatic` pinned, and returns once it completed.
+    /// `localHost`: the address to connect from (a test that plays two source addresses on loopback).
     public static func connect(host: String, port: Int, channel kind: Preamble.Channel = .agentToServer,
                                remoteStatic: PublicKey, localStatic: KeyPair, group: any EventLoopGroup,
-                               timeout: TimeAmount = .seconds(10)) async throws -> ClientConnection {
+                               timeout: TimeAmount = .seconds(10), from localHost: String? = nil) async throws -> ClientConnection {
         let state = NIOLockedValueBox(State())
-        let asyncChannel = try await ClientBootstrap(group: group)
+        var bootstrap = ClientBootstrap(group: group)
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        if let localHost { bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: localHost, port: 0)) }
+        let asyncChannel = try await bootstrap
             .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let machine = SecureChannel(role: .initiator(channel: kind, remoteStatic: remoteStatic),

@@ -1,26 +1,22 @@
 import KithCore
 
-/// Failed-login limits per account and per source address (spec §Sessions, Login step 2).
+/// The server's `LoginLimits`, shared by every session.
 actor LoginGuard {
-    private var byAccount: RateLimiter
-    private var byAddress: RateLimiter
+    private var limits: LoginLimits
 
     init(_ configuration: ServerConfiguration) {
-        byAccount = RateLimiter(limit: configuration.failedLoginsPerAccount, windowMillis: configuration.failedLoginWindowMillis)
-        byAddress = RateLimiter(limit: configuration.failedLoginsPerAddress, windowMillis: configuration.failedLoginWindowMillis)
+        limits = LoginLimits(configuration.loginLimits)
     }
 
-    /// Nil if this login may be tried now, else milliseconds to wait.
-    func retryAfter(account: String, address: String, now: UInt64) -> UInt64? {
-        [byAccount.retryAfter(account, now: now), byAddress.retryAfter(address, now: now)].compactMap { $0 }.max()
+    func begin(account: String, address: String, now: UInt64) -> LoginLimits.Decision {
+        limits.begin(account: account, address: address, now: now)
     }
 
-    func failed(account: String, address: String, now: UInt64) {
-        byAccount.recordFailure(account, now: now)
-        byAddress.recordFailure(address, now: now)
+    func succeeded(_ attempt: LoginLimits.Attempt) {
+        limits.succeeded(attempt)
     }
 
-    func succeeded(account: String) {
-        byAccount.reset(account)
+    func withdraw(_ attempt: LoginLimits.Attempt) {
+        limits.withdraw(attempt)
     }
 }

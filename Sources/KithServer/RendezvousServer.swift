@@ -24,7 +24,10 @@ public final class RendezvousServer: Sendable {
         let store = try SQLiteServerStore(path: configuration.databasePath)
         context = ServerContext(configuration: configuration, store: store,
                                 presence: Presence(store: store, logger: logger, now: configuration.now),
-                                loginGuard: LoginGuard(configuration), acks: AckBatcher(store: store, logger: logger),
+                                loginGuard: LoginGuard(configuration),
+                                passwords: PasswordChecker(threads: configuration.passwordCheckThreads,
+                                                           queueLimit: configuration.passwordQueueLimit),
+                                acks: AckBatcher(store: store, logger: logger),
                                 transit: TransitBroker(), rosters: RosterKeeper(store: store, logger: logger), logger: logger)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         gate = AdmissionGate(limits: .init(configuration), logger: logger, now: configuration.now)
@@ -114,6 +117,7 @@ public final class RendezvousServer: Sendable {
     }
 
     public func shutdown() async {
+        await context.passwords.shutdown()
         try? await group.shutdownGracefully()
     }
 }

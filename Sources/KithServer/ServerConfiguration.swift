@@ -1,4 +1,5 @@
 import Foundation
+import KithCore
 import KithCrypto
 import NIOCore
 
@@ -14,9 +15,12 @@ public struct ServerConfiguration: Sendable {
     public var keepaliveTimeout: TimeAmount = .seconds(15)
     public var tokenLifetimeMillis: UInt64 = 30 * 24 * 3600 * 1000
     public var passwordCost: PasswordHash.Cost = .interactive
-    public var failedLoginsPerAccount = 10
-    public var failedLoginsPerAddress = 30
-    public var failedLoginWindowMillis: UInt64 = 5 * 60 * 1000
+    /// Failed password checks allowed in a window (spec §Sessions, Login step 2).
+    public var loginLimits = LoginLimits.Settings()
+    /// Password checks (argon2id) run on their own threads, never on the event loop or the task
+    /// pool that serve sessions; at most this many wait for one, more are answered `rateLimited`.
+    public var passwordCheckThreads = max(1, System.coreCount / 2)
+    public var passwordQueueLimit = 32
     /// Before login (spec §Sessions, Before login): how long a connection has to log in, and how
     /// many may wait to from one address and in all.
     public var loginDeadlineSeconds: Int64 = 20

@@ -119,12 +119,14 @@ struct ServerSession {
             return Self.error(.malformed, problem)
         }
         do {
-            let hash = try PasswordHash.hash(request.password, cost: server.configuration.passwordCost)
+            let hash = try await server.passwords.hash(request.password, cost: server.configuration.passwordCost)
             try server.store.createAccount(name: request.account, passwordHash: hash, now: server.now())
             logger.info("account \(request.account) signed up from \(address)")
             return .ack(.init())
         } catch StoreError.conflict {
             return Self.error(.conflict, "the account name \(request.account) is taken")
+        } catch is PasswordChecker.Busy {
+            return Self.busy
         } catch {
             logger.error("sign-up failed: \(error)")
             return Self.error(.internalError, "the server could not create the account")
@@ -135,20 +137,35 @@ struct ServerSession {
     /// (Protocol/links.md §Links): the rate limits, then argon2id; an unknown account costs the
     /// same work as a wrong password and gets the same answer. Nil when the password is right.
     func passwordRefusal(account: String, password: String, for what: String, now: UInt64) async -> Message? {
-        if let wait = await server.loginGuard.retryAfter(account: account, address: address, now: now) {
+        let attempt: LoginLimits.Attempt
+        switch await server.loginGuard.begin(account: account, address: address, now: now) {
+        case .wait(let millis):
             return .errorMessage(.init(code: ErrorCode.rateLimited.rawValue, message: "too many failed logins",
-                                       retryAfterMillis: UInt32(clamping: wait)))
+                                       retryAfterMillis: UInt32(clamping: millis)))
+        case .check(let started):
+            attempt = started
         }
         let stored = try? server.store.passwordHash(account: account)
-        let verified = PasswordHash.verify(password, against: stored ?? PasswordHash.decoy) && stored != nil
+        let verified: Bool
+        do {
+            verified = try await server.passwords.verify(password, against: stored)
+        } catch {
+            // Not checked (too many waiting): no failure of the password's, so its count goes back.
+            await server.loginGuard.withdraw(attempt)
+            return Self.busy
+        }
         guard verified else {
-            await server.loginGuard.failed(account: account, address: address, now: now)
             logger.notice("failed \(what) for \(account) from \(address)")
             return Self.error(.unauthenticated, "wrong account or password")
         }
-        await server.loginGuard.succeeded(account: account)
+        await server.loginGuard.succeeded(attempt)
         return nil
     }
+
+    /// The answer when too many password checks wait already.
+    static let busy = Message.errorMessage(.init(code: ErrorCode.rateLimited.rawValue,
+                                                 message: "the server is busy checking passwords; try again shortly",
+                                                 retryAfterMillis: 1000))
 
     private mutating func login(_ request: Login) async -> Message {
         let now = server.now()
@@ -442,6 +459,7 @@ struct ServerContext: Sendable {
     let store: any ServerStore
     let presence: Presence
     let loginGuard: LoginGuard
+    let passwords: PasswordChecker
     let acks: AckBatcher
     let transit: TransitBroker
     let rosters: RosterKeeper

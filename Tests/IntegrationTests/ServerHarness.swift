@@ -67,10 +67,11 @@ struct TestDevice: Sendable {
     let identity = DeviceIdentity.generate()
     var keys: KeyPair { identity.noiseKeyPair }
 
-    func connect(_ server: ServerHarness) async throws -> ClientConnection {
+    /// `from`: the source address on loopback (127.0.0.2 plays another machine).
+    func connect(_ server: ServerHarness, from source: String? = nil) async throws -> ClientConnection {
         try await ClientConnection.connect(host: server.invite.host, port: server.invite.port,
                                            remoteStatic: server.invite.key.noisePublicKey!, localStatic: keys,
-                                           group: MultiThreadedEventLoopGroup.singleton)
+                                           group: MultiThreadedEventLoopGroup.singleton, from: source)
     }
 
     func login(_ connection: ClientConnection, account: String, password: String, type: TerminalType = .pc,

@@ -1,0 +1,58 @@
+import KithCore
+import Testing
+
+/// Who may have a password checked (spec §Sessions, Login step 2).
+@Suite struct LoginLimitsTests {
+    static let settings = LoginLimits.Settings(perAccountAndAddress: 3, perAddress: 5, perAccount: 6, windowMillis: 1000)
+
+    func attempt(_ limits: inout LoginLimits, _ account: String, _ address: String, at now: UInt64) -> LoginLimits.Attempt? {
+        if case .check(let attempt) = limits.begin(account: account, address: address, now: now) { return attempt }
+        return nil
+    }
+
+    @Test func attemptsCountBeforeTheirCheckSoConcurrentOnesCannotOvershoot() {
+        var limits = LoginLimits(Self.settings)
+        // Three at once, none finished: the fourth waits.
+        let started = (0..<3).compactMap { _ in attempt(&limits, "alice", "a", at: 0) }
+        #expect(started.count == 3)
+        #expect(limits.begin(account: "alice", address: "a", now: 0) == .wait(millis: 1000))
+        // One of them was right: the pair starts afresh.
+        limits.succeeded(started[0])
+        #expect(attempt(&limits, "alice", "a", at: 1) != nil)
+    }
+
+    @Test func oneAddressGuessingDoesNotLockTheOwnerOutElsewhere() {
+        var limits = LoginLimits(Self.settings)
+        for _ in 0..<3 { _ = attempt(&limits, "alice", "attacker", at: 0) }
+        #expect(attempt(&limits, "alice", "attacker", at: 0) == nil)
+        #expect(attempt(&limits, "alice", "home", at: 0) != nil, "the owner at another address")
+    }
+
+    @Test func theAccountLimitSlowsOnlyAddressesThatFailedForIt() {
+        var limits = LoginLimits(Self.settings)
+        // Six guesses at alice from three addresses reach the account's limit.
+        for address in ["x", "y", "z"] { for _ in 0..<2 { _ = attempt(&limits, "alice", address, at: 0) } }
+        #expect(attempt(&limits, "alice", "x", at: 0) == nil, "an address that failed for alice waits")
+        #expect(attempt(&limits, "alice", "home", at: 0) != nil, "an address without failures for alice still may")
+        #expect(attempt(&limits, "bob", "x", at: 0) != nil, "another account from the same address")
+    }
+
+    @Test func oneAddressGuessingAtManyAccountsIsSlowed() {
+        var limits = LoginLimits(Self.settings)
+        for name in ["a1", "a2", "a3", "a4", "a5"] { _ = attempt(&limits, name, "spray", at: 0) }
+        #expect(attempt(&limits, "a6", "spray", at: 10) == nil)
+        #expect(limits.begin(account: "a6", address: "spray", now: 10) == .wait(millis: 990))
+        #expect(attempt(&limits, "a6", "spray", at: 1000) != nil, "the window passed")
+    }
+
+    @Test func aWithdrawnAttemptGivesBackOnlyItsOwnCount() {
+        var limits = LoginLimits(Self.settings)
+        _ = attempt(&limits, "alice", "a", at: 0)
+        _ = attempt(&limits, "alice", "a", at: 1)
+        let third = attempt(&limits, "alice", "a", at: 2)
+        #expect(attempt(&limits, "alice", "a", at: 3) == nil)
+        limits.withdraw(third!)
+        #expect(attempt(&limits, "alice", "a", at: 3) != nil, "one place back")
+        #expect(attempt(&limits, "alice", "a", at: 3) == nil, "the two failures stay")
+    }
+}
