@@ -25,6 +25,9 @@ public enum Datagram: Equatable, Sendable {
     }
 
     public static let probeNonceLength = 16
+    /// An endpoint probe is padded with zero bytes to this length, the largest endpoint reply's
+    /// (IPv6): a server answers no probe with more bytes than it got (spec §UDP packets).
+    public static let probeLength = 39
 
     public static let headerLength = 4
     /// The smallest Noise handshake message: one ephemeral key (an XX first message with an
@@ -58,6 +61,7 @@ public enum Datagram: Equatable, Sendable {
         case let .endpointProbe(nonce):
             guard nonce.count == Self.probeNonceLength else { throw .malformed("endpoint probe: nonce of \(nonce.count) bytes") }
             out += nonce
+            out += [UInt8](repeating: 0, count: Self.probeLength - out.count)
         case let .endpointReply(nonce, observed):
             guard nonce.count == Self.probeNonceLength else { throw .malformed("endpoint reply: nonce of \(nonce.count) bytes") }
             out += nonce
@@ -105,7 +109,8 @@ public enum Datagram: Equatable, Sendable {
             return .transportData(receiverIndex: receiver, counter: counter, ciphertext: Array(ciphertext))
         case .endpointProbe:
             let nonce = try reader.readBytes(probeNonceLength)
-            guard reader.remaining == 0 else { throw .malformed("endpoint probe: \(reader.remaining) bytes after the nonce") }
+            // Padding: zero bytes, as many as the sender likes (this version sends 19).
+            guard reader.readRest().allSatisfy({ $0 == 0 }) else { throw .malformed("endpoint probe: padding that is not zero") }
             return .endpointProbe(nonce: Array(nonce))
         case .endpointReply:
             let nonce = try reader.readBytes(probeNonceLength)

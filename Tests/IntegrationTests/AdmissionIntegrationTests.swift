@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import KithAPI
 import KithNet
 import KithTestSupport
@@ -66,5 +69,41 @@ import Testing
         guard case .loginResult = try await device.login(connection, account: "alice", password: "correct horse") else {
             Issue.record("no login after the flood ended"); return
         }
+    }
+}
+
+/// The server's UDP port answers a padded endpoint probe with the address it came from, and an
+/// unpadded one (shorter than its reply) not at all: no reply is larger than its probe.
+@Suite struct EndpointReflectionIntegrationTests {
+    @Test func aProbeGetsNoMoreBytesBackThanItSent() async throws {
+        let server = try await ServerHarness.start()
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(server.invite.port).bigEndian)
+        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+        func exchange(_ probe: [UInt8]) -> [UInt8]? {
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fd, probe, probe.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+            var buffer = [UInt8](repeating: 0, count: 2048)
+            let n = recv(fd, &buffer, buffer.count, 0)
+            return n > 0 ? Array(buffer[..<n]) : nil
+        }
+        let nonce = (0..<16).map { UInt8($0) }
+        let padded = try Datagram.endpointProbe(nonce: nonce).encode()
+        #expect(padded.count == Datagram.probeLength)
+        let reply = try #require(exchange(padded), "no reply to a padded probe")
+        #expect(reply.count <= padded.count)
+        guard case .endpointReply(let echoed, let observed) = try Datagram.decode(reply[...]) else {
+            Issue.record("not an endpoint reply"); return
+        }
+        #expect(echoed == nonce && observed.ip == [127, 0, 0, 1])
+        #expect(exchange(Array(padded.prefix(20))) == nil, "a 20-byte probe was answered with more bytes than it had")
     }
 }

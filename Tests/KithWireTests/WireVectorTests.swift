@@ -12,6 +12,9 @@ import Testing
         let hex: String
         let error: String?
         let frames: [String]?
+        /// A valid input that this implementation encodes differently (`meaning.canonical: false`).
+        let meaning: Canonical?
+        struct Canonical: Decodable { let canonical: Bool? }
         var bytes: [UInt8] { [UInt8](vectorHex: hex) }
         var testDescription: String { "#\(tcId) \(comment)" }
     }
@@ -85,7 +88,8 @@ import Testing
     @Test(arguments: try VectorFile<Vector>.load("datagram.json"))
     func datagrams(_ v: Vector) throws {
         if v.result == "valid" {
-            #expect(try Datagram.decode(v.bytes[...]).encode() == v.bytes)
+            let decoded = try Datagram.decode(v.bytes[...])
+            if v.meaning?.canonical != false { #expect(try decoded.encode() == v.bytes) }
         } else {
             #expect(Self.errorKind { _ = try Datagram.decode(v.bytes[...]) } == v.error)
         }
