@@ -30,6 +30,7 @@ public struct AgentConfigFile: Sendable, Equatable {
         "log-level": .string, "notice-clip": .string, "notice-clip-bytes": .integer, "notice-hold-hours": .integer,
         "udp": .string, "lan-discovery": .bool, "receive-dir": .string, "receive-siblings": .string,
         "receive-from": .strings, "max-send-rate": .string, "offer-timeout": .integer, "abandon-after-hours": .integer,
+        "allow-hidden-names": .bool,
     ]
 
     /// A file that cannot be read or a value that does not fit its key, in a sentence.

@@ -22,6 +22,7 @@ struct AgentOptions {
         var maxSendRate: String?
         var offerTimeout: Int?
         var abandonAfterHours: Int?
+        var allowHiddenNames: Bool?
 
         /// The same flags on a command line (the background agent gets them so).
         var arguments: [String] {
@@ -39,6 +40,7 @@ struct AgentOptions {
             add("max-send-rate", maxSendRate)
             add("offer-timeout", offerTimeout.map(String.init))
             add("abandon-after-hours", abandonAfterHours.map(String.init))
+            if let allowHiddenNames { list.append(allowHiddenNames ? "--allow-hidden-names" : "--no-allow-hidden-names") }
             return list
         }
     }
@@ -104,6 +106,7 @@ struct AgentOptions {
         var settings = TransferSettings(receiveFolder: folder, policy: ReceivePolicy(rules: rules, siblings: ReceivePolicy.Rule(siblings)),
                                         maxSendRate: rate, offerTTLSeconds: offerTTL)
         settings.abandonAfterMillis = UInt64(flags.abandonAfterHours ?? config.integer("abandon-after-hours") ?? 168) * 3_600_000
+        settings.allowHiddenNames = flags.allowHiddenNames ?? config.bool("allow-hidden-names") ?? false
         return settings
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import KithCore
 
 /// Output for people and scripts. Each line goes straight to file descriptor 1, unbuffered,
 /// so a long-running command's lines reach a log file or pipe as they happen.
@@ -20,10 +21,13 @@ enum Console {
 
 extension String {
     /// Text another device chose (a name, a note), safe to show in a terminal: control
-    /// characters, which could carry escape sequences, become U+FFFD.
+    /// characters, which could carry escape sequences, become U+FFFD, and characters that reorder
+    /// or hide text (`TransferName.isHidden`) are shown escaped, `\u{202E}`.
     var printable: String {
-        String(String.UnicodeScalarView(unicodeScalars.map {
-            $0.properties.generalCategory == .control && $0 != "\n" ? "\u{FFFD}" : $0
-        }))
+        unicodeScalars.map { scalar in
+            if scalar.properties.generalCategory == .control && scalar != "\n" { return "\u{FFFD}" }
+            if TransferName.isHidden(scalar) { return "\\u{\(String(scalar.value, radix: 16, uppercase: true))}" }
+            return String(scalar)
+        }.joined()
     }
 }

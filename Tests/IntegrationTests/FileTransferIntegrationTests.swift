@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import KithAPI
+import KithCore
 import KithAgent
 import KithCrypto
 import KithNet
@@ -147,7 +148,7 @@ import Testing
         let (server, laptop, phone, _) = try await Self.pair("push-hostile", phoneUDP: "127.0.0.1:\(port)")
         let keys = try IdentityFile.loadOrCreate(in: laptop.profile).identity.noiseKeyPair
         let phoneKey = try IdentityFile.loadOrCreate(in: phone.profile).identity.noiseKeyPair.publicKey
-        for path in ["../escape.txt", "/etc/kith-test", "ok/../../x", "a\u{1}b"] {
+        for path in ["../escape.txt", "/etc/kith-test", "ok/../../x", "a\u{1}b", "photo\u{202E}gpj.exe"] {
             let stream = try await DeviceStream.dial(host: "127.0.0.1", port: port,
                                                      role: .initiator(channel: .deviceToDevice, remoteStatic: phoneKey),
                                                      keys: keys, group: MultiThreadedEventLoopGroup.singleton)
@@ -166,6 +167,8 @@ import Testing
                 continue
             }
             #expect(cancel.reason?.contains("refused the name") == true, "\(cancel.reason ?? "")")
+            let shownRaw = cancel.reason?.unicodeScalars.contains { TransferName.isHidden($0) } ?? false
+            #expect(!shownRaw, "the reason shows it escaped")
         }
         #expect(!FileManager.default.fileExists(atPath: phone.received.path))
         #expect(!FileManager.default.fileExists(atPath: "/etc/kith-test"))

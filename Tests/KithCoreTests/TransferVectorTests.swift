@@ -271,7 +271,7 @@ import Testing
     /// people; this maps what this implementation says).
     static func rule(_ error: TransferNameError) -> String {
         let table: [(String, String)] = [
-            ("empty component", "emptyComponent"), ("it is empty", "empty"), ("component is longer", "componentTooLong"),
+            ("reorders or hides", "hiddenCharacter"), ("empty component", "emptyComponent"), ("it is empty", "empty"), ("component is longer", "componentTooLong"),
             ("longer than", "tooLong"), ("absolute", "absolute"), ("control character", "controlCharacter"),
             ("backslash", "backslash"), ("deeper than", "tooDeep"), ("component", "dotComponent"),
         ]
@@ -293,6 +293,11 @@ import Testing
                 Issue.record("accepted a path that breaks \(v.error ?? "?"): components \(components.map { Array($0.utf8) })")
             } catch {
                 #expect(Self.rule(error) == v.error)
+                if v.error == "hiddenCharacter" {
+                    #expect(try TransferName.components(of: path, allowingHidden: true).count >= 1, "a receiver that allows them")
+                    #expect(!TransferNameError.printable(path).unicodeScalars.contains(where: TransferName.isHidden),
+                            "shown escaped")
+                }
             }
         }
     }

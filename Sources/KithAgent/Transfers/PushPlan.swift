@@ -25,7 +25,8 @@ enum PushPlan {
             try add(url.path, as: name, to: &entries, top: true)
         }
         for entry in entries {
-            do { _ = try TransferName.components(of: entry.path) } catch {
+            // Hidden characters are the receiver's call (it refuses them unless its user allows them).
+            do { _ = try TransferName.components(of: entry.path, allowingHidden: true) } catch {
                 throw AgentError(.invalidRequest, "cannot send \(entry.source ?? entry.path): \(error)")
             }
         }

@@ -43,7 +43,7 @@ extension Transfers {
                 }
                 let checked: CheckedOffer
                 do throws(TransferError) {
-                    checked = try CheckedOffer(offer)
+                    checked = try CheckedOffer(offer, allowingHiddenNames: settings.allowHiddenNames)
                 } catch {
                     logger.warning("refused an offer from \(sender): \(error)")
                     try await outbound.write(Envelope(.fileCancel(.init(transferID: offer.transferID,

@@ -35,6 +35,9 @@ public struct TransferSettings: Sendable {
     /// An incoming transfer whose sender has not been heard from for this long is given up and
     /// its partial copies deleted (they would otherwise hold disk space for ever).
     public var abandonAfterMillis: UInt64 = 7 * 24 * 3_600_000
+    /// Take file names with bidirectional controls or invisible characters (spec §File names,
+    /// rule 8); by default an offer with one is refused.
+    public var allowHiddenNames = false
 
     public init(receiveFolder: String = TransferSettings.defaultReceiveFolder, policy: ReceivePolicy = ReceivePolicy(),
                 maxSendRate: UInt64? = nil, offerTTLSeconds: UInt32 = 600) {

@@ -4,9 +4,14 @@ public struct TransferNameError: Error, Equatable, CustomStringConvertible {
     public let reason: String
     public var description: String { "refused the name \"\(Self.printable(path))\": \(reason)" }
 
-    /// The path with control characters escaped, safe for a terminal or a log line.
-    static func printable(_ path: String) -> String {
-        String(path.unicodeScalars.prefix(200).map { $0.value < 0x20 || $0.value == 0x7F ? "?" : Character($0) })
+    /// The path with control characters and hidden ones (`TransferName.isHidden`) escaped, safe for
+    /// a terminal or a log line: `report\u{202E}fdp.exe` shows what it is.
+    public static func printable(_ path: String) -> String {
+        path.unicodeScalars.prefix(200).map { scalar in
+            if scalar.value < 0x20 || scalar.value == 0x7F { return "?" }
+            if TransferName.isHidden(scalar) { return "\\u{\(String(scalar.value, radix: 16, uppercase: true))}" }
+            return String(scalar)
+        }.joined()
     }
 }
 
@@ -21,7 +26,9 @@ public enum TransferName {
 
     /// The components of `path`, or the first rule it breaks. Works on the UTF-8 bytes, never on
     /// characters: a `/` followed by a combining mark is one Character but still a separator.
-    public static func components(of path: String) throws(TransferNameError) -> [String] {
+    /// `allowingHidden`: take names with bidirectional controls and invisible characters
+    /// (`isHidden`) too; a receiver refuses them unless its user chose otherwise.
+    public static func components(of path: String, allowingHidden: Bool = false) throws(TransferNameError) -> [String] {
         func refuse(_ reason: String) -> TransferNameError { TransferNameError(path: path, reason: reason) }
         let bytes = Array(path.utf8)
         let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
@@ -41,7 +48,22 @@ public enum TransferName {
             guard part.count <= maxComponent else { throw refuse("a component is longer than \(maxComponent) bytes") }
             components.append(String(decoding: part, as: UTF8.self))
         }
+        if !allowingHidden, let hidden = path.unicodeScalars.first(where: isHidden) {
+            throw refuse("it holds U+\(String(hidden.value, radix: 16, uppercase: true)), a character that reorders or hides text")
+        }
         return components
+    }
+
+    /// A character that changes how a name reads without being seen (spec §File names, rule 8):
+    /// the bidirectional controls — `photo\u{202E}gpj.exe` shows as `photoexe.jpg` — and the
+    /// invisible ones with no use in a name. Zero-width joiner and non-joiner (needed by Persian,
+    /// the Indic scripts and emoji) and variation selectors are not among them.
+    public static func isHidden(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x061C, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: true  // bidirectional controls
+        case 0x00AD, 0x115F, 0x1160, 0x180E, 0x200B, 0x2060...0x2064, 0x3164, 0xFEFF, 0xFFA0: true  // invisible
+        default: false
+        }
     }
 
     /// `name`, or the first of `name (1)`, `name (2)`, … (before the extension of a file) that

@@ -43,7 +43,9 @@ public struct CheckedOffer: Sendable, Equatable {
     public static let chunkSizes: ClosedRange<UInt64> = 65536...16_777_216
     public static let defaultChunkSize: UInt64 = 1 << 20
 
-    public init(_ offer: FileOffer) throws(TransferError) {
+    /// `allowingHiddenNames`: names with bidirectional controls or invisible characters pass
+    /// (`TransferName.isHidden`); by default such an offer is refused.
+    public init(_ offer: FileOffer, allowingHiddenNames: Bool = false) throws(TransferError) {
         guard offer.transferID.count == 16 else { throw TransferError("offer: a transfer id is 16 bytes", fatal: true) }
         guard !offer.files.isEmpty else { throw TransferError("offer: no files", fatal: true) }
         let chunk = UInt64(offer.chunkSize)
@@ -59,7 +61,7 @@ public struct CheckedOffer: Sendable, Equatable {
         var total: UInt64 = 0
         for file in offer.files {
             let components: [String]
-            do { components = try TransferName.components(of: file.path) } catch {
+            do { components = try TransferName.components(of: file.path, allowingHidden: allowingHiddenNames) } catch {
                 throw TransferError(error.description, fatal: true)
             }
             let isFolder: Bool

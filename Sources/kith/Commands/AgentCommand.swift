@@ -57,6 +57,12 @@ extension Kith {
         @Flag(inversion: .prefixedNo, help: "Announce and browse Kith agents on the LAN with DNS-SD (needs avahi-daemon; default: on).")
         var lanDiscovery: Bool?
 
+        @Flag(inversion: .prefixedNo, help: """
+            Take pushed file names that hold bidirectional controls or invisible characters, which can make \
+            a name read as another (photo<U+202E>gpj.exe shows as photoexe.jpg); default: off, such a push is refused.
+            """)
+        var allowHiddenNames: Bool?
+
         @Option(help: ArgumentHelp("Where pushed files land unless a rule names another folder (default ~/Downloads/Kith).",
                                    valueName: "folder"))
         var receiveDir: String?
@@ -90,7 +96,7 @@ extension Kith {
                                noticeHoldHours: noticeHoldHours, udp: udp, lanDiscovery: lanDiscovery, receiveDir: receiveDir,
                                receiveSiblings: receiveSiblings, receiveFrom: receiveFrom.isEmpty ? nil : receiveFrom,
                                maxSendRate: maxSendRate, offerTimeout: offerTimeout.map(Int.init),
-                               abandonAfterHours: abandonAfterHours.map(Int.init))
+                               abandonAfterHours: abandonAfterHours.map(Int.init), allowHiddenNames: allowHiddenNames)
         }
 
         func validate() throws {
