@@ -37,6 +37,9 @@ actor ServerConnection {
     private var current: ClientConnection?
     /// The last failure logged at notice level, and when.
     private var lastLogged: (line: String, atMillis: UInt64)?
+    /// Why it does not reconnect on its own: another copy of this device took the session
+    /// (`sessionReplaced`). A login or `reconnect()` ends the hold.
+    private var held: String?
 
     /// Keepalive interval: the server marks a device offline after 15 s of silence (spec §Sessions).
     static let keepalive: Duration = .seconds(5)
@@ -58,6 +61,7 @@ actor ServerConnection {
     /// After a login: connect now, whether waiting for a login or sleeping in backoff. The
     /// connection of an earlier session closes.
     func reconnect() async {
+        held = nil
         await current?.close()
         wake?.yield()
         backoffSleep?.cancel()
@@ -92,6 +96,12 @@ actor ServerConnection {
                 logOutage("server connection: \(error)")
             }
             current = nil
+            if let held {
+                // Two copies of one device would take the session from each other for ever.
+                await owner.disconnected(problem: held)
+                guard await wakeIterator.next() != nil else { return }
+                continue
+            }
             await owner.disconnected(problem: problem)
             let delay = backoff.nextDelayMillis { Double.random(in: 0...1) }
             // Sleep before the next attempt; a new login cancels the sleep.
@@ -133,6 +143,14 @@ actor ServerConnection {
         defer { keepalive.cancel() }
         await owner.connected(connection, session: session)
         for await envelope in connection.unsolicited {
+            if case .errorMessage(let error) = envelope.message, error.code == ErrorCode.sessionReplaced.rawValue {
+                held = "another copy of this device took its session: \(error.message ?? "the same key connected elsewhere"). "
+                    + "Two copies of one profile (a copied folder, a restored backup) split what the device receives; "
+                    + "stop one, then run `kith agent restart` on the other"
+                logger.error("\(held!)")
+                await connection.close()
+                break
+            }
             await owner.received(envelope.message, session: session, connection: connection)
         }
         logger.info("disconnected from the server")

@@ -17,6 +17,8 @@ actor Presence {
     struct Session {
         let connectionID: UInt64
         let account: String
+        /// The source address it connected from.
+        let address: String
         let outbound: NIOAsyncChannelOutboundWriter<Envelope>
         let close: @Sendable () -> Void
         var queue: [Envelope] = []
@@ -42,7 +44,7 @@ actor Presence {
     /// `documents` (the account's rosters and policies) go right after the device list, before
     /// anything queued: a relayed payload from a newly approved sibling must not arrive before
     /// the roster that approves it.
-    func goOnline(deviceID: String, account: String, connectionID: UInt64,
+    func goOnline(deviceID: String, account: String, connectionID: UInt64, address: String = "?",
                   outbound: NIOAsyncChannelOutboundWriter<Envelope>, close: @escaping @Sendable () -> Void,
                   documents: [Envelope] = [], linked: [(account: String, documents: [Envelope])] = []) {
         // Revoked between its login and now (`cutOff` runs after the store's revocation, on this actor):
@@ -52,8 +54,10 @@ actor Presence {
             close()
             return
         }
-        if let previous = online[deviceID], previous.connectionID != connectionID { previous.close() }
-        online[deviceID] = Session(connectionID: connectionID, account: account, outbound: outbound, close: close)
+        if let previous = online[deviceID], previous.connectionID != connectionID {
+            replace(previous, of: deviceID, by: address)
+        }
+        online[deviceID] = Session(connectionID: connectionID, account: account, address: address, outbound: outbound, close: close)
         oneStep {
             pushDeviceList(account: account)
             pushContacts(account: account)
@@ -63,6 +67,25 @@ actor Presence {
                 join(deviceID: deviceID, linkedAccount: account.account, documents: account.documents, deviceListSent: true)
             }
             reload(deviceID)
+        }
+    }
+
+    /// Another connection logged in with the key of a device that is online: a device that
+    /// reconnected before its old connection timed out, or a second copy of it (a copied profile),
+    /// whose deliveries would split between the two. The new connection keeps the session; the
+    /// old one is told why (`sessionReplaced`, spec §Sessions) and closed, and does not come back
+    /// on its own.
+    private func replace(_ previous: Session, of deviceID: String, by address: String) {
+        logger.notice("""
+            \(deviceID) logged in from \(address) while connected from \(previous.address): the earlier connection is closed \
+            (a second copy of the device, if it was still running)
+            """)
+        let notice = Envelope(.errorMessage(.init(
+            code: ErrorCode.sessionReplaced.rawValue,
+            message: "another copy of this device (the same key) connected from \(address); this one is disconnected")))
+        Task {
+            try? await previous.outbound.write(notice)
+            previous.close()
         }
     }
 

@@ -34,7 +34,7 @@ struct ServerSession {
                 linked.append((account, [Self.links(of: account, in: server.store)] + (await server.rosters.documents(account: account))))
             }
             await server.presence.goOnline(deviceID: device.id, account: device.account, connectionID: connectionID,
-                                           outbound: outbound, close: close,
+                                           address: address, outbound: outbound, close: close,
                                            documents: [Self.links(of: device.account, in: server.store)]
                                                + (await server.rosters.documents(account: device.account)),
                                            linked: linked)

@@ -205,12 +205,12 @@ import Testing
         _ = try laptop.login(server)
         try await laptop.eventually("connected") { try laptop.cli(["status"], as: StatusResult.self).connected }
 
-        // Act as the same device from outside: resuming closes the agent's session, logging
-        // out revokes the token the agent holds.
+        // Act as the same device from outside: resuming takes the agent's session (it is told
+        // another copy did, and waits), logging out revokes the token the agent holds.
         let seed = try Data(contentsOf: laptop.profile.appendingPathComponent("identity.seed"))
         let token = try #require(try AgentStore(path: laptop.profile.appendingPathComponent("agent.sqlite").path).session()).token
-        // The agent reconnects after its session is closed and may in turn close the twin's
-        // before the twin logs out: try again until the logout lands.
+        // (Before the agent held back it reconnected at once and could close the twin's session
+        // first: the loop stays for an agent that does.)
         var loggedOut = false
         for _ in 0..<10 where !loggedOut {
             let twin = try await ClientConnection.connect(
@@ -222,7 +222,12 @@ import Testing
             await twin.close()
         }
         #expect(loggedOut)
-
+        try await laptop.eventually("the agent to say another copy took its session") {
+            try laptop.cli(["status"], as: StatusResult.self).lastError?.contains("another copy") == true
+        }
+        // Restarted, it tries its token again and finds it revoked.
+        #expect(laptop.terminate() == 0)
+        try await laptop.start()
         try await laptop.eventually("the agent to give up the session") {
             try laptop.cli(["status"], as: StatusResult.self).deviceID == nil
         }

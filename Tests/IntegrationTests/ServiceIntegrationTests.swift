@@ -163,3 +163,34 @@ import Testing
         await connection.close()
     }
 }
+
+/// Two copies of one device (spec §Sessions, One session per device): a profile folder copied and
+/// started beside the original. The server keeps one session and tells the other why; that copy
+/// says so in `kith status` and stays off, so what the device receives does not split.
+@Suite(.serialized, .fewAtATime) struct CopiedProfileIntegrationTests {
+    @Test func aCopiedProfileIsDetectedAndDeliveriesDoNotSplit() async throws {
+        let server = try await ServerHarness.start()
+        let root = temporaryDirectory("copied-profile")
+        let laptop = AgentHarness("laptop", root: root, udp: "off"), phone = AgentHarness("phone", root: root, udp: "off")
+        for agent in [laptop, phone] { try await agent.start() }
+        _ = try laptop.login(server)
+        _ = try phone.login(server, type: "mobile")
+        #expect(laptop.terminate() == 0)
+        try FileManager.default.copyItem(at: laptop.profile, to: root.appendingPathComponent("laptop-copy"))
+        let copy = AgentHarness("laptop-copy", root: root, udp: "off")
+        try await laptop.start()
+        try await laptop.eventually("the original to be connected") { try laptop.cli(["status"], as: StatusResult.self).connected }
+        try await copy.start()
+        try await laptop.eventually("the original to say that another copy took its session") {
+            try laptop.cli(["status"], as: StatusResult.self).lastError?.contains("another copy of this device") == true
+        }
+        try await copy.eventually("the copy to hold the session") { try copy.cli(["status"], as: StatusResult.self).connected }
+        #expect(server.log.contains("while connected from"))
+
+        for n in 0..<20 { _ = try phone.cli(["send", "alice-PC-1", "note \(n)"], as: SendResult.self) }
+        try await copy.eventually("all twenty notes at the copy that holds the session") { try copy.inbox().count == 20 }
+        #expect(try laptop.inbox().isEmpty, "the held copy took none of them")
+        #expect(try !laptop.cli(["status"], as: StatusResult.self).connected, "the held copy did not come back on its own")
+        withExtendedLifetime(server) {}
+    }
+}

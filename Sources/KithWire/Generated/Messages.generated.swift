@@ -27,6 +27,8 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable {
     case conflict = 11
     /// The caller's device is not (yet) approved by its account's stored roster, so what it asked to relay would be dropped by every receiver: keep it, and send it again once a roster approves the device.
     case notApproved = 12
+    /// Sent unsolicited (request id 0) before the server closes a device's connection because another connection logged in with the same device key: two copies of one device (a copied profile). The closed copy should not reconnect on its own.
+    case sessionReplaced = 13
 }
 
 /// The kind of device, as it logs in (spec §Sessions); it gives the two letters of the device id.
