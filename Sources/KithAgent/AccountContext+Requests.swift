@@ -166,9 +166,9 @@ extension AccountContext {
         let isChat = items.first?.kind == .chat
         return SendResult(noteID: id.hexString, to: to, relayed: relayed, devices: isChat ? items.map(\.receiver) : nil,
                           code: isChat && relayed ? try store.sentCode(seq: seqs[0]) : nil,
-                          waiting: !relayed && waitingForApproval
+                          waiting: relayed ? nil : waitingForApproval
                             ? "this device is not approved yet; it goes out once the primary approves it (`kith approve \(session.deviceID)`)"
-                            : nil)
+                            : items.lazy.compactMap { self.serverRefusals[$0.receiver] }.first.map { "the server refused it for now: \($0)" })
     }
 
     func inbox(_ params: InboxRequest) throws -> InboxResult {

@@ -78,6 +78,14 @@ actor AccountContext {
     var lastError: String?
     var flushing = false
     var flushAgain = false
+    /// Per receiver, why the server last refused an item for now (its queue full, this device
+    /// not approved): what `kith send` says instead of "queued". Cleared when one goes out.
+    var serverRefusals: [String: String] = [:]
+    /// While the server refuses items for now, the outbox tries again on its own, at growing
+    /// intervals (2 s up to 5 min): nothing else may happen that would trigger it (a receiver
+    /// taking its queue is not announced).
+    var refusalRetry: Task<Void, Never>?
+    var refusalBackoff = Backoff(baseMillis: 2000, capMillis: 300_000)
 
     init(profile: String, store: AgentStore, identity: DeviceIdentity, logger: Logger, settings: AgentSettings,
          group: any EventLoopGroup, now: @escaping @Sendable () -> UInt64, emit: @escaping @Sendable (AgentEvent) -> Void) {
@@ -131,6 +139,7 @@ actor AccountContext {
     /// write-ahead log is folded into the database. Everything acknowledged is committed already;
     /// transfers continue from their last durable step at the next start.
     func stop() async {
+        refusalRetry?.cancel()
         await server?.stop()
         await directPaths?.stop()
         do { try store.checkpoint() } catch { logger.warning("store checkpoint on stop failed: \(error)") }
@@ -310,6 +319,26 @@ actor AccountContext {
             }
             if more { flushAgain = true }
         } while flushAgain
+        scheduleRefusalRetry()
+    }
+
+    private func scheduleRefusalRetry() {
+        guard !serverRefusals.isEmpty else {
+            refusalBackoff.reset()
+            return
+        }
+        guard refusalRetry == nil else { return }
+        let delay = refusalBackoff.nextDelayMillis { Double.random(in: 0...1) }
+        refusalRetry = Task { [weak self] in
+            try? await Task.sleep(for: .milliseconds(delay))
+            guard !Task.isCancelled else { return }
+            await self?.retryRefused()
+        }
+    }
+
+    private func retryRefused() async {
+        refusalRetry = nil
+        await flushOutbox()
     }
 
     /// Sends one receiver's items in order; false when one could not go (the rest wait). The
@@ -342,12 +371,14 @@ actor AccountContext {
                 case .delivered(let code):
                     try store.markSent(seq: item.seq, code: code)
                     sentThroughServer += 1
+                    serverRefusals[item.receiver] = nil
                 case .refused(let reason):
                     // Final: the receiver is gone or no longer a contact. Drop it, keep going.
                     logger.error("the server refused a \(item.kind) to \(item.receiver) for good: \(reason)")
                     try store.markFailed(seq: item.seq, reason: reason)
                 case .retryLater(let reason):
                     logger.error("the server refused a \(item.kind) to \(item.receiver): \(reason)")
+                    serverRefusals[item.receiver] = reason
                     return false
                 }
             } catch {

@@ -84,8 +84,9 @@ public enum OutboxPolicy {
         case .errorMessage(let error):
             switch ErrorCode(rawValue: error.code) {
             case .forbidden?, .notFound?: .refused(reason: error.message ?? "error \(error.code)")
-            // `notApproved`: this device is pending; it goes once a roster approves it. Any
-            // other refusal, and a code this version does not know, is kept as well.
+            // `notApproved`: this device is pending; it goes once a roster approves it.
+            // `queueFull`: the server holds enough for the receiver (or from this device) until
+            // some is taken. Any other refusal, and a code this version does not know, is kept too.
             default: .retryLater(reason: error.message ?? "error \(error.code)")
             }
         default: .retryLater(reason: "unexpected \(answer.type)")

@@ -117,11 +117,11 @@ actor Presence {
 
     /// Commits a relayed payload, then queues it for the receiver if it is online. Returns when
     /// the payload is durable: the caller may acknowledge it.
-    /// `scope` and `fromAccount` are those of `ServerStore.enqueueRelay` (linked accounts).
+    /// `scope`, `fromAccount` and `quota` are those of `ServerStore.enqueueRelay`.
     func relay(from sender: String, to receiver: String, payload: [UInt8], code: Int64? = nil, scope: String? = nil,
-               fromAccount: String? = nil) throws {
+               fromAccount: String? = nil, quota: RelayQuota?) throws {
         let id = try store.enqueueRelay(from: sender, to: receiver, payload: payload, code: code, scope: scope,
-                                        fromAccount: fromAccount, now: now())
+                                        fromAccount: fromAccount, quota: quota, now: now())
         guard var session = online[receiver] else { return }
         let queue = session.relays.admit(id: id, queued: session.queue.count)
         if queue {

@@ -1,6 +1,7 @@
 import Foundation
 import KithCore
 import KithCrypto
+import KithStore
 import NIOCore
 
 /// How a `kith server` runs. Defaults are the spec's (§Sessions).
@@ -21,6 +22,8 @@ public struct ServerConfiguration: Sendable {
     /// pool that serve sessions; at most this many wait for one, more are answered `rateLimited`.
     public var passwordCheckThreads = max(1, System.coreCount / 2)
     public var passwordQueueLimit = 32
+    /// What may wait on the server for one device and from one device (spec §Relay, Quotas).
+    public var relayQuota = RelayQuota()
     /// Before login (spec §Sessions, Before login): how long a connection has to log in, and how
     /// many may wait to from one address and in all.
     public var loginDeadlineSeconds: Int64 = 20

@@ -245,7 +245,10 @@ struct ServerSession {
         if let refusal = await unapproved(device) { return refusal }
         do {
             try await server.presence.relay(from: device.id, to: request.to, payload: request.payload,
-                                            scope: linkedInto ? device.account : nil, fromAccount: Self.actingAccount(device))
+                                            scope: linkedInto ? device.account : nil, fromAccount: Self.actingAccount(device),
+                                            quota: server.configuration.relayQuota)
+        } catch StoreError.quotaExceeded(let reason) {
+            return Self.error(.queueFull, reason)
         } catch {
             logger.error("relay enqueue failed: \(error)")
             return Self.error(.internalError, "the server could not store the message")
@@ -418,8 +421,10 @@ struct ServerSession {
         do {
             let code = try server.store.messageCode(sender: device.id, messageID: request.messageID, now: server.now())
             try await server.presence.relay(from: device.id, to: request.to, payload: request.payload, code: code,
-                                            scope: scope, fromAccount: Self.actingAccount(device))
+                                            scope: scope, fromAccount: Self.actingAccount(device), quota: server.configuration.relayQuota)
             return .chatAccepted(.init(code: UInt64(code)))
+        } catch StoreError.quotaExceeded(let reason) {
+            return Self.error(.queueFull, reason)
         } catch {
             logger.error("message enqueue failed: \(error)")
             return Self.error(.internalError, "the server could not store the message")

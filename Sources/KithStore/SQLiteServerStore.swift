@@ -116,6 +116,32 @@ public final class SQLiteServerStore: ServerStore {
                 ALTER TABLE relay ADD COLUMN fromAccount TEXT;
                 """)
         }
+        migrator.registerMigration("v7 relay usage") { db in
+            // RelayQuota: what waits per receiving and per sending device, kept exact by triggers
+            // whatever deletes a payload (an acknowledgement, a revocation), so a check is one lookup.
+            try db.execute(sql: """
+                CREATE TABLE relay_usage (
+                    device TEXT NOT NULL,
+                    role TEXT NOT NULL,
+                    count INTEGER NOT NULL,
+                    bytes INTEGER NOT NULL,
+                    PRIMARY KEY (device, role)
+                ) WITHOUT ROWID;
+                INSERT INTO relay_usage SELECT receiver, 'receiver', count(*), sum(length(payload)) FROM relay GROUP BY receiver;
+                INSERT INTO relay_usage SELECT sender, 'sender', count(*), sum(length(payload)) FROM relay GROUP BY sender;
+                CREATE TRIGGER relay_usage_insert AFTER INSERT ON relay BEGIN
+                    INSERT INTO relay_usage VALUES (NEW.receiver, 'receiver', 1, length(NEW.payload))
+                        ON CONFLICT DO UPDATE SET count = count + 1, bytes = bytes + length(NEW.payload);
+                    INSERT INTO relay_usage VALUES (NEW.sender, 'sender', 1, length(NEW.payload))
+                        ON CONFLICT DO UPDATE SET count = count + 1, bytes = bytes + length(NEW.payload);
+                END;
+                CREATE TRIGGER relay_usage_delete AFTER DELETE ON relay BEGIN
+                    UPDATE relay_usage SET count = count - 1, bytes = bytes - length(OLD.payload)
+                        WHERE (device = OLD.receiver AND role = 'receiver') OR (device = OLD.sender AND role = 'sender');
+                    DELETE FROM relay_usage WHERE device IN (OLD.receiver, OLD.sender) AND count <= 0;
+                END;
+                """)
+        }
         return migrator
     }
 
@@ -217,8 +243,19 @@ public final class SQLiteServerStore: ServerStore {
     }
 
     public func enqueueRelay(from: String, to: String, payload: [UInt8], code: Int64?, scope: String?, fromAccount: String?,
-                             now: UInt64) throws -> Int64 {
+                             quota: RelayQuota? = nil, now: UInt64) throws -> Int64 {
         try database.write { db in
+            if let quota {
+                func usage(_ device: String, _ role: String) throws -> RelayQuota.Usage {
+                    let row = try Row.fetchOne(db, sql: "SELECT count, bytes FROM relay_usage WHERE device = ? AND role = ?",
+                                               arguments: [device, role])
+                    return RelayQuota.Usage(count: row?["count"] ?? 0, bytes: row?["bytes"] ?? 0)
+                }
+                if let refusal = quota.refusal(adding: payload.count, to: to, waiting: try usage(to, "receiver"),
+                                               from: from, queued: try usage(from, "sender")) {
+                    throw StoreError.quotaExceeded(refusal)
+                }
+            }
             try db.execute(sql: """
                 INSERT INTO relay (sender, receiver, payload, code, scope, fromAccount, createdAtMillis) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [from, to, Data(payload), code, scope, fromAccount, Int64(now)])

@@ -26,9 +26,10 @@ public protocol ServerStore: Sendable {
     /// Commits a relayed payload to the receiver's queue; returns its id, which increases.
     /// `code` is set for a copy of a message between people (spec §Messages between people);
     /// `scope` is the linked account the receiver gets it for, `fromAccount` the one the sender
-    /// acted for, each nil when it is the device's own (Protocol/links.md).
+    /// acted for, each nil when it is the device's own (Protocol/links.md). With a `quota`, throws
+    /// `StoreError.quotaExceeded` instead of storing what goes over it.
     func enqueueRelay(from: String, to: String, payload: [UInt8], code: Int64?, scope: String?, fromAccount: String?,
-                      now: UInt64) throws -> Int64
+                      quota: RelayQuota?, now: UInt64) throws -> Int64
     /// The oldest `limit` payloads queued for `to`, oldest first.
     func pendingRelays(to: String, after: Int64, limit: Int) throws -> [RelayRecord]
     func deleteRelay(id: Int64, to: String) throws
@@ -105,6 +106,8 @@ public enum StoreError: Error, Equatable, Sendable {
     case notFound(String)
     /// The device with this id was revoked from its account: its key is refused for good.
     case revoked(String)
+    /// A payload would take a device over its `RelayQuota`; the reason says whose, for the sender.
+    case quotaExceeded(String)
 }
 
 public struct DeviceRegistration: Sendable, Equatable {

@@ -40,7 +40,7 @@ import Testing
         for final in [ErrorCode.forbidden, .notFound] {
             #expect(OutboxPolicy.outcome(of: .errorMessage(.init(code: final.rawValue, message: "gone"))) == .refused(reason: "gone"))
         }
-        for passing in [ErrorCode.internalError, .rateLimited, .unauthenticated, .sessionExpired, .malformed, .tooLarge, .notApproved] {
+        for passing in [ErrorCode.internalError, .rateLimited, .unauthenticated, .sessionExpired, .malformed, .tooLarge, .notApproved, .queueFull] {
             guard case .retryLater = OutboxPolicy.outcome(of: .errorMessage(.init(code: passing.rawValue))) else {
                 Issue.record("\(passing) must not drop an item for good")
                 continue

@@ -94,3 +94,39 @@ import Testing
         #expect(second == first + 1 && other == second + 1)
     }
 }
+
+/// What may wait on the server per receiving and per sending device (spec §Relay, Quotas).
+@Suite struct RelayQuotaStoreTests {
+    @Test func aQuotaRefusesInTheStoringTransactionAndFreesUpAsPayloadsAreTaken() throws {
+        let path = temporaryDirectory("quota").appendingPathComponent("server.sqlite").path
+        let store = try SQLiteServerStore(path: path)
+        try store.createAccount(name: "alice", passwordHash: "x", now: 1)
+        for (id, key) in [("alice-PC-1", UInt8(1)), ("alice-MP-1", 2), ("alice-TV-1", 3)] {
+            _ = try store.registerDevice(DeviceRegistration(account: "alice", terminalType: .pc, typeCode: String(id.dropFirst(6).prefix(2)),
+                                                            name: id, key: [UInt8](repeating: key, count: 32), clientVersion: "t",
+                                                            addresses: []), now: 2)
+        }
+        let devices = try store.devices(account: "alice").map(\.id)
+        let (pc, mp, tv) = (devices[0], devices[1], devices[2])
+        let quota = RelayQuota(perReceiver: .init(count: 3, bytes: 1000), perSender: .init(count: 4, bytes: 10_000))
+        func send(_ from: String, _ to: String, bytes: Int = 10) throws -> Int64 {
+            try store.enqueueRelay(from: from, to: to, payload: [UInt8](repeating: 7, count: bytes), code: nil, scope: nil,
+                                   fromAccount: nil, quota: quota, now: 3)
+        }
+        // Three for the phone, then its queue is full, whoever sends.
+        let ids = try (0..<3).map { _ in try send(pc, mp) }
+        #expect(throws: StoreError.self) { _ = try send(pc, mp) }
+        #expect(throws: StoreError.self) { _ = try send(tv, mp) }
+        // The laptop may queue one more, for the TV; then its own share is full.
+        _ = try send(pc, tv)
+        #expect(throws: StoreError.self) { _ = try send(pc, tv) }
+        // Bytes count too.
+        #expect(throws: StoreError.self) { _ = try send(tv, pc, bytes: 1001) }
+        // The phone takes one: a place is free for it again, and in the laptop's share.
+        try store.deleteRelays([(ids[0], mp)])
+        _ = try send(pc, mp)
+        #expect(try store.pendingRelays(to: mp, after: 0, limit: 10).count == 3)
+        // Without a quota nothing is checked (the operator's own tools).
+        _ = try store.enqueueRelay(from: pc, to: mp, payload: [1], code: nil, scope: nil, fromAccount: nil, now: 4)
+    }
+}

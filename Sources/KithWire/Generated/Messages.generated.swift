@@ -29,6 +29,8 @@ public enum ErrorCode: UInt16, Sendable, CaseIterable {
     case notApproved = 12
     /// Sent unsolicited (request id 0) before the server closes a device's connection because another connection logged in with the same device key: two copies of one device (a copied profile). The closed copy should not reconnect on its own.
     case sessionReplaced = 13
+    /// The server holds as much as it allows for the receiving device, or from the sending device, that has not been taken yet (spec §Relay, Quotas); nothing was stored. Keep it and send it again later.
+    case queueFull = 14
 }
 
 /// The kind of device, as it logs in (spec §Sessions); it gives the two letters of the device id.

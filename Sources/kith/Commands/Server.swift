@@ -66,6 +66,14 @@ extension Kith.Server {
         @Option(help: "Connections that have not logged in yet allowed in all; more are closed at once.")
         var waitingTotal = 4096
 
+        @Option(help: ArgumentHelp("What may wait on the server for one device that has not taken it: payloads and bytes "
+                                   + "(default 10000,256M; K, M and G are powers of 1024).", valueName: "count,size"))
+        var queueForDevice = "10000,256M"
+
+        @Option(help: ArgumentHelp("What one device may have waiting on the server for devices that have not taken it "
+                                   + "(default 2000,64M).", valueName: "count,size"))
+        var queueFromDevice = "2000,64M"
+
         @Flag(help: .hidden)
         var cheapPasswordHashes = false  // tests and benchmarks only: libsodium's minimum argon2id cost
 
@@ -75,6 +83,21 @@ extension Kith.Server {
             guard waitingPerAddress >= 1, waitingTotal >= waitingPerAddress else {
                 throw ValidationError("--waiting-per-address must be at least 1, and --waiting-total at least as many")
             }
+            _ = try Self.usage(queueForDevice, "--queue-for-device")
+            _ = try Self.usage(queueFromDevice, "--queue-from-device")
+        }
+
+        /// `COUNT,SIZE` (`10000,256M`) as a quota.
+        static func usage(_ text: String, _ option: String) throws -> RelayQuota.Usage {
+            let parts = text.split(separator: ",").map(String.init)
+            let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+            guard parts.count == 2, let count = Int(parts[0]), count > 0 else {
+                throw ValidationError("\(option): COUNT,SIZE like 10000,256M, not \(text)")
+            }
+            let size = parts[1].uppercased()
+            let bytes = size.last.flatMap { units[$0] }.map { unit in Int(size.dropLast()).map { $0 * unit } } ?? Int(size)
+            guard let bytes, bytes > 0 else { throw ValidationError("\(option): COUNT,SIZE like 10000,256M, not \(text)") }
+            return RelayQuota.Usage(count: count, bytes: bytes)
         }
 
         func run() async throws {
@@ -95,6 +118,8 @@ extension Kith.Server {
             configuration.loginDeadlineSeconds = loginDeadline
             configuration.waitingPerAddress = waitingPerAddress
             configuration.waitingTotal = waitingTotal
+            configuration.relayQuota = RelayQuota(perReceiver: try Self.usage(queueForDevice, "--queue-for-device"),
+                                                  perSender: try Self.usage(queueFromDevice, "--queue-from-device"))
             if cheapPasswordHashes { configuration.passwordCost = .minimum }
             var logger = Logger(label: "kith.server") { StreamLogHandler.standardError(label: $0) }
             logger.logLevel = logLevel.level

@@ -107,3 +107,34 @@ import Testing
         #expect(exchange(Array(padded.prefix(20))) == nil, "a 20-byte probe was answered with more bytes than it had")
     }
 }
+
+/// The server's queue quotas with real agents (spec §Relay, Quotas): a note over the phone's
+/// quota is refused, the sender says why and keeps it, and once the phone has taken its queue
+/// every note arrives, once.
+@Suite(.serialized, .fewAtATime) struct QueueQuotaIntegrationTests {
+    @Test func aNoteOverTheQuotaWaitsWithTheSenderAndArrivesLater() async throws {
+        let server = try await ServerHarness.start(extra: ["--queue-for-device", "5,1M"])
+        let root = temporaryDirectory("quota")
+        let laptop = AgentHarness("laptop", root: root, udp: "off"), phone = AgentHarness("phone", root: root, udp: "off")
+        for agent in [laptop, phone] { try await agent.start() }
+        _ = try laptop.login(server)
+        _ = try phone.login(server, type: "mobile")
+        #expect(phone.terminate() == 0)
+
+        var results: [SendResult] = []
+        for n in 0..<8 { results.append(try laptop.cli(["send", "alice-MP-1", "note \(n)"], as: SendResult.self)) }
+        let relayedAtOnce = results.prefix(5).filter { $0.relayed }.count
+        #expect(relayedAtOnce == 5)
+        #expect(!results[5].relayed)
+        #expect(results[5].waiting?.contains("alice-MP-1 has 5 payloads") == true, "\(results[5].waiting ?? "no reason")")
+        let human = try KithProcess.run(["send", "alice-MP-1", "note 8", "--profile", laptop.profile.path])
+        #expect(human.stdout.contains("the server refused it for now"), "\(human.stdout)")
+
+        try await phone.start()
+        try await phone.eventually("all nine notes, each once", seconds: 40) {
+            let texts = try phone.inbox().map(\.text)
+            return texts.count == 9 && Set(texts) == Set((0..<9).map { "note \($0)" })
+        }
+        withExtendedLifetime(server) {}
+    }
+}
