@@ -374,7 +374,8 @@ public struct TransferInfo: Codable, Sendable, Equatable {
     public var verifiedBytes: UInt64
     /// Sender: bytes put on the wire so far, resends included.
     public var sentBytes: UInt64?
-    /// The stream's path while one is up: lan, direct or relay.
+    /// The stream's path while one is up: lan, direct or relay; for a finished transfer, the
+    /// path it finished over (until the agent restarts).
     public var path: String?
     /// Over the last few seconds, while it runs.
     public var bytesPerSecond: Double?

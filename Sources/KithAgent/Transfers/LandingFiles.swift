@@ -1,5 +1,6 @@
 import Foundation
 import KithCore
+import KithCrypto
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,9 +22,20 @@ struct FileSystemError: Error, CustomStringConvertible {
 /// folder (so the final move is a rename on one file system), folders created without following
 /// links, files moved into place without replacing anything. Every name it gets has passed
 /// `TransferName` already; this layer adds the checks only the disk can answer.
+///
+/// Everything below the landing folder goes through directory descriptors (`openat` with
+/// `O_NOFOLLOW | O_DIRECTORY`, `mkdirat`, `linkat`, `unlinkat`): a folder swapped for a symbolic
+/// link while files land cannot send one outside, because no path is looked up twice. A partial
+/// copy is trusted only as far as this process wrote it: a new one is created `O_EXCL`, one left
+/// by an earlier run must be a regular file of ours with one link, its verified chunks are read
+/// back and hashed again (`verifiedPrefix`) and what lies beyond them is cut off; before a file is
+/// moved into place its size and link count are checked on the descriptor it was written through.
 final class LandingFiles {
     let folder: String
     let staging: String
+    private var folderFD: Int32 = -1
+    private var stagingFD: Int32 = -1
+    private var stagingName: String { (staging as NSString).lastPathComponent }
     private var open: [Int: Int32] = [:]
     private var dirty: Set<Int> = []
     /// Per file: where the written range not yet handed to the kernel's writeback starts.
@@ -38,61 +50,124 @@ final class LandingFiles {
         .map { unsafeBitCast($0, to: SyncFileRange.self) }
     /// SYNC_FILE_RANGE_WRITE: start writing back dirty pages of the range, without waiting.
     private static let syncFileRangeWrite: UInt32 = 2
+    private static let directoryFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
 
+    /// `staging` is a folder directly inside `folder`.
     init(folder: String, staging: String) {
         self.folder = folder
         self.staging = staging
     }
 
-    deinit { for fd in open.values { close(fd) } }
+    deinit {
+        for fd in open.values { close(fd) }
+        if stagingFD >= 0 { close(stagingFD) }
+        if folderFD >= 0 { close(folderFD) }
+    }
 
-    /// The landing and staging folders, created if missing (the landing folder with its parents).
+    /// The landing and staging folders, created if missing (the landing folder with its parents),
+    /// and opened: from here on nothing below them is looked up by path. The staging folder must
+    /// be this user's and private (one made by someone else beforehand is refused).
     func prepare() throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        folderFD = Glibc.open(folder, Self.directoryFlags)
+        try FileSystemError.check(folderFD, "open folder", folder)
+        if mkdirat(folderFD, stagingName, 0o700) != 0 && errno != EEXIST {
+            throw FileSystemError(operation: "mkdir", path: staging, code: errno)
+        }
+        stagingFD = openat(folderFD, stagingName, Self.directoryFlags)
+        try FileSystemError.check(stagingFD, "open folder", staging)
         var info = stat()
-        try FileSystemError.check(lstat(folder, &info), "stat", folder)
-        guard info.st_mode & S_IFMT == S_IFDIR else { throw FileSystemError(operation: "use", path: folder, code: ENOTDIR) }
-        if mkdir(staging, 0o700) != 0 && errno != EEXIST { throw FileSystemError(operation: "mkdir", path: staging, code: errno) }
-        try FileSystemError.check(lstat(staging, &info), "stat", staging)
-        guard info.st_mode & S_IFMT == S_IFDIR else { throw FileSystemError(operation: "use", path: staging, code: ENOTDIR) }
+        try FileSystemError.check(fstat(stagingFD, &info), "stat", staging)
+        guard info.st_uid == geteuid(), info.st_mode & 0o077 == 0 else {
+            throw FileSystemError(operation: "use (not this user's private folder)", path: staging, code: EPERM)
+        }
     }
 
     /// A free name for a top-level folder, created now so nothing else takes it.
     func reserveFolder(_ name: String) throws -> String {
         while true {
-            let free = TransferName.free(name, isFile: false) { self.exists(self.folder + "/" + $0) }
-            if mkdir(folder + "/" + free, 0o755) == 0 { return free }
+            let free = TransferName.free(name, isFile: false) { self.exists($0, in: self.folderFD) }
+            if mkdirat(folderFD, free, 0o755) == 0 { return free }
             if errno != EEXIST { throw FileSystemError(operation: "mkdir", path: folder + "/" + free, code: errno) }
         }
     }
 
     /// Creates `components` (under the landing folder) as folders, refusing to pass through a link.
     func makeFolders(_ components: ArraySlice<String>) throws {
+        close(try openFolders(components))
+    }
+
+    /// `makeFolders`, keeping a descriptor of the last folder open for the caller (who closes it).
+    private func openFolders(_ components: ArraySlice<String>) throws -> Int32 {
+        var parent = dup(folderFD)
+        try FileSystemError.check(parent, "open folder", folder)
         var path = folder
         for component in components {
             path += "/" + component
-            if mkdir(path, 0o755) == 0 { continue }
-            guard errno == EEXIST else { throw FileSystemError(operation: "mkdir", path: path, code: errno) }
-            var info = stat()
-            try FileSystemError.check(lstat(path, &info), "stat", path)
-            guard info.st_mode & S_IFMT == S_IFDIR else { throw FileSystemError(operation: "use", path: path, code: ENOTDIR) }
+            if mkdirat(parent, component, 0o755) != 0 && errno != EEXIST {
+                let code = errno
+                close(parent)
+                throw FileSystemError(operation: "mkdir", path: path, code: code)
+            }
+            let child = openat(parent, component, Self.directoryFlags)
+            let code = errno
+            close(parent)
+            // ELOOP: a symbolic link; ENOTDIR: a file. Either way not a way in.
+            guard child >= 0 else { throw FileSystemError(operation: "open folder", path: path, code: code) }
+            parent = child
         }
+        return parent
     }
 
-    func partialPath(_ file: Int) -> String { staging + "/\(file).part" }
+    func partialName(_ file: Int) -> String { "\(file).part" }
+    private func partialPath(_ file: Int) -> String { staging + "/" + partialName(file) }
 
-    /// Bytes the partial copy of `file` holds (0 if there is none).
-    func partialSize(_ file: Int) -> UInt64 {
+    /// How many of `hashes` (the verified chunks of `file`, in order) its partial copy still
+    /// holds, read back and hashed again; the copy is cut after them. A copy that is not a
+    /// regular file of this user with one link (a planted hard link) is deleted: it holds none.
+    func verifiedPrefix(_ file: Int, hashes: [[UInt8]], chunkSize: UInt64, size: UInt64) throws -> Int {
+        guard !hashes.isEmpty else { return 0 }
+        let fd = openat(stagingFD, partialName(file), O_RDWR | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return 0 }
         var info = stat()
-        guard lstat(partialPath(file), &info) == 0, info.st_mode & S_IFMT == S_IFREG else { return 0 }
-        return UInt64(info.st_size)
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_nlink == 1, info.st_uid == geteuid() else {
+            close(fd)
+            unlinkat(stagingFD, partialName(file), 0)
+            return 0
+        }
+        let hasher = ContentHasher()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var held = 0
+        chunks: for (index, expected) in hashes.enumerated() {
+            let start = UInt64(index) * chunkSize
+            let end = min(start + chunkSize, size)
+            var offset = start
+            while offset < end {
+                let want = Int(min(UInt64(buffer.count), end - offset))
+                let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, want, off_t(offset)) }
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { break chunks }
+                buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
+                offset += UInt64(n)
+            }
+            guard hasher.finish() == expected else { break }
+            held = index + 1
+        }
+        let keep = min(UInt64(held) * chunkSize, size)
+        if UInt64(info.st_size) != keep { try FileSystemError.check(ftruncate(fd, off_t(keep)), "truncate", partialPath(file)) }
+        open[file] = fd
+        return held
     }
 
+    /// The descriptor `file` is written through: the one `verifiedPrefix` checked, else a new
+    /// partial copy (whatever had its name before is removed first, so nothing planted is used).
     private func descriptor(_ file: Int) throws -> Int32 {
         if let fd = open[file] { return fd }
-        let path = partialPath(file)
-        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        try FileSystemError.check(fd, "open", path)
+        if unlinkat(stagingFD, partialName(file), 0) != 0 && errno != ENOENT {
+            throw FileSystemError(operation: "remove", path: partialPath(file), code: errno)
+        }
+        let fd = openat(stagingFD, partialName(file), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        try FileSystemError.check(fd, "create", partialPath(file))
         open[file] = fd
         return fd
     }
@@ -127,46 +202,64 @@ final class LandingFiles {
         dirty = []
     }
 
-    /// Moves a verified file into place at `components` under the landing folder (whose first
-    /// component is already the landed name), without replacing anything there: a taken
-    /// top-level file name gets " (1)" and so on; returns the name it got at its level.
-    func place(file: Int, components: [String], mode: UInt32) throws -> String {
+    /// Moves a verified file of `size` bytes into place at `components` under the landing folder
+    /// (whose first component is already the landed name), without replacing anything there: a
+    /// taken name gets " (1)" and so on; returns the name it got at its level.
+    func place(file: Int, components: [String], size: UInt64, mode: UInt32) throws -> String {
         let fd = try descriptor(file)  // an empty file was never written: create it now
+        var info = stat()
+        try FileSystemError.check(fstat(fd, &info), "stat", partialPath(file))
+        guard info.st_nlink == 1, UInt64(info.st_size) == size else {
+            // Every chunk matched its hash as it came; what is on the disk is not what came.
+            throw FileSystemError(operation: "check (\(info.st_size) bytes, \(info.st_nlink) links; \(size) bytes came)",
+                                  path: partialPath(file), code: EIO)
+        }
         try FileSystemError.check(fchmod(fd, mode_t(mode & 0o777)), "chmod", partialPath(file))
         try FileSystemError.check(fsync(fd), "sync", partialPath(file))
         close(fd)
         open[file] = nil
         dirty.remove(file)
-        try makeFolders(components.dropLast())
-        let parent = ([folder] + components.dropLast()).joined(separator: "/")
+        let parent = try openFolders(components.dropLast()[...])
+        defer { close(parent) }
         let name = components.last!
         while true {
-            let free = TransferName.free(name, isFile: true) { self.exists(parent + "/" + $0) }
-            // link() never replaces an existing name; then the partial name goes.
-            if link(partialPath(file), parent + "/" + free) == 0 {
-                unlink(partialPath(file))
+            let free = TransferName.free(name, isFile: true) { self.exists($0, in: parent) }
+            // linkat() never replaces an existing name; then the partial name goes.
+            if linkat(stagingFD, partialName(file), parent, free, 0) == 0 {
+                unlinkat(stagingFD, partialName(file), 0)
                 return free
             }
-            if errno != EEXIST { throw FileSystemError(operation: "link", path: parent + "/" + free, code: errno) }
+            if errno != EEXIST { throw FileSystemError(operation: "link", path: folder + "/" + components.joined(separator: "/"), code: errno) }
         }
     }
 
     /// Bytes free for an unprivileged writer on the landing folder's file system.
     func freeBytes() -> UInt64? {
         var info = statvfs()
-        guard statvfs(staging, &info) == 0 else { return nil }
+        guard stagingFD >= 0, fstatvfs(stagingFD, &info) == 0 else { return nil }
         return UInt64(info.f_bavail) * UInt64(info.f_frsize)
     }
 
-    /// Removes the staging folder and what is left in it.
+    /// Removes the staging folder and what is left in it (only regular files: that is all it holds).
     func removeStaging() {
         for fd in open.values { close(fd) }
         open = [:]
-        try? FileManager.default.removeItem(atPath: staging)
+        guard folderFD >= 0, stagingFD >= 0 else { return }
+        let listing = dup(stagingFD)
+        if listing >= 0, let directory = fdopendir(listing) {
+            var names: [String] = []
+            while let entry = readdir(directory) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+                if name != "." && name != ".." { names.append(name) }
+            }
+            closedir(directory)
+            for name in names { unlinkat(stagingFD, name, 0) }
+        }
+        unlinkat(folderFD, stagingName, AT_REMOVEDIR)
     }
 
-    private func exists(_ path: String) -> Bool {
+    private func exists(_ name: String, in directory: Int32) -> Bool {
         var info = stat()
-        return lstat(path, &info) == 0
+        return fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0
     }
 }

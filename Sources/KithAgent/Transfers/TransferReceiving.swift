@@ -113,16 +113,19 @@ extension Transfers {
         } catch let error as FileSystemError {
             return try await pause(id, error, landing: landing, remaining: offer.totalBytes, stream: stream)
         }
-        // Progress counts only what the partial copies really hold (a crash, a lost store write).
+        // Progress counts only what the partial copies really hold, read back and hashed again
+        // (a crash, a lost store write, a copy changed or planted meanwhile).
         var progress = record.progress
         let stored = (try? store.chunkHashes(id: id)) ?? [:]
-        for (file, entry) in offer.entries.enumerated() where !entry.isFolder && !progress[file].complete {
-            let hashes = stored[file] ?? []
-            let onDisk = landing.partialSize(file)
-            let covered = onDisk >= entry.size ? UInt64(offer.chunkCount(of: file)) : onDisk / offer.chunkSize
-            let held = min(UInt64(progress[file].verifiedChunks), covered, UInt64(hashes.count))
-            progress[file].verifiedChunks = UInt32(held)
-            progress[file].chunkHashes = Array(hashes.prefix(Int(held)))
+        do {
+            for (file, entry) in offer.entries.enumerated() where !entry.isFolder && !progress[file].complete {
+                let hashes = Array((stored[file] ?? []).prefix(Int(progress[file].verifiedChunks)))
+                let held = try landing.verifiedPrefix(file, hashes: hashes, chunkSize: offer.chunkSize, size: entry.size)
+                progress[file].verifiedChunks = UInt32(held)
+                progress[file].chunkHashes = Array(hashes.prefix(held))
+            }
+        } catch let error as FileSystemError {
+            return try await pause(id, error, landing: landing, remaining: offer.totalBytes, stream: stream)
         }
         let receiver = TransferReceiver(offer: offer, progress: progress)
         var savedHashes = progress.map(\.chunkHashes.count)
@@ -183,7 +186,7 @@ extension Transfers {
                     case .place(let file):
                         let entry = offer.entries[file]
                         let components = Self.landedComponents(entry.components, landed)
-                        let name = try landing.place(file: file, components: components, mode: entry.mode)
+                        let name = try landing.place(file: file, components: components, size: entry.size, mode: entry.mode)
                         if components.count == 1 { landed[entry.components[0]] = name }
                         receiver.placed(file)
                         let names = landed

@@ -233,9 +233,11 @@ actor Transfers {
         }
     }
 
+    /// A finished transfer keeps the path it finished over (a push through the relay can be over
+    /// before anyone looks); one that will run again has none until its next stream is up.
     private func runEnded(_ id: [UInt8]) {
         runs.remove(id)
-        paths[id] = nil
+        if records[id]?.state.isFinished != true { paths[id] = nil }
     }
 
     /// The receiver reported progress on a file.

@@ -67,13 +67,19 @@ public enum TransferName {
     }
 
     /// `name`, or the first of `name (1)`, `name (2)`, … (before the extension of a file) that
-    /// `taken` says is free: what lands never replaces what is there.
+    /// `taken` says is free: what lands never replaces what is there. A name too long for its
+    /// suffix loses characters from the end of its stem, so the result is never over 255 bytes
+    /// (a 255-byte name pushed twice used to fail after all its data had come).
     public static func free(_ name: String, isFile: Bool, taken: (String) -> Bool) -> String {
         guard taken(name) else { return name }
-        let (stem, ext) = isFile ? split(extensionOf: name) : (name, "")
+        var (stem, ext) = isFile ? split(extensionOf: name) : (name, "")
+        if ext.utf8.count > maxComponent / 2 { (stem, ext) = (name, "") }  // a long "extension" is part of the name
         var n = 1
         while true {
-            let candidate = "\(stem) (\(n))\(ext)"
+            let suffix = " (\(n))\(ext)"
+            var head = Substring(stem)
+            while head.utf8.count + suffix.utf8.count > maxComponent { head = head.dropLast() }
+            let candidate = String(head) + suffix
             if !taken(candidate) { return candidate }
             n += 1
         }
