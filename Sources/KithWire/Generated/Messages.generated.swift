@@ -1570,7 +1570,7 @@ public struct Pong: FieldMessage, Codable {
     }
 }
 
-/// The first transport message each side sends on a new channel: who it is and what it runs.
+/// Agent → server, optional (spec §TCP channel): who the client is and what it runs. The server answers with its own Hello (no deviceName) carrying the same requestID, before or after login, and never sends one unasked. Not sent on device-to-device streams, which start with FileOffer, nor on direct paths, which drop it.
 public struct Hello: FieldMessage, Codable {
     public static let messageType: MessageType = .hello
     public var protocolVersion: UInt16
@@ -1965,7 +1965,7 @@ public struct FileCancel: FieldMessage, Codable {
     }
 }
 
-/// Device to device, relayed (Protocol/roster.md §Passing documents on): a signed roster or policy the sender holds, so a sibling that missed the server's copy catches up. The receiver checks it as if the server had sent it.
+/// Device to device, relayed (Protocol/roster.md §Distribution): a signed roster or policy the sender holds, so a sibling that missed the server's copy catches up. The receiver checks it as if the server had sent it.
 public struct DocumentShare: FieldMessage, Codable {
     public static let messageType: MessageType = .documentShare
     public var document: SignedDocument
@@ -2052,7 +2052,7 @@ public struct Signup: FieldMessage, Codable {
     }
 }
 
-/// Agent → server: log a device in with the account's password. The device key must be the Ed25519 key whose X25519 form is the channel's Noise static key. Answer: LoginResult, then a DeviceList, a ContactList and the ContactDevices of each contact.
+/// Agent → server: log a device in with the account's password. The device key must be the Ed25519 key whose X25519 form is the channel's Noise static key. Answer: LoginResult, then the unsolicited lists and documents of spec §Sessions, After login.
 public struct Login: FieldMessage, Codable {
     public static let messageType: MessageType = .login
     public var account: String
@@ -2112,7 +2112,7 @@ public struct Login: FieldMessage, Codable {
     }
 }
 
-/// Agent → server: continue a session with its token, on a channel keyed with the same device key. Answer: LoginResult (same token), then a DeviceList, a ContactList and the ContactDevices of each contact; or ErrorMessage sessionExpired.
+/// Agent → server: continue a session with its token, on a channel keyed with the same device key. Answer: LoginResult (same token), then the unsolicited lists and documents of spec §Sessions, After login; or ErrorMessage sessionExpired.
 public struct Resume: FieldMessage, Codable {
     public static let messageType: MessageType = .resume
     public var token: [UInt8]
@@ -2865,7 +2865,7 @@ public struct AccountUnlink: FieldMessage, Codable {
     }
 }
 
-/// Server → agent, unsolicited (requestID 0): the links of the device's account (Protocol/links.md §The link list), after every login or resume, right after the DeviceList, and whenever a link of the account is made or removed. An older agent ignores it.
+/// Server → agent, unsolicited (requestID 0): the links of the device's account (Protocol/links.md §The link list), after every login or resume (after the DeviceList and the contacts' lists and rosters, before the RosterUpdates: spec §Sessions, After login), and whenever a link of the account is made or removed. An older agent ignores it.
 public struct AccountLinks: FieldMessage, Codable {
     public static let messageType: MessageType = .accountLinks
     /// The account's master; absent when the account is not linked under one.
