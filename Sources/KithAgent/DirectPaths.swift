@@ -41,6 +41,11 @@ actor DirectPaths {
     /// Which session goes to whom, and which one each sibling is sent on: the decisions.
     var sessions = SessionTable<DatagramSession, SocketAddress>()
     private var initiations: [UInt32: (peer: String, pending: DeviceHandshake.Pending, sentAt: UInt64)] = [:]
+    /// The MAC an initiation to this device must carry, and the rate each source gets answered at.
+    private lazy var handshakeMAC = HandshakeMAC(responder: keys.publicKey)
+    private var handshakeRate = HandshakeRateLimit()
+    /// Initiations with a right MAC dropped for their source's rate (logged with the status).
+    private(set) var droppedInitiations = 0
     /// Notes and notices waiting for their Ack (DirectPaths+Delivery.swift).
     var deliveries = DirectDeliveries()
     private var pings: [UInt64: (peer: String, sentAt: UInt64)] = [:]
@@ -287,6 +292,15 @@ actor DirectPaths {
     }
 
     private func received(_ bytes: [UInt8], from address: SocketAddress) async {
+        // A handshake initiation is weighed before any Diffie-Hellman: its MAC must be right for
+        // this device's key (one hash), and its source must be under its rate (spec §UDP packets).
+        if bytes.first == Datagram.PacketType.handshakeInitiation.rawValue {
+            guard handshakeMAC.verifies(bytes[...]) else { return }
+            guard handshakeRate.allow(address.ipAddress ?? "?", nowMillis: clock()) else {
+                droppedInitiations += 1
+                return
+            }
+        }
         let datagram: Datagram
         do { datagram = try Datagram.decode(bytes[...]) } catch { return }  // dropped silently (spec §UDP packets)
         switch datagram {

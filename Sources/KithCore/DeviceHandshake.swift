@@ -26,7 +26,7 @@ public enum DeviceHandshake {
         timestamp.appendInteger(nowMillis)
         let message = try handshake.writeMessage(payload: timestamp)
         let packet = try Datagram.handshakeInitiation(senderIndex: localIndex, noiseMessage: message).encode()
-        return (packet, Pending(localIndex: localIndex, peerKey: peerKey, handshake: handshake))
+        return (HandshakeMAC(responder: peerKey).sealed(packet), Pending(localIndex: localIndex, peerKey: peerKey, handshake: handshake))
     }
 
     /// What a responder learns from message 1, before it decides to answer.
@@ -39,12 +39,15 @@ public enum DeviceHandshake {
         var handshake: NoiseHandshake
     }
 
-    /// Reads message 1; throws if it does not authenticate.
+    /// Reads message 1 (`message`: the datagram's bytes after the sender index, its MAC last;
+    /// the caller checked the MAC with `HandshakeMAC.verifies` before); throws if it does not
+    /// authenticate.
     public static func read(initiation senderIndex: UInt32, message: [UInt8], localKeys: KeyPair,
                             ephemeralSource: @escaping () -> KeyPair = KeyPair.generate) throws -> Initiation {
+        guard message.count > HandshakeMAC.length else { throw WireError.truncated("handshake initiation: no MAC") }
         var handshake = try NoiseHandshake(.init(protocolName: protocolName, role: .responder, prologue: prologue,
                                                  localStatic: localKeys, ephemeralSource: ephemeralSource))
-        let payload = try handshake.readMessage(message)
+        let payload = try handshake.readMessage(Array(message.dropLast(HandshakeMAC.length)))
         guard payload.count == 8, let peerKey = handshake.remoteStatic else {
             throw WireError.malformed("handshake initiation: payload of \(payload.count) bytes, must be an 8-byte timestamp")
         }

@@ -34,7 +34,7 @@ struct DeviceHandshakeTests {
         guard case let .handshakeInitiation(sender, message) = try Datagram.decode(initiation[...]) else { return }
         #expect(throws: (any Error).self) { _ = try DeviceHandshake.read(initiation: sender, message: message, localKeys: KeyPair.generate()) }
         var tampered = message
-        tampered[tampered.count - 1] ^= 1
+        tampered[tampered.count - 1 - HandshakeMAC.length] ^= 1  // the Noise message's last byte (mac1 follows)
         #expect(throws: (any Error).self) { _ = try DeviceHandshake.read(initiation: sender, message: tampered, localKeys: bob) }
         #expect(throws: (any Error).self) { _ = try DeviceHandshake.read(initiation: sender, message: Array(message.prefix(40)), localKeys: bob) }
     }
