@@ -60,6 +60,9 @@ extension AccountContext {
                                                 on: connection)
         }
         lastError = nil
+        // The login's own connection goes before the session resumes on a new one (the server
+        // keeps the newest connection of a device; spec §Sessions, One session per device).
+        await connection.close()
         await server?.reconnect()
         if settings.lanDiscovery { await startLANDiscovery() }
         logger.info("logged in as \(result.deviceID)")

@@ -1,3 +1,4 @@
+import KithCore
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -90,5 +91,12 @@ final class AdmissionHandler: ChannelInboundHandler, @unchecked Sendable {
         deadline = nil
         if counted { gate.leave(from: address) }
         counted = false
+    }
+}
+
+extension ConnectionAdmission.Limits {
+    init(_ configuration: ServerConfiguration) {
+        self.init(deadlineSeconds: configuration.loginDeadlineSeconds, perAddress: configuration.waitingPerAddress,
+                  total: configuration.waitingTotal)
     }
 }

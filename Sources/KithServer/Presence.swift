@@ -55,6 +55,13 @@ actor Presence {
             return
         }
         if let previous = online[deviceID], previous.connectionID != connectionID {
+            // The connection accepted last keeps the session, whichever of them got here first
+            // (a login's connection can reach this after the resume that followed it).
+            guard previous.connectionID < connectionID else {
+                replace(Session(connectionID: connectionID, account: account, address: address, outbound: outbound, close: close),
+                        of: deviceID, by: previous.address)
+                return
+            }
             replace(previous, of: deviceID, by: address)
         }
         online[deviceID] = Session(connectionID: connectionID, account: account, address: address, outbound: outbound, close: close)

@@ -73,3 +73,23 @@ import Testing
         return ticks * 1000 / Int(sysconf(Int32(_SC_CLK_TCK)))
     }
 }
+
+/// The agent's transfer port before authentication (spec §File transfer, Streams): eight
+/// streams from one address may wait, a ninth is closed at once, a sibling at another address
+/// still pushes, and the waiting ones are closed at the 10 s deadline.
+@Suite(.serialized, .fewAtATime) struct TransferPortAdmissionIntegrationTests {
+    @Test func strangersAtOneAddressCannotCrowdOutASibling() async throws {
+        let port = FileTransferIntegrationTests.freePort()
+        let (server, laptop, _, root) = try await FileTransferIntegrationTests.pair("stream-admission", phoneUDP: "127.0.0.1:\(port)")
+        let waiting = try (0..<8).map { _ in try RawSocket(port: port, from: "127.0.0.2") }
+        try await Task.sleep(for: .milliseconds(300))
+        let ninth = try RawSocket(port: port, from: "127.0.0.2")
+        #expect(ninth.readUntilClosed(timeout: 3), "a ninth stream from one address was kept")
+
+        let file = try FileTransferIntegrationTests.randomFile(root.appendingPathComponent("small.bin"), bytes: 100_000)
+        let pushed = try FileTransferIntegrationTests.push(laptop, [file.path], to: "alice-MP-1", "--direct")
+        #expect(pushed.state == "complete", "the sibling's push while strangers wait: \(pushed.state)")
+        #expect(waiting.allSatisfy { $0.readUntilClosed(timeout: 12) }, "a stream outlived the 10 s deadline")
+        withExtendedLifetime(server) {}
+    }
+}

@@ -7,8 +7,18 @@ import Glibc
 public final class RawSocket {
     private let fd: Int32
 
-    public init(port: Int, host: String = "127.0.0.1") throws {
+    /// `source`: the local address to connect from (127.0.0.2 plays another machine on loopback).
+    public init(port: Int, host: String = "127.0.0.1", from source: String? = nil) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        if let source {
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            inet_pton(AF_INET, source, &local.sin_addr)
+            let bound = withUnsafePointer(to: &local) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else { throw KithProcess.ProcessFailure(description: "bind to \(source) failed") }
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)

@@ -10,24 +10,30 @@ import NIOCore
 /// through `TransferReceiver`, and progress is durable before it is reported.
 extension Transfers {
     nonisolated func serve(_ stream: DeviceStreamChannel, path: String) async {
-        await serve(TCPConduit(stream), path: path)
+        await serve(TCPConduit(stream), path: path, from: stream.channel.remoteAddress?.ipAddress ?? "?")
     }
 
     /// Serves one device stream, whichever carrier it came on (TCP direct, transit, UDP stream).
-    nonisolated func serve(_ stream: any Conduit, path: String) async {
-        guard await admit() else {
-            logger.notice("refused a device stream: \(Self.maxUnauthenticated) others have not authenticated yet")
-            stream.handle.close()
+    /// `address`: where the stream came from (its carrier's source address, or `path` for a
+    /// stream that came through the server or over a UDP path).
+    nonisolated func serve(_ stream: any Conduit, path: String, from address: String? = nil) async {
+        let address = address ?? path
+        if case .refuse(let cause) = await admit(from: address) {
+            logger.notice("refused a device stream from \(address): \(cause.rawValue)")
+            // Closed through its own scope: an async channel dropped unopened traps in NIO
+            // ("Deinited NIOAsyncWriter without calling finish()"), which the 9th stream from
+            // one address used to find.
+            _ = try? await stream.executeThenClose { _, _ in }
             return
         }
         var counted = true
-        defer { if counted { Task { await self.authenticatedOrGone() } } }
+        defer { if counted { Task { await self.authenticatedOrGone(from: address) } } }
         do {
             // A connection that has not authenticated and offered within 10 s is closed: strangers
             // can reach this port, and must not hold connections open.
             let channel = stream.handle
             let deadline = Task {
-                try await Task.sleep(for: .seconds(10))
+                try await Task.sleep(for: .seconds(Self.admissionLimits.deadlineSeconds))
                 channel.close()
             }
             defer { deadline.cancel() }
@@ -52,7 +58,7 @@ extension Transfers {
                 }
                 deadline.cancel()
                 counted = false
-                await authenticatedOrGone()
+                await authenticatedOrGone(from: address)
                 let id = checked.transferID
                 let token = await claim(id, channel: stream.handle)
                 await setPath(id, path)

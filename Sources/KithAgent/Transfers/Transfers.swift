@@ -61,6 +61,8 @@ actor Transfers {
     let keys: KeyPair
     let logger: Logger
     let settings: TransferSettings
+    /// The counts behind `admit(from:)`.
+    private var admission = ConnectionAdmission(limits: Transfers.admissionLimits)
     let group: any EventLoopGroup
     let now: @Sendable () -> UInt64
     /// How expiry timers wait (tests pass one that does not).
@@ -352,18 +354,18 @@ actor Transfers {
         }
     }
 
-    /// Connections that have not yet authenticated and offered: bounded, so strangers who can
-    /// reach the port cannot use up this process's file descriptors.
-    static let maxUnauthenticated = 64
-    private var unauthenticated = 0
+    /// Streams that have not yet authenticated and offered: at most 8 from one address and 64 in
+    /// all, each with 10 s to do it, so strangers who can reach the port can neither use up this
+    /// process's file descriptors nor crowd out a sibling from another address.
+    static let admissionLimits = ConnectionAdmission.Limits(deadlineSeconds: 10, perAddress: 8, total: 64)
 
-    func admit() -> Bool {
-        guard unauthenticated < Self.maxUnauthenticated else { return false }
-        unauthenticated += 1
-        return true
+    /// A stream from `address` (the carrier's source; streams that came through the server or a
+    /// UDP path share one name each) may start its handshake; else why not.
+    func admit(from address: String) -> ConnectionAdmission.Decision {
+        admission.arrive(from: address)
     }
 
-    func authenticatedOrGone() { unauthenticated = max(0, unauthenticated - 1) }
+    func authenticatedOrGone(from address: String) { admission.leave(from: address) }
 
     // MARK: - The local API
 

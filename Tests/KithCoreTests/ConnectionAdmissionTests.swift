@@ -1,4 +1,4 @@
-@testable import KithServer
+import KithCore
 import Testing
 
 /// The counts behind the caps on connections that have not logged in, and the log that says a
