@@ -122,6 +122,31 @@ import Testing
         #expect(broken.status != 0)
     }
 
+    /// `kith agent install` writes the user unit and completions for bash, zsh and fish under the
+    /// user's home; bash itself takes the bash script, and it completes `kith ag` to `agent`.
+    @Test func theInstallStepWritesCompletions() throws {
+        let home = temporaryDirectory("install-home")
+        let result = try KithProcess.run(["agent", "install"], environment: ["HOME": home.path])
+        #expect(result.status == 0, "\(result.stderr)")
+        let bash = home.appendingPathComponent(".local/share/bash-completion/completions/kith")
+        for path in [".config/systemd/user/kith-agent@.service", ".local/share/bash-completion/completions/kith",
+                     ".local/share/zsh/site-functions/_kith", ".config/fish/completions/kith.fish"] {
+            #expect(FileManager.default.fileExists(atPath: home.appendingPathComponent(path).path), "\(path) not written")
+        }
+        let check = Process()
+        check.executableURL = URL(fileURLWithPath: "/bin/bash")
+        check.arguments = ["-c", """
+            source '\(bash.path)' && COMP_WORDS=(kith ag) && COMP_CWORD=1 && COMP_LINE='kith ag' && COMP_POINT=7 \
+            && _kith 2>/dev/null; printf '%s\\n' "${COMPREPLY[@]}"
+            """]
+        let pipe = Pipe()
+        check.standardOutput = pipe
+        try check.run()
+        let replies = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        check.waitUntilExit()
+        #expect(replies.split(separator: "\n").contains("agent"), "bash completed `kith ag` to: \(replies)")
+    }
+
     @Test func agentStopAndRestart() async throws {
         let profile = temporaryDirectory("stop").appendingPathComponent("laptop").path
         let options = ["--udp", "off", "--no-lan-discovery"]

@@ -55,22 +55,45 @@ extension Kith.AgentCommand {
 
     struct Install: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Install a systemd user unit that runs an agent per profile.",
+            abstract: "Install a systemd user unit that runs an agent per profile, and shell completions.",
             discussion: """
                 Writes ~/.config/systemd/user/kith-agent@.service (or prints it with --print); then \
                 `systemctl --user enable --now kith-agent@PROFILE` runs the agent of PROFILE at login \
-                and restarts it if it fails. Under the unit the agent logs to the journal.
+                and restarts it if it fails. Under the unit the agent logs to the journal. It also writes \
+                completions for bash (~/.local/share/bash-completion/completions/kith, loaded by \
+                bash-completion), zsh (~/.local/share/zsh/site-functions/_kith: add that folder to fpath) \
+                and fish (~/.config/fish/completions/kith.fish).
                 """)
         @Flag(help: "Print the unit instead of writing it.") var print = false
+
+        /// The user's home: `$HOME`, as `systemctl --user` and the shells take it (Foundation's
+        /// home on Linux is the password database's, whatever `$HOME` says).
+        static var home: URL {
+            ProcessInfo.processInfo.environment["HOME"].map { URL(fileURLWithPath: $0) }
+                ?? FileManager.default.homeDirectoryForCurrentUser
+        }
+
+        /// Where each shell looks for a user's completion scripts, under the home folder.
+        static let completions: [(CompletionShell, String)] = [
+            (.bash, ".local/share/bash-completion/completions/kith"),
+            (.zsh, ".local/share/zsh/site-functions/_kith"),
+            (.fish, ".config/fish/completions/kith.fish"),
+        ]
 
         func run() throws {
             let unit = SystemdUnits.agent(executable: SystemdUnits.executable)
             if print { return Console.line(unit, terminator: "") }
-            let folder = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".config/systemd/user")
+            let folder = Self.home.appendingPathComponent(".config/systemd/user")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let file = folder.appendingPathComponent("kith-agent@.service")
             try Data(unit.utf8).write(to: file)
             Console.line("wrote \(file.path)")
+            for (shell, path) in Self.completions {
+                let target = Self.home.appendingPathComponent(path)
+                try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try Data(Kith.completionScript(for: shell).utf8).write(to: target)
+                Console.line("wrote \(target.path) (\(shell.rawValue) completions)")
+            }
             Console.line("now: systemctl --user daemon-reload && systemctl --user enable --now kith-agent@default")
         }
     }
