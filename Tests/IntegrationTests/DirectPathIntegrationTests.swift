@@ -72,15 +72,18 @@ import Testing
     }
 
     /// A server, and alice's laptop and phone logged in and on a direct path to each other.
-    static func laptopAndPhone(_ name: String) async throws -> (ServerHarness, AgentHarness, AgentHarness) {
-        let server = try await ServerHarness.start()
+    /// alice's laptop (alice-PC-1) and phone (alice-MP-1) logged in to a new server (`serverExtra`
+    /// on its command line); with `udp` "off" both are relay only, else it waits for their `lan` path.
+    static func laptopAndPhone(_ name: String, udp: String = "127.0.0.1:0",
+                               serverExtra: [String] = []) async throws -> (ServerHarness, AgentHarness, AgentHarness) {
+        let server = try await ServerHarness.start(extra: serverExtra)
         let root = temporaryDirectory(name)
-        let laptop = AgentHarness("laptop", root: root), phone = AgentHarness("phone", root: root)
+        let laptop = AgentHarness("laptop", root: root, udp: udp), phone = AgentHarness("phone", root: root, udp: udp)
         try await laptop.start()
         try await phone.start()
         _ = try laptop.login(server)
         _ = try phone.login(server, type: "mobile")
-        try await waitForPath("lan", from: laptop, to: "alice-MP-1")
+        if udp != "off" { try await waitForPath("lan", from: laptop, to: "alice-MP-1") }
         return (server, laptop, phone)
     }
 

@@ -113,12 +113,8 @@ import Testing
 /// every note arrives, once.
 @Suite(.serialized, .fewAtATime) struct QueueQuotaIntegrationTests {
     @Test func aNoteOverTheQuotaWaitsWithTheSenderAndArrivesLater() async throws {
-        let server = try await ServerHarness.start(extra: ["--queue-for-device", "5,1M"])
-        let root = temporaryDirectory("quota")
-        let laptop = AgentHarness("laptop", root: root, udp: "off"), phone = AgentHarness("phone", root: root, udp: "off")
-        for agent in [laptop, phone] { try await agent.start() }
-        _ = try laptop.login(server)
-        _ = try phone.login(server, type: "mobile")
+        let (server, laptop, phone) = try await DirectPathIntegrationTests.laptopAndPhone(
+            "quota", udp: "off", serverExtra: ["--queue-for-device", "5,1M"])
         #expect(phone.terminate() == 0)
 
         var results: [SendResult] = []

@@ -194,12 +194,8 @@ import Testing
 /// says so in `kith status` and stays off, so what the device receives does not split.
 @Suite(.serialized, .fewAtATime) struct CopiedProfileIntegrationTests {
     @Test func aCopiedProfileIsDetectedAndDeliveriesDoNotSplit() async throws {
-        let server = try await ServerHarness.start()
-        let root = temporaryDirectory("copied-profile")
-        let laptop = AgentHarness("laptop", root: root, udp: "off"), phone = AgentHarness("phone", root: root, udp: "off")
-        for agent in [laptop, phone] { try await agent.start() }
-        _ = try laptop.login(server)
-        _ = try phone.login(server, type: "mobile")
+        let (server, laptop, phone) = try await DirectPathIntegrationTests.laptopAndPhone("copied-profile", udp: "off")
+        let root = laptop.profile.deletingLastPathComponent()
         #expect(laptop.terminate() == 0)
         try FileManager.default.copyItem(at: laptop.profile, to: root.appendingPathComponent("laptop-copy"))
         let copy = AgentHarness("laptop-copy", root: root, udp: "off")
