@@ -40,12 +40,14 @@ actor DirectPaths {
     var peers: [String: Peer] = [:]
     /// Which session goes to whom, and which one each sibling is sent on: the decisions.
     var sessions = SessionTable<DatagramSession, SocketAddress>()
-    private var initiations: [UInt32: (peer: String, pending: DeviceHandshake.Pending, sentAt: UInt64)] = [:]
-    /// The MAC an initiation to this device must carry, and the rate each source gets answered at.
-    private lazy var handshakeMAC = HandshakeMAC(responder: keys.publicKey)
-    private var handshakeRate = HandshakeRateLimit()
-    /// Initiations with a right MAC dropped for their source's rate (logged with the status).
-    private(set) var droppedInitiations = 0
+    private var initiations: [UInt32: (peer: String, pending: DeviceHandshake.Pending, sentAt: UInt64, to: String)] = [:]
+    /// What an initiation to this device must get past before any Diffie-Hellman.
+    private lazy var handshakeGate = HandshakeGate(responder: keys.publicKey, random: secureRandomBytes)
+    /// Cookies siblings under load gave this device, for its next initiations to them.
+    private var cookieJar = CookieJar()
+    /// Under load, since the last log line: initiations answered with a cookie reply, answered
+    /// because they carried a right cookie, and dropped over their address's rate.
+    private var gateCounts = (cookieReplies: 0, cookied: 0, overRate: 0, loggedAt: UInt64(0))
     /// Notes and notices waiting for their Ack (DirectPaths+Delivery.swift).
     var deliveries = DirectDeliveries()
     private var pings: [UInt64: (peer: String, sentAt: UInt64)] = [:]
@@ -243,6 +245,7 @@ actor DirectPaths {
         }
         initiations = initiations.filter { time < $0.value.sentAt + 5000 }
         pings = pings.filter { time < $0.value.sentAt + 10_000 }
+        logGateCounts(time)
         streamTick(now: time)
     }
 
@@ -282,9 +285,10 @@ actor DirectPaths {
         else { return }
         let index = newIndex()
         do {
+            let cookie = cookieJar.cookie(for: hostPort.description, nowMillis: clock())
             let (packet, pending) = try DeviceHandshake.initiate(localKeys: keys, peerKey: peer.key, localIndex: index,
-                                                                 nowMillis: now())
-            initiations[index] = (id, pending, clock())
+                                                                 nowMillis: now(), cookie: cookie)
+            initiations[index] = (id, pending, clock(), hostPort.description)
             write(packet, to: address)
         } catch {
             logger.warning("cannot start a handshake with \(id): \(error)")
@@ -292,12 +296,19 @@ actor DirectPaths {
     }
 
     private func received(_ bytes: [UInt8], from address: SocketAddress) async {
-        // A handshake initiation is weighed before any Diffie-Hellman: its MAC must be right for
-        // this device's key (one hash), and its source must be under its rate (spec §UDP packets).
-        if bytes.first == Datagram.PacketType.handshakeInitiation.rawValue {
-            guard handshakeMAC.verifies(bytes[...]) else { return }
-            guard handshakeRate.allow(address.ipAddress ?? "?", nowMillis: clock()) else {
-                droppedInitiations += 1
+        // A handshake initiation is weighed before any Diffie-Hellman (spec §UDP packets,
+        // Handshake over UDP): mac1, then under load the cookie, then its source's rate.
+        if bytes.first == Datagram.PacketType.handshakeInitiation.rawValue
+            || bytes.first == Datagram.PacketType.cookiedInitiation.rawValue {
+            guard let source = EndpointAddress(address) else { return }
+            switch handshakeGate.weigh(bytes[...], from: source, nowMillis: clock()) {
+            case .answer:
+                if bytes.first == Datagram.PacketType.cookiedInitiation.rawValue { gateCounts.cookied += 1 }
+            case .cookieReply(let reply):
+                gateCounts.cookieReplies += 1
+                return write(reply, to: address)
+            case .drop(let reason):
+                if reason == .overRate { gateCounts.overRate += 1 }
                 return
             }
         }
@@ -306,9 +317,18 @@ actor DirectPaths {
         switch datagram {
         case let .handshakeInitiation(senderIndex, message):
             answer(senderIndex: senderIndex, message: message, from: address)
+        case let .cookiedInitiation(senderIndex, rest):
+            answer(senderIndex: senderIndex, message: Array(rest.dropLast(Datagram.macLength)), from: address)
+        case let .cookieReply(receiverIndex, nonce, sealedCookie):
+            // Kept only if it opens for an initiation this device sent (its mac1 is the AEAD's data).
+            guard let (_, pending, _, to) = initiations[receiverIndex] else { return }
+            if cookieJar.take(nonce: nonce, sealedCookie: sealedCookie, responder: pending.peerKey, mac1: pending.mac1,
+                              address: to, nowMillis: clock()) {
+                logger.info("\(to) is under load: initiations to it carry its cookie for the next two minutes")
+            }
         case let .handshakeResponse(senderIndex, receiverIndex, message):
             // A response that does not verify leaves the initiation waiting for the real one.
-            guard let (id, pending, _) = initiations[receiverIndex],
+            guard let (id, pending, _, _) = initiations[receiverIndex],
                   let session = try? DeviceHandshake.complete(pending, senderIndex: senderIndex, message: message)
             else { return }
             initiations[receiverIndex] = nil
@@ -357,6 +377,16 @@ actor DirectPaths {
         let actions = peer.machine.established(address: hostPort, now: clock())
         peers[id] = peer
         perform(actions, for: id)
+    }
+
+    /// One line at most every 10 s while initiations are being turned away (a flood is not a log flood).
+    private func logGateCounts(_ time: UInt64) {
+        guard gateCounts.cookieReplies + gateCounts.overRate > 0, time &- gateCounts.loggedAt >= 10_000 else { return }
+        logger.notice("""
+            UDP handshakes under load: \(gateCounts.cookieReplies) initiations answered with a cookie reply, \
+            \(gateCounts.cookied) carrying a right cookie answered, \(gateCounts.overRate) dropped over their address's rate
+            """)
+        gateCounts = (0, 0, 0, time)
     }
 
     private func newIndex() -> UInt32 {

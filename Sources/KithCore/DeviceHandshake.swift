@@ -13,11 +13,15 @@ public enum DeviceHandshake {
     public struct Pending {
         public let localIndex: UInt32
         public let peerKey: PublicKey
+        /// The initiation's mac1: a cookie reply to it is sealed with it as additional data.
+        public let mac1: [UInt8]
         var handshake: NoiseHandshake
     }
 
-    /// Message 1 for `peerKey`, as a whole datagram, and the state that waits for message 2.
+    /// Message 1 for `peerKey`, as a whole datagram (type 1, or type 7 with mac2 when the
+    /// responder gave a `cookie`), and the state that waits for message 2.
     public static func initiate(localKeys: KeyPair, peerKey: PublicKey, localIndex: UInt32, nowMillis: UInt64,
+                                cookie: [UInt8]? = nil,
                                 ephemeralSource: @escaping () -> KeyPair = KeyPair.generate) throws -> ([UInt8], Pending) {
         var handshake = try NoiseHandshake(.init(protocolName: protocolName, role: .initiator, prologue: prologue,
                                                  localStatic: localKeys, remoteStatic: peerKey,
@@ -25,8 +29,15 @@ public enum DeviceHandshake {
         var timestamp: [UInt8] = []
         timestamp.appendInteger(nowMillis)
         let message = try handshake.writeMessage(payload: timestamp)
-        let packet = try Datagram.handshakeInitiation(senderIndex: localIndex, noiseMessage: message).encode()
-        return (HandshakeMAC(responder: peerKey).sealed(packet), Pending(localIndex: localIndex, peerKey: peerKey, handshake: handshake))
+        let mac = HandshakeMAC(responder: peerKey)
+        guard let cookie else {
+            let packet = mac.sealed(try Datagram.handshakeInitiation(senderIndex: localIndex, noiseMessage: message).encode())
+            return (packet, Pending(localIndex: localIndex, peerKey: peerKey, mac1: Array(packet.suffix(HandshakeMAC.length)),
+                                    handshake: handshake))
+        }
+        let withMAC1 = mac.sealed(try Datagram.cookiedInitiation(senderIndex: localIndex, rest: message).encode())
+        return (withMAC1 + HandshakeCookie.mac2(withMAC1, cookie: cookie),
+                Pending(localIndex: localIndex, peerKey: peerKey, mac1: Array(withMAC1.suffix(HandshakeMAC.length)), handshake: handshake))
     }
 
     /// What a responder learns from message 1, before it decides to answer.

@@ -18,10 +18,13 @@ public struct HandshakeMAC: Sendable {
     }
 
     /// The MAC of `bytes`.
-    public func mac(_ bytes: some Collection<UInt8>) -> [UInt8] {
-        let input = Array(bytes)
-        var out = [UInt8](repeating: 0, count: Self.length)
-        crypto_generichash(&out, Self.length, input, UInt64(input.count), key, key.count)
+    public func mac(_ bytes: some Collection<UInt8>) -> [UInt8] { Self.keyed(Array(bytes), key: key) }
+
+    /// Keyed BLAKE2b-128 (libsodium `crypto_generichash`, 16-byte output): mac1's and mac2's function.
+    static func keyed(_ input: [UInt8], key: [UInt8]) -> [UInt8] {
+        _ = Sodium.ready
+        var out = [UInt8](repeating: 0, count: length)
+        crypto_generichash(&out, length, input, UInt64(input.count), key, key.count)
         return out
     }
 

@@ -15,6 +15,12 @@ public enum Datagram: Equatable, Sendable {
     case endpointProbe(nonce: [UInt8])
     /// Server → agent: the source address the probe came from, and the probe's nonce.
     case endpointReply(nonce: [UInt8], observed: EndpointAddress)
+    /// A responder under load → the initiator: a cookie (sealed) instead of a handshake;
+    /// `receiverIndex` echoes the initiation's sender index.
+    case cookieReply(receiverIndex: UInt32, nonce: [UInt8], sealedCookie: [UInt8])
+    /// A handshake initiation that carries mac2 (the cookie's MAC) after mac1; `rest` is the
+    /// Noise message, mac1 and mac2, as sent.
+    case cookiedInitiation(senderIndex: UInt32, rest: [UInt8])
 
     public enum PacketType: UInt8, Sendable {
         case handshakeInitiation = 1
@@ -22,9 +28,16 @@ public enum Datagram: Equatable, Sendable {
         case transportData = 3
         case endpointProbe = 4
         case endpointReply = 5
+        case cookieReply = 6
+        case cookiedInitiation = 7
     }
 
     public static let probeNonceLength = 16
+    /// A cookie reply's nonce and sealed cookie (XChaCha20-Poly1305: 16-byte cookie, 16-byte tag).
+    public static let cookieNonceLength = 24
+    public static let sealedCookieLength = 32
+    /// mac1 and mac2 are 16 bytes each.
+    public static let macLength = 16
     /// An endpoint probe is padded with zero bytes to this length, the largest endpoint reply's
     /// (IPv6): a server answers no probe with more bytes than it got (spec §UDP packets).
     public static let probeLength = 39
@@ -41,6 +54,8 @@ public enum Datagram: Equatable, Sendable {
         case .transportData: .transportData
         case .endpointProbe: .endpointProbe
         case .endpointReply: .endpointReply
+        case .cookieReply: .cookieReply
+        case .cookiedInitiation: .cookiedInitiation
         }
     }
 
@@ -68,6 +83,16 @@ public enum Datagram: Equatable, Sendable {
             out.append(observed.ip.count == 4 ? 4 : 6)
             out += observed.ip
             out.appendInteger(observed.port)
+        case let .cookieReply(receiver, nonce, sealed):
+            guard nonce.count == Self.cookieNonceLength, sealed.count == Self.sealedCookieLength else {
+                throw .malformed("cookie reply: nonce of \(nonce.count) bytes, cookie of \(sealed.count)")
+            }
+            out.appendInteger(receiver)
+            out += nonce
+            out += sealed
+        case let .cookiedInitiation(sender, rest):
+            out.appendInteger(sender)
+            out += rest
         }
         guard out.count <= WireLimits.maxDatagram else {
             throw .oversized("datagram: \(out.count) bytes, limit \(WireLimits.maxDatagram)")
@@ -120,6 +145,19 @@ public enum Datagram: Equatable, Sendable {
             let port: UInt16 = try reader.readInteger()
             guard reader.remaining == 0 else { throw .malformed("endpoint reply: \(reader.remaining) bytes after the address") }
             return .endpointReply(nonce: Array(nonce), observed: EndpointAddress(ip: Array(ip), port: port))
+        case .cookieReply:
+            let receiver: UInt32 = try reader.readInteger()
+            let nonce = try reader.readBytes(cookieNonceLength)
+            let sealed = try reader.readBytes(sealedCookieLength)
+            guard reader.remaining == 0 else { throw .malformed("cookie reply: \(reader.remaining) bytes after the cookie") }
+            return .cookieReply(receiverIndex: receiver, nonce: Array(nonce), sealedCookie: Array(sealed))
+        case .cookiedInitiation:
+            let sender: UInt32 = try reader.readInteger()
+            let rest = reader.readRest()
+            guard rest.count >= minHandshakeMessage + 2 * macLength else {
+                throw .truncated("handshake initiation with cookie: \(rest.count) bytes")
+            }
+            return .cookiedInitiation(senderIndex: sender, rest: Array(rest))
         }
     }
 }

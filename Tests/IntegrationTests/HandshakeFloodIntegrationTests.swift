@@ -64,6 +64,53 @@ import Testing
         withExtendedLifetime(server) {}
     }
 
+    /// Under load (spec §UDP packets, Handshake over UDP): a flood of right-MAC initiations gets
+    /// cookie replies, no handshakes, and a sibling that restarts during the flood takes the
+    /// phone's cookie and gets its direct path back with initiations that carry it.
+    @Test func underLoadASiblingGetsInWithItsCookie() async throws {
+        let port = FileTransferIntegrationTests.freePort()
+        let (server, laptop, phone, _) = try await FileTransferIntegrationTests.pair("handshake-cookie", phoneUDP: "127.0.0.1:\(port)")
+        let phoneKey = try IdentityFile.loadOrCreate(in: phone.profile).identity.noiseKeyPair.publicKey
+        let stranger = KeyPair.generate()
+        let packets = try (0..<50).map { i in
+            try DeviceHandshake.initiate(localKeys: stranger, peerKey: phoneKey, localIndex: UInt32(i + 1), nowMillis: UInt64(i + 1)).0
+        }
+        let flood = Flood(to: port, packets: packets)
+        let thread = Thread { flood.run() }
+        thread.start()
+        defer { flood.stop() }
+        try await phone.eventually("a cookie reply to the flood") { flood.received.cookieReplies > 0 }
+
+        laptop.kill9()
+        try await laptop.start()
+        try await DirectPathIntegrationTests.waitForPath("lan", from: laptop, to: "alice-MP-1", seconds: 30)
+        let under = try await Self.logLine(of: phone, containing: "carrying a right cookie answered") { line in
+            !line.contains(" 0 carrying a right cookie answered")
+        }
+        #expect(under != nil, "the phone answered no initiation that carried its cookie")
+        let taken = try await Self.logLine(of: laptop, containing: "is under load: initiations to it carry its cookie") { _ in true }
+        #expect(taken != nil, "the laptop never took the phone's cookie")
+        flood.stop()
+        let received = flood.received
+        print("handshake cookie: the flood got \(received.cookieReplies) cookie replies and \(received.other) other datagrams")
+        #expect(received.other == 0, "a stranger's right-MAC initiation got something other than a cookie reply")
+        _ = try laptop.cli(["send", "alice-MP-1", "through the load"], as: SendResult.self)
+        try await phone.eventually("the note") { try phone.inbox().map(\.text).contains("through the load") }
+        withExtendedLifetime(server) {}
+    }
+
+    /// The first line of the agent's output (stderr and agent.log) that contains `text` and passes
+    /// `accept`, waiting up to 30 s for it; nil if none came.
+    static func logLine(of agent: AgentHarness, containing text: String, _ accept: (Substring) -> Bool) async throws -> Substring? {
+        for _ in 0..<150 {
+            let log = (agent.process?.stderr ?? "")
+                + ((try? String(contentsOf: agent.profile.appendingPathComponent("agent.log"), encoding: .utf8)) ?? "")
+            if let line = log.split(separator: "\n").first(where: { $0.contains(text) && accept($0) }) { return line }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return nil
+    }
+
     /// User and system CPU time of a process so far, in milliseconds (/proc/PID/stat).
     static func cpuMillis(_ pid: Int32) -> Int {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
@@ -91,5 +138,50 @@ import Testing
         #expect(pushed.state == "complete", "the sibling's push while strangers wait: \(pushed.state)")
         #expect(waiting.allSatisfy { $0.readUntilClosed(timeout: 12) }, "a stream outlived the 10 s deadline")
         withExtendedLifetime(server) {}
+    }
+}
+
+/// Right-MAC initiations from one UDP socket at about 1,000 a second, on its own thread, counting
+/// what comes back, until stopped.
+final class Flood: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stopped = false
+    private var counts = (cookieReplies: 0, other: 0)
+    private let fd: Int32
+    private var address = sockaddr_in()
+    private let packets: [[UInt8]]
+
+    init(to port: Int, packets: [[UInt8]]) {
+        self.packets = packets
+        fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        var timeout = timeval(tv_sec: 0, tv_usec: 1)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    }
+
+    deinit { close(fd) }
+
+    var received: (cookieReplies: Int, other: Int) { lock.withLock { counts } }
+
+    func stop() { lock.withLock { stopped = true } }
+
+    func run() {
+        var n = 0
+        var buffer = [UInt8](repeating: 0, count: 1500)
+        while !lock.withLock({ stopped }) {
+            let packet = packets[n % packets.count]
+            n += 1
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, packet, packet.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            while case let count = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT)), count > 0 {
+                lock.withLock {
+                    if count == 64 && buffer[0] == Datagram.PacketType.cookieReply.rawValue { counts.cookieReplies += 1 } else { counts.other += 1 }
+                }
+            }
+            usleep(1000)
+        }
     }
 }

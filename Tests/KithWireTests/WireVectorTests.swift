@@ -61,6 +61,7 @@ import Testing
             let senderIndex: UInt32?, receiverIndex: UInt32?, counter: UInt64?
             let noiseMessage: String?, ciphertext: String?
             let nonce: String?, family: UInt8?, ip: String?, port: UInt16?
+            let sealedCookie: String?, rest: String?
         }
         let tcId: Int, comment: String, result: String, hex: String
         let meaning: Meaning?
@@ -79,6 +80,9 @@ import Testing
         case "endpointProbe": .endpointProbe(nonce: [UInt8](vectorHex: m.nonce!))
         case "endpointReply": .endpointReply(nonce: [UInt8](vectorHex: m.nonce!),
                                              observed: EndpointAddress(ip: [UInt8](vectorHex: m.ip!), port: m.port!))
+        case "cookieReply": .cookieReply(receiverIndex: m.receiverIndex!, nonce: [UInt8](vectorHex: m.nonce!),
+                                         sealedCookie: [UInt8](vectorHex: m.sealedCookie!))
+        case "cookiedInitiation": .cookiedInitiation(senderIndex: m.senderIndex!, rest: [UInt8](vectorHex: m.rest!))
         default: .transportData(receiverIndex: m.receiverIndex!, counter: m.counter!, ciphertext: [UInt8](vectorHex: m.ciphertext!))
         }
         if m.type == "endpointReply" { #expect([UInt8](vectorHex: m.ip!).count == (m.family == 4 ? 4 : 16)) }
