@@ -258,6 +258,17 @@ final class LandingFiles {
         unlinkat(folderFD, stagingName, AT_REMOVEDIR)
     }
 
+    /// Removes an abandoned transfer's staging folder (`staging`, directly inside its landing
+    /// folder) as `removeStaging` does, through descriptors: nothing if either folder is gone or
+    /// the staging folder is now a link.
+    static func removeStaging(at staging: String) {
+        let landing = LandingFiles(folder: (staging as NSString).deletingLastPathComponent, staging: staging)
+        landing.folderFD = Glibc.open(landing.folder, directoryFlags)
+        guard landing.folderFD >= 0 else { return }
+        landing.stagingFD = openat(landing.folderFD, landing.stagingName, directoryFlags)
+        landing.removeStaging()
+    }
+
     private func exists(_ name: String, in directory: Int32) -> Bool {
         var info = stat()
         return fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0

@@ -18,8 +18,7 @@ extension Transfers {
     /// stream that came through the server or over a UDP path).
     nonisolated func serve(_ stream: any Conduit, path: String, from address: String? = nil) async {
         let address = address ?? path
-        if case .refuse(let cause) = await admit(from: address) {
-            logger.notice("refused a device stream from \(address): \(cause.rawValue)")
+        if case .refuse = await admit(from: address) {
             // Closed through its own scope: an async channel dropped unopened traps in NIO
             // ("Deinited NIOAsyncWriter without calling finish()"), which the 9th stream from
             // one address used to find.

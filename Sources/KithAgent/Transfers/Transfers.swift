@@ -63,6 +63,7 @@ actor Transfers {
     let settings: TransferSettings
     /// The counts behind `admit(from:)`.
     private var admission = ConnectionAdmission(limits: Transfers.admissionLimits)
+    private var refusalLog = ThrottledLog()
     let group: any EventLoopGroup
     let now: @Sendable () -> UInt64
     /// How expiry timers wait (tests pass one that does not).
@@ -184,7 +185,7 @@ actor Transfers {
                 if !actions.contains(where: { if case .sendCancel = $0 { true } else { false } }) { sending[id]?.channel.close() }
                 owners[id]?.channel.close()  // data may be flowing: it stops
             case .deletePartials:
-                if let staging = records[id]?.staging { try? FileManager.default.removeItem(atPath: staging) }
+                if let staging = records[id]?.staging { LandingFiles.removeStaging(at: staging) }
             default: continue
             }
         }
@@ -361,8 +362,15 @@ actor Transfers {
 
     /// A stream from `address` (the carrier's source; streams that came through the server or a
     /// UDP path share one name each) may start its handshake; else why not.
+    /// A refusal is logged once per cause and address every 10 s (a flood is not a log flood).
     func admit(from address: String) -> ConnectionAdmission.Decision {
-        admission.arrive(from: address)
+        let decision = admission.arrive(from: address)
+        if case .refuse(let cause) = decision,
+           let line = refusalLog.line("refusing device streams: \(cause.rawValue) (\(address))",
+                                      now: DispatchTime.now().uptimeNanoseconds / 1_000_000) {
+            logger.notice("\(line)")
+        }
+        return decision
     }
 
     func authenticatedOrGone(from address: String) { admission.leave(from: address) }
