@@ -32,6 +32,8 @@ let package = Package(
         // The agent's local API as types: one request type per method, results, errors, events,
         // the JSON-lines codec. No networking: the CLI, the benches and any GUI import it.
         .target(name: "KithAPI"),
+        // The watcher's decisions and how it shows them (`kith watch`): pure, over KithAPI's types.
+        .target(name: "KithWatch", dependencies: ["KithAPI", "KithCore"]),
         // Durable state: the server's and the agent's SQLite stores (GRDB). Coded bytes it keeps
         // (terminal type, contact state, clip mode, document kind) are KithWire's enums.
         .target(name: "KithStore", dependencies: ["KithCrypto", "KithWire", .product(name: "GRDB", package: "GRDB.swift")]),
@@ -70,7 +72,7 @@ let package = Package(
         .executableTarget(
             name: "kith",
             dependencies: [
-                "KithAPI", "KithAgent", "KithCore", "KithCrypto", "KithNet", "KithServer", "KithStore", "KithWire",
+                "KithAPI", "KithAgent", "KithCore", "KithCrypto", "KithNet", "KithServer", "KithStore", "KithWatch", "KithWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -80,6 +82,7 @@ let package = Package(
         .target(name: "KithTestSupport", path: "Tests/KithTestSupport"),
         .testTarget(name: "KithCryptoTests", dependencies: ["KithCrypto", "KithTestSupport"]),
         .testTarget(name: "KithWireTests", dependencies: ["KithWire", "KithTestSupport"]),
+        .testTarget(name: "KithWatchTests", dependencies: ["KithWatch", "KithAPI"]),
         .testTarget(name: "KithCoreTests", dependencies: ["KithCore", "KithCrypto", "KithWire", "KithTestSupport"]),
         .testTarget(
             name: "KithNetTests",

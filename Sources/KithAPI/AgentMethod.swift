@@ -11,6 +11,8 @@ public enum AgentMethod: String, Codable, Sendable, CaseIterable {
     case roster, approve, autoApprove, deny, revoke, handOver, recover, policyShow, policySet
     /// Linked accounts (Protocol/local-api.md §Linked accounts).
     case accounts, accountLink, accountUnlink, accountSetMaster
+    /// The state of a few watched contacts (Protocol/local-api.md §Watch).
+    case watch
     /// Turns the connection into a stream of `AgentEvent` lines (Protocol/local-api.md §Events).
     case events
 }

@@ -37,6 +37,7 @@ extension Agent {
         on(InboxRequest.self) { account, request in try await account.inbox(request) }
         on(ReadRequest.self) { account, request in try await account.read(request) }
         on(ContactsRequest.self) { account, _ in try await account.contacts() }
+        on(WatchRequest.self) { account, request in try await account.watch(request) }
         on(ContactAddRequest.self) { account, request in try await account.contactChange(request) }
         on(ContactAcceptRequest.self) { account, request in try await account.contactChange(request) }
         on(ContactRemoveRequest.self) { account, request in try await account.contactChange(request) }

@@ -24,39 +24,48 @@ struct AgentClient {
     let paths: AgentPaths
     /// The account of the agent the requests are for; nil: its default one (logged in last).
     var account: String? = nil
+    /// Failures are thrown as `QuietFailure` instead of printed (a watcher says them its own way).
+    var quiet = false
+
+    /// A failure as this client reports it: printed and an exit status, or quiet.
+    private func failure(_ message: String, status: Int32 = ExitStatus.failed) -> any Error {
+        quiet ? QuietFailure(message: message, status: status) : fail(message, status: status)
+    }
 
     func call<R: APIRequest>(_ request: R, timeout: Int = 60) throws -> R.Result {
         let fd = try open(timeout: timeout)
         defer { close(fd) }
         try send(request, fd)
         var reader = LineReader(fd: fd)
-        guard let line = reader.next() else { throw fail("the agent did not answer (see \(paths.log.path))") }
+        guard let line = reader.next() else { throw failure("the agent did not answer (see \(paths.log.path))") }
         return try decode(line, as: R.Result.self)
     }
 
-    /// Subscribes to the agent's events and hands each line to `handle` until the agent goes away.
-    func events(_ handle: (AgentEvent, [UInt8]) -> Void) throws {
+    /// Subscribes to the agent's events and hands each line to `handle` until the agent goes away;
+    /// `subscribed` runs once the agent has taken the subscription.
+    func events(subscribed: () -> Void = {}, _ handle: (AgentEvent, [UInt8]) -> Void) throws {
         let fd = try open(timeout: 0)
         defer { close(fd) }
         try send(EventsRequest(), fd)
         var reader = LineReader(fd: fd)
-        guard let first = reader.next() else { throw fail("the agent did not answer (see \(paths.log.path))") }
+        guard let first = reader.next() else { throw failure("the agent did not answer (see \(paths.log.path))") }
         _ = try decode(first, as: EmptyResult.self)
+        subscribed()
         while let line = reader.next() {
             if let event = try? APICodec.event(from: line) { handle(event, line) }
         }
-        throw fail("the agent stopped")
+        throw failure("the agent stopped")
     }
 
     private func open(timeout: Int) throws -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw fail("cannot create a socket") }
+        guard fd >= 0 else { throw failure("cannot create a socket") }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let path = Array(paths.socket.path.utf8)
         guard path.count < MemoryLayout.size(ofValue: address.sun_path) else {
             close(fd)
-            throw fail(paths.socketPathProblem ?? "socket path too long")
+            throw failure(paths.socketPathProblem ?? "socket path too long")
         }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             raw.copyBytes(from: path)
@@ -67,7 +76,7 @@ struct AgentClient {
         }
         guard connected == 0 else {
             close(fd)
-            throw fail(Self.noAgent(paths), status: ExitStatus.agentNotRunning)
+            throw failure(Self.noAgent(paths), status: ExitStatus.agentNotRunning)
         }
         var tv = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
@@ -91,15 +100,22 @@ struct AgentClient {
     private func send(_ request: some APIRequest, _ fd: Int32) throws {
         let line = try APICodec.encode(request, account: account)
         let sent = line.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        guard sent == line.count else { throw fail("the agent closed the connection") }
+        guard sent == line.count else { throw failure("the agent closed the connection") }
     }
 
     private func decode<R: Codable & Sendable>(_ line: [UInt8], as _: R.Type) throws -> R {
         let decoded = try APICodec.response(R.self, from: line)
         if let result = decoded.result, decoded.ok { return result }
         let error = decoded.error ?? AgentError(.internalError, "the agent gave no answer")
-        throw fail(error.message, status: error.code == .notLoggedIn ? ExitStatus.notLoggedIn : ExitStatus.failed)
+        throw failure(error.message, status: error.code == .notLoggedIn ? ExitStatus.notLoggedIn : ExitStatus.failed)
     }
+}
+
+/// A failure of a quiet `AgentClient`: what it would have printed, and the exit status.
+struct QuietFailure: Error, CustomStringConvertible {
+    let message: String
+    let status: Int32
+    var description: String { message }
 }
 
 /// Reads `\n`-terminated lines from a socket.

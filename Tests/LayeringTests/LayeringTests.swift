@@ -12,6 +12,8 @@ import Testing
         "KithWire": [],
         "KithCrypto": ["CSodium"],
         "KithCore": ["KithWire", "KithCrypto"],
+        // The watcher's decisions: over the local API's types, no I/O of their own.
+        "KithWatch": ["KithAPI", "KithCore"],
     ]
     static let forbidden: Set<String> = ["NIOPosix", "GRDB", "CDNSSD", "Foundation", "Glibc", "NIOCore"]
 

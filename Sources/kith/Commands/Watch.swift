@@ -1,0 +1,119 @@
+import ArgumentParser
+import Foundation
+import KithAPI
+import KithStore
+import KithWatch
+
+/// `kith watch`: a light view of a few chosen contacts (presence, unread count, the newest
+/// message's first line), refreshed by push, by poll or on request, drawn from the watcher's own
+/// database first (Protocol/local-api.md §Watch).
+struct Watch: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Watch a few chosen contacts: presence, unread messages, the newest message.",
+        discussion: """
+            `kith watch add bob carol` picks whom to watch (per account; --account picks one); \
+            `kith watch` shows them and keeps the view up to date: redrawn in place on a terminal \
+            (keys: 1–9 open a contact's messages and mark them viewed, r refresh, q quit), one line \
+            per change otherwise, and with --json one JSON line per change in the shape status bars \
+            take (`text`, `tooltip`, `class`), for Waybar or i3blocks (with --once for i3blocks' \
+            interval mode). What it showed last is kept in the watcher's database \
+            (<profile>/watch/<account>.sqlite) and drawn first on the next start.
+            """,
+        subcommands: [Show.self, Add.self, Remove.self, List.self], defaultSubcommand: Show.self)
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Watch these contacts (at the end of the list).")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "Contact accounts.") var contacts: [String]
+
+        func run() throws {
+            let watcher = try Watcher(options)
+            // Only contacts: a name that is none is refused, not watched in vain.
+            let known = try options.client.call(WatchRequest(contacts: contacts)).contacts
+            if let stranger = known.first(where: { $0.state == "unknown" }) {
+                throw fail("\(stranger.account.printable) is not a contact of \(watcher.account.printable): nothing added "
+                           + "(`kith contacts` lists them)")
+            }
+            let before = try watcher.store.watched()
+            guard before.count + Set(contacts).subtracting(before).count <= WatchLimits.contacts else {
+                throw fail("a watcher shows at most \(WatchLimits.contacts) contacts: nothing added")
+            }
+            let added = try watcher.store.add(contacts)
+            let result = WatchListResult(account: watcher.account, watched: try watcher.store.watched(), changed: added)
+            options.output(result) {
+                Console.line(added.isEmpty ? "already watching \(contacts.map(\.printable).joined(separator: ", ")): nothing changed"
+                             : "watching \(added.map(\.printable).joined(separator: ", ")) for \(watcher.account.printable)")
+            }
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop watching these contacts.")
+        @OptionGroup var options: ClientOptions
+        @Argument(help: "Contact accounts.") var contacts: [String]
+
+        func run() throws {
+            let watcher = try Watcher(options)
+            let removed = try watcher.store.remove(contacts)
+            guard !removed.isEmpty else {
+                throw fail("not watching \(contacts.map(\.printable).joined(separator: ", ")): nothing removed")
+            }
+            let result = WatchListResult(account: watcher.account, watched: try watcher.store.watched(), changed: removed)
+            options.output(result) { Console.line("no longer watching \(removed.map(\.printable).joined(separator: ", "))") }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the watched contacts.")
+        @OptionGroup var options: ClientOptions
+
+        func run() throws {
+            let watcher = try Watcher(options)
+            let result = WatchListResult(account: watcher.account, watched: try watcher.store.watched(), changed: nil)
+            options.output(result) {
+                Console.line(result.watched.isEmpty ? "watching nobody for \(watcher.account.printable): `kith watch add CONTACT`"
+                             : result.watched.map(\.printable).joined(separator: "\n"))
+            }
+        }
+    }
+}
+
+/// `kith watch add/remove/list --json`.
+struct WatchListResult: Codable {
+    var account: String
+    var watched: [String]
+    /// The contacts this call added or removed.
+    var changed: [String]?
+}
+
+/// The account a watcher is for and its database.
+struct Watcher {
+    /// The account's name, for people.
+    let account: String
+    /// The account's name with its server's key (`alice@3f2a…`): one watcher (and database) per account.
+    let owner: String
+    let store: WatcherStore
+
+    init(_ options: ClientOptions) throws {
+        let folder = options.paths.directory.appendingPathComponent("watch")
+        var client = options.client
+        client.quiet = true
+        let owner: String
+        do {
+            let status = try client.call(StatusRequest())
+            guard let name = status.account else { throw fail("this device is not logged in; run `kith login`", status: ExitStatus.notLoggedIn) }
+            owner = options.account.flatMap { $0.contains("@") ? $0 : nil } ?? status.accounts?.first { $0.account == name }?.owner ?? name
+        } catch let failure as QuietFailure where failure.status == ExitStatus.agentNotRunning {
+            // No agent: the watcher of --account, or the only one this profile has, from its database.
+            let known = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [])
+                .filter { $0.hasSuffix(".sqlite") }.map { String($0.dropLast(".sqlite".count)) }.sorted()
+            let matching = known.filter { options.account == nil || $0 == options.account || $0.hasPrefix(options.account! + "@") }
+            guard matching.count == 1 else { throw fail(failure.message, status: failure.status) }
+            owner = matching[0]
+        } catch let failure as QuietFailure {
+            throw fail(failure.message, status: failure.status)
+        }
+        (account, self.owner) = (String(owner.split(separator: "@").first ?? Substring(owner)), owner)
+        store = try WatcherStore(path: folder.appendingPathComponent("\(owner).sqlite").path)
+    }
+}
