@@ -6,19 +6,6 @@ import KithAgent
 import Glibc
 #endif
 
-/// Exit codes that mean something to scripts (`kith --help` lists them).
-enum ExitStatus {
-    static let failed: Int32 = 1          // the agent or the server refused; the message says why
-    static let agentNotRunning: Int32 = 3 // no agent for this profile
-    static let notLoggedIn: Int32 = 4     // the agent has no session
-}
-
-/// Prints `Error: message` to stderr and exits with `status`.
-func fail(_ message: String, status: Int32 = ExitStatus.failed) -> ExitCode {
-    FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
-    return ExitCode(status)
-}
-
 /// The CLI's only way to the agent: one JSON request line over the profile's Unix socket.
 struct AgentClient {
     let paths: AgentPaths
@@ -98,7 +85,7 @@ struct AgentClient {
         let decoded = try APICodec.response(R.self, from: line)
         if let result = decoded.result, decoded.ok { return result }
         let error = decoded.error ?? AgentError(.internalError, "the agent gave no answer")
-        throw fail(error.message, status: error.code == .notLoggedIn ? ExitStatus.notLoggedIn : ExitStatus.failed)
+        throw CLIError(agent: error)
     }
 }
 
@@ -141,9 +128,7 @@ struct ProfileClientOptions: ParsableArguments {
     /// Prints `value` as JSON when --json was given; otherwise runs `human`.
     func output<T: Encodable>(_ value: T, human: () -> Void) {
         guard json else { return human() }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        Console.line(String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self))
+        Console.line(JSONOutput.document(value))
     }
 }
 
@@ -164,15 +149,9 @@ struct ClientOptions: ParsableArguments {
     func output<T: Encodable>(_ value: T, human: () -> Void) { common.output(value, human: human) }
 }
 
-/// "12 s ago", "3 min ago", for people.
+/// "now", "12 s ago", "3 min ago", for people.
 func ago(_ millis: UInt64, now: UInt64 = UInt64(Date().timeIntervalSince1970 * 1000)) -> String {
     guard millis > 0 else { return "never" }
     let seconds = (now > millis ? now - millis : 0) / 1000
-    switch seconds {
-    case ..<5: return "now"
-    case ..<120: return "\(seconds) s ago"
-    case ..<7200: return "\(seconds / 60) min ago"
-    case ..<172_800: return "\(seconds / 3600) h ago"
-    default: return "\(seconds / 86400) days ago"
-    }
+    return seconds < 5 ? "now" : DeviceStatus.phrase(secondsAgo: seconds)
 }
