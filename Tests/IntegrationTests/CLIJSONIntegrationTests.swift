@@ -69,6 +69,7 @@ import Testing
         try await Self.checkMessages(alice, bob, laptop: laptop, desk: desk)
         try await Self.checkEvents(alice, phone: phone)
         try Self.checkRoster(alice)
+        try await Self.checkPending(alice, server: server, root: root)
 
         // Refusals, each with its code and nothing changed.
         #expect(try alice.error(["accept", "00000000"]) == (1, "unknownTransfer"))
@@ -81,6 +82,8 @@ import Testing
         #expect(try alice.error(["policy", "set", "alice-MP-1", "receive=sometimes"]).status == 1)
         #expect(try alice.error(["accounts", "link", "bob"], stdin: "wrong\n") == (1, "serverRefused"))
         #expect(try alice.error(["accounts", "unlink", "bob"]).status == 1)
+        #expect(try alice.error(["accounts", "set-master", "bob"], stdin: "wrong\n").status == 1)
+        #expect(try alice.error(["transfers", "--follow", "00000000"]) == (1, "unknownTransfer"))
         #expect(try JSONCLI(phone.profile).error(["primary", "recover"], stdin: "not a key\n").status == 1)
 
         // Logged out: `{}`, then exit 4, notLoggedIn.
@@ -119,6 +122,12 @@ import Testing
                                          "trust": "s", "approvedDevices": "a?"]).isEmpty)
         let code = try alice.object(["contacts", "verify", "bob"])
         #expect(JSONType.wrong(code, ["contact": "s", "code": "s", "trust": "s", "verified": "b"]).isEmpty)
+        let trust = try alice.run(["contacts", "trust", "bob"])  // no key change waits: a refusal or the same code
+        if trust.status == 0 {
+            #expect(JSONType.wrong(trust.json as? [String: Any] ?? [:], ["contact": "s", "code": "s", "trust": "s"]).isEmpty)
+        } else {
+            _ = try JSONCLI.errorCode(trust.status, trust.stdout, stderr: trust.stderr, command: ["contacts", "trust"])
+        }
         let sent = try alice.object(["send", "bob", "lunch?"])
         #expect(JSONType.wrong(sent, ["noteID": "s", "relayed": "b", "devices": "a", "code": "n?"]).isEmpty)
         try await desk.eventually("the message") { ((try bob.object(["inbox"])["messages"] as? [Any])?.count ?? 0) == 1 }
@@ -140,6 +149,28 @@ import Testing
         _ = try alice.object(["send", "alice-MP-1", "for the events"])
         try await phone.eventually("a note event") { events.stdout.contains(#""event":"note""#) }
         for line in try JSONCLI.lines(events.stdout) { #expect(JSONType.wrong(line, ["event": "s", "account": "s"]).isEmpty) }
+    }
+
+    /// A device waiting for approval: it calls nobody pending and the primary "primary" (or
+    /// "unknown" before its first roster); the primary lists it, typed, and denies it.
+    static func checkPending(_ alice: JSONCLI, server: ServerHarness, root: URL) async throws {
+        let tv = AgentHarness("tv", root: root)
+        try await tv.start()
+        defer { _ = tv.terminate() }
+        let waiting = try tv.login(server, type: "tv", approve: false)
+        #expect(waiting.role == "pending")
+        let own = JSONCLI(tv.profile)
+        #expect(!(try own.array(["devices", "--pending"])).contains { $0["id"] as? String == "alice-PC-1" })
+        let seen = (try own.object(["devices"])["devices"] as? [[String: Any]])?.first { $0["id"] as? String == "alice-PC-1" }
+        #expect(["primary", "unknown"].contains(seen?["role"] as? String), "\(seen ?? [:])")
+        try await tv.eventually("the tv to be pending on the primary") {
+            try alice.array(["devices", "--pending"]).contains { $0["id"] as? String == waiting.deviceID }
+        }
+        for entry in try alice.array(["devices", "--pending"]) {
+            #expect(JSONType.wrong(entry, ["id": "s", "name": "s", "fingerprint": "s", "online": "b"]).isEmpty)
+        }
+        let denied = try alice.object(["deny", waiting.deviceID])
+        #expect(JSONType.wrong(denied, ["members": "a", "pending": "a", "role": "s", "note": "s?"]).isEmpty)
     }
 
     /// `policy` and the roster verbs: settings as an object as well as lines.

@@ -32,6 +32,10 @@ import Testing
         #expect(skipped.map { $0["path"] ?? "" }.sorted() == ["\(album.path)/link", "\(album.path)/pipe"])
         #expect(skipped.allSatisfy { !($0["reason"] ?? "").isEmpty })
         #expect(lines.last?["state"] as? String == "complete")
+        let id = try #require(lines.first?["id"] as? String)
+        let followed = try KithProcess.run(["transfers", "--follow", String(id.prefix(8)), "--profile", laptop.profile.path, "--json"])
+        #expect(followed.status == 0)
+        #expect(try JSONCLI.lines(followed.stdout).last?["state"] as? String == "complete")
         // Only what is a file or a folder landed.
         #expect(try FileManager.default.contentsOfDirectory(atPath: phone.received.appendingPathComponent("album").path) == ["a.txt"])
         withExtendedLifetime(server) {}
@@ -59,6 +63,21 @@ import Testing
         try await laptop.eventually("the follower to end") { !follow.process.isRunning }
         let last = try #require(follow.stdout.split(separator: "\n").last.map(String.init))
         #expect(try JSONCLI.errorCode(follow.process.terminationStatus, last, stderr: follow.stderr, command: ["push"]) == "transferEnded")
+
+        // Accepted: the transfer, typed, landing in the folder named.
+        let asked = try alice.object(["push", file.path, "--to", "alice-MP-1", "--ask", "--detach"])
+        let askedID = try #require(asked["id"] as? String)
+        try await phone.eventually("the second offer on the phone") {
+            (try phoneCLI.object(["transfers"])["transfers"] as? [[String: Any]])?.first { $0["id"] as? String == askedID }?["state"]
+                as? String == "waiting"
+        }
+        let accepted = try phoneCLI.object(["accept", String(askedID.prefix(8)), "--to", root.appendingPathComponent("chosen").path])
+        #expect(Self.wrongTransferFields(accepted).isEmpty)
+        #expect(JSONType.wrong(accepted, ["folder": "s"]).isEmpty)
+        try await laptop.eventually("the accepted push to complete") {
+            (try alice.object(["transfers"])["transfers"] as? [[String: Any]])?.first { $0["id"] as? String == askedID }?["state"]
+                as? String == "complete"
+        }
 
         // The receiver gone: the push says it waits for it to come online, not a frozen rate.
         #expect(phone.terminate() == 0)
