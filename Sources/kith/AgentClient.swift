@@ -119,7 +119,7 @@ struct ProfileClientOptions: ParsableArguments {
                                valueName: "name"))
     var profile: String?
 
-    @Flag(help: "Print the result as JSON, for scripts.")
+    @Flag(help: "Print the result as JSON, for scripts; a failure as {\"error\": {\"code\": …, \"message\": …}} on stdout.")
     var json = false
 
     var paths: AgentPaths { AgentPaths(profile: profile) }
