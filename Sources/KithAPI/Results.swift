@@ -117,6 +117,9 @@ public struct DeviceEntry: Codable, Sendable, Equatable {
     public var rttMillis: Double?
     /// Why the path is what it is (why relayed, say).
     public var pathDetail: String?
+    /// For the account's own devices: its role in the held roster (`DeviceStatus`); nil for a
+    /// contact's device.
+    public var role: String?
 
     public init(id: String, name: String, type: String, online: Bool, lastSeenMillis: UInt64, fingerprint: String,
                 path: String, clientVersion: String, isThisDevice: Bool, rttMillis: Double? = nil,
@@ -388,6 +391,11 @@ public struct TransferInfo: Codable, Sendable, Equatable {
     public var finishedMillis: UInt64?
     /// While waiting for an answer: when the offer expires.
     public var expiresAtMillis: UInt64?
+    /// What the transfer waits for while it does not move, for people: "for alice-MP-1 to
+    /// accept", "for alice-MP-1 to come online" (`TransferWait`); nil while it moves or is finished.
+    public var waitingFor: String?
+    /// In the answer to `push` only: links and special files inside the folders pushed, left out.
+    public var skipped: [SkippedEntry]?
 
     public init(id: String, direction: String, peer: String, state: String, reason: String? = nil, files: Int,
                 names: [String], totalBytes: UInt64, verifiedBytes: UInt64, sentBytes: UInt64? = nil,
@@ -412,6 +420,17 @@ public struct TransferInfo: Codable, Sendable, Equatable {
         self.createdMillis = createdMillis
         self.finishedMillis = finishedMillis
         self.expiresAtMillis = expiresAtMillis
+    }
+}
+
+/// A file `push` left out, and why ("a symbolic link", "a FIFO (named pipe)").
+public struct SkippedEntry: Codable, Sendable, Equatable {
+    public var path: String
+    public var reason: String
+
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
     }
 }
 

@@ -73,13 +73,20 @@ public struct PolicyEntry: Codable, Sendable, Equatable {
     public var device: String
     /// The policy's version, or nil when none is set (the device follows its own settings).
     public var version: UInt64?
-    /// `key=value` lines (`PolicySettings`).
+    /// `key=value` lines (`PolicySettings`), as people read them.
     public var settings: [String]
+    /// The same settings as an object, `{"receive": "ask", "push": "none"}`, for programs
+    /// (nil from agents before it).
+    public var values: [String: String]?
 
     public init(device: String, version: UInt64? = nil, settings: [String]) {
         self.device = device
         self.version = version
         self.settings = settings
+        values = Dictionary(settings.map { line in
+            let parts = line.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+            return (parts[0], parts.count == 2 ? parts[1] : "")
+        }, uniquingKeysWith: { _, last in last })
     }
 }
 

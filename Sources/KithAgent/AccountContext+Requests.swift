@@ -96,10 +96,20 @@ extension AccountContext {
             throw AgentError(.notLoggedIn, "this device is not logged in; run `kith login`")
         }
         var devices: [DeviceEntry] = []
+        let roster = rosterBook?.current, ownRole = rosterRole
         for device in try store.devices() {
             let isThisDevice = device.id == session.deviceID
             let mode = await directPaths?.mode(of: device.id)
             var entry = Self.entry(device, path: isThisDevice ? "self" : Self.pathName(mode), isThisDevice: isThisDevice)
+            // A role counts only for the key the roster lists: a device the server lists with another key is pending.
+            let key = SigningPublicKey(rawValue: device.key)
+            let member = roster?.members.first { $0.deviceID == device.id && $0.key == key }
+            let status = DeviceStatus.derive(.init(
+                isThisDevice: isThisDevice, serverSaysOnline: device.online, path: entry.path, rosterRole: member?.role.description,
+                isRosterPrimary: roster.map { $0.primary.deviceID == device.id && $0.primary.key == key } ?? false,
+                rosterHeld: roster != nil, thisDeviceRole: ownRole))
+            entry.online = status.online
+            entry.role = status.role
             if !isThisDevice {
                 entry.rttMillis = await directPaths?.rtt(of: device.id)
                 entry.pathDetail = switch mode {

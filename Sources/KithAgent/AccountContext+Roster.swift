@@ -62,7 +62,9 @@ extension AccountContext {
 
     /// Devices of the server's list that the roster does not list with their key.
     func pendingDevices() -> [AgentStore.Device] {
-        guard let book = rosterBook, let me = book.holder?.deviceID else { return [] }
+        // No roster held yet (a new device waiting for its first): nobody can be told pending,
+        // the primary least of all.
+        guard let book = rosterBook, let me = book.holder?.deviceID, book.current != nil else { return [] }
         return ((try? store.devices()) ?? []).filter { device in
             guard device.id != me else { return false }
             guard let key = SigningPublicKey(rawValue: device.key) else { return true }

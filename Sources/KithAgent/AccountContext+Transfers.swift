@@ -114,8 +114,10 @@ extension AccountContext {
         case "ask": receive = .ask
         default: throw AgentError(.invalidRequest, "receive is direct or ask")
         }
-        let entries = try PushPlan.entries(for: params.paths)
-        return try await transfers.push(entries, to: to, receive: receive, ttlSeconds: params.ttlSeconds)
+        let plan = try PushPlan(paths: params.paths)
+        var info = try await transfers.push(plan.entries, to: to, receive: receive, ttlSeconds: params.ttlSeconds)
+        info.skipped = plan.skipped.isEmpty ? nil : plan.skipped
+        return info
     }
 
     /// `transfer`, `accept` and `reject`.

@@ -6,38 +6,17 @@ import KithAgent
 import Glibc
 #endif
 
-/// Exit codes that mean something to scripts (`kith --help` lists them).
-enum ExitStatus {
-    static let failed: Int32 = 1          // the agent or the server refused; the message says why
-    static let agentNotRunning: Int32 = 3 // no agent for this profile
-    static let notLoggedIn: Int32 = 4     // the agent has no session
-}
-
-/// Prints `Error: message` to stderr and exits with `status`.
-func fail(_ message: String, status: Int32 = ExitStatus.failed) -> ExitCode {
-    FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
-    return ExitCode(status)
-}
-
 /// The CLI's only way to the agent: one JSON request line over the profile's Unix socket.
 struct AgentClient {
     let paths: AgentPaths
     /// The account of the agent the requests are for; nil: its default one (logged in last).
     var account: String? = nil
-    /// Failures are thrown as `QuietFailure` instead of printed (a watcher says them its own way).
-    var quiet = false
-
-    /// A failure as this client reports it: printed and an exit status, or quiet.
-    private func failure(_ message: String, status: Int32 = ExitStatus.failed) -> any Error {
-        quiet ? QuietFailure(message: message, status: status) : fail(message, status: status)
-    }
-
     func call<R: APIRequest>(_ request: R, timeout: Int = 60) throws -> R.Result {
         let fd = try open(timeout: timeout)
         defer { close(fd) }
         try send(request, fd)
         var reader = LineReader(fd: fd)
-        guard let line = reader.next() else { throw failure("the agent did not answer (see \(paths.log.path))") }
+        guard let line = reader.next() else { throw fail("the agent did not answer (see \(paths.log.path))") }
         return try decode(line, as: R.Result.self)
     }
 
@@ -48,24 +27,24 @@ struct AgentClient {
         defer { close(fd) }
         try send(EventsRequest(), fd)
         var reader = LineReader(fd: fd)
-        guard let first = reader.next() else { throw failure("the agent did not answer (see \(paths.log.path))") }
+        guard let first = reader.next() else { throw fail("the agent did not answer (see \(paths.log.path))") }
         _ = try decode(first, as: EmptyResult.self)
         subscribed()
         while let line = reader.next() {
             if let event = try? APICodec.event(from: line) { handle(event, line) }
         }
-        throw failure("the agent stopped")
+        throw fail("the agent stopped")
     }
 
     private func open(timeout: Int) throws -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw failure("cannot create a socket") }
+        guard fd >= 0 else { throw fail("cannot create a socket") }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let path = Array(paths.socket.path.utf8)
         guard path.count < MemoryLayout.size(ofValue: address.sun_path) else {
             close(fd)
-            throw failure(paths.socketPathProblem ?? "socket path too long")
+            throw fail(paths.socketPathProblem ?? "socket path too long")
         }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             raw.copyBytes(from: path)
@@ -76,7 +55,7 @@ struct AgentClient {
         }
         guard connected == 0 else {
             close(fd)
-            throw failure(Self.noAgent(paths), status: ExitStatus.agentNotRunning)
+            throw fail(Self.noAgent(paths), status: ExitStatus.agentNotRunning)
         }
         var tv = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
@@ -100,22 +79,15 @@ struct AgentClient {
     private func send(_ request: some APIRequest, _ fd: Int32) throws {
         let line = try APICodec.encode(request, account: account)
         let sent = line.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        guard sent == line.count else { throw failure("the agent closed the connection") }
+        guard sent == line.count else { throw fail("the agent closed the connection") }
     }
 
     private func decode<R: Codable & Sendable>(_ line: [UInt8], as _: R.Type) throws -> R {
         let decoded = try APICodec.response(R.self, from: line)
         if let result = decoded.result, decoded.ok { return result }
         let error = decoded.error ?? AgentError(.internalError, "the agent gave no answer")
-        throw failure(error.message, status: error.code == .notLoggedIn ? ExitStatus.notLoggedIn : ExitStatus.failed)
+        throw CLIError(agent: error)
     }
-}
-
-/// A failure of a quiet `AgentClient`: what it would have printed, and the exit status.
-struct QuietFailure: Error, CustomStringConvertible {
-    let message: String
-    let status: Int32
-    var description: String { message }
 }
 
 /// Reads `\n`-terminated lines from a socket.
@@ -148,7 +120,7 @@ struct ProfileClientOptions: ParsableArguments {
                                valueName: "name"))
     var profile: String?
 
-    @Flag(help: "Print the result as JSON, for scripts.")
+    @Flag(help: "Print the result as JSON, for scripts; a failure as {\"error\": {\"code\": …, \"message\": …}} on stdout.")
     var json = false
 
     var paths: AgentPaths { AgentPaths(profile: profile) }
@@ -157,9 +129,7 @@ struct ProfileClientOptions: ParsableArguments {
     /// Prints `value` as JSON when --json was given; otherwise runs `human`.
     func output<T: Encodable>(_ value: T, human: () -> Void) {
         guard json else { return human() }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        Console.line(String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self))
+        Console.line(JSONOutput.document(value))
     }
 }
 
@@ -180,15 +150,9 @@ struct ClientOptions: ParsableArguments {
     func output<T: Encodable>(_ value: T, human: () -> Void) { common.output(value, human: human) }
 }
 
-/// "12 s ago", "3 min ago", for people.
+/// "now", "12 s ago", "3 min ago", for people.
 func ago(_ millis: UInt64, now: UInt64 = UInt64(Date().timeIntervalSince1970 * 1000)) -> String {
     guard millis > 0 else { return "never" }
     let seconds = (now > millis ? now - millis : 0) / 1000
-    switch seconds {
-    case ..<5: return "now"
-    case ..<120: return "\(seconds) s ago"
-    case ..<7200: return "\(seconds / 60) min ago"
-    case ..<172_800: return "\(seconds / 3600) h ago"
-    default: return "\(seconds / 86400) days ago"
-    }
+    return seconds < 5 ? "now" : DeviceStatus.phrase(secondsAgo: seconds)
 }

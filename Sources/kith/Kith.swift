@@ -23,7 +23,8 @@ struct Kith: AsyncParsableCommand {
             Each device's state lives in a profile: --profile NAME (under ~/.local/share/kith) or a \
             directory path; default $KITH_PROFILE or "default". Exit status: 0 ok, 1 refused or \
             failed (the message says why), 3 no agent running for the profile, 4 not logged in, \
-            64 bad arguments. Protocol version \(KithVersion.protocolVersion).
+            64 bad arguments; with --json a failure is also printed on stdout as {"error": {"code": …, \
+            "message": …}}, its code stable (Protocol/local-api.md). Protocol version \(KithVersion.protocolVersion).
             """,
         version: "kith \(KithVersion.software) (protocol \(KithVersion.protocolVersion))",
         subcommands: [

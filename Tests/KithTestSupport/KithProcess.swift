@@ -25,14 +25,16 @@ public final class KithProcess: @unchecked Sendable {
     public let output: URL
     public let errors: URL
 
-    /// Starts `kith ARGUMENTS` with its output in `directory`.
-    public init(_ arguments: [String], in directory: URL, name: String, environment: [String: String] = [:]) throws {
+    /// Starts `kith ARGUMENTS` with its output in `directory`; `executable` runs another program
+    /// instead (`ip netns exec NS kith …`, to start kith inside a namespace).
+    public init(_ arguments: [String], in directory: URL, name: String, environment: [String: String] = [:],
+                executable: URL? = nil) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         output = directory.appendingPathComponent("\(name).out")
         errors = directory.appendingPathComponent("\(name).err")
         FileManager.default.createFile(atPath: output.path, contents: nil)
         FileManager.default.createFile(atPath: errors.path, contents: nil)
-        process.executableURL = Self.executable
+        process.executableURL = executable ?? Self.executable
         process.arguments = arguments
         // Not under a systemd unit, whatever runs the tests: the agent then writes its log file too.
         process.environment = ProcessInfo.processInfo.environment.merging(["JOURNAL_STREAM": ""].merging(environment) { $1 }) { $1 }

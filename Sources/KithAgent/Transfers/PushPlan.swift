@@ -7,14 +7,20 @@ import Glibc
 
 /// Turns the paths of `kith push` into the entries of an offer: files as they are, folders with
 /// everything under them (structure kept, empty folders too). Symbolic links, devices and other
-/// special files are not sent; names that a receiver would refuse are refused here first.
-enum PushPlan {
+/// special files are not sent, and named in `skipped` so the sender's user learns which (a push
+/// that silently leaves files out reads as a success); names that a receiver would refuse are
+/// refused here first.
+struct PushPlan {
     /// What fits one FileOffer: an envelope has at most 256 fields (spec §Envelope).
     static let maxEntries = 250
 
-    static func entries(for paths: [String]) throws -> [TransferRecord.Entry] {
+    var entries: [TransferRecord.Entry] = []
+    /// Links and special files inside the folders pushed, left out.
+    var skipped: [SkippedEntry] = []
+
+    init(paths: [String]) throws {
         guard !paths.isEmpty else { throw AgentError(.invalidRequest, "push needs at least one path") }
-        var entries: [TransferRecord.Entry] = [], tops = Set<String>()
+        var tops = Set<String>()
         for path in paths {
             guard path.hasPrefix("/") else { throw AgentError(.invalidRequest, "\(path): paths must be absolute") }
             let url = URL(fileURLWithPath: path).standardizedFileURL
@@ -22,7 +28,7 @@ enum PushPlan {
             guard tops.insert(name).inserted else {
                 throw AgentError(.invalidRequest, "two of the paths are named \(name); push them separately")
             }
-            try add(url.path, as: name, to: &entries, top: true)
+            try add(url.path, as: name, top: true)
         }
         for entry in entries {
             // Hidden characters are the receiver's call (it refuses them unless its user allows them).
@@ -30,10 +36,9 @@ enum PushPlan {
                 throw AgentError(.invalidRequest, "cannot send \(entry.source ?? entry.path): \(error)")
             }
         }
-        return entries
     }
 
-    private static func add(_ path: String, as name: String, to entries: inout [TransferRecord.Entry], top: Bool) throws {
+    private mutating func add(_ path: String, as name: String, top: Bool) throws {
         var info = stat()
         guard lstat(path, &info) == 0 else {
             throw AgentError(.invalidRequest, "\(path): \(String(cString: strerror(errno)))")
@@ -47,13 +52,27 @@ enum PushPlan {
         case S_IFDIR:
             entries.append(.init(path: name, size: 0, mode: mode, isFolder: true, source: path))
             let children = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
-            for child in children { try add(path + "/" + child, as: name + "/" + child, to: &entries, top: false) }
+            for child in children { try add(path + "/" + child, as: name + "/" + child, top: false) }
         default:
-            if top { throw AgentError(.invalidRequest, "\(path) is not a regular file or a folder") }
-            return  // links and special files inside a folder are skipped
+            let kind = Self.kind(info.st_mode & S_IFMT)
+            if top { throw AgentError(.invalidRequest, "\(path) is \(kind), not a regular file or a folder") }
+            skipped.append(SkippedEntry(path: path, reason: kind))
+            return
         }
-        guard entries.count <= maxEntries else {
-            throw AgentError(.invalidRequest, "more than \(maxEntries) files and folders in one push; push subfolders separately")
+        guard entries.count <= Self.maxEntries else {
+            throw AgentError(.invalidRequest, "more than \(Self.maxEntries) files and folders in one push; push subfolders separately")
+        }
+    }
+
+    /// What a file that is neither regular nor a folder is, for people.
+    static func kind(_ type: mode_t) -> String {
+        switch type {
+        case S_IFLNK: "a symbolic link"
+        case S_IFIFO: "a FIFO (named pipe)"
+        case S_IFSOCK: "a socket"
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        default: "a special file"
         }
     }
 }

@@ -424,18 +424,29 @@ actor Transfers {
 
     func list() -> [TransferInfo] {
         let stored = ((try? store.transfers()) ?? []).compactMap { try? JSONDecoder().decode(TransferRecord.self, from: $0.record) }
-        return stored.map { info(records[$0.id] ?? $0) }
+        let online = onlinePeers()
+        return stored.map { info(records[$0.id] ?? $0, online: online) }
     }
 
     func info(_ prefix: String) throws -> TransferInfo { info(try find(prefix)) }
 
-    func info(_ record: TransferRecord) -> TransferInfo {
-        let list = samples[record.id] ?? []
+    /// The devices of the account the server lists online.
+    private func onlinePeers() -> Set<String> { Set(((try? store.devices()) ?? []).filter(\.online).map(\.id)) }
+
+    func info(_ record: TransferRecord, online: Set<String>? = nil) -> TransferInfo {
+        // Only the samples of the last 3 s count: a transfer that stopped moving has no rate, not
+        // the rate of its last seconds, frozen.
+        let t = now()
+        let list = (samples[record.id] ?? []).filter { $0.at + 3000 >= t }
         var rate: Double?
         if let first = list.first, let last = list.last, last.at > first.at, !record.state.isFinished {
             rate = Double(last.bytes - min(last.bytes, first.bytes)) * 1000 / Double(last.at - first.at)
         }
-        return TransferInfo(
+        let streamUp = paths[record.id] != nil
+        let waiting = TransferWait.of(.init(
+            state: record.state.rawValue, outgoing: record.outgoing, peer: record.peer,
+            peerOnline: (online ?? onlinePeers()).contains(record.peer), streamUp: streamUp, moving: (rate ?? 0) > 0))
+        var info = TransferInfo(
             id: record.idHex, direction: record.outgoing ? "out" : "in", peer: record.peer, state: record.state.rawValue,
             reason: record.reason, files: record.entries.filter { !$0.isFolder }.count,
             names: Array(Set(record.entries.map { String($0.path.split(separator: "/")[0]) })).sorted().prefix(5).map { $0 },
@@ -444,6 +455,8 @@ actor Transfers {
             folder: record.folder, landed: record.landed.isEmpty ? nil : record.landed.values.sorted(),
             requested: record.requested.description, createdMillis: record.createdMillis, finishedMillis: record.finishedMillis,
             expiresAtMillis: record.state == .waiting ? record.deadlineMillis : nil)
+        info.waitingFor = waiting
+        return info
     }
 }
 

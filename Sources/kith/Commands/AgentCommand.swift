@@ -175,7 +175,7 @@ extension Kith {
             guard status == 0 else { throw fail("cannot start the agent: \(String(cString: strerror(status)))") }
             let client = AgentClient(paths: paths)
             for _ in 0..<100 {
-                if (try? Self.quietly { try client.call(StatusRequest(), timeout: 2) }) != nil {
+                if (try? client.call(StatusRequest(), timeout: 2)) != nil {  // a failure prints nothing: Kith.main reports what is thrown
                     Console.line("agent started for profile \(paths.profile) (pid \(pid)); log: \(paths.log.path)")
                     return
                 }
@@ -190,15 +190,6 @@ extension Kith {
 
         /// POSIX_SPAWN_SETSID (glibc ≥ 2.26), which Swift's Glibc module does not export.
         static let spawnSetSID: Int32 = 0x80
-
-        /// Runs `body` with stderr silenced (for probing the socket while the agent starts).
-        static func quietly<T>(_ body: () throws -> T) throws -> T {
-            let saved = dup(2)
-            let null = open("/dev/null", O_WRONLY)
-            dup2(null, 2)
-            defer { dup2(saved, 2); close(saved); close(null) }
-            return try body()
-        }
 
         static func logger(_ paths: AgentPaths, toStderr: Bool, toFile: Bool, level: Logger.Level) -> Logger {
             var logger = Logger(label: "kith.agent") { label in

@@ -244,7 +244,7 @@ extension Kith {
 
         private func waitForAgent(_ client: AgentClient) throws {
             _ = try waitFor("the agent to start") {
-                try? AgentCommand.quietly { try client.call(StatusRequest(), timeout: 2) }
+                try? client.call(StatusRequest(), timeout: 2)
             }
         }
 

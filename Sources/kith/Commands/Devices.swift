@@ -23,14 +23,14 @@ extension Kith {
             if pending { return try showPending() }
             let result = try options.client.call(DevicesRequest())
             let roster = try options.client.call(RosterRequest())
-            // A role counts only for the key the roster lists: a device the server lists with another key is pending.
-            let roles = Dictionary(roster.members.map { ("\($0.id) \($0.fingerprint)", $0.role) }, uniquingKeysWith: { a, _ in a })
+            let now = UInt64(Date().timeIntervalSince1970 * 1000)
             options.output(result) {
                 Console.line("my devices (\(result.account)):")
+                // ROLE and STATE come from the agent's one derivation (DeviceStatus), so they never disagree with PATH.
                 let rows = [["", "ID", "NAME", "TYPE", "ROLE", "STATE", "PATH", "LAST SEEN", "FINGERPRINT"]] + result.devices.map {
-                    [$0.isThisDevice ? "*" : "", $0.id.printable, $0.name.printable, $0.type, roles["\($0.id) \($0.fingerprint)"] ?? "pending",
+                    [$0.isThisDevice ? "*" : "", $0.id.printable, $0.name.printable, $0.type, $0.role ?? "unknown",
                      $0.online ? "online" : "offline", $0.path + ($0.rttMillis.map { String(format: " %.1f ms", $0) } ?? ""),
-                     $0.online ? "now" : ago($0.lastSeenMillis), $0.fingerprint]
+                     DeviceStatus.lastSeen(online: $0.online, lastSeenMillis: $0.lastSeenMillis, nowMillis: now), $0.fingerprint]
                 }
                 Console.table(rows)
                 if roster.role == "pending" {

@@ -23,13 +23,13 @@ extension Kith {
 
         @OptionGroup var options: ClientOptions
 
-        @Flag(help: "Print only the fingerprint.")
+        @Flag(help: "Print only the fingerprint (--json prints the whole identity).")
         var short = false
 
         func run() throws {
             let paths = options.paths
             let (identity, created) = try IdentityFile.loadOrCreate(in: paths.directory)
-            if short {
+            if short && !options.json {
                 Console.line("\(identity.publicKey.fingerprint)")
                 return
             }

@@ -44,7 +44,8 @@ extension Kith.Server {
         var listen = "127.0.0.1:7400"
 
         @Option(help: ArgumentHelp("The address devices reach this server at, for the invite, when it differs from --listen "
-                                   + "(listening on 0.0.0.0, behind a port forward); the port defaults to the one listened on.",
+                                   + "(listening on 0.0.0.0, behind a port forward); the port defaults to the one listened on. On 0.0.0.0 "
+                                   + "without it, the server prints no invite, only a warning.",
                                    valueName: "host[:port]"))
         var advertise: String?
 
@@ -141,12 +142,16 @@ extension Kith.Server {
                 Console.line("server key \(bound.key.fingerprint)")
                 let invite = Invite(host: advertised?.host ?? bound.host,
                                     port: advertised.map { $0.port == 0 ? bound.port : $0.port } ?? bound.port, key: bound.key)
-                if advertised == nil && ["0.0.0.0", "::", "[::]"].contains(bound.host) {
+                // No invite that names 0.0.0.0, which no device can reach: a warning, and what to do.
+                guard advertised != nil || !["0.0.0.0", "::", "[::]"].contains(bound.host) else {
+                    let key = invite.description.split(separator: "#").last.map(String.init) ?? ""
                     FileHandle.standardError.write(Data("""
-                        warning: listening on every interface, so the invite cannot name one; give the address devices \
-                        reach this server at with --advertise HOST (the invite below says \(bound.host), which no device can reach)
+                        warning: listening on every interface, so there is no address to put in the invite; give the \
+                        address devices reach this server at with --advertise HOST[:PORT]
 
                         """.utf8))
+                    return Console.line("no invite: listening on every interface; restart with --advertise HOST "
+                                        + "(the invite is then kith://HOST:\(bound.port)/#\(key))")
                 }
                 Console.line("invite: \(invite)")
             }

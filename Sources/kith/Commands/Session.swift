@@ -140,9 +140,11 @@ extension Kith {
             }
             let store = try AgentStore(path: paths.store.path)
             let session = try store.session()
+            let notRunning = fail("no agent is running for profile \(paths.profile)", status: ExitStatus.agentNotRunning)
             let stopped = StoppedStatus(profile: paths.profile, running: false, account: session?.account, deviceID: session?.deviceID,
                                         server: try store.invite(), log: paths.log.path,
-                                        start: "kith agent --profile \(paths.profile)")
+                                        start: "kith agent --profile \(paths.profile)",
+                                        error: .init(code: notRunning.code, message: notRunning.message))
             options.output(stopped) {
                 Console.line("agent:    not running for profile \(paths.profile); start it with `\(stopped.start)`")
                 Console.line("device:   \(session.map { "\($0.deviceID) of \($0.account)" } ?? "not logged in")")
@@ -152,7 +154,8 @@ extension Kith {
             throw ExitCode(ExitStatus.agentNotRunning)
         }
 
-        /// `kith status --json` when no agent runs.
+        /// `kith status --json` when no agent runs: what the store says, and `error` as any
+        /// failure's (`agentNotRunning`), so a script checks one key.
         struct StoppedStatus: Encodable {
             var profile: String
             var running: Bool
@@ -161,6 +164,7 @@ extension Kith {
             var server: String?
             var log: String
             var start: String
+            var error: CLIError.Body.Detail
         }
 
         private func showPaths() throws {

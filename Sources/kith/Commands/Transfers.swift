@@ -45,9 +45,19 @@ extension Kith {
             if detach {
                 return options.output(started) {
                     Console.line("transfer \(started.id.prefix(8)) to \(to): \(started.files) file(s), \(bytes(started.totalBytes)); follow it with `kith transfers`")
+                    Self.showSkipped(started)
                 }
             }
-            try TransferFollower(options: options, id: started.id).follow()
+            // The push's own answer is the first JSON line: it alone names what was skipped.
+            if options.json { Console.line(TransferFollower.json(started)) } else { Self.showSkipped(started) }
+            try TransferFollower(options: options, id: started.id).follow(after: started)
+        }
+
+        /// Says which entries the push leaves out, and why (links and special files are not sent).
+        static func showSkipped(_ started: TransferInfo) {
+            guard let skipped = started.skipped, !skipped.isEmpty else { return }
+            Console.line("skipped \(skipped.count) entr\(skipped.count == 1 ? "y" : "ies") (only files and folders are sent):")
+            for entry in skipped { Console.line("  \(entry.path.printable): \(entry.reason)") }
         }
     }
 
@@ -104,13 +114,16 @@ struct TransferFollower {
     let options: ClientOptions
     let id: String
 
-    func follow() throws {
+    /// `after`: the state already printed as JSON (the push's answer), so only changes from it follow.
+    func follow(after shown: TransferInfo? = nil) throws {
         let tty = isatty(1) == 1 && !options.json
-        var last: (state: String, tenth: UInt64, path: String?)?
+        func tenth(_ t: TransferInfo) -> UInt64 { t.totalBytes == 0 ? 10 : t.verifiedBytes * 10 / t.totalBytes }
+        var last = (options.json ? shown : nil).map { (state: $0.state, tenth: tenth($0), path: $0.path, waiting: $0.waitingFor) }
         while true {
             let t = try options.client.call(TransferRequest(id: id))
-            let tenth = t.totalBytes == 0 ? 10 : t.verifiedBytes * 10 / t.totalBytes
+            let tenth = tenth(t)
             let changed = last == nil || last!.state != t.state || last!.tenth != tenth || last!.path != t.path
+                || last!.waiting != t.waitingFor
             if options.json {
                 if changed { Console.line(Self.json(t)) }
             } else if tty {
@@ -118,12 +131,14 @@ struct TransferFollower {
             } else if changed {
                 Console.line(Self.progressLine(t))
             }
-            last = (t.state, tenth, t.path)
+            last = (t.state, tenth, t.path, t.waitingFor)
             if ["complete", "rejected", "expired", "failed", "cancelled"].contains(t.state) {
                 if tty { Console.line("") }
-                if !options.json { Console.line(Self.outcome(t)) }
-                if t.state != "complete" { throw ExitCode(1) }
-                return
+                if t.state == "complete" {
+                    if !options.json { Console.line(Self.outcome(t)) }
+                    return
+                }
+                throw CLIError(code: "transferEnded", Self.outcome(t))
             }
             usleep(200_000)
         }
@@ -132,13 +147,14 @@ struct TransferFollower {
     static func progressLine(_ t: TransferInfo) -> String {
         let percent = t.totalBytes == 0 ? 100 : Double(t.verifiedBytes) * 100 / Double(t.totalBytes)
         var line = "\(t.id.prefix(8)) \(t.state) \(String(format: "%5.1f%%", percent)) \(bytes(t.verifiedBytes))/\(bytes(t.totalBytes))"
-        if let rate = t.bytesPerSecond, rate > 0 {
+        if let waiting = t.waitingFor {
+            line += "  waiting \(waiting)"  // instead of a rate: nothing moves
+        } else if let rate = t.bytesPerSecond, rate > 0 {
             line += "  \(bytes(UInt64(rate)))/s"
             let left = Double(t.totalBytes - min(t.totalBytes, t.verifiedBytes)) / rate
             line += "  ETA \(left < 60 ? String(format: "%.0f s", left) : String(format: "%.0f min", left / 60))"
         }
         if let path = t.path { line += "  via \(path)" }
-        if t.state == "waiting" { line += "  (waiting for \(t.peer) to accept)" }
         if let reason = t.reason, ["paused", "offering"].contains(t.state) { line += "  (\(reason.printable))" }
         return line
     }
@@ -150,17 +166,14 @@ struct TransferFollower {
         }
     }
 
-    static func json(_ t: TransferInfo) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: (try? encoder.encode(t)) ?? Data(), as: UTF8.self)
-    }
+    static func json(_ t: TransferInfo) -> String { JSONOutput.line(t) }
 }
 
 func describe(_ t: TransferInfo) -> String {
     let arrow = t.direction == "out" ? "→ \(t.peer)" : "← \(t.peer)"
     var line = "\(t.id.prefix(8))  \(arrow)  \(t.state)  \(t.names.joined(separator: ", ").printable)  \(bytes(t.verifiedBytes))/\(bytes(t.totalBytes))"
     if let path = t.path { line += "  via \(path)" }
+    if let waiting = t.waitingFor, t.state != "waiting" || t.direction == "out" { line += "  waiting \(waiting)" }
     if t.state == "waiting" && t.direction == "in" { line += "  (kith accept \(t.id.prefix(8)) / kith reject \(t.id.prefix(8)))" }
     if let reason = t.reason, t.state != "complete" { line += "  (\(reason.printable))" }
     return line

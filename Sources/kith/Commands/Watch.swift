@@ -96,22 +96,18 @@ struct Watcher {
 
     init(_ options: ClientOptions) throws {
         let folder = options.paths.directory.appendingPathComponent("watch")
-        var client = options.client
-        client.quiet = true
         let owner: String
         do {
-            let status = try client.call(StatusRequest())
+            let status = try options.client.call(StatusRequest())
             guard let name = status.account else { throw fail("this device is not logged in; run `kith login`", status: ExitStatus.notLoggedIn) }
             owner = options.account.flatMap { $0.contains("@") ? $0 : nil } ?? status.accounts?.first { $0.account == name }?.owner ?? name
-        } catch let failure as QuietFailure where failure.status == ExitStatus.agentNotRunning {
+        } catch let failure as CLIError where failure.status == ExitStatus.agentNotRunning {
             // No agent: the watcher of --account, or the only one this profile has, from its database.
             let known = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [])
                 .filter { $0.hasSuffix(".sqlite") }.map { String($0.dropLast(".sqlite".count)) }.sorted()
             let matching = known.filter { options.account == nil || $0 == options.account || $0.hasPrefix(options.account! + "@") }
-            guard matching.count == 1 else { throw fail(failure.message, status: failure.status) }
+            guard matching.count == 1 else { throw failure }
             owner = matching[0]
-        } catch let failure as QuietFailure {
-            throw fail(failure.message, status: failure.status)
         }
         (account, self.owner) = (String(owner.split(separator: "@").first ?? Substring(owner)), owner)
         store = try WatcherStore(path: folder.appendingPathComponent("\(owner).sqlite").path)

@@ -56,20 +56,13 @@ struct WatchView {
         terminal = isatty(1) == 1 && isatty(0) == 1 && !options.json && !once
     }
 
-    /// The agent, asked without printing its failures (the view says them its own way).
-    var quietClient: AgentClient {
-        var client = options.client
-        client.quiet = true
-        return client
-    }
-
     static func now() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
 
     mutating func run() throws {
         let cached = (try? watcher.store.shown()).flatMap { try? JSONDecoder().decode([WatchedContact].self, from: $0) } ?? []
         if once {
             // One fetch and one line; the cache only if the agent cannot answer.
-            let contacts = (try? quietClient.call(WatchRequest(contacts: board.watched)).contacts) ?? cached
+            let contacts = (try? options.client.call(WatchRequest(contacts: board.watched)).contacts) ?? cached
             return show(contacts, changed: contacts.map(\.account), from: contacts == cached ? "cache" : "agent")
         }
         let raw = terminal ? RawTerminal() : nil
@@ -83,7 +76,7 @@ struct WatchView {
                 switch action {
                 case .fetch:
                     do {
-                        let contacts = try quietClient.call(WatchRequest(contacts: board.watched)).contacts
+                        let contacts = try options.client.call(WatchRequest(contacts: board.watched)).contacts
                         from = "agent"
                         notice = nil
                         inbox.post(.fetched(contacts, nowMillis: Self.now()))
@@ -111,9 +104,7 @@ struct WatchView {
         if options.json {
             var bar = WatchText.statusBar(contacts)
             bar.from = from
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            return Console.line(String(decoding: (try? encoder.encode(bar)) ?? Data(), as: UTF8.self))
+            return Console.line(JSONOutput.line(bar))
         }
         if terminal { return draw() }
         if contacts.isEmpty { return Console.line(WatchText.board([], account: watcher.account)[0]) }
@@ -154,7 +145,7 @@ struct WatchView {
     /// The agent's events (push mode's source); reconnects every 2 s while the agent is away.
     private func listenForPushes() {
         let (inbox, watched, owner, account) = (self.inbox, board.watched, watcher.owner, watcher.account)
-        let client = quietClient
+        let client = options.client
         Thread.detachNewThread {
             while true {
                 // Subscribed (again): what changed meanwhile is fetched.
