@@ -6,5 +6,6 @@ extension AccountContext {
         var event = event
         event.account = event.account ?? rosterBook?.account ?? connectedSession?.account
         emit(event)
+        reportUnread(after: event)
     }
 }

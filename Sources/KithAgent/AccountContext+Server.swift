@@ -10,6 +10,7 @@ extension AccountContext: ServerConnectionOwner {
     func connected(_ connection: ClientConnection, session: AgentStore.Session) async {
         attach(connection, session: session)
         Task { await self.reportEndpoints(connection, invite: session.invite) }
+        Task { await self.reportAllUnread() }
         await pageHost?(.connected(connection, session))
     }
 

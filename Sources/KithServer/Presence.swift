@@ -29,7 +29,7 @@ actor Presence {
     let store: any ServerStore
     private let logger: Logger
     private let now: @Sendable () -> UInt64
-    private var online: [String: Session] = [:]
+    fileprivate(set) var online: [String: Session] = [:]
     private var revision: UInt64 = 0
     /// The reads of the step in progress (`oneStep`), nil between steps.
     var reads: PresenceReads?
@@ -262,6 +262,16 @@ actor Presence {
                 session.close()
                 return
             }
+        }
+    }
+}
+
+extension Presence {
+    /// How many devices of each account are online now (a watch session's presence).
+    func onlineDeviceCounts(of accounts: [String]) -> [String: Int] {
+        oneStep {
+            Dictionary(accounts.map { account in (account, devices(of: account).filter { online[$0.id] != nil }.count) },
+                       uniquingKeysWith: { first, _ in first })
         }
     }
 }

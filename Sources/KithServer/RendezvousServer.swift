@@ -22,13 +22,15 @@ public final class RendezvousServer: Sendable {
         self.configuration = configuration
         identity = try IdentityFile.loadOrCreate(in: configuration.dataDirectory).identity
         let store = try SQLiteServerStore(path: configuration.databasePath)
-        context = ServerContext(configuration: configuration, store: store,
-                                presence: Presence(store: store, logger: logger, now: configuration.now),
+        let presence = Presence(store: store, logger: logger, now: configuration.now)
+        context = ServerContext(configuration: configuration, store: store, presence: presence,
                                 loginGuard: LoginGuard(configuration),
                                 passwords: PasswordChecker(threads: configuration.passwordCheckThreads,
                                                            queueLimit: configuration.passwordQueueLimit),
                                 acks: AckBatcher(store: store, logger: logger),
-                                transit: TransitBroker(), rosters: RosterKeeper(store: store, logger: logger), logger: logger)
+                                transit: TransitBroker(), rosters: RosterKeeper(store: store, logger: logger),
+                                watchers: Watchers(store: store, presence: presence, logger: logger, now: configuration.now),
+                                logger: logger)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         gate = AdmissionGate(limits: .init(configuration), logger: logger, now: configuration.now)
     }
@@ -95,7 +97,7 @@ public final class RendezvousServer: Sendable {
                         case .established(let key): session.peerKey = key
                         case .envelope(let envelope): try await session.handle(envelope)
                         }
-                        if !admitted && session.device != nil {
+                        if !admitted && (session.device != nil || session.watching != nil) {
                             admitted = true
                             admission?.admitted()
                         }

@@ -16,12 +16,15 @@ struct ServerSession {
     var peerKey: PublicKey?
     var device: DeviceRecord?
     var tokenHash: [UInt8]?
+    /// The account of a watch session (spec §Watch sessions): set by `WatchLogin` or `WatchResume`.
+    var watching: String?
 
     var logger: Logger { server.logger }
 
     mutating func handle(_ envelope: Envelope) async throws {
         let answer: Message?
-        switch ServerRules.admission(of: envelope.message.type, loggedIn: device != nil) {
+        let kind: ServerRules.SessionKind = device != nil ? .device : watching != nil ? .watcher : .none
+        switch ServerRules.admission(of: envelope.message.type, session: kind) {
         case .admitted: answer = await self.answer(envelope.message)
         case .ignored: answer = nil
         case .refused(let code, let reason): answer = Self.error(code, reason)
@@ -38,6 +41,7 @@ struct ServerSession {
                                            documents: [Self.links(of: device.account, in: server.store)]
                                                + (await server.rosters.documents(account: device.account)),
                                            linked: linked)
+            await server.watchers.presenceChanged(of: device.account)
         }
     }
 
@@ -89,10 +93,18 @@ struct ServerSession {
             return await forAccount(wrapped, from: loggedIn)
         case .accountSetMaster(let request):
             return await setMaster(request, from: loggedIn)
+        case .watchLogin(let request):
+            return await watchLogin(request)
+        case .watchResume(let request):
+            return watchResume(request.token)
+        case .watchSubscribe(let request):
+            return await watchSubscribe(request)
+        case .unreadReport(let report):
+            return await unreadReport(report, from: loggedIn)
         case .pong, .ack, .errorMessage, .note, .chat, .viewed, .loginResult, .deviceList, .relayDeliver, .contactList,
              .contactDevices, .chatAccepted, .fileOffer, .fileAnswer, .fileData, .fileEnd, .fileProgress, .fileCancel,
              .transitTicket, .transitOffer, .documentShare, .approveRequest, .rosterUpdate, .policyUpdate, .contactRoster,
-             .accountLinks:
+             .accountLinks, .watchSession, .watchState:
             preconditionFailure("ServerRules.admission admitted \(message.type), which is no request to the server")
         }
     }
@@ -106,7 +118,11 @@ struct ServerSession {
 
     /// The connection ended, for whatever reason.
     func ended() async {
-        if let device { await server.presence.goOffline(deviceID: device.id, connectionID: connectionID) }
+        if let device {
+            await server.presence.goOffline(deviceID: device.id, connectionID: connectionID)
+            await server.watchers.presenceChanged(of: device.account)
+        }
+        if watching != nil { await server.watchers.leave(connectionID: connectionID) }
     }
 
     // MARK: - Requests
@@ -422,6 +438,11 @@ struct ServerSession {
             let code = try server.store.messageCode(sender: device.id, messageID: request.messageID, now: server.now())
             try await server.presence.relay(from: device.id, to: request.to, payload: request.payload, code: code,
                                             scope: scope, fromAccount: Self.actingAccount(device), quota: server.configuration.relayQuota)
+            if let receiver = scope ?? target?.account {
+                let sender = Self.actingAccount(device) ?? device.account
+                try server.store.recordWatchedMessage(account: receiver, contact: sender, code: code)
+                await server.watchers.unreadChanged(account: receiver, contact: sender)
+            }
             return .chatAccepted(.init(code: UInt64(code)))
         } catch StoreError.quotaExceeded(let reason) {
             return Self.error(.queueFull, reason)
@@ -468,6 +489,7 @@ struct ServerContext: Sendable {
     let acks: AckBatcher
     let transit: TransitBroker
     let rosters: RosterKeeper
+    let watchers: Watchers
     let logger: Logger
     var now: @Sendable () -> UInt64 { configuration.now }
 }

@@ -142,6 +142,31 @@ public final class SQLiteServerStore: ServerStore {
                 END;
                 """)
         }
+        migrator.registerMigration("v8 watch sessions") { db in
+            // spec §Watch sessions: watch-only tokens (no device), the messages each account's
+            // devices have not yet reported on, and their latest report per contact.
+            try db.execute(sql: """
+                CREATE TABLE watch_session (
+                    tokenHash BLOB PRIMARY KEY NOT NULL,
+                    account TEXT NOT NULL REFERENCES account(name) ON DELETE CASCADE,
+                    expiresAtMillis INTEGER NOT NULL,
+                    revoked INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE TABLE watch_message (
+                    account TEXT NOT NULL,
+                    contact TEXT NOT NULL,
+                    code INTEGER NOT NULL,
+                    PRIMARY KEY (account, contact, code)
+                ) WITHOUT ROWID;
+                CREATE TABLE watch_report (
+                    account TEXT NOT NULL,
+                    contact TEXT NOT NULL,
+                    upToCode INTEGER NOT NULL,
+                    unread INTEGER NOT NULL,
+                    PRIMARY KEY (account, contact)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 

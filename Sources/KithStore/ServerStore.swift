@@ -83,6 +83,21 @@ public protocol ServerStore: Sendable {
     /// In one transaction: `newMaster`, linked under `oldMaster`, becomes the master of
     /// `oldMaster` and of every other account linked under it.
     func setMaster(_ newMaster: String, replacing oldMaster: String, now: UInt64) throws
+
+    // Watch sessions (spec §Watch sessions)
+    func createWatchSession(tokenHash: [UInt8], account: String, expiresAtMillis: UInt64) throws
+    /// The account and expiry of a live watch session (not revoked, not expired at `now`); nil otherwise.
+    func watchSession(tokenHash: [UInt8], now: UInt64) throws -> (account: String, expiresAtMillis: UInt64)?
+    /// Revokes every watch session of `account`; how many were live.
+    func revokeWatchSessions(account: String) throws -> Int
+    /// A message with `code` from `contact` was queued for `account`'s devices.
+    func recordWatchedMessage(account: String, contact: String, code: Int64) throws
+    /// A device of `account` reports: of the messages from `contact` up to `upToCode`, `unread`
+    /// are not viewed. A report is kept unless one with a higher `upToCode` is held.
+    func recordUnreadReport(account: String, contact: String, upToCode: Int64, unread: Int) throws
+    /// Unread messages from each of `contacts` for `account`: the latest report's count plus the
+    /// messages queued after it.
+    func unreadCounts(account: String, contacts: [String]) throws -> [String: Int]
 }
 
 public struct ContactRecord: Sendable, Equatable {

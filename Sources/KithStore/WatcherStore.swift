@@ -19,6 +19,11 @@ public final class WatcherStore: @unchecked Sendable {
                 CREATE TABLE shown (id INTEGER PRIMARY KEY CHECK (id = 1), state BLOB NOT NULL, savedAtMillis INTEGER NOT NULL);
                 """)
         }
+        migrator.registerMigration("v2 meta") { db in
+            // What a watcher needs to sign in without an agent: the server's invite, the account
+            // name, the watch session's token (spec §Watch sessions).
+            try db.execute(sql: "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        }
         database = try openDatabase(path: path, migrator: migrator)
     }
 
@@ -50,6 +55,21 @@ public final class WatcherStore: @unchecked Sendable {
             try contacts.filter { contact in
                 try db.execute(sql: "DELETE FROM watched WHERE contact = ?", arguments: [contact])
                 return db.changesCount > 0
+            }
+        }
+    }
+
+    public func meta(_ key: String) throws -> String? {
+        try database.read { db in try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [key]) }
+    }
+
+    /// Sets `key` to `value`; nil removes it.
+    public func setMeta(_ key: String, _ value: String?) throws {
+        try database.write { db in
+            if let value {
+                try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", arguments: [key, value])
+            } else {
+                try db.execute(sql: "DELETE FROM meta WHERE key = ?", arguments: [key])
             }
         }
     }

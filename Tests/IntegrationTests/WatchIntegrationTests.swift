@@ -78,21 +78,101 @@ import Testing
 
         watcher.kill()
         #expect(alice.terminate() == 0)
-        let restarted = try Self.watcher(alice)
+        // The agent is down: the watcher draws its database first, then catches up through its own session.
+        let passwordFile = alice.profile.deletingLastPathComponent().appendingPathComponent("alice-password")
+        try "correct horse\n".write(to: passwordFile, atomically: true, encoding: .utf8)
+        let restarted = try Self.watcher(alice, ["--password-file", passwordFile.path])
         defer { _ = restarted.terminate() }
         let cached = try await Self.waitForLine(restarted, "the cached state") { _ in true }
         #expect(cached.from == "cache" && cached.contact("bob")?.unread == 1, "the first line after a crash: \(cached)")
-        try await alice.start()
-        _ = try await Self.waitForLine(restarted, after: 1, "the agent's state") { $0.from == "agent" }
+        let caughtUp = try await Self.waitForLine(restarted, after: 1, "the server's state") { $0.from == "server" }
+        #expect(caughtUp.contact("bob")?.unread == 1, "the server counts what alice's agent reported: \(caughtUp)")
         withExtendedLifetime(server) {}
+    }
+
+    /// Without alice's agent the watcher signs in itself (spec §Watch sessions): a watch-only
+    /// session; pushes for watched contacts, not a byte for dave; a revoked token and it signs in
+    /// again; and while the agent runs it opens no server connection at all.
+    @Test func itsOwnSessionWithoutTheAgent() async throws {
+        // A 2 s login deadline: a watch session is past it once signed in, and outlives it.
+        let (server, alice, others) = try await Self.people("watch-server", serverExtra: ["--login-deadline", "2"])
+        let (bob, carol, dave) = (others[0], others[1], others[2])
+        _ = try alice.cli(["watch", "add", "bob", "carol"], as: WatchListResult.self)
+        let beside = try Self.watcher(alice)
+        _ = try await Self.waitForLine(beside, "the agent's state") { $0.from == "agent" }
+        _ = beside.terminate()
+        #expect(!server.log.contains("watch session"), "a watcher beside the agent opened a server session")
+
+        #expect(alice.terminate() == 0)
+        let passwordFile = alice.profile.deletingLastPathComponent().appendingPathComponent("alice-password")
+        try "correct horse\n".write(to: passwordFile, atomically: true, encoding: .utf8)
+        let watcher = try Self.watcher(alice, ["--password-file", passwordFile.path])
+        let first = try await Self.waitForLine(watcher, "the server's state") { $0.from == "server" }
+        #expect(first.contact("bob")?.online == true && first.contact("bob")?.unread == 0)
+        #expect(server.log.contains("watch session for alice opened"))
+
+        let sent = Date()
+        _ = try bob.cli(["send", "alice", "are you there?"], as: SendResult.self)
+        _ = try await Self.waitForLine(watcher, "bob's message, pushed") { $0.from == "server" && $0.contact("bob")?.unread == 1 }
+        print("watch: bob's message showed on alice's own-session watcher \(Int(Date().timeIntervalSince(sent) * 1000)) ms after `kith send`")
+
+        let pid = watcher.process.processIdentifier
+        let lines = Self.lines(watcher).count, before = try Self.bytesReceived(by: pid)
+        for n in 0..<5 { _ = try dave.cli(["send", "alice", "unwatched \(n)"], as: SendResult.self) }
+        try await Task.sleep(for: .seconds(1))
+        let after = try Self.bytesReceived(by: pid)
+        print("watch: 5 messages from an unwatched contact cost the watcher \(after - before) bytes")
+        #expect(after == before && Self.lines(watcher).count == lines, "dave's messages reached the watcher")
+
+        #expect(carol.terminate() == 0)
+        _ = try await Self.waitForLine(watcher, "carol offline, pushed") { $0.contact("carol")?.online == false }
+        watcher.kill()
+
+        // Polling, then the token revoked: the watcher signs in again and carries on.
+        let polling = try Self.watcher(alice, ["--password-file", passwordFile.path, "--poll", "1"])
+        defer { _ = polling.terminate() }
+        _ = try await Self.waitForLine(polling, "the server's state") { $0.from == "server" }
+        #expect(server.log.contains("watch session for alice resumed"), "the kept token was not used")
+        let revoked = try KithProcess.run(["server", "account", "revoke-watchers", "alice", "--data", server.directory.path])
+        #expect(revoked.status == 0, "\(revoked.stderr)")
+        try await alice.eventually("a new sign-in after the revocation") {
+            server.log.components(separatedBy: "watch session for alice opened").count == 3
+        }
+        _ = try bob.cli(["send", "alice", "still there?"], as: SendResult.self)
+        _ = try await Self.waitForLine(polling, "bob's second message after a new sign-in") { $0.contact("bob")?.unread == 2 }
+
+        // alice's agent back: it reports what it holds; read there, the watcher shows it.
+        try await alice.start()
+        try await alice.eventually("bob's messages") { try alice.cli(["inbox"], as: InboxResult.self).unread["bob"] == 2 }
+        _ = try alice.cli(["read", "--all", "bob"], as: ReadResult.self)
+        _ = try await Self.waitForLine(polling, "bob read on alice's device") { $0.from == "server" && $0.contact("bob")?.unread == 0 }
+        withExtendedLifetime(server) {}
+    }
+
+    /// Bytes the process `pid` has received on its TCP sockets (`ss`'s `bytes_received`).
+    static func bytesReceived(by pid: Int32) throws -> Int {
+        let ss = Process(), out = Pipe()
+        ss.executableURL = URL(fileURLWithPath: "/usr/bin/ss")
+        ss.arguments = ["-tinpH"]
+        ss.standardOutput = out
+        try ss.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        ss.waitUntilExit()
+        var total = 0, ours = false
+        for line in text.split(separator: "\n") {
+            if line.contains("users:") { ours = line.contains("pid=\(pid),") }
+            guard ours, let range = line.range(of: "bytes_received:") else { continue }
+            total += Int(line[range.upperBound...].prefix { $0.isNumber }) ?? 0
+        }
+        return total
     }
 
     // MARK: - Set-up
 
     /// alice, bob, carol and dave, each on one device; bob, carol and dave are alice's contacts.
-    static func people(_ name: String) async throws -> (ServerHarness, AgentHarness, [AgentHarness]) {
+    static func people(_ name: String, serverExtra: [String] = []) async throws -> (ServerHarness, AgentHarness, [AgentHarness]) {
         let passwords = ["alice": "correct horse", "bob": "battery staple", "carol": "carol's pass", "dave": "dave's pass"]
-        let server = try await ServerHarness.start(accounts: passwords)
+        let server = try await ServerHarness.start(accounts: passwords, extra: serverExtra)
         let root = temporaryDirectory(name)
         let alice = AgentHarness("alice", root: root)
         let others = ["bob", "carol", "dave"].map { AgentHarness($0, root: root) }

@@ -58,10 +58,12 @@ import Testing
     static let sessionRequests: [MessageType] = [.logout, .relaySend, .chatSend, .endpoints, .contactRequest,
                                                  .contactAccept, .contactRemove, .transitRequest, .rosterPublish,
                                                  .policyPublish, .revoke, .accountLink, .accountUnlink, .forAccount,
-                                                 .accountSetMaster]
+                                                 .accountSetMaster, .unreadReport]
+    /// Requests of watch sessions (spec §Watch sessions), with their own rules below.
+    static let watchRequests: [MessageType] = [.watchLogin, .watchResume, .watchSubscribe]
     static let replies: [MessageType] = [.pong, .ack, .errorMessage]
     static let notForTheServer: [MessageType] = MessageType.allCases.filter {
-        !(openRequests + sessionRequests + replies + [.relayAck]).contains($0)
+        !(openRequests + sessionRequests + watchRequests + replies + [.relayAck]).contains($0)
     }
 
     @Test(arguments: openRequests)
@@ -107,13 +109,32 @@ import Testing
     /// `ServerSession` handles an admitted message in a switch that treats the rest as
     /// impossible: the rule may admit nothing outside the requests the session answers.
     @Test func nothingOutsideTheSessionsRequestsIsEverAdmitted() {
-        let handled = Set(Self.openRequests + Self.sessionRequests + [.relayAck])
+        let handled = Set(Self.openRequests + Self.sessionRequests + Self.watchRequests + [.relayAck])
         for type in MessageType.allCases {
-            for loggedIn in [false, true] where ServerRules.admission(of: type, loggedIn: loggedIn) == .admitted {
-                #expect(handled.contains(type), "\(type) admitted with loggedIn \(loggedIn)")
+            for kind in [ServerRules.SessionKind.none, .device, .watcher] where ServerRules.admission(of: type, session: kind) == .admitted {
+                #expect(handled.contains(type), "\(type) admitted on a session \(kind)")
             }
         }
-        #expect(Self.notForTheServer.count == 23, "every message type is sorted into one group")
+        #expect(Self.notForTheServer.count == 25, "every message type is sorted into one group")
+    }
+
+    /// A watch session is no device (spec §Watch sessions): it watches and nothing else, and a
+    /// device's session cannot watch.
+    @Test func aWatchSessionOnlyWatches() {
+        #expect(ServerRules.admission(of: .watchLogin, session: .none) == .admitted)
+        #expect(ServerRules.admission(of: .watchResume, session: .none) == .admitted)
+        #expect(ServerRules.admission(of: .watchSubscribe, session: .watcher) == .admitted)
+        for kind in [ServerRules.SessionKind.none, .device] {
+            #expect(ServerRules.admission(of: .watchSubscribe, session: kind) != .admitted, "\(kind)")
+        }
+        for type in Self.sessionRequests + Self.openRequests.filter({ ![.hello, .ping].contains($0) }) + [.watchLogin, .watchResume] {
+            guard case .refused(.forbidden, _) = ServerRules.admission(of: type, session: .watcher) else {
+                Issue.record("\(type) on a watch session is not forbidden")
+                continue
+            }
+        }
+        #expect(ServerRules.admission(of: .relayAck, session: .watcher) == .ignored, "it acknowledges nothing")
+        #expect(ServerRules.admission(of: .unreadReport, session: .device) == .admitted)
     }
 
     // MARK: Relay (spec §Relay): only between devices of one account

@@ -70,6 +70,11 @@ import Testing
             .accountLink(.init(account: "b.work", password: "correct horse")), .accountUnlink(.init(account: "b.work")),
             .accountLinks(.init(master: "a", linked: ["b.work"])), .accountSetMaster(.init(account: "b.work", password: "pw")),
             .forAccount(.init(account: "b.work", message: try Envelope(.ping(.init(nonce: 1))).encode())),
+            .watchLogin(.init(account: "a", password: "pw")), .watchSession(.init(token: Array(repeating: 1, count: 32), expiresAtMillis: 5)),
+            .watchResume(.init(token: Array(repeating: 2, count: 32))),
+            .watchSubscribe(.init(token: Array(repeating: 3, count: 32), contacts: ["b", "c"])),
+            .watchState(.init(entries: [WatchEntry(contact: "b", known: true, onlineDevices: 2, unread: 3)])),
+            .unreadReport(.init(contact: "b", upToCode: 9, unread: 1)),
         ]
         #expect(Set(messages.map(\.type)) == Set(MessageType.allCases))
         for (i, message) in messages.enumerated() {

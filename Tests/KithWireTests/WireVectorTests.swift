@@ -186,6 +186,12 @@ import Testing
         case .accountLinks: .accountLinks(try decoder.decode(AccountLinks.self, from: body))
         case .forAccount: .forAccount(try decoder.decode(ForAccount.self, from: body))
         case .accountSetMaster: .accountSetMaster(try decoder.decode(AccountSetMaster.self, from: body))
+        case .watchLogin: .watchLogin(try decoder.decode(WatchLogin.self, from: body))
+        case .watchSession: .watchSession(try decoder.decode(WatchSession.self, from: body))
+        case .watchResume: .watchResume(try decoder.decode(WatchResume.self, from: body))
+        case .watchSubscribe: .watchSubscribe(try decoder.decode(WatchSubscribe.self, from: body))
+        case .watchState: .watchState(try decoder.decode(WatchState.self, from: body))
+        case .unreadReport: .unreadReport(try decoder.decode(UnreadReport.self, from: body))
         }
     }
 

@@ -48,29 +48,62 @@ extension ServerRules {
         case refused(ErrorCode, reason: String)
     }
 
+    /// What a connection to the server is, as far as admission goes.
+    public enum SessionKind: Sendable, Equatable {
+        /// Not logged in, resumed or watching yet.
+        case none
+        /// A device's session (after `Login` or `Resume`).
+        case device
+        /// A watch session (after `WatchLogin` or `WatchResume`, spec §Watch sessions): no device.
+        case watcher
+    }
+
     /// Whether a message of `type` is handled on a session that has (`loggedIn`) or has not yet
-    /// logged in or resumed. Until it has, only `Hello`, `Ping`, `Signup`, `Login` and `Resume`
-    /// are answered; every other request is `unauthenticated`. A message the server only ever
-    /// sends, or one that travels between devices inside relay payloads and direct sessions, is
-    /// no request to the server: `malformed`, logged in or not.
+    /// logged in or resumed as a device.
     public static func admission(of type: MessageType, loggedIn: Bool) -> Admission {
+        admission(of: type, session: loggedIn ? .device : .none)
+    }
+
+    /// Whether a message of `type` is handled on a session of `kind`. Until a session has logged
+    /// in, resumed or opened a watch session, only `Hello`, `Ping`, `Signup`, `Login`, `Resume`,
+    /// `WatchLogin` and `WatchResume` are answered; every other request is `unauthenticated`. A
+    /// watch session is scoped to its subscription: it may send `Hello`, `Ping` and
+    /// `WatchSubscribe`, and any other request is `forbidden` (it never acknowledges or takes a
+    /// queued item, and is never a device). A message the server only ever sends, or one that
+    /// travels between devices inside relay payloads and direct sessions, is no request to the
+    /// server: `malformed`, whatever the session.
+    public static func admission(of type: MessageType, session kind: SessionKind) -> Admission {
+        let device = kind == .device
         switch type {
-        case .hello, .ping, .signup, .login, .resume:
+        case .hello, .ping:
             return .admitted
-        case .logout:
-            return loggedIn ? .admitted : .refused(.unauthenticated, reason: "not logged in")
-        case .relaySend, .chatSend, .endpoints, .contactRequest, .contactAccept, .contactRemove, .transitRequest,
-             .rosterPublish, .policyPublish, .revoke, .accountLink, .accountUnlink, .forAccount,
-             .accountSetMaster:
-            return loggedIn ? .admitted : .refused(.unauthenticated, reason: "log in first")
-        case .relayAck:
-            return loggedIn ? .admitted : .ignored
         case .pong, .ack, .errorMessage:
             return .ignored
         case .note, .chat, .viewed, .loginResult, .deviceList, .relayDeliver, .contactList, .contactDevices, .chatAccepted,
              .fileOffer, .fileAnswer, .fileData, .fileEnd, .fileProgress, .fileCancel, .transitTicket, .transitOffer,
-             .documentShare, .approveRequest, .rosterUpdate, .policyUpdate, .contactRoster, .accountLinks:
+             .documentShare, .approveRequest, .rosterUpdate, .policyUpdate, .contactRoster, .accountLinks, .watchSession,
+             .watchState:
             return .refused(.malformed, reason: "\(type) is not a request to the server")
+        case .watchSubscribe:
+            switch kind {
+            case .watcher: return .admitted
+            case .device: return .refused(.forbidden, reason: "a device's session has no watch subscription; open a watch session")
+            case .none: return .refused(.unauthenticated, reason: "open a watch session first (WatchLogin or WatchResume)")
+            }
+        case .relayAck:
+            return device ? .admitted : .ignored
+        case _ where kind == .watcher:
+            return .refused(.forbidden, reason: "a watch session only watches; \(type) needs a device's session")
+        case .signup, .login, .resume:
+            return .admitted
+        case .watchLogin, .watchResume:
+            return device ? .refused(.forbidden, reason: "a device's session cannot become a watch session") : .admitted
+        case .logout:
+            return device ? .admitted : .refused(.unauthenticated, reason: "not logged in")
+        case .relaySend, .chatSend, .endpoints, .contactRequest, .contactAccept, .contactRemove, .transitRequest,
+             .rosterPublish, .policyPublish, .revoke, .accountLink, .accountUnlink, .forAccount, .accountSetMaster,
+             .unreadReport:
+            return device ? .admitted : .refused(.unauthenticated, reason: "log in first")
         }
     }
 }

@@ -762,6 +762,12 @@ public enum MessageType: UInt16, Sendable, CaseIterable {
     case accountLinks = 92
     case accountSetMaster = 94
     case forAccount = 93
+    case watchLogin = 95
+    case watchSession = 96
+    case watchResume = 97
+    case watchSubscribe = 98
+    case watchState = 99
+    case unreadReport = 100
 }
 
 /// Any message an envelope can carry.
@@ -813,6 +819,12 @@ public enum Message: Equatable, Sendable {
     case accountLinks(AccountLinks)
     case accountSetMaster(AccountSetMaster)
     case forAccount(ForAccount)
+    case watchLogin(WatchLogin)
+    case watchSession(WatchSession)
+    case watchResume(WatchResume)
+    case watchSubscribe(WatchSubscribe)
+    case watchState(WatchState)
+    case unreadReport(UnreadReport)
 
     public var type: MessageType {
         switch self {
@@ -863,6 +875,12 @@ public enum Message: Equatable, Sendable {
         case .accountLinks: .accountLinks
         case .accountSetMaster: .accountSetMaster
         case .forAccount: .forAccount
+        case .watchLogin: .watchLogin
+        case .watchSession: .watchSession
+        case .watchResume: .watchResume
+        case .watchSubscribe: .watchSubscribe
+        case .watchState: .watchState
+        case .unreadReport: .unreadReport
         }
     }
 
@@ -915,6 +933,12 @@ public enum Message: Equatable, Sendable {
         case .accountLinks(let m): try m.encodeFields(into: &writer)
         case .accountSetMaster(let m): try m.encodeFields(into: &writer)
         case .forAccount(let m): try m.encodeFields(into: &writer)
+        case .watchLogin(let m): try m.encodeFields(into: &writer)
+        case .watchSession(let m): try m.encodeFields(into: &writer)
+        case .watchResume(let m): try m.encodeFields(into: &writer)
+        case .watchSubscribe(let m): try m.encodeFields(into: &writer)
+        case .watchState(let m): try m.encodeFields(into: &writer)
+        case .unreadReport(let m): try m.encodeFields(into: &writer)
         }
     }
 
@@ -967,6 +991,12 @@ public enum Message: Equatable, Sendable {
         case .accountLinks: .accountLinks(try AccountLinks(fields: fields))
         case .accountSetMaster: .accountSetMaster(try AccountSetMaster(fields: fields))
         case .forAccount: .forAccount(try ForAccount(fields: fields))
+        case .watchLogin: .watchLogin(try WatchLogin(fields: fields))
+        case .watchSession: .watchSession(try WatchSession(fields: fields))
+        case .watchResume: .watchResume(try WatchResume(fields: fields))
+        case .watchSubscribe: .watchSubscribe(try WatchSubscribe(fields: fields))
+        case .watchState: .watchState(try WatchState(fields: fields))
+        case .unreadReport: .unreadReport(try UnreadReport(fields: fields))
         }
     }
 }
@@ -1483,6 +1513,45 @@ public struct SignedDocument: FieldMessage, Codable {
         try writer.write(2, body)
         try writer.write(3, signer)
         try writer.write(4, signature)
+    }
+}
+
+/// One watched contact as a watch session sees it (spec §Watch sessions).
+public struct WatchEntry: FieldMessage, Codable {
+    public var contact: String
+    /// Whether it is an accepted contact of the session's account; when false the counts are 0.
+    public var known: Bool
+    /// Its devices online now.
+    public var onlineDevices: UInt32
+    /// Messages from it the account's devices have not reported viewed (spec §Watch sessions, Unread counts).
+    public var unread: UInt32
+
+    public init(contact: String, known: Bool, onlineDevices: UInt32, unread: UInt32) {
+        self.contact = contact
+        self.known = known
+        self.onlineDevices = onlineDevices
+        self.unread = unread
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        contact = try fields.required(1, "contact", as: String.self)
+        known = try fields.required(2, "known", as: Bool.self)
+        onlineDevices = try fields.required(3, "onlineDevices", as: UInt32.self)
+        unread = try fields.required(4, "unread", as: UInt32.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard contact.utf8.count <= 64 else { throw .oversized("contact: \(contact.utf8.count) bytes, limit 64") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, contact)
+        try writer.write(2, known)
+        try writer.write(3, onlineDevices)
+        try writer.write(4, unread)
     }
 }
 
@@ -2960,5 +3029,180 @@ public struct ForAccount: FieldMessage, Codable {
         try validate()
         try writer.write(1, account)
         try writer.write(2, message)
+    }
+}
+
+/// Watcher → server, request, on a connection that has not logged in: open a watch session for `account`, checked with its password as a login is (the same rate limits). The session is no device: it is scoped to presence, unread counts and the watch subscription (spec §Watch sessions). Answered with WatchSession; `unauthenticated` for a wrong account or password.
+public struct WatchLogin: FieldMessage, Codable {
+    public static let messageType: MessageType = .watchLogin
+    public var account: String
+    public var password: String
+
+    public init(account: String, password: String) {
+        self.account = account
+        self.password = password
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        account = try fields.required(1, "account", as: String.self)
+        password = try fields.required(2, "password", as: String.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard account.utf8.count <= 64 else { throw .oversized("account: \(account.utf8.count) bytes, limit 64") }
+        guard password.utf8.count <= 1024 else { throw .oversized("password: \(password.utf8.count) bytes, limit 1024") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, account)
+        try writer.write(2, password)
+    }
+}
+
+/// The answer to WatchLogin and WatchResume: the watch session's token, which every later request of the watcher carries.
+public struct WatchSession: FieldMessage, Codable {
+    public static let messageType: MessageType = .watchSession
+    public var token: [UInt8]
+    public var expiresAtMillis: UInt64
+
+    public init(token: [UInt8], expiresAtMillis: UInt64) {
+        self.token = token
+        self.expiresAtMillis = expiresAtMillis
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        token = try fields.required(1, "token", as: [UInt8].self)
+        expiresAtMillis = try fields.required(2, "expiresAtMillis", as: UInt64.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard token.count == 32 else { throw .malformed("token: \(token.count) bytes, must be 32") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, token)
+        try writer.write(2, expiresAtMillis)
+    }
+}
+
+/// Watcher → server, request, on a connection that has not logged in: resume a watch session with its token. Answered with WatchSession; `sessionExpired` when the token is unknown, revoked or expired (the watcher signs in again with WatchLogin).
+public struct WatchResume: FieldMessage, Codable {
+    public static let messageType: MessageType = .watchResume
+    public var token: [UInt8]
+
+    public init(token: [UInt8]) {
+        self.token = token
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        token = try fields.required(1, "token", as: [UInt8].self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard token.count == 32 else { throw .malformed("token: \(token.count) bytes, must be 32") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, token)
+    }
+}
+
+/// Watcher → server, request, on a watch session: watch these contacts of the session's account (replacing any earlier list), and answer their state now. Sent again with the same list, it is a refresh. Answered with WatchState; `sessionExpired` when `token` is not the session's live token (revoked or expired: sign in again). From then on the server sends an unsolicited WatchState whenever a watched contact's presence or unread count changes, and nothing about other contacts.
+public struct WatchSubscribe: FieldMessage, Codable {
+    public static let messageType: MessageType = .watchSubscribe
+    public var token: [UInt8]
+    public var contacts: [String]
+
+    public init(token: [UInt8], contacts: [String] = []) {
+        self.token = token
+        self.contacts = contacts
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        token = try fields.required(1, "token", as: [UInt8].self)
+        contacts = try fields.repeated(2, "contacts", max: 32, as: String.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard token.count == 32 else { throw .malformed("token: \(token.count) bytes, must be 32") }
+        guard contacts.count <= 32 else { throw .oversized("contacts: \(contacts.count) values, limit 32") }
+        for value in contacts {
+            guard value.utf8.count <= 64 else { throw .oversized("contacts: \(value.utf8.count) bytes, limit 64") }
+        }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, token)
+        try writer.writeRepeated(2, contacts)
+    }
+}
+
+/// Server → watcher: the watched contacts' state, in the order subscribed; the answer to WatchSubscribe, or unsolicited (requestID 0) when one of them changed.
+public struct WatchState: FieldMessage, Codable {
+    public static let messageType: MessageType = .watchState
+    public var entries: [WatchEntry]
+
+    public init(entries: [WatchEntry] = []) {
+        self.entries = entries
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        entries = try fields.repeated(1, "entries", max: 32, as: WatchEntry.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard entries.count <= 32 else { throw .oversized("entries: \(entries.count) values, limit 32") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.writeRepeated(1, entries)
+    }
+}
+
+/// Agent → server, request, from a logged-in device: of the messages from `contact` up to and including code `upToCode`, `unread` are not viewed on this device (spec §Watch sessions, Unread counts). Sent when that count changes and after each login. Answered with Ack. A server of an earlier version answers `malformed` (unknown type), which the agent ignores.
+public struct UnreadReport: FieldMessage, Codable {
+    public static let messageType: MessageType = .unreadReport
+    public var contact: String
+    public var upToCode: UInt64
+    public var unread: UInt32
+
+    public init(contact: String, upToCode: UInt64, unread: UInt32) {
+        self.contact = contact
+        self.upToCode = upToCode
+        self.unread = unread
+    }
+
+    public init(fields: FieldReader) throws(WireError) {
+        contact = try fields.required(1, "contact", as: String.self)
+        upToCode = try fields.required(2, "upToCode", as: UInt64.self)
+        unread = try fields.required(3, "unread", as: UInt32.self)
+        try validate()
+    }
+
+    /// The schema's limits; checked on decode and before encode.
+    public func validate() throws(WireError) {
+        guard contact.utf8.count <= 64 else { throw .oversized("contact: \(contact.utf8.count) bytes, limit 64") }
+    }
+
+    public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
+        try validate()
+        try writer.write(1, contact)
+        try writer.write(2, upToCode)
+        try writer.write(3, unread)
     }
 }

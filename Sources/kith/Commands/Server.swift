@@ -161,7 +161,7 @@ extension Kith.Server {
     struct Account: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Manage accounts on this server's machine.",
-            subcommands: [Add.self, List.self, Passwd.self, Remove.self]
+            subcommands: [Add.self, List.self, Passwd.self, Remove.self, RevokeWatchers.self]
         )
     }
 }
@@ -254,6 +254,25 @@ extension Kith.Server.Account {
             }
             try store.removeAccount(name)
             Console.line("removed \(name) and its \(account.devices) device(s)")
+        }
+    }
+}
+
+extension Kith.Server.Account {
+    struct RevokeWatchers: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "revoke-watchers",
+            abstract: "End every watch session of an account (its watchers sign in again with the password).",
+            discussion: "Devices are not affected. Works while the server runs: a revoked token is refused at its next request.")
+        @OptionGroup var data: ServerDataOption
+        @Argument(help: "The account.") var name: String
+
+        func run() throws {
+            let store = try data.store(mustExist: true)
+            guard try store.accountSummaries().contains(where: { $0.name == name }) else { throw UserError("there is no account \(name)") }
+            let revoked = try store.revokeWatchSessions(account: name)
+            guard revoked > 0 else { throw UserError("\(name) has no live watch session: nothing revoked") }
+            Console.line("revoked \(revoked) watch session(s) of \(name)")
         }
     }
 }

@@ -86,30 +86,39 @@ struct WatchListResult: Codable {
     var changed: [String]?
 }
 
-/// The account a watcher is for and its database.
+/// The account a watcher is for, its database, and whether the account's agent runs here.
 struct Watcher {
     /// The account's name, for people.
     let account: String
     /// The account's name with its server's key (`alice@3f2a…`): one watcher (and database) per account.
     let owner: String
     let store: WatcherStore
+    /// Whether the account's agent answered: then the watcher uses it and opens no server connection.
+    let agentRunning: Bool
 
     init(_ options: ClientOptions) throws {
         let folder = options.paths.directory.appendingPathComponent("watch")
-        let owner: String
+        func open(_ owner: String) throws -> WatcherStore { try WatcherStore(path: folder.appendingPathComponent("\(owner).sqlite").path) }
+        let status: StatusResult
         do {
-            let status = try options.client.call(StatusRequest())
-            guard let name = status.account else { throw fail("this device is not logged in; run `kith login`", status: ExitStatus.notLoggedIn) }
-            owner = options.account.flatMap { $0.contains("@") ? $0 : nil } ?? status.accounts?.first { $0.account == name }?.owner ?? name
+            status = try options.client.call(StatusRequest())
         } catch let failure as CLIError where failure.status == ExitStatus.agentNotRunning {
             // No agent: the watcher of --account, or the only one this profile has, from its database.
             let known = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [])
                 .filter { $0.hasSuffix(".sqlite") }.map { String($0.dropLast(".sqlite".count)) }.sorted()
             let matching = known.filter { options.account == nil || $0 == options.account || $0.hasPrefix(options.account! + "@") }
             guard matching.count == 1 else { throw failure }
-            owner = matching[0]
+            (owner, store, agentRunning) = (matching[0], try open(matching[0]), false)
+            account = (try? store.meta("account")) ?? String(owner.split(separator: "@").first ?? Substring(owner))
+            return
         }
-        (account, self.owner) = (String(owner.split(separator: "@").first ?? Substring(owner)), owner)
-        store = try WatcherStore(path: folder.appendingPathComponent("\(owner).sqlite").path)
+        guard let name = status.account else { throw fail("this device is not logged in; run `kith login`", status: ExitStatus.notLoggedIn) }
+        let summary = status.accounts?.first { entry in options.account.map { [entry.account, entry.owner].contains($0) } ?? false }
+            ?? status.accounts?.first { $0.account == name }
+        (account, owner, agentRunning) = (summary?.account ?? name, summary?.owner ?? name, true)
+        store = try open(owner)
+        // What a watcher needs to sign in by itself when the agent does not run.
+        try store.setMeta("account", account)
+        if let invite = summary?.server ?? status.server { try store.setMeta("invite", invite) }
     }
 }

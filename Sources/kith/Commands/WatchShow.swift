@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KithAPI
+import KithCore
 import KithWatch
 #if canImport(Glibc)
 import Glibc
@@ -22,6 +23,12 @@ extension Watch {
         @Flag(help: "Show the state once and exit (with --json: one line, for i3blocks' interval mode).")
         var once = false
 
+        @Option(help: ArgumentHelp("""
+            Without the account's agent running, the watcher signs in to the server itself with the account's \
+            password: from the first line of this file, else standard input when it is not a terminal, else a prompt.
+            """, valueName: "file"))
+        var passwordFile: String?
+
         func validate() throws {
             if let poll, poll < 1 { throw ValidationError("--poll is a number of seconds, at least 1") }
             if poll != nil && manual { throw ValidationError("--poll and --manual are two refresh modes: give one") }
@@ -31,6 +38,7 @@ extension Watch {
             let watcher = try Watcher(options)
             let refresh: WatchBoard.Refresh = manual ? .manual : poll.map { .poll(seconds: $0) } ?? .push
             var view = WatchView(watcher: watcher, options: options, refresh: refresh, once: once)
+            if !watcher.agentRunning { try view.useServer(passwordFile: passwordFile) }
             try view.run()
         }
     }
@@ -44,6 +52,8 @@ struct WatchView {
     var board: WatchBoard
     let inbox = WatchInbox()
     let terminal: Bool
+    /// The watcher's own server session, when the account's agent does not run here.
+    var server: WatchServerSource?
     /// The last notice and the opened contact's messages, drawn under the board on a terminal.
     var notice: String?
     var opened: [String] = []
@@ -56,24 +66,37 @@ struct WatchView {
         terminal = isatty(1) == 1 && isatty(0) == 1 && !options.json && !once
     }
 
+    /// Without an agent: the server's invite and the account from the watcher's database, and the password.
+    mutating func useServer(passwordFile: String?) throws {
+        guard let text = try watcher.store.meta("invite"), let invite = try? Invite(parsing: text) else {
+            throw fail("no agent is running and this watcher has never run with one, so it does not know the server: "
+                       + "start the agent once (`kith agent`), or run `kith watch` beside it", status: ExitStatus.agentNotRunning)
+        }
+        let password = try readPassword(file: passwordFile, prompt: "Password for \(watcher.account) (the watcher signs in itself): ")
+        server = WatchServerSource(invite: invite, account: watcher.account, password: password, contacts: board.watched,
+                                   store: watcher.store, inbox: inbox)
+    }
+
     static func now() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
 
     mutating func run() throws {
         let cached = (try? watcher.store.shown()).flatMap { try? JSONDecoder().decode([WatchedContact].self, from: $0) } ?? []
-        if once {
-            // One fetch and one line; the cache only if the agent cannot answer.
-            let contacts = (try? options.client.call(WatchRequest(contacts: board.watched)).contacts) ?? cached
-            return show(contacts, changed: contacts.map(\.account), from: contacts == cached ? "cache" : "agent")
-        }
+        if once { return showOnce(cached: cached) }
         let raw = terminal ? RawTerminal() : nil
         defer { raw?.restore() }
         if terminal { listenForKeys() }
-        listenForPushes()
         var from = "cache"
         var actions = board.handle(.started(cached: cached, nowMillis: Self.now()))
+        // The cache is drawn before any traffic: then the sources start.
+        for case .show(let contacts, let changed) in actions { show(contacts, changed: changed, from: from) }
+        actions.removeAll { if case .show = $0 { true } else { false } }
+        if let server { server.start() } else { listenForPushes() }
         while true {
             for action in actions {
                 switch action {
+                case .fetch where server != nil:
+                    from = "server"
+                    server?.refresh()
                 case .fetch:
                     do {
                         let contacts = try options.client.call(WatchRequest(contacts: board.watched)).contacts
@@ -98,6 +121,19 @@ struct WatchView {
             }
             actions = board.handle(inbox.next(timeoutMillis: 250) ?? .tick(nowMillis: Self.now()))
         }
+    }
+
+    /// One state and one line: the first the source gives, or the cache if it gives none.
+    private mutating func showOnce(cached: [WatchedContact]) {
+        guard let server else {
+            let contacts = (try? options.client.call(WatchRequest(contacts: board.watched)).contacts) ?? cached
+            return show(contacts, changed: contacts.map(\.account), from: contacts == cached ? "cache" : "agent")
+        }
+        server.start()
+        if case .fetched(let contacts, _)? = inbox.next(timeoutMillis: 10_000) {
+            return show(contacts, changed: contacts.map(\.account), from: "server")
+        }
+        show(cached, changed: cached.map(\.account), from: "cache")
     }
 
     private mutating func show(_ contacts: [WatchedContact], changed: [String], from: String) {
