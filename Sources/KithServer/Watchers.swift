@@ -75,7 +75,7 @@ actor Watchers {
 
     /// The entries of `contacts`, read now: which are contacts, their devices online, their unread counts.
     private func state(account: String, contacts: [String]) async -> [WatchEntry] {
-        let accepted = Set(((try? store.contacts(account: account)) ?? []).filter { $0.state == .contact }.map(\.account))
+        let accepted = (try? store.acceptedContacts(of: account, among: contacts)) ?? []
         let known = contacts.filter(accepted.contains)
         let online = await presence.onlineDeviceCounts(of: known)
         let unread = (try? store.unreadCounts(account: account, contacts: known)) ?? [:]

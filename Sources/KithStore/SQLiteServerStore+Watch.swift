@@ -3,6 +3,15 @@ import GRDB
 
 /// Watch sessions and the unread counts they show (spec §Watch sessions).
 extension SQLiteServerStore {
+    public func acceptedContacts(of account: String, among: [String]) throws -> Set<String> {
+        try database.read { db in
+            Set(try among.filter { other in
+                let (low, high) = Self.ordered(account, other)
+                return try Bool.fetchOne(db, sql: "SELECT accepted FROM contact WHERE low = ? AND high = ?", arguments: [low, high]) ?? false
+            })
+        }
+    }
+
     public func createWatchSession(tokenHash: [UInt8], account: String, expiresAtMillis: UInt64) throws {
         try database.write { db in
             try db.execute(sql: "INSERT INTO watch_session (tokenHash, account, expiresAtMillis) VALUES (?, ?, ?)",

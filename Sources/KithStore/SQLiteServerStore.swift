@@ -379,7 +379,7 @@ public final class SQLiteServerStore: ServerStore {
         }
     }
 
-    private static func ordered(_ a: String, _ b: String) -> (String, String) { a < b ? (a, b) : (b, a) }
+    static func ordered(_ a: String, _ b: String) -> (String, String) { a < b ? (a, b) : (b, a) }
 
     private static func device(_ row: Row) -> DeviceRecord {
         DeviceRecord(id: row["id"], account: row["account"], terminalType: TerminalType(rawValue: UInt8(row["terminalType"] as Int)),

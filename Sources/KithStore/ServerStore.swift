@@ -85,6 +85,8 @@ public protocol ServerStore: Sendable {
     func setMaster(_ newMaster: String, replacing oldMaster: String, now: UInt64) throws
 
     // Watch sessions (spec §Watch sessions)
+    /// Which of `among` are accepted contacts of `account` (reads only those rows).
+    func acceptedContacts(of account: String, among: [String]) throws -> Set<String>
     func createWatchSession(tokenHash: [UInt8], account: String, expiresAtMillis: UInt64) throws
     /// The account and expiry of a live watch session (not revoked, not expired at `now`); nil otherwise.
     func watchSession(tokenHash: [UInt8], now: UInt64) throws -> (account: String, expiresAtMillis: UInt64)?

@@ -39,3 +39,15 @@ import Testing
         #expect(try store.unreadCounts(account: "alice", contacts: ["bob"]) == ["bob": 1])
     }
 }
+
+extension WatchStoreTests {
+    @Test func onlyAcceptedContactsAmongTheNamedAreWatched() throws {
+        let store = try Self.store()
+        for name in ["bob", "carol", "dave"] { try store.createAccount(name: name, passwordHash: "x", now: 0) }
+        _ = try store.requestContact(from: "alice", to: "bob", now: 0)
+        try store.acceptContact(account: "bob", requester: "alice")
+        _ = try store.requestContact(from: "carol", to: "alice", now: 0)
+        #expect(try store.acceptedContacts(of: "alice", among: ["bob", "carol", "dave", "mallory"]) == ["bob"])
+        #expect(try store.acceptedContacts(of: "bob", among: ["alice"]) == ["alice"])
+    }
+}

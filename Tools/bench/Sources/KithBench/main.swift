@@ -1,3 +1,4 @@
+import BenchSupport
 import Foundation
 import KithCore
 import KithCrypto
@@ -24,74 +25,8 @@ func percentile(_ values: [Double], _ p: Double) -> Double {
 }
 func say(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
 
-/// A `kith server` child process with its invite, and its resident memory.
-final class ServerProcess: @unchecked Sendable {
-    let process = Process()
-    let directory: URL
-    var invite: Invite!
-
-    /// Every load session comes from 127.0.0.1, and thousands log in at once: the caps on
-    /// connections waiting to log in (64 per address by default) are raised for the bench.
-    static let admission = ["--waiting-per-address", "20000", "--waiting-total", "20000", "--login-deadline", "60"]
-
-    init(_ extra: [String]) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("kith-bench-\(UUID().uuidString.prefix(6))")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let out = directory.appendingPathComponent("server.out")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        let serverArguments = ["server", "--data", directory.path, "--listen", "127.0.0.1:0", "--keepalive-timeout", "3600"]
-            + Self.admission + extra
-        if let cpu = ProcessInfo.processInfo.environment["KITH_BENCH_SERVER_CPU"] {
-            // Pin the server to one core (run the load client with `taskset -c OTHER`) to tell
-            // server cost from interference between the two.
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
-            process.arguments = ["-c", cpu, kith] + serverArguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: kith)
-            process.arguments = serverArguments
-        }
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        for _ in 0..<200 {
-            if let line = ((try? String(contentsOf: out, encoding: .utf8)) ?? "").split(separator: "\n")
-                .first(where: { $0.hasPrefix("invite: ") }) {
-                invite = try Invite(parsing: String(line.dropFirst(8)))
-                return
-            }
-            usleep(50_000)
-        }
-        throw ChannelFailure("the server printed no invite")
-    }
-
-    var residentMiB: Double {
-        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
-        let kb = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?
-            .split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? .nan
-        return kb / 1024
-    }
-
-    func stop() {
-        process.terminate()
-        process.waitUntilExit()
-        try? FileManager.default.removeItem(at: directory)
-    }
-}
-
-struct ChannelFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
-}
-
-struct Device: Sendable {
-    let identity = DeviceIdentity.generate()
-    let account: String
-}
-
 func connect(_ server: ServerProcess, _ device: Device) async throws -> ClientConnection {
-    try await ClientConnection.connect(host: server.invite.host, port: server.invite.port,
-                                       remoteStatic: server.invite.key.noisePublicKey!,
-                                       localStatic: device.identity.noiseKeyPair, group: group, timeout: .seconds(60))
+    try await connect(server, device, group: group)
 }
 
 /// Runs `work` for each index with at most `width` in flight; returns the wall time.
@@ -164,7 +99,7 @@ say("kith bench: \(sessionCount) sessions, \(devicesPerAccount) devices per acco
 let floor = try tcpRoundTrip(samples: 2000)
 
 // 1. Password logins at the real cost, on a server with default (interactive) argon2id.
-let strict = try ServerProcess(["--open-signup"])
+let strict = try ServerProcess(kith, ["--open-signup"])
 let loginDevice = Device(account: "login.bench")
 let strictConnection = try await connect(strict, loginDevice)
 _ = try await strictConnection.request(.signup(.init(account: "login.bench", password: "password1")))
@@ -183,7 +118,7 @@ let passwordLoginsPerSecond = Double(loginSamples) / loginTime
 say("password logins: \(String(format: "%.1f", passwordLoginsPerSecond))/s (\(PasswordHash.Cost.interactive))")
 
 // 2. Many sessions, on a server with cheap hashes so that creating them takes seconds.
-let server = try ServerProcess(["--open-signup", "--cheap-password-hashes"])
+let server = try ServerProcess(kith, ["--open-signup", "--cheap-password-hashes"])
 let accounts = (sessionCount + devicesPerAccount - 1) / devicesPerAccount
 let devices = (0..<sessionCount).map { Device(account: "acct\($0 / devicesPerAccount)") }
 let signupTime = try await inParallel(accounts, width: 32) { a in

@@ -1,0 +1,77 @@
+import Foundation
+import KithCore
+import KithCrypto
+import KithNet
+import NIOCore
+
+/// A `kith server` child process with its invite, and its resident memory.
+public final class ServerProcess: @unchecked Sendable {
+    public let process = Process()
+    public let directory: URL
+    public var invite: Invite!
+
+    /// Every load session comes from 127.0.0.1, and thousands log in at once: the caps on
+    /// connections waiting to log in (64 per address by default) are raised for the bench.
+    public static let admission = ["--waiting-per-address", "20000", "--waiting-total", "20000", "--login-deadline", "60"]
+
+    public init(_ kith: String, _ extra: [String]) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("kith-bench-\(UUID().uuidString.prefix(6))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let out = directory.appendingPathComponent("server.out")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        let serverArguments = ["server", "--data", directory.path, "--listen", "127.0.0.1:0", "--keepalive-timeout", "3600"]
+            + Self.admission + extra
+        if let cpu = ProcessInfo.processInfo.environment["KITH_BENCH_SERVER_CPU"] {
+            // Pin the server to one core (run the load client with `taskset -c OTHER`) to tell
+            // server cost from interference between the two.
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
+            process.arguments = ["-c", cpu, kith] + serverArguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: kith)
+            process.arguments = serverArguments
+        }
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<200 {
+            if let line = ((try? String(contentsOf: out, encoding: .utf8)) ?? "").split(separator: "\n")
+                .first(where: { $0.hasPrefix("invite: ") }) {
+                invite = try Invite(parsing: String(line.dropFirst(8)))
+                return
+            }
+            usleep(50_000)
+        }
+        throw ChannelFailure("the server printed no invite")
+    }
+
+    public var residentMiB: Double {
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let kb = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?
+            .split(separator: " ").dropFirst().first.flatMap { Double($0) } ?? .nan
+        return kb / 1024
+    }
+
+    public func stop() {
+        process.terminate()
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+public struct ChannelFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+public struct Device: Sendable {
+    public let identity = DeviceIdentity.generate()
+    public let account: String
+    public init(account: String) { self.account = account }
+}
+
+public func connect(_ server: ServerProcess, _ device: Device, group: any EventLoopGroup) async throws -> ClientConnection {
+    try await ClientConnection.connect(host: server.invite.host, port: server.invite.port,
+                                       remoteStatic: server.invite.key.noisePublicKey!,
+                                       localStatic: device.identity.noiseKeyPair, group: group, timeout: .seconds(60))
+}
+
