@@ -86,7 +86,7 @@ let package = Package(
         .testTarget(name: "KithCryptoTests", dependencies: ["KithCrypto", "KithTestSupport"]),
         .testTarget(name: "KithWireTests", dependencies: ["KithWire", "KithTestSupport"]),
         .testTarget(name: "KithWatchTests", dependencies: ["KithWatch", "KithAPI"]),
-        .testTarget(name: "KithCoreTests", dependencies: ["KithCore", "KithCrypto", "KithWire", "KithTestSupport"]),
+        .testTarget(name: "KithCoreTests", dependencies: ["KithCore", "KithCrypto", "KithWire", "KithWatch", "KithTestSupport"]),
         .testTarget(
             name: "KithNetTests",
             dependencies: [
