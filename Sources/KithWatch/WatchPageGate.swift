@@ -56,7 +56,7 @@ public struct WatchPageGate: Sendable {
 
     /// The cookie's name: per port, because cookies ignore ports and two pages (two accounts)
     /// may be open at once.
-    public var cookieName: String { "kith-page-\(port)" }
+    public var cookieName: String { "kith-watch-\(port)" }
     public var origin: String { "http://127.0.0.1:\(port)" }
     public var address: String { "\(origin)/?key=\(key)" }
     /// The Set-Cookie value of `enter`: not readable by scripts, never sent by another site's request.

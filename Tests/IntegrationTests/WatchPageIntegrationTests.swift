@@ -42,7 +42,7 @@ import Testing
         let port = first.port
         let key = String(first.address.split(separator: "=").last ?? "")
         #expect(first.address == "http://127.0.0.1:\(port)/?key=\(key)" && key.count == 64, "\(first.address)")
-        let cookie = "Cookie: kith-page-\(port)=\(key)"
+        let cookie = "Cookie: kith-watch-\(port)=\(key)"
         let origin = "Origin: http://127.0.0.1:\(port)"
 
         // Without the key or the cookie: 403 and nothing else, the event stream too.
@@ -53,7 +53,7 @@ import Testing
         // The key: a cookie only this page's own requests carry, and the address without the key.
         let entered = try Self.http(port, "/?key=\(key)")
         #expect(entered.status == 303 && entered.head.contains("Location: /\r\n"), "\(entered.head)")
-        #expect(entered.head.contains("Set-Cookie: kith-page-\(port)=\(key); HttpOnly; SameSite=Strict; Path=/"), "\(entered.head)")
+        #expect(entered.head.contains("Set-Cookie: kith-watch-\(port)=\(key); HttpOnly; SameSite=Strict; Path=/"), "\(entered.head)")
         let page = try Self.http(port, "/", headers: [cookie])
         #expect(page.status == 200 && page.body.contains("<title>kith watch</title>") && !page.head.lowercased().contains("access-control"))
         // The cookie with a wrong Host (DNS rebinding) or a foreign Origin: 403.
@@ -84,9 +84,9 @@ import Testing
         let slowSince = Date()
         // An event stream outlives that deadline, and says `: keepalive` every 15 s.
         let stream = try RawSocket(port: second.port)
-        let secondCookie = "Cookie: kith-page-\(second.port)=\(second.address.split(separator: "=").last ?? "")"
+        let secondCookie = "Cookie: kith-watch-\(second.port)=\(second.address.split(separator: "=").last ?? "")"
         stream.send(Array("GET /events HTTP/1.1\r\nHost: 127.0.0.1:\(second.port)\r\n\(secondCookie)\r\n\r\n".utf8))
-        #expect(Self.refusedQuietly(try Self.http(second.port, "/", headers: ["Cookie: kith-page-\(second.port)=\(key)"])))
+        #expect(Self.refusedQuietly(try Self.http(second.port, "/", headers: ["Cookie: kith-watch-\(second.port)=\(key)"])))
 
         _ = try carol.cli(["send", "alice", "bring <b>cake</b> & <script>alert(1)</script>"], as: SendResult.self)
         try await alice.eventually("carol's message") { try alice.cli(["inbox"], as: InboxResult.self).unread["carol"] == 1 }

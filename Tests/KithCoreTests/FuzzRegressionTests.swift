@@ -34,7 +34,7 @@ import KithWire
             _ = try? Invite(parsing: text)
             _ = try? PageForm.pairs(text)
             _ = try? PageForm.target(text)
-            _ = try? PageForm.cookies(named: "kith-page-4711", in: [text])
+            _ = try? PageForm.cookies(named: "kith-watch-4711", in: [text])
             if let frame = try? StreamFrame.decode(bytes[...]) {
                 #expect(frame.encoded() == bytes, "\(url.lastPathComponent): a stream frame did not round-trip")
             }

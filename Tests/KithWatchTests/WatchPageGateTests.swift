@@ -7,7 +7,7 @@ import Testing
     static let key = String(repeating: "ab", count: 32)
     static let gate = WatchPageGate(key: key, port: 4711, watched: ["bob", "carol o'neil"])
     static let host = ("Host", "127.0.0.1:4711")
-    static let cookie = ("Cookie", "kith-page-4711=\(key)")
+    static let cookie = ("Cookie", "kith-watch-4711=\(key)")
     static let origin = ("Origin", "http://127.0.0.1:4711")
 
     static func decide(_ target: String, _ headers: [(String, String)] = [host, cookie], method: String = "GET",
@@ -22,7 +22,7 @@ import Testing
 
     @Test func theKeyInTheAddressSetsTheCookie() {
         #expect(Self.decide("/?key=\(Self.key)", [Self.host]) == .enter)
-        #expect(Self.gate.setCookie == "kith-page-4711=\(Self.key); HttpOnly; SameSite=Strict; Path=/")
+        #expect(Self.gate.setCookie == "kith-watch-4711=\(Self.key); HttpOnly; SameSite=Strict; Path=/")
         #expect(Self.gate.address == "http://127.0.0.1:4711/?key=\(Self.key)")
         #expect(Self.refused(Self.decide("/?key=\(String(repeating: "ab", count: 31))ac", [Self.host])), "a wrong key")
         #expect(Self.refused(Self.decide("/?key=", [Self.host])))
@@ -35,9 +35,9 @@ import Testing
             #expect(Self.refused(Self.decide(target, [Self.host])), "\(target)")
         }
         #expect(Self.refused(Self.decide("/read", [Self.host, Self.origin], method: "POST", body: "contact=bob")))
-        #expect(Self.refused(Self.decide("/", [Self.host, ("Cookie", "kith-page-4712=\(Self.key)")])), "another page's cookie")
-        #expect(Self.refused(Self.decide("/", [Self.host, ("Cookie", "kith-page-4711=\(Self.key.uppercased())")])))
-        #expect(Self.decide("/", [Self.host, ("Cookie", "kith-page-4711=stale; other=1; kith-page-4711=\(Self.key)")]) == .serve(.page),
+        #expect(Self.refused(Self.decide("/", [Self.host, ("Cookie", "kith-watch-4712=\(Self.key)")])), "another page's cookie")
+        #expect(Self.refused(Self.decide("/", [Self.host, ("Cookie", "kith-watch-4711=\(Self.key.uppercased())")])))
+        #expect(Self.decide("/", [Self.host, ("Cookie", "kith-watch-4711=stale; other=1; kith-watch-4711=\(Self.key)")]) == .serve(.page),
                 "a cookie of the same name from another port's page does not shut the right one out")
     }
 
