@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "KithCore", targets: ["KithCore"]),
         .library(name: "KithNetLibrary", targets: ["KithNet"]),
         .library(name: "KithAPI", targets: ["KithAPI"]),
+        .library(name: "KithWatch", targets: ["KithWatch"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -62,9 +63,11 @@ let package = Package(
         .target(
             name: "KithAgent",
             dependencies: [
-                "CDNSSD", "KithAPI", "KithCore", "KithCrypto", "KithNet", "KithStore", "KithWire",
+                "CDNSSD", "KithAPI", "KithCore", "KithCrypto", "KithNet", "KithStore", "KithWatch", "KithWire",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
@@ -83,7 +86,7 @@ let package = Package(
         .testTarget(name: "KithCryptoTests", dependencies: ["KithCrypto", "KithTestSupport"]),
         .testTarget(name: "KithWireTests", dependencies: ["KithWire", "KithTestSupport"]),
         .testTarget(name: "KithWatchTests", dependencies: ["KithWatch", "KithAPI"]),
-        .testTarget(name: "KithCoreTests", dependencies: ["KithCore", "KithCrypto", "KithWire", "KithTestSupport"]),
+        .testTarget(name: "KithCoreTests", dependencies: ["KithCore", "KithCrypto", "KithWire", "KithWatch", "KithTestSupport"]),
         .testTarget(
             name: "KithNetTests",
             dependencies: [

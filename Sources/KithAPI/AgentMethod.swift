@@ -13,6 +13,8 @@ public enum AgentMethod: String, Codable, Sendable, CaseIterable {
     case accounts, accountLink, accountUnlink, accountSetMaster
     /// The state of a few watched contacts (Protocol/local-api.md §Watch).
     case watch
+    /// The watcher's local web page (Protocol/local-api.md §The watch page).
+    case watchPage
     /// Turns the connection into a stream of `AgentEvent` lines (Protocol/local-api.md §Events).
     case events
 }

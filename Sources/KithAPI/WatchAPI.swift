@@ -50,3 +50,20 @@ public enum WatchLimits {
         return line.count > lineCharacters ? String(line.prefix(lineCharacters - 1)) + "…" : line
     }
 }
+
+/// Opens the watcher's web page for these contacts (Protocol/local-api.md §The watch page): the
+/// agent serves it on 127.0.0.1 under a fresh page key until it stops or the account's page is
+/// opened again (which ends the previous one and its key).
+public struct WatchPageRequest: APIRequest {
+    public typealias Result = WatchPageResult
+    public static let method = AgentMethod.watchPage
+    public var contacts: [String]
+    public init(contacts: [String]) { self.contacts = contacts }
+}
+
+public struct WatchPageResult: Codable, Sendable, Equatable {
+    /// `http://127.0.0.1:PORT/?key=KEY`: the page, and the page key that opens it.
+    public var address: String
+    public var port: Int
+    public init(address: String, port: Int) { (self.address, self.port) = (address, port) }
+}

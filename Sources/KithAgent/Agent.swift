@@ -26,6 +26,8 @@ public actor Agent {
     var masterConnections: [String: (connection: ClientConnection, session: AgentStore.Session)] = [:]
     var subscribers: [UInt64: AsyncStream<AgentEvent>.Continuation] = [:]
     var nextSubscriber: UInt64 = 0
+    /// Each account's open watch page, by owner (Agent+WatchPage).
+    var watchPages: [String: WatchPageServer] = [:]
 
     public init(paths: AgentPaths, logger: Logger, settings: AgentSettings = AgentSettings(),
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -53,6 +55,7 @@ public actor Agent {
     /// the store's write-ahead log is folded into the database. Everything acknowledged is
     /// committed already; transfers continue from their last durable step at the next start.
     public func stop() async {
+        for page in watchPages.values { await page.stop() }
         for account in accounts { await account.context.stop() }
         do { try store.checkpoint() } catch { logger.warning("store checkpoint on stop failed: \(error)") }
     }

@@ -62,7 +62,7 @@ import Testing
             TransfersRequest.self, TransferRequest.self, AcceptRequest.self, RejectRequest.self, RosterRequest.self,
             ApproveDeviceRequest.self, AutoApproveRequest.self, DenyRequest.self, RevokeRequest.self, HandOverRequest.self,
             RecoverRequest.self, PolicyShowRequest.self, PolicySetRequest.self, EventsRequest.self, AccountsRequest.self,
-            AccountLinkRequest.self, AccountUnlinkRequest.self, AccountSetMasterRequest.self, WatchRequest.self,
+            AccountLinkRequest.self, AccountUnlinkRequest.self, AccountSetMasterRequest.self, WatchRequest.self, WatchPageRequest.self,
         ]
         #expect(Set(types.map { $0.method }) == Set(AgentMethod.allCases))
         #expect(types.count == AgentMethod.allCases.count)

@@ -3,6 +3,7 @@ import KithTestSupport
 import Testing
 @testable import KithCore
 @testable import KithCrypto
+import KithWatch
 import KithWire
 
 /// Replays the inputs kept in Tools/fuzz/FailCases through every decoder the fuzz targets
@@ -31,6 +32,9 @@ import KithWire
             let text = String(decoding: bytes, as: UTF8.self)
             _ = try? Fingerprint(parsing: text)
             _ = try? Invite(parsing: text)
+            _ = try? PageForm.pairs(text)
+            _ = try? PageForm.target(text)
+            _ = try? PageForm.cookies(named: "kith-watch-4711", in: [text])
             if let frame = try? StreamFrame.decode(bytes[...]) {
                 #expect(frame.encoded() == bytes, "\(url.lastPathComponent): a stream frame did not round-trip")
             }

@@ -33,6 +33,18 @@ public final class RawSocket {
         _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
 
+    /// What the peer sends until it closes, or until `timeout` seconds pass without a byte.
+    public func receive(timeout: Int) -> [UInt8] {
+        var tv = timeval(tv_sec: timeout, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var received: [UInt8] = [], buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            guard n > 0 else { return received }
+            received += buffer[..<n]
+        }
+    }
+
     /// Reads until the peer closes; true if it did within `timeout` seconds.
     public func readUntilClosed(timeout: Int) -> Bool {
         var tv = timeval(tv_sec: timeout, tv_usec: 0)

@@ -29,13 +29,18 @@ extension Watch {
             """, valueName: "file"))
         var passwordFile: String?
 
+        @Flag(help: "Open the watcher's web page in the agent (on 127.0.0.1) and print its address, which holds the page key.")
+        var web = false
+
         func validate() throws {
             if let poll, poll < 1 { throw ValidationError("--poll is a number of seconds, at least 1") }
             if poll != nil && manual { throw ValidationError("--poll and --manual are two refresh modes: give one") }
+            if web && (poll != nil || manual || once) { throw ValidationError("--web opens the page and exits: it takes no refresh mode") }
         }
 
         func run() throws {
             let watcher = try Watcher(options)
+            if web { return try WatchWeb.open(watcher, options: options) }
             let refresh: WatchBoard.Refresh = manual ? .manual : poll.map { .poll(seconds: $0) } ?? .push
             var view = WatchView(watcher: watcher, options: options, refresh: refresh, once: once)
             if !watcher.agentRunning { try view.useServer(passwordFile: passwordFile) }
