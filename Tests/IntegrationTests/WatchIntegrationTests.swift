@@ -149,6 +149,31 @@ import Testing
         withExtendedLifetime(server) {}
     }
 
+    /// A watcher for another account (mission §5: its password checked, then its contacts
+    /// picked), beside alice's agent, which does not hold that account.
+    @Test func aWatcherForAnotherAccount() async throws {
+        let (server, alice, _) = try await Self.people("watch-other")
+        let root = alice.profile.deletingLastPathComponent()
+        let wrong = root.appendingPathComponent("wrong"), right = root.appendingPathComponent("carol-password")
+        try "not carol's\n".write(to: wrong, atomically: true, encoding: .utf8)
+        try "carol's pass\n".write(to: right, atomically: true, encoding: .utf8)
+        let invite = server.invite.description, profile = ["--profile", alice.profile.path]
+        let refused = try KithProcess.run(["watch", "login", invite, "--account", "carol", "--password-file", wrong.path] + profile)
+        #expect(refused.status == 1 && refused.stderr.contains("wrong account or password"), "\(refused.stderr)")
+        let login = try KithProcess.run(["watch", "login", invite, "--account", "carol", "--password-file", right.path] + profile)
+        #expect(login.status == 0, "\(login.stderr)")
+        let notHers = try KithProcess.run(["watch", "add", "bob", "--account", "carol"] + profile)
+        #expect(notHers.status == 1 && notHers.stderr.contains("not a contact of carol"), "\(notHers.stderr)")
+        let added = try KithProcess.run(["watch", "add", "alice", "--account", "carol", "--json"] + profile)
+        #expect(added.status == 0 && added.stdout.contains("\"alice\""), "\(added.stderr)")
+        let once = try KithProcess.run(["watch", "--account", "carol", "--once", "--json", "--password-file", right.path] + profile)
+        let line = try JSONDecoder().decode(Line.self, from: Data(once.stdout.utf8))
+        #expect(line.from == "server" && line.contact("alice")?.online == true, "\(once.stdout) \(once.stderr)")
+        // alice's own watcher is untouched: one database per account.
+        #expect(try alice.cli(["watch", "list"], as: WatchListResult.self).watched.isEmpty)
+        withExtendedLifetime(server) {}
+    }
+
     /// Bytes the process `pid` has received on its TCP sockets (`ss`'s `bytes_received`).
     static func bytesReceived(by pid: Int32) throws -> Int {
         let ss = Process(), out = Pipe()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KithAPI
+import KithCore
 import KithStore
 import KithWatch
 
@@ -17,19 +18,24 @@ struct Watch: ParsableCommand {
             per change otherwise, and with --json one JSON line per change in the shape status bars \
             take (`text`, `tooltip`, `class`), for Waybar or i3blocks (with --once for i3blocks' \
             interval mode). What it showed last is kept in the watcher's database \
-            (<profile>/watch/<account>.sqlite) and drawn first on the next start.
+            (<profile>/watch/<account>.sqlite) and drawn first on the next start. `kith watch login \
+            INVITE --account NAME` adds a watcher for another account (its password is checked by its \
+            server); without that account's agent the watcher holds its own watch-only session.
             """,
-        subcommands: [Show.self, Add.self, Remove.self, List.self], defaultSubcommand: Show.self)
+        subcommands: [Show.self, Add.self, Remove.self, List.self, Login.self], defaultSubcommand: Show.self)
 
-    struct Add: ParsableCommand {
+    struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Watch these contacts (at the end of the list).")
         @OptionGroup var options: ClientOptions
         @Argument(help: "Contact accounts.") var contacts: [String]
 
-        func run() throws {
+        func run() async throws {
             let watcher = try Watcher(options)
-            // Only contacts: a name that is none is refused, not watched in vain.
-            let known = try options.client.call(WatchRequest(contacts: contacts)).contacts
+            // Only contacts: a name that is none is refused, not watched in vain. The agent knows;
+            // without it, the server does (through the watcher's kept session).
+            let known = watcher.agentRunning ? try AgentClient(paths: options.paths, account: watcher.owner)
+                .call(WatchRequest(contacts: contacts)).contacts
+                : try await WatchServerSource.check(contacts, store: watcher.store)
             if let stranger = known.first(where: { $0.state == "unknown" }) {
                 throw fail("\(stranger.account.printable) is not a contact of \(watcher.account.printable): nothing added "
                            + "(`kith contacts` lists them)")
@@ -76,6 +82,37 @@ struct Watch: ParsableCommand {
             }
         }
     }
+
+    struct Login: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a watcher for an account: its password is checked by its server (spec §Watch sessions).",
+            discussion: """
+                For an account whose agent does not run on this device (or runs elsewhere): the \
+                watcher signs in to a watch-only session, keeps its token (never the password) in \
+                its database, and `kith watch add CONTACT --account NAME` picks that account's contacts.
+                """)
+        @OptionGroup var options: ProfileClientOptions
+        @Argument(help: "The server's invite (kith://HOST:PORT/#KEY).") var invite: String
+        @Option(help: "The account to watch for.") var account: String
+        @Option(help: ArgumentHelp("Read the password from the first line of this file.", valueName: "file"))
+        var passwordFile: String?
+
+        func run() async throws {
+            guard let parsed = try? Invite(parsing: invite) else { throw fail("\(invite) is not an invite (kith://HOST:PORT/#KEY)", status: ExitStatus.badArguments) }
+            let password = try readPassword(file: passwordFile, prompt: "Password for \(account): ")
+            let owner = AgentStore.owner(account: account, invite: invite)
+            let store = try WatcherStore(path: options.paths.directory.appendingPathComponent("watch/\(owner).sqlite").path)
+            try store.setMeta("token", nil)
+            try await WatchServerSource.signIn(invite: parsed, account: account, password: password, store: store)
+            try store.setMeta("account", account)
+            try store.setMeta("invite", invite)
+            let result = WatchListResult(account: account, watched: try store.watched(), changed: nil)
+            options.output(result) {
+                Console.line("watching for \(account.printable) through \(parsed.host):\(parsed.port); pick contacts with "
+                             + "`kith watch add CONTACT --account \(account.printable)`")
+            }
+        }
+    }
 }
 
 /// `kith watch add/remove/list --json`.
@@ -101,7 +138,11 @@ struct Watcher {
         func open(_ owner: String) throws -> WatcherStore { try WatcherStore(path: folder.appendingPathComponent("\(owner).sqlite").path) }
         let status: StatusResult
         do {
-            status = try options.client.call(StatusRequest())
+            status = try AgentClient(paths: options.paths).call(StatusRequest())
+            // An account the agent does not hold: a watcher of its own (`kith watch login`).
+            if let wanted = options.account, !(status.accounts ?? []).contains(where: { [$0.account, $0.owner].contains(wanted) }) {
+                throw fail("the agent does not hold \(wanted)", status: ExitStatus.agentNotRunning)
+            }
         } catch let failure as CLIError where failure.status == ExitStatus.agentNotRunning {
             // No agent: the watcher of --account, or the only one this profile has, from its database.
             let known = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [])

@@ -37,10 +37,7 @@ final class WatchServerSource: @unchecked Sendable {
         var delay: UInt64 = 1
         while true {
             do {
-                guard let serverKey = invite.key.noisePublicKey else { throw WatchFailure("the invite's server key is not usable") }
-                let connection = try await ClientConnection.connect(
-                    host: invite.host, port: invite.port, remoteStatic: serverKey, localStatic: KeyPair.generate(),
-                    group: MultiThreadedEventLoopGroup.singleton)
+                let connection = try await Self.connect(invite)
                 defer { Task { await connection.close() } }
                 var token = try await signIn(connection)
                 try await subscribe(connection, token: &token)
@@ -73,6 +70,41 @@ final class WatchServerSource: @unchecked Sendable {
 
     /// Resumes with the kept token, or signs in with the password; the token in use.
     private func signIn(_ connection: ClientConnection) async throws -> [UInt8] {
+        try await Self.signIn(connection, account: account, password: password, store: store)
+    }
+
+    static func connect(_ invite: Invite) async throws -> ClientConnection {
+        guard let serverKey = invite.key.noisePublicKey else { throw WatchFailure("the invite's server key is not usable") }
+        return try await ClientConnection.connect(host: invite.host, port: invite.port, remoteStatic: serverKey,
+                                                  localStatic: KeyPair.generate(), group: MultiThreadedEventLoopGroup.singleton)
+    }
+
+    /// Checks the password (`kith watch login`): a watch session is opened, its token kept.
+    static func signIn(invite: Invite, account: String, password: String, store: WatcherStore) async throws {
+        let connection = try await connect(invite)
+        defer { Task { await connection.close() } }
+        do {
+            _ = try await signIn(connection, account: account, password: password, store: store)
+        } catch let failure as WatchFailure {
+            throw fail(failure.description)
+        }
+    }
+
+    /// The named contacts as the server sees them, through the kept session (`kith watch add` without an agent).
+    static func check(_ contacts: [String], store: WatcherStore) async throws -> [WatchedContact] {
+        guard let text = try store.meta("invite"), let invite = try? Invite(parsing: text),
+              let kept = try store.meta("token"), let token = [UInt8](hexString: kept)
+        else { throw fail("this watcher has no session: `kith watch login INVITE --account NAME` first") }
+        let connection = try await connect(invite)
+        defer { Task { await connection.close() } }
+        guard case .watchSession = try await connection.request(.watchResume(.init(token: token))).message,
+              case .watchState(let state) = try await connection.request(.watchSubscribe(.init(token: token, contacts: contacts))).message
+        else { throw fail("the watcher's session is over: `kith watch login` again") }
+        return state.entries.map(contact)
+    }
+
+    private static func signIn(_ connection: ClientConnection, account: String, password: String,
+                               store: WatcherStore) async throws -> [UInt8] {
         if let kept = try? store.meta("token"), let token = [UInt8](hexString: kept),
            case .watchSession = try await connection.request(.watchResume(.init(token: token))).message {
             return token
