@@ -87,6 +87,8 @@ extension Kith {
             + "partial copies (default: 168).", valueName: "hours"))
         var abandonAfterHours: UInt64?
 
+        @OptionGroup var output: JSONOption
+
         @Flag(help: .hidden)
         var daemonChild = false
 
@@ -176,7 +178,9 @@ extension Kith {
             let client = AgentClient(paths: paths)
             for _ in 0..<100 {
                 if (try? client.call(StatusRequest(), timeout: 2)) != nil {  // a failure prints nothing: Kith.main reports what is thrown
-                    Console.line("agent started for profile \(paths.profile) (pid \(pid)); log: \(paths.log.path)")
+                    output.output(ServiceResult(done: "started", profile: paths.profile, pid: pid, files: [paths.log.path])) {
+                        Console.line("agent started for profile \(paths.profile) (pid \(pid)); log: \(paths.log.path)")
+                    }
                     return
                 }
                 var exitStatus: Int32 = 0

@@ -10,6 +10,7 @@ extension Kith.AgentCommand {
         static let configuration = CommandConfiguration(
             abstract: "Stop the profile's agent cleanly (SIGTERM: its socket removed, its store closed).")
         @OptionGroup var profileOption: ProfileOption
+        @OptionGroup var output: JSONOption
         var profile: String? { profileOption.profile }
 
         func run() throws {
@@ -18,7 +19,9 @@ extension Kith.AgentCommand {
                 throw fail(AgentClient.noAgent(paths), status: ExitStatus.agentNotRunning)
             }
             try Self.stop(pid: pid, paths: paths)
-            Console.line("stopped the agent of profile \(paths.profile) (pid \(pid))")
+            output.output(ServiceResult(done: "stopped", profile: paths.profile, pid: pid)) {
+                Console.line("stopped the agent of profile \(paths.profile) (pid \(pid))")
+            }
         }
 
         /// SIGTERM, then waits up to 15 s for the lock to be free.
@@ -37,6 +40,7 @@ extension Kith.AgentCommand {
             abstract: "Stop the profile's agent and start it again in the background.",
             discussion: "It starts with the agent's defaults and the options given here after --, like `kith agent`'s own.")
         @OptionGroup var profileOption: ProfileOption
+        @OptionGroup var output: JSONOption
         var profile: String? { profileOption.profile }
         @Argument(parsing: .postTerminator, help: "Options for the new agent, after --.")
         var options: [String] = []
@@ -44,7 +48,8 @@ extension Kith.AgentCommand {
         func run() async throws {
             let paths = AgentPaths(profile: profile)
             if let pid = ProcessLock.holder(paths.lock), pid > 0 { try Stop.stop(pid: pid, paths: paths) }
-            guard let agent = try Kith.AgentCommand.parseAsRoot(["--profile", paths.profile] + options) as? Kith.AgentCommand,
+            guard let agent = try Kith.AgentCommand.parseAsRoot(["--profile", paths.profile] + (output.json ? ["--json"] : []) + options)
+                    as? Kith.AgentCommand,
                   !agent.foreground
             else {
                 throw ValidationError("restart starts the agent in the background: leave out --foreground")
@@ -65,6 +70,7 @@ extension Kith.AgentCommand {
                 and fish (~/.config/fish/completions/kith.fish).
                 """)
         @Flag(help: "Print the unit instead of writing it.") var print = false
+        @OptionGroup var output: JSONOption
 
         /// The user's home: `$HOME`, as `systemctl --user` and the shells take it (Foundation's
         /// home on Linux is the password database's, whatever `$HOME` says).
@@ -87,14 +93,19 @@ extension Kith.AgentCommand {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let file = folder.appendingPathComponent("kith-agent@.service")
             try Data(unit.utf8).write(to: file)
-            Console.line("wrote \(file.path)")
+            var written = [file.path]
             for (shell, path) in Self.completions {
                 let target = Self.home.appendingPathComponent(path)
                 try FileManager.default.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
                 try Data(Kith.completionScript(for: shell).utf8).write(to: target)
-                Console.line("wrote \(target.path) (\(shell.rawValue) completions)")
+                written.append(target.path)
             }
-            Console.line("now: systemctl --user daemon-reload && systemctl --user enable --now kith-agent@default")
+            let next = "systemctl --user daemon-reload && systemctl --user enable --now kith-agent@default"
+            output.output(ServiceResult(done: "installed", files: written, next: next)) {
+                Console.line("wrote \(file.path)")
+                for (path, (shell, _)) in zip(written.dropFirst(), Self.completions) { Console.line("wrote \(path) (\(shell.rawValue) completions)") }
+                Console.line("now: \(next)")
+            }
         }
     }
 }

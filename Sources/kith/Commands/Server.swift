@@ -184,6 +184,7 @@ extension Kith.Server.Account {
 
         @Option(help: ArgumentHelp("Read the password from the first line of this file.", valueName: "file"))
         var passwordFile: String?
+        @OptionGroup var output: JSONOption
 
         func run() throws {
             if let problem = AccountRules.problem(withName: name) { throw ValidationError(problem) }
@@ -197,16 +198,22 @@ extension Kith.Server.Account {
             } catch StoreError.conflict {
                 throw UserError("the account \(name) exists already")
             }
-            Console.line("created account \(name)")
+            output.output(ServiceResult(done: "created", account: name)) { Console.line("created account \(name)") }
         }
     }
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the accounts, with when each was made and its devices.")
         @OptionGroup var data: ServerDataOption
+        @OptionGroup var output: JSONOption
+
+        struct Entry: Encodable { var account: String, createdAtMillis: UInt64, devices: Int }
 
         func run() throws {
             let accounts = try data.store(mustExist: true).accountSummaries()
+            if output.json {
+                return output.output(accounts.map { Entry(account: $0.name, createdAtMillis: $0.createdAtMillis, devices: $0.devices) }) {}
+            }
             if accounts.isEmpty { return Console.line("no accounts yet; make one with `kith server account add NAME --data \(data.data)`") }
             Console.table([["ACCOUNT", "CREATED", "DEVICES"]] + accounts.map {
                 [$0.name, ago($0.createdAtMillis), String($0.devices)]
@@ -222,12 +229,13 @@ extension Kith.Server.Account {
         @Argument(help: "The account.") var name: String
         @Option(help: ArgumentHelp("Read the password from the first line of this file.", valueName: "file"))
         var passwordFile: String?
+        @OptionGroup var output: JSONOption
 
         func run() throws {
             let store = try data.store(mustExist: true)
             guard try store.accountSummaries().contains(where: { $0.name == name }) else { throw UserError("there is no account \(name)") }
             try store.setPasswordHash(account: name, try PasswordHash.hash(try readNewPassword(file: passwordFile, for: name)))
-            Console.line("changed the password of \(name)")
+            output.output(ServiceResult(done: "changed", account: name)) { Console.line("changed the password of \(name)") }
         }
     }
 
@@ -241,6 +249,7 @@ extension Kith.Server.Account {
         @OptionGroup var data: ServerDataOption
         @Argument(help: "The account.") var name: String
         @Flag(help: "Do not ask.") var yes = false
+        @OptionGroup var output: JSONOption
 
         func run() throws {
             let store = try data.store(mustExist: true)
@@ -253,7 +262,9 @@ extension Kith.Server.Account {
                 guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else { throw UserError("nothing was removed") }
             }
             try store.removeAccount(name)
-            Console.line("removed \(name) and its \(account.devices) device(s)")
+            output.output(ServiceResult(done: "removed", account: name, count: account.devices)) {
+                Console.line("removed \(name) and its \(account.devices) device(s)")
+            }
         }
     }
 }
@@ -266,13 +277,16 @@ extension Kith.Server.Account {
             discussion: "Devices are not affected. Works while the server runs: a revoked token is refused at its next request.")
         @OptionGroup var data: ServerDataOption
         @Argument(help: "The account.") var name: String
+        @OptionGroup var output: JSONOption
 
         func run() throws {
             let store = try data.store(mustExist: true)
             guard try store.accountSummaries().contains(where: { $0.name == name }) else { throw UserError("there is no account \(name)") }
             let revoked = try store.revokeWatchSessions(account: name)
             guard revoked > 0 else { throw UserError("\(name) has no live watch session: nothing revoked") }
-            Console.line("revoked \(revoked) watch session(s) of \(name)")
+            output.output(ServiceResult(done: "revoked", account: name, count: revoked)) {
+                Console.line("revoked \(revoked) watch session(s) of \(name)")
+            }
         }
     }
 }
@@ -299,6 +313,7 @@ extension Kith.Server {
         @Option(help: ArgumentHelp("Address to listen on.", valueName: "host:port")) var listen = "0.0.0.0:7400"
         @Option(help: ArgumentHelp("The address devices reach, for the invite.", valueName: "host[:port]")) var advertise: String?
         @Flag(help: "Print the unit instead of writing it.") var print = false
+        @OptionGroup var output: JSONOption
 
         func validate() throws {
             guard data.hasPrefix("/") else { throw ValidationError("--data must be an absolute path") }
@@ -312,8 +327,11 @@ extension Kith.Server {
             do { try Data(unit.utf8).write(to: file) } catch {
                 throw UserError("cannot write \(file.path) (\(error.localizedDescription)); run it as root, or use --print")
             }
-            Console.line("wrote \(file.path)")
-            Console.line("now: systemctl daemon-reload && systemctl enable --now kith-server")
+            let next = "systemctl daemon-reload && systemctl enable --now kith-server"
+            output.output(ServiceResult(done: "installed", files: [file.path], next: next)) {
+                Console.line("wrote \(file.path)")
+                Console.line("now: \(next)")
+            }
         }
     }
 }
