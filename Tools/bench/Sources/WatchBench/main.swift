@@ -59,13 +59,15 @@ func join(_ name: String) async throws -> Account {
     return Account(device: device, connection: connection, token: result.token)
 }
 
-func resume(_ account: inout Account) async throws -> Inflow {
+/// The account on a new connection (a resume), and what that connection is sent unsolicited.
+func resume(_ account: Account) async throws -> (Account, Inflow) {
+    var account = account
     account.connection = try await connect(server, account.device, group: group)
     let inflow = Inflow(account.connection)
     guard case .loginResult = try await account.connection.request(.resume(.init(token: account.token))).message else {
         throw ChannelFailure("resume \(account.device.account)")
     }
-    return inflow
+    return (account, inflow)
 }
 
 say("watch bench: alice and \(contactCount) contacts, \(watched.count) watched")
@@ -82,7 +84,8 @@ for i in 0..<contactCount {
 // The full client: a refresh is a resume, and the server sends the contact list and every contact's devices.
 var fullRefresh = 0
 for _ in 0..<3 {
-    let inflow = try await resume(&alice)
+    let (resumed, inflow) = try await resume(alice)
+    alice = resumed
     try await inflow.settle()
     fullRefresh = inflow.total.bytes + frameBytes(Envelope(.resume(.init(token: alice.token))))
 }
@@ -111,7 +114,7 @@ let watcherAfterChange = try await watcherRefresh()
 // 100 changes among the others: 50 devices go offline and come back.
 let before = (watcher: pushes.total, full: fullInflow.total)
 for i in 10..<60 { await contacts[i].connection.close() }
-for i in 10..<60 { _ = try await resume(&contacts[i]) }
+for i in 10..<60 { contacts[i] = try await resume(contacts[i]).0 }
 try await pushes.settle(quietMillis: 1000)
 try await fullInflow.settle()
 let unwatchedToWatcher = pushes.total.bytes - before.watcher.bytes
