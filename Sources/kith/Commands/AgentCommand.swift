@@ -102,6 +102,7 @@ extension Kith {
         }
 
         func validate() throws {
+            if foreground && output.json { throw ValidationError("--json is for starting the agent in the background; in the foreground it logs") }
             _ = try options(AgentPaths(profile: profile))
         }
 

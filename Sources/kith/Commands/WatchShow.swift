@@ -167,6 +167,7 @@ struct WatchView {
             _ = try options.client.call(ReadRequest(contact: contact, all: true))
             opened = ["", "messages from \(contact.printable) (now viewed):"]
                 + (messages.isEmpty ? ["  none"] : messages.map { "  \(ago($0.sentAtMillis))  \($0.text.printable)" })
+                + ["the conversation: `kith inbox --contact \(contact.printable)`; answer with `kith send \(contact.printable) TEXT`"]
         } catch {
             opened = ["", "cannot open \(contact.printable)'s messages: \(error)"]
         }
