@@ -9,9 +9,9 @@ import NIOCore
 ///
 /// Each online session has one send queue and one writer task that drains it, so what a device
 /// receives is in the order it was queued: lists and documents before the relayed payloads that
-/// depend on them. Relayed payloads are committed here, in the actor, so their ids and their order
-/// in the queue agree; which of them are queued and which wait in the store is each session's
-/// `RelayBacklog`. Otherwise a payload goes from the sender's session to the receiver's socket
+/// depend on them. Relayed payloads are committed by `RelayCommitter` and handed here in commit
+/// order, so their ids and their order in the queue agree; which of them are queued and which
+/// wait in the store is each session's `RelayBacklog`. Otherwise a payload goes from the sender's session to the receiver's socket
 /// without a store read.
 actor Presence {
     struct Session {
@@ -122,21 +122,18 @@ actor Presence {
         oneStep { pushDeviceList(account: session.account) }
     }
 
-    /// Commits a relayed payload, then queues it for the receiver if it is online. Returns when
-    /// the payload is durable: the caller may acknowledge it.
-    /// `scope`, `fromAccount` and `quota` are those of `ServerStore.enqueueRelay`.
-    func relay(from sender: String, to receiver: String, payload: [UInt8], code: Int64? = nil, scope: String? = nil,
-               fromAccount: String? = nil, quota: RelayQuota?) throws {
-        let id = try store.enqueueRelay(from: sender, to: receiver, payload: payload, code: code, scope: scope,
-                                        fromAccount: fromAccount, quota: quota, now: now())
-        guard var session = online[receiver] else { return }
-        let queue = session.relays.admit(id: id, queued: session.queue.count)
-        if queue {
-            session.queue.append(Self.delivery(RelayRecord(id: id, from: sender, to: receiver, payload: payload, code: code,
-                                                           scope: scope, fromAccount: fromAccount)))
+    /// Payloads just committed (`RelayCommitter`, in commit order): each is queued for its
+    /// receiver if it is online and its queue has room; otherwise it waits in the store.
+    func admit(_ records: [RelayRecord]) {
+        var started: Set<String> = []
+        for record in records {
+            guard var session = online[record.to] else { continue }
+            let queue = session.relays.admit(id: record.id, queued: session.queue.count)
+            if queue { session.queue.append(Self.delivery(record)) }
+            online[record.to] = session
+            if queue { started.insert(record.to) }
         }
-        online[receiver] = session
-        if queue { startWriter(receiver) }
+        for receiver in started { startWriter(receiver) }
     }
 
     /// A queued payload as the receiver gets it: wrapped for the linked account it is for.

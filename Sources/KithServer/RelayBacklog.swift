@@ -16,8 +16,10 @@ struct RelayBacklog: Sendable, Equatable {
 
     /// A payload just committed with `id`, while `queued` envelopes wait in the session's queue:
     /// true to append it there, false to leave it in the store for a later `reload`.
+    /// A payload the session read from the store already (committed before a `reload` and handed
+    /// on after it) is not queued twice.
     mutating func admit(id: Int64, queued: Int) -> Bool {
-        guard !inStore else { return false }
+        guard !inStore, id > queuedUpTo else { return false }
         guard queued < Self.queueLimit else {
             inStore = true
             return false

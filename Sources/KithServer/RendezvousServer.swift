@@ -28,6 +28,9 @@ public final class RendezvousServer: Sendable {
                                 passwords: PasswordChecker(threads: configuration.passwordCheckThreads,
                                                            queueLimit: configuration.passwordQueueLimit),
                                 acks: AckBatcher(store: store, logger: logger),
+                                relays: RelayCommitter(store: store, quota: configuration.relayQuota, now: configuration.now) {
+                                    await presence.admit($0)
+                                },
                                 transit: TransitBroker(), rosters: RosterKeeper(store: store, logger: logger),
                                 watchers: Watchers(store: store, presence: presence, logger: logger, now: configuration.now),
                                 logger: logger)
@@ -120,6 +123,7 @@ public final class RendezvousServer: Sendable {
 
     public func shutdown() async {
         await context.passwords.shutdown()
+        await context.relays.shutdown()
         try? await group.shutdownGracefully()
     }
 }

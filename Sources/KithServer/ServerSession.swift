@@ -259,17 +259,24 @@ struct ServerSession {
             return Self.error(code, reason)
         }
         if let refusal = await unapproved(device) { return refusal }
+        let item = RelayItem(from: device.id, to: request.to, payload: request.payload,
+                             scope: linkedInto ? device.account : nil, fromAccount: Self.actingAccount(device))
         do {
-            try await server.presence.relay(from: device.id, to: request.to, payload: request.payload,
-                                            scope: linkedInto ? device.account : nil, fromAccount: Self.actingAccount(device),
-                                            quota: server.configuration.relayQuota)
-        } catch StoreError.quotaExceeded(let reason) {
-            return Self.error(.queueFull, reason)
+            if let refusal = Self.refusal(try await server.relays.commit(item), to: request.to) { return refusal }
         } catch {
             logger.error("relay enqueue failed: \(error)")
             return Self.error(.internalError, "the server could not store the message")
         }
         return .ack(.init())
+    }
+
+    /// The answer for a relayed item the store did not take; nil when it is stored.
+    private static func refusal(_ outcome: RelayOutcome, to receiver: String) -> Message? {
+        switch outcome {
+        case .stored: nil
+        case .refused(let reason): error(.queueFull, reason)
+        case .receiverGone: error(.notFound, "\(receiver) was revoked")
+        }
     }
 
     /// A relayed device stream to another online device of the account (spec §Transit).
@@ -436,16 +443,15 @@ struct ServerSession {
         if let refusal = await unapproved(device) { return refusal }
         do {
             let code = try server.store.messageCode(sender: device.id, messageID: request.messageID, now: server.now())
-            try await server.presence.relay(from: device.id, to: request.to, payload: request.payload, code: code,
-                                            scope: scope, fromAccount: Self.actingAccount(device), quota: server.configuration.relayQuota)
+            let item = RelayItem(from: device.id, to: request.to, payload: request.payload, code: code, scope: scope,
+                                 fromAccount: Self.actingAccount(device))
+            if let refusal = Self.refusal(try await server.relays.commit(item), to: request.to) { return refusal }
             if let receiver = scope ?? target?.account {
                 let sender = Self.actingAccount(device) ?? device.account
                 try server.store.recordWatchedMessage(account: receiver, contact: sender, code: code)
                 await server.watchers.unreadChanged(account: receiver, contact: sender)
             }
             return .chatAccepted(.init(code: UInt64(code)))
-        } catch StoreError.quotaExceeded(let reason) {
-            return Self.error(.queueFull, reason)
         } catch {
             logger.error("message enqueue failed: \(error)")
             return Self.error(.internalError, "the server could not store the message")
@@ -487,6 +493,7 @@ struct ServerContext: Sendable {
     let loginGuard: LoginGuard
     let passwords: PasswordChecker
     let acks: AckBatcher
+    let relays: RelayCommitter
     let transit: TransitBroker
     let rosters: RosterKeeper
     let watchers: Watchers

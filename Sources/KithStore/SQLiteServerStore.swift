@@ -267,24 +267,27 @@ public final class SQLiteServerStore: ServerStore {
         }
     }
 
-    public func enqueueRelay(from: String, to: String, payload: [UInt8], code: Int64?, scope: String?, fromAccount: String?,
-                             quota: RelayQuota? = nil, now: UInt64) throws -> Int64 {
+    public func enqueueRelays(_ items: [RelayItem], quota: RelayQuota?, now: UInt64) throws -> [RelayOutcome] {
         try database.write { db in
-            if let quota {
-                func usage(_ device: String, _ role: String) throws -> RelayQuota.Usage {
-                    let row = try Row.fetchOne(db, sql: "SELECT count, bytes FROM relay_usage WHERE device = ? AND role = ?",
-                                               arguments: [device, role])
-                    return RelayQuota.Usage(count: row?["count"] ?? 0, bytes: row?["bytes"] ?? 0)
-                }
-                if let refusal = quota.refusal(adding: payload.count, to: to, waiting: try usage(to, "receiver"),
-                                               from: from, queued: try usage(from, "sender")) {
-                    throw StoreError.quotaExceeded(refusal)
-                }
+            func usage(_ device: String, _ role: String) throws -> RelayQuota.Usage {
+                let row = try Row.fetchOne(db, sql: "SELECT count, bytes FROM relay_usage WHERE device = ? AND role = ?",
+                                           arguments: [device, role])
+                return RelayQuota.Usage(count: row?["count"] ?? 0, bytes: row?["bytes"] ?? 0)
             }
-            try db.execute(sql: """
-                INSERT INTO relay (sender, receiver, payload, code, scope, fromAccount, createdAtMillis) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [from, to, Data(payload), code, scope, fromAccount, Int64(now)])
-            return db.lastInsertedRowID
+            return try items.map { item in
+                if let quota, let refusal = quota.refusal(adding: item.payload.count, to: item.to, waiting: try usage(item.to, "receiver"),
+                                                          from: item.from, queued: try usage(item.from, "sender")) {
+                    return .refused(refusal)
+                }
+                do {
+                    try db.execute(sql: """
+                        INSERT INTO relay (sender, receiver, payload, code, scope, fromAccount, createdAtMillis) VALUES (?, ?, ?, ?, ?, ?, ?)
+                        """, arguments: [item.from, item.to, Data(item.payload), item.code, item.scope, item.fromAccount, Int64(now)])
+                } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+                    return .receiverGone  // only this statement is undone; the group commits
+                }
+                return .stored(id: db.lastInsertedRowID)
+            }
         }
     }
 

@@ -23,13 +23,12 @@ public protocol ServerStore: Sendable {
     func session(tokenHash: [UInt8]) throws -> SessionRecord?
     func revokeSession(tokenHash: [UInt8]) throws
 
-    /// Commits a relayed payload to the receiver's queue; returns its id, which increases.
-    /// `code` is set for a copy of a message between people (spec §Messages between people);
-    /// `scope` is the linked account the receiver gets it for, `fromAccount` the one the sender
-    /// acted for, each nil when it is the device's own (Protocol/links.md). With a `quota`, throws
-    /// `StoreError.quotaExceeded` instead of storing what goes over it.
-    func enqueueRelay(from: String, to: String, payload: [UInt8], code: Int64?, scope: String?, fromAccount: String?,
-                      quota: RelayQuota?, now: UInt64) throws -> Int64
+    /// Commits relayed payloads to their receivers' queues in one transaction (one fsync for the
+    /// group: the server's relay commits in groups, `RelayCommitter`), and answers one outcome per
+    /// item, in order: its id (ids increase in the order given) or, with a `quota`, the refusal of
+    /// an item that would go over it — a refused item does not stop the others. Throws only when
+    /// nothing was committed.
+    func enqueueRelays(_ items: [RelayItem], quota: RelayQuota?, now: UInt64) throws -> [RelayOutcome]
     /// The oldest `limit` payloads queued for `to`, oldest first.
     func pendingRelays(to: String, after: Int64, limit: Int) throws -> [RelayRecord]
     func deleteRelay(id: Int64, to: String) throws
@@ -188,6 +187,52 @@ public struct SessionRecord: Sendable, Equatable {
     }
 }
 
+/// A relayed payload before the store gives it its id.
+/// `code` is set for a copy of a message between people (spec §Messages between people);
+/// `scope` is the linked account the receiver gets it for, `fromAccount` the one the sender
+/// acted for, each nil when it is the device's own (Protocol/links.md).
+public struct RelayItem: Sendable, Equatable {
+    public var from: String
+    public var to: String
+    public var payload: [UInt8]
+    public var code: Int64?
+    public var scope: String?
+    public var fromAccount: String?
+
+    public init(from: String, to: String, payload: [UInt8], code: Int64? = nil, scope: String? = nil, fromAccount: String? = nil) {
+        self.from = from
+        self.to = to
+        self.payload = payload
+        self.code = code
+        self.scope = scope
+        self.fromAccount = fromAccount
+    }
+}
+
+/// What became of one `RelayItem` of a group commit.
+public enum RelayOutcome: Sendable, Equatable {
+    case stored(id: Int64)
+    /// Over the quota; the reason says whose, for the sender.
+    case refused(String)
+    /// Not stored, the others of its group are: the receiver was revoked meanwhile.
+    case receiverGone
+}
+
+extension ServerStore {
+    /// Commits one relayed payload; returns its id, which increases. With a `quota`, throws
+    /// `StoreError.quotaExceeded` instead of storing what goes over it.
+    public func enqueueRelay(from: String, to: String, payload: [UInt8], code: Int64?, scope: String?, fromAccount: String?,
+                             quota: RelayQuota? = nil, now: UInt64) throws -> Int64 {
+        let item = RelayItem(from: from, to: to, payload: payload, code: code, scope: scope, fromAccount: fromAccount)
+        switch try enqueueRelays([item], quota: quota, now: now).first {
+        case .stored(let id): return id
+        case .refused(let reason): throw StoreError.quotaExceeded(reason)
+        case .receiverGone: throw StoreError.notFound(to)
+        case nil: throw StoreError.conflict("the store answered no outcome")
+        }
+    }
+}
+
 public struct RelayRecord: Sendable, Equatable {
     public var id: Int64
     public var from: String
@@ -208,5 +253,10 @@ public struct RelayRecord: Sendable, Equatable {
         self.code = code
         self.scope = scope
         self.fromAccount = fromAccount
+    }
+
+    public init(id: Int64, _ item: RelayItem) {
+        self.init(id: id, from: item.from, to: item.to, payload: item.payload, code: item.code, scope: item.scope,
+                  fromAccount: item.fromAccount)
     }
 }

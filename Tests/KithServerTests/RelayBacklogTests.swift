@@ -17,6 +17,17 @@ import Testing
         #expect(next && backlog.queuedUpTo == 8, "now payloads go straight to the queue")
     }
 
+    @Test func aPayloadReadFromTheStoreBeforeItWasHandedOnIsNotQueuedTwice() throws {
+        // Committed as 4 and 5, read from the store by the session's first reload, then handed on
+        // by the committer: already queued.
+        var backlog = RelayBacklog()
+        backlog.reloaded([4, 5], limit: 10)
+        let four = backlog.admit(id: 4, queued: 2), five = backlog.admit(id: 5, queued: 2)
+        #expect(!four && !five)
+        let six = backlog.admit(id: 6, queued: 2)
+        #expect(six && backlog.queuedUpTo == 6)
+    }
+
     @Test func aSlowReceiversPayloadsWaitInTheStoreAndComeBackInOrder() throws {
         var backlog = RelayBacklog()
         backlog.reloaded([], limit: 10)

@@ -66,6 +66,32 @@ import Testing
         #expect(try reopened.pendingRelays(to: "alice-PC-2", after: ids[2], limit: 1).map(\.id) == [ids[3]])
     }
 
+    @Test func aGroupCommitAnswersEachItemAndARefusalStopsNoOther() throws {
+        let (store, path) = try Self.store()
+        try store.createAccount(name: "alice", passwordHash: "h", now: 1)
+        _ = try store.registerDevice(Self.registration(1), now: 2)
+        _ = try store.registerDevice(Self.registration(2), now: 2)
+        let quota = RelayQuota(perReceiver: .init(count: 2, bytes: 1000), perSender: .init(count: 10, bytes: 10_000))
+        let items = [
+            RelayItem(from: "alice-PC-1", to: "alice-PC-2", payload: [1]),
+            RelayItem(from: "alice-PC-1", to: "alice-PC-9", payload: [2]),  // no such device (revoked meanwhile)
+            RelayItem(from: "alice-PC-1", to: "alice-PC-2", payload: [3], code: 7),
+            RelayItem(from: "alice-PC-1", to: "alice-PC-2", payload: [4]),  // the receiver's third: over its quota
+            RelayItem(from: "alice-PC-2", to: "alice-PC-1", payload: [5], fromAccount: "bob"),
+        ]
+        let outcomes = try store.enqueueRelays(items, quota: quota, now: 3)
+        guard case .stored(let first) = outcomes[0], case .stored(let third) = outcomes[2], case .stored(let fifth) = outcomes[4] else {
+            Issue.record("not stored: \(outcomes)"); return
+        }
+        #expect(outcomes[1] == .receiverGone)
+        if case .refused = outcomes[3] {} else { Issue.record("the third for alice-PC-2 was not refused: \(outcomes[3])") }
+        #expect(first < third && third < fifth, "ids increase in the order given")
+        let reopened = try SQLiteServerStore(path: path)
+        #expect(try reopened.pendingRelays(to: "alice-PC-2", after: 0, limit: 10)
+                == [RelayRecord(id: first, items[0]), RelayRecord(id: third, items[2])])
+        #expect(try reopened.pendingRelays(to: "alice-PC-1", after: 0, limit: 10) == [RelayRecord(id: fifth, items[4])])
+    }
+
     @Test func contactsGoFromRequestToContactAndAway() throws {
         let (store, _) = try Self.store()
         for name in ["alice", "bob", "carol"] { try store.createAccount(name: name, passwordHash: "h", now: 1) }

@@ -1,0 +1,75 @@
+import Foundation
+import KithNet
+import KithTestSupport
+import KithWire
+import NIOConcurrencyHelpers
+import Testing
+
+/// Relayed payloads are committed in groups (`RelayCommitter`); an acknowledgement still means
+/// "on disk". Four devices send as fast as the server answers, the server is killed (SIGKILL) in
+/// the middle, and after the restart the receiver gets every payload a sender saw acknowledged,
+/// and none twice.
+@Suite(.serialized) struct GroupCommitIntegrationTests {
+    @Test func everyAcknowledgedPayloadOfABurstSurvivesAKill() async throws {
+        let server = try await ServerHarness.start()
+        let phone = TestDevice()
+        let phoneConnection = try await phone.connect(server)
+        guard case .loginResult(let phoneLogin) = try await phone.login(
+            phoneConnection, account: "alice", password: "correct horse", type: .mobile) else { Issue.record("login"); return }
+        await phoneConnection.close()
+
+        let senders = (0..<4).map { _ in TestDevice() }
+        var connections: [ClientConnection] = []
+        for sender in senders {
+            let connection = try await sender.connect(server)
+            guard case .loginResult = try await sender.login(connection, account: "alice", password: "correct horse") else {
+                Issue.record("sender login"); return
+            }
+            connections.append(connection)
+        }
+
+        let acknowledged = NIOLockedValueBox<Set<[UInt8]>>([])
+        let perSender = 3000
+        let burst = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for (index, connection) in connections.enumerated() {
+                    group.addTask {
+                        for n in 0..<perSender {
+                            let payload = [UInt8(index)] + withUnsafeBytes(of: UInt32(n).bigEndian, Array.init)
+                            guard let answer = try? await connection.request(.relaySend(.init(to: phoneLogin.deviceID, payload: payload))),
+                                  answer.message == .ack(.init()) else { return }
+                            _ = acknowledged.withLockedValue { $0.insert(payload) }
+                        }
+                    }
+                }
+            }
+        }
+        // Kill it in the middle of the burst.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while acknowledged.withLockedValue({ $0.count }) < 400 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        server.stop()
+        await burst.value
+        let sure = acknowledged.withLockedValue { $0 }
+        #expect(sure.count >= 400 && sure.count < senders.count * perSender, "the kill came mid-burst: \(sure.count) acknowledged")
+
+        try await server.startAgain()
+        let back = try await phone.connect(server)
+        guard case .loginResult = try await back.request(.resume(.init(token: phoneLogin.token))).message else {
+            Issue.record("resume"); return
+        }
+        var delivered: [[UInt8]] = []
+        // Everything acknowledged, then whatever else was committed before the kill, until it is quiet.
+        while true {
+            let timeout: Duration = Set(delivered).isSuperset(of: sure) ? .seconds(2) : .seconds(30)
+            guard let relay = try? await back.next(timeout: timeout, { if case .relayDeliver(let d) = $0 { d } else { nil } }) else { break }
+            delivered.append(relay.payload)
+            try await back.send(.relayAck(.init(relayID: relay.relayID)))
+        }
+        let missing = sure.subtracting(delivered)
+        #expect(missing.isEmpty, "\(missing.count) acknowledged payloads were lost")
+        #expect(Set(delivered).count == delivered.count, "\(delivered.count - Set(delivered).count) delivered twice")
+        print("group commit kill: \(sure.count) acknowledged before the kill, \(delivered.count) delivered after the restart")
+    }
+}
