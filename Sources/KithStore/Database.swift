@@ -7,6 +7,17 @@ import GRDB
 /// folder's mode or the umask (it holds password hashes, tokens' hashes, messages): SQLite gives
 /// its write-ahead log and shared-memory files the database file's mode.
 func openDatabase(path: String, migrator: DatabaseMigrator) throws -> DatabaseQueue {
+    try openDatabase(path: path, migrator: migrator) { try DatabaseQueue(path: $0, configuration: $1) }
+}
+
+/// The server's store: a pool, whose readers (a device lookup, a resume, a backlog read) do not
+/// wait behind a group commit's fsync; writes still go one at a time.
+func openDatabasePool(path: String, migrator: DatabaseMigrator) throws -> DatabasePool {
+    try openDatabase(path: path, migrator: migrator) { try DatabasePool(path: $0, configuration: $1) }
+}
+
+private func openDatabase<Writer: DatabaseWriter>(path: String, migrator: DatabaseMigrator,
+                                                  _ open: (String, Configuration) throws -> Writer) throws -> Writer {
     if !FileManager.default.fileExists(atPath: path) {
         _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
     }
@@ -15,13 +26,13 @@ func openDatabase(path: String, migrator: DatabaseMigrator) throws -> DatabaseQu
     var configuration = Configuration()
     configuration.busyMode = .timeout(5)
     configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-    let database = try DatabaseQueue(path: path, configuration: configuration)
+    let database = try open(path, configuration)
     _ = try database.writeWithoutTransaction { db in try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL") }
     try migrator.migrate(database)
     return database
 }
 
-extension DatabaseQueue {
+extension DatabaseWriter {
     /// Folds the write-ahead log into the database file and empties it (`PRAGMA wal_checkpoint(TRUNCATE)`).
     func checkpointTruncating() throws {
         try writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }

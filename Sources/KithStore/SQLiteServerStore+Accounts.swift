@@ -13,17 +13,17 @@ extension SQLiteServerStore {
 
     public func accountSummaries() throws -> [AccountSummary] {
         try database.read { db in
-            try Row.fetchAll(db, sql: """
+            try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT a.name, a.createdAtMillis, (SELECT COUNT(*) FROM device d WHERE d.account = a.name AND d.revoked = 0) AS devices
                 FROM account a ORDER BY a.name
-                """).map { AccountSummary(name: $0["name"], createdAtMillis: UInt64($0["createdAtMillis"] as Int64), devices: $0["devices"]) }
+                """)).map { AccountSummary(name: $0["name"], createdAtMillis: UInt64($0["createdAtMillis"] as Int64), devices: $0["devices"]) }
         }
     }
 
     /// Replaces an account's password hash; its devices' sessions stay (they hold tokens, not the password).
     public func setPasswordHash(account: String, _ hash: String) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE account SET passwordHash = ? WHERE name = ?", arguments: [hash, account])
+            try db.cachedStatement(sql: "UPDATE account SET passwordHash = ? WHERE name = ?").execute(arguments: [hash, account])
             guard db.changesCount == 1 else { throw StoreError.notFound("there is no account \(account)") }
         }
     }
@@ -33,18 +33,20 @@ extension SQLiteServerStore {
     /// a device already connected is cut off at its next reconnect.
     public func removeAccount(_ name: String) throws {
         try database.write { db in
-            guard try Row.fetchOne(db, sql: "SELECT 1 FROM account WHERE name = ?", arguments: [name]) != nil else {
+            guard try Row.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM account WHERE name = ?"),
+                arguments: [name]) != nil else {
                 throw StoreError.notFound("there is no account \(name)")
             }
             let devices = "SELECT id FROM device WHERE account = ?"
-            try db.execute(sql: "DELETE FROM session WHERE deviceID IN (\(devices))", arguments: [name])
-            try db.execute(sql: "DELETE FROM relay WHERE receiver IN (\(devices))", arguments: [name])
-            try db.execute(sql: "DELETE FROM policy WHERE account = ?", arguments: [name])
-            try db.execute(sql: "DELETE FROM roster WHERE account = ?", arguments: [name])
-            try db.execute(sql: "DELETE FROM contact WHERE low = ? OR high = ?", arguments: [name, name])
-            try db.execute(sql: "DELETE FROM account_link WHERE linked = ? OR master = ?", arguments: [name, name])
-            try db.execute(sql: "DELETE FROM device WHERE account = ?", arguments: [name])
-            try db.execute(sql: "DELETE FROM account WHERE name = ?", arguments: [name])
+            try db.cachedStatement(sql: "DELETE FROM session WHERE deviceID IN (\(devices))").execute(arguments: [name])
+            try db.cachedStatement(sql: "DELETE FROM relay WHERE receiver IN (\(devices))").execute(arguments: [name])
+            try db.cachedStatement(sql: "DELETE FROM policy WHERE account = ?").execute(arguments: [name])
+            try db.cachedStatement(sql: "DELETE FROM roster WHERE account = ?").execute(arguments: [name])
+            try db.cachedStatement(sql: "DELETE FROM contact WHERE low = ? OR high = ?").execute(arguments: [name, name])
+            try db.cachedStatement(sql: "DELETE FROM account_link WHERE linked = ? OR master = ?")
+                .execute(arguments: [name, name])
+            try db.cachedStatement(sql: "DELETE FROM device WHERE account = ?").execute(arguments: [name])
+            try db.cachedStatement(sql: "DELETE FROM account WHERE name = ?").execute(arguments: [name])
         }
     }
 }

@@ -4,41 +4,46 @@ import GRDB
 extension SQLiteServerStore {
     public func link(master: String, linked: String, now: UInt64) throws {
         try database.write { db in
-            guard try String.fetchOne(db, sql: "SELECT master FROM account_link WHERE linked = ?", arguments: [linked]) == nil else {
+            guard try String.fetchOne(db.cachedStatement(sql: "SELECT master FROM account_link WHERE linked = ?"),
+                arguments: [linked]) == nil else {
                 throw StoreError.conflict("\(linked) is linked already")
             }
-            try db.execute(sql: "INSERT INTO account_link (linked, master, createdAtMillis) VALUES (?, ?, ?)",
-                           arguments: [linked, master, Int64(now)])
+            try db.cachedStatement(sql: "INSERT INTO account_link (linked, master, createdAtMillis) VALUES (?, ?, ?)")
+                .execute(arguments: [linked, master, Int64(now)])
         }
     }
 
     @discardableResult
     public func removeLink(master: String, linked: String) throws -> Bool {
         try database.write { db in
-            try db.execute(sql: "DELETE FROM account_link WHERE linked = ? AND master = ?", arguments: [linked, master])
+            try db.cachedStatement(sql: "DELETE FROM account_link WHERE linked = ? AND master = ?")
+                .execute(arguments: [linked, master])
             return db.changesCount == 1
         }
     }
 
     public func master(of account: String) throws -> String? {
         try database.read { db in
-            try String.fetchOne(db, sql: "SELECT master FROM account_link WHERE linked = ?", arguments: [account])
+            try String.fetchOne(db.cachedStatement(sql: "SELECT master FROM account_link WHERE linked = ?"), arguments: [account])
         }
     }
 
     public func linkedAccounts(of master: String) throws -> [String] {
         try database.read { db in
-            try String.fetchAll(db, sql: "SELECT linked FROM account_link WHERE master = ? ORDER BY linked", arguments: [master])
+            try String.fetchAll(db.cachedStatement(sql: "SELECT linked FROM account_link WHERE master = ? ORDER BY linked"),
+                arguments: [master])
         }
     }
 
     public func setMaster(_ newMaster: String, replacing oldMaster: String, now: UInt64) throws {
         try database.write { db in
-            try db.execute(sql: "DELETE FROM account_link WHERE linked = ? AND master = ?", arguments: [newMaster, oldMaster])
+            try db.cachedStatement(sql: "DELETE FROM account_link WHERE linked = ? AND master = ?")
+                .execute(arguments: [newMaster, oldMaster])
             guard db.changesCount == 1 else { throw StoreError.notFound("\(newMaster) is not linked under \(oldMaster)") }
-            try db.execute(sql: "UPDATE account_link SET master = ? WHERE master = ?", arguments: [newMaster, oldMaster])
-            try db.execute(sql: "INSERT INTO account_link (linked, master, createdAtMillis) VALUES (?, ?, ?)",
-                           arguments: [oldMaster, newMaster, Int64(now)])
+            try db.cachedStatement(sql: "UPDATE account_link SET master = ? WHERE master = ?")
+                .execute(arguments: [newMaster, oldMaster])
+            try db.cachedStatement(sql: "INSERT INTO account_link (linked, master, createdAtMillis) VALUES (?, ?, ?)")
+                .execute(arguments: [oldMaster, newMaster, Int64(now)])
         }
     }
 }

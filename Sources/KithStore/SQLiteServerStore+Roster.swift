@@ -7,58 +7,60 @@ import GRDB
 extension SQLiteServerStore {
     public func firstDeviceID(account: String) throws -> String? {
         try database.read { db in
-            try String.fetchOne(db, sql: "SELECT id FROM device WHERE account = ? ORDER BY createdAtMillis, rowid LIMIT 1",
+            try String.fetchOne(db.cachedStatement(sql: "SELECT id FROM device WHERE account = ? ORDER BY createdAtMillis, rowid LIMIT 1"),
                                 arguments: [account])
         }
     }
 
     public func rosters(account: String) throws -> [[UInt8]] {
         try database.read { db in
-            try Data.fetchAll(db, sql: """
+            try Data.fetchAll(db.cachedStatement(sql: """
                 SELECT document FROM roster WHERE account = ?
                 AND (kept = 1 OR seq = (SELECT MAX(seq) FROM roster WHERE account = ?)) ORDER BY seq
-                """, arguments: [account, account]).map { [UInt8]($0) }
+                """), arguments: [account, account]).map { [UInt8]($0) }
         }
     }
 
     public func latestRoster(account: String) throws -> [UInt8]? {
         try database.read { db in
-            try Data.fetchOne(db, sql: "SELECT document FROM roster WHERE account = ? ORDER BY seq DESC LIMIT 1",
+            try Data.fetchOne(db.cachedStatement(sql: "SELECT document FROM roster WHERE account = ? ORDER BY seq DESC LIMIT 1"),
                               arguments: [account]).map { [UInt8]($0) }
         }
     }
 
     public func storeRoster(account: String, document: [UInt8], kept: Bool) throws {
         try database.write { db in
-            try db.execute(sql: "DELETE FROM roster WHERE account = ? AND kept = 0", arguments: [account])
-            try db.execute(sql: "INSERT INTO roster (account, document, kept) VALUES (?, ?, ?)",
-                           arguments: [account, Data(document), kept])
+            try db.cachedStatement(sql: "DELETE FROM roster WHERE account = ? AND kept = 0").execute(arguments: [account])
+            try db.cachedStatement(sql: "INSERT INTO roster (account, document, kept) VALUES (?, ?, ?)")
+                .execute(arguments: [account, Data(document), kept])
         }
     }
 
     public func policies(account: String) throws -> [(deviceID: String, document: [UInt8])] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT deviceID, document FROM policy WHERE account = ? ORDER BY deviceID",
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT deviceID, document FROM policy WHERE account = ? ORDER BY deviceID"),
                              arguments: [account]).map { ($0["deviceID"], [UInt8]($0["document"] as Data)) }
         }
     }
 
     public func storePolicy(account: String, deviceID: String, document: [UInt8]) throws {
         try database.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO policy (deviceID, account, document) VALUES (?, ?, ?)",
-                           arguments: [deviceID, account, Data(document)])
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO policy (deviceID, account, document) VALUES (?, ?, ?)")
+                .execute(arguments: [deviceID, account, Data(document)])
         }
     }
 
     public func revokeDevice(id: String) throws {
         try database.write { db in
-            guard try Row.fetchOne(db, sql: "SELECT 1 FROM device WHERE id = ? AND revoked = 0", arguments: [id]) != nil else {
+            guard try Row.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM device WHERE id = ? AND revoked = 0"),
+                arguments: [id]) != nil else {
                 throw StoreError.notFound("there is no device \(id)")
             }
-            try db.execute(sql: "UPDATE device SET revoked = 1, addresses = '', publicAddresses = '' WHERE id = ?", arguments: [id])
-            try db.execute(sql: "UPDATE session SET revoked = 1 WHERE deviceID = ?", arguments: [id])
-            try db.execute(sql: "DELETE FROM relay WHERE receiver = ?", arguments: [id])
-            try db.execute(sql: "DELETE FROM policy WHERE deviceID = ?", arguments: [id])
+            try db.cachedStatement(sql: "UPDATE device SET revoked = 1, addresses = '', publicAddresses = '' WHERE id = ?")
+                .execute(arguments: [id])
+            try db.cachedStatement(sql: "UPDATE session SET revoked = 1 WHERE deviceID = ?").execute(arguments: [id])
+            try db.cachedStatement(sql: "DELETE FROM relay WHERE receiver = ?").execute(arguments: [id])
+            try db.cachedStatement(sql: "DELETE FROM policy WHERE deviceID = ?").execute(arguments: [id])
         }
     }
 }

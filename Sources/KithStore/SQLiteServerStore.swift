@@ -4,10 +4,10 @@ import KithWire
 
 /// `ServerStore` in one SQLite file (WAL), created and migrated when opened.
 public final class SQLiteServerStore: ServerStore {
-    let database: DatabaseQueue
+    let database: DatabasePool
 
     public init(path: String) throws {
-        database = try openDatabase(path: path, migrator: Self.migrator)
+        database = try openDatabasePool(path: path, migrator: Self.migrator)
     }
 
     static var migrator: DatabaseMigrator {
@@ -172,46 +172,48 @@ public final class SQLiteServerStore: ServerStore {
 
     public func createAccount(name: String, passwordHash: String, now: UInt64) throws {
         try database.write { db in
-            guard try Row.fetchOne(db, sql: "SELECT 1 FROM account WHERE name = ?", arguments: [name]) == nil else {
+            guard try Row.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM account WHERE name = ?"),
+                arguments: [name]) == nil else {
                 throw StoreError.conflict("account \(name) exists")
             }
-            try db.execute(sql: "INSERT INTO account (name, passwordHash, createdAtMillis) VALUES (?, ?, ?)",
-                           arguments: [name, passwordHash, Int64(now)])
+            try db.cachedStatement(sql: "INSERT INTO account (name, passwordHash, createdAtMillis) VALUES (?, ?, ?)")
+                .execute(arguments: [name, passwordHash, Int64(now)])
         }
     }
 
     public func passwordHash(account: String) throws -> String? {
         try database.read { db in
-            try String.fetchOne(db, sql: "SELECT passwordHash FROM account WHERE name = ?", arguments: [account])
+            try String.fetchOne(db.cachedStatement(sql: "SELECT passwordHash FROM account WHERE name = ?"), arguments: [account])
         }
     }
 
     public func registerDevice(_ r: DeviceRegistration, now: UInt64) throws -> DeviceRecord {
         try database.write { db in
             let addresses = Self.join(r.addresses)
-            if let row = try Row.fetchOne(db, sql: "SELECT * FROM device WHERE key = ?", arguments: [Data(r.key)]) {
+            if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM device WHERE key = ?"),
+                arguments: [Data(r.key)]) {
                 let existing = Self.device(row)
                 guard existing.account == r.account else {
                     throw StoreError.conflict("device key belongs to another account")
                 }
                 guard row["revoked"] as Int == 0 else { throw StoreError.revoked(existing.id) }
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     UPDATE device SET name = ?, clientVersion = ?, addresses = ?, publicAddresses = '', lastSeenMillis = ?
                     WHERE id = ?
-                    """, arguments: [r.name, r.clientVersion, addresses, Int64(now), existing.id])
+                    """).execute(arguments: [r.name, r.clientVersion, addresses, Int64(now), existing.id])
                 return DeviceRecord(id: existing.id, account: r.account, terminalType: existing.terminalType, name: r.name,
                                     key: r.key, clientVersion: r.clientVersion, addresses: r.addresses,
                                     createdAtMillis: existing.createdAtMillis, lastSeenMillis: now)
             }
-            let ordinal = try Int.fetchOne(db, sql: """
+            let ordinal = try Int.fetchOne(db.cachedStatement(sql: """
                 SELECT COALESCE(MAX(ordinal), 0) + 1 FROM device WHERE account = ? AND typeCode = ?
-                """, arguments: [r.account, r.typeCode]) ?? 1
+                """), arguments: [r.account, r.typeCode]) ?? 1
             let id = "\(r.account)-\(r.typeCode)-\(ordinal)"
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO device (id, account, terminalType, typeCode, ordinal, name, key, clientVersion, addresses,
                                     createdAtMillis, lastSeenMillis)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [id, r.account, Int(r.terminalType.rawValue), r.typeCode, ordinal, r.name, Data(r.key),
+                """).execute(arguments: [id, r.account, Int(r.terminalType.rawValue), r.typeCode, ordinal, r.name, Data(r.key),
                                  r.clientVersion, addresses, Int64(now), Int64(now)])
             return DeviceRecord(id: id, account: r.account, terminalType: r.terminalType, name: r.name, key: r.key,
                                 clientVersion: r.clientVersion, addresses: r.addresses, createdAtMillis: now,
@@ -221,40 +223,43 @@ public final class SQLiteServerStore: ServerStore {
 
     public func device(id: String) throws -> DeviceRecord? {
         try database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM device WHERE id = ? AND revoked = 0", arguments: [id]).map(Self.device)
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM device WHERE id = ? AND revoked = 0"),
+                arguments: [id]).map(Self.device)
         }
     }
 
     public func devices(account: String) throws -> [DeviceRecord] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM device WHERE account = ? AND revoked = 0 ORDER BY typeCode, ordinal",
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM device WHERE account = ? AND revoked = 0 ORDER BY typeCode, ordinal"),
                              arguments: [account]).map(Self.device)
         }
     }
 
     public func touch(deviceID: String, now: UInt64) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE device SET lastSeenMillis = ? WHERE id = ?", arguments: [Int64(now), deviceID])
+            try db.cachedStatement(sql: "UPDATE device SET lastSeenMillis = ? WHERE id = ?")
+                .execute(arguments: [Int64(now), deviceID])
         }
     }
 
     public func updateAddresses(deviceID: String, addresses: [String], publicAddresses: [String]) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE device SET addresses = ?, publicAddresses = ? WHERE id = ?",
-                           arguments: [Self.join(addresses), Self.join(publicAddresses), deviceID])
+            try db.cachedStatement(sql: "UPDATE device SET addresses = ?, publicAddresses = ? WHERE id = ?")
+                .execute(arguments: [Self.join(addresses), Self.join(publicAddresses), deviceID])
         }
     }
 
     public func createSession(tokenHash: [UInt8], deviceID: String, expiresAtMillis: UInt64) throws {
         try database.write { db in
-            try db.execute(sql: "INSERT INTO session (tokenHash, deviceID, expiresAtMillis) VALUES (?, ?, ?)",
-                           arguments: [Data(tokenHash), deviceID, Int64(expiresAtMillis)])
+            try db.cachedStatement(sql: "INSERT INTO session (tokenHash, deviceID, expiresAtMillis) VALUES (?, ?, ?)")
+                .execute(arguments: [Data(tokenHash), deviceID, Int64(expiresAtMillis)])
         }
     }
 
     public func session(tokenHash: [UInt8]) throws -> SessionRecord? {
         try database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM session WHERE tokenHash = ?", arguments: [Data(tokenHash)]).map {
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM session WHERE tokenHash = ?"),
+                arguments: [Data(tokenHash)]).map {
                 SessionRecord(deviceID: $0["deviceID"], expiresAtMillis: UInt64($0["expiresAtMillis"] as Int64),
                               revoked: $0["revoked"] as Bool)
             }
@@ -263,14 +268,15 @@ public final class SQLiteServerStore: ServerStore {
 
     public func revokeSession(tokenHash: [UInt8]) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE session SET revoked = 1 WHERE tokenHash = ?", arguments: [Data(tokenHash)])
+            try db.cachedStatement(sql: "UPDATE session SET revoked = 1 WHERE tokenHash = ?")
+                .execute(arguments: [Data(tokenHash)])
         }
     }
 
     public func enqueueRelays(_ items: [RelayItem], quota: RelayQuota?, now: UInt64) throws -> [RelayOutcome] {
         try database.write { db in
             func usage(_ device: String, _ role: String) throws -> RelayQuota.Usage {
-                let row = try Row.fetchOne(db, sql: "SELECT count, bytes FROM relay_usage WHERE device = ? AND role = ?",
+                let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT count, bytes FROM relay_usage WHERE device = ? AND role = ?"),
                                            arguments: [device, role])
                 return RelayQuota.Usage(count: row?["count"] ?? 0, bytes: row?["bytes"] ?? 0)
             }
@@ -280,9 +286,10 @@ public final class SQLiteServerStore: ServerStore {
                     return .refused(refusal)
                 }
                 do {
-                    try db.execute(sql: """
+                    try db.cachedStatement(sql: """
                         INSERT INTO relay (sender, receiver, payload, code, scope, fromAccount, createdAtMillis) VALUES (?, ?, ?, ?, ?, ?, ?)
-                        """, arguments: [item.from, item.to, Data(item.payload), item.code, item.scope, item.fromAccount, Int64(now)])
+                        """)
+                            .execute(arguments: [item.from, item.to, Data(item.payload), item.code, item.scope, item.fromAccount, Int64(now)])
                 } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
                     return .receiverGone  // only this statement is undone; the group commits
                 }
@@ -293,7 +300,7 @@ public final class SQLiteServerStore: ServerStore {
 
     public func pendingRelays(to: String, after: Int64, limit: Int) throws -> [RelayRecord] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM relay WHERE receiver = ? AND id > ? ORDER BY id LIMIT ?",
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM relay WHERE receiver = ? AND id > ? ORDER BY id LIMIT ?"),
                              arguments: [to, after, limit]).map {
                 RelayRecord(id: $0["id"], from: $0["sender"], to: $0["receiver"], payload: [UInt8]($0["payload"] as Data),
                             code: $0["code"], scope: $0["scope"], fromAccount: $0["fromAccount"])
@@ -308,19 +315,19 @@ public final class SQLiteServerStore: ServerStore {
     public func deleteRelays(_ acknowledged: [(id: Int64, to: String)]) throws {
         try database.write { db in
             for (id, to) in acknowledged {
-                try db.execute(sql: "DELETE FROM relay WHERE id = ? AND receiver = ?", arguments: [id, to])
+                try db.cachedStatement(sql: "DELETE FROM relay WHERE id = ? AND receiver = ?").execute(arguments: [id, to])
             }
         }
     }
 
     public func messageCode(sender: String, messageID: [UInt8], now: UInt64) throws -> Int64 {
         try database.write { db in
-            if let code = try Int64.fetchOne(db, sql: "SELECT code FROM message_code WHERE sender = ? AND messageID = ?",
+            if let code = try Int64.fetchOne(db.cachedStatement(sql: "SELECT code FROM message_code WHERE sender = ? AND messageID = ?"),
                                              arguments: [sender, Data(messageID)]) {
                 return code
             }
-            try db.execute(sql: "INSERT INTO message_code (sender, messageID, createdAtMillis) VALUES (?, ?, ?)",
-                           arguments: [sender, Data(messageID), Int64(now)])
+            try db.cachedStatement(sql: "INSERT INTO message_code (sender, messageID, createdAtMillis) VALUES (?, ?, ?)")
+                .execute(arguments: [sender, Data(messageID), Int64(now)])
             return db.lastInsertedRowID
         }
     }
@@ -329,10 +336,10 @@ public final class SQLiteServerStore: ServerStore {
 
     public func contacts(account: String) throws -> [ContactRecord] {
         try database.read { db in
-            try Row.fetchAll(db, sql: """
+            try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT CASE WHEN low = ? THEN high ELSE low END AS other, requester, accepted
                 FROM contact WHERE low = ? OR high = ? ORDER BY other
-                """, arguments: [account, account, account]).map { row in
+                """), arguments: [account, account, account]).map { row in
                 let state: ContactState = row["accepted"] as Bool ? .contact
                     : (row["requester"] as String) == account ? .requested : .incoming
                 return ContactRecord(account: row["other"], state: state)
@@ -342,25 +349,27 @@ public final class SQLiteServerStore: ServerStore {
 
     public func requestContact(from: String, to: String, now: UInt64) throws -> ContactState {
         try database.write { db in
-            guard try Row.fetchOne(db, sql: "SELECT 1 FROM account WHERE name = ?", arguments: [to]) != nil else {
+            guard try Row.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM account WHERE name = ?"), arguments: [to]) != nil else {
                 throw StoreError.notFound("no account \(to)")
             }
             let (low, high) = Self.ordered(from, to)
-            let theirs = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM contact WHERE low = ? OR high = ?",
+            let theirs = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM contact WHERE low = ? OR high = ?"),
                                           arguments: [to, to]) ?? 0
             if theirs >= ContactRecord.maxPerAccount,
-               try Row.fetchOne(db, sql: "SELECT 1 FROM contact WHERE low = ? AND high = ?", arguments: [low, high]) == nil {
+               try Row.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM contact WHERE low = ? AND high = ?"),
+                   arguments: [low, high]) == nil {
                 throw StoreError.conflict("\(to) has as many contacts and requests as an account may have")
             }
-            if let row = try Row.fetchOne(db, sql: "SELECT requester, accepted FROM contact WHERE low = ? AND high = ?",
+            if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT requester, accepted FROM contact WHERE low = ? AND high = ?"),
                                           arguments: [low, high]) {
                 if row["accepted"] as Bool { return .contact }
                 if (row["requester"] as String) == from { return .requested }
-                try db.execute(sql: "UPDATE contact SET accepted = 1 WHERE low = ? AND high = ?", arguments: [low, high])
+                try db.cachedStatement(sql: "UPDATE contact SET accepted = 1 WHERE low = ? AND high = ?")
+                    .execute(arguments: [low, high])
                 return .contact
             }
-            try db.execute(sql: "INSERT INTO contact (low, high, requester, createdAtMillis) VALUES (?, ?, ?, ?)",
-                           arguments: [low, high, from, Int64(now)])
+            try db.cachedStatement(sql: "INSERT INTO contact (low, high, requester, createdAtMillis) VALUES (?, ?, ?, ?)")
+                .execute(arguments: [low, high, from, Int64(now)])
             return .requested
         }
     }
@@ -368,8 +377,8 @@ public final class SQLiteServerStore: ServerStore {
     public func acceptContact(account: String, requester: String) throws {
         try database.write { db in
             let (low, high) = Self.ordered(account, requester)
-            try db.execute(sql: "UPDATE contact SET accepted = 1 WHERE low = ? AND high = ? AND requester = ?",
-                           arguments: [low, high, requester])
+            try db.cachedStatement(sql: "UPDATE contact SET accepted = 1 WHERE low = ? AND high = ? AND requester = ?")
+                .execute(arguments: [low, high, requester])
             guard db.changesCount > 0 else { throw StoreError.notFound("no request from \(requester)") }
         }
     }
@@ -377,7 +386,7 @@ public final class SQLiteServerStore: ServerStore {
     public func removeContact(_ a: String, _ b: String) throws -> Bool {
         try database.write { db in
             let (low, high) = Self.ordered(a, b)
-            try db.execute(sql: "DELETE FROM contact WHERE low = ? AND high = ?", arguments: [low, high])
+            try db.cachedStatement(sql: "DELETE FROM contact WHERE low = ? AND high = ?").execute(arguments: [low, high])
             return db.changesCount > 0
         }
     }
