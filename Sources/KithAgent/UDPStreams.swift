@@ -260,7 +260,10 @@ extension DirectPaths {
     private func armTimer(at deadline: UInt64) {
         if let timer = udpStreams.timer, timer.deadline <= deadline { return }
         udpStreams.timer?.task.cancel()
-        let wait = deadline > clock() ? deadline - clock() : 0
+        // One reading of the clock: read twice, it can pass the deadline in between, and the
+        // subtraction then traps (an agent crashed so in the network lab).
+        let now = clock()
+        let wait = deadline > now ? deadline - now : 0
         let task = Task {
             if wait > 0 { try? await Task.sleep(for: .milliseconds(wait)) }
             if Task.isCancelled { return }

@@ -348,7 +348,8 @@ actor Transfers {
 
     /// The machine's `scheduleExpiry`: a `tick` at the deadline.
     private func scheduleExpiry(_ id: [UInt8], at deadline: UInt64) {
-        let wait = deadline > now() ? deadline - now() : 0
+        let current = now()  // once: the clock can pass the deadline between two readings
+        let wait = deadline > current ? deadline - current : 0
         Task {
             try? await sleep(.milliseconds(wait))
             self.onStreams(id, self.handle(id, .tick))
