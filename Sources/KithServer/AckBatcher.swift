@@ -3,8 +3,8 @@ import Logging
 
 /// Deletes acknowledged relay payloads in batches, one transaction per batch, so that the hot
 /// path of the relay pays only the fsync of its commit group (`RelayCommitter`), not one more per
-/// message. A crash before a batch
-/// commits means the payload is delivered again, which receivers handle (spec §Relay).
+/// message. A crash before a batch commits means the payload is delivered again, which receivers
+/// handle (spec §Relay).
 actor AckBatcher {
     private let store: any ServerStore
     private let logger: Logger

@@ -11,8 +11,8 @@ import NIOCore
 /// receives is in the order it was queued: lists and documents before the relayed payloads that
 /// depend on them. Relayed payloads are committed by `RelayCommitter` and handed here in commit
 /// order, so their ids and their order in the queue agree; which of them are queued and which
-/// wait in the store is each session's `RelayBacklog`. Otherwise a payload goes from the sender's session to the receiver's socket
-/// without a store read.
+/// wait in the store is each session's `RelayBacklog`. Otherwise a payload goes from the sender's
+/// session to the receiver's socket without a store read.
 actor Presence {
     struct Session {
         let connectionID: UInt64

@@ -233,30 +233,22 @@ extension ServerStore {
     }
 }
 
+/// A relayed payload in a receiver's queue: the item and the id the store gave it, which orders
+/// the queue. Reads through to the item (`record.from`).
+@dynamicMemberLookup
 public struct RelayRecord: Sendable, Equatable {
     public var id: Int64
-    public var from: String
-    public var to: String
-    public var payload: [UInt8]
-    public var code: Int64?
-    /// The linked account the receiver gets it for; nil: the receiver's own.
-    public var scope: String?
-    /// The account the sender acted for; nil: the one in its device id.
-    public var fromAccount: String?
+    public var item: RelayItem
+
+    public init(id: Int64, _ item: RelayItem) {
+        self.id = id
+        self.item = item
+    }
 
     public init(id: Int64, from: String, to: String, payload: [UInt8], code: Int64? = nil, scope: String? = nil,
                 fromAccount: String? = nil) {
-        self.id = id
-        self.from = from
-        self.to = to
-        self.payload = payload
-        self.code = code
-        self.scope = scope
-        self.fromAccount = fromAccount
+        self.init(id: id, RelayItem(from: from, to: to, payload: payload, code: code, scope: scope, fromAccount: fromAccount))
     }
 
-    public init(id: Int64, _ item: RelayItem) {
-        self.init(id: id, from: item.from, to: item.to, payload: item.payload, code: item.code, scope: item.scope,
-                  fromAccount: item.fromAccount)
-    }
+    public subscript<Value>(dynamicMember keyPath: KeyPath<RelayItem, Value>) -> Value { item[keyPath: keyPath] }
 }
