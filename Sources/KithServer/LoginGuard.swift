@@ -16,6 +16,10 @@ actor LoginGuard {
         limits.succeeded(attempt)
     }
 
+    func failed(_ attempt: LoginLimits.Attempt) {
+        limits.failed(attempt)
+    }
+
     func withdraw(_ attempt: LoginLimits.Attempt) {
         limits.withdraw(attempt)
     }

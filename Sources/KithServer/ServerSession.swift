@@ -171,6 +171,7 @@ struct ServerSession {
             return Self.busy
         }
         guard verified else {
+            await server.loginGuard.failed(attempt)
             logger.notice("failed \(what) for \(account) from \(address)")
             return Self.error(.unauthenticated, "wrong account or password")
         }

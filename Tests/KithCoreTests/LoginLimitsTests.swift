@@ -21,6 +21,32 @@ import Testing
         #expect(attempt(&limits, "alice", "a", at: 1) != nil)
     }
 
+    @Test func aLimitReachedOnlyByChecksUnderWayAsksForAShortWait() {
+        var limits = LoginLimits(.init(perAccountAndAddress: 3, perAddress: 5, perAccount: 6, windowMillis: 300_000))
+        // Five devices behind one address log in at once: the sixth waits only as long as a check takes.
+        let started = (0..<5).compactMap { attempt(&limits, "acct\($0)", "nat", at: 0) }
+        #expect(started.count == 5)
+        #expect(limits.begin(account: "acct9", address: "nat", now: 0) == .wait(millis: LoginLimits.underWayWaitMillis))
+        // Their checks end: two right, three wrong. Three failures and no check under way: room for two more.
+        limits.succeeded(started[0])
+        limits.succeeded(started[1])
+        for attempt in started.dropFirst(2) { limits.failed(attempt) }
+        #expect(attempt(&limits, "acct9", "nat", at: 1) != nil)
+        #expect(attempt(&limits, "acct9", "nat", at: 1) != nil)
+        // Five failures of which two are under way: still a short wait; once they fail, the window's.
+        let pending = (0..<2).compactMap { _ in attempt(&limits, "acct8", "nat", at: 2) }
+        #expect(pending.isEmpty, "the limit holds: no new check while it is reached")
+        guard case .wait(let short) = limits.begin(account: "acct8", address: "nat", now: 2) else { Issue.record("let through"); return }
+        #expect(short == LoginLimits.underWayWaitMillis)
+    }
+
+    @Test func wrongPasswordsThatEndedGetTheWholeWindow() {
+        var limits = LoginLimits(.init(perAccountAndAddress: 3, perAddress: 5, perAccount: 6, windowMillis: 300_000))
+        let started = (0..<3).compactMap { _ in attempt(&limits, "alice", "x", at: 0) }
+        for attempt in started { limits.failed(attempt) }
+        #expect(limits.begin(account: "alice", address: "x", now: 10) == .wait(millis: 299_990))
+    }
+
     @Test func oneAddressGuessingDoesNotLockTheOwnerOutElsewhere() {
         var limits = LoginLimits(Self.settings)
         for _ in 0..<3 { _ = attempt(&limits, "alice", "attacker", at: 0) }
