@@ -286,10 +286,11 @@ public final class SQLiteServerStore: ServerStore {
                     return .refused(refusal)
                 }
                 do {
-                    try db.cachedStatement(sql: """
+                    let insert = try db.cachedStatement(sql: """
                         INSERT INTO relay (sender, receiver, payload, code, scope, fromAccount, createdAtMillis) VALUES (?, ?, ?, ?, ?, ?, ?)
                         """)
-                            .execute(arguments: [item.from, item.to, Data(item.payload), item.code, item.scope, item.fromAccount, Int64(now)])
+                    try insert.execute(arguments: [item.from, item.to, Data(item.payload), item.code, item.scope, item.fromAccount,
+                                                   Int64(now)])
                 } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
                     return .receiverGone  // only this statement is undone; the group commits
                 }

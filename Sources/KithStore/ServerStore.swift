@@ -218,21 +218,6 @@ public enum RelayOutcome: Sendable, Equatable {
     case receiverGone
 }
 
-extension ServerStore {
-    /// Commits one relayed payload; returns its id, which increases. With a `quota`, throws
-    /// `StoreError.quotaExceeded` instead of storing what goes over it.
-    public func enqueueRelay(from: String, to: String, payload: [UInt8], code: Int64?, scope: String?, fromAccount: String?,
-                             quota: RelayQuota? = nil, now: UInt64) throws -> Int64 {
-        let item = RelayItem(from: from, to: to, payload: payload, code: code, scope: scope, fromAccount: fromAccount)
-        switch try enqueueRelays([item], quota: quota, now: now).first {
-        case .stored(let id): return id
-        case .refused(let reason): throw StoreError.quotaExceeded(reason)
-        case .receiverGone: throw StoreError.notFound(to)
-        case nil: throw StoreError.conflict("the store answered no outcome")
-        }
-    }
-}
-
 /// A relayed payload in a receiver's queue: the item and the id the store gave it, which orders
 /// the queue. Reads through to the item (`record.from`).
 @dynamicMemberLookup
