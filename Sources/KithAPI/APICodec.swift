@@ -56,9 +56,15 @@ public enum APICodec {
 
     /// The request a line carries, as `R`; a missing `params` is an empty object.
     public static func request<R: APIRequest>(_: R.Type, from line: [UInt8]) throws(RequestProblem) -> R {
+        try call(R.self, from: line).request
+    }
+
+    /// The request a line carries and the account it names (nil: the default), in one decoding.
+    public static func call<R: APIRequest>(_: R.Type, from line: [UInt8]) throws(RequestProblem) -> (request: R, account: String?) {
         do {
-            if let params = try JSONDecoder().decode(Line<R>.self, from: Data(line)).params { return params }
-            return try JSONDecoder().decode(R.self, from: Data("{}".utf8))  // no params: as an empty object
+            let decoded = try JSONDecoder().decode(Line<R>.self, from: Data(line))
+            if let params = decoded.params { return (params, decoded.account) }
+            return (try JSONDecoder().decode(R.self, from: Data("{}".utf8)), decoded.account)  // no params: as an empty object
         } catch {
             throw .badParameters(method: R.method, reason(error))
         }

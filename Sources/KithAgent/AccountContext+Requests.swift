@@ -97,7 +97,7 @@ extension AccountContext {
         }
         var devices: [DeviceEntry] = []
         let roster = rosterBook?.current, ownRole = rosterRole
-        for device in try store.devices() {
+        for device in try storedDevices() {
             let isThisDevice = device.id == session.deviceID
             let mode = await directPaths?.mode(of: device.id)
             var entry = Self.entry(device, path: isThisDevice ? "self" : Self.pathName(mode), isThisDevice: isThisDevice)
@@ -151,7 +151,7 @@ extension AccountContext {
         // A pending device's note waits in its outbox: it is sealed and sent once a roster approves
         // this device and gives it the sibling's key (the server refuses it before: `notApproved`).
         let waitingForApproval = rosterRole == "pending"
-        if try store.devices().contains(where: { $0.id == to }) {
+        if try storedDevices().contains(where: { $0.id == to }) {
             guard isApprovedSibling(to) || waitingForApproval else {
                 throw AgentError(.notPermitted, "\(to) is not approved: approve it on the primary (`kith approve \(to)`)")
             }

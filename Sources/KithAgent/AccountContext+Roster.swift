@@ -52,9 +52,11 @@ extension AccountContext {
     func approvedSiblings() -> [AgentStore.Device] {
         guard let book = rosterBook, let holder = book.holder,
               book.isApproved(deviceID: holder.deviceID, key: holder.key) else { return [] }
-        return ((try? store.devices()) ?? []).filter { device in
-            guard device.id != holder.deviceID, let key = SigningPublicKey(rawValue: device.key) else { return false }
-            return book.isApproved(deviceID: device.id, key: key)
+        return cachedSiblings {
+            ((try? storedDevices()) ?? []).filter { device in
+                guard device.id != holder.deviceID, let key = SigningPublicKey(rawValue: device.key) else { return false }
+                return book.isApproved(deviceID: device.id, key: key)
+            }
         }
     }
 
@@ -65,7 +67,7 @@ extension AccountContext {
         // No roster held yet (a new device waiting for its first): nobody can be told pending,
         // the primary least of all.
         guard let book = rosterBook, let me = book.holder?.deviceID, book.current != nil else { return [] }
-        return ((try? store.devices()) ?? []).filter { device in
+        return ((try? storedDevices()) ?? []).filter { device in
             guard device.id != me else { return false }
             guard let key = SigningPublicKey(rawValue: device.key) else { return true }
             return !book.isApproved(deviceID: device.id, key: key)

@@ -49,7 +49,7 @@ extension AccountContext {
         }
         if !book.holderIsPrimary { return try await askPrimaryToApprove(deviceID) }
         let current = try rosterAsPrimary("approving")
-        if current.member(deviceID) != nil, let listed = try store.devices().first(where: { $0.id == deviceID }),
+        if current.member(deviceID) != nil, let listed = try storedDevices().first(where: { $0.id == deviceID }),
            SigningPublicKey(rawValue: listed.key).map({ current.contains(deviceID: deviceID, key: $0) }) == true {
             return try rosterInfo(note: "\(deviceID) is approved already")
         }
@@ -168,7 +168,7 @@ extension AccountContext {
         guard base.recoveryKey == recovery.publicKey else {
             throw AgentError(.notPermitted, "that recovery key is not the one of \(base.label) of \(session.account)")
         }
-        let listed = try store.devices().first { $0.id == session.deviceID }?.name
+        let listed = try storedDevices().first { $0.id == session.deviceID }?.name
         let name = base.member(session.deviceID)?.name ?? listed ?? session.deviceID
         let me = RosterMember(deviceID: session.deviceID, key: identity.publicKey, role: .primary, name: name)
         let next = RecoveryKey.generate()

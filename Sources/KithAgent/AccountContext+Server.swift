@@ -36,7 +36,7 @@ extension AccountContext: ServerConnectionOwner {
         connection = nil
         connectedSession = nil
         if let problem { lastError = problem }
-        try? store.markAllOffline()
+        markOffline()
     }
 
     func sessionEnded(_ reason: String) async {

@@ -7,9 +7,24 @@ import KithWire
 /// superseded by the next one, and every login sends them all again.
 extension AccountContext {
     /// After a change that `event` announces: a message arrived or messages turned viewed.
+    /// Reports wait this long, so a burst of reads or arrivals is one report per contact, sent
+    /// after the burst instead of on the path of each read.
+    static let unreadReportDelay = Duration.milliseconds(100)
+
     func reportUnread(after event: AgentEvent) {
         guard event.event == .message || event.event == .viewed, let contact = event.contact else { return }
-        Task { await self.reportUnread(of: [contact]) }
+        unreadToReport.insert(contact)
+        guard unreadReporter == nil else { return }
+        unreadReporter = Task { [weak self] in
+            try? await Task.sleep(for: Self.unreadReportDelay)
+            await self?.reportWaitingUnread()
+        }
+    }
+
+    private func reportWaitingUnread() async {
+        let contacts = unreadToReport.sorted()
+        (unreadToReport, unreadReporter) = ([], nil)
+        await reportUnread(of: contacts)
     }
 
     /// Reports every contact this device holds messages from (after a login).

@@ -52,7 +52,12 @@ actor AccountContext {
     var discovered: [String: Discovered] = [:]
 
     /// The roster and policies this device holds (+Roster); nil until it is logged in.
-    var rosterBook: RosterBook?
+    var rosterBook: RosterBook? { didSet { siblingsCache = nil } }
+    /// The stored device list as last read, and the approved siblings in it: read on every
+    /// message in and out, changed only by a DeviceList, a roster or a lost server. Every write
+    /// of the device list goes through `replaceDevices`/`markOffline` here, which drop them.
+    private var devicesCache: [AgentStore.Device]?
+    private var siblingsCache: [AgentStore.Device]?
     var policyBook: PolicyBook?
     /// On the primary: `kith approve --auto` (in memory: it closes when the agent stops).
     var approvalWindow = ApprovalWindow()
@@ -65,6 +70,10 @@ actor AccountContext {
     var contactBooks: [String: ContactRosterBook] = [:]
     /// Messages and rosters refused from contacts since the agent started (`kith status`).
     var refusedFromContacts = 0
+    /// Contacts whose unread count changed since the last report, and the task that will
+    /// report them (+UnreadReports).
+    var unreadToReport: Set<String> = []
+    var unreadReporter: Task<Void, Never>?
 
     /// Connects, resumes, keeps alive and reconnects; set in `start` (a page has none: it rides
     /// on its master's).
@@ -159,7 +168,7 @@ actor AccountContext {
         case .deviceList(let list):
             let devices = list.devices.map(Self.device)
             let previouslyPending = Set(pendingDevices().map(\.id))
-            do { try store.replaceDevices(devices, revision: list.revision) } catch {
+            do { try replaceDevices(devices, revision: list.revision) } catch {
                 logger.error("cannot store the device list: \(error)")
             }
             await deviceListChanged(previouslyPending: previouslyPending)
@@ -227,6 +236,33 @@ actor AccountContext {
         }
     }
 
+    /// The account's device list as stored (from the cache while nothing changed it).
+    func storedDevices() throws -> [AgentStore.Device] {
+        if let devicesCache { return devicesCache }
+        let devices = try store.devices()
+        devicesCache = devices
+        return devices
+    }
+
+    func replaceDevices(_ devices: [AgentStore.Device], revision: UInt64) throws {
+        (devicesCache, siblingsCache) = (nil, nil)
+        try store.replaceDevices(devices, revision: revision)
+    }
+
+    /// Every device shown offline: the agent lost the server and no longer knows.
+    func markOffline() {
+        (devicesCache, siblingsCache) = (nil, nil)
+        try? store.markAllOffline()
+    }
+
+    /// The approved siblings, from the cache while neither the device list nor the roster changed.
+    func cachedSiblings(_ compute: () -> [AgentStore.Device]) -> [AgentStore.Device] {
+        if let siblingsCache { return siblingsCache }
+        let siblings = compute()
+        siblingsCache = siblings
+        return siblings
+    }
+
     func isContact(_ account: String) throws -> Bool {
         try store.contacts().contains { $0.account == account && $0.state == .contact }
     }
@@ -282,7 +318,7 @@ actor AccountContext {
     /// `account`: the account the sender acted for (`RelayDeliver.fromAccount`), when it is not
     /// the one in its id (a master's device writing from a linked account's page).
     func classify(_ deviceID: String, account acting: String? = nil, session: AgentStore.Session) -> (Intake.Sender, SigningPublicKey?) {
-        if let sibling = (try? store.devices())?.first(where: { $0.id == deviceID }) {
+        if let sibling = (try? storedDevices())?.first(where: { $0.id == deviceID }) {
             return isApprovedSibling(deviceID) ? (.approvedSibling, SigningPublicKey(rawValue: sibling.key)) : (.unapprovedSibling, nil)
         }
         let account = acting ?? String(ReadState.account(ofDevice: deviceID))
@@ -357,7 +393,7 @@ actor AccountContext {
                 continue
             case .directThenServer:
                 if let directPaths = directPaths, let message = directMessage(item), await directPaths.deliver(message, to: item.receiver) {
-                    try? store.markSent(seq: item.seq)
+                    try? store.markSent(item)
                     sentDirect += 1
                     continue
                 }
@@ -369,7 +405,7 @@ actor AccountContext {
                 let answer = try await connection.request(try outgoingRequest(for: item, from: me, key: key)).message
                 switch OutboxPolicy.outcome(of: answer) {
                 case .delivered(let code):
-                    try store.markSent(seq: item.seq, code: code)
+                    try store.markSent(item, code: code)
                     sentThroughServer += 1
                     serverRefusals[item.receiver] = nil
                 case .refused(let reason):

@@ -13,14 +13,14 @@ extension Agent {
         /// A method of the agent itself (its status, accounts coming), given the account the line names.
         func onAgent<R: APIRequest>(_: R.Type, _ body: @escaping @Sendable (Agent, R, String?) async throws -> R.Result) {
             table[R.method] = { agent, line in
-                await respond(R.self, to: line, agent: agent) { try await body(agent, $0, APICodec.account(of: line)) }
+                await respond(R.self, to: line, agent: agent) { try await body(agent, $0, $1) }
             }
         }
         /// A method of one account: the one the line names (`account`), or the default one.
         func on<R: APIRequest>(_: R.Type, _ body: @escaping @Sendable (AccountContext, R) async throws -> R.Result) {
             table[R.method] = { agent, line in
-                await respond(R.self, to: line, agent: agent) { request in
-                    try await body(try await agent.context(for: APICodec.account(of: line)), request)
+                await respond(R.self, to: line, agent: agent) { request, account in
+                    try await body(try await agent.context(for: account), request)
                 }
             }
         }
@@ -66,12 +66,13 @@ extension Agent {
         return table
     }()
 
-    /// Decodes `line` as `R`, runs `body`, and encodes its result or error as one response line.
+    /// Decodes `line` as `R` (and the account it names), runs `body`, and encodes its result or
+    /// error as one response line.
     private static func respond<R: APIRequest>(_: R.Type, to line: [UInt8], agent: Agent,
-                                               _ body: (R) async throws -> R.Result) async -> [UInt8] {
+                                               _ body: (R, String?) async throws -> R.Result) async -> [UInt8] {
         do {
-            let request = try APICodec.request(R.self, from: line)
-            return APICodec.encode(AgentResponse(result: try await body(request)))
+            let (request, account) = try APICodec.call(R.self, from: line)
+            return APICodec.encode(AgentResponse(result: try await body(request, account)))
         } catch let problem as APICodec.RequestProblem {
             return APICodec.encode(AgentResponse<R.Result>(error: AgentError(.invalidRequest, problem.description)))
         } catch let error as AgentError {

@@ -59,7 +59,7 @@ extension Agent {
             settings.udp = nil  // a page is reached through the server: its master's UDP socket is the master's
             let page = AccountContext(profile: paths.profile, store: store, identity: identity, logger: logger,
                                       settings: settings, group: group, now: now,
-                                      emit: { [weak self] event in Task { await self?.publish(event) } })
+                                      emit: { [events] event in events.publish(event) })
             await page.startAsPage()
             accounts.append(HeldAccount(owner: owner, context: page, master: master))
             logger.info("holding \(account), linked under \(session.account), as a page")

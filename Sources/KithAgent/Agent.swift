@@ -24,8 +24,8 @@ public actor Agent {
     var accounts: [HeldAccount] = []
     /// Each master's connection while it is up: what its pages send on (Agent+Pages).
     var masterConnections: [String: (connection: ClientConnection, session: AgentStore.Session)] = [:]
-    var subscribers: [UInt64: AsyncStream<AgentEvent>.Continuation] = [:]
-    var nextSubscriber: UInt64 = 0
+    /// The local API's event subscribers (Agent+Events).
+    let events = EventHub()
     /// Each account's open watch page, by owner (Agent+WatchPage).
     var watchPages: [String: WatchPageServer] = [:]
 
@@ -72,7 +72,7 @@ public actor Agent {
         let context = AccountContext(
             profile: paths.profile, store: store.view(owner: owner), identity: identity, logger: logger,
             settings: settings, group: group, now: now,
-            emit: { [weak self] event in Task { await self?.publish(event) } })
+            emit: { [events] event in events.publish(event) })
         try await context.start()
         accounts.append(HeldAccount(owner: owner, context: context, master: nil))
         await host(pagesOf: context, owner: owner)

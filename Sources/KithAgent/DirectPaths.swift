@@ -29,9 +29,8 @@ actor DirectPaths {
     let clock: @Sendable () -> UInt64
     private let intake: Intake
     private let onChange: @Sendable (String, PathMachine.Mode) -> Void
-    private var outbound: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>?
-    /// Datagrams for the socket, written in order by one task (a stream's segments must not overtake each other).
-    private var sendQueue: AsyncStream<[AddressedEnvelope<ByteBuffer>]>.Continuation?
+    /// The socket while it is served: datagrams are written to it straight from this actor.
+    private var sending: (any Channel)?
     /// The bound socket, its tick timer, and whether `stop` ended them for good.
     private var socket: (any Channel)?
     private var ticker: Task<Void, Never>?
@@ -100,13 +99,13 @@ actor DirectPaths {
         logger.info("UDP for direct paths on \(localAddress?.description ?? "?")")
         let bound = localAddress?.port ?? port
         Task {
-            try? await channel.executeThenClose { inbound, outbound in
-                self.setOutbound(outbound)
+            try? await channel.executeThenClose { inbound, _ in
+                self.setSending(channel.channel)
                 for try await datagram in inbound {
                     await self.received(Array(datagram.data.readableBytesView), from: datagram.remoteAddress)
                 }
             }
-            self.setOutbound(nil)
+            self.setSending(nil)
             guard !self.stopped else { return }
             self.logger.warning("the UDP socket closed; binding port \(bound) again")
             while !Task.isCancelled {
@@ -127,16 +126,8 @@ actor DirectPaths {
         try? await socket?.close()
     }
 
-    private func setOutbound(_ writer: NIOAsyncChannelOutboundWriter<AddressedEnvelope<ByteBuffer>>?) {
-        outbound = writer
-        sendQueue?.finish()
-        sendQueue = nil
-        guard let writer else { return }
-        let (queue, continuation) = AsyncStream<[AddressedEnvelope<ByteBuffer>]>.makeStream()
-        sendQueue = continuation
-        Task {
-            for await batch in queue { try? await writer.write(contentsOf: batch) }
-        }
+    private func setSending(_ channel: (any Channel)?) {
+        sending = channel
     }
 
     /// Sends one datagram; addresses of another family than the socket's are skipped (sending
@@ -145,10 +136,16 @@ actor DirectPaths {
         write([bytes], to: address)
     }
 
-    /// Sends datagrams in order, after everything written before them.
+    /// Sends datagrams in order, after everything written before them: one hand-over to the
+    /// socket's event loop per call (its tasks run in the order given, so a stream's segments do
+    /// not overtake each other), with no task of our own between this actor and the loop.
     func write(_ packets: [[UInt8]], to address: SocketAddress) {
-        guard let sendQueue, !packets.isEmpty, address.protocol == localAddress?.protocol else { return }
-        sendQueue.yield(packets.map { AddressedEnvelope(remoteAddress: address, data: ByteBuffer(bytes: $0)) })
+        guard let channel = sending, !packets.isEmpty, address.protocol == localAddress?.protocol else { return }
+        let envelopes = packets.map { AddressedEnvelope(remoteAddress: address, data: ByteBuffer(bytes: $0)) }
+        channel.eventLoop.execute {
+            for envelope in envelopes { channel.write(envelope, promise: nil) }
+            channel.flush()
+        }
     }
 
     // MARK: - Endpoints

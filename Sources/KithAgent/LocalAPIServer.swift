@@ -48,11 +48,14 @@ public enum LocalAPIServer {
         }
         try? await connection.executeThenClose { inbound, outbound in
             var lines = inbound.makeAsyncIterator()
+            var first = true
             while let line = try await lines.next() {
-                if Self.isEventsRequest(line) {
+                // `events` is a stream, asked for as the first line only (a later one gets an error).
+                if first, Self.isEventsRequest(line) {
                     try await streamEvents(agent: agent, outbound: outbound, until: &lines)
                     return
                 }
+                first = false
                 try await outbound.write(ByteBuffer(bytes: await agent.handle(Array(line.readableBytesView))))
             }
         }

@@ -22,8 +22,8 @@ extension AgentStore {
     }
 
     public func contactRosters() throws -> [ContactRoster] {
-        try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM contact_roster WHERE owner = ? ORDER BY account", arguments: [owner]).map { row in
+        try reading { db in
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM contact_roster WHERE owner = ? ORDER BY account"), arguments: [owner]).map { row in
                 let primaries = [UInt8](row["primaries"] as Data)
                 return ContactRoster(account: row["account"], document: [UInt8](row["document"] as Data), verified: row["verified"],
                                      primaries: stride(from: 0, to: primaries.count - primaries.count % 32, by: 32).map {
@@ -37,16 +37,16 @@ extension AgentStore {
     /// Stores a contact's book; called before the agent acts on what it accepted.
     public func saveContactRoster(_ roster: ContactRoster) throws {
         try database.write { db in
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO contact_roster (owner, account, document, verified, primaries, pending) VALUES (?, ?, ?, ?, ?, ?)
-                """, arguments: [owner, roster.account, Data(roster.document), roster.verified, Data(roster.primaries.joined()),
+                """).execute(arguments: [owner, roster.account, Data(roster.document), roster.verified, Data(roster.primaries.joined()),
                                  roster.pending.map { Data($0) }])
         }
     }
 
     /// Forgets every contact's roster: a login to another account starts from nothing.
     public func clearContactRosters() throws {
-        try database.write { db in try db.execute(sql: "DELETE FROM contact_roster WHERE owner = ?", arguments: [owner]) }
+        try database.write { db in try db.cachedStatement(sql: "DELETE FROM contact_roster WHERE owner = ?").execute(arguments: [owner]) }
     }
 }
 
@@ -59,9 +59,9 @@ extension AgentStore {
     public func readdressWaitingMessages(account: String, to devices: [String]) throws -> Int {
         let prefix = account + "-", owner = owner
         return try database.write { db in
-            let waiting = try Row.fetchAll(db, sql: """
+            let waiting = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT * FROM outbox WHERE owner = ? AND relayed = 0 AND kind = 'chat' AND substr(receiver, 1, ?) = ? ORDER BY seq
-                """, arguments: [owner, prefix.utf8.count, prefix]).map(Self.outboxItem)
+                """), arguments: [owner, prefix.utf8.count, prefix]).map(Self.outboxItem)
             var added: [OutboxItem] = []
             var done = Set<[UInt8]>()
             for item in waiting {
@@ -73,8 +73,7 @@ extension AgentStore {
             }
             let gone = Set(waiting.map(\.receiver)).subtracting(devices)
             for receiver in gone {
-                try db.execute(sql: "DELETE FROM outbox WHERE owner = ? AND relayed = 0 AND kind = 'chat' AND receiver = ?",
-                               arguments: [owner, receiver])
+                try db.cachedStatement(sql: "DELETE FROM outbox WHERE owner = ? AND relayed = 0 AND kind = 'chat' AND receiver = ?").execute(arguments: [owner, receiver])
             }
             _ = try Self.enqueue(added, owner: owner, db)
             return added.count

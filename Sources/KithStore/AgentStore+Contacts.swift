@@ -21,21 +21,20 @@ extension AgentStore {
     public func replaceContacts(_ contacts: [Contact], revision: UInt64) throws -> Bool {
         try database.write { db in
             guard try Self.advance(revisionKey("contactListRevision"), to: revision, db) else { return false }
-            try db.execute(sql: "DELETE FROM contact WHERE owner = ?", arguments: [owner])
+            try db.cachedStatement(sql: "DELETE FROM contact WHERE owner = ?").execute(arguments: [owner])
             for contact in contacts {
-                try db.execute(sql: "INSERT OR REPLACE INTO contact (owner, account, state) VALUES (?, ?, ?)",
-                               arguments: [owner, contact.account, Int(contact.state.rawValue)])
+                try db.cachedStatement(sql: "INSERT OR REPLACE INTO contact (owner, account, state) VALUES (?, ?, ?)").execute(arguments: [owner, contact.account, Int(contact.state.rawValue)])
             }
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 DELETE FROM contact_device WHERE owner = ? AND account NOT IN (SELECT account FROM contact WHERE owner = ? AND state = ?)
-                """, arguments: [owner, owner, Int(ContactState.contact.rawValue)])
+                """).execute(arguments: [owner, owner, Int(ContactState.contact.rawValue)])
             return true
         }
     }
 
     public func contacts() throws -> [Contact] {
-        try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM contact WHERE owner = ? ORDER BY account", arguments: [owner]).map {
+        try reading { db in
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM contact WHERE owner = ? ORDER BY account"), arguments: [owner]).map {
                 Contact(account: $0["account"], state: ContactState(rawValue: UInt8($0["state"] as Int)))
             }
         }
@@ -46,7 +45,7 @@ extension AgentStore {
     public func replaceContactDevices(account: String, _ devices: [Device], revision: UInt64) throws -> Bool {
         try database.write { db in
             guard try Self.advance(revisionKey("contactDevicesRevision:\(account)"), to: revision, db) else { return false }
-            try db.execute(sql: "DELETE FROM contact_device WHERE owner = ? AND account = ?", arguments: [owner, account])
+            try db.cachedStatement(sql: "DELETE FROM contact_device WHERE owner = ? AND account = ?").execute(arguments: [owner, account])
             try Self.insert(devices, owner: owner, account: account, db)
             return true
         }
@@ -54,8 +53,8 @@ extension AgentStore {
 
     /// The devices of one contact.
     public func contactDevices(account: String) throws -> [Device] {
-        try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM contact_device WHERE owner = ? AND account = ? ORDER BY id",
+        try reading { db in
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM contact_device WHERE owner = ? AND account = ? ORDER BY id"),
                              arguments: [owner, account])
                 .map(Self.device)
         }
@@ -72,10 +71,9 @@ extension AgentStore {
 
     /// Stores `revision` under `key` if it is higher than the one there; false if it is not.
     static func advance(_ key: String, to revision: UInt64, _ db: Database) throws -> Bool {
-        let current = try Int64.fetchOne(db, sql: "SELECT value FROM setting WHERE key = ?", arguments: [key]) ?? -1
+        let current = try Int64.fetchOne(db.cachedStatement(sql: "SELECT value FROM setting WHERE key = ?"), arguments: [key]) ?? -1
         guard Int64(clamping: revision) > current else { return false }
-        try db.execute(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)",
-                       arguments: [key, Int64(clamping: revision)])
+        try db.cachedStatement(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)").execute(arguments: [key, Int64(clamping: revision)])
         return true
     }
 }

@@ -15,8 +15,8 @@ extension AgentStore {
     }
 
     public func links() throws -> Links {
-        try database.read { db in
-            guard let data = try Data.fetchOne(db, sql: "SELECT value FROM setting WHERE key = ?", arguments: [revisionKey("links")])
+        try reading { db in
+            guard let data = try Data.fetchOne(db.cachedStatement(sql: "SELECT value FROM setting WHERE key = ?"), arguments: [revisionKey("links")])
             else { return Links() }
             return try JSONDecoder().decode(Links.self, from: data)
         }
@@ -28,7 +28,7 @@ extension AgentStore {
         guard try self.links() != links else { return false }
         let data = try JSONEncoder().encode(links)
         try database.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)", arguments: [revisionKey("links"), data])
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)").execute(arguments: [revisionKey("links"), data])
         }
         return true
     }

@@ -75,26 +75,26 @@ extension AgentStore {
     // MARK: - Reading
 
     public func message(code: UInt64) throws -> StoredMessage? {
-        try database.read { db in try Self.message(code: code, owner: owner, db) }
+        try reading { db in try Self.message(code: code, owner: owner, db) }
     }
 
     private static func message(code: UInt64, owner: String, _ db: Database) throws -> StoredMessage? {
-        try Row.fetchOne(db, sql: "SELECT * FROM message WHERE owner = ? AND code = ?", arguments: [owner, Int64(clamping: code)])
+        try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM message WHERE owner = ? AND code = ?"), arguments: [owner, Int64(clamping: code)])
             .map(Self.message)
     }
 
     /// What a local `read` needs, in one read: the session, the message, the account's device ids.
     public func readContext(code: UInt64?) throws -> (session: Session?, message: StoredMessage?, devices: [String]) {
         let owner = owner
-        return try database.read { db in
+        return try reading { db in
             (try Self.session(owner, db), try code.flatMap { try Self.message(code: $0, owner: owner, db) },
-             try String.fetchAll(db, sql: "SELECT id FROM device WHERE owner = ? ORDER BY id", arguments: [owner]))
+             try String.fetchAll(db.cachedStatement(sql: "SELECT id FROM device WHERE owner = ? ORDER BY id"), arguments: [owner]))
         }
     }
 
     /// Messages newest last; from one contact if `account` is set.
     public func messages(account: String? = nil, unviewedOnly: Bool = false, limit: Int = 100) throws -> [StoredMessage] {
-        try database.read { db in
+        try reading { db in
             var sql = "SELECT * FROM message WHERE owner = ?", arguments: StatementArguments = [owner]
             if let account {
                 sql += " AND senderAccount = ?"
@@ -103,41 +103,42 @@ extension AgentStore {
             if unviewedOnly { sql += " AND viewedAtMillis IS NULL" }
             sql += " ORDER BY code DESC LIMIT ?"
             arguments += [limit]
-            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.message).reversed()
+            // Four shapes of the query at most: each is prepared once per connection.
+            return try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map(Self.message).reversed()
         }
     }
 
     /// Unread messages per contact account (accounts with none are absent).
     public func unreadCounts() throws -> [String: Int] {
-        try database.read { db in try Self.unreadCounts(owner: owner, db) }
+        try reading { db in try Self.unreadCounts(owner: owner, db) }
     }
 
     private static func unreadCounts(owner: String, _ db: Database) throws -> [String: Int] {
         var counts: [String: Int] = [:]
-        for row in try Row.fetchAll(db, sql: """
+        for row in try Row.fetchAll(db.cachedStatement(sql: """
             SELECT senderAccount, COUNT(*) AS n FROM message WHERE owner = ? AND viewedAtMillis IS NULL GROUP BY senderAccount
-            """, arguments: [owner]) {
+            """), arguments: [owner]) {
             counts[row["senderAccount"]] = row["n"]
         }
         return counts
     }
 
     public func heldNotices() throws -> [StoredNotice] {
-        try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM held_notice WHERE owner = ? ORDER BY id", arguments: [owner]).map(Self.notice)
+        try reading { db in
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM held_notice WHERE owner = ? ORDER BY id"), arguments: [owner]).map(Self.notice)
         }
     }
 
     public func heldNoticeCount() throws -> Int {
-        try database.read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM held_notice WHERE owner = ?", arguments: [owner]) ?? 0
+        try reading { db in
+            try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM held_notice WHERE owner = ?"), arguments: [owner]) ?? 0
         }
     }
 
     /// Every message from `account` with a code at or below this one counts as viewed.
     public func viewedUpTo(account: String) throws -> (code: UInt64, viewing: Viewing)? {
-        try database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM read_mark WHERE owner = ? AND account = ?", arguments: [owner, account]).map {
+        try reading { db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM read_mark WHERE owner = ? AND account = ?"), arguments: [owner, account]).map {
                 (UInt64($0["upToCode"] as Int64), Viewing(atMillis: UInt64($0["viewedAtMillis"] as Int64), by: $0["viewedBy"]))
             }
         }
@@ -150,11 +151,11 @@ extension AgentStore {
     @discardableResult
     public func storeMessage(_ m: StoredMessage, viewing: Viewing?, consuming noticeIDs: [Int64]) throws -> Bool {
         try database.write { db in
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT OR IGNORE INTO message (owner, code, messageID, sender, senderAccount, text, sentAtMillis, receivedAtMillis,
                                                viewedAtMillis, viewedBy)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [owner, Int64(clamping: m.code), Data(m.messageID), m.sender, m.senderAccount, m.text,
+                """).execute(arguments: [owner, Int64(clamping: m.code), Data(m.messageID), m.sender, m.senderAccount, m.text,
                                  Int64(clamping: m.sentAtMillis), Int64(clamping: m.receivedAtMillis),
                                  viewing.map { Int64(clamping: $0.atMillis) }, viewing?.by])
             guard db.changesCount > 0 else { return false }
@@ -176,34 +177,33 @@ extension AgentStore {
             var changed: [String: [UInt64]] = [:]
             let at = Int64(clamping: viewing.atMillis)
             for code in codes {
-                guard let account = try String.fetchOne(db, sql: """
+                guard let account = try String.fetchOne(db.cachedStatement(sql: """
                     SELECT senderAccount FROM message WHERE owner = ? AND code = ? AND viewedAtMillis IS NULL
-                    """, arguments: [owner, Int64(clamping: code)]) else { continue }
-                try db.execute(sql: "UPDATE message SET viewedAtMillis = ?, viewedBy = ? WHERE owner = ? AND code = ?",
-                               arguments: [at, viewing.by, owner, Int64(clamping: code)])
+                    """), arguments: [owner, Int64(clamping: code)]) else { continue }
+                try db.cachedStatement(sql: "UPDATE message SET viewedAtMillis = ?, viewedBy = ? WHERE owner = ? AND code = ?").execute(arguments: [at, viewing.by, owner, Int64(clamping: code)])
                 changed[account, default: []].append(code)
             }
             for (account, code) in upTo {
                 // A higher mark takes the time and device of the notice that raised it.
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     INSERT INTO read_mark (owner, account, upToCode, viewedAtMillis, viewedBy) VALUES (?, ?, ?, ?, ?)
                     ON CONFLICT(owner, account) DO UPDATE SET upToCode = excluded.upToCode,
                         viewedAtMillis = excluded.viewedAtMillis, viewedBy = excluded.viewedBy WHERE excluded.upToCode > upToCode
-                    """, arguments: [owner, account, Int64(clamping: code), at, viewing.by])
-                changed[account, default: []] += try Int64.fetchAll(db, sql: """
+                    """).execute(arguments: [owner, account, Int64(clamping: code), at, viewing.by])
+                changed[account, default: []] += try Int64.fetchAll(db.cachedStatement(sql: """
                     SELECT code FROM message WHERE owner = ? AND senderAccount = ? AND code <= ? AND viewedAtMillis IS NULL
-                    """, arguments: [owner, account, Int64(clamping: code)]).map { UInt64($0) }
-                try db.execute(sql: """
+                    """), arguments: [owner, account, Int64(clamping: code)]).map { UInt64($0) }
+                try db.cachedStatement(sql: """
                     UPDATE message SET viewedAtMillis = ?, viewedBy = ?
                     WHERE owner = ? AND senderAccount = ? AND code <= ? AND viewedAtMillis IS NULL
-                    """, arguments: [at, viewing.by, owner, account, Int64(clamping: code)])
+                    """).execute(arguments: [at, viewing.by, owner, account, Int64(clamping: code)])
             }
             for n in hold {
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     INSERT OR IGNORE INTO held_notice (owner, code, sentAtMillis, sender, clipMode, clipLimit, clip, viewedAtMillis,
                                              viewedBy, expiresAtMillis)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [owner, Int64(clamping: n.code), Int64(clamping: n.sentAtMillis), n.sender,
+                    """).execute(arguments: [owner, Int64(clamping: n.code), Int64(clamping: n.sentAtMillis), n.sender,
                                      n.clipMode.map { Int($0.rawValue) }, n.clipLimit.map { Int($0) }, n.clip.map { Data($0) },
                                      Int64(clamping: n.viewedAtMillis), n.viewedBy, Int64(clamping: n.expiresAtMillis)])
             }
@@ -221,7 +221,7 @@ extension AgentStore {
     }
 
     private static func deleteNotices(_ ids: [Int64], owner: String, _ db: Database) throws {
-        for id in ids { try db.execute(sql: "DELETE FROM held_notice WHERE owner = ? AND id = ?", arguments: [owner, id]) }
+        for id in ids { try db.cachedStatement(sql: "DELETE FROM held_notice WHERE owner = ? AND id = ?").execute(arguments: [owner, id]) }
     }
 
     private static func message(_ row: Row) -> StoredMessage {

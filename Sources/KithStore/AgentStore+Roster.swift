@@ -6,8 +6,8 @@ import KithWire
 /// restores its books without replaying the chain that led to them (Protocol/roster.md).
 extension AgentStore {
     public func roster() throws -> [UInt8]? {
-        try database.read { db in
-            try Data.fetchOne(db, sql: "SELECT document FROM signed_document WHERE owner = ? AND kind = ? AND subject = ''",
+        try reading { db in
+            try Data.fetchOne(db.cachedStatement(sql: "SELECT document FROM signed_document WHERE owner = ? AND kind = ? AND subject = ''"),
                               arguments: [owner, Self.kind(.roster)]).map { [UInt8]($0) }
         }
     }
@@ -15,22 +15,20 @@ extension AgentStore {
     /// Stores the held roster. Called before the agent acts on it.
     public func saveRoster(_ document: [UInt8]) throws {
         try database.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO signed_document (owner, kind, subject, document) VALUES (?, ?, '', ?)",
-                           arguments: [owner, Self.kind(.roster), Data(document)])
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO signed_document (owner, kind, subject, document) VALUES (?, ?, '', ?)").execute(arguments: [owner, Self.kind(.roster), Data(document)])
         }
     }
 
     public func policies() throws -> [[UInt8]] {
-        try database.read { db in
-            try Data.fetchAll(db, sql: "SELECT document FROM signed_document WHERE owner = ? AND kind = ? ORDER BY subject",
+        try reading { db in
+            try Data.fetchAll(db.cachedStatement(sql: "SELECT document FROM signed_document WHERE owner = ? AND kind = ? ORDER BY subject"),
                               arguments: [owner, Self.kind(.policy)]).map { [UInt8]($0) }
         }
     }
 
     public func savePolicy(deviceID: String, _ document: [UInt8]) throws {
         try database.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO signed_document (owner, kind, subject, document) VALUES (?, ?, ?, ?)",
-                           arguments: [owner, Self.kind(.policy), deviceID, Data(document)])
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO signed_document (owner, kind, subject, document) VALUES (?, ?, ?, ?)").execute(arguments: [owner, Self.kind(.policy), deviceID, Data(document)])
         }
     }
 
@@ -39,7 +37,7 @@ extension AgentStore {
 
     /// Forgets the roster and policies: a login to another account starts from nothing.
     public func clearDocuments() throws {
-        try database.write { db in try db.execute(sql: "DELETE FROM signed_document WHERE owner = ?", arguments: [owner]) }
+        try database.write { db in try db.cachedStatement(sql: "DELETE FROM signed_document WHERE owner = ?").execute(arguments: [owner]) }
     }
 
     /// Drops queued items to devices that may no longer have them (not in the roster).
@@ -59,8 +57,7 @@ extension AgentStore {
     @discardableResult
     public func forgetViewedText() throws -> Int {
         try database.write { db in
-            try db.execute(sql: "UPDATE message SET text = '' WHERE owner = ? AND viewedAtMillis IS NOT NULL AND text != ''",
-                           arguments: [owner])
+            try db.cachedStatement(sql: "UPDATE message SET text = '' WHERE owner = ? AND viewedAtMillis IS NOT NULL AND text != ''").execute(arguments: [owner])
             return db.changesCount
         }
     }

@@ -24,30 +24,30 @@ extension AgentStore {
     /// the current account; an existing one keeps the account it was made under.
     public func saveTransfer(_ transfer: StoredTransfer) throws {
         try database.write { db in
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO transfer (owner, id, outgoing, finished, createdMillis, record) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT(id) DO UPDATE SET outgoing = excluded.outgoing, finished = excluded.finished,
                     createdMillis = excluded.createdMillis, record = excluded.record
-                """, arguments: [owner, Data(transfer.id), transfer.outgoing, transfer.finished,
+                """).execute(arguments: [owner, Data(transfer.id), transfer.outgoing, transfer.finished,
                                  Int64(clamping: transfer.createdMillis), transfer.record])
         }
     }
 
     public func transfer(id: [UInt8]) throws -> StoredTransfer? {
-        try database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM transfer WHERE owner = ? AND id = ?", arguments: [owner, Data(id)])
+        try reading { db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM transfer WHERE owner = ? AND id = ?"), arguments: [owner, Data(id)])
                 .map(Self.storedTransfer)
         }
     }
 
     /// The unfinished transfers and the newest `finishedLimit` finished ones, oldest first.
     public func transfers(finishedLimit: Int = 50) throws -> [StoredTransfer] {
-        try database.read { db in
-            let open = try Row.fetchAll(db, sql: "SELECT * FROM transfer WHERE owner = ? AND finished = 0 ORDER BY createdMillis",
+        try reading { db in
+            let open = try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM transfer WHERE owner = ? AND finished = 0 ORDER BY createdMillis"),
                                         arguments: [owner])
-            let done = try Row.fetchAll(db, sql: """
+            let done = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT * FROM transfer WHERE owner = ? AND finished = 1 ORDER BY createdMillis DESC LIMIT ?
-                """, arguments: [owner, finishedLimit])
+                """), arguments: [owner, finishedLimit])
             return (done.reversed() + open).map(Self.storedTransfer)
         }
     }
@@ -70,9 +70,9 @@ extension AgentStore {
 
     /// The stored chunk hashes of each file of a transfer, in chunk order, up to the first gap.
     public func chunkHashes(id: [UInt8]) throws -> [Int: [[UInt8]]] {
-        try database.read { db in
+        try reading { db in
             var out: [Int: [[UInt8]]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT file, chunk, hash FROM transfer_chunk WHERE id = ? ORDER BY file, chunk",
+            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT file, chunk, hash FROM transfer_chunk WHERE id = ? ORDER BY file, chunk"),
                                         arguments: [Data(id)]) {
                 let file: Int = row["file"], chunk: Int = row["chunk"]
                 if (out[file]?.count ?? 0) == chunk { out[file, default: []].append([UInt8](row["hash"] as Data)) }
@@ -82,13 +82,13 @@ extension AgentStore {
     }
 
     public func deleteChunkHashes(id: [UInt8]) throws {
-        try database.write { db in try db.execute(sql: "DELETE FROM transfer_chunk WHERE id = ?", arguments: [Data(id)]) }
+        try database.write { db in try db.cachedStatement(sql: "DELETE FROM transfer_chunk WHERE id = ?").execute(arguments: [Data(id)]) }
     }
 
     /// Drops chunk hashes left behind by transfers that finished (only a resume needs them).
     public func deleteChunkHashesOfFinishedTransfers() throws {
         try database.write { db in
-            try db.execute(sql: "DELETE FROM transfer_chunk WHERE id IN (SELECT id FROM transfer WHERE finished = 1)")
+            try db.cachedStatement(sql: "DELETE FROM transfer_chunk WHERE id IN (SELECT id FROM transfer WHERE finished = 1)").execute()
         }
     }
 }

@@ -25,12 +25,20 @@ public final class AgentStore: Sendable {
         current = CurrentOwner(owner)
     }
 
+    /// Runs `body`'s reads without wrapping them in a transaction. A transaction adds four
+    /// statements to every read here (query-only on and off, begin and end) and buys nothing:
+    /// the agent is its store's only writer (the profile's lock), and its one connection runs one
+    /// closure at a time, so no write can come between two reads of one closure.
+    func reading<T>(_ body: (Database) throws -> T) throws -> T {
+        try database.unsafeRead(body)
+    }
+
     /// The same store, reading and writing `owner`'s rows: what each account of the agent holds.
     public func view(owner: String) -> AgentStore { AgentStore(database: database, owner: owner) }
 
     /// The accounts with a session, the default one first: the ones the agent connects at start.
     public func loggedInOwners() throws -> [String] {
-        try database.read { db in
+        try reading { db in
             let preferred = try Self.defaultOwner(db)
             // A linked account's page rides on its master's session and has no token of its own.
             let owners = try String.fetchAll(db, sql: """
@@ -42,7 +50,7 @@ public final class AgentStore: Sendable {
     }
 
     /// The account a request that names none is for: the one logged in last.
-    public func defaultOwner() throws -> String { try database.read { db in try Self.defaultOwner(db) } }
+    public func defaultOwner() throws -> String { try reading { db in try Self.defaultOwner(db) } }
 
     private static func defaultOwner(_ db: Database) throws -> String {
         try String.fetchOne(db, sql: "SELECT value FROM setting WHERE key = 'owner'") ?? ""
@@ -205,13 +213,13 @@ public final class AgentStore: Sendable {
 
     /// The current account's session; nil when it is logged out (or none is).
     public func session() throws -> Session? {
-        try database.read { db in try Self.session(owner, db) }
+        try reading { db in try Self.session(owner, db) }
     }
 
     static func session(_ owner: String, _ db: Database) throws -> Session? {
-        guard let row = try Row.fetchOne(db, sql: """
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
             SELECT * FROM account_session WHERE owner = ? AND token IS NOT NULL AND expiresAtMillis IS NOT NULL
-            """, arguments: [owner])
+            """), arguments: [owner])
         else { return nil }
         return Session(invite: row["invite"], account: row["account"], deviceID: row["deviceID"],
                        token: [UInt8](row["token"] as Data), expiresAtMillis: UInt64(row["expiresAtMillis"] as Int64))
@@ -222,13 +230,13 @@ public final class AgentStore: Sendable {
     public func saveSession(_ session: Session) throws {
         let owner = Self.owner(account: session.account, invite: session.invite)
         try database.write { db in
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO account_session (owner, invite, account, deviceID, token, expiresAtMillis)
                 VALUES (?, ?, ?, ?, ?, ?)
-                """, arguments: [owner, session.invite, session.account, session.deviceID, Data(session.token),
+                """).execute(arguments: [owner, session.invite, session.account, session.deviceID, Data(session.token),
                                  Int64(session.expiresAtMillis)])
-            try db.execute(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES ('owner', ?)", arguments: [owner])
-            try db.execute(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES ('invite', ?)", arguments: [session.invite])
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES ('owner', ?)").execute(arguments: [owner])
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES ('invite', ?)").execute(arguments: [session.invite])
             try Self.adoptOrphans(into: owner, db)
         }
         use(owner: owner)
@@ -240,10 +248,10 @@ public final class AgentStore: Sendable {
     public func savePageSession(invite: String, account: String, deviceID: String) throws {
         let owner = Self.owner(account: account, invite: invite)
         try database.write { db in
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO account_session (owner, invite, account, deviceID, token, expiresAtMillis)
                 VALUES (?, ?, ?, ?, x'', ?)
-                """, arguments: [owner, invite, account, deviceID, Int64.max])
+                """).execute(arguments: [owner, invite, account, deviceID, Int64.max])
         }
         use(owner: owner)
     }
@@ -252,16 +260,15 @@ public final class AgentStore: Sendable {
     /// its data and invite stay for its next login.
     public func clearSession() throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE account_session SET token = NULL, expiresAtMillis = NULL WHERE owner = ?",
-                           arguments: [owner])
+            try db.cachedStatement(sql: "UPDATE account_session SET token = NULL, expiresAtMillis = NULL WHERE owner = ?").execute(arguments: [owner])
         }
     }
 
     /// The invite of the current account, or the last one used.
     public func invite() throws -> String? {
-        try database.read { db in
-            try String.fetchOne(db, sql: "SELECT invite FROM account_session WHERE owner = ?", arguments: [owner])
-                ?? String.fetchOne(db, sql: "SELECT value FROM setting WHERE key = 'invite'")
+        try reading { db in
+            try String.fetchOne(db.cachedStatement(sql: "SELECT invite FROM account_session WHERE owner = ?"), arguments: [owner])
+                ?? String.fetchOne(db.cachedStatement(sql: "SELECT value FROM setting WHERE key = 'invite'"))
         }
     }
 
@@ -269,15 +276,15 @@ public final class AgentStore: Sendable {
     /// addresses for it stay right across restarts (the LAN keeps working without the server).
     /// A store from before accounts had their own ports has one for the whole device.
     public func udpPort() throws -> Int? {
-        try database.read { db in
-            try Int.fetchOne(db, sql: "SELECT value FROM setting WHERE key = ?", arguments: [revisionKey("udpPort")])
-                ?? Int.fetchOne(db, sql: "SELECT value FROM setting WHERE key = 'udpPort'")
+        try reading { db in
+            try Int.fetchOne(db.cachedStatement(sql: "SELECT value FROM setting WHERE key = ?"), arguments: [revisionKey("udpPort")])
+                ?? Int.fetchOne(db.cachedStatement(sql: "SELECT value FROM setting WHERE key = 'udpPort'"))
         }
     }
 
     public func saveUDPPort(_ port: Int) throws {
         try database.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)", arguments: [revisionKey("udpPort"), port])
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES (?, ?)").execute(arguments: [revisionKey("udpPort"), port])
         }
     }
 
@@ -314,7 +321,7 @@ public final class AgentStore: Sendable {
     public func replaceDevices(_ devices: [Device], revision: UInt64) throws -> Bool {
         try database.write { db in
             guard try Self.advance(revisionKey("deviceListRevision"), to: revision, db) else { return false }
-            try db.execute(sql: "DELETE FROM device WHERE owner = ?", arguments: [owner])
+            try db.cachedStatement(sql: "DELETE FROM device WHERE owner = ?").execute(arguments: [owner])
             try Self.insert(devices, owner: owner, db)
             return true
         }
@@ -336,16 +343,16 @@ public final class AgentStore: Sendable {
     }
 
     public func devices() throws -> [Device] {
-        try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM device WHERE owner = ? ORDER BY id", arguments: [owner]).map(Self.device)
+        try reading { db in
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM device WHERE owner = ? ORDER BY id"), arguments: [owner]).map(Self.device)
         }
     }
 
     /// Marks every device offline: the agent lost the server and no longer knows.
     public func markAllOffline() throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE device SET online = 0 WHERE owner = ?", arguments: [owner])
-            try db.execute(sql: "UPDATE contact_device SET online = 0 WHERE owner = ?", arguments: [owner])
+            try db.cachedStatement(sql: "UPDATE device SET online = 0 WHERE owner = ?").execute(arguments: [owner])
+            try db.cachedStatement(sql: "UPDATE contact_device SET online = 0 WHERE owner = ?").execute(arguments: [owner])
         }
     }
 
@@ -396,10 +403,10 @@ public final class AgentStore: Sendable {
 
     static func enqueue(_ items: [OutboxItem], owner: String, _ db: Database) throws -> [Int64] {
         try items.map { item in
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO outbox (owner, kind, receiver, itemID, text, body, sentAtMillis, toAccount)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [owner, item.kind.rawValue, item.receiver, item.itemID.map { Data($0) }, item.text,
+                """).execute(arguments: [owner, item.kind.rawValue, item.receiver, item.itemID.map { Data($0) }, item.text,
                                  item.body.map { Data($0) }, Int64(clamping: item.sentAtMillis), item.toAccount])
             return db.lastInsertedRowID
         }
@@ -408,13 +415,13 @@ public final class AgentStore: Sendable {
     /// The oldest `limit` waiting items of each receiver, so one receiver's backlog never hides
     /// another's items.
     public func pendingOutgoingByReceiver(limit: Int = 64) throws -> [String: [OutboxItem]] {
-        try database.read { db in
+        try reading { db in
             var out: [String: [OutboxItem]] = [:]
-            for receiver in try String.fetchAll(db, sql: "SELECT DISTINCT receiver FROM outbox WHERE owner = ? AND relayed = 0",
+            for receiver in try String.fetchAll(db.cachedStatement(sql: "SELECT DISTINCT receiver FROM outbox WHERE owner = ? AND relayed = 0"),
                                                 arguments: [owner]) {
-                out[receiver] = try Row.fetchAll(db, sql: """
+                out[receiver] = try Row.fetchAll(db.cachedStatement(sql: """
                     SELECT * FROM outbox WHERE owner = ? AND relayed = 0 AND receiver = ? ORDER BY seq LIMIT ?
-                    """, arguments: [owner, receiver, limit]).map(Self.outboxItem)
+                    """), arguments: [owner, receiver, limit]).map(Self.outboxItem)
             }
             return out
         }
@@ -428,14 +435,14 @@ public final class AgentStore: Sendable {
     }
 
     public func pendingOutgoingCount() throws -> Int {
-        try database.read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox WHERE owner = ? AND relayed = 0", arguments: [owner]) ?? 0
+        try reading { db in
+            try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM outbox WHERE owner = ? AND relayed = 0"), arguments: [owner]) ?? 0
         }
     }
 
     public func isPending(seq: Int64) throws -> Bool {
-        try database.read { db in
-            try Row.fetchOne(db, sql: "SELECT 1 FROM outbox WHERE seq = ? AND relayed = 0", arguments: [seq]) != nil
+        try reading { db in
+            try Row.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM outbox WHERE seq = ? AND relayed = 0"), arguments: [seq]) != nil
         }
     }
 
@@ -443,25 +450,33 @@ public final class AgentStore: Sendable {
     /// leaves the queue, with the reason kept, so what follows it is not held up.
     public func markFailed(seq: Int64, reason: String) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE outbox SET relayed = 2, failure = ? WHERE seq = ?", arguments: [reason, seq])
+            try db.cachedStatement(sql: "UPDATE outbox SET relayed = 2, failure = ? WHERE seq = ?").execute(arguments: [reason, seq])
         }
     }
 
     /// The server-assigned code of a message copy the server holds.
     public func sentCode(seq: Int64) throws -> UInt64? {
-        try database.read { db in
-            try Int64.fetchOne(db, sql: "SELECT code FROM outbox WHERE seq = ?", arguments: [seq]).map { UInt64($0) }
+        try reading { db in
+            try Int64.fetchOne(db.cachedStatement(sql: "SELECT code FROM outbox WHERE seq = ?"), arguments: [seq]).map { UInt64($0) }
         }
     }
 
     /// The item was handed on — to the server, which holds it, or directly to a sibling that
     /// acknowledged it: notes and message copies stay as this device's record of what it sent
     /// (with the message's code); notices are deleted. (The column is still named `relayed`.)
-    public func markSent(seq: Int64, code: UInt64? = nil) throws {
+    /// A notice's deletion is not fsynced: a power loss right after it can only bring the notice
+    /// back, and sending it again is harmless (a notice is idempotent); a note's or message's
+    /// record is, since sending one again would be a second copy.
+    public func markSent(_ item: OutboxItem, code: UInt64? = nil) throws {
+        if item.kind == .viewed {
+            try database.writeWithoutFsync { db in
+                try db.cachedStatement(sql: "DELETE FROM outbox WHERE seq = ?").execute(arguments: [item.seq])
+            }
+            return
+        }
         try database.write { db in
-            try db.execute(sql: "DELETE FROM outbox WHERE seq = ? AND kind = 'viewed'", arguments: [seq])
-            try db.execute(sql: "UPDATE outbox SET relayed = 1, code = ? WHERE seq = ?",
-                           arguments: [code.map { Int64(clamping: $0) }, seq])
+            try db.cachedStatement(sql: "UPDATE outbox SET relayed = 1, code = ? WHERE seq = ?")
+                .execute(arguments: [code.map { Int64(clamping: $0) }, item.seq])
         }
     }
 
@@ -482,9 +497,9 @@ public final class AgentStore: Sendable {
     public func storeIncoming(noteID: [UInt8], from sender: String, text: String, sentAtMillis: UInt64,
                               receivedAtMillis: UInt64) throws -> Bool {
         try database.write { db in
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT OR IGNORE INTO inbox (owner, noteID, sender, text, sentAtMillis, receivedAtMillis) VALUES (?, ?, ?, ?, ?, ?)
-                """, arguments: [owner, Data(noteID), sender, text, Int64(clamping: sentAtMillis), Int64(clamping: receivedAtMillis)])
+                """).execute(arguments: [owner, Data(noteID), sender, text, Int64(clamping: sentAtMillis), Int64(clamping: receivedAtMillis)])
             return db.changesCount > 0
         }
     }
@@ -492,8 +507,8 @@ public final class AgentStore: Sendable {
     /// The newest `limit` notes, oldest first, in the order their senders sent them (their clocks):
     /// a note that went through the server can arrive after a later one that went directly.
     public func incoming(limit: Int = 100) throws -> [Note] {
-        try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM inbox WHERE owner = ? ORDER BY sentAtMillis DESC, seq DESC LIMIT ?",
+        try reading { db in
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM inbox WHERE owner = ? ORDER BY sentAtMillis DESC, seq DESC LIMIT ?"),
                              arguments: [owner, limit]).map {
                 Note(seq: $0["seq"], noteID: [UInt8]($0["noteID"] as Data), peer: $0["sender"], text: $0["text"],
                      sentAtMillis: UInt64($0["sentAtMillis"] as Int64), receivedAtMillis: UInt64($0["receivedAtMillis"] as Int64))

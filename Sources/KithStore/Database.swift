@@ -32,6 +32,22 @@ private func openDatabase<Writer: DatabaseWriter>(path: String, migrator: Databa
     return database
 }
 
+extension DatabaseQueue {
+    /// A transaction whose commit is not fsynced (`synchronous = NORMAL` for it alone): a crash
+    /// of the process loses nothing, a power loss may undo it (unless a later fsynced commit came
+    /// first). Only for bookkeeping that is harmless to redo; every other commit stays fsynced.
+    func writeWithoutFsync(_ updates: (Database) throws -> Void) throws {
+        try writeWithoutTransaction { db in
+            try db.cachedStatement(sql: "PRAGMA synchronous = NORMAL").execute()
+            var failure: (any Error)?
+            do { try db.inTransaction { try updates(db); return .commit } } catch { failure = error }
+            // Back to fsynced commits before anything else runs on this connection.
+            try db.cachedStatement(sql: "PRAGMA synchronous = FULL").execute()
+            if let failure { throw failure }
+        }
+    }
+}
+
 extension DatabaseWriter {
     /// Folds the write-ahead log into the database file and empties it (`PRAGMA wal_checkpoint(TRUNCATE)`).
     func checkpointTruncating() throws {

@@ -105,6 +105,30 @@ import Testing
         _ = server
     }
 
+    /// kill -9 of the reader as soon as `read` has answered: the answer meant committed, so after
+    /// a restart the message is viewed there, and the notice, committed with it, reaches the sibling.
+    @Test func aReadThatAnsweredSurvivesKillNine() async throws {
+        let (server, alice, bob) = try await Self.people(aliceDevices: 2)
+        let code = try #require(try bob.cli(["send", "alice", "kept?"], as: SendResult.self).code)
+        for device in alice {
+            try await device.eventually("the message, unread") { try device.cli(["inbox"], as: InboxResult.self).unread == ["bob": 1] }
+        }
+        alice[1].kill9()  // the notice cannot leave before the reader dies: it waits in the reader's outbox
+        #expect(try alice[0].cli(["read", "\(code)"], as: ReadResult.self).newlyViewed == 1)
+        alice[0].kill9()
+
+        try await alice[0].start()
+        let inbox = try alice[0].cli(["inbox"], as: InboxResult.self)
+        #expect(inbox.messages.map(\.code) == [code] && inbox.messages[0].viewed && inbox.unread.isEmpty)
+        try await alice[1].start()
+        try await alice[1].eventually("the message viewed by the reader") {
+            let inbox = try alice[1].cli(["inbox"], as: InboxResult.self)
+            return inbox.unread.isEmpty && inbox.messages.first?.viewedBy == "alice-PC-1"
+        }
+        try await Self.expectSettled(alice)
+        _ = server
+    }
+
     @Test func onlyAcceptedContactsExchangeMessages() async throws {
         let server = try await ServerHarness.start(accounts: ["alice": "correct horse", "bob": "battery staple",
                                                               "carol": "correct horse"])

@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-import KithStore
+@testable import KithStore
 import KithTestSupport
 import Testing
 
@@ -49,6 +49,22 @@ import Testing
         #expect(stored[2] == nil)
         try store.deleteChunkHashes(id: id)
         #expect(try store.chunkHashes(id: id).isEmpty)
+    }
+
+    /// A sent notice is gone from the outbox (its deletion is the one commit that is not
+    /// fsynced); a sent note stays as the record of what went, and neither is pending.
+    @Test func sentNoticesAreDeletedAndSentNotesKept() throws {
+        let store = try AgentStore(path: try Self.path())
+        _ = try store.enqueue([.init(kind: .viewed, receiver: "alice-PC-2", body: [1, 2], sentAtMillis: 1),
+                               .init(kind: .note, receiver: "alice-PC-2", itemID: [UInt8](repeating: 3, count: 16), text: "n",
+                                     sentAtMillis: 2)])
+        let pending = try #require(try store.pendingOutgoingByReceiver()["alice-PC-2"])
+        #expect(pending.map(\.kind) == [.viewed, .note])
+        for item in pending { try store.markSent(item, code: item.kind == .note ? 42 : nil) }
+        #expect(try store.pendingOutgoingCount() == 0)
+        #expect(try store.sentCode(seq: pending[1].seq) == 42 && store.sentCode(seq: pending[0].seq) == nil)
+        // Every later commit is fsynced again: the connection is back to synchronous = FULL (2).
+        #expect(try store.database.read { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") } == 2)
     }
 
     @Test func aReadMarkCoversMessagesThatArriveLater() throws {
