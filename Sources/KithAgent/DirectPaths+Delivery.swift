@@ -10,7 +10,7 @@ struct DirectDeliveries {
     static let attempts = 3
 
     private var nextRequestID: UInt32 = 1
-    private var waiters: [UInt32: (peer: String, continuation: CheckedContinuation<Bool, Never>)] = [:]
+    private var waiters: [UInt32: (peer: String, continuation: CheckedContinuation<Bool, Never>, cancelTimeout: () -> Void)] = [:]
 
     /// The next request id (never 0, wrapping).
     mutating func nextID() -> UInt32 {
@@ -20,14 +20,18 @@ struct DirectDeliveries {
 
     func isWaiting(_ requestID: UInt32, for peer: String) -> Bool { waiters[requestID]?.peer == peer }
 
-    mutating func wait(_ requestID: UInt32, for peer: String, _ continuation: CheckedContinuation<Bool, Never>) {
-        waiters[requestID] = (peer, continuation)
+    /// Waits for `peer`'s Ack of `requestID`; `cancelTimeout` is called when the wait ends, so an
+    /// answered delivery leaves no timer behind.
+    mutating func wait(_ requestID: UInt32, for peer: String, _ continuation: CheckedContinuation<Bool, Never>,
+                       cancelTimeout: @escaping () -> Void = {}) {
+        waiters[requestID] = (peer, continuation, cancelTimeout)
     }
 
     /// Ends the wait for `requestID` (from `peer`'s Ack, or a timeout when `peer` is nil).
     mutating func resume(_ requestID: UInt32, with value: Bool, from peer: String? = nil) {
         guard let waiter = waiters[requestID], peer == nil || waiter.peer == peer else { return }
         waiters[requestID] = nil
+        waiter.cancelTimeout()
         waiter.continuation.resume(returning: value)
     }
 }
@@ -42,11 +46,13 @@ extension DirectPaths {
         for _ in 0..<DirectDeliveries.attempts {
             guard send(Envelope(requestID: requestID, message), to: id) else { return false }
             let acked = await withCheckedContinuation { continuation in
-                deliveries.wait(requestID, for: id, continuation)
-                Task {
-                    try? await Task.sleep(for: .milliseconds(DirectDeliveries.ackTimeout))
-                    self.resume(requestID, with: false)
+                // A timer on the socket's event loop, cancelled by the Ack: no task or thread
+                // wakes for a delivery that was answered in time.
+                let timeout = socketEventLoop?.scheduleTask(in: .milliseconds(Int64(DirectDeliveries.ackTimeout))) {
+                    Task { await self.resume(requestID, with: false) }
                 }
+                deliveries.wait(requestID, for: id, continuation, cancelTimeout: { timeout?.cancel() })
+                if timeout == nil { resume(requestID, with: false) }
             }
             if acked { return true }
         }

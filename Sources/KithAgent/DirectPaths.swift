@@ -130,6 +130,9 @@ actor DirectPaths {
         sending = channel
     }
 
+    /// The event loop of the socket while it is served: where delivery timers run.
+    var socketEventLoop: (any EventLoop)? { sending?.eventLoop }
+
     /// Sends one datagram; addresses of another family than the socket's are skipped (sending
     /// to them would fail, and NIO closes a UDP channel on such errors).
     private func write(_ bytes: [UInt8], to address: SocketAddress) {

@@ -18,7 +18,10 @@ public final class ClientConnection: Sendable {
         public static let timedOut = Failure(description: "no answer in time")
     }
 
+    /// Requests and sends are written to the channel itself (it hands them to its event loop in
+    /// the order they were written): no task between the caller and the loop.
     private let channel: Channel
+    /// The async channel's writer, unused but held: it lives as long as the connection.
     private let outbound: NIOAsyncChannelOutboundWriter<Envelope>
     private let state: NIOLockedValueBox<State>
     /// Messages the peer sent with requestID 0; finishes when the connection closes.
@@ -26,9 +29,20 @@ public final class ClientConnection: Sendable {
     /// Why the channel closed itself, if it did (a decode or authentication failure).
     public var closeReason: WireError? { state.withLockedValue { $0.closeReason } }
 
+    /// A request waiting for its answer, and the timer that gives up on it (cancelled by the answer).
+    private struct Pending {
+        let continuation: CheckedContinuation<Envelope, any Error>
+        var timeout: Scheduled<Void>?
+
+        func resume(with result: Result<Envelope, any Error>) {
+            timeout?.cancel()
+            continuation.resume(with: result)
+        }
+    }
+
     private struct State {
         var nextRequestID: UInt32 = 1
-        var pending: [UInt32: CheckedContinuation<Envelope, any Error>] = [:]
+        var pending: [UInt32: Pending] = [:]
         var closed = false
         var closeReason: WireError?
     }
@@ -75,17 +89,17 @@ public final class ClientConnection: Sendable {
                             case .envelope(let envelope):
                                 let waiter = envelope.requestID == 0 ? nil
                                     : state.withLockedValue { $0.pending.removeValue(forKey: envelope.requestID) }
-                                if let waiter { waiter.resume(returning: envelope) } else { streamContinuation.yield(envelope) }
+                                if let waiter { waiter.resume(with: .success(envelope)) } else { streamContinuation.yield(envelope) }
                             }
                         }
                     }
                 } catch {}
-                let waiters = state.withLockedValue { state -> [CheckedContinuation<Envelope, any Error>] in
+                let waiters = state.withLockedValue { state -> [Pending] in
                     state.closed = true
                     defer { state.pending = [:] }
                     return Array(state.pending.values)
                 }
-                for waiter in waiters { waiter.resume(throwing: Failure.closed) }
+                for waiter in waiters { waiter.resume(with: .failure(Failure.closed)) }
                 streamContinuation.finish()
                 let reason = state.withLockedValue { $0.closeReason }
                 readiness.withLockedValue { $0.take() }?.resume(throwing: Failure(
@@ -109,26 +123,28 @@ public final class ClientConnection: Sendable {
                 guard !state.closed else { return nil }
                 let id = state.nextRequestID
                 state.nextRequestID = id == UInt32.max ? 1 : id + 1
-                state.pending[id] = continuation
+                state.pending[id] = Pending(continuation: continuation)
                 return id
             }
             guard let id else { return continuation.resume(throwing: Failure.closed) }
-            eventLoop.scheduleTask(in: timeout) { [state] in
-                state.withLockedValue { $0.pending.removeValue(forKey: id) }?.resume(throwing: Failure.timedOut)
+            let timer = eventLoop.scheduleTask(in: timeout) { [state] () -> Void in
+                state.withLockedValue { $0.pending.removeValue(forKey: id) }?.resume(with: .failure(Failure.timedOut))
             }
-            Task {
-                do {
-                    try await outbound.write(Envelope(requestID: id, message))
-                } catch {
-                    state.withLockedValue { $0.pending.removeValue(forKey: id) }?.resume(throwing: error)
-                }
+            // Answered already (the answer can beat this line): the timer has nothing to wait for.
+            let waiting = state.withLockedValue { state in
+                state.pending[id]?.timeout = timer
+                return state.pending[id] != nil
+            }
+            if !waiting { timer.cancel() }
+            channel.writeAndFlush(Envelope(requestID: id, message)).whenFailure { [state] error in
+                state.withLockedValue { $0.pending.removeValue(forKey: id) }?.resume(with: .failure(error))
             }
         }
     }
 
     /// Sends `message` without waiting for anything (requestID 0).
     public func send(_ message: Message) async throws {
-        try await outbound.write(Envelope(message))
+        try await channel.writeAndFlush(Envelope(message)).get()
     }
 
     public var isClosed: Bool { state.withLockedValue { $0.closed } }

@@ -22,6 +22,10 @@ actor RosterKeeper {
 
     private let store: any ServerStore
     private let logger: Logger
+    /// Books restored from stored rosters, by account, with the bytes each was restored from.
+    private var restored: [String: (bytes: [UInt8], book: RosterBook)] = [:]
+    /// Past this many accounts the books are dropped and restored again as they are asked for.
+    static let restoredLimit = 10_000
 
     init(store: any ServerStore, logger: Logger) {
         self.store = store
@@ -134,11 +138,18 @@ actor RosterKeeper {
         (try? observer(account: account))?.current
     }
 
-    /// The stored roster in an observer's book (no holder).
+    /// The stored roster in an observer's book (no holder). Restoring one checks its
+    /// signatures, and every relayed payload asks for its sender's: the book is kept with the
+    /// bytes it was restored from, and restored again only when the stored bytes differ (a new
+    /// roster, whoever stored it).
     private func observer(account: String) throws(Refusal) -> RosterBook {
         guard let bytes = try? store.latestRoster(account: account) else { return RosterBook(account: account, holder: nil) }
+        if let cached = restored[account], cached.bytes == bytes { return cached.book }
         do {
-            return try RosterBook(account: account, holder: nil, restoring: try RosterSigning.decodeDocument(bytes))
+            let book = try RosterBook(account: account, holder: nil, restoring: try RosterSigning.decodeDocument(bytes))
+            if restored.count >= Self.restoredLimit { restored.removeAll(keepingCapacity: true) }
+            restored[account] = (bytes, book)
+            return book
         } catch {
             logger.error("the stored roster of \(account) does not restore: \(error)")
             throw .failed("the server's roster of this account is damaged")
