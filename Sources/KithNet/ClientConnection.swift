@@ -29,20 +29,9 @@ public final class ClientConnection: Sendable {
     /// Why the channel closed itself, if it did (a decode or authentication failure).
     public var closeReason: WireError? { state.withLockedValue { $0.closeReason } }
 
-    /// A request waiting for its answer, and the timer that gives up on it (cancelled by the answer).
-    private struct Pending {
-        let continuation: CheckedContinuation<Envelope, any Error>
-        var timeout: Scheduled<Void>?
-
-        func resume(with result: Result<Envelope, any Error>) {
-            timeout?.cancel()
-            continuation.resume(with: result)
-        }
-    }
-
     private struct State {
         var nextRequestID: UInt32 = 1
-        var pending: [UInt32: Pending] = [:]
+        var pending: [UInt32: CheckedContinuation<Envelope, any Error>] = [:]
         var closed = false
         var closeReason: WireError?
     }
@@ -89,17 +78,17 @@ public final class ClientConnection: Sendable {
                             case .envelope(let envelope):
                                 let waiter = envelope.requestID == 0 ? nil
                                     : state.withLockedValue { $0.pending.removeValue(forKey: envelope.requestID) }
-                                if let waiter { waiter.resume(with: .success(envelope)) } else { streamContinuation.yield(envelope) }
+                                if let waiter { waiter.resume(returning: envelope) } else { streamContinuation.yield(envelope) }
                             }
                         }
                     }
                 } catch {}
-                let waiters = state.withLockedValue { state -> [Pending] in
+                let waiters = state.withLockedValue { state -> [CheckedContinuation<Envelope, any Error>] in
                     state.closed = true
                     defer { state.pending = [:] }
                     return Array(state.pending.values)
                 }
-                for waiter in waiters { waiter.resume(with: .failure(Failure.closed)) }
+                for waiter in waiters { waiter.resume(throwing: Failure.closed) }
                 streamContinuation.finish()
                 let reason = state.withLockedValue { $0.closeReason }
                 readiness.withLockedValue { $0.take() }?.resume(throwing: Failure(
@@ -123,21 +112,18 @@ public final class ClientConnection: Sendable {
                 guard !state.closed else { return nil }
                 let id = state.nextRequestID
                 state.nextRequestID = id == UInt32.max ? 1 : id + 1
-                state.pending[id] = Pending(continuation: continuation)
+                state.pending[id] = continuation
                 return id
             }
             guard let id else { return continuation.resume(throwing: Failure.closed) }
-            let timer = eventLoop.scheduleTask(in: timeout) { [state] () -> Void in
-                state.withLockedValue { $0.pending.removeValue(forKey: id) }?.resume(with: .failure(Failure.timedOut))
+            // Left to fire even when the answer came: cancelling a scheduled task searches the event
+            // loop's whole timer queue (NIO removes it by a linear scan), and a busy client's loop
+            // holds thousands; a timer that fires finds nothing to do.
+            eventLoop.scheduleTask(in: timeout) { [state] in
+                state.withLockedValue { $0.pending.removeValue(forKey: id) }?.resume(throwing: Failure.timedOut)
             }
-            // Answered already (the answer can beat this line): the timer has nothing to wait for.
-            let waiting = state.withLockedValue { state in
-                state.pending[id]?.timeout = timer
-                return state.pending[id] != nil
-            }
-            if !waiting { timer.cancel() }
             channel.writeAndFlush(Envelope(requestID: id, message)).whenFailure { [state] error in
-                state.withLockedValue { $0.pending.removeValue(forKey: id) }?.resume(with: .failure(error))
+                state.withLockedValue { $0.pending.removeValue(forKey: id) }?.resume(throwing: error)
             }
         }
     }
