@@ -6,11 +6,11 @@ import KithWire
 /// that contact, up to the newest code held, are not viewed. Best effort: a report that fails is
 /// superseded by the next one, and every login sends them all again.
 extension AccountContext {
-    /// After a change that `event` announces: a message arrived or messages turned viewed.
     /// Reports wait this long, so a burst of reads or arrivals is one report per contact, sent
     /// after the burst instead of on the path of each read.
     static let unreadReportDelay = Duration.milliseconds(100)
 
+    /// After a change that `event` announces: a message arrived or messages turned viewed.
     func reportUnread(after event: AgentEvent) {
         guard event.event == .message || event.event == .viewed, let contact = event.contact else { return }
         unreadToReport.insert(contact)

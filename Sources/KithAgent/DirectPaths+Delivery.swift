@@ -47,7 +47,8 @@ extension DirectPaths {
             guard send(Envelope(requestID: requestID, message), to: id) else { return false }
             let acked = await withCheckedContinuation { continuation in
                 // A timer on the socket's event loop, cancelled by the Ack: no task or thread
-                // wakes for a delivery that was answered in time.
+                // wakes for a delivery that was answered in time. (NIO finds a cancelled timer by
+                // scanning the loop's timers; an agent's loop holds a handful.)
                 let timeout = socketEventLoop?.scheduleTask(in: .milliseconds(Int64(DirectDeliveries.ackTimeout))) {
                     Task { await self.resume(requestID, with: false) }
                 }
