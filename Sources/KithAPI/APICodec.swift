@@ -21,7 +21,6 @@ public enum APICodec {
 
     private struct Head: Decodable {
         var method: String
-        var account: String?
     }
     private struct Line<Params: Codable>: Codable {
         var method: String
@@ -33,11 +32,6 @@ public enum APICodec {
     /// `account`, the request is for that account of the agent (§Accounts) instead of the default one.
     public static func encode<R: APIRequest>(_ request: R, account: String? = nil) throws -> [UInt8] {
         try line(Line(method: R.method.rawValue, account: account, params: request))
-    }
-
-    /// The account a request line names; nil: the agent's default account.
-    public static func account(of line: [UInt8]) -> String? {
-        (try? JSONDecoder().decode(Head.self, from: Data(line)))?.account
     }
 
     /// Methods renamed since version 0 was published, by their earlier names: clients that send

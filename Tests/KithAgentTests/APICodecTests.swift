@@ -79,8 +79,8 @@ import Testing
     @Test func aRequestMayNameItsAccount() throws {
         let named = try APICodec.encode(InboxRequest(), account: "carol")
         #expect(Self.text(named).contains(#""account":"carol""#))
-        #expect(APICodec.account(of: named) == "carol")
-        #expect(APICodec.account(of: try APICodec.encode(InboxRequest())) == nil)
+        #expect(try APICodec.call(InboxRequest.self, from: named).account == "carol")
+        #expect(try APICodec.call(InboxRequest.self, from: try APICodec.encode(InboxRequest())).account == nil)
         #expect(try APICodec.method(of: named) == .inbox)
     }
 

@@ -10,9 +10,7 @@ import Testing
 /// on to `Presence` arrives in commit order, whatever order the callers were answered in.
 @Suite struct RelayCommitterTests {
     @Test func concurrentCommitsAreAnsweredEachAndHandedOnInIdOrder() async throws {
-        let path = temporaryDirectory("committer").appendingPathComponent("server.sqlite").path
-        let store = try SQLiteServerStore(path: path)
-        try store.createAccount(name: "alice", passwordHash: "h", now: 1)
+        let store = try aliceStore("committer")
         for key in [UInt8(1), 2] {
             _ = try store.registerDevice(DeviceRegistration(account: "alice", terminalType: .pc, typeCode: "PC", name: "d\(key)",
                                                             key: [UInt8](repeating: key, count: 32), clientVersion: "t",

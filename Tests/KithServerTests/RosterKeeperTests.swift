@@ -11,9 +11,7 @@ import Testing
 /// stored bytes change, whoever stored them: another instance on the same database included.
 @Suite struct RosterKeeperTests {
     @Test func aRosterStoredBehindTheKeepersBackIsTheOneItAnswersWith() async throws {
-        let path = temporaryDirectory("roster-keeper").appendingPathComponent("server.sqlite").path
-        let store = try SQLiteServerStore(path: path)
-        try store.createAccount(name: "alice", passwordHash: "h", now: 1)
+        let store = try aliceStore("roster-keeper")
         let keeper = RosterKeeper(store: store, logger: Logger(label: "test"))
         #expect(await keeper.current(account: "alice") == nil)
 
