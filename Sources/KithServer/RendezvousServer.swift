@@ -27,8 +27,7 @@ public final class RendezvousServer: Sendable {
                                 loginGuard: LoginGuard(configuration),
                                 passwords: PasswordChecker(threads: configuration.passwordCheckThreads,
                                                            queueLimit: configuration.passwordQueueLimit),
-                                acks: AckBatcher(store: store, logger: logger),
-                                relays: RelayCommitter(store: store, quota: configuration.relayQuota, now: configuration.now) {
+                                relays: RelayCommitter(store: store, quota: configuration.relayQuota, now: configuration.now, logger: logger) {
                                     await presence.admit($0)
                                 },
                                 transit: TransitBroker(), rosters: RosterKeeper(store: store, logger: logger),
@@ -46,6 +45,7 @@ public final class RendezvousServer: Sendable {
         let logger = context.logger
         let broker = context.transit
         let gate = gate
+        let context = context
         logger.info("before login: \(gate.limits)")
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -64,7 +64,8 @@ public final class RendezvousServer: Sendable {
                         IdleStateHandler(readTimeout: keepalive),
                         IdleCloseHandler { logger.info("closing \(address): silent for \(keepalive)") },
                         TransitRouter(broker: broker, admitted: admission.admitted) { logger.notice("closing \(address): \($0)") },
-                        SecureChannelHandler(machine) { logger.warning("closing \(address): \($0)") })
+                        SecureChannelHandler(machine) { logger.warning("closing \(address): \($0)") },
+                        SessionLoopHandler(server: context, eventLoop: channel.eventLoop))
                     return try NIOAsyncChannel<SecureChannelEvent, Envelope>(wrappingChannelSynchronously: channel)
                 }
             }
@@ -90,6 +91,7 @@ public final class RendezvousServer: Sendable {
         let channel = connection.channel
         let address = (channel.remoteAddress?.ipAddress) ?? "?"
         let admission = try? await channel.pipeline.handler(type: AdmissionHandler.self).get()
+        let loop = try? await channel.pipeline.handler(type: SessionLoopHandler.self).get()
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var session = ServerSession(connectionID: id, address: address, outbound: outbound,
@@ -99,7 +101,9 @@ public final class RendezvousServer: Sendable {
                     for try await event in inbound {
                         switch event {
                         case .established(let key): session.peerKey = key
-                        case .envelope(let envelope): try await session.handle(envelope)
+                        case .envelope(let envelope):
+                            try await session.handle(envelope)
+                            loop?.taskFinished(device: session.device)
                         }
                         if !admitted && (session.device != nil || session.watching != nil) {
                             admitted = true

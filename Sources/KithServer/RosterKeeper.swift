@@ -2,6 +2,7 @@ import KithCore
 import KithStore
 import KithWire
 import Logging
+import NIOConcurrencyHelpers
 
 /// The server's part in rosters and policies (Protocol/roster.md §Distribution, §Revoke): it
 /// stores the documents the primary publishes and hands them to every device of the account.
@@ -22,8 +23,9 @@ actor RosterKeeper {
 
     private let store: any ServerStore
     private let logger: Logger
-    /// Books restored from stored rosters, by account, with the bytes each was restored from.
-    private var restored: [String: (bytes: [UInt8], book: RosterBook)] = [:]
+    /// Books restored from stored rosters, by account, with the bytes each was restored from;
+    /// under a lock, so that a relay checked on an event loop reads them without the actor.
+    private let restored = NIOLockedValueBox<[String: (bytes: [UInt8], book: RosterBook)]>([:])
     /// Past this many accounts the books are dropped and restored again as they are asked for.
     static let restoredLimit = 10_000
 
@@ -134,7 +136,8 @@ actor RosterKeeper {
     }
 
     /// The account's stored roster, checked; nil before its first (or if it does not restore).
-    func current(account: String) -> ValidRoster? {
+    /// From any thread: it only reads.
+    nonisolated func current(account: String) -> ValidRoster? {
         (try? observer(account: account))?.current
     }
 
@@ -142,13 +145,15 @@ actor RosterKeeper {
     /// signatures, and every relayed payload asks for its sender's: the book is kept with the
     /// bytes it was restored from, and restored again only when the stored bytes differ (a new
     /// roster, whoever stored it).
-    private func observer(account: String) throws(Refusal) -> RosterBook {
+    private nonisolated func observer(account: String) throws(Refusal) -> RosterBook {
         guard let bytes = try? store.latestRoster(account: account) else { return RosterBook(account: account, holder: nil) }
-        if let cached = restored[account], cached.bytes == bytes { return cached.book }
+        if let cached = restored.withLockedValue({ $0[account] }), cached.bytes == bytes { return cached.book }
         do {
             let book = try RosterBook(account: account, holder: nil, restoring: try RosterSigning.decodeDocument(bytes))
-            if restored.count >= Self.restoredLimit { restored.removeAll(keepingCapacity: true) }
-            restored[account] = (bytes, book)
+            restored.withLockedValue { restored in
+                if restored.count >= Self.restoredLimit { restored.removeAll(keepingCapacity: true) }
+                restored[account] = (bytes, book)
+            }
             return book
         } catch {
             logger.error("the stored roster of \(account) does not restore: \(error)")

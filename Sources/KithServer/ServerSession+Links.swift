@@ -122,7 +122,7 @@ extension ServerSession {
             return Self.error(.malformed, "\(inner.message.type) cannot be sent for a linked account")
         }
         let master = (try? server.store.master(of: wrapped.account)) ?? nil
-        let roster = await server.rosters.current(account: wrapped.account)
+        let roster = server.rosters.current(account: wrapped.account)
         var firstRoster = false
         if roster == nil, case .rosterPublish = inner.message {
             firstRoster = ((try? server.store.firstDeviceID(account: wrapped.account)) ?? nil) == nil

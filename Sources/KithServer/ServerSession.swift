@@ -31,7 +31,7 @@ struct ServerSession {
         }
         if let answer { try await outbound.write(Envelope(requestID: envelope.requestID, answer)) }
         if case .loginResult = answer, let device {
-            await server.acks.flushNow()
+            await server.relays.deleteAcknowledged()
             var linked: [(account: String, documents: [Envelope])] = []
             for account in (try? server.store.linkedAccounts(of: device.account)) ?? [] {
                 linked.append((account, [Self.links(of: account, in: server.store)] + (await server.rosters.documents(account: account))))
@@ -65,7 +65,7 @@ struct ServerSession {
         case .relaySend(let relay):
             return await relaySend(relay, from: loggedIn)
         case .relayAck(let ack):
-            await server.acks.acknowledged(id: Int64(clamping: ack.relayID), to: loggedIn.id)
+            server.relays.acknowledged(id: Int64(clamping: ack.relayID), to: loggedIn.id)
             return nil
         case .chatSend(let chat):
             return await chatSend(chat, from: loggedIn)
@@ -246,38 +246,22 @@ struct ServerSession {
     }
 
     private func relaySend(_ request: RelaySend, from device: DeviceRecord) async -> Message {
-        let target = try? server.store.device(id: request.to)
-        // A device of the master's that this account's roster lists is a sibling here too (links.md).
-        var linkedInto = false
-        if let target, target.account != device.account {
-            linkedInto = await server.presence.linkedMembers(of: device.account).contains { $0.id == target.id }
+        var check = server.relayCheck(request, from: device, linkedInto: nil)
+        if case .needsLinks(let target) = check {
+            let linkedInto = await server.presence.linkedMembers(of: device.account).contains { $0.id == target.id }
+            check = server.relayCheck(request, from: device, linkedInto: linkedInto)
         }
-        switch ServerRules.relay(from: .init(device), to: request.to, targetAccount: target?.account, linkedInto: linkedInto) {
-        case .allowed:
-            break
-        case .refused(let code, let reason):
-            if code == .forbidden { logger.notice("\(device.id) tried to relay to \(request.to) of another account") }
-            return Self.error(code, reason)
+        switch check {
+        case .refused(let answer): return answer
+        case .needsLinks: preconditionFailure("relayCheck asked about links although it was told")
+        case .commit(let item): return await commitRelay(item)
         }
-        if let refusal = await unapproved(device) { return refusal }
-        let item = RelayItem(from: device.id, to: request.to, payload: request.payload,
-                             scope: linkedInto ? device.account : nil, fromAccount: Self.actingAccount(device))
-        do {
-            if let refusal = Self.refusal(try await server.relays.commit(item), to: request.to) { return refusal }
-        } catch {
-            logger.error("relay enqueue failed: \(error)")
-            return Self.error(.internalError, "the server could not store the message")
-        }
-        return .ack(.init())
     }
 
-    /// The answer for a relayed item the store did not take; nil when it is stored.
-    private static func refusal(_ outcome: RelayOutcome, to receiver: String) -> Message? {
-        switch outcome {
-        case .stored: nil
-        case .refused(let reason): error(.queueFull, reason)
-        case .receiverGone: error(.notFound, "\(receiver) was revoked")
-        }
+    /// Hands `item` to the committer and answers when it is done with it.
+    private func commitRelay(_ item: RelayItem) async -> Message {
+        let result = await withCheckedContinuation { continuation in server.relays.commit(item) { continuation.resume(returning: $0) } }
+        return server.relayAnswer(result, to: item.to)
     }
 
     /// A relayed device stream to another online device of the account (spec §Transit).
@@ -441,12 +425,13 @@ struct ServerSession {
                                                                    targetAccount: scope ?? target?.account, contacts: accepted) {
             return Self.error(code, reason)
         }
-        if let refusal = await unapproved(device) { return refusal }
+        if let refusal = server.unapproved(device) { return refusal }
         do {
             let code = try server.store.messageCode(sender: device.id, messageID: request.messageID, now: server.now())
             let item = RelayItem(from: device.id, to: request.to, payload: request.payload, code: code, scope: scope,
                                  fromAccount: Self.actingAccount(device))
-            if let refusal = Self.refusal(try await server.relays.commit(item), to: request.to) { return refusal }
+            let answer = await commitRelay(item)
+            guard answer == .ack(.init()) else { return answer }
             if let receiver = scope ?? target?.account {
                 let sender = Self.actingAccount(device) ?? device.account
                 try server.store.recordWatchedMessage(account: receiver, contact: sender, code: code)
@@ -460,15 +445,6 @@ struct ServerSession {
     }
 
     // MARK: - Helpers
-
-    /// The refusal for a payload from a device its account's stored roster does not approve
-    /// (`ServerRules.relayedSender`), or nil when it is approved.
-    private func unapproved(_ device: DeviceRecord) async -> Message? {
-        let roster = await server.rosters.current(account: device.account)
-        guard case .refused(let code, let reason) = ServerRules.relayedSender(
-            .init(device), roster: roster, actingForLinkedAccount: Self.actingAccount(device) != nil) else { return nil }
-        return Self.error(code, reason)
-    }
 
     static func error(_ code: ErrorCode, _ message: String) -> Message {
         .errorMessage(.init(code: code.rawValue, message: message))
@@ -493,7 +469,6 @@ struct ServerContext: Sendable {
     let presence: Presence
     let loginGuard: LoginGuard
     let passwords: PasswordChecker
-    let acks: AckBatcher
     let relays: RelayCommitter
     let transit: TransitBroker
     let rosters: RosterKeeper

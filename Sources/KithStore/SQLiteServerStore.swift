@@ -273,8 +273,13 @@ public final class SQLiteServerStore: ServerStore {
         }
     }
 
-    public func enqueueRelays(_ items: [RelayItem], quota: RelayQuota?, now: UInt64) throws -> [RelayOutcome] {
+    public func commitRelays(_ items: [RelayItem], deleting acknowledged: [(id: Int64, to: String)], quota: RelayQuota?,
+                             now: UInt64) throws -> [RelayOutcome] {
         try database.write { db in
+            // Deletions first: they make room under the quota for the group's items.
+            for (id, to) in acknowledged {
+                try db.cachedStatement(sql: "DELETE FROM relay WHERE id = ? AND receiver = ?").execute(arguments: [id, to])
+            }
             func usage(_ device: String, _ role: String) throws -> RelayQuota.Usage {
                 let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT count, bytes FROM relay_usage WHERE device = ? AND role = ?"),
                                            arguments: [device, role])
@@ -305,18 +310,6 @@ public final class SQLiteServerStore: ServerStore {
                              arguments: [to, after, limit]).map {
                 RelayRecord(id: $0["id"], from: $0["sender"], to: $0["receiver"], payload: [UInt8]($0["payload"] as Data),
                             code: $0["code"], scope: $0["scope"], fromAccount: $0["fromAccount"])
-            }
-        }
-    }
-
-    public func deleteRelay(id: Int64, to: String) throws {
-        try deleteRelays([(id, to)])
-    }
-
-    public func deleteRelays(_ acknowledged: [(id: Int64, to: String)]) throws {
-        try database.write { db in
-            for (id, to) in acknowledged {
-                try db.cachedStatement(sql: "DELETE FROM relay WHERE id = ? AND receiver = ?").execute(arguments: [id, to])
             }
         }
     }

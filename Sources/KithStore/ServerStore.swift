@@ -23,17 +23,16 @@ public protocol ServerStore: Sendable {
     func session(tokenHash: [UInt8]) throws -> SessionRecord?
     func revokeSession(tokenHash: [UInt8]) throws
 
-    /// Commits relayed payloads to their receivers' queues in one transaction (one fsync for the
-    /// group: the server's relay commits in groups, `RelayCommitter`), and answers one outcome per
-    /// item, in order: its id (ids increase in the order given) or, with a `quota`, the refusal of
-    /// an item that would go over it — a refused item does not stop the others. Throws only when
-    /// nothing was committed.
-    func enqueueRelays(_ items: [RelayItem], quota: RelayQuota?, now: UInt64) throws -> [RelayOutcome]
+    /// Commits relayed payloads to their receivers' queues and deletes acknowledged ones, in one
+    /// transaction (one fsync for the group: the server's relay commits in groups,
+    /// `RelayCommitter`), and answers one outcome per item, in order: its id (ids increase in the
+    /// order given) or, with a `quota`, the refusal of an item that would go over it — a refused
+    /// item does not stop the others. A deletion names the receiver too: an id queued for another
+    /// device is left alone. Throws only when nothing was committed.
+    func commitRelays(_ items: [RelayItem], deleting acknowledged: [(id: Int64, to: String)], quota: RelayQuota?,
+                      now: UInt64) throws -> [RelayOutcome]
     /// The oldest `limit` payloads queued for `to`, oldest first.
     func pendingRelays(to: String, after: Int64, limit: Int) throws -> [RelayRecord]
-    func deleteRelay(id: Int64, to: String) throws
-    /// Deletes acknowledged payloads in one transaction.
-    func deleteRelays(_ acknowledged: [(id: Int64, to: String)]) throws
 
     /// The code of the message `messageID` from `sender`: the same code every time it is asked
     /// for, a new and higher one the first time.

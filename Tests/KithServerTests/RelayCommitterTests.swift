@@ -39,4 +39,36 @@ import Testing
         print("relay committer: 200 commits in \(groups.count) groups")  // how many share depends on timing: not asserted
         #expect(try store.pendingRelays(to: "alice-PC-2", after: 0, limit: 500).map(\.id) == stored.sorted())
     }
+
+    /// Acknowledged payloads are deleted with the next group (or after a short wait), and
+    /// `deleteAcknowledged` returns only once they are gone: a session's first delivery reads the
+    /// store after it.
+    @Test func acknowledgedPayloadsAreDeletedBeforeTheFlushReturns() async throws {
+        let store = try aliceStore("committer-acks")
+        for key in [UInt8(1), 2] {
+            _ = try store.registerDevice(DeviceRegistration(account: "alice", terminalType: .pc, typeCode: "PC", name: "d\(key)",
+                                                            key: [UInt8](repeating: key, count: 32), clientVersion: "t",
+                                                            addresses: []), now: 2)
+        }
+        let committer = RelayCommitter(store: store, quota: nil, now: { 3 }) { _ in }
+        var ids: [Int64] = []
+        for n in 0..<3 {
+            if case .stored(let id) = try await committer.commit(RelayItem(from: "alice-PC-1", to: "alice-PC-2", payload: [UInt8(n)])) {
+                ids.append(id)
+            }
+        }
+        committer.acknowledged(id: ids[0], to: "alice-PC-2")
+        committer.acknowledged(id: ids[1], to: "alice-PC-1")  // not that device's: left alone
+        committer.acknowledged(id: ids[2], to: "alice-PC-2")
+        await committer.deleteAcknowledged()
+        #expect(try store.pendingRelays(to: "alice-PC-2", after: 0, limit: 10).map(\.id) == [ids[1]])
+
+        // Alone, an acknowledgement is deleted within the ack delay.
+        committer.acknowledged(id: ids[1], to: "alice-PC-2")
+        for _ in 0..<200 where try !store.pendingRelays(to: "alice-PC-2", after: 0, limit: 10).isEmpty {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(try store.pendingRelays(to: "alice-PC-2", after: 0, limit: 10).isEmpty)
+        await committer.shutdown()
+    }
 }

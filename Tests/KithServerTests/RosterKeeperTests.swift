@@ -13,15 +13,15 @@ import Testing
     @Test func aRosterStoredBehindTheKeepersBackIsTheOneItAnswersWith() async throws {
         let store = try aliceStore("roster-keeper")
         let keeper = RosterKeeper(store: store, logger: Logger(label: "test"))
-        #expect(await keeper.current(account: "alice") == nil)
+        #expect(keeper.current(account: "alice") == nil)
 
         let cast = ServerRulesTests.self
         try store.storeRoster(account: "alice", document: Self.signed(2, [cast.laptop, cast.phone]), kept: true)
-        #expect(await keeper.current(account: "alice")?.version == 2)
-        #expect(await keeper.current(account: "alice")?.member("alice-MP-1") != nil)  // from the restored book
+        #expect(keeper.current(account: "alice")?.version == 2)
+        #expect(keeper.current(account: "alice")?.member("alice-MP-1") != nil)  // from the restored book
 
         try store.storeRoster(account: "alice", document: Self.signed(3, [cast.laptop]), kept: false)
-        let third = await keeper.current(account: "alice")
+        let third = keeper.current(account: "alice")
         #expect(third?.version == 3 && third?.member("alice-MP-1") == nil)
     }
 

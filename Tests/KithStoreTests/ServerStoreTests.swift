@@ -59,8 +59,8 @@ import Testing
         _ = try store.registerDevice(Self.registration(2), now: 2)
         let ids = try (0..<5).map { try store.enqueueRelay(from: "alice-PC-1", to: "alice-PC-2", payload: [UInt8($0)], code: nil, scope: nil, fromAccount: nil, now: 3) }
         #expect(ids == ids.sorted())
-        try store.deleteRelay(id: ids[0], to: "alice-PC-2")
-        try store.deleteRelay(id: ids[1], to: "alice-PC-1")  // not that device's: nothing happens
+        try store.deleteRelays([(ids[0], "alice-PC-2")])
+        try store.deleteRelays([(ids[1], "alice-PC-1")])  // not that device's: nothing happens
         let reopened = try SQLiteServerStore(path: path)
         #expect(try reopened.pendingRelays(to: "alice-PC-2", after: 0, limit: 10).map(\.payload) == [[1], [2], [3], [4]])
         #expect(try reopened.pendingRelays(to: "alice-PC-2", after: ids[2], limit: 1).map(\.id) == [ids[3]])
@@ -79,7 +79,7 @@ import Testing
             RelayItem(from: "alice-PC-1", to: "alice-PC-2", payload: [4]),  // the receiver's third: over its quota
             RelayItem(from: "alice-PC-2", to: "alice-PC-1", payload: [5], fromAccount: "bob"),
         ]
-        let outcomes = try store.enqueueRelays(items, quota: quota, now: 3)
+        let outcomes = try store.commitRelays(items, deleting: [], quota: quota, now: 3)
         guard case .stored(let first) = outcomes[0], case .stored(let third) = outcomes[2], case .stored(let fifth) = outcomes[4] else {
             Issue.record("not stored: \(outcomes)"); return
         }
