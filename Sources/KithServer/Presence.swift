@@ -7,29 +7,26 @@ import NIOCore
 /// Who is online, and what follows from it: the device list every online device of an account
 /// receives, its contacts' devices and rosters, and the delivery of relayed payloads.
 ///
-/// Each online session has one send queue and one writer task that drains it, so what a device
-/// receives is in the order it was queued: lists and documents before the relayed payloads that
-/// depend on them. Relayed payloads are committed by `RelayCommitter` and handed here in commit
-/// order, so their ids and their order in the queue agree; which of them are queued and which
-/// wait in the store is each session's `RelayBacklog`. Otherwise a payload goes from the sender's
-/// session to the receiver's socket without a store read.
+/// Each online session has one `SessionOutbox`, written on its channel's event loop in the order
+/// things are handed to it, so a device receives lists and documents before the relayed payloads
+/// that depend on them. Relayed payloads go from the group committer to the receiver's outbox
+/// (`outboxes`, kept here as devices come and go) without this actor.
 actor Presence {
     struct Session {
         let connectionID: UInt64
         let account: String
         /// The source address it connected from.
         let address: String
-        let outbound: NIOAsyncChannelOutboundWriter<Envelope>
+        let outbox: SessionOutbox
         let close: @Sendable () -> Void
-        var queue: [Envelope] = []
-        var writing = false
-        var relays = RelayBacklog()
     }
 
     let store: any ServerStore
     private let logger: Logger
     private let now: @Sendable () -> UInt64
     fileprivate(set) var online: [String: Session] = [:]
+    /// The online sessions' outboxes, for the committer.
+    nonisolated let outboxes = Outboxes()
     private var revision: UInt64 = 0
     /// The reads of the step in progress (`oneStep`), nil between steps.
     var reads: PresenceReads?
@@ -45,7 +42,7 @@ actor Presence {
     /// anything queued: a relayed payload from a newly approved sibling must not arrive before
     /// the roster that approves it.
     func goOnline(deviceID: String, account: String, connectionID: UInt64, address: String = "?",
-                  outbound: NIOAsyncChannelOutboundWriter<Envelope>, close: @escaping @Sendable () -> Void,
+                  outbox: SessionOutbox, close: @escaping @Sendable () -> Void,
                   documents: [Envelope] = [], linked: [(account: String, documents: [Envelope])] = []) {
         // Revoked between its login and now (`cutOff` runs after the store's revocation, on this actor):
         // it does not go online.
@@ -58,22 +55,23 @@ actor Presence {
             // The connection accepted last keeps the session, whichever of them got here first
             // (a login's connection can reach this after the resume that followed it).
             guard previous.connectionID < connectionID else {
-                replace(Session(connectionID: connectionID, account: account, address: address, outbound: outbound, close: close),
+                replace(Session(connectionID: connectionID, account: account, address: address, outbox: outbox, close: close),
                         of: deviceID, by: previous.address)
                 return
             }
             replace(previous, of: deviceID, by: address)
         }
-        online[deviceID] = Session(connectionID: connectionID, account: account, address: address, outbound: outbound, close: close)
+        online[deviceID] = Session(connectionID: connectionID, account: account, address: address, outbox: outbox, close: close)
+        outboxes.set(outbox, for: deviceID)
         oneStep {
             pushDeviceList(account: account)
             pushContacts(account: account)
-            online[deviceID]?.queue.append(contentsOf: documents)
+            outbox.send(documents)
             // The linked accounts this device holds, before anything queued for them.
             for account in linked {
                 join(deviceID: deviceID, linkedAccount: account.account, documents: account.documents, deviceListSent: true)
             }
-            reload(deviceID)
+            outbox.startRelays()
         }
     }
 
@@ -90,10 +88,7 @@ actor Presence {
         let notice = Envelope(.errorMessage(.init(
             code: ErrorCode.sessionReplaced.rawValue,
             message: "another copy of this device (the same key) connected from \(address); this one is disconnected")))
-        Task {
-            try? await previous.outbound.write(notice)
-            previous.close()
-        }
+        previous.outbox.send([notice], thenClose: true)
     }
 
     /// Sends `envelope` to every online device of the account (a roster or a policy just stored).
@@ -112,35 +107,16 @@ actor Presence {
     /// A revoked device: its session is closed now, and its siblings get the list without it.
     func cutOff(deviceID: String, account: String) {
         online.removeValue(forKey: deviceID)?.close()
+        outboxes.set(nil, for: deviceID)
         pushDeviceList(account: account)
     }
 
     func goOffline(deviceID: String, connectionID: UInt64) {
         guard let session = online[deviceID], session.connectionID == connectionID else { return }
         online[deviceID] = nil
+        outboxes.set(nil, for: deviceID)
         try? store.touch(deviceID: deviceID, now: now())
         oneStep { pushDeviceList(account: session.account) }
-    }
-
-    /// Payloads just committed (`RelayCommitter`, in commit order): each is queued for its
-    /// receiver if it is online and its queue has room; otherwise it waits in the store.
-    func admit(_ records: [RelayRecord]) {
-        var started: Set<String> = []
-        for record in records {
-            guard var session = online[record.to] else { continue }
-            let queue = session.relays.admit(id: record.id, queued: session.queue.count)
-            if queue { session.queue.append(Self.delivery(record)) }
-            online[record.to] = session
-            if queue { started.insert(record.to) }
-        }
-        for receiver in started { startWriter(receiver) }
-    }
-
-    /// A queued payload as the receiver gets it: wrapped for the linked account it is for.
-    private static func delivery(_ record: RelayRecord) -> Envelope {
-        let deliver = Envelope(.relayDeliver(.init(relayID: UInt64(record.id), from: record.from, payload: record.payload,
-                                                   code: record.code.map(UInt64.init), fromAccount: record.fromAccount)))
-        return record.scope.map { wrapped(deliver, for: $0) } ?? deliver
     }
 
     /// Sends the account's device list to each of its online devices, and the account's devices
@@ -196,9 +172,8 @@ actor Presence {
     /// Queues `envelope` for `deviceID` if it is online (not stored: for offers that only make
     /// sense now); false if it is not.
     func sendIfOnline(_ envelope: Envelope, to deviceID: String) -> Bool {
-        guard online[deviceID] != nil else { return false }
-        online[deviceID]?.queue.append(envelope)
-        startWriter(deviceID)
+        guard let session = online[deviceID] else { return false }
+        session.outbox.send([envelope])
         return true
     }
 
@@ -208,59 +183,9 @@ actor Presence {
     }
 
     func send(_ envelope: Envelope, toDevicesOf devices: [DeviceRecord]) {
-        for device in devices where online[device.id] != nil {
-            online[device.id]?.queue.append(envelope)
-            startWriter(device.id)
-        }
+        for device in devices { online[device.id]?.outbox.send([envelope]) }
     }
 
-    /// Queues what the store holds for `deviceID` after what was queued already.
-    private func reload(_ deviceID: String) {
-        guard var session = online[deviceID], let read = session.relays.reload(queued: session.queue.count) else { return }
-        do {
-            let records = try store.pendingRelays(to: deviceID, after: read.after, limit: read.limit)
-            session.queue += records.map(Self.delivery)
-            session.relays.reloaded(records.map(\.id), limit: read.limit)
-        } catch {
-            logger.error("relay queue of \(deviceID) unreadable: \(error)")
-        }
-        online[deviceID] = session
-        startWriter(deviceID)
-    }
-
-    private func startWriter(_ deviceID: String) {
-        guard let session = online[deviceID], !session.writing, !session.queue.isEmpty else { return }
-        online[deviceID]?.writing = true
-        let connectionID = session.connectionID, outbound = session.outbound
-        Task { await self.drain(deviceID, connectionID: connectionID, outbound: outbound) }
-    }
-
-    /// The one writer of a session: sends its queue in order until it is empty.
-    private func drain(_ deviceID: String, connectionID: UInt64, outbound: NIOAsyncChannelOutboundWriter<Envelope>) async {
-        while true {
-            guard var session = online[deviceID], session.connectionID == connectionID else { return }
-            if session.queue.isEmpty && session.relays.inStore {
-                reload(deviceID)
-                session = online[deviceID] ?? session
-                online[deviceID]?.writing = true
-            }
-            guard !session.queue.isEmpty else {
-                online[deviceID]?.writing = false
-                return
-            }
-            let batch = session.queue
-            online[deviceID]?.queue = []
-            do {
-                try await outbound.write(contentsOf: batch)
-            } catch {
-                // The connection is gone (or refused what we wrote): close it, so the device's next
-                // session starts over from the store instead of waiting on a writer that stopped.
-                online[deviceID]?.writing = false
-                session.close()
-                return
-            }
-        }
-    }
 }
 
 extension Presence {

@@ -4,7 +4,7 @@
 /// A session starts with everything in the store (what was queued while the device was away).
 /// A payload committed while the session is up goes straight into the queue — unless the queue
 /// is full (a slow receiver), after which new payloads stay in the store and are read back, in
-/// order, when the queue drains. Pure bookkeeping: `Presence` does the reads and the writes.
+/// order, when the queue drains. Pure bookkeeping: `SessionOutbox` does the reads and the writes.
 struct RelayBacklog: Sendable, Equatable {
     /// Beyond this many queued envelopes a receiver is slow: new payloads wait in the store.
     static let queueLimit = 1024

@@ -8,11 +8,11 @@ import NIOPosix
 /// group is being committed goes into the next group, so under load many relays and acks share
 /// one transaction (one fsync) instead of each paying its own, and a commit never blocks an event
 /// loop or the task pool. Nothing is acknowledged before its commit: a caller hears its outcome
-/// after the group holding its item is on disk and `Presence` has queued it for the receiver, so
+/// after the group holding its item is on disk and has been handed to the receiver's outbox, so
 /// an acknowledgement always follows both.
 ///
-/// Groups reach `Presence` one after another in commit order, so a receiver's relay ids arrive
-/// there in increasing order (`RelayBacklog` relies on it). This is the store's "commit a batch,
+/// Groups are handed on one after another in commit order, so a receiver's relay ids reach its
+/// outbox in increasing order (`RelayBacklog` relies on it). This is the store's "commit a batch,
 /// then a feed of what was committed, by sequence number (the relay id)" that a shared store of
 /// several instances implements too.
 final class RelayCommitter: Sendable {
@@ -47,12 +47,12 @@ final class RelayCommitter: Sendable {
     private let now: @Sendable () -> UInt64
     private let logger: Logger
     /// Called with each committed group's stored records, in commit order, before anyone is answered.
-    private let committed: @Sendable ([RelayRecord]) async -> Void
+    private let committed: @Sendable ([RelayRecord]) -> Void
     private let thread = NIOThreadPool(numberOfThreads: 1)
     private let pending = NIOLockedValueBox(Pending())
 
     init(store: any ServerStore, quota: RelayQuota?, now: @escaping @Sendable () -> UInt64,
-         logger: Logger = Logger(label: "kith.relay"), committed: @escaping @Sendable ([RelayRecord]) async -> Void) {
+         logger: Logger = Logger(label: "kith.relay"), committed: @escaping @Sendable ([RelayRecord]) -> Void) {
         self.store = store
         self.quota = quota
         self.now = now
@@ -92,17 +92,20 @@ final class RelayCommitter: Sendable {
     /// Returns when every payload acknowledged so far is deleted: before a session's first
     /// delivery, so a device that acknowledged something and reconnected at once does not get it again.
     func deleteAcknowledged() async {
+        // Nothing acknowledged waits and no group is being committed (which may hold some): done.
+        guard !pending.withLockedValue({ $0.acknowledged.isEmpty && !$0.committing }) else { return }
         await withCheckedContinuation { continuation in
             if pending.withLockedValue({ $0.flushes.append(continuation); return $0.begin() }) { startCommitting() }
         }
     }
 
     private func startCommitting() {
-        Task { await self.commitGroups() }
+        thread.submit { _ in self.commitGroups() }
     }
 
-    /// The one committer: takes what waits, commits it, hands it on, answers; until nothing waits.
-    private func commitGroups() async {
+    /// The one committer, on its thread: takes what waits, commits it, hands it on, answers;
+    /// until nothing waits.
+    private func commitGroups() {
         while true {
             let (group, acknowledged, flushes) = pending.withLockedValue { pending in
                 let group = Array(pending.waiting.prefix(Self.maxGroup))
@@ -115,16 +118,14 @@ final class RelayCommitter: Sendable {
             }
             guard !group.isEmpty || !acknowledged.isEmpty || !flushes.isEmpty else { return }
             let items = group.map(\.item)
-            let store = store, quota = quota, now = now()
+            let time = now()
             do {
-                let outcomes = try await thread.runIfActive {
-                    try store.commitRelays(items, deleting: acknowledged, quota: quota, now: now)
-                }
+                let outcomes = try store.commitRelays(items, deleting: acknowledged, quota: quota, now: time)
                 guard outcomes.count == items.count else { throw StoreError.conflict("the store answered \(outcomes.count) of \(items.count)") }
                 let records = zip(items, outcomes).compactMap { item, outcome -> RelayRecord? in
                     if case .stored(let id) = outcome { RelayRecord(id: id, item) } else { nil }
                 }
-                if !records.isEmpty { await committed(records) }
+                if !records.isEmpty { committed(records) }
                 for (waiter, outcome) in zip(group, outcomes) { waiter.done(.success(outcome)) }
             } catch {
                 if !acknowledged.isEmpty { logger.error("cannot delete \(acknowledged.count) acknowledged relays: \(error)") }

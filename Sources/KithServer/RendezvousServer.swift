@@ -27,9 +27,8 @@ public final class RendezvousServer: Sendable {
                                 loginGuard: LoginGuard(configuration),
                                 passwords: PasswordChecker(threads: configuration.passwordCheckThreads,
                                                            queueLimit: configuration.passwordQueueLimit),
-                                relays: RelayCommitter(store: store, quota: configuration.relayQuota, now: configuration.now, logger: logger) {
-                                    await presence.admit($0)
-                                },
+                                relays: RelayCommitter(store: store, quota: configuration.relayQuota, now: configuration.now, logger: logger,
+                                                       committed: presence.outboxes.admit),
                                 transit: TransitBroker(), rosters: RosterKeeper(store: store, logger: logger),
                                 watchers: Watchers(store: store, presence: presence, logger: logger, now: configuration.now),
                                 logger: logger)
@@ -94,7 +93,7 @@ public final class RendezvousServer: Sendable {
         let loop = try? await channel.pipeline.handler(type: SessionLoopHandler.self).get()
         do {
             try await connection.executeThenClose { inbound, outbound in
-                var session = ServerSession(connectionID: id, address: address, outbound: outbound,
+                var session = ServerSession(connectionID: id, address: address, outbound: outbound, channel: channel,
                                             close: { channel.close(promise: nil) }, server: context)
                 var admitted = false
                 do {

@@ -11,6 +11,8 @@ struct ServerSession {
     let connectionID: UInt64
     let address: String
     let outbound: NIOAsyncChannelOutboundWriter<Envelope>
+    /// The connection's channel, which the device's `SessionOutbox` writes to.
+    let channel: any Channel
     let close: @Sendable () -> Void
     let server: ServerContext
     var peerKey: PublicKey?
@@ -36,8 +38,9 @@ struct ServerSession {
             for account in (try? server.store.linkedAccounts(of: device.account)) ?? [] {
                 linked.append((account, [Self.links(of: account, in: server.store)] + (await server.rosters.documents(account: account))))
             }
+            let outbox = SessionOutbox(deviceID: device.id, channel: channel, store: server.store, logger: logger)
             await server.presence.goOnline(deviceID: device.id, account: device.account, connectionID: connectionID,
-                                           address: address, outbound: outbound, close: close,
+                                           address: address, outbox: outbox, close: close,
                                            documents: [Self.links(of: device.account, in: server.store)]
                                                + (await server.rosters.documents(account: device.account)),
                                            linked: linked)
