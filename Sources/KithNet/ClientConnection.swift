@@ -46,9 +46,12 @@ public final class ClientConnection: Sendable {
 
     /// Connects, runs the handshake with `remoteStatic` pinned, and returns once it completed.
     /// `localHost`: the address to connect from (a test that plays two source addresses on loopback).
+    /// `observe` sees every envelope on the event loop as it is decrypted, before any task does
+    /// (a load client's arrival times).
     public static func connect(host: String, port: Int, channel kind: Preamble.Channel = .agentToServer,
                                remoteStatic: PublicKey, localStatic: KeyPair, group: any EventLoopGroup,
-                               timeout: TimeAmount = .seconds(10), from localHost: String? = nil) async throws -> ClientConnection {
+                               timeout: TimeAmount = .seconds(10), from localHost: String? = nil,
+                               observe: (@Sendable (Envelope) -> Void)? = nil) async throws -> ClientConnection {
         let state = NIOLockedValueBox(State())
         var bootstrap = ClientBootstrap(group: group)
             .connectTimeout(timeout)
@@ -62,6 +65,7 @@ public final class ClientConnection: Sendable {
                     try channel.pipeline.syncOperations.addHandler(SecureChannelHandler(machine) { reason in
                         state.withLockedValue { $0.closeReason = reason }
                     })
+                    if let observe { try channel.pipeline.syncOperations.addHandler(EnvelopeObserver(observe)) }
                     return try NIOAsyncChannel<SecureChannelEvent, Envelope>(wrappingChannelSynchronously: channel)
                 }
             }
@@ -137,5 +141,19 @@ public final class ClientConnection: Sendable {
 
     public func close() async {
         try? await channel.close()
+    }
+}
+
+/// Shows each decrypted envelope to a closure on the event loop and passes it on.
+private final class EnvelopeObserver: ChannelInboundHandler {
+    typealias InboundIn = SecureChannelEvent
+    typealias InboundOut = SecureChannelEvent
+    private let observe: @Sendable (Envelope) -> Void
+
+    init(_ observe: @escaping @Sendable (Envelope) -> Void) { self.observe = observe }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .envelope(let envelope) = unwrapInboundIn(data) { observe(envelope) }
+        context.fireChannelRead(data)
     }
 }

@@ -12,6 +12,8 @@ struct PresenceReads {
     var masters: [String: String?] = [:]
     var linkedMembers: [String: [DeviceRecord]] = [:]
     var rosters: [String: [SignedDocument]] = [:]
+    var contacts: [String: [ContactRecord]] = [:]
+    var linkedAccounts: [String: [String]] = [:]
 }
 
 extension Presence {
@@ -30,6 +32,22 @@ extension Presence {
         let devices = (try? store.devices(account: account)) ?? []
         reads?.devices[account] = devices
         return devices
+    }
+
+    /// `account`'s contacts, in every state; nil if the store cannot say.
+    func contacts(of account: String) -> [ContactRecord]? {
+        if let known = reads?.contacts[account] { return known }
+        guard let contacts = try? store.contacts(account: account) else { return nil }
+        reads?.contacts[account] = contacts
+        return contacts
+    }
+
+    /// The accounts linked under `account` as their master.
+    func linkedAccounts(of account: String) -> [String] {
+        if let known = reads?.linkedAccounts[account] { return known }
+        let linked = (try? store.linkedAccounts(of: account)) ?? []
+        reads?.linkedAccounts[account] = linked
+        return linked
     }
 
     /// The master `account` is linked under, if any.

@@ -131,10 +131,10 @@ actor Presence {
         send(list, toAccount: account)
         // Contacts see the account's own devices and the master's it approved (they get its messages).
         let seen = devices + linkedMembers(of: account)
-        for contact in (try? store.contacts(account: account)) ?? [] where contact.state == .contact {
+        for contact in contacts(of: account) ?? [] where contact.state == .contact {
             send(contactDevices(account, seen), toAccount: contact.account)
         }
-        for linked in (try? store.linkedAccounts(of: account)) ?? [] { pushDeviceList(account: linked) }
+        for linked in linkedAccounts(of: account) { pushDeviceList(account: linked) }
     }
 
     /// Sends the account's contact list, then each contact's devices and roster chain, to each
@@ -143,7 +143,7 @@ actor Presence {
     /// approves it (roster.md §Contacts' rosters).
     func pushContacts(account: String) {
         guard (devices(of: account) + linkedMembers(of: account)).contains(where: { online[$0.id] != nil }),
-              let contacts = try? store.contacts(account: account)
+              let contacts = contacts(of: account)
         else { return }
         send(Envelope(.contactList(ContactList(revision: nextRevision(), contacts: contacts.map {
             ContactInfo(account: $0.account, state: $0.state)

@@ -17,6 +17,7 @@ public final class RendezvousServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let connectionIDs = NIOLockedValueBox<UInt64>(0)
     private let gate: AdmissionGate
+    private let checkpoints: BackgroundCheckpoints
 
     public init(configuration: ServerConfiguration, logger: Logger) throws {
         self.configuration = configuration
@@ -33,6 +34,7 @@ public final class RendezvousServer: Sendable {
                                 watchers: Watchers(store: store, presence: presence, logger: logger, now: configuration.now),
                                 logger: logger)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        checkpoints = BackgroundCheckpoints(store: store, on: group.next(), logger: logger)
         gate = AdmissionGate(limits: .init(configuration), logger: logger, now: configuration.now)
     }
 
@@ -48,6 +50,9 @@ public final class RendezvousServer: Sendable {
         logger.info("before login: \(gate.limits)")
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            // After a restart every agent comes back at once: NIO's default of 128 waiting connections
+            // overflowed, and a dropped handshake costs its device a second or more of TCP retries.
+            .serverChannelOption(.backlog, value: Self.listenBacklog)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             // Joined transit pairs have no session timeout: the kernel's keepalive finds a vanished device.
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
@@ -119,6 +124,9 @@ public final class RendezvousServer: Sendable {
         }
     }
 
+    /// Connections the kernel holds for `accept` (Linux caps it at `net.core.somaxconn`, 4096 here).
+    static let listenBacklog: Int32 = 4096
+
     /// Before the process exits (SIGTERM, SIGINT): the store's write-ahead log is folded into the
     /// database. Every acknowledged item is committed already; agents reconnect and resume.
     public func stop() async {
@@ -128,6 +136,7 @@ public final class RendezvousServer: Sendable {
     public func shutdown() async {
         await context.passwords.shutdown()
         await context.relays.shutdown()
+        await checkpoints.shutdown()
         try? await group.shutdownGracefully()
     }
 }

@@ -11,10 +11,20 @@ func openDatabase(path: String, migrator: DatabaseMigrator) throws -> DatabaseQu
 }
 
 /// The server's store: a pool, whose readers (a device lookup, a resume, a backlog read) do not
-/// wait behind a group commit's fsync; writes still go one at a time.
+/// wait behind a group commit's fsync; writes still go one at a time. Its writer leaves the
+/// write-ahead log to `checkpointInBackground` (SQLite's own checkpoint after 1000 pages of log
+/// runs inside a commit: a relay group every fraction of a second waited milliseconds for it);
+/// it checkpoints itself only past `backstopPages`, if the background one falls behind or stops.
 func openDatabasePool(path: String, migrator: DatabaseMigrator) throws -> DatabasePool {
-    try openDatabase(path: path, migrator: migrator) { try DatabasePool(path: $0, configuration: $1) }
+    try openDatabase(path: path, migrator: migrator) { path, configuration in
+        var configuration = configuration
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = \(backstopPages)") }
+        return try DatabasePool(path: path, configuration: configuration)
+    }
 }
+
+/// Pages of write-ahead log (4 KiB each) past which the server's writer checkpoints itself.
+private let backstopPages = 16_384
 
 private func openDatabase<Writer: DatabaseWriter>(path: String, migrator: DatabaseMigrator,
                                                   _ open: (String, Configuration) throws -> Writer) throws -> Writer {
@@ -62,4 +72,8 @@ extension AgentStore {
 
 extension SQLiteServerStore {
     public func checkpoint() throws { try database.checkpointTruncating() }
+
+    public func checkpointInBackground() throws {
+        try checkpointer.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
+    }
 }

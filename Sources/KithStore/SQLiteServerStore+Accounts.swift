@@ -12,7 +12,7 @@ extension SQLiteServerStore {
     }
 
     public func accountSummaries() throws -> [AccountSummary] {
-        try database.read { db in
+        try readingOne { db in
             try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT a.name, a.createdAtMillis, (SELECT COUNT(*) FROM device d WHERE d.account = a.name AND d.revoked = 0) AS devices
                 FROM account a ORDER BY a.name

@@ -23,13 +23,13 @@ extension SQLiteServerStore {
     }
 
     public func master(of account: String) throws -> String? {
-        try database.read { db in
+        try readingOne { db in
             try String.fetchOne(db.cachedStatement(sql: "SELECT master FROM account_link WHERE linked = ?"), arguments: [account])
         }
     }
 
     public func linkedAccounts(of master: String) throws -> [String] {
-        try database.read { db in
+        try readingOne { db in
             try String.fetchAll(db.cachedStatement(sql: "SELECT linked FROM account_link WHERE master = ? ORDER BY linked"),
                 arguments: [master])
         }

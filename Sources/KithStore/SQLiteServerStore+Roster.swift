@@ -6,14 +6,14 @@ import GRDB
 /// decided before, by the same rules the devices apply.
 extension SQLiteServerStore {
     public func firstDeviceID(account: String) throws -> String? {
-        try database.read { db in
+        try readingOne { db in
             try String.fetchOne(db.cachedStatement(sql: "SELECT id FROM device WHERE account = ? ORDER BY createdAtMillis, rowid LIMIT 1"),
                                 arguments: [account])
         }
     }
 
     public func rosters(account: String) throws -> [[UInt8]] {
-        try database.read { db in
+        try readingOne { db in
             try Data.fetchAll(db.cachedStatement(sql: """
                 SELECT document FROM roster WHERE account = ?
                 AND (kept = 1 OR seq = (SELECT MAX(seq) FROM roster WHERE account = ?)) ORDER BY seq
@@ -22,7 +22,7 @@ extension SQLiteServerStore {
     }
 
     public func latestRoster(account: String) throws -> [UInt8]? {
-        try database.read { db in
+        try readingOne { db in
             try Data.fetchOne(db.cachedStatement(sql: "SELECT document FROM roster WHERE account = ? ORDER BY seq DESC LIMIT 1"),
                               arguments: [account]).map { [UInt8]($0) }
         }
@@ -37,7 +37,7 @@ extension SQLiteServerStore {
     }
 
     public func policies(account: String) throws -> [(deviceID: String, document: [UInt8])] {
-        try database.read { db in
+        try readingOne { db in
             try Row.fetchAll(db.cachedStatement(sql: "SELECT deviceID, document FROM policy WHERE account = ? ORDER BY deviceID"),
                              arguments: [account]).map { ($0["deviceID"], [UInt8]($0["document"] as Data)) }
         }

@@ -21,7 +21,7 @@ extension SQLiteServerStore {
     }
 
     public func watchSession(tokenHash: [UInt8], now: UInt64) throws -> (account: String, expiresAtMillis: UInt64)? {
-        try database.read { db in
+        try readingOne { db in
             try Row.fetchOne(db.cachedStatement(sql: """
                 SELECT account, expiresAtMillis FROM watch_session WHERE tokenHash = ? AND revoked = 0 AND expiresAtMillis > ?
                 """), arguments: [Data(tokenHash), Int64(now)]).map { ($0["account"], UInt64($0["expiresAtMillis"] as Int64)) }

@@ -5,9 +5,20 @@ import KithWire
 /// `ServerStore` in one SQLite file (WAL), created and migrated when opened.
 public final class SQLiteServerStore: ServerStore {
     let database: DatabasePool
+    /// The connection of `checkpointInBackground`, apart from the pool's writer and readers.
+    let checkpointer: DatabaseQueue
 
     public init(path: String) throws {
         database = try openDatabasePool(path: path, migrator: Self.migrator)
+        checkpointer = try DatabaseQueue(path: path)
+    }
+
+    /// Runs a read of one statement without the transaction `read` wraps around it: one SELECT
+    /// sees one consistent state by itself, and the BEGIN and COMMIT were two statements more on
+    /// every device lookup, resume and relay check. A read of several statements that must agree
+    /// uses `database.read`.
+    func readingOne<T>(_ body: (Database) throws -> T) throws -> T {
+        try database.unsafeRead(body)
     }
 
     static var migrator: DatabaseMigrator {
@@ -182,7 +193,7 @@ public final class SQLiteServerStore: ServerStore {
     }
 
     public func passwordHash(account: String) throws -> String? {
-        try database.read { db in
+        try readingOne { db in
             try String.fetchOne(db.cachedStatement(sql: "SELECT passwordHash FROM account WHERE name = ?"), arguments: [account])
         }
     }
@@ -222,14 +233,14 @@ public final class SQLiteServerStore: ServerStore {
     }
 
     public func device(id: String) throws -> DeviceRecord? {
-        try database.read { db in
+        try readingOne { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM device WHERE id = ? AND revoked = 0"),
                 arguments: [id]).map(Self.device)
         }
     }
 
     public func devices(account: String) throws -> [DeviceRecord] {
-        try database.read { db in
+        try readingOne { db in
             try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM device WHERE account = ? AND revoked = 0 ORDER BY typeCode, ordinal"),
                              arguments: [account]).map(Self.device)
         }
@@ -257,7 +268,7 @@ public final class SQLiteServerStore: ServerStore {
     }
 
     public func session(tokenHash: [UInt8]) throws -> SessionRecord? {
-        try database.read { db in
+        try readingOne { db in
             try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM session WHERE tokenHash = ?"),
                 arguments: [Data(tokenHash)]).map {
                 SessionRecord(deviceID: $0["deviceID"], expiresAtMillis: UInt64($0["expiresAtMillis"] as Int64),
@@ -305,7 +316,7 @@ public final class SQLiteServerStore: ServerStore {
     }
 
     public func pendingRelays(to: String, after: Int64, limit: Int) throws -> [RelayRecord] {
-        try database.read { db in
+        try readingOne { db in
             try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM relay WHERE receiver = ? AND id > ? ORDER BY id LIMIT ?"),
                              arguments: [to, after, limit]).map {
                 RelayRecord(id: $0["id"], from: $0["sender"], to: $0["receiver"], payload: [UInt8]($0["payload"] as Data),
@@ -329,7 +340,7 @@ public final class SQLiteServerStore: ServerStore {
     // MARK: - Contacts
 
     public func contacts(account: String) throws -> [ContactRecord] {
-        try database.read { db in
+        try readingOne { db in
             try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT CASE WHEN low = ? THEN high ELSE low END AS other, requester, accepted
                 FROM contact WHERE low = ? OR high = ? ORDER BY other

@@ -6,6 +6,10 @@ import KithWire
 public protocol ServerStore: Sendable {
     /// Folds the write-ahead log into the database, before the process exits.
     func checkpoint() throws
+    /// Folds what it can of the write-ahead log into the database without waiting for readers or
+    /// the writer, on a connection of its own: the server calls it from a thread of its own, so
+    /// that no commit of a relay group pays for it (a store without such a log does nothing).
+    func checkpointInBackground() throws
     /// Throws `StoreError.conflict` if the name is taken.
     func createAccount(name: String, passwordHash: String, now: UInt64) throws
     func passwordHash(account: String) throws -> String?

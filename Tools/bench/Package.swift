@@ -18,6 +18,7 @@ let package = Package(
             dependencies: [
                 .product(name: "KithCore", package: "Kith"),
                 .product(name: "KithCrypto", package: "Kith"),
+                .product(name: "KithWire", package: "Kith"),
                 .product(name: "KithNetLibrary", package: "Kith"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]

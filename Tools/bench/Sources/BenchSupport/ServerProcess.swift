@@ -2,6 +2,7 @@ import Foundation
 import KithCore
 import KithCrypto
 import KithNet
+import KithWire
 import NIOCore
 
 /// A `kith server` child process with its invite, and its resident memory.
@@ -85,10 +86,11 @@ public struct Device: Sendable {
     }
 }
 
-public func connect(_ server: ServerProcess, _ device: Device, group: any EventLoopGroup) async throws -> ClientConnection {
+public func connect(_ server: ServerProcess, _ device: Device, group: any EventLoopGroup,
+                    observe: (@Sendable (Envelope) -> Void)? = nil) async throws -> ClientConnection {
     try await ClientConnection.connect(host: server.invite.host, port: server.invite.port,
                                        remoteStatic: server.invite.key.noisePublicKey!,
                                        localStatic: device.identity.noiseKeyPair, group: group, timeout: .seconds(60),
-                                       from: device.source)
+                                       from: device.source, observe: observe)
 }
 
