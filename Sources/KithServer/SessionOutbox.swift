@@ -79,7 +79,11 @@ final class SessionOutbox: @unchecked Sendable {
                 // next session starts over from the store.
                 self.channel.close(promise: nil)
             } else if self.unwritten == 0 {
-                self.reload()
+                // Not from here: a write's promise can complete inside a later write of the same
+                // batch (the pipeline flushed on its own), and a reload from there would put the
+                // next page ahead of the rest of this one. After the batch, the conditions are
+                // checked again.
+                self.channel.eventLoop.execute { self.reload() }
             }
         }
         channel.write(envelope, promise: written)

@@ -70,6 +70,12 @@ import Testing
         let missing = sure.subtracting(delivered)
         #expect(missing.isEmpty, "\(missing.count) acknowledged payloads were lost")
         #expect(Set(delivered).count == delivered.count, "\(delivered.count - Set(delivered).count) delivered twice")
+        // In commit order, across the pages the receiver's outbox reads back from the store: each
+        // sender's payloads (it sent one after another's Ack) arrive in the order it sent them.
+        for index in senders.indices {
+            let sent = delivered.filter { $0.first == UInt8(index) }
+            #expect(zip(sent, sent.dropFirst()).allSatisfy { $0.lexicographicallyPrecedes($1) }, "sender \(index)'s payloads out of order")
+        }
         print("group commit kill: \(sure.count) acknowledged before the kill, \(delivered.count) delivered after the restart")
     }
 }

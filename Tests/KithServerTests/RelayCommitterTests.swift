@@ -7,15 +7,10 @@ import Testing
 @testable import KithServer
 
 /// Group commit against a real SQLite store: every caller gets its own outcome, and what is handed
-/// on to `Presence` arrives in commit order, whatever order the callers were answered in.
+/// on to the receivers' outboxes arrives in commit order, whatever order the callers were answered in.
 @Suite struct RelayCommitterTests {
     @Test func concurrentCommitsAreAnsweredEachAndHandedOnInIdOrder() async throws {
-        let store = try aliceStore("committer")
-        for key in [UInt8(1), 2] {
-            _ = try store.registerDevice(DeviceRegistration(account: "alice", terminalType: .pc, typeCode: "PC", name: "d\(key)",
-                                                            key: [UInt8](repeating: key, count: 32), clientVersion: "t",
-                                                            addresses: []), now: 2)
-        }
+        let store = try Self.storeOfTwoLaptops("committer")
         let handedOn = NIOLockedValueBox<[[Int64]]>([])
         let quota = RelayQuota(perReceiver: .init(count: 150, bytes: 1 << 20), perSender: .init(count: 1000, bytes: 1 << 20))
         let committer = RelayCommitter(store: store, quota: quota, now: { 3 }) { records in
@@ -44,12 +39,7 @@ import Testing
     /// `deleteAcknowledged` returns only once they are gone: a session's first delivery reads the
     /// store after it.
     @Test func acknowledgedPayloadsAreDeletedBeforeTheFlushReturns() async throws {
-        let store = try aliceStore("committer-acks")
-        for key in [UInt8(1), 2] {
-            _ = try store.registerDevice(DeviceRegistration(account: "alice", terminalType: .pc, typeCode: "PC", name: "d\(key)",
-                                                            key: [UInt8](repeating: key, count: 32), clientVersion: "t",
-                                                            addresses: []), now: 2)
-        }
+        let store = try Self.storeOfTwoLaptops("committer-acks")
         let committer = RelayCommitter(store: store, quota: nil, now: { 3 }) { _ in }
         var ids: [Int64] = []
         for n in 0..<3 {
@@ -70,5 +60,16 @@ import Testing
         }
         #expect(try store.pendingRelays(to: "alice-PC-2", after: 0, limit: 10).isEmpty)
         await committer.shutdown()
+    }
+
+    /// alice with two laptops, alice-PC-1 and alice-PC-2.
+    static func storeOfTwoLaptops(_ folder: String) throws -> SQLiteServerStore {
+        let store = try aliceStore(folder)
+        for key in [UInt8(1), 2] {
+            _ = try store.registerDevice(DeviceRegistration(account: "alice", terminalType: .pc, typeCode: "PC", name: "d\(key)",
+                                                            key: [UInt8](repeating: key, count: 32), clientVersion: "t",
+                                                            addresses: []), now: 2)
+        }
+        return store
     }
 }
