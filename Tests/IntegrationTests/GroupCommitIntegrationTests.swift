@@ -12,22 +12,8 @@ import Testing
 @Suite(.serialized) struct GroupCommitIntegrationTests {
     @Test func everyAcknowledgedPayloadOfABurstSurvivesAKill() async throws {
         let server = try await ServerHarness.start()
-        let phone = TestDevice()
-        let phoneConnection = try await phone.connect(server)
-        guard case .loginResult(let phoneLogin) = try await phone.login(
-            phoneConnection, account: "alice", password: "correct horse", type: .mobile) else { Issue.record("login"); return }
-        await phoneConnection.close()
-
-        let senders = (0..<4).map { _ in TestDevice() }
-        var connections: [ClientConnection] = []
-        for sender in senders {
-            let connection = try await sender.connect(server)
-            guard case .loginResult = try await sender.login(connection, account: "alice", password: "correct horse") else {
-                Issue.record("sender login"); return
-            }
-            connections.append(connection)
-        }
-
+        guard let cast = try await QueuedRelayCast.start(on: server, senders: 4) else { return }
+        let connections = cast.senders, phone = cast.phoneLogin.deviceID
         let acknowledged = NIOLockedValueBox<Set<[UInt8]>>([])
         let perSender = 3000
         let burst = Task {
@@ -35,8 +21,8 @@ import Testing
                 for (index, connection) in connections.enumerated() {
                     group.addTask {
                         for n in 0..<perSender {
-                            let payload = [UInt8(index)] + withUnsafeBytes(of: UInt32(n).bigEndian, Array.init)
-                            guard let answer = try? await connection.request(.relaySend(.init(to: phoneLogin.deviceID, payload: payload))),
+                            let payload = QueuedRelayCast.payload(sender: index, number: n)
+                            guard let answer = try? await connection.request(.relaySend(.init(to: phone, payload: payload))),
                                   answer.message == .ack(.init()) else { return }
                             _ = acknowledged.withLockedValue { $0.insert(payload) }
                         }
@@ -52,13 +38,10 @@ import Testing
         server.stop()
         await burst.value
         let sure = acknowledged.withLockedValue { $0 }
-        #expect(sure.count >= 400 && sure.count < senders.count * perSender, "the kill came mid-burst: \(sure.count) acknowledged")
+        #expect(sure.count >= 400 && sure.count < connections.count * perSender, "the kill came mid-burst: \(sure.count) acknowledged")
 
         try await server.startAgain()
-        let back = try await phone.connect(server)
-        guard case .loginResult = try await back.request(.resume(.init(token: phoneLogin.token))).message else {
-            Issue.record("resume"); return
-        }
+        guard let back = try await cast.resumePhone(on: server) else { return }
         var delivered: [[UInt8]] = []
         // Everything acknowledged, then whatever else was committed before the kill, until it is quiet.
         while true {
@@ -72,9 +55,9 @@ import Testing
         #expect(Set(delivered).count == delivered.count, "\(delivered.count - Set(delivered).count) delivered twice")
         // In commit order, across the pages the receiver's outbox reads back from the store: each
         // sender's payloads (it sent one after another's Ack) arrive in the order it sent them.
-        for index in senders.indices {
-            let sent = delivered.filter { $0.first == UInt8(index) }
-            #expect(zip(sent, sent.dropFirst()).allSatisfy { $0.lexicographicallyPrecedes($1) }, "sender \(index)'s payloads out of order")
+        for index in connections.indices {
+            let numbers = cast.numbers(from: index, in: delivered)
+            #expect(zip(numbers, numbers.dropFirst()).allSatisfy(<), "sender \(index)'s payloads out of order")
         }
         print("group commit kill: \(sure.count) acknowledged before the kill, \(delivered.count) delivered after the restart")
     }

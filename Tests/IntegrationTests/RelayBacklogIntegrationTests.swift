@@ -11,30 +11,14 @@ import Testing
 @Suite(.serialized) struct RelayBacklogIntegrationTests {
     @Test func payloadsOfSeveralPagesAndThoseSentMeanwhileArriveOnceInOrder() async throws {
         let server = try await ServerHarness.start()
-        let phone = TestDevice()
-        let phoneConnection = try await phone.connect(server)
-        guard case .loginResult(let phoneLogin) = try await phone.login(
-            phoneConnection, account: "alice", password: "correct horse", type: .mobile) else { Issue.record("login"); return }
-        await phoneConnection.close()
-
         // Two senders (a sender may have 2,000 waiting): 2,600 payloads wait for the phone.
-        var senders: [ClientConnection] = []
-        for _ in 0..<2 {
-            let device = TestDevice()
-            let connection = try await device.connect(server)
-            guard case .loginResult = try await device.login(connection, account: "alice", password: "correct horse") else {
-                Issue.record("sender login"); return
-            }
-            senders.append(connection)
-        }
+        guard let cast = try await QueuedRelayCast.start(on: server, senders: 2) else { return }
+        let senders = cast.senders, phone = cast.phoneLogin.deviceID
         let waiting = 1_300, meanwhile = 100
-        #expect(await Self.send(0..<waiting, from: senders, to: phoneLogin.deviceID) == 0, "payloads not acknowledged")
+        #expect(await Self.send(0..<waiting, from: senders, to: phone) == 0, "payloads not acknowledged")
 
-        let back = try await phone.connect(server)
-        guard case .loginResult = try await back.request(.resume(.init(token: phoneLogin.token))).message else {
-            Issue.record("resume"); return
-        }
-        let live = Task { await Self.send(waiting..<(waiting + meanwhile), from: senders, to: phoneLogin.deviceID) }
+        guard let back = try await cast.resumePhone(on: server) else { return }
+        let live = Task { await Self.send(waiting..<(waiting + meanwhile), from: senders, to: phone) }
         var delivered: [[UInt8]] = []
         let expected = senders.count * (waiting + meanwhile)
         while delivered.count < expected {
@@ -46,9 +30,8 @@ import Testing
         #expect(delivered.count == expected, "\(delivered.count) of \(expected) delivered")
         #expect(Set(delivered).count == delivered.count, "\(delivered.count - Set(delivered).count) delivered twice")
         for index in senders.indices {
-            let sent = delivered.filter { $0.first == UInt8(index) }
-            let numbers = sent.map { $0.dropFirst().reduce(0) { $0 << 8 | Int($1) } }
-            #expect(numbers == Array(0..<(waiting + meanwhile)), "sender \(index)'s payloads arrived out of order or with gaps")
+            #expect(cast.numbers(from: index, in: delivered) == Array(0..<(waiting + meanwhile)),
+                    "sender \(index)'s payloads arrived out of order or with gaps")
         }
     }
 
@@ -60,7 +43,7 @@ import Testing
                 group.addTask {
                     var missed = 0
                     for n in range {
-                        let payload = [UInt8(index)] + withUnsafeBytes(of: UInt32(n).bigEndian, Array.init)
+                        let payload = QueuedRelayCast.payload(sender: index, number: n)
                         let answer = try? await sender.request(.relaySend(.init(to: receiver, payload: payload)))
                         if answer?.message != .ack(.init()) { missed += 1 }
                     }
