@@ -112,6 +112,7 @@ let package = Package(
             dependencies: [
                 "kith", "KithAPI", "KithAgent", "KithCore", "KithCrypto", "KithNet", "KithStore", "KithWire", "KithTestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
     ],

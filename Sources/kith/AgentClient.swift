@@ -23,17 +23,25 @@ struct AgentClient {
     /// Subscribes to the agent's events and hands each line to `handle` until the agent goes away;
     /// `subscribed` runs once the agent has taken the subscription.
     func events(subscribed: () -> Void = {}, _ handle: (AgentEvent, [UInt8]) -> Void) throws {
-        let fd = try open(timeout: 0)
-        defer { close(fd) }
-        try send(EventsRequest(), fd)
-        var reader = LineReader(fd: fd)
-        guard let first = reader.next() else { throw fail("the agent did not answer (see \(paths.log.path))") }
-        _ = try decode(first, as: EmptyResult.self)
+        let subscription = try subscribe()
         subscribed()
-        while let line = reader.next() {
-            if let event = try? APICodec.event(from: line) { handle(event, line) }
-        }
+        while let (event, line) = subscription.next() { handle(event, line) }
         throw fail("the agent stopped")
+    }
+
+    /// The agent's events on a connection of their own, taken by the agent when this returns.
+    func subscribe() throws -> EventSubscription {
+        let fd = try open(timeout: 0)
+        do {
+            try send(EventsRequest(), fd)
+            var reader = LineReader(fd: fd)
+            guard let first = reader.next() else { throw fail("the agent did not answer (see \(paths.log.path))") }
+            _ = try decode(first, as: EmptyResult.self)
+            return EventSubscription(fd: fd, reader: reader)
+        } catch {
+            close(fd)
+            throw error
+        }
     }
 
     private func open(timeout: Int) throws -> Int32 {
@@ -90,15 +98,44 @@ struct AgentClient {
     }
 }
 
+/// The agent's events, read as they come or with a deadline: a command that follows something
+/// the agent does wakes when it changes, instead of asking again and again.
+final class EventSubscription {
+    private let fd: Int32
+    private var reader: LineReader
+
+    fileprivate init(fd: Int32, reader: LineReader) {
+        self.fd = fd
+        self.reader = reader
+    }
+
+    deinit { close(fd) }
+
+    /// The agent closed the stream (it stopped).
+    var ended: Bool { reader.ended }
+
+    /// The next event; nil when the agent closed the stream, or when `timeoutMillis` (if not
+    /// negative) passed without one. Lines that are not events are skipped.
+    func next(timeoutMillis: Int32 = -1) -> (event: AgentEvent, line: [UInt8])? {
+        while let line = reader.next(timeoutMillis: timeoutMillis) {
+            if let event = try? APICodec.event(from: line) { return (event, line) }
+        }
+        return nil
+    }
+}
+
 /// Reads `\n`-terminated lines from a socket.
 struct LineReader {
     let fd: Int32
     private var buffer: [UInt8] = []
+    /// The other end closed the stream, or reading it failed.
+    private(set) var ended = false
 
     init(fd: Int32) { self.fd = fd }
 
-    /// The next line without its newline; nil at the end of the stream or on a timeout.
-    mutating func next() -> [UInt8]? {
+    /// The next line without its newline; nil at the end of the stream, on the socket's receive
+    /// timeout, or when `timeoutMillis` (if not negative) passes with no whole line.
+    mutating func next(timeoutMillis: Int32 = -1) -> [UInt8]? {
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
             if let newline = buffer.firstIndex(of: 0x0a) {
@@ -106,8 +143,16 @@ struct LineReader {
                 buffer.removeFirst(newline + 1)
                 return line
             }
+            if ended { return nil }
+            if timeoutMillis >= 0 {
+                var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                guard poll(&ready, 1, timeoutMillis) > 0 else { return nil }
+            }
             let n = recv(fd, &chunk, chunk.count, 0)
-            guard n > 0 else { return nil }
+            guard n > 0 else {
+                if n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { ended = true }
+                return nil
+            }
             buffer += chunk[0..<n]
         }
     }

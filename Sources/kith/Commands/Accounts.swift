@@ -6,6 +6,7 @@ import KithAPI
 extension Kith {
     struct Accounts: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "accounts",
             abstract: "List the accounts this device holds, and link accounts under a master.",
             discussion: """
                 One agent holds every account its device logs in to. A person with several accounts \
@@ -18,6 +19,7 @@ extension Kith {
 
         struct List: ParsableCommand {
             static let configuration = CommandConfiguration(
+                commandName: "list",
                 abstract: "List the accounts, their links, and their unread messages per account.")
             @OptionGroup var options: ProfileClientOptions
 
@@ -34,6 +36,7 @@ extension Kith {
 
         struct Link: ParsableCommand {
             static let configuration = CommandConfiguration(
+                commandName: "link",
                 abstract: "Link an account under this one (its master), with its password.",
                 discussion: """
                     Run it on a device of the master account (`--account` picks it when this device \
@@ -63,6 +66,7 @@ extension Kith {
 
         struct Unlink: ParsableCommand {
             static let configuration = CommandConfiguration(
+                commandName: "unlink",
                 abstract: "Remove the link between this account and another (from either one's primary).")
             @OptionGroup var options: ClientOptions
             @Argument(help: "The other account of the link.") var account: String

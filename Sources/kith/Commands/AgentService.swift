@@ -8,6 +8,7 @@ import Glibc
 extension Kith.AgentCommand {
     struct Stop: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "stop",
             abstract: "Stop the profile's agent cleanly (SIGTERM: its socket removed, its store closed).")
         @OptionGroup var profileOption: ProfileOption
         @OptionGroup var output: JSONOption
@@ -37,6 +38,7 @@ extension Kith.AgentCommand {
 
     struct Restart: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "restart",
             abstract: "Stop the profile's agent and start it again in the background.",
             discussion: "It starts with the agent's defaults and the options given here after --, like `kith agent`'s own.")
         @OptionGroup var profileOption: ProfileOption
@@ -60,6 +62,7 @@ extension Kith.AgentCommand {
 
     struct Install: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "install",
             abstract: "Install a systemd user unit that runs an agent per profile, and shell completions.",
             discussion: """
                 Writes ~/.config/systemd/user/kith-agent@.service (or prints it with --print); then \

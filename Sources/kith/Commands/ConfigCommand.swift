@@ -6,6 +6,7 @@ import KithAgent
 extension Kith {
     struct Config: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "config",
             abstract: "Show or change the profile's agent settings (kept in PROFILE/config.toml).",
             discussion: """
                 The settings are the `kith agent` options by their long names: udp, lan-discovery, \
@@ -18,6 +19,7 @@ extension Kith {
 
         struct Get: ParsableCommand {
             static let configuration = CommandConfiguration(
+                commandName: "get",
                 abstract: "Show one setting, or every setting made.",
                 discussion: "With --json: an object of the settings made (one KEY: null when it is not set), typed as in the file.")
             @OptionGroup var profileOption: ProfileOption
@@ -60,7 +62,7 @@ extension Kith {
         }
 
         struct Unset: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Remove a setting: the agent's default applies again.")
+            static let configuration = CommandConfiguration(commandName: "unset", abstract: "Remove a setting: the agent's default applies again.")
             @OptionGroup var profileOption: ProfileOption
             @Flag(help: "Print the setting, now null, as JSON, for scripts.") var json = false
             @Argument(help: "The setting's name.") var key: String
@@ -75,7 +77,7 @@ extension Kith {
         }
 
         struct Path: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Print where the profile's settings file is.")
+            static let configuration = CommandConfiguration(commandName: "path", abstract: "Print where the profile's settings file is.")
             @OptionGroup var profileOption: ProfileOption
             @Flag(help: "Print it as JSON ({\"path\": …}), for scripts.") var json = false
 

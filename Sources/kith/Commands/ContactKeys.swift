@@ -6,6 +6,7 @@ import KithAgent
 extension Kith.Contacts {
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "verify",
             abstract: "Show the safety code of you and a contact, and mark the contact verified.",
             discussion: """
                 The code is made from both accounts' keys: when your screen and theirs (`kith contacts \
@@ -47,6 +48,7 @@ extension Kith.Contacts {
 
     struct Trust: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "trust",
             abstract: "Accept a contact's new keys after they changed.",
             discussion: """
                 When a contact's roster arrives signed by a key their earlier devices never approved \

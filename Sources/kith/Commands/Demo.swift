@@ -10,6 +10,7 @@ extension Kith {
     /// The local demo: everything real, on loopback, in a temporary directory.
     struct Demo: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "demo",
             abstract: "Run the local demo: a server, agents, notes, and a message read on one device and viewed on all.",
             discussion: """
                 Starts `kith server` and three `kith agent` processes (alice's laptop and phone, \

@@ -6,6 +6,7 @@ import KithAgent
 extension Kith {
     struct Devices: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "devices",
             abstract: "List the devices of your account, your contacts under \"my devices\".",
             discussion: """
                 PATH says how this device reaches each other one: lan (directly, on a shared network), \
@@ -57,6 +58,7 @@ extension Kith {
 extension Kith {
     struct Discover: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "discover",
             abstract: "List the Kith agents seen on this LAN with DNS-SD, your own devices marked.",
             discussion: """
                 The agent announces a _kith._udp service and browses for the others (through \

@@ -13,6 +13,7 @@ extension Kith {
     /// Shows this device's identity, making it on first use.
     struct Identity: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "identity",
             abstract: "Show this device's identity key and fingerprint (made on first use).",
             discussion: """
                 The identity is an Ed25519 key kept in the profile's identity.seed (mode 0600). Its \

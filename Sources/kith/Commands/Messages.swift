@@ -6,6 +6,7 @@ import KithAgent
 extension Kith {
     struct Send: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "send",
             abstract: "Send a note to another of your devices, or a message to a contact.",
             discussion: """
                 TO is one of your devices (alice-PC-2: a note to it), a contact's account (bob: a \
@@ -35,6 +36,7 @@ extension Kith {
 
     struct Inbox: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "inbox",
             abstract: "Show messages from contacts, with unread marks, and notes from your other devices.",
             discussion: "`*` marks an unread message; `kith read CODE` shows one and marks it viewed on all your devices.")
         @OptionGroup var options: ClientOptions
@@ -83,6 +85,7 @@ extension Kith {
 
     struct Read: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "read",
             abstract: "Show a message and mark it viewed here and on all your other devices.",
             discussion: """
                 The other devices of your account turn it viewed and drop its unread mark: directly \
@@ -120,6 +123,7 @@ extension Kith {
 
     struct Events: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "events",
             abstract: "Print the agent's events as they happen (messages, viewed marks, contacts, transfers, approvals).",
             discussion: "One line per event; with --json, the local API's JSON lines (Protocol/local-api.md §Events).")
         @OptionGroup var options: ClientOptions
@@ -142,11 +146,12 @@ extension Kith {
 
     struct Contacts: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "contacts",
             abstract: "List your contacts (other accounts), ask for or accept one, remove one, or verify their keys.",
             subcommands: [List.self, Add.self, Accept.self, Remove.self, Verify.self, Trust.self], defaultSubcommand: List.self)
 
         struct List: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "List contacts and open requests, with presence.")
+            static let configuration = CommandConfiguration(commandName: "list", abstract: "List contacts and open requests, with presence.")
             @OptionGroup var options: ClientOptions
 
             func run() throws {
@@ -183,6 +188,7 @@ extension Kith {
 
         struct Add: ParsableCommand {
             static let configuration = CommandConfiguration(
+                commandName: "add",
                 abstract: "Ask another account to be your contact (if it asked you already, you are contacts at once).")
             @OptionGroup var options: ClientOptions
             @Argument(help: "The other account's name.") var account: String
@@ -193,7 +199,7 @@ extension Kith {
         }
 
         struct Accept: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Accept an account's request to be your contact.")
+            static let configuration = CommandConfiguration(commandName: "accept", abstract: "Accept an account's request to be your contact.")
             @OptionGroup var options: ClientOptions
             @Argument(help: "The account that asked.") var account: String
 
@@ -201,7 +207,7 @@ extension Kith {
         }
 
         struct Remove: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "End a contact, withdraw your request, or refuse theirs.")
+            static let configuration = CommandConfiguration(commandName: "remove", abstract: "End a contact, withdraw your request, or refuse theirs.")
             @OptionGroup var options: ClientOptions
             @Argument(help: "The other account's name.") var account: String
 

@@ -8,6 +8,7 @@ import KithAgent
 extension Kith {
     struct Approve: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "approve",
             abstract: "Approve a device waiting to join your account (on the primary).",
             discussion: """
                 A device that logs in to your account is pending: its siblings give it nothing until \
@@ -43,6 +44,7 @@ extension Kith {
 
     struct Deny: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "deny",
             abstract: "Refuse a device waiting to join your account (on the primary).",
             discussion: "The server revokes its session and refuses its key from then on.")
         @OptionGroup var options: ClientOptions
@@ -57,6 +59,7 @@ extension Kith {
 
     struct Revoke: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "revoke",
             abstract: "Remove a device from your account (on the primary).",
             discussion: """
                 The primary signs a roster without the device: its siblings drop its sessions and \
@@ -76,11 +79,13 @@ extension Kith {
 
     struct Policy: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "policy",
             abstract: "Show or set what a secondary device may do.",
             subcommands: [Show.self, Set.self])
 
         struct Show: ParsableCommand {
             static let configuration = CommandConfiguration(
+                commandName: "show",
                 abstract: "Show the policy of a secondary (all of them on the primary; this device's own on a secondary).")
             @OptionGroup var options: ClientOptions
 
@@ -101,6 +106,7 @@ extension Kith {
 
         struct Set: ParsableCommand {
             static let configuration = CommandConfiguration(
+                commandName: "set",
                 abstract: "Set a secondary's policy (on the primary).",
                 discussion: """
                     Settings not named keep their value. The primary signs the policy; the secondary \
@@ -138,6 +144,7 @@ extension Kith {
 
     struct Primary: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "primary",
             abstract: "Hand the primary role to another device, or take it with the recovery key.",
             subcommands: [HandOver.self, Recover.self])
 
@@ -157,6 +164,7 @@ extension Kith {
 
         struct Recover: ParsableCommand {
             static let configuration = CommandConfiguration(
+                commandName: "recover",
                 abstract: "Make this device the primary with the recovery key, when the primary is lost.",
                 discussion: """
                     The recovery key was shown once when the account's first device logged in. This \

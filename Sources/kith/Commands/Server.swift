@@ -11,6 +11,7 @@ extension Kith {
     /// The rendezvous server and its operator's commands.
     struct Server: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "server",
             abstract: "Run the rendezvous server, or manage its accounts.",
             subcommands: [Run.self, Account.self, Install.self],
             defaultSubcommand: Run.self
@@ -160,6 +161,7 @@ extension Kith.Server {
 
     struct Account: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "account",
             abstract: "Manage accounts on this server's machine.",
             subcommands: [Add.self, List.self, Passwd.self, Remove.self, RevokeWatchers.self]
         )
@@ -169,6 +171,7 @@ extension Kith.Server {
 extension Kith.Server.Account {
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "add",
             abstract: "Create an account.",
             discussion: """
                 The password comes from --password-file, else from standard input when it is not \
@@ -203,7 +206,7 @@ extension Kith.Server.Account {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the accounts, with when each was made and its devices.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the accounts, with when each was made and its devices.")
         @OptionGroup var data: ServerDataOption
         @OptionGroup var output: JSONOption
 
@@ -223,6 +226,7 @@ extension Kith.Server.Account {
 
     struct Passwd: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "passwd",
             abstract: "Change an account's password.",
             discussion: "Devices that are logged in stay logged in (they hold tokens, not the password); new logins need the new one.")
         @OptionGroup var data: ServerDataOption
@@ -241,6 +245,7 @@ extension Kith.Server.Account {
 
     struct Remove: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "remove",
             abstract: "Delete an account and everything of it on this server.",
             discussion: """
                 Its devices, their sessions and queued messages, its contacts and its rosters go; its \
@@ -303,6 +308,7 @@ extension ServerDataOption {
 extension Kith.Server {
     struct Install: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "install",
             abstract: "Install the server's systemd unit (as root).",
             discussion: """
                 Writes /etc/systemd/system/kith-server.service (or prints it with --print), running this \

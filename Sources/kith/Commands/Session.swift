@@ -9,6 +9,7 @@ import KithWire
 extension Kith {
     struct Login: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "login",
             abstract: "Log this device in to a Kith server.",
             discussion: """
                 The agent of the profile connects to the server of INVITE (pinning its key), logs in, \
@@ -60,6 +61,7 @@ extension Kith {
 
     struct Signup: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "signup",
             abstract: "Create an account on a server that allows it (started with --open-signup).",
             discussion: "Then log in with `kith login`. The password is read from --password-file, standard input or a prompt.")
 
@@ -88,7 +90,7 @@ extension Kith {
     }
 
     struct Logout: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "End this device's session and revoke its token.")
+        static let configuration = CommandConfiguration(commandName: "logout", abstract: "End this device's session and revoke its token.")
         @OptionGroup var options: ClientOptions
 
         func run() throws {
@@ -98,7 +100,7 @@ extension Kith {
     }
 
     struct Status: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show the agent, its server, and this device's session.")
+        static let configuration = CommandConfiguration(commandName: "status", abstract: "Show the agent, its server, and this device's session.")
         @OptionGroup var options: ClientOptions
 
         @Flag(help: "Also show the path to each of your other devices, and why it is relayed when it is.")

@@ -9,6 +9,7 @@ import Glibc
 extension Kith {
     struct Push: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "push",
             abstract: "Push files and folders to another of your devices.",
             discussion: """
                 End-to-end encrypted, over a direct TCP stream when the device is reachable (LAN or a \
@@ -82,7 +83,7 @@ extension Kith {
     }
 
     struct Accept: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Accept a file offer that waits for you (see `kith transfers`).")
+        static let configuration = CommandConfiguration(commandName: "accept", abstract: "Accept a file offer that waits for you (see `kith transfers`).")
         @OptionGroup var options: ClientOptions
         @Argument(help: "The transfer id, or a unique start of it.") var id: String
         @Option(help: ArgumentHelp("Land the files in this folder instead of the receive folder.", valueName: "folder"))
@@ -97,6 +98,7 @@ extension Kith {
 
     struct Reject: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "reject",
             abstract: "Reject a file offer that waits for you, or cancel one of your pushes.")
         @OptionGroup var options: ClientOptions
         @Argument(help: "The transfer id, or a unique start of it.") var id: String
@@ -119,6 +121,9 @@ struct TransferFollower {
         let tty = isatty(1) == 1 && !options.json
         func tenth(_ t: TransferInfo) -> UInt64 { t.totalBytes == 0 ? 10 : t.verifiedBytes * 10 / t.totalBytes }
         var last = (options.json ? shown : nil).map { (state: $0.state, tenth: tenth($0), path: $0.path, waiting: $0.waitingFor) }
+        // Subscribed before the first look, so no change falls between the two; without it (the
+        // agent refused), the follower only asks every 200 ms.
+        let changes = try? options.client.subscribe()
         while true {
             let t = try options.client.call(TransferRequest(id: id))
             let tenth = tenth(t)
@@ -140,7 +145,26 @@ struct TransferFollower {
                 }
                 throw CLIError(code: "transferEnded", Self.outcome(t))
             }
+            waitForChange(changes)
+        }
+    }
+
+    /// Waits until the agent says this transfer changed state, or 200 ms for the next progress line.
+    private func waitForChange(_ changes: EventSubscription?) {
+        guard let changes, !changes.ended else {
             usleep(200_000)
+            return
+        }
+        let deadline = ContinuousClock.now + .milliseconds(200)
+        while true {
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else { return }
+            let millis = Int32(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000) + 1
+            guard let (event, _) = changes.next(timeoutMillis: millis) else {
+                if changes.ended { usleep(UInt32(millis) * 1000) }
+                return
+            }
+            if event.event == .transfer && event.transfer == id { return }
         }
     }
 

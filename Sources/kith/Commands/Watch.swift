@@ -10,6 +10,7 @@ import KithWatch
 /// database first (Protocol/local-api.md §Watch).
 struct Watch: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "watch",
         abstract: "Watch a few chosen contacts: presence, unread messages, the newest message.",
         discussion: """
             `kith watch add bob carol` picks whom to watch (per account; --account picks one); \
@@ -25,7 +26,7 @@ struct Watch: ParsableCommand {
         subcommands: [Show.self, Add.self, Remove.self, List.self, Login.self], defaultSubcommand: Show.self)
 
     struct Add: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Watch these contacts (at the end of the list).")
+        static let configuration = CommandConfiguration(commandName: "add", abstract: "Watch these contacts (at the end of the list).")
         @OptionGroup var options: ClientOptions
         @Argument(help: "Contact accounts.") var contacts: [String]
 
@@ -54,7 +55,7 @@ struct Watch: ParsableCommand {
     }
 
     struct Remove: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Stop watching these contacts.")
+        static let configuration = CommandConfiguration(commandName: "remove", abstract: "Stop watching these contacts.")
         @OptionGroup var options: ClientOptions
         @Argument(help: "Contact accounts.") var contacts: [String]
 
@@ -70,7 +71,7 @@ struct Watch: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the watched contacts.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List the watched contacts.")
         @OptionGroup var options: ClientOptions
 
         func run() throws {
@@ -85,6 +86,7 @@ struct Watch: ParsableCommand {
 
     struct Login: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "login",
             abstract: "Add a watcher for an account: its password is checked by its server (spec §Watch sessions).",
             discussion: """
                 For an account whose agent does not run on this device (or runs elsewhere): the \

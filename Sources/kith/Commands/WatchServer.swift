@@ -114,7 +114,7 @@ final class WatchServerSource: @unchecked Sendable {
             try? store.setMeta("token", session.token.hexString)
             return session.token
         case .errorMessage(let error):
-            throw WatchFailure("the server refused the watcher's sign-in: \(error.message)")
+            throw WatchFailure("the server refused the watcher's sign-in: \(error.message ?? "code \(error.code)")")
         default:
             throw WatchFailure("the server answered the sign-in with something else")
         }
@@ -130,7 +130,7 @@ final class WatchServerSource: @unchecked Sendable {
                 try? store.setMeta("token", nil)
                 token = try await signIn(connection)
             case .errorMessage(let error):
-                throw WatchFailure("the server refused the subscription: \(error.message)")
+                throw WatchFailure("the server refused the subscription: \(error.message ?? "code \(error.code)")")
             default:
                 throw WatchFailure("the server answered the subscription with something else")
             }

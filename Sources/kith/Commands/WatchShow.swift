@@ -11,7 +11,7 @@ extension Watch {
     /// The view itself: the shell around `WatchBoard`. It feeds the board the cache, fetch
     /// results, the agent's pushed events, ticks and keys, and carries out what the board says.
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show the watched contacts and keep the view up to date (the default).")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show the watched contacts and keep the view up to date (the default).")
         @OptionGroup var options: ClientOptions
 
         @Option(help: ArgumentHelp("Refresh every so many seconds instead of on every change.", valueName: "seconds"))
