@@ -123,9 +123,12 @@ final class LandingFiles {
     private func partialPath(_ file: Int) -> String { staging + "/" + partialName(file) }
 
     /// How many of `hashes` (the verified chunks of `file`, in order) its partial copy still
-    /// holds, read back and hashed again; the copy is cut after them. A copy that is not a
-    /// regular file of this user with one link (a planted hard link) is deleted: it holds none.
-    func verifiedPrefix(_ file: Int, hashes: [[UInt8]], chunkSize: UInt64, size: UInt64) throws -> Int {
+    /// holds; the copy is cut after them. A copy that is not a regular file of this user with one
+    /// link (a planted hard link) is deleted: it holds none. With `written`, what this process
+    /// wrote into it, the same file (device and inode) of at least that many chunks' size holds
+    /// them without being read; any other copy is read back and hashed again (after a restart).
+    func verifiedPrefix(_ file: Int, hashes: [[UInt8]], chunkSize: UInt64, size: UInt64,
+                        written: WrittenPartial? = nil) throws -> Int {
         guard !hashes.isEmpty else { return 0 }
         let fd = openat(stagingFD, partialName(file), O_RDWR | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { return 0 }
@@ -135,6 +138,26 @@ final class LandingFiles {
             unlinkat(stagingFD, partialName(file), 0)
             return 0
         }
+        let held = if let written, written.isSame(as: info),
+                      UInt64(info.st_size) >= min(UInt64(min(written.chunks, hashes.count)) * chunkSize, size) {
+            min(written.chunks, hashes.count)
+        } else {
+            Self.hashedPrefix(fd, hashes: hashes, chunkSize: chunkSize, size: size)
+        }
+        let keep = min(UInt64(held) * chunkSize, size)
+        if UInt64(info.st_size) != keep { try FileSystemError.check(ftruncate(fd, off_t(keep)), "truncate", partialPath(file)) }
+        open[file] = fd
+        return held
+    }
+
+    /// What this process has written into `file`'s partial copy, with `chunks` verified and
+    /// durable in it; nil if it has no copy open.
+    func written(_ file: Int, chunks: Int) -> WrittenPartial? {
+        open[file].flatMap { WrittenPartial(of: $0, chunks: chunks) }
+    }
+
+    /// How many of `hashes` the copy behind `fd` holds, read back and hashed chunk by chunk.
+    private static func hashedPrefix(_ fd: Int32, hashes: [[UInt8]], chunkSize: UInt64, size: UInt64) -> Int {
         let hasher = ContentHasher()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var held = 0
@@ -153,9 +176,6 @@ final class LandingFiles {
             guard hasher.finish() == expected else { break }
             held = index + 1
         }
-        let keep = min(UInt64(held) * chunkSize, size)
-        if UInt64(info.st_size) != keep { try FileSystemError.check(ftruncate(fd, off_t(keep)), "truncate", partialPath(file)) }
-        open[file] = fd
         return held
     }
 
@@ -273,4 +293,34 @@ final class LandingFiles {
         var info = stat()
         return fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0
     }
+}
+
+/// A partial copy this process wrote, and how many of its chunks were verified and durable: a
+/// stream that resumes the transfer in the same run trusts that file instead of reading it back
+/// (only a restart makes the agent read its copies again). It holds a descriptor of the file, so
+/// while it lives no other file can take the same device and inode numbers.
+final class WrittenPartial: Sendable {
+    let device: UInt64
+    let inode: UInt64
+    let chunks: Int
+    private let fd: Int32
+
+    /// Keeps its own duplicate of `fd`; nil if that cannot be had.
+    init?(of fd: Int32, chunks: Int) {
+        var info = stat()
+        let kept = dup(fd)
+        guard kept >= 0 else { return nil }
+        guard fstat(kept, &info) == 0 else {
+            close(kept)
+            return nil
+        }
+        self.fd = kept
+        self.device = UInt64(info.st_dev)
+        self.inode = UInt64(info.st_ino)
+        self.chunks = chunks
+    }
+
+    deinit { close(fd) }
+
+    func isSame(as info: stat) -> Bool { device == UInt64(info.st_dev) && inode == UInt64(info.st_ino) }
 }

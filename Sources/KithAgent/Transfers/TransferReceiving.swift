@@ -118,14 +118,17 @@ extension Transfers {
         } catch let error as FileSystemError {
             return try await pause(id, error, landing: landing, remaining: offer.totalBytes, stream: stream)
         }
-        // Progress counts only what the partial copies really hold, read back and hashed again
-        // (a crash, a lost store write, a copy changed or planted meanwhile).
+        // Progress counts only what the partial copies really hold: the copies this run wrote (the
+        // same files, as large as they were), else read back and hashed again (a crash, a lost
+        // store write, a copy changed or planted meanwhile).
         var progress = record.progress
         let stored = (try? store.chunkHashes(id: id)) ?? [:]
+        let written = await writtenPartials(id)
         do {
             for (file, entry) in offer.entries.enumerated() where !entry.isFolder && !progress[file].complete {
                 let hashes = Array((stored[file] ?? []).prefix(Int(progress[file].verifiedChunks)))
-                let held = try landing.verifiedPrefix(file, hashes: hashes, chunkSize: offer.chunkSize, size: entry.size)
+                let held = try landing.verifiedPrefix(file, hashes: hashes, chunkSize: offer.chunkSize, size: entry.size,
+                                                      written: written[file])
                 progress[file].verifiedChunks = UInt32(held)
                 progress[file].chunkHashes = Array(hashes.prefix(held))
             }
@@ -162,6 +165,11 @@ extension Transfers {
                 let actions = await handle(id, .progress(file: index, verifiedChunks: entry.verifiedChunks, complete: false))
                 if index == file { try await stream.perform(actions) }
             }
+            var durable: [Int: WrittenPartial] = [:]
+            for (index, entry) in progress.enumerated() where !entry.complete {
+                durable[index] = landing.written(index, chunks: Int(entry.verifiedChunks))
+            }
+            await rememberWritten(id, durable)
         }
         do {
             while let event = try await events.next() {

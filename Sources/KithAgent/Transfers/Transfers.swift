@@ -80,6 +80,10 @@ actor Transfers {
     private var waiters: [[UInt8]: CheckedContinuation<Void, Never>] = [:]
     private var nextToken: UInt64 = 0
     private var switching: Set<[UInt8]> = []
+    /// Receiver: the partial copies this process wrote and made durable, per transfer and file. A
+    /// stream that resumes a transfer in the same run trusts them instead of reading them back;
+    /// after a restart nothing is here and the copies are read and hashed again.
+    private var written: [[UInt8]: [Int: WrittenPartial]] = [:]
 
     init(store: AgentStore, keys: KeyPair, logger: Logger, settings: TransferSettings, group: any EventLoopGroup,
          now: @escaping @Sendable () -> UInt64, sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
@@ -127,6 +131,18 @@ actor Transfers {
 
     func record(_ id: [UInt8]) -> TransferRecord? { records[id] }
 
+    func writtenPartials(_ id: [UInt8]) -> [Int: WrittenPartial] { written[id] ?? [:] }
+
+    /// Records what a receiving stream made durable (after each commit); forgotten (and the
+    /// descriptors closed) when the transfer ends.
+    func rememberWritten(_ id: [UInt8], _ partials: [Int: WrittenPartial]) {
+        guard let record = records[id], !record.state.isFinished else {
+            written[id] = nil
+            return
+        }
+        written[id, default: [:]].merge(partials) { $1 }
+    }
+
     /// Runs `event` through the transfer's machine, applies `change` with what it decided, and
     /// carries out the record's actions (store write, chunk hashes, the API's event, an expiry
     /// timer). Returns every action: the stream's are the caller's to carry out.
@@ -152,6 +168,7 @@ actor Transfers {
                 do { try store.saveTransfer(record.stored) } catch { logger.error("cannot store transfer \(record.idHex): \(error)") }
             case .forgetChunkHashes:
                 try? store.deleteChunkHashes(id: record.id)  // only a resume needs them
+                written[record.id] = nil
             case .publish(let state):
                 let why = record.reason.map { " (\($0))" } ?? ""
                 logger.info("transfer \(record.idHex.prefix(8)) \(record.outgoing ? "to" : "from") \(record.peer): \(state.rawValue)\(why)")
