@@ -236,21 +236,34 @@ final class LandingFiles {
         }
         try FileSystemError.check(fchmod(fd, mode_t(mode & 0o777)), "chmod", partialPath(file))
         try FileSystemError.check(fsync(fd), "sync", partialPath(file))
-        close(fd)
-        open[file] = nil
-        dirty.remove(file)
+        defer {
+            close(fd)
+            open[file] = nil
+            dirty.remove(file)
+        }
         let parent = try openFolders(components.dropLast()[...])
         defer { close(parent) }
         let name = components.last!
         while true {
             let free = TransferName.free(name, isFile: true) { self.exists($0, in: parent) }
             // linkat() never replaces an existing name; then the partial name goes.
-            if linkat(stagingFD, partialName(file), parent, free, 0) == 0 {
+            if Self.link(fd, orName: partialName(file), in: stagingFD, to: free, in: parent) == 0 {
                 unlinkat(stagingFD, partialName(file), 0)
                 return free
             }
             if errno != EEXIST { throw FileSystemError(operation: "link", path: folder + "/" + components.joined(separator: "/"), code: errno) }
         }
+    }
+
+    /// Links the file behind `fd` — the one checked, not whatever its name points to by now —
+    /// as `newName`, through /proc/self/fd (linkat's AT_EMPTY_PATH needs a privilege); by its
+    /// name only where /proc is not mounted.
+    private static func link(_ fd: Int32, orName name: String, in directory: Int32, to newName: String, in parent: Int32) -> Int32 {
+        let result = linkat(AT_FDCWD, "/proc/self/fd/\(fd)", parent, newName, AT_SYMLINK_FOLLOW)
+        if result != 0 && errno == ENOENT && access("/proc/self/fd", F_OK) != 0 {
+            return linkat(directory, name, parent, newName, 0)
+        }
+        return result
     }
 
     /// Bytes free for an unprivileged writer on the landing folder's file system.
