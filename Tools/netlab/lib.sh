@@ -176,6 +176,47 @@ login() {
     fail "$id did not take the roster that approves it"
 }
 
+# `block_tcp NAME` / `unblock_tcp NAME`: no TCP to or from device NAME but the server's
+# (100.64.0.1) and loopback, in either direction (nftables in its namespace).
+block_tcp() {
+    ip netns exec "$NETLAB_PREFIX-d-$1" nft -f - <<NFT
+table inet kith_no_tcp {
+    chain out { type filter hook output priority 0; policy accept; meta l4proto tcp ip daddr != { 100.64.0.1, 127.0.0.0/8 } drop; }
+    chain in { type filter hook input priority 0; policy accept; meta l4proto tcp ip saddr != { 100.64.0.1, 127.0.0.0/8 } drop; }
+}
+NFT
+}
+unblock_tcp() { ip netns exec "$NETLAB_PREFIX-d-$1" nft delete table inet kith_no_tcp; }
+
+# `timed_push FROM TO_ID FILE`: pushes FILE from device FROM to TO_ID (direct receive) and follows
+# it on FROM; prints "MILLISECONDS DATA_MS PATHS": the time from the push to complete, the time
+# from the first verified bytes to complete (what a rate is computed from: it leaves out the
+# offer and a direct TCP dial that times out), and the paths `kith transfers` showed while it
+# ran, comma-separated.
+timed_push() {
+    local from=$1 to=$2 file=$3 out id start paths="" state path verified first=""
+    start=$(now_ms)
+    out=$(kith push "$file" --to "$to" --direct --detach --json --profile "$WORK/dev-$from") || fail "push failed: $out"
+    id=$($PY -c 'import json,sys; print(json.loads(sys.stdin.read())["id"])' <<<"$out") || fail "push said: $out"
+    while :; do
+        read -r state path verified < <(kith transfers --json --profile "$WORK/dev-$from" | $PY -c '
+import json, sys
+for t in json.load(sys.stdin)["transfers"]:
+    if t["id"] == sys.argv[1]: print(t["state"], t.get("path") or "-", t.get("verifiedBytes") or 0)' "$id")
+        [[ -z $first && $verified != 0 ]] && first=$(now_ms)
+        [[ $path != - && ,$paths, != *,$path,* ]] && paths=${paths:+$paths,}$path
+        [[ $state == complete ]] && break
+        [[ $state == failed || $state == cancelled || $state == rejected ]] && fail "transfer $state"
+        (( $(now_ms) - start > 120000 )) && fail "the push of $(basename "$file") did not complete in 120 s (state $state, paths $paths)"
+        sleep 0.1
+    done
+    local end; end=$(now_ms)
+    echo "$(( end - start )) $(( end - ${first:-$start} )) ${paths:--}"
+}
+
+# `landed NAME FILE`: where FILE lands on device NAME (its default receive folder, HOME=$WORK/home-NAME).
+landed() { echo "$WORK/home-$1/Downloads/Kith/$(basename "$2")"; }
+
 # `path_of NAME PEER_ID`: prints "PATH<TAB>DETAIL<TAB>RTT" of NAME's view of the device PEER_ID.
 path_of() {
     kith devices --json --profile "$WORK/dev-$1" 2>/dev/null | $PY -c '
