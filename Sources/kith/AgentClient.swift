@@ -104,9 +104,10 @@ final class EventSubscription {
     private let fd: Int32
     private var reader: LineReader
 
-    fileprivate init(fd: Int32, reader: LineReader) {
+    /// Takes `fd` (closed with this); `reader` may hold lines already read from it.
+    init(fd: Int32, reader: LineReader? = nil) {
         self.fd = fd
-        self.reader = reader
+        self.reader = reader ?? LineReader(fd: fd)
     }
 
     deinit { close(fd) }
@@ -121,6 +122,18 @@ final class EventSubscription {
             if let event = try? APICodec.event(from: line) { return (event, line) }
         }
         return nil
+    }
+
+    /// The first event that `matches` within `window`; nil when the window passes without one,
+    /// or the agent closed the stream.
+    func first(within window: Duration, where matches: (AgentEvent) -> Bool) -> AgentEvent? {
+        let deadline = ContinuousClock.now + window
+        while true {
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else { return nil }
+            guard let (event, _) = next(timeoutMillis: Int32((left / .milliseconds(1)).rounded(.up))) else { return nil }
+            if matches(event) { return event }
+        }
     }
 }
 

@@ -32,7 +32,7 @@ import Testing
         #expect(reader.next() == nil, "an ended reader does not block")
     }
 
-    private static func socketPair() throws -> (Int32, Int32) {
+    static func socketPair() throws -> (Int32, Int32) {
         var fds: [Int32] = [0, 0]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0 else {
             throw SocketPairError()
@@ -40,7 +40,7 @@ import Testing
         return (fds[0], fds[1])
     }
 
-    private static func write(_ text: String, to fd: Int32) throws {
+    static func write(_ text: String, to fd: Int32) throws {
         let bytes = Array(text.utf8)
         guard send(fd, bytes, bytes.count, 0) == bytes.count else { throw SocketPairError() }
     }

@@ -17,7 +17,7 @@ import Testing
     static let hashes = [ContentHasher.hash(Array(content[..<Int(chunkSize)])), ContentHasher.hash(Array(content[Int(chunkSize)...]))]
 
     @Test func theCopyThisRunWroteIsTrustedWithoutReadingIt() throws {
-        let (folder, staging) = try Self.folders("trusted")
+        let (folder, staging) = Self.folders("trusted")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let written = try Self.writeBothChunks(folder, staging)
         try Self.changeInPlace(staging + "/0.part", at: Int(Self.chunkSize) + 10)
@@ -29,7 +29,7 @@ import Testing
     /// Removed and written again, the copy could get its old inode number back (it did, here,
     /// before `WrittenPartial` held a descriptor of the file it wrote).
     @Test func aReplacedCopyIsReadBack() throws {
-        let (folder, staging) = try Self.folders("replaced")
+        let (folder, staging) = Self.folders("replaced")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let written = try Self.writeBothChunks(folder, staging)
         var changed = Self.content
@@ -41,7 +41,7 @@ import Testing
     }
 
     @Test func aCopyCutShortIsReadBack() throws {
-        let (folder, staging) = try Self.folders("cut")
+        let (folder, staging) = Self.folders("cut")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let written = try Self.writeBothChunks(folder, staging)
         #expect(truncate(staging + "/0.part", off_t(Self.chunkSize + 100)) == 0)
@@ -51,7 +51,7 @@ import Testing
 
     // MARK: - Helpers
 
-    private static func folders(_ name: String) throws -> (String, String) {
+    private static func folders(_ name: String) -> (String, String) {
         let folder = NSTemporaryDirectory() + "kith-landing-\(name)-\(UUID().uuidString.prefix(8))"
         return (folder, folder + "/.kith-partial-test")
     }

@@ -149,23 +149,14 @@ struct TransferFollower {
         }
     }
 
-    /// Waits until the agent says this transfer changed state, or 200 ms for the next progress line.
+    /// Waits until the agent says this transfer changed state, or 200 ms for the next progress
+    /// line; with no events to wait on (refused, or the agent went away), just 200 ms.
     private func waitForChange(_ changes: EventSubscription?) {
         guard let changes, !changes.ended else {
             usleep(200_000)
             return
         }
-        let deadline = ContinuousClock.now + .milliseconds(200)
-        while true {
-            let left = deadline - ContinuousClock.now
-            guard left > .zero else { return }
-            let millis = Int32(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000) + 1
-            guard let (event, _) = changes.next(timeoutMillis: millis) else {
-                if changes.ended { usleep(UInt32(millis) * 1000) }
-                return
-            }
-            if event.event == .transfer && event.transfer == id { return }
-        }
+        _ = changes.first(within: .milliseconds(200)) { $0.event == .transfer && $0.transfer == id }
     }
 
     static func progressLine(_ t: TransferInfo) -> String {
