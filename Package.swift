@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "KithNetLibrary", targets: ["KithNet"]),
         .library(name: "KithAPI", targets: ["KithAPI"]),
         .library(name: "KithWatch", targets: ["KithWatch"]),
+        .library(name: "KithXMPP", targets: ["KithXMPP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -23,11 +24,16 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
     ],
     targets: [
         .systemLibrary(name: "CSodium", providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "CDNSSD", providers: [.apt(["libavahi-compat-libdnssd-dev"])]),
+        .systemLibrary(name: "CExpat", providers: [.apt(["libexpat1-dev"])]),
         .target(name: "KithCrypto", dependencies: ["CSodium"]),
+        // The XMPP subset an agent speaks to a foreign network: XML over expat, SCRAM, the
+        // session's decisions as a machine. No sockets: the agent's NIO shell carries it.
+        .target(name: "KithXMPP", dependencies: ["CExpat", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "KithWire"),
         .target(name: "KithCore", dependencies: ["KithCrypto", "KithWire"]),
         // The agent's local API as types: one request type per method, results, errors, events,
@@ -63,7 +69,7 @@ let package = Package(
         .target(
             name: "KithAgent",
             dependencies: [
-                "CDNSSD", "KithAPI", "KithCore", "KithCrypto", "KithNet", "KithStore", "KithWatch", "KithWire",
+                "CDNSSD", "KithAPI", "KithCore", "KithCrypto", "KithNet", "KithStore", "KithWatch", "KithWire", "KithXMPP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -86,6 +92,7 @@ let package = Package(
         .testTarget(name: "KithCryptoTests", dependencies: ["KithCrypto", "KithTestSupport"]),
         .testTarget(name: "KithWireTests", dependencies: ["KithWire", "KithTestSupport"]),
         .testTarget(name: "KithWatchTests", dependencies: ["KithWatch", "KithAPI"]),
+        .testTarget(name: "KithXMPPTests", dependencies: ["KithXMPP"]),
         .testTarget(name: "KithCoreTests", dependencies: ["KithCore", "KithCrypto", "KithWire", "KithWatch", "KithTestSupport"]),
         .testTarget(
             name: "KithNetTests",
@@ -110,7 +117,8 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "kith", "KithAPI", "KithAgent", "KithCore", "KithCrypto", "KithNet", "KithStore", "KithWire", "KithTestSupport",
+                "kith", "KithAPI", "KithAgent", "KithCore", "KithCrypto", "KithNet", "KithStore", "KithWire", "KithXMPP",
+                "KithTestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
