@@ -13,6 +13,13 @@ import Testing
     static func kith(_ id: String, _ network: Network = family) -> Endpoint { Endpoint(network: network, id: id) }
     static func xmpp(_ jid: String) -> Endpoint { Endpoint(network: jabber, id: jid) }
 
+    /// carol on Kith, then carol@kith.test on XMPP: the offer that makes.
+    static func carolOnBothNetworks(_ book: inout PeopleBook) throws -> BindingOffer {
+        _ = book.sync(family, contacts: [NetworkContact(kith("carol"))])
+        _ = book.sync(jabber, contacts: [NetworkContact(xmpp("carol@kith.test"))])
+        return try #require(book.offers.first)
+    }
+
     @Test func aFirstLoginAddsEveryContactAsItsOwnNewPerson() throws {
         var book = PeopleBook()
         let changes = book.sync(Self.family, contacts: [NetworkContact(Self.kith("bob"), displayName: "Bob"), NetworkContact(Self.kith("carol"))])
@@ -44,9 +51,7 @@ import Testing
 
     @Test func aRejectedOfferIsNeverOfferedAgain() throws {
         var book = PeopleBook()
-        _ = book.sync(Self.family, contacts: [NetworkContact(Self.kith("carol"))])
-        _ = book.sync(Self.jabber, contacts: [NetworkContact(Self.xmpp("carol@kith.test"))])
-        let offer = try #require(book.offers.first)
+        let offer = try Self.carolOnBothNetworks(&book)
         _ = try book.answer(offer.endpoint, person: offer.person, accept: false)
         #expect(book.offers.isEmpty)
         for round in 0..<20 {
@@ -114,9 +119,7 @@ import Testing
 
     @Test func removingAnEndpointWithdrawsItsOffers() throws {
         var book = PeopleBook()
-        _ = book.sync(Self.family, contacts: [NetworkContact(Self.kith("carol"))])
-        _ = book.sync(Self.jabber, contacts: [NetworkContact(Self.xmpp("carol@kith.test"))])
-        let offer = try #require(book.offers.first)
+        let offer = try Self.carolOnBothNetworks(&book)
         #expect(book.sync(Self.jabber, contacts: []).contains(.offerWithdrawn(offer)))
         #expect(book.offers.isEmpty)
     }
@@ -156,9 +159,7 @@ import Testing
 
     @Test func theBookSurvivesEncoding() throws {
         var book = PeopleBook()
-        _ = book.sync(Self.family, contacts: [NetworkContact(Self.kith("carol"))])
-        _ = book.sync(Self.jabber, contacts: [NetworkContact(Self.xmpp("carol@kith.test"))])
-        let offer = try #require(book.offers.first)
+        let offer = try Self.carolOnBothNetworks(&book)
         _ = try book.answer(offer.endpoint, person: offer.person, accept: false)
         let copy = try JSONDecoder().decode(PeopleBook.self, from: JSONEncoder().encode(book))
         #expect(copy == book)

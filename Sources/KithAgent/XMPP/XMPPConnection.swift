@@ -98,7 +98,6 @@ final class XMPPChannelHandler: ChannelInboundHandler {
     private var login: EventLoopPromise<(JID, XMPPRosterAnswer)>?
     private let incoming: AsyncStream<XMPPIncoming>.Continuation
     private var parser = XMLStreamParser()
-    private var bound: JID?
     private var waiting = false
 
     init(state: NIOLockedValueBox<XMPPConnection.Shared>, login: EventLoopPromise<(JID, XMPPRosterAnswer)>,
@@ -164,10 +163,10 @@ final class XMPPChannelHandler: ChannelInboundHandler {
             case .startTLS:
                 // This build does not negotiate TLS (canStartTLS is false); the session never asks.
                 perform([.fail(.tlsUnavailable)], context: context)
-            case .loggedIn(let jid):
-                bound = jid
+            case .loggedIn:
+                break
             case .roster(let answer):
-                if let bound { login?.succeed((bound, answer)) }
+                if let bound = state.withLockedValue({ $0.session.boundJID }) { login?.succeed((bound, answer)) }
                 login = nil
             case .incoming(let item):
                 incoming.yield(item)
