@@ -12,6 +12,11 @@ public enum XMPPError: Error, Equatable, Sendable {
     case noUsableMechanism([String])
     /// Off loopback, a server must offer STARTTLS (and this build must be able to do it).
     case tlsUnavailable
+    /// The TLS handshake failed: the certificate is not trusted by this system for the account's
+    /// domain, or the handshake itself broke. The text is the TLS library's.
+    case tlsFailed(String)
+    /// The server's certificate is not the one pinned for this account; `presented` is its fingerprint.
+    case certificateMismatch(presented: CertificateFingerprint)
     case bindFailed(String)
     /// A stanza this phase cannot take (a `<message>` before login, a second stream header, …).
     case unexpected(String)

@@ -1,5 +1,6 @@
 import Foundation
 import KithTestSupport
+import KithXMPP
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,9 +27,14 @@ final class ProsodyHarness: @unchecked Sendable {
     let logFile: URL
     private let process: KithProcess
 
-    /// `accounts` maps names (the local part of the JID) to passwords; all are on `domain`.
+    /// The SHA-256 of the test certificate, when the server was started with `tls`.
+    private(set) var certificate: CertificateFingerprint?
+
+    /// `accounts` maps names (the local part of the JID) to passwords; all are on `domain`. With
+    /// `tls`, the server has a fresh self-signed certificate for `domain` (made with `openssl`),
+    /// offers STARTTLS and requires it before authentication.
     static func start(accounts: [String: String] = ["alice": "correct horse", "bob": "battery staple"],
-                      domain: String = "kith.test") async throws -> ProsodyHarness {
+                      domain: String = "kith.test", tls: Bool = false) async throws -> ProsodyHarness {
         guard isInstalled else {
             throw KithProcess.ProcessFailure(description: "Prosody is not installed (\(binary.path)); run Tools/bootstrap")
         }
@@ -44,10 +50,11 @@ final class ProsodyHarness: @unchecked Sendable {
         // A free port can be taken by someone else between our probe and Prosody's bind; Prosody then
         // keeps running without the listener (and a connect would reach the other program), so its log
         // is what tells, and a fresh port is tried.
+        let certificate = tls ? try makeCertificate(domain: domain, in: directory.appendingPathComponent("certs")) : nil
         var failure = ""
         for attempt in 1...3 {
             let port = try freeLoopbackPort()
-            try config(port: port, domain: domain, directory: directory).write(to: configFile, atomically: true, encoding: .utf8)
+            try config(port: port, domain: domain, directory: directory, tls: tls).write(to: configFile, atomically: true, encoding: .utf8)
             try? FileManager.default.removeItem(at: logFile)
             if attempt == 1 {
                 for (name, password) in accounts.sorted(by: { $0.key < $1.key }) {
@@ -57,6 +64,7 @@ final class ProsodyHarness: @unchecked Sendable {
             let process = try KithProcess(["--config", configFile.path, "-F"], in: directory, name: "prosody", executable: binary)
             let harness = ProsodyHarness(port: port, domain: domain, directory: directory, configFile: configFile,
                                          logFile: logFile, process: process)
+            harness.certificate = certificate
             switch try await harness.waitUntilListening() {
             case .listening: return harness
             case .portTaken:
@@ -77,11 +85,20 @@ final class ProsodyHarness: @unchecked Sendable {
     }
 
     /// The config of a loopback-only server for tests (see PLATFORM-NOTES.md, "XMPP (Prosody) for
-    /// tests"). No TLS: mod_tls is not loaded, so STARTTLS is not offered, and plain SASL is allowed
-    /// on the unencrypted stream; both SCRAM-SHA-1 and PLAIN are offered. `admin_shell` is loaded for
-    /// `prosodyctl shell` (roster changes made "by the server", see `setRosterItem`).
-    private static func config(port: Int, domain: String, directory: URL) -> String {
+    /// tests"). Without `tls`, mod_tls is not loaded, so STARTTLS is not offered, and plain SASL is
+    /// allowed on the unencrypted stream; both SCRAM-SHA-1 and PLAIN are offered. With `tls`, the
+    /// certificate from `makeCertificate` is served and encryption is required. `admin_shell` is
+    /// loaded for `prosodyctl shell` (roster changes made "by the server", see `setRosterItem`).
+    private static func config(port: Int, domain: String, directory: URL, tls: Bool) -> String {
         func path(_ name: String) -> String { lua(directory.appendingPathComponent(name).path) }
+        let encryption = tls ? """
+            c2s_require_encryption = true
+            allow_unencrypted_plain_auth = false
+            ssl = { certificate = \(path("certs/\(domain).crt")); key = \(path("certs/\(domain).key")) }
+            """ : """
+            c2s_require_encryption = false
+            allow_unencrypted_plain_auth = true
+            """
         return """
         -- Written by ProsodyHarness for one test.
         run_as_root = true -- as root (CI), Prosody refuses to start otherwise
@@ -98,9 +115,8 @@ final class ProsodyHarness: @unchecked Sendable {
         https_ports = { }
         authentication = "internal_hashed"
         storage = "internal"
-        c2s_require_encryption = false
-        allow_unencrypted_plain_auth = true
-        modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "presence"; "mam"; "carbons"; "admin_shell" }
+        \(encryption)
+        modules_enabled = { \(tls ? "\"tls\"; " : "")"roster"; "saslauth"; "disco"; "ping"; "presence"; "mam"; "carbons"; "admin_shell" }
         modules_disabled = { "s2s" }
         log = { info = \(path("prosody.log")) }
 
@@ -140,6 +156,27 @@ final class ProsodyHarness: @unchecked Sendable {
             log (\(logFile.path)):
             \(logTail())
             """)
+    }
+
+    /// A self-signed P-256 certificate for `domain` (its name in the subject and the SAN), valid for
+    /// two days, written as `DOMAIN.crt` and `DOMAIN.key` in `directory`. Returns its fingerprint.
+    private static func makeCertificate(domain: String, in directory: URL) throws -> CertificateFingerprint {
+        let certificate = directory.appendingPathComponent("\(domain).crt")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                             "-keyout", directory.appendingPathComponent("\(domain).key").path, "-out", certificate.path,
+                             "-days", "2", "-subj", "/CN=\(domain)", "-addext", "subjectAltName=DNS:\(domain)"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        let pem = (try? String(contentsOf: certificate, encoding: .utf8)) ?? ""
+        let base64 = pem.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
+        guard process.terminationStatus == 0, let der = Data(base64Encoded: base64) else {
+            throw KithProcess.ProcessFailure(description: "openssl could not make a test certificate (exit \(process.terminationStatus))")
+        }
+        return CertificateFingerprint(der: der)
     }
 
     /// A port on 127.0.0.1 that was free a moment ago: the kernel's pick for a socket bound to port 0.

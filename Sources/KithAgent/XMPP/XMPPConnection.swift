@@ -2,6 +2,8 @@ import KithXMPP
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
+import NIOTLS
 
 /// One signed-in XMPP account: `XMPPSession`'s decisions carried out on a SwiftNIO channel. It
 /// returns from `connect` once the server answered the roster request, then yields what arrives
@@ -44,22 +46,26 @@ public final class XMPPConnection: Sendable {
 
     /// Connects, signs in and asks for the roster since `settings.rosterVersion`. Throws the
     /// `XMPPError` that ended the attempt (`.timedOut` when the login took longer than `timeout`).
-    /// Plaintext and PLAIN are allowed only when the server's address is on loopback.
+    /// Plaintext and PLAIN are allowed only when the server's address is on loopback. STARTTLS is
+    /// used whenever the server offers it; its certificate must be trusted by the system for the
+    /// account's domain (RFC 6120 §13.7.2), or, when `certificate` is given, be exactly that one.
     public static func connect(host: String, port: Int, account: JID, password: String, resource: String = "kith",
-                               rosterVersion: String?, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                               rosterVersion: String?, certificate: CertificateFingerprint? = nil,
+                               group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
                                timeout: TimeAmount = .seconds(15)) async throws -> Login {
         let (stream, continuation) = AsyncStream<XMPPIncoming>.makeStream()
         let login = group.next().makePromise(of: (JID, XMPPRosterAnswer).self)
         let state = NIOLockedValueBox<Shared>(Shared(session: XMPPSession(.init(
             account: account, password: password, resource: resource, rosterVersion: rosterVersion,
-            canStartTLS: false, isLoopback: false))))
+            canStartTLS: true, isLoopback: false))))
+        let tls = TLSPlan(serverName: account.domain, pinned: certificate)
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(timeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        XMPPChannelHandler(state: state, login: login, incoming: continuation))
+                        XMPPChannelHandler(state: state, tls: tls, login: login, incoming: continuation))
                 }
             }
             .connect(host: host, port: port).get()
@@ -69,6 +75,23 @@ public final class XMPPConnection: Sendable {
         defer { deadline.cancel() }
         let (jid, roster) = try await login.futureResult.get()
         return Login(connection: XMPPConnection(channel: channel, state: state, incoming: stream), boundJID: jid, roster: roster)
+    }
+
+    /// The fingerprint of the certificate the server at `host:port` presents for `domain`, for a
+    /// user to compare and pin when the system does not trust it. Learned by starting a login
+    /// pinned to a certificate no server has; nothing is sent after the TLS handshake.
+    public static func presentedCertificate(host: String, port: Int, domain: String,
+                                            group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+                                            timeout: TimeAmount = .seconds(15)) async throws -> CertificateFingerprint {
+        let nobody = CertificateFingerprint(String(repeating: "00", count: 32))!
+        do {
+            let login = try await connect(host: host, port: port, account: JID(local: "probe", domain: domain), password: "",
+                                          rosterVersion: nil, certificate: nobody, group: group, timeout: timeout)
+            await login.connection.close()
+            throw XMPPError.certificateMismatch(presented: nobody)
+        } catch XMPPError.certificateMismatch(let presented) {
+            return presented
+        }
     }
 
     /// Writes a stanza built by `XMPPStanza` (or an `iq` with `makeID()`'s id).
@@ -94,15 +117,17 @@ final class XMPPChannelHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
     private let state: NIOLockedValueBox<XMPPConnection.Shared>
+    private let tls: TLSPlan
     /// Until the login's answer: completed once, then nil.
     private var login: EventLoopPromise<(JID, XMPPRosterAnswer)>?
     private let incoming: AsyncStream<XMPPIncoming>.Continuation
     private var parser = XMLStreamParser()
     private var waiting = false
 
-    init(state: NIOLockedValueBox<XMPPConnection.Shared>, login: EventLoopPromise<(JID, XMPPRosterAnswer)>,
+    init(state: NIOLockedValueBox<XMPPConnection.Shared>, tls: TLSPlan, login: EventLoopPromise<(JID, XMPPRosterAnswer)>,
          incoming: AsyncStream<XMPPIncoming>.Continuation) {
         self.state = state
+        self.tls = tls
         self.login = login
         self.incoming = incoming
     }
@@ -140,7 +165,13 @@ final class XMPPChannelHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
+        if let mismatch = tls.mismatch.withLockedValue({ $0 }) {
+            perform([.fail(.certificateMismatch(presented: mismatch))], context: context)
+        } else if error is NIOSSLError || error is BoringSSLError {
+            perform([.fail(.tlsFailed(String(describing: error)))], context: context)
+        } else {
+            context.close(promise: nil)
+        }
     }
 
     /// The login took longer than its timeout.
@@ -148,6 +179,9 @@ final class XMPPChannelHandler: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is LoginDeadline, login != nil { perform([.fail(.timedOut)], context: context) }
+        if case TLSUserEvent.handshakeCompleted = event {
+            perform(state.withLockedValue { $0.session.tlsEstablished() }, context: context)
+        }
     }
 
     private func perform(_ actions: [XMPPAction], context: ChannelHandlerContext) {
@@ -161,8 +195,12 @@ final class XMPPChannelHandler: ChannelInboundHandler {
                 // The server sends nothing of the new stream before our new header, which follows.
                 parser = XMLStreamParser()
             case .startTLS:
-                // This build does not negotiate TLS (canStartTLS is false); the session never asks.
-                perform([.fail(.tlsUnavailable)], context: context)
+                // The handshake starts as the handler joins the pipeline; `handshakeCompleted` goes on.
+                do {
+                    try context.pipeline.syncOperations.addHandler(try tls.makeHandler(), position: .first)
+                } catch {
+                    perform([.fail(.tlsFailed(String(describing: error)))], context: context)
+                }
             case .loggedIn:
                 break
             case .roster(let answer):
@@ -190,4 +228,29 @@ final class XMPPChannelHandler: ChannelInboundHandler {
 
 extension XMPPChannelHandler {
     typealias OutboundOut = ByteBuffer
+}
+
+/// How a connection checks the server's certificate once the session asks for TLS: the system's
+/// trust roots and the account's domain, or exactly the pinned certificate (any chain, any name:
+/// the user compared the fingerprint). A pin that does not match is remembered, so the error can
+/// name the certificate presented.
+struct TLSPlan: Sendable {
+    let serverName: String
+    let pinned: CertificateFingerprint?
+    let mismatch = NIOLockedValueBox<CertificateFingerprint?>(nil)
+
+    func makeHandler() throws -> NIOSSLClientHandler {
+        let context = try NIOSSLContext(configuration: .makeClientConfiguration())
+        guard let pinned else { return try NIOSSLClientHandler(context: context, serverHostname: serverName) }
+        let mismatch = self.mismatch
+        return try NIOSSLClientHandler(context: context, serverHostname: serverName) { chain, promise in
+            let presented = chain.first.flatMap { try? CertificateFingerprint(der: $0.toDERBytes()) }
+            if presented == pinned {
+                promise.succeed(.certificateVerified)
+            } else {
+                mismatch.withLockedValue { $0 = presented ?? CertificateFingerprint(der: []) }
+                promise.succeed(.failed)
+            }
+        }
+    }
 }
