@@ -11,6 +11,8 @@ public enum AgentMethod: String, Codable, Sendable, CaseIterable {
     case roster, approve, autoApprove, deny, revoke, handOver, recover, policyShow, policySet
     /// Linked accounts (Protocol/local-api.md §Linked accounts).
     case accounts, accountLink, accountUnlink, accountSetMaster
+    /// The profile's networks: its Kith accounts and its XMPP accounts (Protocol/local-api.md §Networks).
+    case networks, networkAdd, networkRemove
     /// The state of a few watched contacts (Protocol/local-api.md §Watch).
     case watch
     /// The watcher's local web page (Protocol/local-api.md §The watch page).

@@ -28,6 +28,9 @@ extension Agent {
         onAgent(SignupRequest.self) { agent, request, _ in try await agent.signup(request) }
         onAgent(LoginRequest.self) { agent, request, _ in try await agent.login(request) }
         onAgent(AccountsRequest.self) { agent, _, _ in await agent.accountList() }
+        onAgent(NetworksRequest.self) { agent, _, _ in await agent.networkList() }
+        onAgent(NetworkAddRequest.self) { agent, request, _ in try await agent.networkAdd(request) }
+        onAgent(NetworkRemoveRequest.self) { agent, request, _ in try await agent.networkRemove(request) }
         onAgent(WatchPageRequest.self) { agent, request, account in try await agent.watchPage(request, account: account) }
         on(AccountLinkRequest.self) { account, request in try await account.link(request) }
         on(AccountUnlinkRequest.self) { account, request in try await account.unlink(request) }

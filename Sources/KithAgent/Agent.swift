@@ -28,6 +28,8 @@ public actor Agent {
     let events = EventHub()
     /// Each account's open watch page, by owner (Agent+WatchPage).
     var watchPages: [String: WatchPageServer] = [:]
+    /// The profile's XMPP accounts, in the order they were added (Agent+Networks).
+    var xmppNetworks: [XMPPNetwork] = []
 
     public init(paths: AgentPaths, logger: Logger, settings: AgentSettings = AgentSettings(),
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
@@ -49,6 +51,7 @@ public actor Agent {
         let fallback = try store.defaultOwner()
         if owners.isEmpty, !fallback.isEmpty { owners = [fallback] }
         for owner in owners { try await add(owner: owner) }
+        try await startNetworks()
     }
 
     /// Before the process exits (SIGTERM, SIGINT): every account's server connection closes, and
@@ -57,6 +60,7 @@ public actor Agent {
     public func stop() async {
         for page in watchPages.values { await page.stop() }
         for account in accounts { await account.context.stop() }
+        for network in xmppNetworks { await network.stop() }
         do { try store.checkpoint() } catch { logger.warning("store checkpoint on stop failed: \(error)") }
     }
 

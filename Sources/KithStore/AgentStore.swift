@@ -189,6 +189,21 @@ public final class AgentStore: Sendable {
             // it (Protocol/links.md), which its device id does not say.
             try db.execute(sql: "ALTER TABLE outbox ADD COLUMN toAccount TEXT")
         }
+        migrator.registerMigration("v9 xmpp networks") { db in
+            // The profile's XMPP accounts (Protocol/xmpp.md §In the profile) with their passwords
+            // (the store is its owner's alone), and each one's roster as its server last said.
+            try db.execute(sql: """
+                CREATE TABLE xmpp_network (
+                    jid TEXT PRIMARY KEY NOT NULL, host TEXT NOT NULL, port INTEGER NOT NULL, password TEXT NOT NULL,
+                    certificate TEXT, rosterVersion TEXT, addedMillis INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE TABLE xmpp_roster_item (
+                    network TEXT NOT NULL, jid TEXT NOT NULL, name TEXT, subscription TEXT NOT NULL,
+                    pendingOut INTEGER NOT NULL, groups TEXT NOT NULL,
+                    PRIMARY KEY (network, jid)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 

@@ -118,3 +118,29 @@ import Testing
         #expect(try store.contactRosters() == [stored])
     }
 }
+
+/// The profile's XMPP networks: settings replaced on a second add with the roster kept, the
+/// roster and its version replaced together, and removal forgetting both.
+@Suite struct AgentStoreXMPPTests {
+    @Test func networksAndRostersAreStoredReplacedAndForgotten() throws {
+        let store = try AgentStore(path: try AgentStoreTests.path())
+        var alice = AgentStore.XMPPNetworkRecord(jid: "alice@kith.test", host: "127.0.0.1", port: 5222, password: "one",
+                                                 certificate: nil, addedMillis: 10)
+        try store.saveXMPPNetwork(alice)
+        let bob = AgentStore.XMPPRosterRow(jid: "bob@kith.test", name: "Bob", subscription: "both", pendingOut: false, groups: ["a\nb", "c"])
+        try store.saveXMPPRoster(network: alice.jid, rows: [bob], version: "3")
+
+        alice.password = "two"
+        alice.certificate = "AB"
+        try store.saveXMPPNetwork(alice)
+        #expect(try store.xmppNetworks() == [alice])
+        let (rows, version) = try store.xmppRoster(network: alice.jid)
+        #expect(rows == [bob] && version == "3", "a second add keeps the roster")
+
+        try store.saveXMPPRoster(network: alice.jid, rows: [], version: nil)
+        #expect(try store.xmppRoster(network: alice.jid).rows.isEmpty)
+        #expect(try store.removeXMPPNetwork(jid: alice.jid))
+        #expect(try store.xmppNetworks().isEmpty)
+        #expect(try !store.removeXMPPNetwork(jid: alice.jid))
+    }
+}

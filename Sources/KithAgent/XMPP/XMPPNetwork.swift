@@ -1,0 +1,175 @@
+import Foundation
+import KithAPI
+import KithCore
+import KithStore
+import KithXMPP
+import Logging
+import NIOCore
+
+/// One XMPP account of the profile, kept signed in: it connects with the stored settings and the
+/// roster version it holds, stores the roster the server sends (or keeps its own when the server
+/// says it is current), applies roster pushes as they come, and tracks which contacts are online.
+/// A connection that ends is tried again with jittered backoff; a failure only the user can mend
+/// (a wrong password, an untrusted or changed certificate, a server without TLS) stops it.
+actor XMPPNetwork {
+    enum State: String {
+        case connecting, online, waiting, failed, stopped
+    }
+
+    let record: AgentStore.XMPPNetworkRecord
+    let account: JID
+    private let store: AgentStore
+    private let logger: Logger
+    private let group: any EventLoopGroup
+    private let now: @Sendable () -> UInt64
+    private(set) var book: XMPPRosterBook
+    private(set) var state = State.connecting
+    private var problem: String?
+    private var lastLogin: NetworkLogin?
+    /// The resources of each contact that said they are available.
+    private var online: [JID: Set<String>] = [:]
+    private var connection: XMPPConnection?
+    private var runner: Task<Void, Never>?
+
+    init(record: AgentStore.XMPPNetworkRecord, store: AgentStore, logger: Logger, group: any EventLoopGroup,
+         now: @escaping @Sendable () -> UInt64) throws {
+        self.record = record
+        account = try JID(parsing: record.jid)
+        self.store = store
+        var logger = logger
+        logger[metadataKey: "network"] = "xmpp:\(record.jid)"
+        self.logger = logger
+        self.group = group
+        self.now = now
+        let (rows, version) = try store.xmppRoster(network: record.jid)
+        book = XMPPRosterBook(items: rows.compactMap(Self.item), version: version)
+    }
+
+    var address: String { "xmpp:\(record.jid)" }
+
+    /// Signs in once, for `kith networks add`: the error is the user's answer, nothing is retried.
+    static func signIn(_ record: AgentStore.XMPPNetworkRecord, rosterVersion: String?, group: any EventLoopGroup) async throws -> XMPPConnection.Login {
+        try await XMPPConnection.connect(host: record.host, port: record.port, account: try JID(parsing: record.jid),
+                                         password: record.password, rosterVersion: rosterVersion,
+                                         certificate: record.certificate.flatMap(CertificateFingerprint.init), group: group)
+    }
+
+    /// Runs the account from here on; `login`, when given, is a sign-in that already succeeded.
+    func start(with login: XMPPConnection.Login? = nil) {
+        guard runner == nil else { return }
+        runner = Task { await run(first: login) }
+    }
+
+    func stop() async {
+        runner?.cancel()
+        runner = nil
+        state = .stopped
+        if let connection { await connection.close() }
+        connection = nil
+    }
+
+    func entry() -> NetworkEntry {
+        NetworkEntry(address: address, kind: "xmpp", state: state.rawValue, problem: problem,
+                     server: "\(record.host):\(record.port)", contacts: book.items.count, lastLogin: lastLogin)
+    }
+
+    private func run(first: XMPPConnection.Login?) async {
+        var backoff = Backoff(baseMillis: 1_000, capMillis: 300_000)
+        var pending = first
+        while !Task.isCancelled {
+            state = .connecting
+            do {
+                let login: XMPPConnection.Login
+                if let ready = pending { login = ready } else { login = try await Self.signIn(record, rosterVersion: book.version, group: group) }
+                pending = nil
+                try signedIn(login)
+                backoff.reset()
+                for await item in login.connection.incoming { received(item) }
+                connection = nil
+                online = [:]
+                problem = Self.describe(login.connection.ended ?? .closed)
+            } catch let error as XMPPError where Self.needsTheUser(error) {
+                state = .failed
+                problem = Self.describe(error)
+                logger.warning("xmpp sign-in failed, not retried until the network is added again: \(problem ?? "")")
+                return
+            } catch {
+                problem = (error as? XMPPError).map(Self.describe) ?? "\(error)"
+            }
+            guard !Task.isCancelled else { return }
+            state = .waiting
+            let delay = backoff.nextDelayMillis(random: { Double.random(in: 0...1) })
+            logger.info("xmpp connection ended (\(problem ?? "")); trying again in \(delay) ms")
+            try? await Task.sleep(for: .milliseconds(delay))
+        }
+    }
+
+    /// The login's roster is stored before the network says it is online.
+    private func signedIn(_ login: XMPPConnection.Login) throws {
+        let traffic = login.connection.traffic
+        var received = 0
+        if case .full(let items, _) = login.roster { received = items.count }
+        book.apply(login.roster)
+        if login.roster != .unchanged { try saveBook() }
+        lastLogin = NetworkLogin(bytesIn: traffic.bytesIn, bytesOut: traffic.bytesOut, roundTrips: traffic.roundTrips,
+                                 rosterItemsReceived: received, rosterUnchanged: login.roster == .unchanged, atMillis: now())
+        connection = login.connection
+        state = .online
+        problem = nil
+        logger.info("xmpp signed in as \(login.boundJID): roster \(login.roster == .unchanged ? "unchanged" : "\(received) items"), \(traffic.bytesIn) bytes in, \(traffic.bytesOut) out, \(traffic.roundTrips) round trips")
+    }
+
+    private func received(_ item: XMPPIncoming) {
+        switch item {
+        case .rosterPush(let pushed, let version):
+            book.apply(push: pushed, version: version)
+            do { try saveBook() } catch { logger.error("could not store a roster push: \(error)") }
+        case .presence(let from, let available, _):
+            var resources = online[from.bare, default: []]
+            if available { resources.insert(from.resource) } else { resources.remove(from.resource) }
+            online[from.bare] = resources.isEmpty ? nil : resources
+        case .message, .subscriptionRequest, .subscriptionAnswer, .iqAnswer:
+            break
+        }
+    }
+
+    private func saveBook() throws {
+        try store.saveXMPPRoster(network: record.jid, rows: book.sorted.map(Self.row), version: book.version)
+    }
+
+    /// Failures that trying again cannot mend.
+    static func needsTheUser(_ error: XMPPError) -> Bool {
+        switch error {
+        case .authenticationFailed, .noUsableMechanism, .tlsUnavailable, .tlsFailed, .certificateMismatch, .scram: return true
+        case .xml, .streamError, .bindFailed, .unexpected, .closed, .timedOut: return false
+        }
+    }
+
+    static func describe(_ error: XMPPError) -> String {
+        switch error {
+        case .authenticationFailed(let condition):
+            condition == "not-authorized" ? "the server refused the account or password" : "the server refused the sign-in (\(condition))"
+        case .noUsableMechanism(let offered): "the server offers no sign-in this client uses safely (offered: \(offered.joined(separator: ", ")))"
+        case .tlsUnavailable: "the server offers no TLS, and it is not on this machine: refused"
+        case .tlsFailed(let reason): "the server's certificate is not trusted by this system (\(reason))"
+        case .certificateMismatch(let presented): "the server's certificate is not the pinned one: it presented \(presented)"
+        case .scram(let problem): "the server's sign-in answer is not valid (\(problem))"
+        case .xml(let problem): "the server sent XML this client refuses (\(problem))"
+        case .streamError(let condition): "the server ended the stream (\(condition))"
+        case .bindFailed(let condition): "the server refused the session (\(condition))"
+        case .unexpected(let what): "the server sent \(what)"
+        case .closed: "the connection closed"
+        case .timedOut: "the server did not answer in time"
+        }
+    }
+
+    private static func row(_ item: XMPPRosterItem) -> AgentStore.XMPPRosterRow {
+        .init(jid: item.jid.description, name: item.name, subscription: item.subscription.rawValue,
+              pendingOut: item.pendingOut, groups: item.groups)
+    }
+
+    private static func item(_ row: AgentStore.XMPPRosterRow) -> XMPPRosterItem? {
+        guard let jid = try? JID(parsing: row.jid), let subscription = XMPPRosterItem.Subscription(rawValue: row.subscription) else { return nil }
+        return XMPPRosterItem(jid: jid, name: row.name, subscription: subscription, pendingOut: row.pendingOut, groups: row.groups)
+    }
+}

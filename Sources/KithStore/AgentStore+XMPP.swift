@@ -1,0 +1,99 @@
+import Foundation
+import GRDB
+
+/// The profile's XMPP networks (Protocol/xmpp.md §In the profile): where each account's server
+/// is, its password and pinned certificate, and its roster with the version to ask from next
+/// time. They are the profile's, not one Kith account's: no owner column.
+extension AgentStore {
+    public struct XMPPNetworkRecord: Sendable, Equatable {
+        /// The account's bare JID, normalized: the network's id.
+        public var jid: String
+        public var host: String
+        public var port: Int
+        public var password: String
+        /// A pinned certificate's SHA-256 (`AB:CD:…`), when the system does not trust the server's.
+        public var certificate: String?
+        public var addedMillis: UInt64
+
+        public init(jid: String, host: String, port: Int, password: String, certificate: String?, addedMillis: UInt64) {
+            (self.jid, self.host, self.port, self.password, self.certificate, self.addedMillis) = (jid, host, port, password, certificate, addedMillis)
+        }
+    }
+
+    /// One roster item as stored; `subscription` is RFC 6121's word.
+    public struct XMPPRosterRow: Sendable, Equatable {
+        public var jid: String
+        public var name: String?
+        public var subscription: String
+        public var pendingOut: Bool
+        public var groups: [String]
+
+        public init(jid: String, name: String?, subscription: String, pendingOut: Bool, groups: [String]) {
+            (self.jid, self.name, self.subscription, self.pendingOut, self.groups) = (jid, name, subscription, pendingOut, groups)
+        }
+    }
+
+    public func xmppNetworks() throws -> [XMPPNetworkRecord] {
+        try reading { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM xmpp_network ORDER BY addedMillis, jid").map { row in
+                XMPPNetworkRecord(jid: row["jid"], host: row["host"], port: row["port"], password: row["password"],
+                                  certificate: row["certificate"], addedMillis: UInt64(row["addedMillis"] as Int64))
+            }
+        }
+    }
+
+    /// Adds the network, or replaces its settings (a new password, say); its roster stays.
+    public func saveXMPPNetwork(_ network: XMPPNetworkRecord) throws {
+        try database.write { db in
+            try db.execute(sql: """
+                INSERT INTO xmpp_network (jid, host, port, password, certificate, addedMillis) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (jid) DO UPDATE SET host = excluded.host, port = excluded.port, password = excluded.password,
+                    certificate = excluded.certificate
+                """, arguments: [network.jid, network.host, network.port, network.password, network.certificate,
+                                 Int64(network.addedMillis)])
+        }
+    }
+
+    /// Forgets the network, its password and its roster. False when there was none.
+    @discardableResult
+    public func removeXMPPNetwork(jid: String) throws -> Bool {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM xmpp_roster_item WHERE network = ?", arguments: [jid])
+            try db.execute(sql: "DELETE FROM xmpp_network WHERE jid = ?", arguments: [jid])
+            return db.changesCount > 0
+        }
+    }
+
+    /// The stored roster of `network` and the version to ask from next time (nil: ask for all).
+    public func xmppRoster(network: String) throws -> (rows: [XMPPRosterRow], version: String?) {
+        try reading { db in
+            let version = try String?.fetchOne(db, sql: "SELECT rosterVersion FROM xmpp_network WHERE jid = ?", arguments: [network]) ?? nil
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM xmpp_roster_item WHERE network = ? ORDER BY jid", arguments: [network]).map { row in
+                XMPPRosterRow(jid: row["jid"], name: row["name"], subscription: row["subscription"],
+                              pendingOut: row["pendingOut"], groups: Self.groups(row["groups"]))
+            }
+            return (rows, version)
+        }
+    }
+
+    /// Replaces `network`'s roster and version in one transaction: the version is never ahead of
+    /// the items it stands for, so a crash between the two cannot make a later login skip them.
+    public func saveXMPPRoster(network: String, rows: [XMPPRosterRow], version: String?) throws {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM xmpp_roster_item WHERE network = ?", arguments: [network])
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO xmpp_roster_item (network, jid, name, subscription, pendingOut, groups) VALUES (?, ?, ?, ?, ?, ?)
+                """)
+            for row in rows {
+                let groups = String(decoding: try JSONEncoder().encode(row.groups), as: UTF8.self)
+                try insert.execute(arguments: [network, row.jid, row.name, row.subscription, row.pendingOut, groups])
+            }
+            try db.execute(sql: "UPDATE xmpp_network SET rosterVersion = ? WHERE jid = ?", arguments: [version, network])
+        }
+    }
+
+    /// Groups are stored as a JSON array of strings (a group's name is any text the server sent).
+    private static func groups(_ text: String) -> [String] {
+        (try? JSONDecoder().decode([String].self, from: Data(text.utf8))) ?? []
+    }
+}
