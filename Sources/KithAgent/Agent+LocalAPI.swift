@@ -31,6 +31,11 @@ extension Agent {
         onAgent(NetworksRequest.self) { agent, _, _ in await agent.networkList() }
         onAgent(NetworkAddRequest.self) { agent, request, _ in try await agent.networkAdd(request) }
         onAgent(NetworkRemoveRequest.self) { agent, request, _ in try await agent.networkRemove(request) }
+        onAgent(PeopleRequest.self) { agent, request, _ in try await agent.people(request) }
+        onAgent(PeopleBindRequest.self) { agent, request, _ in try await agent.peopleBind(request) }
+        onAgent(PeopleUnbindRequest.self) { agent, request, _ in try await agent.peopleUnbind(request) }
+        onAgent(PeopleRenameRequest.self) { agent, request, _ in try await agent.peopleRename(request) }
+        onAgent(PeopleAnswerRequest.self) { agent, request, _ in try await agent.peopleAnswer(request) }
         onAgent(WatchPageRequest.self) { agent, request, account in try await agent.watchPage(request, account: account) }
         on(AccountLinkRequest.self) { account, request in try await account.link(request) }
         on(AccountUnlinkRequest.self) { account, request in try await account.unlink(request) }

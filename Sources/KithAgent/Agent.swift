@@ -30,6 +30,8 @@ public actor Agent {
     var watchPages: [String: WatchPageServer] = [:]
     /// The profile's XMPP accounts, in the order they were added (Agent+Networks).
     var xmppNetworks: [XMPPNetwork] = []
+    /// The merged contacts, loaded from the store at first use (Agent+People).
+    var peopleBook: PeopleBook?
 
     public init(paths: AgentPaths, logger: Logger, settings: AgentSettings = AgentSettings(),
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,

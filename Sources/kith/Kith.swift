@@ -35,7 +35,7 @@ struct Kith: AsyncParsableCommand {
         subcommands: [
             AgentCommand.self, Signup.self, Login.self, Logout.self, Status.self, Devices.self, Contacts.self, Send.self, Inbox.self,
             Read.self, Events.self, Watch.self, Discover.self, Push.self, TransfersCommand.self, Accept.self, Reject.self,
-            Approve.self, Deny.self, Revoke.self, Policy.self, Primary.self, Accounts.self, Networks.self, Config.self,
+            Approve.self, Deny.self, Revoke.self, Policy.self, Primary.self, Accounts.self, Networks.self, People.self, Config.self,
             Server.self, Identity.self, Demo.self,
         ]
     )

@@ -73,6 +73,14 @@ actor XMPPNetwork {
                      server: "\(record.host):\(record.port)", contacts: book.items.count, lastLogin: lastLogin)
     }
 
+    /// The roster as contacts of this network, and which of them are online (nil while not
+    /// signed in: the network cannot say).
+    func contacts() -> (list: [NetworkContact], online: Set<String>?) {
+        let network = Network.xmpp(jid: record.jid)
+        let list = book.sorted.map { NetworkContact(Endpoint(network: network, id: $0.jid.description), displayName: $0.name) }
+        return (list, state == .online ? Set(online.keys.map(\.description)) : nil)
+    }
+
     private func run(first: XMPPConnection.Login?) async {
         var backoff = Backoff(baseMillis: 1_000, capMillis: 300_000)
         var pending = first

@@ -1,0 +1,92 @@
+/// The merged contacts (Protocol/local-api.md §People): persons, each with its endpoints on the
+/// profile's networks; offers to bind an endpoint into a person, which only the user accepts.
+/// Every method answers with the whole list as it is after the change.
+
+/// The persons and the open offers, each network's contacts brought up to date first.
+public struct PeopleRequest: APIRequest {
+    public typealias Result = PeopleResult
+    public static let method = AgentMethod.people
+    /// Only the persons with endpoints added since the user last looked; they are marked seen.
+    public var new: Bool?
+    public init(new: Bool? = nil) { self.new = new }
+}
+
+/// Binds the endpoints' persons into one person named `name`.
+public struct PeopleBindRequest: APIRequest {
+    public typealias Result = PeopleResult
+    public static let method = AgentMethod.peopleBind
+    public var name: String
+    /// `kith:ACCOUNT`, `xmpp:NAME@DOMAIN` (see EndpointName).
+    public var endpoints: [String]
+    public init(name: String, endpoints: [String]) { (self.name, self.endpoints) = (name, endpoints) }
+}
+
+/// Takes an endpoint out of its person into a person of its own; the two are not offered again.
+public struct PeopleUnbindRequest: APIRequest {
+    public typealias Result = PeopleResult
+    public static let method = AgentMethod.peopleUnbind
+    public var endpoint: String
+    public init(endpoint: String) { self.endpoint = endpoint }
+}
+
+public struct PeopleRenameRequest: APIRequest {
+    public typealias Result = PeopleResult
+    public static let method = AgentMethod.peopleRename
+    /// The person's name (case ignored) or `#ID`.
+    public var person: String
+    public var name: String
+    public init(person: String, name: String) { (self.person, self.name) = (person, name) }
+}
+
+/// Accepts (binds) or rejects (keeps apart for good) the offer of `endpoint` into `person`.
+public struct PeopleAnswerRequest: APIRequest {
+    public typealias Result = PeopleResult
+    public static let method = AgentMethod.peopleAnswer
+    public var endpoint: String
+    public var person: String
+    public var accept: Bool
+    public init(endpoint: String, person: String, accept: Bool) { (self.endpoint, self.person, self.accept) = (endpoint, person, accept) }
+}
+
+public struct PeopleResult: Codable, Sendable, Equatable {
+    public var people: [PersonEntry]
+    public var offers: [OfferEntry]
+    public init(people: [PersonEntry], offers: [OfferEntry]) { (self.people, self.offers) = (people, offers) }
+}
+
+public struct PersonEntry: Codable, Sendable, Equatable {
+    public var id: UInt64
+    public var name: String
+    public var endpoints: [PersonEndpoint]
+    /// Some endpoint was added since the user last looked.
+    public var new: Bool
+    public init(id: UInt64, name: String, endpoints: [PersonEndpoint], new: Bool) {
+        (self.id, self.name, self.endpoints, self.new) = (id, name, endpoints, new)
+    }
+}
+
+/// One endpoint of a person, and how it stands on its network.
+public struct PersonEndpoint: Codable, Sendable, Equatable {
+    /// `kith:bob`, `xmpp:bob@example.org`.
+    public var address: String
+    /// The profile's network it is a contact of: `kith:alice@SERVERKEY`, `xmpp:alice@example.org`.
+    public var network: String
+    /// `online`, `offline`, or nil when the network does not say (not signed in).
+    public var presence: String?
+    public var new: Bool
+    public init(address: String, network: String, presence: String?, new: Bool) {
+        (self.address, self.network, self.presence, self.new) = (address, network, presence, new)
+    }
+}
+
+public struct OfferEntry: Codable, Sendable, Equatable {
+    public var endpoint: String
+    public var network: String
+    public var person: UInt64
+    public var personName: String
+    /// `sameID` (the same normalized id on another network) or `sameName`.
+    public var reason: String
+    public init(endpoint: String, network: String, person: UInt64, personName: String, reason: String) {
+        (self.endpoint, self.network, self.person, self.personName, self.reason) = (endpoint, network, person, personName, reason)
+    }
+}
