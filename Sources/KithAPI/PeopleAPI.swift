@@ -48,6 +48,51 @@ public struct PeopleAnswerRequest: APIRequest {
     public init(endpoint: String, person: String, accept: Bool) { (self.endpoint, self.person, self.accept) = (endpoint, person, accept) }
 }
 
+/// Messages to the person go over Kith only (`on`), or over whichever network they are on.
+public struct PeopleKithOnlyRequest: APIRequest {
+    public typealias Result = PeopleResult
+    public static let method = AgentMethod.peopleKithOnly
+    public var person: String
+    public var on: Bool
+    public init(person: String, on: Bool) { (self.person, self.on) = (person, on) }
+}
+
+/// One conversation with a person over all of their endpoints, oldest first.
+public struct ConversationRequest: APIRequest {
+    public typealias Result = ConversationResult
+    public static let method = AgentMethod.conversation
+    public var person: String
+    /// Default 100.
+    public var limit: Int?
+    public init(person: String, limit: Int? = nil) { (self.person, self.limit) = (person, limit) }
+}
+
+public struct ConversationResult: Codable, Sendable, Equatable {
+    public var person: PersonEntry
+    public var messages: [ConversationEntry]
+    public init(person: PersonEntry, messages: [ConversationEntry]) { (self.person, self.messages) = (person, messages) }
+}
+
+/// One message of a conversation, with the endpoint and network that carried it.
+public struct ConversationEntry: Codable, Sendable, Equatable {
+    public var atMillis: UInt64
+    /// True for a message this profile sent.
+    public var outgoing: Bool
+    /// The person's endpoint (`kith:bob`, `xmpp:bob@example.org`).
+    public var endpoint: String
+    /// The profile's network that carried it.
+    public var network: String
+    public var text: String
+    /// Kith encrypted it end to end (false over XMPP).
+    public var endToEnd: Bool
+    /// A Kith message's server code (`kith read CODE`).
+    public var code: UInt64?
+    public init(atMillis: UInt64, outgoing: Bool, endpoint: String, network: String, text: String, endToEnd: Bool, code: UInt64? = nil) {
+        (self.atMillis, self.outgoing, self.endpoint, self.network, self.text, self.endToEnd, self.code) =
+            (atMillis, outgoing, endpoint, network, text, endToEnd, code)
+    }
+}
+
 public struct PeopleResult: Codable, Sendable, Equatable {
     public var people: [PersonEntry]
     public var offers: [OfferEntry]
@@ -60,8 +105,10 @@ public struct PersonEntry: Codable, Sendable, Equatable {
     public var endpoints: [PersonEndpoint]
     /// Some endpoint was added since the user last looked.
     public var new: Bool
-    public init(id: UInt64, name: String, endpoints: [PersonEndpoint], new: Bool) {
-        (self.id, self.name, self.endpoints, self.new) = (id, name, endpoints, new)
+    /// Messages go over Kith only.
+    public var kithOnly: Bool
+    public init(id: UInt64, name: String, endpoints: [PersonEndpoint], new: Bool, kithOnly: Bool = false) {
+        (self.id, self.name, self.endpoints, self.new, self.kithOnly) = (id, name, endpoints, new, kithOnly)
     }
 }
 

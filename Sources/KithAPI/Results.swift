@@ -163,14 +163,22 @@ public struct SendResult: Codable, Sendable, Equatable {
     /// When it waits in the outbox for something other than the server (this device's approval),
     /// what it waits for.
     public var waiting: String?
+    /// For a message to a person (Protocol/local-api.md §People): the profile's network it went
+    /// over (`kith:alice@KEY`, `xmpp:alice@example.org`).
+    public var network: String?
+    /// What the user must know about this send: over XMPP, that Kith did not encrypt it end to end.
+    public var warning: String?
 
-    public init(noteID: String, to: String, relayed: Bool, devices: [String]? = nil, code: UInt64? = nil, waiting: String? = nil) {
+    public init(noteID: String, to: String, relayed: Bool, devices: [String]? = nil, code: UInt64? = nil, waiting: String? = nil,
+                network: String? = nil, warning: String? = nil) {
         self.noteID = noteID
         self.to = to
         self.relayed = relayed
         self.waiting = waiting
         self.devices = devices
         self.code = code
+        self.network = network
+        self.warning = warning
     }
 }
 

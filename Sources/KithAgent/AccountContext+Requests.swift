@@ -143,8 +143,7 @@ extension AccountContext {
             throw AgentError(.notLoggedIn, "this device is not logged in; run `kith login`")
         }
         let (to, text) = (params.to, params.text)
-        guard text.utf8.count <= 16384 else { throw AgentError(.invalidRequest, "a note or message is at most 16384 bytes") }
-        guard !text.allSatisfy(\.isWhitespace) else { throw AgentError(.invalidRequest, "the text is empty: nothing was sent") }
+        try MessageText.check(text)
         guard to != session.deviceID else { throw AgentError(.invalidRequest, "that is this device") }
         let id = secureRandomBytes(16), sentAt = now()
         let items: [AgentStore.OutboxItem]

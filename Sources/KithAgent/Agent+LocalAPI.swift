@@ -36,13 +36,15 @@ extension Agent {
         onAgent(PeopleUnbindRequest.self) { agent, request, _ in try await agent.peopleUnbind(request) }
         onAgent(PeopleRenameRequest.self) { agent, request, _ in try await agent.peopleRename(request) }
         onAgent(PeopleAnswerRequest.self) { agent, request, _ in try await agent.peopleAnswer(request) }
+        onAgent(PeopleKithOnlyRequest.self) { agent, request, _ in try await agent.peopleKithOnly(request) }
+        onAgent(ConversationRequest.self) { agent, request, _ in try await agent.conversation(request) }
+        onAgent(SendRequest.self) { agent, request, account in try await agent.send(request, account: account) }
         onAgent(WatchPageRequest.self) { agent, request, account in try await agent.watchPage(request, account: account) }
         on(AccountLinkRequest.self) { account, request in try await account.link(request) }
         on(AccountUnlinkRequest.self) { account, request in try await account.unlink(request) }
         on(AccountSetMasterRequest.self) { account, request in try await account.setMaster(request) }
         on(LogoutRequest.self) { account, _ in try await account.logout() }
         on(DevicesRequest.self) { account, _ in try await account.devices() }
-        on(SendRequest.self) { account, request in try await account.send(request) }
         on(InboxRequest.self) { account, request in try await account.inbox(request) }
         on(ReadRequest.self) { account, request in try await account.read(request) }
         on(ContactsRequest.self) { account, _ in try await account.contacts() }

@@ -42,7 +42,7 @@ extension Agent {
     }
 
     /// Runs the user's decision on the current book, stores it, answers with the whole list.
-    private func changePeople(_ decide: (inout PeopleBook) throws -> [PeopleChange]) async throws -> PeopleResult {
+    func changePeople(_ decide: (inout PeopleBook) throws -> [PeopleChange]) async throws -> PeopleResult {
         var (book, presence) = try await currentPeople()
         do {
             _ = try decide(&book)
@@ -55,7 +55,7 @@ extension Agent {
 
     /// The book brought up to date with every network's list, stored when that changed it, and
     /// the presence each network knows (endpoints of networks not signed in have none).
-    private func currentPeople() async throws -> (PeopleBook, [Endpoint: Bool]) {
+    func currentPeople() async throws -> (PeopleBook, [Endpoint: Bool]) {
         var book = try peopleBook ?? store.peopleBook().map { try JSONDecoder().decode(PeopleBook.self, from: $0) } ?? PeopleBook()
         let before = book
         var presence: [Endpoint: Bool] = [:]
@@ -95,7 +95,7 @@ extension Agent {
                 PersonEndpoint(address: EndpointName.short(endpoint), network: endpoint.network.description,
                                presence: presence[endpoint].map { $0 ? "online" : "offline" },
                                new: person.newEndpoints.contains(endpoint))
-            }, new: person.isNew)
+            }, new: person.isNew, kithOnly: person.kithOnly)
         }
         let offers = book.offers.map { offer in
             OfferEntry(endpoint: EndpointName.short(offer.endpoint), network: offer.endpoint.network.description, person: offer.person,

@@ -54,7 +54,8 @@ extension AgentStore {
         }
     }
 
-    /// Forgets the network, its password and its roster. False when there was none.
+    /// Forgets the network, its password and its roster; its messages stay (history is the
+    /// user's; added again, the account finds them). False when there was none.
     @discardableResult
     public func removeXMPPNetwork(jid: String) throws -> Bool {
         try database.write { db in
@@ -95,5 +96,64 @@ extension AgentStore {
     /// Groups are stored as a JSON array of strings (a group's name is any text the server sent).
     private static func groups(_ text: String) -> [String] {
         (try? JSONDecoder().decode([String].self, from: Data(text.utf8))) ?? []
+    }
+}
+
+/// Messages carried by the profile's XMPP accounts, both ways: the conversation's XMPP half.
+extension AgentStore {
+    public struct XMPPMessage: Sendable, Equatable {
+        public var network: String
+        /// The contact's bare JID.
+        public var peer: String
+        public var outgoing: Bool
+        public var body: String
+        /// The sender's id for it.
+        public var stanzaID: String?
+        /// The account's server's archive id (XEP-0359 stanza-id, XEP-0313 result id).
+        public var archiveID: String?
+        public var atMillis: UInt64
+
+        public init(network: String, peer: String, outgoing: Bool, body: String, stanzaID: String?, archiveID: String?, atMillis: UInt64) {
+            (self.network, self.peer, self.outgoing, self.body, self.stanzaID, self.archiveID, self.atMillis) =
+                (network, peer, outgoing, body, stanzaID, archiveID, atMillis)
+        }
+    }
+
+    /// Stores a message; false when the server's archive id says it is stored already (the same
+    /// message live and again from the archive, or from the archive twice).
+    @discardableResult
+    public func saveXMPPMessage(_ message: XMPPMessage) throws -> Bool {
+        try database.write { db in
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO xmpp_message (network, peer, outgoing, body, stanzaID, archiveID, atMillis)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [message.network, message.peer, message.outgoing, message.body, message.stanzaID,
+                                 message.archiveID, Int64(message.atMillis)])
+            return db.changesCount > 0
+        }
+    }
+
+    /// The newest `limit` messages with `peer` on `network`, oldest first.
+    public func xmppMessages(network: String, peer: String, limit: Int) throws -> [XMPPMessage] {
+        try reading { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM (SELECT * FROM xmpp_message WHERE network = ? AND peer = ? ORDER BY atMillis DESC, id DESC LIMIT ?)
+                ORDER BY atMillis, id
+                """, arguments: [network, peer, limit]).map(Self.xmppMessage)
+        }
+    }
+
+    /// The newest archived message of `network`: where the next archive query starts.
+    public func newestXMPPArchived(network: String) throws -> XMPPMessage? {
+        try reading { db in
+            try Row.fetchOne(db, sql: """
+                SELECT * FROM xmpp_message WHERE network = ? AND archiveID IS NOT NULL ORDER BY atMillis DESC, id DESC LIMIT 1
+                """, arguments: [network]).map(Self.xmppMessage)
+        }
+    }
+
+    private static func xmppMessage(_ row: Row) -> XMPPMessage {
+        XMPPMessage(network: row["network"], peer: row["peer"], outgoing: row["outgoing"], body: row["body"],
+                    stanzaID: row["stanzaID"], archiveID: row["archiveID"], atMillis: UInt64(row["atMillis"] as Int64))
     }
 }

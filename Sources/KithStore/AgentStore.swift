@@ -191,7 +191,8 @@ public final class AgentStore: Sendable {
         }
         migrator.registerMigration("v9 xmpp networks") { db in
             // The profile's XMPP accounts (Protocol/xmpp.md §In the profile) with their passwords
-            // (the store is its owner's alone), and each one's roster as its server last said.
+            // (the store is its owner's alone), each one's roster as its server last said, and the
+            // messages it carried, each once (the server's archive id, when it gave one).
             try db.execute(sql: """
                 CREATE TABLE xmpp_network (
                     jid TEXT PRIMARY KEY NOT NULL, host TEXT NOT NULL, port INTEGER NOT NULL, password TEXT NOT NULL,
@@ -202,6 +203,12 @@ public final class AgentStore: Sendable {
                     pendingOut INTEGER NOT NULL, groups TEXT NOT NULL,
                     PRIMARY KEY (network, jid)
                 ) WITHOUT ROWID;
+                CREATE TABLE xmpp_message (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT, network TEXT NOT NULL, peer TEXT NOT NULL, outgoing INTEGER NOT NULL,
+                    body TEXT NOT NULL, stanzaID TEXT, archiveID TEXT, atMillis INTEGER NOT NULL
+                );
+                CREATE UNIQUE INDEX xmpp_message_archive ON xmpp_message (network, archiveID) WHERE archiveID IS NOT NULL;
+                CREATE INDEX xmpp_message_peer ON xmpp_message (network, peer, atMillis);
                 """)
         }
         return migrator

@@ -88,3 +88,100 @@ struct PeopleIntegrationTests {
         for agent in [alice, bob, carol] { _ = agent.terminate() }
     }
 }
+
+/// Messages to a person over whichever network they are on: bob on Kith (one agent) and on XMPP
+/// (another), alice with both in one person. Kith offline and XMPP online → XMPP, with the
+/// warning; the other way round → Kith; "Kith only" holds; replies from both networks land in one
+/// conversation, each marked with its network; a message over XMPP while alice's agent is down
+/// arrives once at her next sign-in.
+@Suite(.serialized, .fewAtATime, .enabled(if: ProsodyHarness.isInstalled, "Prosody is not installed (Tools/bootstrap installs it)"))
+struct PersonMessagesIntegrationTests {
+    @Test func aMessageGoesOverTheNetworkThePersonIsOn() async throws {
+        let server = try await ServerHarness.start()
+        let prosody = try await ProsodyHarness.start(accounts: ["alice": "xmpp horse", "bob": "xmpp staple"])
+        defer { prosody.stop() }
+        let domain = prosody.domain
+        try prosody.setRosterItem(owner: "alice", contact: "bob@\(domain)", name: "Bob", subscription: "both")
+        try prosody.setRosterItem(owner: "bob", contact: "alice@\(domain)", name: "Alice", subscription: "both")
+        let root = temporaryDirectory("person-messages")
+        let alice = AgentHarness("alice", root: root), bobKith = AgentHarness("bob-kith", root: root)
+        let bobXMPP = AgentHarness("bob-xmpp", root: root)
+        for agent in [alice, bobKith, bobXMPP] { try await agent.start() }
+        #expect(try alice.login(server).role == "primary")
+        #expect(try bobKith.login(server, account: "bob", password: "battery staple").role == "primary")
+        _ = try alice.cli(["contacts", "add", "bob"], as: EmptyResult.self)
+        _ = try bobKith.cli(["contacts", "accept", "alice"], as: EmptyResult.self)
+        try await alice.eventually("bob a contact") {
+            try alice.cli(["contacts"], as: ContactsResult.self).contacts.contains { $0.account == "bob" && $0.trust == "unverified" }
+        }
+        func addXMPP(_ agent: AgentHarness, _ name: String, _ password: String) throws {
+            let file = root.appendingPathComponent("\(name)-xmpp-password")
+            try (password + "\n").write(to: file, atomically: true, encoding: .utf8)
+            _ = try agent.cli(["networks", "add", "xmpp:\(name)@\(domain)", "--server", "127.0.0.1:\(prosody.port)",
+                               "--password-file", file.path], as: NetworkEntry.self)
+        }
+        try addXMPP(alice, "alice", "xmpp horse")
+        try addXMPP(bobXMPP, "bob", "xmpp staple")
+        _ = try alice.cli(["people", "bind", "Bob", "kith:bob", "xmpp:bob@\(domain)"], as: PeopleResult.self)
+        func bob() throws -> PersonEntry? { try alice.cli(["people"], as: PeopleResult.self).people.first { $0.name == "Bob" } }
+        func presence(_ address: String) throws -> String? { try bob()?.endpoints.first { $0.address == address }?.presence }
+
+        // bob offline on Kith, online on XMPP: over XMPP, and the send says it is not encrypted end to end.
+        #expect(bobKith.terminate() == 0)
+        try await alice.eventually("bob offline on Kith, online on XMPP") {
+            try presence("kith:bob") == "offline" && presence("xmpp:bob@\(domain)") == "online"
+        }
+        let overXMPP = try alice.cli(["send", "Bob", "hi over xmpp"], as: SendResult.self)
+        #expect(overXMPP.network == "xmpp:alice@\(domain)" && overXMPP.warning?.contains("not end-to-end encrypted") == true)
+        try await bobXMPP.eventually("alice's message over XMPP") {
+            try bobXMPP.cli(["people", "show", "Alice"], as: ConversationResult.self).messages.map(\.text) == ["hi over xmpp"]
+        }
+
+        // "Kith only": the same send goes over Kith although bob is offline there (the server keeps it).
+        _ = try alice.cli(["people", "kith-only", "Bob", "on"], as: PeopleResult.self)
+        let kithOnly = try alice.cli(["send", "Bob", "kith only"], as: SendResult.self)
+        #expect(kithOnly.network?.hasPrefix("kith:alice@") == true && kithOnly.warning == nil)
+        _ = try alice.cli(["people", "kith-only", "Bob", "off"], as: PeopleResult.self)
+
+        // The other way round: online on Kith, gone from XMPP → over Kith.
+        try await bobKith.start()
+        #expect(bobXMPP.terminate() == 0)
+        try await alice.eventually("bob online on Kith, offline on XMPP") {
+            try presence("kith:bob") == "online" && presence("xmpp:bob@\(domain)") == "offline"
+        }
+        let overKith = try alice.cli(["send", "Bob", "hi over kith"], as: SendResult.self)
+        #expect(overKith.network?.hasPrefix("kith:alice@") == true && overKith.warning == nil)
+
+        // Replies from both networks land in one conversation, each with its network.
+        _ = try bobKith.cli(["send", "alice", "reply over kith"], as: SendResult.self)
+        try await bobXMPP.start()
+        try await bobXMPP.eventually("signed in again") {
+            try bobXMPP.cli(["networks"], as: NetworksResult.self).networks.first?.state == "online"
+        }
+        _ = try bobXMPP.cli(["send", "Alice", "reply over xmpp"], as: SendResult.self)
+        try await alice.eventually("both replies in one conversation") {
+            let texts = try alice.cli(["people", "show", "Bob"], as: ConversationResult.self).messages.map(\.text)
+            return texts.contains("reply over kith") && texts.contains("reply over xmpp")
+        }
+        let conversation = try alice.cli(["people", "show", "Bob"], as: ConversationResult.self).messages
+        #expect(conversation.first { $0.text == "reply over kith" }?.endToEnd == true)
+        #expect(conversation.first { $0.text == "reply over xmpp" }.map { !$0.endToEnd && $0.endpoint == "xmpp:bob@\(domain)" } == true)
+        #expect(conversation.first { $0.text == "hi over xmpp" }?.outgoing == true)
+
+        // Written over XMPP while alice's agent is down: arrives once at her next sign-in, and a
+        // later one does not bring it again.
+        #expect(alice.terminate() == 0)
+        _ = try bobXMPP.cli(["send", "Alice", "while you were away"], as: SendResult.self)
+        for _ in 1...2 {
+            try await alice.start()
+            try await alice.eventually("the message written while away") {
+                try alice.cli(["people", "show", "Bob"], as: ConversationResult.self).messages.contains { $0.text == "while you were away" }
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            let copies = try alice.cli(["people", "show", "Bob"], as: ConversationResult.self).messages.filter { $0.text == "while you were away" }
+            #expect(copies.count == 1)
+            #expect(alice.terminate() == 0)
+        }
+        for agent in [bobKith, bobXMPP] { _ = agent.terminate() }
+    }
+}

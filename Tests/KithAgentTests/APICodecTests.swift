@@ -64,7 +64,8 @@ import Testing
             RecoverRequest.self, PolicyShowRequest.self, PolicySetRequest.self, EventsRequest.self, AccountsRequest.self,
             AccountLinkRequest.self, AccountUnlinkRequest.self, AccountSetMasterRequest.self, WatchRequest.self, WatchPageRequest.self,
             NetworksRequest.self, NetworkAddRequest.self, NetworkRemoveRequest.self, PeopleRequest.self, PeopleBindRequest.self,
-            PeopleUnbindRequest.self, PeopleRenameRequest.self, PeopleAnswerRequest.self,
+            PeopleUnbindRequest.self, PeopleRenameRequest.self, PeopleAnswerRequest.self, PeopleKithOnlyRequest.self,
+            ConversationRequest.self,
         ]
         #expect(Set(types.map { $0.method }) == Set(AgentMethod.allCases))
         #expect(types.count == AgentMethod.allCases.count)

@@ -165,3 +165,21 @@ import Testing
         #expect(copy == book)
     }
 }
+
+/// "Kith only" is the safer choice and survives what the user does to the person.
+struct PeopleBookKithOnlyTests {
+    @Test func kithOnlySurvivesBindAndUnbind() throws {
+        var book = PeopleBook()
+        let kith = Endpoint(network: .kith(server: "3f", account: "alice"), id: "bob")
+        let xmpp = Endpoint(network: .xmpp(jid: "alice@example.org"), id: "bob@example.org")
+        _ = book.sync(kith.network, contacts: [NetworkContact(kith)])
+        _ = book.sync(xmpp.network, contacts: [NetworkContact(xmpp)])
+        let xmppPerson = try #require(book.person(of: xmpp)).id
+        _ = try book.setKithOnly(xmppPerson, true)
+        _ = try book.bind(name: "Bob", [kith, xmpp])
+        #expect(book.person(of: kith)?.kithOnly == true)
+        _ = try book.unbind(xmpp)
+        #expect(book.person(of: xmpp)?.kithOnly == true && book.person(of: kith)?.kithOnly == true)
+        #expect(throws: PeopleError.unknownPerson(999)) { try book.setKithOnly(999, false) }
+    }
+}

@@ -73,6 +73,20 @@ actor XMPPNetwork {
                      server: "\(record.host):\(record.port)", contacts: book.items.count, lastLogin: lastLogin)
     }
 
+    /// Sends a chat message to `peer` and stores it as sent. XMPP says nothing of delivery: the
+    /// message is handed to the account's server, which keeps it for a contact who is away.
+    func send(to peer: JID, body: String) throws -> AgentStore.XMPPMessage {
+        guard state == .online, let connection else {
+            throw AgentError(.serverUnreachable, "\(address) is not signed in (\(problem ?? state.rawValue)); nothing was sent")
+        }
+        let id = connection.makeID()
+        let message = AgentStore.XMPPMessage(network: record.jid, peer: peer.bare.description, outgoing: true, body: body,
+                                             stanzaID: id, archiveID: nil, atMillis: now())
+        try store.saveXMPPMessage(message)
+        connection.send(XMPPStanza.message(to: peer.bare, body: body, id: id))
+        return message
+    }
+
     /// The roster as contacts of this network, and which of them are online (nil while not
     /// signed in: the network cannot say).
     func contacts() -> (list: [NetworkContact], online: Set<String>?) {
@@ -136,7 +150,12 @@ actor XMPPNetwork {
             var resources = online[from.bare, default: []]
             if available { resources.insert(from.resource) } else { resources.remove(from.resource) }
             online[from.bare] = resources.isEmpty ? nil : resources
-        case .message, .subscriptionRequest, .subscriptionAnswer, .iqAnswer:
+        case .message(let from, let body, let id, let archiveID):
+            guard from.bare != account else { return }
+            let message = AgentStore.XMPPMessage(network: record.jid, peer: from.bare.description, outgoing: false, body: body,
+                                                 stanzaID: id, archiveID: archiveID, atMillis: now())
+            do { try store.saveXMPPMessage(message) } catch { logger.error("could not store a message from \(from.bare): \(error)") }
+        case .subscriptionRequest, .subscriptionAnswer, .iqAnswer:
             break
         }
     }

@@ -6,6 +6,8 @@ public struct Person: Hashable, Sendable, Codable {
     public var endpoints: [Endpoint]
     /// Endpoints a network added since the user last looked (`kith people --new`).
     public var newEndpoints: Set<Endpoint>
+    /// Messages to this person go over Kith only, never over a network Kith does not encrypt.
+    public var kithOnly = false
 
     public var isNew: Bool { !newEndpoints.isEmpty }
 }
@@ -154,6 +156,8 @@ public struct PeopleBook: Sendable, Codable, Equatable {
             for endpoint in other.endpoints { owner[endpoint] = keep }
             person.endpoints += other.endpoints
             person.newEndpoints.formUnion(other.newEndpoints)
+            // Either one said "Kith only": the safer answer stays.
+            person.kithOnly = person.kithOnly || other.kithOnly
             changes += withdrawOffers { $0.person == id }
             changes.append(.personRemoved(id))
         }
@@ -178,7 +182,8 @@ public struct PeopleBook: Sendable, Codable, Equatable {
         people[id] = person
         let newID = nextID
         nextID += 1
-        people[newID] = Person(id: newID, name: endpoint.id, endpoints: [endpoint], newEndpoints: wasNew ? [endpoint] : [])
+        people[newID] = Person(id: newID, name: endpoint.id, endpoints: [endpoint], newEndpoints: wasNew ? [endpoint] : [],
+                               kithOnly: person.kithOnly)
         owner[endpoint] = newID
         return [.personChanged(id), .personAdded(newID)]
     }
@@ -202,6 +207,12 @@ public struct PeopleBook: Sendable, Codable, Equatable {
         }
         guard let person = people[id], let first = person.endpoints.first else { throw .unknownPerson(id) }
         return try bind(name: person.name, [first, endpoint])
+    }
+
+    public mutating func setKithOnly(_ id: UInt64, _ on: Bool) throws(PeopleError) -> [PeopleChange] {
+        guard people[id] != nil else { throw .unknownPerson(id) }
+        people[id]!.kithOnly = on
+        return [.personChanged(id)]
     }
 
     /// The user has seen what is new (of one person, or of all).

@@ -13,7 +13,11 @@ extension Kith {
                 message to every device of bob), or one device of a contact (bob-MP-1). It is \
                 end-to-end encrypted for each receiving device and committed to this device's outbox \
                 before the command returns; it goes through the server, at once if the receiver is \
-                online and when it comes back if not.
+                online and when it comes back if not. When the profile has XMPP accounts (`kith \
+                networks`), TO is looked up among people first (`kith people`: a name, or an endpoint \
+                such as xmpp:bob@example.org): the message goes over whichever network the person is \
+                on, Kith first among equals; over XMPP it is not end-to-end encrypted, and the \
+                command says so every time.
                 """)
         @OptionGroup var options: ClientOptions
 
@@ -27,9 +31,11 @@ extension Kith {
             let result = try options.client.call(SendRequest(to: to, text: text))
             options.output(result) {
                 let copies = result.devices.map { " (\($0.count) device\($0.count == 1 ? "" : "s"))" } ?? ""
-                Console.line(result.relayed ? "sent to \(result.to.printable)\(copies)\(result.code.map { ", message \($0)" } ?? "")"
-                                            : "queued for \(result.to.printable)\(copies): "
+                let over = result.network.map { " over \($0.printable)" } ?? ""
+                Console.line(result.relayed ? "sent to \(result.to.printable)\(over)\(copies)\(result.code.map { ", message \($0)" } ?? "")"
+                                            : "queued for \(result.to.printable)\(over)\(copies): "
                                                 + (result.waiting ?? "it goes out when the server is reachable"))
+                if let warning = result.warning { Console.line("warning: \(warning.printable)") }
             }
         }
     }

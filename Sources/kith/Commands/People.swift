@@ -16,7 +16,7 @@ extension Kith {
                 endpoint you unbind, is never offered again. Endpoints are written kith:ACCOUNT or \
                 xmpp:NAME@DOMAIN; people by name or #ID.
                 """,
-            subcommands: [List.self, Bind.self, Unbind.self, Rename.self, Accept.self, Reject.self], defaultSubcommand: List.self)
+            subcommands: [List.self, Show.self, Bind.self, Unbind.self, Rename.self, Accept.self, Reject.self, KithOnly.self], defaultSubcommand: List.self)
 
         struct List: ParsableCommand {
             static let configuration = CommandConfiguration(
@@ -27,6 +27,47 @@ extension Kith {
             func run() throws {
                 let result = try options.client.call(PeopleRequest(new: new ? true : nil))
                 options.output(result) { People.show(result, onlyNew: new) }
+            }
+        }
+
+        struct Show: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "show", abstract: "Show the conversation with a person over all of their networks.")
+            @OptionGroup var options: ProfileClientOptions
+            @Argument(help: "The person: its name or #ID.") var person: String
+            @Option(help: "Show at most this many messages, newest last.") var limit = 50
+
+            func run() throws {
+                let result = try options.client.call(ConversationRequest(person: person, limit: limit))
+                options.output(result) {
+                    People.show(PeopleResult(people: [result.person], offers: []), onlyNew: false)
+                    if result.messages.isEmpty { Console.line("no messages yet") }
+                    for message in result.messages {
+                        let who = message.outgoing ? "you" : message.endpoint
+                        let mark = message.endToEnd ? "" : "  [xmpp: not end-to-end encrypted]"
+                        Console.line("  \(who.printable): \(message.text.printable)\(mark)")
+                    }
+                }
+            }
+        }
+
+        struct KithOnly: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "kith-only", abstract: "Send to a person over Kith only (on), or over whichever network they are on (off).")
+            @OptionGroup var options: ProfileClientOptions
+            @Argument(help: "The person: its name or #ID.") var person: String
+            @Argument(help: "on or off") var setting: String
+
+            func validate() throws {
+                guard ["on", "off"].contains(setting) else { throw ValidationError("say on or off") }
+            }
+
+            func run() throws {
+                let result = try options.client.call(PeopleKithOnlyRequest(person: person, on: setting == "on"))
+                options.output(result) {
+                    Console.line(setting == "on" ? "messages to \(person.printable) go over Kith only"
+                                                 : "messages to \(person.printable) go over whichever network they are on")
+                }
             }
         }
 
@@ -105,7 +146,7 @@ extension Kith {
         static func show(_ result: PeopleResult, onlyNew: Bool) {
             if result.people.isEmpty { Console.line(onlyNew ? "nobody new" : "no people yet: contacts of your networks show here") }
             for person in result.people {
-                Console.line("\(person.name.printable) (#\(person.id))")
+                Console.line("\(person.name.printable) (#\(person.id))" + (person.kithOnly ? "  Kith only" : ""))
                 for endpoint in person.endpoints {
                     let via = endpoint.network.count > 24 ? String(endpoint.network.prefix(23)) + "…" : endpoint.network
                     Console.line("  \(endpoint.address.printable)  \(endpoint.presence ?? "unknown")  via \(via.printable)"
