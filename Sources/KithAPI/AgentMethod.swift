@@ -12,7 +12,7 @@ public enum AgentMethod: String, Codable, Sendable, CaseIterable {
     /// Linked accounts (Protocol/local-api.md §Linked accounts).
     case accounts, accountLink, accountUnlink, accountSetMaster
     /// The profile's networks: its Kith accounts and its XMPP accounts (Protocol/local-api.md §Networks).
-    case networks, networkAdd, networkRemove
+    case networks, networkAdd, networkRemove, networksLogin
     /// The merged contacts over all networks (Protocol/local-api.md §People).
     case people, peopleBind, peopleUnbind, peopleRename, peopleAnswer, peopleKithOnly, conversation
     /// The state of a few watched contacts (Protocol/local-api.md §Watch).

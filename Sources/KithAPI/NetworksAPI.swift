@@ -33,6 +33,15 @@ public struct NetworkRemoveRequest: APIRequest {
     public init(address: String) { self.address = address }
 }
 
+/// `kith login` with no arguments: every network of the profile signs in now (one that is
+/// waiting to try again tries at once; one that failed tries again with its stored settings).
+/// Answers once each has signed in or failed, or after 15 s.
+public struct NetworksLoginRequest: APIRequest {
+    public typealias Result = NetworksResult
+    public static let method = AgentMethod.networksLogin
+    public init() {}
+}
+
 public struct NetworksResult: Codable, Sendable, Equatable {
     public var networks: [NetworkEntry]
     public init(networks: [NetworkEntry]) { self.networks = networks }

@@ -136,6 +136,11 @@ extension AccountContext {
                            pathDetail: nil)
     }
 
+    /// `kith login` with no arguments: connect now unless connected (a backoff sleep ends early).
+    func signInNow() async {
+        if connection == nil, (try? store.session()) != nil { await server?.reconnect() }
+    }
+
     /// A note to another device of the account (`to` is its id), or a message to a contact: to
     /// every device of its account (`to` is the account) or to one of them (`to` is that device).
     func send(_ params: SendRequest) async throws -> SendResult {

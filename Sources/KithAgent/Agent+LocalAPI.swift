@@ -31,6 +31,7 @@ extension Agent {
         onAgent(NetworksRequest.self) { agent, _, _ in await agent.networkList() }
         onAgent(NetworkAddRequest.self) { agent, request, _ in try await agent.networkAdd(request) }
         onAgent(NetworkRemoveRequest.self) { agent, request, _ in try await agent.networkRemove(request) }
+        onAgent(NetworksLoginRequest.self) { agent, _, _ in try await agent.networksLogin() }
         onAgent(PeopleRequest.self) { agent, request, _ in try await agent.people(request) }
         onAgent(PeopleBindRequest.self) { agent, request, _ in try await agent.peopleBind(request) }
         onAgent(PeopleUnbindRequest.self) { agent, request, _ in try await agent.peopleUnbind(request) }

@@ -22,13 +22,29 @@ extension Agent {
         for account in accounts {
             let summary = await account.context.summary()
             let contacts = (try? await account.context.contacts().contacts.count) ?? 0
-            entries.append(NetworkEntry(address: "kith:\(account.owner)", kind: "kith",
-                                        state: summary.connected ? "online" : (summary.lastError == nil ? "connecting" : "waiting"),
-                                        problem: summary.connected ? nil : summary.lastError, server: summary.server ?? "",
-                                        contacts: contacts))
+            let state = summary.connected ? "online" : summary.deviceID == nil ? "failed" : summary.lastError == nil ? "connecting" : "waiting"
+            let problem = summary.connected ? nil : summary.deviceID == nil
+                ? "logged out: `kith login INVITE --account \(account.name)` signs in again" : summary.lastError
+            entries.append(NetworkEntry(address: "kith:\(account.owner)", kind: "kith", state: state, problem: problem,
+                                        server: summary.server ?? "", contacts: contacts))
         }
         for network in xmppNetworks { entries.append(await network.entry()) }
         return NetworksResult(networks: entries)
+    }
+
+    /// Every network signs in now; the answer comes once none is still connecting (15 s at most).
+    func networksLogin() async throws -> NetworksResult {
+        guard !accounts.isEmpty || !xmppNetworks.isEmpty else {
+            throw AgentError(.notLoggedIn, "this profile has no networks yet: `kith login INVITE --account A` or `kith networks add xmpp:NAME@DOMAIN`")
+        }
+        for account in accounts { await account.context.signInNow() }
+        for network in xmppNetworks { await network.signInNow() }
+        var list = await networkList()
+        for _ in 0..<150 where list.networks.contains(where: { $0.state == "connecting" }) {
+            try await Task.sleep(for: .milliseconds(100))
+            list = await networkList()
+        }
+        return list
     }
 
     /// Signs in to the XMPP account first: only an account that signed in is stored (with its

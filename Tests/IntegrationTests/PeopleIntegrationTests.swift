@@ -1,5 +1,6 @@
 import Foundation
 import KithAPI
+import KithStore
 import KithTestSupport
 import Testing
 
@@ -183,5 +184,43 @@ struct PersonMessagesIntegrationTests {
             #expect(alice.terminate() == 0)
         }
         for agent in [bobKith, bobXMPP] { _ = agent.terminate() }
+    }
+}
+
+/// Two Kith servers are two networks: alice's family server and her company's, bob on both. The
+/// same account name on both is offered, never bound, and each server's bob stays its own until
+/// alice binds them; a message to the bound person then goes over the server bob is online on.
+@Suite(.serialized, .fewAtATime) struct TwoKithNetworksPeopleIntegrationTests {
+    @Test func theSameAccountOnTwoKithServersIsOfferedAndBoundByTheUser() async throws {
+        let family = try await ServerHarness.start()
+        let company = try await ServerHarness.start()
+        let root = temporaryDirectory("two-kith-people")
+        let alice = AgentHarness("alice", root: root), bobHome = AgentHarness("bob-home", root: root)
+        let bobWork = AgentHarness("bob-work", root: root)
+        for agent in [alice, bobHome, bobWork] { try await agent.start() }
+        for server in [family, company] { #expect(try alice.login(server).role == "primary") }
+        #expect(try bobHome.login(family, account: "bob", password: "battery staple").role == "primary")
+        #expect(try bobWork.login(company, account: "bob", password: "battery staple").role == "primary")
+        let familyOwner = AgentStore.owner(account: "alice", invite: family.invite.description)
+        let companyOwner = AgentStore.owner(account: "alice", invite: company.invite.description)
+        for (owner, bob) in [(familyOwner, bobHome), (companyOwner, bobWork)] {
+            _ = try alice.cli(["contacts", "add", "bob", "--account", owner], as: EmptyResult.self)
+            _ = try bob.cli(["contacts", "accept", "alice"], as: EmptyResult.self)
+            try await alice.eventually("bob a contact on \(owner)") {
+                try alice.cli(["contacts", "--account", owner], as: ContactsResult.self).contacts.contains { $0.account == "bob" && $0.trust == "unverified" }
+            }
+        }
+
+        var people = try alice.cli(["people"], as: PeopleResult.self)
+        #expect(people.people.count == 2 && people.people.allSatisfy { $0.name == "bob" && $0.endpoints.count == 1 })
+        #expect(people.offers.count == 1 && people.offers.first?.reason == "sameID")
+        let networks = try alice.cli(["networks"], as: NetworksResult.self).networks
+        #expect(Set(networks.map(\.address)) == ["kith:\(familyOwner)", "kith:\(companyOwner)"])
+
+        // "kith:bob" is on both networks: it must be named with the account it is seen from.
+        #expect { _ = try alice.cli(["people", "bind", "Bob", "kith:bob"], as: PeopleResult.self) } throws: { "\($0)".contains("several networks") }
+        people = try alice.cli(["people", "bind", "Bob", "kith:bob@\(familyOwner)", "kith:bob@\(companyOwner)"], as: PeopleResult.self)
+        #expect(people.people.count == 1 && people.people[0].endpoints.count == 2 && people.offers.isEmpty)
+        for agent in [alice, bobHome, bobWork] { _ = agent.terminate() }
     }
 }

@@ -65,6 +65,17 @@ struct XMPPNetworkIntegrationTests {
         try await agent.eventually("the roster without bob") { try xmpp(agent)?.contacts == 1 }
         #expect(try xmpp(agent)?.lastLogin?.rosterItemsReceived == 1)
 
+        // The password changed elsewhere: the network fails and waits for the user; `kith login`
+        // alone says so (and fails), and once the password is back it signs in again.
+        try prosody.register("alice", password: "changed elsewhere")
+        #expect(agent.terminate() == 0)
+        try await agent.start()
+        try await agent.eventually("the sign-in refused") { try xmpp(agent)?.state == "failed" }
+        #expect { _ = try agent.cli(["login"], as: NetworksResult.self) } throws: { "\($0)".contains("1 of 1 networks did not sign in") }
+        try prosody.register("alice", password: "correct horse")
+        let signedIn = try agent.cli(["login"], as: NetworksResult.self)
+        #expect(signedIn.networks.map(\.state) == ["online"])
+
         _ = try agent.cli(["networks", "remove", address], as: EmptyResult.self)
         #expect(try xmpp(agent) == nil)
         #expect(agent.terminate() == 0)

@@ -63,7 +63,8 @@ import Testing
             ApproveDeviceRequest.self, AutoApproveRequest.self, DenyRequest.self, RevokeRequest.self, HandOverRequest.self,
             RecoverRequest.self, PolicyShowRequest.self, PolicySetRequest.self, EventsRequest.self, AccountsRequest.self,
             AccountLinkRequest.self, AccountUnlinkRequest.self, AccountSetMasterRequest.self, WatchRequest.self, WatchPageRequest.self,
-            NetworksRequest.self, NetworkAddRequest.self, NetworkRemoveRequest.self, PeopleRequest.self, PeopleBindRequest.self,
+            NetworksRequest.self, NetworkAddRequest.self, NetworkRemoveRequest.self, NetworksLoginRequest.self, PeopleRequest.self,
+            PeopleBindRequest.self,
             PeopleUnbindRequest.self, PeopleRenameRequest.self, PeopleAnswerRequest.self, PeopleKithOnlyRequest.self,
             ConversationRequest.self,
         ]

@@ -60,6 +60,15 @@ actor XMPPNetwork {
         runner = Task { await run(first: login) }
     }
 
+    /// `kith login`: a network waiting to try again tries now; one that failed tries again.
+    func signInNow() async {
+        guard state == .waiting || state == .failed else { return }
+        runner?.cancel()
+        runner = nil
+        state = .connecting
+        start()
+    }
+
     func stop() async {
         runner?.cancel()
         runner = nil

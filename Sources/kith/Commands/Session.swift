@@ -21,11 +21,11 @@ extension Kith {
 
         @OptionGroup var options: ProfileClientOptions
 
-        @Argument(help: "The server's invite, kith://HOST:PORT/#KEY (printed by `kith server`).")
-        var invite: String
+        @Argument(help: "The server's invite, kith://HOST:PORT/#KEY (printed by `kith server`). Without it, every network signs in now.")
+        var invite: String?
 
         @Option(help: "The account to log in to.")
-        var account: String
+        var account: String?
 
         @Option(help: "What this device is: pc, mobile, tv, web or server.")
         var type = "pc"
@@ -38,10 +38,16 @@ extension Kith {
 
         func validate() throws {
             guard TerminalType(name: type) != nil else { throw ValidationError("--type is one of pc, mobile, tv, web, server") }
+            guard let invite else {
+                guard account == nil else { throw ValidationError("--account needs the server's invite: kith login INVITE --account ACCOUNT") }
+                return
+            }
+            guard account != nil else { throw ValidationError("name the account: kith login INVITE --account ACCOUNT") }
             do { _ = try Invite(parsing: invite) } catch { throw ValidationError("\(error)") }
         }
 
         func run() throws {
+            guard let invite, let account else { return try signInEverywhere() }
             let password = try readPassword(file: passwordFile, prompt: "Password for \(account): ")
             let result = try options.client.call(LoginRequest(
                 invite: invite, account: account, password: password, type: type, name: name))
@@ -56,6 +62,23 @@ extension Kith {
                 }
                 if let key = result.recoveryKey { showRecoveryKey(key) }
             }
+        }
+
+        /// `kith login` alone: every network of the profile signs in now; each one's state is
+        /// shown, and the command fails when one did not sign in.
+        private func signInEverywhere() throws {
+            let result = try options.client.call(NetworksLoginRequest())
+            options.output(result) {
+                for entry in result.networks { Console.line(Kith.Networks.line(entry)) }
+            }
+            let missing = result.networks.filter { $0.state != "online" }
+            guard !missing.isEmpty else { return }
+            let message = "\(missing.count) of \(result.networks.count) networks did not sign in: "
+                + missing.map { "\($0.address) (\($0.problem ?? $0.state))" }.joined(separator: "; ")
+            // With --json the list above is the one document on stdout; the status says it failed.
+            guard options.json else { throw UserError(message) }
+            FileHandle.standardError.write(Data("Error: \(message.printable)\n".utf8))
+            throw ExitCode(1)
         }
     }
 
