@@ -119,11 +119,20 @@ extension AgentStore {
         }
     }
 
-    /// Stores a message; false when the server's archive id says it is stored already (the same
-    /// message live and again from the archive, or from the archive twice).
+    /// Stores a message; false when it is stored already: the same archive id (a message live and
+    /// again from the archive, or from the archive twice), or a copy without an archive id with
+    /// the same sender's id (one this client sent, or one that came live unstamped), which then
+    /// takes the archive id.
     @discardableResult
     public func saveXMPPMessage(_ message: XMPPMessage) throws -> Bool {
         try database.write { db in
+            if let archiveID = message.archiveID, let stanzaID = message.stanzaID {
+                try db.execute(sql: """
+                    UPDATE xmpp_message SET archiveID = ?
+                    WHERE network = ? AND peer = ? AND outgoing = ? AND stanzaID = ? AND archiveID IS NULL
+                    """, arguments: [archiveID, message.network, message.peer, message.outgoing, stanzaID])
+                if db.changesCount > 0 { return false }
+            }
             try db.execute(sql: """
                 INSERT OR IGNORE INTO xmpp_message (network, peer, outgoing, body, stanzaID, archiveID, atMillis)
                 VALUES (?, ?, ?, ?, ?, ?, ?)

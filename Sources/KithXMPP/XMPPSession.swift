@@ -40,6 +40,10 @@ public enum XMPPIncoming: Equatable, Sendable {
     case subscriptionAnswer(from: JID, granted: Bool)
     /// The answer to an `iq` this client sent after login (a roster set, say).
     case iqAnswer(id: String, ok: Bool)
+    /// A message from the account's archive, answering `archiveQuery`.
+    case archived(XMPPArchivedMessage)
+    /// The end of a page of `archiveQuery`.
+    case archivePage(XMPPArchivePage)
 }
 
 /// What the connection must do next, in order.
@@ -287,6 +291,12 @@ public struct XMPPSession: Sendable {
         case "iq":
             return iq(element, from: from)
         case "message":
+            if let result = element.child("result", namespace: XMPPNamespace.archive) {
+                // Only the account's own archive answers, and only a query of ours.
+                guard from == nil || from == settings.account, let query = result["queryid"], archiveQueries.contains(query),
+                      let message = Self.archived(result) else { return [] }
+                return [.incoming(.archived(message))]
+            }
             guard let from, element["type"] != "error", let body = element.child("body")?.text, !body.isEmpty else { return [] }
             let archiveID = element.children.first {
                 $0.name == "stanza-id" && $0.namespace == "urn:xmpp:sid:0" && $0["by"].flatMap({ try? JID(parsing: $0) }) == settings.account
@@ -311,6 +321,12 @@ public struct XMPPSession: Sendable {
         guard let id = element["id"] else { return [] }
         switch element["type"] {
         case "result", "error":
+            if archiveQueries.remove(id) != nil {
+                let fin = element.child("fin", namespace: XMPPNamespace.archive)
+                return [.incoming(.archivePage(XMPPArchivePage(
+                    queryID: id, ok: element["type"] == "result" && fin != nil, complete: fin?["complete"] == "true",
+                    last: fin?.child("set", namespace: XMPPNamespace.resultSet)?.child("last")?.text)))]
+            }
             return [.incoming(.iqAnswer(id: id, ok: element["type"] == "result"))]
         case "set" where element.child("query", namespace: XMPPNamespace.roster) != nil:
             // Only the account's own server may push the roster (RFC 6121 §2.1.6): from absent or our bare JID.
@@ -334,6 +350,17 @@ public struct XMPPSession: Sendable {
     public mutating func makeID() -> String {
         nextID += 1
         return "k\(nextID)"
+    }
+
+    /// Queries of the archive still open: their results are taken, others' are not.
+    private var archiveQueries: Set<String> = []
+
+    /// A query of one page of the archive (`XMPPStanza.archiveQuery`); its results come as
+    /// `.archived`, its end as `.archivePage`.
+    public mutating func archiveQuery(after: String?, start: Date?, max: Int = 100) -> (id: String, stanza: String) {
+        let id = makeID()
+        archiveQueries.insert(id)
+        return (id, XMPPStanza.archiveQuery(id: id, after: after, start: start, max: max))
     }
 
     // MARK: Helpers

@@ -1,7 +1,9 @@
 import Foundation
+import KithAgent
 import KithAPI
 import KithStore
 import KithTestSupport
+import KithXMPP
 import Testing
 
 /// `kith people` with a real Kith server, a real Prosody and real agents: alice has a Kith
@@ -181,6 +183,38 @@ struct PersonMessagesIntegrationTests {
             try await Task.sleep(for: .milliseconds(300))
             let copies = try alice.cli(["people", "show", "Bob"], as: ConversationResult.self).messages.filter { $0.text == "while you were away" }
             #expect(copies.count == 1)
+            #expect(alice.terminate() == 0)
+        }
+
+        // Taken first by another client of alice's (her phone), so the server keeps no offline
+        // copy for the agent: it comes from the archive at the next sign-in, once.
+        _ = try bobXMPP.cli(["send", "Alice", "read on the phone first"], as: SendResult.self)
+        let phone = try await XMPPConnection.connect(host: "127.0.0.1", port: prosody.port, account: try JID(parsing: "alice@\(domain)"),
+                                                     password: "xmpp horse", resource: "phone", rosterVersion: nil)
+        let onPhone = try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for await item in phone.connection.incoming {
+                    if case .message(_, "read on the phone first", _, _) = item { return true }
+                }
+                return false
+            }
+            group.addTask { try await Task.sleep(for: .seconds(10)); return false }
+            defer { group.cancelAll() }
+            return try await group.next() ?? false
+        }
+        #expect(onPhone, "the phone took the offline message")
+        await phone.connection.close()
+        for _ in 1...2 {
+            try await alice.start()
+            try await alice.eventually("the message the phone took, from the archive") {
+                try alice.cli(["people", "show", "Bob"], as: ConversationResult.self).messages.contains { $0.text == "read on the phone first" }
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            let copies = try alice.cli(["people", "show", "Bob"], as: ConversationResult.self).messages
+            #expect(copies.filter { $0.text == "read on the phone first" }.count == 1)
+            for text in ["while you were away", "hi over xmpp", "reply over xmpp"] {
+                #expect(copies.filter { $0.text == text }.count == 1, "the archive does not bring back \(text), which came live")
+            }
             #expect(alice.terminate() == 0)
         }
         for agent in [bobKith, bobXMPP] { _ = agent.terminate() }

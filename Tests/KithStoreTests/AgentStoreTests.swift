@@ -144,3 +144,20 @@ import Testing
         #expect(try !store.removeXMPPNetwork(jid: alice.jid))
     }
 }
+
+/// An XMPP message is stored once, however it came: live, from the archive, or sent here.
+@Suite struct AgentStoreXMPPMessageTests {
+    @Test func theArchivesCopyOfAMessageStoredAlreadyIsNotStoredAgain() throws {
+        let store = try AgentStore(path: try AgentStoreTests.path())
+        func message(_ outgoing: Bool, stanza: String?, archive: String?) -> AgentStore.XMPPMessage {
+            .init(network: "alice@kith.test", peer: "bob@kith.test", outgoing: outgoing, body: "hi", stanzaID: stanza, archiveID: archive, atMillis: 1)
+        }
+        #expect(try store.saveXMPPMessage(message(true, stanza: "s1", archive: nil)), "sent here")
+        #expect(try !store.saveXMPPMessage(message(true, stanza: "s1", archive: "A1")), "its archive copy takes the archive id")
+        #expect(try !store.saveXMPPMessage(message(true, stanza: "s1", archive: "A1")), "and comes once")
+        #expect(try store.saveXMPPMessage(message(false, stanza: "s1", archive: "A2")), "another message with the same sender id is another")
+        #expect(try !store.saveXMPPMessage(message(false, stanza: nil, archive: "A2")))
+        let stored = try store.xmppMessages(network: "alice@kith.test", peer: "bob@kith.test", limit: 10)
+        #expect(stored.map(\.archiveID) == ["A1", "A2"])
+    }
+}

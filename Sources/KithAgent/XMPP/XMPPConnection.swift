@@ -1,3 +1,4 @@
+import Foundation
 import KithXMPP
 import NIOConcurrencyHelpers
 import NIOCore
@@ -102,6 +103,13 @@ public final class XMPPConnection: Sendable {
     }
 
     public func makeID() -> String { state.withLockedValue { $0.session.makeID() } }
+
+    /// Asks for one page of the account's archive; returns the query's id (its `.archivePage`'s).
+    public func queryArchive(after: String?, start: Date?, max: Int = 100) -> String {
+        let query = state.withLockedValue { $0.session.archiveQuery(after: after, start: start, max: max) }
+        send(query.stanza)
+        return query.id
+    }
 
     /// Ends the stream politely and closes.
     public func close() async {

@@ -88,7 +88,8 @@ actor XMPPNetwork {
         guard state == .online, let connection else {
             throw AgentError(.serverUnreachable, "\(address) is not signed in (\(problem ?? state.rawValue)); nothing was sent")
         }
-        let id = connection.makeID()
+        // Unique for ever, not per connection: the archive's copy is matched to this one by it.
+        let id = UUID().uuidString.lowercased()
         let message = AgentStore.XMPPMessage(network: record.jid, peer: peer.bare.description, outgoing: true, body: body,
                                              stanzaID: id, archiveID: nil, atMillis: now())
         try store.saveXMPPMessage(message)
@@ -147,6 +148,7 @@ actor XMPPNetwork {
         connection = login.connection
         state = .online
         problem = nil
+        fetchArchive(on: login.connection)
         logger.info("xmpp signed in as \(login.boundJID): roster \(login.roster == .unchanged ? "unchanged" : "\(received) items"), \(traffic.bytesIn) bytes in, \(traffic.bytesOut) out, \(traffic.roundTrips) round trips")
     }
 
@@ -164,9 +166,47 @@ actor XMPPNetwork {
             let message = AgentStore.XMPPMessage(network: record.jid, peer: from.bare.description, outgoing: false, body: body,
                                                  stanzaID: id, archiveID: archiveID, atMillis: now())
             do { try store.saveXMPPMessage(message) } catch { logger.error("could not store a message from \(from.bare): \(error)") }
+        case .archived(let archived):
+            store(archived)
+        case .archivePage(let page):
+            continueArchive(after: page)
         case .subscriptionRequest, .subscriptionAnswer, .iqAnswer:
             break
         }
+    }
+
+    // MARK: The archive
+
+    /// The open archive query of this sign-in and the pages it took.
+    private var archiveQuery: (id: String, pages: Int)?
+    /// A sign-in reads at most this many pages (100 messages each): a server cannot keep the
+    /// agent reading for ever; the rest comes at the next sign-in, after the last one stored.
+    static let archivePagesPerSignIn = 50
+
+    /// After each sign-in: what the archive holds after the newest archived message stored (or,
+    /// for an account that has none, since it was added), so messages written while the agent
+    /// was away arrive even when another client of the account took them first.
+    private func fetchArchive(on connection: XMPPConnection) {
+        let newest = try? store.newestXMPPArchived(network: record.jid)
+        let start = Date(timeIntervalSince1970: Double(record.addedMillis) / 1000)
+        archiveQuery = (connection.queryArchive(after: newest?.archiveID, start: newest == nil ? start : nil), 1)
+    }
+
+    private func continueArchive(after page: XMPPArchivePage) {
+        guard let query = archiveQuery, query.id == page.queryID else { return }
+        archiveQuery = nil
+        guard page.ok else { return logger.notice("the XMPP server refused the archive query; offline messages still arrive") }
+        guard !page.complete, let last = page.last, query.pages < Self.archivePagesPerSignIn, let connection else { return }
+        archiveQuery = (connection.queryArchive(after: last, start: nil), query.pages + 1)
+    }
+
+    private func store(_ archived: XMPPArchivedMessage) {
+        let outgoing = archived.from.bare == account
+        guard let peer = outgoing ? archived.to?.bare : archived.from.bare, peer != account else { return }
+        let at = archived.stamp.map { UInt64(max(0, $0.timeIntervalSince1970) * 1000) } ?? now()
+        let message = AgentStore.XMPPMessage(network: record.jid, peer: peer.description, outgoing: outgoing, body: archived.body,
+                                             stanzaID: archived.stanzaID, archiveID: archived.archiveID, atMillis: at)
+        do { try store.saveXMPPMessage(message) } catch { logger.error("could not store an archived message: \(error)") }
     }
 
     private func saveBook() throws {
