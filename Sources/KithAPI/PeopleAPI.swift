@@ -93,10 +93,36 @@ public struct ConversationEntry: Codable, Sendable, Equatable {
     }
 }
 
+/// Answers an XMPP subscription request: `allow` lets them see the account's presence (and asks
+/// for theirs), otherwise they are told no.
+public struct SubscriptionAnswerRequest: APIRequest {
+    public typealias Result = PeopleResult
+    public static let method = AgentMethod.subscriptionAnswer
+    /// `xmpp:NAME@DOMAIN`, as `requests` lists it.
+    public var address: String
+    public var allow: Bool
+    /// The profile's XMPP account asked, when several were (`xmpp:alice@example.org`).
+    public var network: String?
+    public init(address: String, allow: Bool, network: String? = nil) { (self.address, self.allow, self.network) = (address, allow, network) }
+}
+
 public struct PeopleResult: Codable, Sendable, Equatable {
     public var people: [PersonEntry]
     public var offers: [OfferEntry]
-    public init(people: [PersonEntry], offers: [OfferEntry]) { (self.people, self.offers) = (people, offers) }
+    /// XMPP subscription requests waiting for the user's answer.
+    public var requests: [SubscriptionRequestEntry]
+    public init(people: [PersonEntry], offers: [OfferEntry], requests: [SubscriptionRequestEntry] = []) {
+        (self.people, self.offers, self.requests) = (people, offers, requests)
+    }
+}
+
+/// Someone who asked to see an XMPP account's presence.
+public struct SubscriptionRequestEntry: Codable, Sendable, Equatable {
+    /// `xmpp:carol@example.org`
+    public var address: String
+    /// The profile's XMPP account they asked.
+    public var network: String
+    public init(address: String, network: String) { (self.address, self.network) = (address, network) }
 }
 
 public struct PersonEntry: Codable, Sendable, Equatable {

@@ -2,6 +2,7 @@ import Foundation
 import KithAPI
 import KithCore
 import KithStore
+import KithXMPP
 
 /// The merged contacts over the profile's networks (Protocol/local-api.md §People). Before each
 /// answer every network's list as it last said — a Kith account's contacts, an XMPP account's
@@ -15,7 +16,38 @@ extension Agent {
             shown = shown.filter(\.isNew)
             if !book.markSeen().isEmpty { try save(book) }
         }
-        return Self.result(book, people: shown, presence: presence)
+        var result = Self.result(book, people: shown, presence: presence)
+        result.requests = await subscriptionRequests()
+        return result
+    }
+
+    /// Every XMPP account's waiting subscription requests.
+    func subscriptionRequests() async -> [SubscriptionRequestEntry] {
+        var entries: [SubscriptionRequestEntry] = []
+        for network in xmppNetworks {
+            let address = network.address
+            entries += await network.requests.sorted { $0.description < $1.description }
+                .map { SubscriptionRequestEntry(address: "xmpp:\($0)", network: address) }
+        }
+        return entries
+    }
+
+    /// `kith people allow|deny xmpp:JID`.
+    func subscriptionAnswer(_ request: SubscriptionAnswerRequest) async throws -> PeopleResult {
+        let jid = try Self.xmppAccount(request.address)
+        var asked: [XMPPNetwork] = []
+        for network in xmppNetworks where await network.requests.contains(jid) {
+            if request.network == nil || request.network == network.address || request.network == network.record.jid { asked.append(network) }
+        }
+        guard let network = asked.first else {
+            throw AgentError(.invalidRequest, "xmpp:\(jid) has no request waiting (`kith people` lists them)")
+        }
+        guard asked.count == 1 else {
+            throw AgentError(.invalidRequest, "xmpp:\(jid) asked several accounts: name one with --network ("
+                             + asked.map(\.address).joined(separator: ", ") + ")")
+        }
+        try await network.answer(request: jid, allow: request.allow)
+        return try await people(PeopleRequest())
     }
 
     func peopleBind(_ request: PeopleBindRequest) async throws -> PeopleResult {
@@ -50,7 +82,9 @@ extension Agent {
             throw AgentError(.invalidRequest, Self.describe(error, in: book))
         }
         try save(book)
-        return Self.result(book, people: book.sorted, presence: presence)
+        var result = Self.result(book, people: book.sorted, presence: presence)
+        result.requests = await subscriptionRequests()
+        return result
     }
 
     /// The book brought up to date with every network's list, stored when that changed it, and

@@ -1,6 +1,8 @@
 import Foundation
+import KithAgent
 import KithAPI
 import KithTestSupport
+import KithXMPP
 import Testing
 
 /// `kith networks` with a real agent and a real Prosody: an XMPP account is added only once it
@@ -64,6 +66,30 @@ struct XMPPNetworkIntegrationTests {
         try await agent.start()
         try await agent.eventually("the roster without bob") { try xmpp(agent)?.contacts == 1 }
         #expect(try xmpp(agent)?.lastLogin?.rosterItemsReceived == 1)
+
+        // A stranger asks to see alice's presence: it waits for her answer.
+        try prosody.register("dave", password: "dave's own")
+        let stranger = try await XMPPConnection.connect(host: "127.0.0.1", port: prosody.port, account: try JID(parsing: "dave@\(domain)"),
+                                                        password: "dave's own", resource: "desk", rosterVersion: nil)
+        stranger.connection.send(XMPPStanza.presence("subscribe", to: try JID(parsing: "alice@\(domain)")))
+        try await agent.eventually("dave's request") {
+            try agent.cli(["people"], as: PeopleResult.self).requests.map(\.address) == ["xmpp:dave@\(domain)"]
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try agent.cli(["people"], as: PeopleResult.self).requests.count == 1, "not approved by itself")
+        let allowed = try agent.cli(["people", "allow", "xmpp:dave@\(domain)"], as: PeopleResult.self)
+        #expect(allowed.requests.isEmpty)
+        var answered = false
+        for await item in stranger.connection.incoming {
+            if case .subscriptionAnswer(let from, true) = item, from.bare.description == "alice@\(domain)" { answered = true; break }
+        }
+        #expect(answered, "dave was told yes")
+        await stranger.connection.close()
+        #expect { _ = try agent.cli(["people", "deny", "xmpp:dave@\(domain)"], as: PeopleResult.self) } throws: { "\($0)".contains("no request waiting") }
+        // Allowed, dave was asked back: he is in alice's roster now, waiting for his answer.
+        try await agent.eventually("dave in the roster") { try xmpp(agent)?.contacts == 2 }
+        try prosody.removeRosterItem(owner: "alice", contact: "dave@\(domain)")
+        try await agent.eventually("dave out of the roster again") { try xmpp(agent)?.contacts == 1 }
 
         // The password changed elsewhere: the network fails and waits for the user; `kith login`
         // alone says so (and fails), and once the password is back it signs in again.

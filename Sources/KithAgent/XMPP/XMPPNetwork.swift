@@ -45,7 +45,7 @@ actor XMPPNetwork {
         book = XMPPRosterBook(items: rows.compactMap(Self.item), version: version)
     }
 
-    var address: String { "xmpp:\(record.jid)" }
+    nonisolated var address: String { "xmpp:\(record.jid)" }
 
     /// Signs in once, for `kith networks add`: the error is the user's answer, nothing is retried.
     static func signIn(_ record: AgentStore.XMPPNetworkRecord, rosterVersion: String?, group: any EventLoopGroup) async throws -> XMPPConnection.Login {
@@ -97,6 +97,26 @@ actor XMPPNetwork {
         return message
     }
 
+    /// Who asked to see this account's presence and waits for the user's answer. Kept in memory:
+    /// the server delivers pending requests again at every sign-in (RFC 6121 §3.1.3).
+    private(set) var requests: Set<JID> = []
+
+    /// The user's answer to a subscription request: allowed, they see this account's presence and
+    /// are asked to share theirs (RFC 6121 §3.1.5, §3.1.1); denied, they are told no (§3.2).
+    func answer(request from: JID, allow: Bool) throws {
+        guard requests.contains(from.bare) else {
+            throw AgentError(.invalidRequest, "xmpp:\(from.bare) has not asked to see \(address)'s presence")
+        }
+        guard state == .online, let connection else {
+            throw AgentError(.serverUnreachable, "\(address) is not signed in (\(problem ?? state.rawValue)); nothing was answered")
+        }
+        connection.send(XMPPStanza.presence(allow ? "subscribed" : "unsubscribed", to: from.bare))
+        if allow, book.items[from.bare]?.subscription != .both, book.items[from.bare]?.subscription != .to {
+            connection.send(XMPPStanza.presence("subscribe", to: from.bare))
+        }
+        requests.remove(from.bare)
+    }
+
     /// The roster as contacts of this network, and which of them are online (nil while not
     /// signed in: the network cannot say).
     func contacts() -> (list: [NetworkContact], online: Set<String>?) {
@@ -146,6 +166,7 @@ actor XMPPNetwork {
         lastLogin = NetworkLogin(bytesIn: traffic.bytesIn, bytesOut: traffic.bytesOut, roundTrips: traffic.roundTrips,
                                  rosterItemsReceived: received, rosterUnchanged: login.roster == .unchanged, atMillis: now())
         connection = login.connection
+        requests = []
         state = .online
         problem = nil
         fetchArchive(on: login.connection)
@@ -170,7 +191,10 @@ actor XMPPNetwork {
             store(archived)
         case .archivePage(let page):
             continueArchive(after: page)
-        case .subscriptionRequest, .subscriptionAnswer, .iqAnswer:
+        case .subscriptionRequest(let from):
+            // Never approved by itself: it waits for the user (`kith people allow|deny`).
+            if from.bare != account { requests.insert(from.bare) }
+        case .subscriptionAnswer, .iqAnswer:
             break
         }
     }

@@ -16,7 +16,7 @@ extension Kith {
                 endpoint you unbind, is never offered again. Endpoints are written kith:ACCOUNT or \
                 xmpp:NAME@DOMAIN; people by name or #ID.
                 """,
-            subcommands: [List.self, Show.self, Bind.self, Unbind.self, Rename.self, Accept.self, Reject.self, KithOnly.self], defaultSubcommand: List.self)
+            subcommands: [List.self, Show.self, Bind.self, Unbind.self, Rename.self, Accept.self, Reject.self, KithOnly.self, Allow.self, Deny.self], defaultSubcommand: List.self)
 
         struct List: ParsableCommand {
             static let configuration = CommandConfiguration(
@@ -131,6 +131,36 @@ extension Kith {
             }
         }
 
+        struct Allow: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "allow", abstract: "Let someone who asked over XMPP see your presence (and ask to see theirs).")
+            @OptionGroup var options: ProfileClientOptions
+            @Argument(help: "xmpp:NAME@DOMAIN, as `kith people` lists the request.") var address: String
+            @Option(help: ArgumentHelp("Your XMPP account they asked, when they asked several.", valueName: "xmpp:JID")) var network: String?
+
+            func run() throws {
+                try People.answerRequest(options, address, network, allow: true, done: "may see your presence now")
+            }
+        }
+
+        struct Deny: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "deny", abstract: "Refuse someone who asked over XMPP to see your presence.")
+            @OptionGroup var options: ProfileClientOptions
+            @Argument(help: "xmpp:NAME@DOMAIN, as `kith people` lists the request.") var address: String
+            @Option(help: ArgumentHelp("Your XMPP account they asked, when they asked several.", valueName: "xmpp:JID")) var network: String?
+
+            func run() throws {
+                try People.answerRequest(options, address, network, allow: false, done: "was told no")
+            }
+        }
+
+        /// `allow` and `deny`: the user's answer to a subscription request.
+        static func answerRequest(_ options: ProfileClientOptions, _ address: String, _ network: String?, allow: Bool, done: String) throws {
+            let result = try options.client.call(SubscriptionAnswerRequest(address: address, allow: allow, network: network))
+            options.output(result) { Console.line("\(address.printable) \(done)") }
+        }
+
         /// `accept` and `reject`: the user's answer to an offer.
         static func answer(_ options: ProfileClientOptions, _ endpoint: String, _ person: String, accept: Bool, done: String) throws {
             let result = try options.client.call(PeopleAnswerRequest(endpoint: endpoint, person: person, accept: accept))
@@ -152,6 +182,10 @@ extension Kith {
                     Console.line("  \(endpoint.address.printable)  \(endpoint.presence ?? "unknown")  via \(via.printable)"
                                  + (endpoint.new ? "  new" : ""))
                 }
+            }
+            for request in result.requests {
+                Console.line("request: \(request.address.printable) asks to see the presence of \(request.network.printable); "
+                             + "kith people allow|deny \(request.address.printable)")
             }
             for offer in result.offers {
                 let why = offer.reason == "sameID" ? "the same id" : "the same name"

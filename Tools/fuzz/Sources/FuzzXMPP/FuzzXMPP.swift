@@ -24,6 +24,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     var session = XMPPSession(.init(account: account, password: "pw", rosterVersion: "", canStartTLS: true, isLoopback: true,
                                     clientNonce: "fyko+d2lbbFgONRv9qkxdawL"))
     _ = session.connected()
+    var askedArchive = false
     var rest = input.dropFirst()
     while !rest.isEmpty {
         let (events, failure) = parser.read(rest.prefix(piece))
@@ -35,6 +36,12 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             }
             for action in session.receive(event) where action == .restartParser {
                 parser = XMLStreamParser(limits: limits)
+            }
+            // Once logged in, an archive query is open (its id is "k1"), so archive results and
+            // their page ends are reachable.
+            if session.isReady, !askedArchive {
+                askedArchive = true
+                _ = session.archiveQuery(after: nil, start: nil)
             }
         }
         if let failure {
