@@ -217,6 +217,16 @@ struct PersonMessagesIntegrationTests {
             }
             #expect(alice.terminate() == 0)
         }
+
+        // Unbinding gives two people back, each with its own history.
+        try await alice.start()
+        _ = try alice.cli(["people", "unbind", "xmpp:bob@\(domain)"], as: PeopleResult.self)
+        let kithSide = try alice.cli(["people", "show", "Bob"], as: ConversationResult.self)
+        let xmppSide = try alice.cli(["people", "show", "bob@\(domain)"], as: ConversationResult.self)
+        #expect(kithSide.person.endpoints.map(\.address) == ["kith:bob"] && kithSide.messages.allSatisfy { $0.endpoint == "kith:bob" })
+        #expect(kithSide.messages.map(\.text) == ["reply over kith"])
+        #expect(xmppSide.messages.allSatisfy { $0.endpoint == "xmpp:bob@\(domain)" } && xmppSide.messages.count == 4)
+        #expect(alice.terminate() == 0)
         for agent in [bobKith, bobXMPP] { _ = agent.terminate() }
     }
 }
