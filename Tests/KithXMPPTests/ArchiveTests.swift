@@ -44,3 +44,46 @@ struct ArchiveTests {
         #expect(refused == [.incoming(.archivePage(XMPPArchivePage(queryID: id, ok: false, complete: false, last: nil)))])
     }
 }
+
+/// A sign-in's reading of the archive: where it starts, when it goes on, and that it stops.
+struct ArchiveFetchTests {
+    @Test func itStartsAfterTheNewestStoredOrWhenTheAccountWasAdded() {
+        let added = Date(timeIntervalSince1970: 1_000)
+        #expect(XMPPArchiveFetch.firstQuery(newestArchived: "A7", added: added) == ("A7", nil))
+        #expect(XMPPArchiveFetch.firstQuery(newestArchived: nil, added: added) == (nil, added))
+    }
+
+    @Test func pagesFollowUntilCompleteAndAtMostFiftyASignIn() {
+        var fetch = XMPPArchiveFetch()
+        fetch.asked("q1")
+        #expect(fetch.ended(XMPPArchivePage(queryID: "other", ok: true, complete: false, last: "X")) == .ignore)
+        #expect(fetch.ended(XMPPArchivePage(queryID: "q1", ok: true, complete: false, last: "A100")) == .next(after: "A100"))
+        #expect(fetch.ended(XMPPArchivePage(queryID: "q1", ok: true, complete: false, last: "A200")) == .ignore, "answered already")
+        fetch.asked("q2")
+        #expect(fetch.ended(XMPPArchivePage(queryID: "q2", ok: true, complete: true, last: "A150")) == .done)
+
+        var endless = XMPPArchiveFetch()
+        var steps = 0
+        for page in 1...100 {
+            endless.asked("p\(page)")
+            guard case .next = endless.ended(XMPPArchivePage(queryID: "p\(page)", ok: true, complete: false, last: "L\(page)")) else { break }
+            steps += 1
+        }
+        #expect(steps == XMPPArchiveFetch.maxPages - 1, "a server that never says complete is read \(XMPPArchiveFetch.maxPages) pages")
+
+        var refused = XMPPArchiveFetch()
+        refused.asked("r")
+        #expect(refused.ended(XMPPArchivePage(queryID: "r", ok: false, complete: false, last: nil)) == .refused)
+    }
+
+    @Test func anArchivedMessageBelongsToTheOtherPartysConversation() throws {
+        let alice = try JID(parsing: "alice@kith.test/kith"), bob = try JID(parsing: "bob@kith.test/phone")
+        let incoming = XMPPArchivedMessage(archiveID: "A", from: bob, to: alice, body: "hi", stamp: nil)
+        let sentElsewhere = XMPPArchivedMessage(archiveID: "B", from: try JID(parsing: "alice@kith.test/phone"), to: bob, body: "yo", stamp: nil)
+        let toSelf = XMPPArchivedMessage(archiveID: "C", from: alice, to: alice.bare, body: "note", stamp: nil)
+        #expect(incoming.conversation(of: alice.bare).map { "\($0.peer) \($0.outgoing)" } == "bob@kith.test false")
+        #expect(sentElsewhere.conversation(of: alice.bare).map { "\($0.peer) \($0.outgoing)" } == "bob@kith.test true")
+        #expect(toSelf.conversation(of: alice.bare) == nil)
+        #expect(XMPPError.authenticationFailed("not-authorized").needsTheUser && !XMPPError.closed.needsTheUser)
+    }
+}

@@ -140,7 +140,7 @@ actor XMPPNetwork {
                 connection = nil
                 online = [:]
                 problem = Self.describe(login.connection.ended ?? .closed)
-            } catch let error as XMPPError where Self.needsTheUser(error) {
+            } catch let error as XMPPError where error.needsTheUser {
                 state = .failed
                 problem = Self.describe(error)
                 logger.warning("xmpp sign-in failed, not retried until the network is added again: \(problem ?? "")")
@@ -201,32 +201,29 @@ actor XMPPNetwork {
 
     // MARK: The archive
 
-    /// The open archive query of this sign-in and the pages it took.
-    private var archiveQuery: (id: String, pages: Int)?
-    /// A sign-in reads at most this many pages (100 messages each): a server cannot keep the
-    /// agent reading for ever; the rest comes at the next sign-in, after the last one stored.
-    static let archivePagesPerSignIn = 50
+    /// This sign-in's reading of the archive (`XMPPArchiveFetch` decides).
+    private var archive = XMPPArchiveFetch()
 
-    /// After each sign-in: what the archive holds after the newest archived message stored (or,
-    /// for an account that has none, since it was added), so messages written while the agent
-    /// was away arrive even when another client of the account took them first.
+    /// After each sign-in: messages written while the agent was away arrive from the archive
+    /// even when another client of the account took them first.
     private func fetchArchive(on connection: XMPPConnection) {
+        archive = XMPPArchiveFetch()
         let newest = try? store.newestXMPPArchived(network: record.jid)
-        let start = Date(timeIntervalSince1970: Double(record.addedMillis) / 1000)
-        archiveQuery = (connection.queryArchive(after: newest?.archiveID, start: newest == nil ? start : nil), 1)
+        let first = XMPPArchiveFetch.firstQuery(newestArchived: newest?.archiveID,
+                                                added: Date(timeIntervalSince1970: Double(record.addedMillis) / 1000))
+        archive.asked(connection.queryArchive(after: first.after, start: first.start))
     }
 
     private func continueArchive(after page: XMPPArchivePage) {
-        guard let query = archiveQuery, query.id == page.queryID else { return }
-        archiveQuery = nil
-        guard page.ok else { return logger.notice("the XMPP server refused the archive query; offline messages still arrive") }
-        guard !page.complete, let last = page.last, query.pages < Self.archivePagesPerSignIn, let connection else { return }
-        archiveQuery = (connection.queryArchive(after: last, start: nil), query.pages + 1)
+        switch archive.ended(page) {
+        case .next(let after): if let connection { archive.asked(connection.queryArchive(after: after, start: nil)) }
+        case .refused: logger.notice("the XMPP server refused the archive query; offline messages still arrive")
+        case .done, .ignore: break
+        }
     }
 
     private func store(_ archived: XMPPArchivedMessage) {
-        let outgoing = archived.from.bare == account
-        guard let peer = outgoing ? archived.to?.bare : archived.from.bare, peer != account else { return }
+        guard let (peer, outgoing) = archived.conversation(of: account) else { return }
         let at = archived.stamp.map { UInt64(max(0, $0.timeIntervalSince1970) * 1000) } ?? now()
         let message = AgentStore.XMPPMessage(network: record.jid, peer: peer.description, outgoing: outgoing, body: archived.body,
                                              stanzaID: archived.stanzaID, archiveID: archived.archiveID, atMillis: at)
@@ -235,14 +232,6 @@ actor XMPPNetwork {
 
     private func saveBook() throws {
         try store.saveXMPPRoster(network: record.jid, rows: book.sorted.map(Self.row), version: book.version)
-    }
-
-    /// Failures that trying again cannot mend.
-    static func needsTheUser(_ error: XMPPError) -> Bool {
-        switch error {
-        case .authenticationFailed, .noUsableMechanism, .tlsUnavailable, .tlsFailed, .certificateMismatch, .scram: return true
-        case .xml, .streamError, .bindFailed, .unexpected, .closed, .timedOut: return false
-        }
     }
 
     static func describe(_ error: XMPPError) -> String {
