@@ -14,7 +14,7 @@ public enum AgentMethod: String, Codable, Sendable, CaseIterable {
     /// The profile's networks: its Kith accounts and its XMPP accounts (Protocol/local-api.md §Networks).
     case networks, networkAdd, networkRemove, networksLogin
     /// The merged contacts over all networks (Protocol/local-api.md §People).
-    case people, peopleBind, peopleUnbind, peopleRename, peopleAnswer, peopleKithOnly, conversation, subscriptionAnswer
+    case people, peopleBind, peopleUnbind, peopleRename, peopleAnswer, peopleKithOnly, conversation, subscriptionAnswer, xmppInbox
     /// The state of a few watched contacts (Protocol/local-api.md §Watch).
     case watch
     /// The watcher's local web page (Protocol/local-api.md §The watch page).

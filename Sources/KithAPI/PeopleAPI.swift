@@ -106,6 +106,21 @@ public struct SubscriptionAnswerRequest: APIRequest {
     public init(address: String, allow: Bool, network: String? = nil) { (self.address, self.allow, self.network) = (address, allow, network) }
 }
 
+/// The newest messages received over every XMPP account of the profile, oldest first: the XMPP
+/// part of `kith inbox`.
+public struct XMPPInboxRequest: APIRequest {
+    public typealias Result = XMPPInboxResult
+    public static let method = AgentMethod.xmppInbox
+    /// Default 100.
+    public var limit: Int?
+    public init(limit: Int? = nil) { self.limit = limit }
+}
+
+public struct XMPPInboxResult: Codable, Sendable, Equatable {
+    public var messages: [ConversationEntry]
+    public init(messages: [ConversationEntry]) { self.messages = messages }
+}
+
 public struct PeopleResult: Codable, Sendable, Equatable {
     public var people: [PersonEntry]
     public var offers: [OfferEntry]

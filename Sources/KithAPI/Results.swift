@@ -208,11 +208,17 @@ public struct InboxResult: Codable, Sendable, Equatable {
     public var messages: [MessageEntry]
     /// Unread messages per contact account; contacts with none are absent.
     public var unread: [String: Int]
+    /// The network that carried these messages: `kith:ACCOUNT@SERVERKEY`, end-to-end encrypted.
+    public var network: String?
+    /// Messages received over the profile's XMPP accounts, not end-to-end encrypted by Kith (the
+    /// CLI adds them from `xmppInbox` when no account is named).
+    public var xmpp: [ConversationEntry]?
 
-    public init(notes: [NoteEntry], messages: [MessageEntry], unread: [String: Int]) {
+    public init(notes: [NoteEntry], messages: [MessageEntry], unread: [String: Int], network: String? = nil) {
         self.notes = notes
         self.messages = messages
         self.unread = unread
+        self.network = network
     }
 }
 

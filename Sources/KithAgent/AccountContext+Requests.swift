@@ -198,7 +198,7 @@ extension AccountContext {
                       sentAtMillis: $0.sentAtMillis, receivedAtMillis: $0.receivedAtMillis)
         }
         return InboxResult(notes: notes, messages: try store.messages(account: params.contact, limit: limit).map(Self.entry),
-                           unread: try store.unreadCounts())
+                           unread: try store.unreadCounts(), network: "kith:\(store.owner)")
     }
 
     func contacts() throws -> ContactsResult {

@@ -39,6 +39,7 @@ extension Agent {
         onAgent(PeopleAnswerRequest.self) { agent, request, _ in try await agent.peopleAnswer(request) }
         onAgent(PeopleKithOnlyRequest.self) { agent, request, _ in try await agent.peopleKithOnly(request) }
         onAgent(SubscriptionAnswerRequest.self) { agent, request, _ in try await agent.subscriptionAnswer(request) }
+        onAgent(XMPPInboxRequest.self) { agent, request, _ in try await agent.xmppInbox(request) }
         onAgent(ConversationRequest.self) { agent, request, _ in try await agent.conversation(request) }
         onAgent(SendRequest.self) { agent, request, account in try await agent.send(request, account: account) }
         onAgent(WatchPageRequest.self) { agent, request, account in try await agent.watchPage(request, account: account) }

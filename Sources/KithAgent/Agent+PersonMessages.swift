@@ -87,6 +87,15 @@ extension Agent {
         return ConversationResult(person: entry, messages: Array(entries.suffix(limit)))
     }
 
+    /// What the profile's XMPP accounts received, newest `limit`, oldest first.
+    func xmppInbox(_ request: XMPPInboxRequest) throws -> XMPPInboxResult {
+        let limit = max(1, min(request.limit ?? 100, 10_000))
+        return XMPPInboxResult(messages: try store.xmppReceived(limit: limit).map {
+            ConversationEntry(atMillis: $0.atMillis, outgoing: false, endpoint: "xmpp:\($0.peer)", network: "xmpp:\($0.network)",
+                              text: $0.body, endToEnd: false)
+        })
+    }
+
     func peopleKithOnly(_ request: PeopleKithOnlyRequest) async throws -> PeopleResult {
         try await changePeople { book in try book.setKithOnly(try Self.person(request.person, in: book), request.on) }
     }

@@ -152,6 +152,16 @@ extension AgentStore {
         }
     }
 
+    /// The newest `limit` messages received over any XMPP account of the profile, oldest first.
+    public func xmppReceived(limit: Int) throws -> [XMPPMessage] {
+        try reading { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM (SELECT * FROM xmpp_message WHERE outgoing = 0 ORDER BY atMillis DESC, id DESC LIMIT ?)
+                ORDER BY atMillis, id
+                """, arguments: [limit]).map(Self.xmppMessage)
+        }
+    }
+
     /// The newest archived message of `network`: where the next archive query starts.
     public func newestXMPPArchived(network: String) throws -> XMPPMessage? {
         try reading { db in

@@ -170,6 +170,11 @@ struct PersonMessagesIntegrationTests {
         #expect(conversation.first { $0.text == "reply over kith" }?.endToEnd == true)
         #expect(conversation.first { $0.text == "reply over xmpp" }.map { !$0.endToEnd && $0.endpoint == "xmpp:bob@\(domain)" } == true)
         #expect(conversation.first { $0.text == "hi over xmpp" }?.outgoing == true)
+        // `kith inbox` says which network carried each message.
+        let inbox = try alice.cli(["inbox"], as: InboxResult.self)
+        #expect(inbox.network?.hasPrefix("kith:alice@") == true && inbox.messages.contains { $0.text == "reply over kith" })
+        #expect(inbox.xmpp?.first { $0.text == "reply over xmpp" }.map { $0.network == "xmpp:alice@\(domain)" && !$0.endToEnd } == true)
+        #expect(inbox.xmpp?.contains { $0.text == "hi over xmpp" } == false, "the inbox holds what was received")
 
         // Written over XMPP while alice's agent is down: arrives once at her next sign-in, and a
         // later one does not bring it again.

@@ -66,7 +66,7 @@ import Testing
             NetworksRequest.self, NetworkAddRequest.self, NetworkRemoveRequest.self, NetworksLoginRequest.self, PeopleRequest.self,
             PeopleBindRequest.self,
             PeopleUnbindRequest.self, PeopleRenameRequest.self, PeopleAnswerRequest.self, PeopleKithOnlyRequest.self,
-            ConversationRequest.self, SubscriptionAnswerRequest.self,
+            ConversationRequest.self, SubscriptionAnswerRequest.self, XMPPInboxRequest.self,
         ]
         #expect(Set(types.map { $0.method }) == Set(AgentMethod.allCases))
         #expect(types.count == AgentMethod.allCases.count)

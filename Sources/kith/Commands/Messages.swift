@@ -63,9 +63,15 @@ extension Kith {
             // Without --account, people see every account the agent holds, each on its own page;
             // scripts (--json) get the default account's, as before there were several.
             let accounts = options.account == nil && !options.json ? try options.client.call(AccountsRequest()).accounts : []
+            // Messages over the profile's XMPP accounts, when no account (and no contact) is named.
+            let xmpp = options.account == nil && contact == nil ? try options.client.call(XMPPInboxRequest(limit: limit)).messages : []
             guard accounts.count > 1 else {
-                let result = try options.client.call(InboxRequest(limit: limit, contact: contact))
-                return options.output(result) { Self.show(result) }
+                var result = try options.client.call(InboxRequest(limit: limit, contact: contact))
+                if !xmpp.isEmpty { result.xmpp = xmpp }
+                return options.output(result) {
+                    Self.show(result)
+                    Self.showXMPP(xmpp)
+                }
             }
             for (index, account) in accounts.enumerated() {
                 if index > 0 { Console.line("") }
@@ -73,6 +79,17 @@ extension Kith {
                 var client = options.client
                 client.account = account.owner
                 Self.show(try client.call(InboxRequest(limit: limit, contact: contact)))
+            }
+            Self.showXMPP(xmpp)
+        }
+
+        /// Messages over XMPP, each with the account that carried it.
+        static func showXMPP(_ messages: [ConversationEntry]) {
+            guard !messages.isEmpty else { return }
+            Console.line("")
+            Console.line("== over XMPP (not end-to-end encrypted by Kith)")
+            for m in messages {
+                Console.line("  \(m.endpoint.printable)  \(ago(m.atMillis))  \(m.text.printable)  (to \(m.network.printable))")
             }
         }
 
