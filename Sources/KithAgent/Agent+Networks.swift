@@ -13,7 +13,7 @@ extension Agent {
         for record in try store.xmppNetworks() {
             let network = try XMPPNetwork(record: record, store: store, logger: logger, group: group, now: now)
             xmppNetworks.append(network)
-            await network.start()
+            try await network.start()
         }
     }
 
@@ -86,9 +86,7 @@ extension Agent {
         try store.saveXMPPNetwork(record)
         let network = try XMPPNetwork(record: record, store: store, logger: logger, group: group, now: now)
         xmppNetworks.append(network)
-        await network.start(with: login)
-        // The first sign-in's roster is stored before the answer says it is added.
-        for _ in 0..<200 where await network.state == .connecting { try await Task.sleep(for: .milliseconds(5)) }
+        try await network.start(with: login)
         logger.info("added the network xmpp:\(jid)")
         return await network.entry()
     }

@@ -54,9 +54,11 @@ actor XMPPNetwork {
                                          certificate: record.certificate.flatMap(CertificateFingerprint.init), group: group)
     }
 
-    /// Runs the account from here on; `login`, when given, is a sign-in that already succeeded.
-    func start(with login: XMPPConnection.Login? = nil) {
+    /// Runs the account from here on. `login`, when given, is a sign-in that already succeeded:
+    /// its roster is stored and the network is online before this returns.
+    func start(with login: XMPPConnection.Login? = nil) throws {
         guard runner == nil else { return }
+        if let login { try signedIn(login) }
         runner = Task { await run(first: login) }
     }
 
@@ -66,7 +68,7 @@ actor XMPPNetwork {
         runner?.cancel()
         runner = nil
         state = .connecting
-        start()
+        try? start()
     }
 
     func stop() async {
@@ -129,12 +131,16 @@ actor XMPPNetwork {
         var backoff = Backoff(baseMillis: 1_000, capMillis: 300_000)
         var pending = first
         while !Task.isCancelled {
-            state = .connecting
             do {
                 let login: XMPPConnection.Login
-                if let ready = pending { login = ready } else { login = try await Self.signIn(record, rosterVersion: book.version, group: group) }
+                if let ready = pending {
+                    login = ready  // signed in by `start(with:)`
+                } else {
+                    state = .connecting
+                    login = try await Self.signIn(record, rosterVersion: book.version, group: group)
+                    try signedIn(login)
+                }
                 pending = nil
-                try signedIn(login)
                 backoff.reset()
                 for await item in login.connection.incoming { received(item) }
                 connection = nil
