@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
     ],
     targets: [
         .systemLibrary(name: "CSodium", providers: [.apt(["libsodium-dev"])]),
@@ -45,6 +46,18 @@ let package = Package(
         // Durable state: the server's and the agent's SQLite stores (GRDB). Coded bytes it keeps
         // (terminal type, contact state, clip mode, document kind) are KithWire's enums.
         .target(name: "KithStore", dependencies: ["KithCrypto", "KithWire", .product(name: "GRDB", package: "GRDB.swift")]),
+        // The server's store on PostgreSQL, for several server instances on one database (postgres-nio).
+        .target(
+            name: "KithPostgres",
+            dependencies: [
+                "KithStore", "KithWire",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // The I/O shell shared by server and agent: SwiftNIO channels around KithCore's machines.
         .target(
             name: "KithNet",
@@ -59,7 +72,7 @@ let package = Package(
         .target(
             name: "KithServer",
             dependencies: [
-                "KithCore", "KithCrypto", "KithNet", "KithStore", "KithWire",
+                "KithCore", "KithCrypto", "KithNet", "KithPostgres", "KithStore", "KithWire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -85,7 +98,8 @@ let package = Package(
         .executableTarget(
             name: "kith",
             dependencies: [
-                "KithAPI", "KithAgent", "KithCore", "KithCrypto", "KithNet", "KithServer", "KithStore", "KithWatch", "KithWire",
+                "KithAPI", "KithAgent", "KithCore", "KithCrypto", "KithNet", "KithPostgres", "KithServer", "KithStore", "KithWatch",
+                "KithWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -107,7 +121,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "KithStoreTests", dependencies: [
-            "KithStore", "KithTestSupport", "KithWire", .product(name: "GRDB", package: "GRDB.swift"),
+            "KithPostgres", "KithStore", "KithTestSupport", "KithWire", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         // The agent's and the server's decisions, driven without processes or sockets.
         .testTarget(name: "KithAgentTests", dependencies: [

@@ -22,7 +22,8 @@ public final class RendezvousServer: Sendable {
     public init(configuration: ServerConfiguration, logger: Logger) throws {
         self.configuration = configuration
         identity = try IdentityFile.loadOrCreate(in: configuration.dataDirectory).identity
-        let store = try SQLiteServerStore(path: configuration.databasePath)
+        let store = try configuration.openStore(logger: logger)
+        logger.info("store: \(configuration.storeDescription)")
         let presence = Presence(store: store, logger: logger, now: configuration.now)
         context = ServerContext(configuration: configuration, store: store, presence: presence,
                                 loginGuard: LoginGuard(configuration),

@@ -1,15 +1,20 @@
 import Foundation
 import KithCore
 import KithCrypto
+import KithPostgres
 import KithStore
+import Logging
 import NIOCore
 
 /// How a `kith server` runs. Defaults are the spec's (§Sessions).
 public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 7400
-    /// Holds `server.sqlite` and `identity.seed`.
+    /// Holds `identity.seed`, and `server.sqlite` unless `postgres` names the store.
     public var dataDirectory: URL
+    /// The PostgreSQL database the server keeps its state in (`--store postgresql://…`), which
+    /// several instances may share; nil: the embedded SQLite file in `dataDirectory`.
+    public var postgres: PostgresAddress?
     /// Accept `Signup` from clients; otherwise only the operator creates accounts.
     public var openSignup = false
     /// A channel that carries nothing for this long is closed and its device marked offline.
@@ -37,4 +42,13 @@ public struct ServerConfiguration: Sendable {
     }
 
     public var databasePath: String { dataDirectory.appendingPathComponent("server.sqlite").path }
+
+    /// Which store this configuration names, for the log line at start and for errors.
+    public var storeDescription: String { postgres.map { "PostgreSQL \($0)" } ?? "SQLite \(databasePath)" }
+
+    /// Opens (creating or migrating) the store this configuration names.
+    public func openStore(logger: Logger) throws -> any ServerStore {
+        if let postgres { return try PostgresServerStore(address: postgres, logger: logger) }
+        return try SQLiteServerStore(path: databasePath)
+    }
 }

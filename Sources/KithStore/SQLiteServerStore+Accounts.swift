@@ -4,23 +4,15 @@ import GRDB
 /// The operator's account commands (`kith server account list`, `passwd`, `remove`), run on the
 /// server's machine against its store.
 extension SQLiteServerStore {
-    public struct AccountSummary: Sendable, Equatable {
-        public var name: String
-        public var createdAtMillis: UInt64
-        /// Devices registered and not revoked.
-        public var devices: Int
-    }
-
-    public func accountSummaries() throws -> [AccountSummary] {
+    public func accountSummaries() throws -> [ServerAccountSummary] {
         try readingOne { db in
             try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT a.name, a.createdAtMillis, (SELECT COUNT(*) FROM device d WHERE d.account = a.name AND d.revoked = 0) AS devices
                 FROM account a ORDER BY a.name
-                """)).map { AccountSummary(name: $0["name"], createdAtMillis: UInt64($0["createdAtMillis"] as Int64), devices: $0["devices"]) }
+                """)).map { ServerAccountSummary(name: $0["name"], createdAtMillis: UInt64($0["createdAtMillis"] as Int64), devices: $0["devices"]) }
         }
     }
 
-    /// Replaces an account's password hash; its devices' sessions stay (they hold tokens, not the password).
     public func setPasswordHash(account: String, _ hash: String) throws {
         try database.write { db in
             try db.cachedStatement(sql: "UPDATE account SET passwordHash = ? WHERE name = ?").execute(arguments: [hash, account])
@@ -28,9 +20,6 @@ extension SQLiteServerStore {
         }
     }
 
-    /// Deletes an account and everything of it: its devices, their sessions and queued items, its
-    /// contacts with others, its rosters and policies. Its devices' tokens stop working at once;
-    /// a device already connected is cut off at its next reconnect.
     public func removeAccount(_ name: String) throws {
         try database.write { db in
             guard try Row.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM account WHERE name = ?"),

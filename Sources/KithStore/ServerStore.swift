@@ -102,6 +102,29 @@ public protocol ServerStore: Sendable {
     /// Unread messages from each of `contacts` for `account`: the latest report's count plus the
     /// messages queued after it.
     func unreadCounts(account: String, contacts: [String]) throws -> [String: Int]
+
+    // The operator's account commands (`kith server account list|passwd|remove`).
+    func accountSummaries() throws -> [ServerAccountSummary]
+    /// Replaces an account's password hash; its devices' sessions stay (they hold tokens, not the password).
+    func setPasswordHash(account: String, _ hash: String) throws
+    /// Deletes an account and everything of it: its devices, their sessions and queued items, its
+    /// contacts with others, its rosters and policies. Its devices' tokens stop working at once;
+    /// a device already connected is cut off at its next reconnect.
+    func removeAccount(_ name: String) throws
+}
+
+/// One account as `kith server account list` shows it.
+public struct ServerAccountSummary: Sendable, Equatable {
+    public var name: String
+    public var createdAtMillis: UInt64
+    /// Devices registered and not revoked.
+    public var devices: Int
+
+    public init(name: String, createdAtMillis: UInt64, devices: Int) {
+        self.name = name
+        self.createdAtMillis = createdAtMillis
+        self.devices = devices
+    }
 }
 
 public struct ContactRecord: Sendable, Equatable {

@@ -11,7 +11,17 @@ import Testing
 /// and none twice.
 @Suite(.serialized) struct GroupCommitIntegrationTests {
     @Test func everyAcknowledgedPayloadOfABurstSurvivesAKill() async throws {
-        let server = try await ServerHarness.start()
+        try await burstSurvivesAKill(store: nil)
+    }
+
+    /// The same on a PostgreSQL store: its commit is PostgreSQL's, the acknowledgement still follows it.
+    @Test(.enabled(if: PostgresCluster.isInstalled, "needs PostgreSQL (/usr/lib/postgresql): run Tools/bootstrap"))
+    func everyAcknowledgedPayloadOfABurstSurvivesAKillOnPostgreSQL() async throws {
+        try await burstSurvivesAKill(store: try PostgresCluster.shared().database())
+    }
+
+    private func burstSurvivesAKill(store: String?) async throws {
+        let server = try await ServerHarness.start(store: store)
         guard let cast = try await QueuedRelayCast.start(on: server, senders: 4) else { return }
         let connections = cast.senders, phone = cast.phoneLogin.deviceID
         let acknowledged = NIOLockedValueBox<Set<[UInt8]>>([])
@@ -59,6 +69,6 @@ import Testing
             let numbers = cast.numbers(from: index, in: delivered)
             #expect(zip(numbers, numbers.dropFirst()).allSatisfy(<), "sender \(index)'s payloads out of order")
         }
-        print("group commit kill: \(sure.count) acknowledged before the kill, \(delivered.count) delivered after the restart")
+        print("group commit kill (\(store == nil ? "SQLite" : "PostgreSQL")): \(sure.count) acknowledged before the kill, \(delivered.count) delivered after the restart")
     }
 }

@@ -16,15 +16,18 @@ final class ServerHarness: @unchecked Sendable {
     /// has new devices approved by it, as a user would.
     var agents: [String: [AgentHarness]] = [:]
 
-    /// `accounts` maps names to passwords; `extra` goes on the server's command line.
+    /// `accounts` maps names to passwords; `extra` goes on the server's command line; `store`: a
+    /// `postgresql://` URL for `--store` (nil: the SQLite file in the data directory).
     static func start(accounts: [String: String] = ["alice": "correct horse", "bob": "battery staple"],
-                      extra: [String] = []) async throws -> ServerHarness {
+                      extra: [String] = [], store: String? = nil) async throws -> ServerHarness {
         let directory = temporaryDirectory("server")
+        let storeArguments = store.map { ["--store", $0] } ?? []
         for (name, password) in accounts {
-            let result = try KithProcess.run(["server", "account", "add", name, "--data", directory.path], stdin: password + "\n")
+            let result = try KithProcess.run(["server", "account", "add", name, "--data", directory.path] + storeArguments,
+                                             stdin: password + "\n")
             guard result.status == 0 else { throw KithProcess.ProcessFailure(description: "account add: \(result.stderr)") }
         }
-        let arguments = ["server", "--data", directory.path, "--listen", "127.0.0.1:0", "--cheap-password-hashes"] + extra
+        let arguments = ["server", "--data", directory.path, "--listen", "127.0.0.1:0", "--cheap-password-hashes"] + storeArguments + extra
         let (process, invite) = try await launch(arguments, in: directory)
         return ServerHarness(directory: directory, arguments: arguments, process: process, invite: invite)
     }

@@ -9,7 +9,7 @@ import Testing
 /// it still checkpoints itself.
 @Suite struct ServerCheckpointTests {
     @Test func theBackgroundCheckpointFoldsTheLogTheWriterLeaves() throws {
-        let (store, _) = try ServerStoreTests.store()
+        let store = try ServerStoreTests.sqliteStore()
         #expect(try store.database.write { try Int.fetchOne($0, sql: "PRAGMA wal_autocheckpoint") } == 16_384)
         try store.createAccount(name: "alice", passwordHash: "h", now: 1)
         for key in UInt8(1)...20 { _ = try store.registerDevice(ServerStoreTests.registration(key), now: 2) }

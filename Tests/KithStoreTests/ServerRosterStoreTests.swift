@@ -2,17 +2,17 @@ import Foundation
 import KithStore
 import Testing
 
-/// The server's documents and revoked devices (SQLiteServerStore+Roster).
+/// The server's documents and revoked devices (on each store).
 @Suite struct ServerRosterStoreTests {
-    @Test func keptRostersStayAndOnlyTheLatestOtherOneDoes() throws {
-        let (store, path) = try ServerStoreTests.store()
+    @Test(arguments: StoreKind.allCases) func keptRostersStayAndOnlyTheLatestOtherOneDoes(kind: StoreKind) throws {
+        let (store, reopen) = try kind.make("roster-store")
         try store.createAccount(name: "alice", passwordHash: "h", now: 1)
         try store.storeRoster(account: "alice", document: [1], kept: true)    // the first
         try store.storeRoster(account: "alice", document: [2], kept: false)
         try store.storeRoster(account: "alice", document: [3], kept: false)
         try store.storeRoster(account: "alice", document: [4], kept: true)    // a hand-over
         try store.storeRoster(account: "alice", document: [5], kept: false)
-        let reopened = try SQLiteServerStore(path: path)
+        let reopened = try reopen()
         #expect(try reopened.rosters(account: "alice") == [[1], [4], [5]])
         #expect(try reopened.latestRoster(account: "alice") == [5])
         #expect(try reopened.rosters(account: "bob").isEmpty)
@@ -21,8 +21,8 @@ import Testing
         #expect(try store.policies(account: "alice").map(\.document) == [[8]])
     }
 
-    @Test func aRevokedDeviceIsGoneForGood() throws {
-        let (store, _) = try ServerStoreTests.store()
+    @Test(arguments: StoreKind.allCases) func aRevokedDeviceIsGoneForGood(kind: StoreKind) throws {
+        let (store, _) = try kind.make("roster-store")
         try store.createAccount(name: "alice", passwordHash: "h", now: 1)
         _ = try store.registerDevice(ServerStoreTests.registration(1), now: 2)
         let phone = try store.registerDevice(ServerStoreTests.registration(2, type: .mobile, code: "MP"), now: 3)

@@ -1,14 +1,14 @@
 import Foundation
+import Synchronization
 import KithStore
 import KithTestSupport
 import KithWire
 import Testing
 
 @Suite struct ServerStoreTests {
-    static func store() throws -> (SQLiteServerStore, String) {
-        let dir = temporaryDirectory("server-store")
-        let path = dir.appendingPathComponent("server.sqlite").path
-        return (try SQLiteServerStore(path: path), path)
+    /// A SQLite store, for the tests of what only it has (its write-ahead log).
+    static func sqliteStore() throws -> SQLiteServerStore {
+        try SQLiteServerStore(path: temporaryDirectory("server-store").appendingPathComponent("server.sqlite").path)
     }
 
     static func registration(_ key: UInt8, type: TerminalType = .pc, code: String = "PC", account: String = "alice") -> DeviceRegistration {
@@ -16,8 +16,8 @@ import Testing
                            key: [UInt8](repeating: key, count: 32), clientVersion: "kith/test", addresses: ["127.0.0.1:1"])
     }
 
-    @Test func deviceIdsCountPerTypeAndComeBackForTheSameKey() throws {
-        let (store, path) = try Self.store()
+    @Test(arguments: StoreKind.allCases) func deviceIdsCountPerTypeAndComeBackForTheSameKey(kind: StoreKind) throws {
+        let (store, reopen) = try kind.make("server-store")
         try store.createAccount(name: "alice", passwordHash: "h", now: 1)
         #expect(try store.registerDevice(Self.registration(1), now: 2).id == "alice-PC-1")
         #expect(try store.registerDevice(Self.registration(2), now: 3).id == "alice-PC-2")
@@ -26,13 +26,13 @@ import Testing
         again.name = "renamed"
         #expect(try store.registerDevice(again, now: 5).id == "alice-PC-1")
         // Reopening the file keeps everything.
-        let reopened = try SQLiteServerStore(path: path)
+        let reopened = try reopen()
         #expect(try reopened.devices(account: "alice").map(\.id) == ["alice-MP-1", "alice-PC-1", "alice-PC-2"])
         #expect(try reopened.device(id: "alice-PC-1")?.name == "renamed")
     }
 
-    @Test func accountsAndKeysDoNotCollide() throws {
-        let (store, _) = try Self.store()
+    @Test(arguments: StoreKind.allCases) func accountsAndKeysDoNotCollide(kind: StoreKind) throws {
+        let (store, _) = try kind.make("server-store")
         try store.createAccount(name: "alice", passwordHash: "h", now: 1)
         try store.createAccount(name: "bob", passwordHash: "h", now: 1)
         #expect(throws: StoreError.self) { try store.createAccount(name: "alice", passwordHash: "x", now: 2) }
@@ -41,8 +41,8 @@ import Testing
         #expect(try store.passwordHash(account: "carol") == nil)
     }
 
-    @Test func sessionsExpireAndRevoke() throws {
-        let (store, _) = try Self.store()
+    @Test(arguments: StoreKind.allCases) func sessionsExpireAndRevoke(kind: StoreKind) throws {
+        let (store, _) = try kind.make("server-store")
         try store.createAccount(name: "alice", passwordHash: "h", now: 1)
         _ = try store.registerDevice(Self.registration(1), now: 2)
         try store.createSession(tokenHash: [1, 2, 3], deviceID: "alice-PC-1", expiresAtMillis: 100)
@@ -52,8 +52,8 @@ import Testing
         #expect(try store.session(tokenHash: [9]) == nil)
     }
 
-    @Test func relayQueueKeepsOrderUntilDeleted() throws {
-        let (store, path) = try Self.store()
+    @Test(arguments: StoreKind.allCases) func relayQueueKeepsOrderUntilDeleted(kind: StoreKind) throws {
+        let (store, reopen) = try kind.make("server-store")
         try store.createAccount(name: "alice", passwordHash: "h", now: 1)
         _ = try store.registerDevice(Self.registration(1), now: 2)
         _ = try store.registerDevice(Self.registration(2), now: 2)
@@ -61,13 +61,13 @@ import Testing
         #expect(ids == ids.sorted())
         try store.deleteRelays([(ids[0], "alice-PC-2")])
         try store.deleteRelays([(ids[1], "alice-PC-1")])  // not that device's: nothing happens
-        let reopened = try SQLiteServerStore(path: path)
+        let reopened = try reopen()
         #expect(try reopened.pendingRelays(to: "alice-PC-2", after: 0, limit: 10).map(\.payload) == [[1], [2], [3], [4]])
         #expect(try reopened.pendingRelays(to: "alice-PC-2", after: ids[2], limit: 1).map(\.id) == [ids[3]])
     }
 
-    @Test func aGroupCommitAnswersEachItemAndARefusalStopsNoOther() throws {
-        let (store, path) = try Self.store()
+    @Test(arguments: StoreKind.allCases) func aGroupCommitAnswersEachItemAndARefusalStopsNoOther(kind: StoreKind) throws {
+        let (store, reopen) = try kind.make("server-store")
         try store.createAccount(name: "alice", passwordHash: "h", now: 1)
         _ = try store.registerDevice(Self.registration(1), now: 2)
         _ = try store.registerDevice(Self.registration(2), now: 2)
@@ -86,14 +86,14 @@ import Testing
         #expect(outcomes[1] == .receiverGone)
         if case .refused = outcomes[3] {} else { Issue.record("the third for alice-PC-2 was not refused: \(outcomes[3])") }
         #expect(first < third && third < fifth, "ids increase in the order given")
-        let reopened = try SQLiteServerStore(path: path)
+        let reopened = try reopen()
         #expect(try reopened.pendingRelays(to: "alice-PC-2", after: 0, limit: 10)
                 == [RelayRecord(id: first, items[0]), RelayRecord(id: third, items[2])])
         #expect(try reopened.pendingRelays(to: "alice-PC-1", after: 0, limit: 10) == [RelayRecord(id: fifth, items[4])])
     }
 
-    @Test func contactsGoFromRequestToContactAndAway() throws {
-        let (store, _) = try Self.store()
+    @Test(arguments: StoreKind.allCases) func contactsGoFromRequestToContactAndAway(kind: StoreKind) throws {
+        let (store, _) = try kind.make("server-store")
         for name in ["alice", "bob", "carol"] { try store.createAccount(name: name, passwordHash: "h", now: 1) }
         #expect(throws: StoreError.notFound("no account dave")) { _ = try store.requestContact(from: "alice", to: "dave", now: 2) }
         #expect(try store.requestContact(from: "alice", to: "bob", now: 2) == .requested)
@@ -111,8 +111,8 @@ import Testing
         #expect(try store.contacts(account: "alice") == [ContactRecord(account: "carol", state: .contact)])
     }
 
-    @Test func everyCopyOfAMessageGetsOneCodeAndCodesIncrease() throws {
-        let (store, _) = try Self.store()
+    @Test(arguments: StoreKind.allCases) func everyCopyOfAMessageGetsOneCodeAndCodesIncrease(kind: StoreKind) throws {
+        let (store, _) = try kind.make("server-store")
         let first = try store.messageCode(sender: "bob-PC-1", messageID: Array(repeating: 1, count: 16), now: 1)
         #expect(try store.messageCode(sender: "bob-PC-1", messageID: Array(repeating: 1, count: 16), now: 2) == first)
         let second = try store.messageCode(sender: "bob-PC-1", messageID: Array(repeating: 2, count: 16), now: 3)
@@ -123,9 +123,8 @@ import Testing
 
 /// What may wait on the server per receiving and per sending device (spec §Relay, Quotas).
 @Suite struct RelayQuotaStoreTests {
-    @Test func aQuotaRefusesInTheStoringTransactionAndFreesUpAsPayloadsAreTaken() throws {
-        let path = temporaryDirectory("quota").appendingPathComponent("server.sqlite").path
-        let store = try SQLiteServerStore(path: path)
+    @Test(arguments: StoreKind.allCases) func aQuotaRefusesInTheStoringTransactionAndFreesUpAsPayloadsAreTaken(kind: StoreKind) throws {
+        let (store, _) = try kind.make("quota")
         try store.createAccount(name: "alice", passwordHash: "x", now: 1)
         for (id, key) in [("alice-PC-1", UInt8(1)), ("alice-MP-1", 2), ("alice-TV-1", 3)] {
             _ = try store.registerDevice(DeviceRegistration(account: "alice", terminalType: .pc, typeCode: String(id.dropFirst(6).prefix(2)),
@@ -154,5 +153,32 @@ import Testing
         #expect(try store.pendingRelays(to: mp, after: 0, limit: 10).count == 3)
         // Without a quota nothing is checked (the operator's own tools).
         _ = try store.enqueueRelay(from: pc, to: mp, payload: [1], code: nil, scope: nil, fromAccount: nil, now: 4)
+    }
+}
+
+/// Two handles on one file or database (two server instances on one PostgreSQL, later): writers
+/// that read and then write race, and the store settles each race as one writer would.
+@Suite struct ServerStoreRaceTests {
+    @Test(arguments: StoreKind.allCases) func concurrentRegistrationsGetDistinctIdsAndOneCodePerMessage(kind: StoreKind) throws {
+        let (first, reopen) = try kind.make("race-store")
+        let second = try reopen()
+        try first.createAccount(name: "alice", passwordHash: "h", now: 1)
+        let stores = [first, second]
+        struct Outcomes { var ids: [String] = [], codes: [Int64] = [], failures: [String] = [] }
+        let outcomes = Mutex(Outcomes())
+        DispatchQueue.concurrentPerform(iterations: 40) { n in
+            let store = stores[n % 2]
+            do {
+                let id = try store.registerDevice(ServerStoreTests.registration(UInt8(n + 1)), now: 2).id
+                let code = try store.messageCode(sender: "bob-PC-1", messageID: [UInt8](repeating: 9, count: 16), now: 3)
+                outcomes.withLock { $0.ids.append(id); $0.codes.append(code) }
+            } catch {
+                outcomes.withLock { $0.failures.append("\(error)") }
+            }
+        }
+        let (registered, given, failures) = outcomes.withLock { ($0.ids, $0.codes, $0.failures) }
+        #expect(failures.isEmpty, "\(failures)")
+        #expect(Set(registered) == Set((1...40).map { "alice-PC-\($0)" }))
+        #expect(Set(given).count == 1, "one code for one message, whichever store gave it: \(Set(given))")
     }
 }

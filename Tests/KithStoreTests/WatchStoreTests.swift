@@ -6,14 +6,14 @@ import Testing
 /// The server's side of watch sessions (spec §Watch sessions): tokens that can be revoked, and
 /// unread counts made of the devices' latest report and the messages accepted after it.
 @Suite struct WatchStoreTests {
-    static func store() throws -> SQLiteServerStore {
-        let store = try SQLiteServerStore(path: temporaryDirectory("watch-store").appendingPathComponent("server.sqlite").path)
+    static func store(_ kind: StoreKind) throws -> any ServerStore {
+        let store = try kind.make("watch-store").store
         try store.createAccount(name: "alice", passwordHash: "x", now: 0)
         return store
     }
 
-    @Test func aTokenLivesUntilItExpiresOrIsRevoked() throws {
-        let store = try Self.store()
+    @Test(arguments: StoreKind.allCases) func aTokenLivesUntilItExpiresOrIsRevoked(kind: StoreKind) throws {
+        let store = try Self.store(kind)
         let hash = [UInt8](repeating: 7, count: 32)
         try store.createWatchSession(tokenHash: hash, account: "alice", expiresAtMillis: 1000)
         #expect(try store.watchSession(tokenHash: hash, now: 999)?.account == "alice")
@@ -23,8 +23,8 @@ import Testing
         #expect(try store.revokeWatchSessions(account: "alice") == 0, "nothing left to revoke")
     }
 
-    @Test func unreadIsTheLatestReportAndWhatCameAfterIt() throws {
-        let store = try Self.store()
+    @Test(arguments: StoreKind.allCases) func unreadIsTheLatestReportAndWhatCameAfterIt(kind: StoreKind) throws {
+        let store = try Self.store(kind)
         #expect(try store.unreadCounts(account: "alice", contacts: ["bob"]) == ["bob": 0])
         for code in [10, 11, 11, 12] { try store.recordWatchedMessage(account: "alice", contact: "bob", code: Int64(code)) }
         try store.recordWatchedMessage(account: "alice", contact: "carol", code: 13)
@@ -41,8 +41,8 @@ import Testing
 }
 
 extension WatchStoreTests {
-    @Test func onlyAcceptedContactsAmongTheNamedAreWatched() throws {
-        let store = try Self.store()
+    @Test(arguments: StoreKind.allCases) func onlyAcceptedContactsAmongTheNamedAreWatched(kind: StoreKind) throws {
+        let store = try Self.store(kind)
         for name in ["bob", "carol", "dave"] { try store.createAccount(name: name, passwordHash: "x", now: 0) }
         _ = try store.requestContact(from: "alice", to: "bob", now: 0)
         try store.acceptContact(account: "bob", requester: "alice")

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KithCore
 import KithCrypto
+import KithPostgres
 import KithServer
 import KithStore
 import Logging
@@ -19,12 +20,32 @@ extension Kith {
     }
 }
 
-/// `--data DIR`, shared by every server command.
+/// `--data DIR` and `--store URL`, shared by every server command.
 struct ServerDataOption: ParsableArguments {
-    @Option(help: ArgumentHelp("The server's data directory: its key and its SQLite store.", valueName: "dir"))
+    @Option(help: ArgumentHelp("The server's data directory: its key, and its SQLite store unless --store names another.",
+                               valueName: "dir"))
     var data: String
 
+    @Option(help: ArgumentHelp("Keep accounts, devices and queued messages in this PostgreSQL database instead of "
+                               + "server.sqlite in --data: postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE, or "
+                               + "postgresql://USER@/DATABASE?host=/SOCKET/FOLDER. The schema is created or migrated at start.",
+                               valueName: "url"))
+    var store: String?
+
     var url: URL { URL(fileURLWithPath: data) }
+
+    func validate() throws {
+        if let store {
+            do { _ = try PostgresAddress(parsing: store) } catch { throw ValidationError("--store: \(error)") }
+        }
+    }
+
+    /// The server's configuration for this data folder and store.
+    var configuration: ServerConfiguration {
+        var configuration = ServerConfiguration(dataDirectory: url)
+        configuration.postgres = store.flatMap { try? PostgresAddress(parsing: $0) }
+        return configuration
+    }
 }
 
 extension Kith.Server {
@@ -112,7 +133,7 @@ extension Kith.Server {
                            + "two servers on one data folder would corrupt it")
             }
             defer { withExtendedLifetime(lock) {} }
-            var configuration = ServerConfiguration(dataDirectory: data.url)
+            var configuration = data.configuration
             configuration.host = address.host
             configuration.port = address.port
             configuration.openSignup = openSignup
@@ -297,11 +318,18 @@ extension Kith.Server.Account {
 }
 
 extension ServerDataOption {
-    /// The server's store in this data folder; with `mustExist`, an error if there is none.
-    func store(mustExist: Bool = false) throws -> SQLiteServerStore {
-        let path = ServerConfiguration(dataDirectory: url).databasePath
-        if mustExist && !FileManager.default.fileExists(atPath: path) { throw UserError("there is no server store in \(data)") }
-        return try SQLiteServerStore(path: path)
+    /// The server's store (in this data folder, or --store's database); with `mustExist`, an
+    /// error if the data folder has no SQLite store (a database is created or migrated as the server would).
+    func store(mustExist: Bool = false) throws -> any ServerStore {
+        let configuration = configuration
+        if mustExist && configuration.postgres == nil && !FileManager.default.fileExists(atPath: configuration.databasePath) {
+            throw UserError("there is no server store in \(data)")
+        }
+        do {
+            return try configuration.openStore(logger: Logger(label: "kith.store"))
+        } catch let error as PostgresStoreError {
+            throw UserError("\(error)")
+        }
     }
 }
 

@@ -1,0 +1,172 @@
+import Dispatch
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import PostgresNIO
+
+/// A few connections to one database for a caller that waits: the server's store interface is
+/// synchronous (the SQLite store's is, and the server calls it from its committer thread, its
+/// tasks and, for two reads, its event loops). Each call takes an idle connection (or opens one,
+/// up to `limit`; more callers wait for one), runs its statements and gives it back. The
+/// connections live on an event loop of their own, never the server's, so a caller that blocks
+/// on one of the server's threads cannot stop the answer it waits for.
+///
+/// A connection that broke (the database restarted, the network cut it) is dropped and the next
+/// call opens a new one: a call that fails on a broken connection throws, one after it works again.
+final class PostgresConnections: Sendable {
+    let address: PostgresAddress
+    private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    private let logger: Logger
+    private let idle = NIOLockedValueBox<[PostgresConnection]>([])
+    private let permits: DispatchSemaphore
+    private let connectionIDs = NIOLockedValueBox(0)
+
+    init(address: PostgresAddress, limit: Int, logger: Logger) {
+        self.address = address
+        self.logger = logger
+        permits = DispatchSemaphore(value: limit)
+    }
+
+    /// Runs `body` on a connection of its own for the call's length.
+    func with<T>(_ body: (PostgresStatements) throws -> T) throws -> T {
+        permits.wait()
+        defer { permits.signal() }
+        let connection = try takeIdle() ?? open()
+        do {
+            let result = try body(PostgresStatements(connection: connection, logger: logger))
+            idle.withLockedValue { $0.append(connection) }
+            return result
+        } catch {
+            if connection.isClosed || error as? PostgresStoreError == .noAnswer {
+                connection.close().whenComplete { _ in }
+            } else {
+                idle.withLockedValue { $0.append(connection) }
+            }
+            throw error
+        }
+    }
+
+    /// An idle connection that is still open.
+    private func takeIdle() -> PostgresConnection? {
+        idle.withLockedValue { idle in
+            while let connection = idle.popLast() {
+                if !connection.isClosed { return connection }
+            }
+            return nil
+        }
+    }
+
+    private func open() throws -> PostgresConnection {
+        var configuration: PostgresConnection.Configuration
+        switch address.endpoint {
+        case .tcp(let host, let port):
+            configuration = .init(host: host, port: port, username: address.user, password: address.password,
+                                  database: address.database, tls: .disable)
+        case .socket(let path):
+            configuration = .init(unixSocketPath: path, username: address.user, password: address.password, database: address.database)
+        }
+        configuration.options.connectTimeout = .seconds(5)
+        let id = connectionIDs.withLockedValue { $0 += 1; return $0 }
+        do {
+            return try Self.wait(PostgresConnection.connect(on: group.next(), configuration: configuration, id: id, logger: logger))
+        } catch {
+            throw PostgresStoreError.unreachable("cannot connect to \(address): \(PostgresStoreError.describe(error))")
+        }
+    }
+
+    func close() {
+        let connections = idle.withLockedValue { idle in defer { idle = [] }; return idle }
+        for connection in connections { _ = try? Self.wait(connection.close()) }
+        try? group.syncShutdownGracefully()
+    }
+
+    /// How long a statement may take before its connection is given up (`PostgresStoreError.noAnswer`).
+    static let statementTimeout: DispatchTimeInterval = .seconds(5)
+
+    /// Waits for `future` without `EventLoopFuture.wait`, which refuses to run on any event loop:
+    /// the future completes on this pool's own loop, so waiting on another is safe. A database
+    /// that does not answer within `statementTimeout` (seen when it restarted under a connection
+    /// that had not noticed) is an error, not a wait without end.
+    static func wait<T: Sendable>(_ future: EventLoopFuture<T>) throws -> T {
+        let done = DispatchSemaphore(value: 0)
+        let result = NIOLockedValueBox<Result<T, any Error>?>(nil)
+        future.whenComplete { outcome in
+            result.withLockedValue { $0 = outcome }
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + statementTimeout) == .success else { throw PostgresStoreError.noAnswer }
+        return try result.withLockedValue { $0! }.get()
+    }
+}
+
+/// The statements of one call on one connection, each waited for.
+struct PostgresStatements {
+    let connection: PostgresConnection
+    let logger: Logger
+
+    /// Runs a statement; the number of rows it changed (or returned).
+    @discardableResult
+    func execute(_ query: PostgresQuery) throws -> Int {
+        try PostgresConnections.wait(connection.query(query, logger: logger)).metadata.rows ?? 0
+    }
+
+    func rows(_ query: PostgresQuery) throws -> [PostgresRow] {
+        Array(try PostgresConnections.wait(connection.query(query, logger: logger)))
+    }
+
+    /// The first column of the first row, if there is a row.
+    func value<T: PostgresDecodable>(_ query: PostgresQuery, as type: T.Type) throws -> T? {
+        try rows(query).first.map { try $0.decode(T.self) }
+    }
+
+    /// Runs `body` in a transaction: committed if it returns, rolled back if it throws. A
+    /// transaction that lost a race with another (a serialization failure, a deadlock, or a
+    /// unique key another took first) runs again, a few times: every writer here reads what it
+    /// depends on first, so the second run sees the winner's row and answers from it.
+    func transaction<T>(_ body: (PostgresStatements) throws -> T) throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            try execute("BEGIN")
+            do {
+                let result = try body(self)
+                try execute("COMMIT")
+                return result
+            } catch {
+                try? execute("ROLLBACK")
+                guard attempt < 5, let state = PostgresStoreError.sqlState(of: error), Self.retried.contains(state) else { throw error }
+            }
+        }
+    }
+
+    /// serialization_failure, deadlock_detected, unique_violation.
+    static let retried: Set<String> = ["40001", "40P01", "23505"]
+}
+
+/// Why a PostgreSQL store call failed, beside the `StoreError`s every store throws.
+public enum PostgresStoreError: Error, Equatable, CustomStringConvertible {
+    case unreachable(String)
+    case schema(String)
+    /// A statement had no answer in time; its connection is closed.
+    case noAnswer
+
+    public var description: String {
+        switch self {
+        case .unreachable(let why), .schema(let why): why
+        case .noAnswer: "the database did not answer in time"
+        }
+    }
+
+    /// The SQLSTATE of a server error, or nil for any other error.
+    static func sqlState(of error: any Error) -> String? {
+        (error as? PSQLError)?.serverInfo?[.sqlState]
+    }
+
+    /// A server error's own message (`PSQLError` prints a generic text outside debug builds).
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? PSQLError else { return "\(error)" }
+        if let message = error.serverInfo?[.message] { return message }
+        return String(reflecting: error)
+    }
+}
