@@ -58,6 +58,15 @@ final class PostgresConnections: Sendable {
     }
 
     private func open() throws -> PostgresConnection {
+        do {
+            return try Self.wait(connect())
+        } catch {
+            throw PostgresStoreError.unreachable("cannot connect to \(address): \(PostgresStoreError.describe(error))")
+        }
+    }
+
+    /// A new connection of this pool's address, on its event loop (not one of the pool's idle ones).
+    func connect() -> EventLoopFuture<PostgresConnection> {
         var configuration: PostgresConnection.Configuration
         switch address.endpoint {
         case .tcp(let host, let port):
@@ -68,12 +77,11 @@ final class PostgresConnections: Sendable {
         }
         configuration.options.connectTimeout = .seconds(5)
         let id = connectionIDs.withLockedValue { $0 += 1; return $0 }
-        do {
-            return try Self.wait(PostgresConnection.connect(on: group.next(), configuration: configuration, id: id, logger: logger))
-        } catch {
-            throw PostgresStoreError.unreachable("cannot connect to \(address): \(PostgresStoreError.describe(error))")
-        }
+        return PostgresConnection.connect(on: eventLoop, configuration: configuration, id: id, logger: logger)
     }
+
+    /// The loop the connections live on.
+    var eventLoop: any EventLoop { group.next() }
 
     func close() {
         let connections = idle.withLockedValue { idle in defer { idle = [] }; return idle }

@@ -1,6 +1,7 @@
 import KithStore
 import KithWire
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import PostgresNIO
 
@@ -15,10 +16,13 @@ import PostgresNIO
 /// transaction that stores or deletes a payload.
 public final class PostgresServerStore: ServerStore {
     let connections: PostgresConnections
+    private let logger: Logger
+    private let watch = NIOLockedValueBox<RelayWatch?>(nil)
 
     /// Connects (failing at once if the database cannot be reached) and applies missing schema versions.
     public init(address: PostgresAddress, connections limit: Int = 8, logger: Logger = Logger(label: "kith.store")) throws {
         connections = PostgresConnections(address: address, limit: limit, logger: logger)
+        self.logger = logger
         do {
             try migrate()
         } catch {
@@ -27,7 +31,10 @@ public final class PostgresServerStore: ServerStore {
         }
     }
 
-    deinit { connections.close() }
+    deinit {
+        watch.withLockedValue { $0 }?.stop()
+        connections.close()
+    }
 
     /// The schema version this build writes.
     public static var schemaVersion: Int { PostgresSchema.versions.count }
@@ -165,6 +172,14 @@ public final class PostgresServerStore: ServerStore {
     public func commitRelays(_ items: [RelayItem], deleting acknowledged: [(id: Int64, to: String)], quota: RelayQuota?,
                              now: UInt64) throws -> [RelayOutcome] {
         try transaction { db in
+            // One receiver's payloads commit one transaction after another, whichever instance
+            // commits them, so their ids increase in commit order (`watchCommittedRelays`): a
+            // lock per receiver, taken before any id is drawn, in one order to keep deadlocks rare
+            // (one is retried like any lost race).
+            let receivers = Set(items.map(\.to)).sorted()
+            for receiver in receivers {
+                try db.execute("SELECT pg_advisory_xact_lock(\(PostgresSchema.receiverLocks), hashtext(\(receiver)))")
+            }
             // Deletions first: they make room under the quota for the group's items.
             for (id, to) in acknowledged { try db.execute("DELETE FROM relay WHERE id = \(id) AND receiver = \(to)") }
             func usage(_ device: String, _ role: String) throws -> RelayQuota.Usage {
@@ -174,7 +189,7 @@ public final class PostgresServerStore: ServerStore {
                 let (count, bytes) = try row.decode((Int, Int).self)
                 return RelayQuota.Usage(count: count, bytes: bytes)
             }
-            return try items.map { item in
+            let outcomes = try items.map { item -> RelayOutcome in
                 if let quota, let refusal = quota.refusal(adding: item.payload.count, to: item.to, waiting: try usage(item.to, "receiver"),
                                                           from: item.from, queued: try usage(item.from, "sender")) {
                     return .refused(refusal)
@@ -189,7 +204,21 @@ public final class PostgresServerStore: ServerStore {
                     """, as: Int64.self)
                 return id.map { .stored(id: $0) } ?? .receiverGone
             }
+            // Heard by every instance's `RelayWatch` once this transaction commits.
+            for receiver in Set(zip(items, outcomes).compactMap { item, outcome -> String? in
+                if case .stored = outcome { item.to } else { nil }
+            }).sorted() {
+                try db.execute("SELECT pg_notify(\(RelayWatch.channel), \(receiver))")
+            }
+            return outcomes
         }
+    }
+
+    public func watchCommittedRelays(_ changed: @escaping @Sendable ([String]?) -> Void) -> Bool {
+        let started = RelayWatch(connections: connections, logger: logger, changed: changed)
+        watch.withLockedValue { $0?.stop(); $0 = started }
+        started.start()
+        return true
     }
 
     public func pendingRelays(to: String, after: Int64, limit: Int) throws -> [RelayRecord] {

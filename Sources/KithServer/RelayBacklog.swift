@@ -36,6 +36,13 @@ struct RelayBacklog: Sendable, Equatable {
         return (queuedUpTo, room)
     }
 
+    /// Payloads may have been committed to the store by someone else (another server instance on
+    /// a shared store): the next `reload` reads after `queuedUpTo`, and nothing is queued directly
+    /// until the store has been read to its end, so none overtakes one committed before it.
+    mutating func storeHasMore() {
+        inStore = true
+    }
+
     /// The store gave `ids` (in order) for a `reload` of at most `limit`: a full page means more may wait.
     mutating func reloaded(_ ids: [Int64], limit: Int) {
         if let last = ids.last { queuedUpTo = last }

@@ -30,13 +30,21 @@ public final class RendezvousServer: Sendable {
                                 passwords: PasswordChecker(threads: configuration.passwordCheckThreads,
                                                            queueLimit: configuration.passwordQueueLimit),
                                 relays: RelayCommitter(store: store, quota: configuration.relayQuota, now: configuration.now, logger: logger,
-                                                       committed: presence.outboxes.admit),
+                                                       committed: Self.delivery(of: store, to: presence.outboxes)),
                                 transit: TransitBroker(), rosters: RosterKeeper(store: store, logger: logger),
                                 watchers: Watchers(store: store, presence: presence, logger: logger, now: configuration.now),
                                 logger: logger)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         checkpoints = BackgroundCheckpoints(store: store, on: group.next(), logger: logger)
         gate = AdmissionGate(limits: .init(configuration), logger: logger, now: configuration.now)
+    }
+
+    /// How committed payloads reach online receivers: handed on by the committer when this
+    /// instance is the store's only writer; when other instances share the store, each commit
+    /// anywhere (here too) makes the receivers online here read their queues, in id order.
+    private static func delivery(of store: any ServerStore, to outboxes: Outboxes) -> @Sendable ([RelayRecord]) -> Void {
+        guard store.watchCommittedRelays({ outboxes.recheck($0) }) else { return outboxes.admit }
+        return { records in outboxes.recheck(Array(Set(records.map(\.to)))) }
     }
 
     /// Binds, calls `ready` with the invite (whose port is the one bound), and serves until the

@@ -62,6 +62,15 @@ final class SessionOutbox: @unchecked Sendable {
         }
     }
 
+    /// Payloads for this device were committed where `admit` does not hear of them (another
+    /// instance on a shared store): read the queue after what was written (from any thread).
+    func recheckStore() {
+        channel.eventLoop.execute {
+            self.backlog.storeHasMore()
+            self.reload()
+        }
+    }
+
     /// A stored payload as the receiver gets it: wrapped for the linked account it is for.
     static func delivery(_ record: RelayRecord) -> Envelope {
         let deliver = Envelope(.relayDeliver(.init(relayID: UInt64(record.id), from: record.from, payload: record.payload,
@@ -119,5 +128,14 @@ final class Outboxes: Sendable {
         for record in records { byReceiver[record.to, default: []].append(record) }
         let outboxes = byDevice.withLockedValue { outboxes in byReceiver.keys.compactMap { outboxes[$0] } }
         for outbox in outboxes { outbox.admit(byReceiver[outbox.deviceID] ?? []) }
+    }
+
+    /// Payloads were committed for `receivers` (nil: perhaps for anyone) on a store other server
+    /// instances share: each of them online here reads its queue again.
+    func recheck(_ receivers: [String]?) {
+        let outboxes = byDevice.withLockedValue { outboxes in
+            receivers.map { $0.compactMap { outboxes[$0] } } ?? Array(outboxes.values)
+        }
+        for outbox in outboxes { outbox.recheckStore() }
     }
 }

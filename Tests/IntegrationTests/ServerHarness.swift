@@ -32,6 +32,17 @@ final class ServerHarness: @unchecked Sendable {
         return ServerHarness(directory: directory, arguments: arguments, process: process, invite: invite)
     }
 
+    /// Another instance of this server on the same `--store` (a PostgreSQL database): the same
+    /// key (the identity file copied into a data folder of its own), another port.
+    func anotherInstance() async throws -> ServerHarness {
+        let other = temporaryDirectory("server")
+        try FileManager.default.copyItem(at: directory.appendingPathComponent("identity.seed"),
+                                         to: other.appendingPathComponent("identity.seed"))
+        let arguments = arguments.map { $0 == directory.path ? other.path : $0 }
+        let (process, invite) = try await Self.launch(arguments, in: other)
+        return ServerHarness(directory: other, arguments: arguments, process: process, invite: invite)
+    }
+
     private init(directory: URL, arguments: [String], process: KithProcess, invite: Invite) {
         self.directory = directory
         self.arguments = arguments

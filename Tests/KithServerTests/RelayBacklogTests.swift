@@ -28,6 +28,21 @@ import Testing
         #expect(six && backlog.queuedUpTo == 6)
     }
 
+    @Test func payloadsAnotherInstanceCommittedAreReadAfterWhatWasWritten() throws {
+        // Up to 5 written; another instance on the shared store committed 6 and 7.
+        var backlog = RelayBacklog()
+        backlog.reloaded([4, 5], limit: 10)
+        backlog.storeHasMore()
+        let early = backlog.admit(id: 8, queued: 0)
+        #expect(!early, "8, committed here, must not overtake 6 and 7: it is read from the store with them")
+        let read = try #require(backlog.reload(queued: 0))
+        #expect(read.after == 5)
+        backlog.reloaded([6, 7, 8], limit: read.limit)
+        #expect(!backlog.inStore && backlog.queuedUpTo == 8)
+        let next = backlog.admit(id: 9, queued: 0)
+        #expect(next)
+    }
+
     @Test func aSlowReceiversPayloadsWaitInTheStoreAndComeBackInOrder() throws {
         var backlog = RelayBacklog()
         backlog.reloaded([], limit: 10)

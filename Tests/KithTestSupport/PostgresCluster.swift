@@ -87,6 +87,13 @@ public final class PostgresCluster: @unchecked Sendable {
         return url(database: name)
     }
 
+    /// Runs one SQL statement with `psql` (as the cluster's superuser).
+    @discardableResult
+    public func psql(_ sql: String, database: String = "postgres") throws -> String {
+        try Self.run(Self.binaries!.appendingPathComponent("psql").path,
+                     ["-h", directory.path, "-p", String(port), "-U", Self.user, "-d", database, "-v", "ON_ERROR_STOP=1", "-c", sql])
+    }
+
     /// The URL of `database` over the cluster's Unix socket.
     public func url(database: String) -> String {
         "postgresql://\(Self.user)@:\(port)/\(database)?host=\(directory.path)"

@@ -1,0 +1,78 @@
+import Foundation
+import KithNet
+import KithTestSupport
+import KithWire
+import Testing
+
+/// Two `kith server` instances on one PostgreSQL database, one key: a payload relayed through one
+/// reaches its receiver on the other at once (PostgreSQL's NOTIFY after the commit; the queue's
+/// ids are the sequence a reader reads after), and one that missed notifications catches up.
+@Suite(.serialized, .fewAtATime, .enabled(if: PostgresCluster.isInstalled, "needs PostgreSQL (/usr/lib/postgresql): run Tools/bootstrap"))
+struct InstancesIntegrationTests {
+    /// alice's laptop on instance one, her phone on instance two.
+    struct Cast {
+        let cluster: PostgresCluster
+        let one: ServerHarness, two: ServerHarness
+        let laptop: ClientConnection, phone: ClientConnection
+        let phoneID: String
+    }
+
+    static func cast() async throws -> Cast? {
+        let cluster = try PostgresCluster.start()
+        let one = try await ServerHarness.start(store: try cluster.database())
+        let two = try await one.anotherInstance()
+        #expect(two.invite.key == one.invite.key && two.invite.port != one.invite.port)
+        let laptopDevice = TestDevice(), phoneDevice = TestDevice()
+        let laptop = try await laptopDevice.connect(one), phone = try await phoneDevice.connect(two)
+        guard case .loginResult = try await laptopDevice.login(laptop, account: "alice", password: "correct horse"),
+              case .loginResult(let phoneLogin) = try await phoneDevice.login(phone, account: "alice", password: "correct horse",
+                                                                             type: .mobile)
+        else { Issue.record("login"); cluster.stop(); return nil }
+        return Cast(cluster: cluster, one: one, two: two, laptop: laptop, phone: phone, phoneID: phoneLogin.deviceID)
+    }
+
+    /// Sends `payloads` from the laptop, each after the previous one's Ack.
+    static func send(_ payloads: [[UInt8]], in cast: Cast) async throws {
+        for payload in payloads {
+            let answer = try await cast.laptop.request(.relaySend(.init(to: cast.phoneID, payload: payload)))
+            #expect(answer.message == .ack(.init()))
+        }
+    }
+
+    /// Takes `count` relayed payloads on the phone, acknowledging each.
+    static func receive(_ count: Int, in cast: Cast, timeout: Duration = .seconds(10)) async throws -> [[UInt8]] {
+        var received: [[UInt8]] = []
+        for _ in 0..<count {
+            let relay = try await cast.phone.next(timeout: timeout) { if case .relayDeliver(let d) = $0 { d } else { nil } }
+            received.append(relay.payload)
+            try await cast.phone.send(.relayAck(.init(relayID: relay.relayID)))
+        }
+        return received
+    }
+
+    @Test func aPayloadRelayedThroughOneInstanceReachesItsReceiverOnAnother() async throws {
+        guard let cast = try await Self.cast() else { return }
+        defer { cast.cluster.stop() }
+        let payloads = (0..<50).map { [UInt8($0)] }
+        let started = ContinuousClock.now
+        try await Self.send(payloads, in: cast)
+        #expect(try await Self.receive(50, in: cast) == payloads, "all, in order, once")
+        print("instances: 50 payloads from instance one to a receiver on instance two in \(ContinuousClock.now - started)")
+        // Nothing more: none came twice.
+        let extra = try? await cast.phone.next(timeout: .milliseconds(500)) { if case .relayDeliver(let d) = $0 { d } else { nil } }
+        #expect(extra == nil)
+    }
+
+    @Test func anInstanceThatMissedNotificationsCatchesUp() async throws {
+        guard let cast = try await Self.cast() else { return }
+        defer { cast.cluster.stop() }
+        try await Self.send([[1]], in: cast)
+        #expect(try await Self.receive(1, in: cast) == [[1]])
+        // Every LISTEN connection cut (instance two's among them): what commits until it is back
+        // is not heard; on its return it reads every online receiver's queue.
+        try cast.cluster.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%'")
+        try await Self.send([[2], [3]], in: cast)
+        #expect(try await Self.receive(2, in: cast, timeout: .seconds(20)) == [[2], [3]])
+        #expect(cast.two.log.contains("listening for relays again"), "instance two said it had to catch up")
+    }
+}
