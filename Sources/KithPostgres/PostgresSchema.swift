@@ -168,5 +168,17 @@ enum PostgresSchema {
             )
             """,
         ],
+        [
+            // `kith server status`: each running instance's latest report of itself.
+            """
+            CREATE TABLE server_instance (
+                id TEXT PRIMARY KEY,
+                address TEXT NOT NULL,
+                startedAtMillis BIGINT NOT NULL,
+                seenAtMillis BIGINT NOT NULL,
+                sessions INTEGER NOT NULL
+            )
+            """,
+        ],
     ]
 }

@@ -74,6 +74,32 @@ extension PostgresServerStore {
         }
     }
 
+    // MARK: - Server instances
+
+    public func recordInstance(_ report: InstanceReport) throws {
+        try autocommit { db in
+            try db.execute("""
+                INSERT INTO server_instance VALUES (\(report.id), \(report.address), \(Int64(report.startedAtMillis)),
+                                                    \(Int64(report.seenAtMillis)), \(report.sessions))
+                ON CONFLICT (id) DO UPDATE SET address = excluded.address, seenAtMillis = excluded.seenAtMillis,
+                                               sessions = excluded.sessions
+                """)
+        }
+    }
+
+    public func instances(seenSince since: UInt64) throws -> [InstanceReport] {
+        try autocommit { db in
+            try db.rows("""
+                SELECT id, address, startedAtMillis, seenAtMillis, sessions FROM server_instance
+                WHERE seenAtMillis >= \(Int64(since)) ORDER BY address, id
+                """).map { row in
+                let (id, address, started, seen, sessions) = try row.decode((String, String, Int64, Int64, Int).self)
+                return InstanceReport(id: id, address: address, startedAtMillis: UInt64(started), seenAtMillis: UInt64(seen),
+                                      sessions: sessions)
+            }
+        }
+    }
+
     // MARK: - The operator's account commands
 
     public func accountSummaries() throws -> [ServerAccountSummary] {

@@ -189,6 +189,9 @@ actor Presence {
 }
 
 extension Presence {
+    /// Device sessions online on this instance.
+    func sessionCount() -> Int { online.count }
+
     /// How many devices of each account are online now (a watch session's presence).
     func onlineDeviceCounts(of accounts: [String]) -> [String: Int] {
         oneStep {

@@ -88,6 +88,10 @@ public final class RendezvousServer: Sendable {
             .channelInitializer { $0.pipeline.addHandler(EndpointReflector()) }
             .bind(host: configuration.host, port: port).get()
         defer { reflector.close(promise: nil) }
+        let reporter = InstanceReporter(store: context.store, presence: context.presence, address: "\(configuration.host):\(port)",
+                                        now: configuration.now, logger: logger)
+        let reports = reporter.start(on: group.next(), every: configuration.instanceReportInterval)
+        defer { reports.cancel() }
         ready(Invite(host: configuration.host, port: port, key: identity.publicKey))
         try await server.executeThenClose { inbound in
             for try await connection in inbound {

@@ -34,6 +34,8 @@ public struct ServerConfiguration: Sendable {
     public var loginDeadlineSeconds: Int64 = 20
     public var waitingPerAddress = 64
     public var waitingTotal = 4096
+    /// How often the instance reports itself in the store (`kith server status`).
+    public var instanceReportInterval: TimeAmount = .seconds(5)
     /// Milliseconds since the Unix epoch; injected so tests can move time.
     public var now: @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }
 

@@ -178,7 +178,36 @@ public final class SQLiteServerStore: ServerStore {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v9 server instances") { db in
+            // `kith server status`: each running instance's latest report of itself.
+            try db.execute(sql: """
+                CREATE TABLE server_instance (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    address TEXT NOT NULL,
+                    startedAtMillis INTEGER NOT NULL,
+                    seenAtMillis INTEGER NOT NULL,
+                    sessions INTEGER NOT NULL
+                );
+                """)
+        }
         return migrator
+    }
+
+    public func recordInstance(_ report: InstanceReport) throws {
+        try database.write { db in
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO server_instance VALUES (?, ?, ?, ?, ?)")
+                .execute(arguments: [report.id, report.address, Int64(report.startedAtMillis), Int64(report.seenAtMillis), report.sessions])
+        }
+    }
+
+    public func instances(seenSince since: UInt64) throws -> [InstanceReport] {
+        try readingOne { db in
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM server_instance WHERE seenAtMillis >= ? ORDER BY address, id"),
+                             arguments: [Int64(since)]).map {
+                InstanceReport(id: $0["id"], address: $0["address"], startedAtMillis: UInt64($0["startedAtMillis"] as Int64),
+                               seenAtMillis: UInt64($0["seenAtMillis"] as Int64), sessions: $0["sessions"])
+            }
+        }
     }
 
     public func createAccount(name: String, passwordHash: String, now: UInt64) throws {

@@ -110,6 +110,12 @@ public protocol ServerStore: Sendable {
     /// messages queued after it.
     func unreadCounts(account: String, contacts: [String]) throws -> [String: Int]
 
+    // Server instances (`kith server status`): each running instance reports itself every few seconds.
+    /// Records `report` as the instance's latest (replacing its earlier one).
+    func recordInstance(_ report: InstanceReport) throws
+    /// The instances whose latest report is at or after `since`, by address.
+    func instances(seenSince since: UInt64) throws -> [InstanceReport]
+
     // The operator's account commands (`kith server account list|passwd|remove`).
     func accountSummaries() throws -> [ServerAccountSummary]
     /// Replaces an account's password hash; its devices' sessions stay (they hold tokens, not the password).
@@ -118,6 +124,26 @@ public protocol ServerStore: Sendable {
     /// contacts with others, its rosters and policies. Its devices' tokens stop working at once;
     /// a device already connected is cut off at its next reconnect.
     func removeAccount(_ name: String) throws
+}
+
+/// What one running server instance last said of itself: where devices reach it and how many
+/// device sessions it holds. Several instances share a PostgreSQL store; on SQLite there is one.
+public struct InstanceReport: Sendable, Equatable, Codable {
+    /// Random, new at each start.
+    public var id: String
+    /// HOST:PORT, as its invite names it.
+    public var address: String
+    public var startedAtMillis: UInt64
+    public var seenAtMillis: UInt64
+    public var sessions: Int
+
+    public init(id: String, address: String, startedAtMillis: UInt64, seenAtMillis: UInt64, sessions: Int) {
+        self.id = id
+        self.address = address
+        self.startedAtMillis = startedAtMillis
+        self.seenAtMillis = seenAtMillis
+        self.sessions = sessions
+    }
 }
 
 /// One account as `kith server account list` shows it.

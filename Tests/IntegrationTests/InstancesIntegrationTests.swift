@@ -1,5 +1,6 @@
 import Foundation
 import KithNet
+import KithStore
 import KithTestSupport
 import KithWire
 import Testing
@@ -21,7 +22,7 @@ struct InstancesIntegrationTests {
 
     static func cast() async throws -> Cast? {
         let cluster = try PostgresCluster.start()
-        let one = try await ServerHarness.start(store: try cluster.database())
+        let one = try await ServerHarness.start(extra: ["--instance-report-seconds", "1"], store: try cluster.database())
         let two = try await one.anotherInstance()
         #expect(two.invite.key == one.invite.key && two.invite.port != one.invite.port)
         let laptopDevice = TestDevice(), phoneDevice = TestDevice()
@@ -81,6 +82,35 @@ struct InstancesIntegrationTests {
         let sameTook = ContinuousClock.now - same
         print("instances: 50 relayed payloads (each sent after the previous Ack), receiver on the other instance \(acrossTook), "
               + "on the same instance \(sameTook) (debug build)")
+    }
+
+    @Test func statusListsTheRunningInstancesAndTheirSessions() async throws {
+        guard let cast = try await Self.cast() else { return }
+        defer { cast.cluster.stop() }
+        func running() throws -> [InstanceReport] {
+            let status = try KithProcess.run(["server", "status", "--data", cast.one.directory.path, "--store", cast.one.store!,
+                                              "--within", "3", "--json"])
+            guard status.status == 0 else { throw KithProcess.ProcessFailure(description: status.stderr) }
+            return try JSONDecoder().decode([InstanceReport].self, from: Data(status.stdout.utf8))
+        }
+        let ports = [cast.one.invite.port, cast.two.invite.port].map { "127.0.0.1:\($0)" }.sorted()
+        try await Self.eventually("both instances with a session each") {
+            let instances = try running()
+            return instances.map(\.address).sorted() == ports && instances.allSatisfy { $0.sessions == 1 }
+        }
+        cast.two.stop()
+        try await Self.eventually("instance two gone from the list") {
+            try running().map(\.address) == ["127.0.0.1:\(cast.one.invite.port)"]
+        }
+    }
+
+    static func eventually(_ what: String, seconds: Double = 20, _ condition: () throws -> Bool) async throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if (try? condition()) == true { return }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        Issue.record("not within \(seconds) s: \(what)")
     }
 
     @Test func anInstanceThatMissedNotificationsCatchesUp() async throws {

@@ -73,6 +73,9 @@ final class ServerHarness: @unchecked Sendable {
 
     var log: String { process.stderr }
 
+    /// The `--store` it runs on, if not its data folder's SQLite file.
+    var store: String? { arguments.firstIndex(of: "--store").map { arguments[$0 + 1] } }
+
     deinit { process.kill() }
 }
 

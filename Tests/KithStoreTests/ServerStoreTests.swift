@@ -156,6 +156,22 @@ import Testing
     }
 }
 
+/// `kith server status`: each instance's latest report, and only those heard from lately.
+@Suite struct InstanceReportStoreTests {
+    @Test(arguments: StoreKind.allCases) func theLatestReportOfEachInstanceAndOnlyRecentOnes(kind: StoreKind) throws {
+        let (store, reopen) = try kind.make("instances-store")
+        let one = InstanceReport(id: "aa", address: "10.0.0.1:7400", startedAtMillis: 1, seenAtMillis: 10, sessions: 0)
+        var two = InstanceReport(id: "bb", address: "10.0.0.2:7400", startedAtMillis: 2, seenAtMillis: 10, sessions: 5)
+        try store.recordInstance(one)
+        try store.recordInstance(two)
+        two.seenAtMillis = 20
+        two.sessions = 7
+        try reopen().recordInstance(two)
+        #expect(try store.instances(seenSince: 0) == [one, two])
+        #expect(try store.instances(seenSince: 15) == [two], "one has not reported since 10")
+    }
+}
+
 /// Two handles on one file or database (two server instances on one PostgreSQL, later): writers
 /// that read and then write race, and the store settles each race as one writer would.
 @Suite struct ServerStoreRaceTests {

@@ -14,7 +14,7 @@ extension Kith {
         static let configuration = CommandConfiguration(
             commandName: "server",
             abstract: "Run the rendezvous server, or manage its accounts.",
-            subcommands: [Run.self, Account.self, Install.self],
+            subcommands: [Run.self, Status.self, Account.self, Install.self],
             defaultSubcommand: Run.self
         )
     }
@@ -100,6 +100,9 @@ extension Kith.Server {
         @Flag(help: .hidden)
         var cheapPasswordHashes = false  // tests and benchmarks only: libsodium's minimum argon2id cost
 
+        @Option(help: .hidden)
+        var instanceReportSeconds = 5  // tests only: how often the instance reports itself for `kith server status`
+
         func validate() throws {
             guard (2...3600).contains(keepaliveTimeout) else { throw ValidationError("--keepalive-timeout must be 2…3600 s") }
             guard (1...600).contains(loginDeadline) else { throw ValidationError("--login-deadline must be 1…600 s") }
@@ -144,6 +147,7 @@ extension Kith.Server {
             configuration.relayQuota = RelayQuota(perReceiver: try Self.usage(queueForDevice, "--queue-for-device"),
                                                   perSender: try Self.usage(queueFromDevice, "--queue-from-device"))
             if cheapPasswordHashes { configuration.passwordCost = .minimum }
+            configuration.instanceReportInterval = .seconds(Int64(max(1, instanceReportSeconds)))
             var logger = Logger(label: "kith.server") { StreamLogHandler.standardError(label: $0) }
             logger.logLevel = logLevel.level
             let server = try RendezvousServer(configuration: configuration, logger: logger)
@@ -313,6 +317,37 @@ extension Kith.Server.Account {
             output.output(ServiceResult(done: "revoked", account: name, count: revoked)) {
                 Console.line("revoked \(revoked) watch session(s) of \(name)")
             }
+        }
+    }
+}
+
+extension Kith.Server {
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "status",
+            abstract: "List the server instances running on this store, with the device sessions each holds.",
+            discussion: """
+                Each running instance reports itself in the store every 5 seconds; one not heard from \
+                within --within seconds (killed, cut off from the database, stopped) is left out. On \
+                SQLite there is one instance at most; several share a PostgreSQL store (--store).
+                """)
+        @OptionGroup var data: ServerDataOption
+        @Option(help: ArgumentHelp("Seconds within which an instance must have reported to count as running.", valueName: "seconds"))
+        var within = 15
+        @OptionGroup var output: JSONOption
+
+        func validate() throws {
+            guard within >= 1 else { throw ValidationError("--within must be at least 1 second") }
+        }
+
+        func run() throws {
+            let now = UInt64(Date().timeIntervalSince1970 * 1000)
+            let instances = try data.store(mustExist: true).instances(seenSince: now - UInt64(within) * 1000)
+            if output.json { return output.output(instances) {} }
+            if instances.isEmpty { return Console.line("no server instance has reported within \(within) s") }
+            Console.table([["INSTANCE", "LISTENS ON", "STARTED", "LAST REPORT", "SESSIONS"]] + instances.map {
+                [$0.id, $0.address, ago($0.startedAtMillis, now: now), ago($0.seenAtMillis, now: now), String($0.sessions)]
+            })
         }
     }
 }
