@@ -179,6 +179,13 @@ enum PostgresSchema {
                 sessions INTEGER NOT NULL
             )
             """,
+            // Who is online on which instance (`SharedServerStore`).
+            """
+            CREATE TABLE device_presence (
+                deviceID TEXT PRIMARY KEY,
+                instance TEXT NOT NULL
+            )
+            """,
         ],
     ]
 }

@@ -14,7 +14,7 @@ import PostgresNIO
 /// request, a message's code) runs again when another transaction won the race
 /// (`PostgresStatements.transaction`), and the quota's usage rows are kept by triggers in the
 /// transaction that stores or deletes a payload.
-public final class PostgresServerStore: ServerStore {
+public final class PostgresServerStore: SharedServerStore {
     let connections: PostgresConnections
     private let logger: Logger
     private let watch = NIOLockedValueBox<RelayWatch?>(nil)
@@ -216,9 +216,46 @@ public final class PostgresServerStore: ServerStore {
 
     public func watchCommittedRelays(_ changed: @escaping @Sendable ([String]?) -> Void) -> Bool {
         let started = RelayWatch(connections: connections, logger: logger, changed: changed)
-        watch.withLockedValue { $0?.stop(); $0 = started }
+        let earlier = watch.withLockedValue { watch in defer { watch = started }; return watch }
+        earlier?.stop()
         started.start()
         return true
+    }
+
+    // MARK: - Instances sharing the store
+
+    public func setPresence(deviceID: String, online: Bool, instance: String) throws {
+        try autocommit { db in
+            if online {
+                try db.execute("""
+                    INSERT INTO device_presence VALUES (\(deviceID), \(instance))
+                    ON CONFLICT (deviceID) DO UPDATE SET instance = excluded.instance
+                    """)
+            } else {
+                try db.execute("DELETE FROM device_presence WHERE deviceID = \(deviceID) AND instance = \(instance)")
+            }
+        }
+    }
+
+    public func onlineElsewhere(_ deviceIDs: [String], besides instance: String, seenSince since: UInt64) throws -> Set<String> {
+        guard !deviceIDs.isEmpty else { return [] }
+        return try autocommit { db in
+            Set(try db.rows("""
+                SELECT p.deviceID FROM device_presence p JOIN server_instance i ON i.id = p.instance
+                WHERE p.deviceID = ANY(\(deviceIDs)) AND p.instance <> \(instance) AND i.seenAtMillis >= \(Int64(since))
+                """).map { try $0.decode(String.self) })
+        }
+    }
+
+    public func announce(changedAccount account: String, by instance: String) throws {
+        try autocommit { try $0.execute("SELECT pg_notify(\(RelayWatch.accountChannel), \(instance + " " + account))") }
+    }
+
+    /// Heard on the connection `watchCommittedRelays` opened: call that first.
+    public func watchChangedAccounts(besides instance: String, _ changed: @escaping @Sendable (String) -> Void) {
+        watch.withLockedValue { $0 }?.hearAccounts { from, account in
+            if from != instance { changed(account) }
+        }
     }
 
     public func pendingRelays(to: String, after: Int64, limit: Int) throws -> [RelayRecord] {

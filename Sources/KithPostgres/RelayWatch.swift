@@ -5,16 +5,20 @@ import PostgresNIO
 
 /// Hears, on a connection of its own, which receivers' payloads any server instance committed
 /// (`LISTEN kith_relay`; every commit of payloads sends `NOTIFY kith_relay, RECEIVER` for each
-/// receiver, delivered by PostgreSQL only once that commit is done). A notification says only
+/// receiver, delivered by PostgreSQL only once that commit is done), and which accounts other
+/// instances announced changed (`LISTEN kith_account`, payload `INSTANCE ACCOUNT`). A notification says only
 /// "read this queue": the queue's ids are the sequence, and a reader reads after the last id it
 /// has, so a notification lost or late costs a delay, never an item. When the connection is cut
 /// (the database restarted, an idle connection killed) it comes back with backoff, and then says
 /// "read every queue" (nil), since what was committed meanwhile was not heard.
 final class RelayWatch: Sendable {
     static let channel = "kith_relay"
+    static let accountChannel = "kith_account"
 
     private let connections: PostgresConnections
     private let changed: @Sendable ([String]?) -> Void
+    /// Accounts announced by an instance, with the announcing instance.
+    private let accounts = NIOLockedValueBox<(@Sendable (_ instance: String, _ account: String) -> Void)?>(nil)
     private let logger: Logger
     private struct State {
         var connection: PostgresConnection?
@@ -31,6 +35,11 @@ final class RelayWatch: Sendable {
 
     func start() { listen(missedSome: false) }
 
+    /// From now on `handler` hears the accounts announced on `kith_account`.
+    func hearAccounts(_ handler: @escaping @Sendable (_ instance: String, _ account: String) -> Void) {
+        accounts.withLockedValue { $0 = handler }
+    }
+
     func stop() {
         let connection = state.withLockedValue { state in
             state.stopped = true
@@ -44,7 +53,14 @@ final class RelayWatch: Sendable {
         let changed = changed
         connections.connect().flatMap { connection -> EventLoopFuture<PostgresConnection> in
             connection.addListener(channel: Self.channel) { _, notification in changed([notification.payload]) }
-            return connection.query("LISTEN kith_relay", logger: self.logger).map { _ in connection }
+            connection.addListener(channel: Self.accountChannel) { _, notification in
+                let parts = notification.payload.split(separator: " ", maxSplits: 1).map(String.init)
+                guard parts.count == 2, let handler = self.accounts.withLockedValue({ $0 }) else { return }
+                handler(parts[0], parts[1])
+            }
+            return connection.query("LISTEN kith_relay", logger: self.logger).flatMap { _ in
+                connection.query("LISTEN kith_account", logger: self.logger)
+            }.map { _ in connection }
         }.whenComplete { result in
             switch result {
             case .success(let connection):

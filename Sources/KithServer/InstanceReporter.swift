@@ -8,7 +8,7 @@ import NIOCore
 /// many device sessions it holds: what `kith server status` lists, for every instance on a
 /// shared store (an instance that stops reporting — killed, cut off — drops out of the list).
 final class InstanceReporter: Sendable {
-    let id = secureRandomBytes(4).map { String(format: "%02x", $0) }.joined()
+    let id: String
     private let store: any ServerStore
     private let presence: Presence
     private let address: String
@@ -16,7 +16,12 @@ final class InstanceReporter: Sendable {
     private let now: @Sendable () -> UInt64
     private let logger: Logger
 
-    init(store: any ServerStore, presence: Presence, address: String, now: @escaping @Sendable () -> UInt64, logger: Logger) {
+    /// A new instance's id: random, 8 hex digits.
+    static func newID() -> String { secureRandomBytes(4).map { String(format: "%02x", $0) }.joined() }
+
+    init(id: String, store: any ServerStore, presence: Presence, address: String, now: @escaping @Sendable () -> UInt64,
+         logger: Logger) {
+        self.id = id
         self.store = store
         self.presence = presence
         self.address = address

@@ -21,9 +21,18 @@ actor Presence {
         let close: @Sendable () -> Void
     }
 
+    /// Set when other instances share the store (`SharedServerStore`): this instance's id, and
+    /// how recently another instance must have reported for its devices to count as online.
+    struct Sharing: Sendable {
+        let store: any SharedServerStore
+        let instance: String
+        let liveWithinMillis: UInt64
+    }
+
     let store: any ServerStore
-    private let logger: Logger
-    private let now: @Sendable () -> UInt64
+    let sharing: Sharing?
+    let logger: Logger
+    let now: @Sendable () -> UInt64
     fileprivate(set) var online: [String: Session] = [:]
     /// The online sessions' outboxes, for the committer.
     nonisolated let outboxes = Outboxes()
@@ -31,8 +40,9 @@ actor Presence {
     /// The reads of the step in progress (`oneStep`), nil between steps.
     var reads: PresenceReads?
 
-    init(store: any ServerStore, logger: Logger, now: @escaping @Sendable () -> UInt64) {
+    init(store: any ServerStore, sharing: Sharing? = nil, logger: Logger, now: @escaping @Sendable () -> UInt64) {
         self.store = store
+        self.sharing = sharing
         self.logger = logger
         self.now = now
     }
@@ -63,6 +73,7 @@ actor Presence {
         }
         online[deviceID] = Session(connectionID: connectionID, account: account, address: address, outbox: outbox, close: close)
         outboxes.set(outbox, for: deviceID)
+        share(deviceID, online: true)
         oneStep {
             pushDeviceList(account: account)
             pushContacts(account: account)
@@ -94,6 +105,7 @@ actor Presence {
     /// Sends `envelope` to every online device of the account (a roster or a policy just stored).
     func broadcast(_ envelope: Envelope, account: String) {
         send(envelope, toAccount: account)
+        announce(account)
     }
 
     /// Sends `envelope` to every online device of each accepted contact of `account` (a roster of
@@ -108,6 +120,7 @@ actor Presence {
     func cutOff(deviceID: String, account: String) {
         online.removeValue(forKey: deviceID)?.close()
         outboxes.set(nil, for: deviceID)
+        share(deviceID, online: false)
         pushDeviceList(account: account)
     }
 
@@ -115,6 +128,7 @@ actor Presence {
         guard let session = online[deviceID], session.connectionID == connectionID else { return }
         online[deviceID] = nil
         outboxes.set(nil, for: deviceID)
+        share(deviceID, online: false)
         try? store.touch(deviceID: deviceID, now: now())
         oneStep { pushDeviceList(account: session.account) }
     }
@@ -124,24 +138,29 @@ actor Presence {
     /// A linked account's list also names its master's devices (Protocol/links.md §The linked
     /// role): they are pending in it until its roster lists them as linked. A change to a
     /// master's devices is sent in its linked accounts' lists too.
-    func pushDeviceList(account: String) {
+    /// With `announce` (and other instances on the store), they are told to do the same for their devices.
+    func pushDeviceList(account: String, announce: Bool = true) {
         let devices = devices(of: account)
         let listed = devices + masterDevices(of: account)
-        let list = Envelope(.deviceList(DeviceList(revision: nextRevision(), devices: listed.map { info($0, addresses: true) })))
+        let elsewhere = onlineElsewhere(listed + linkedMembers(of: account))
+        let list = Envelope(.deviceList(DeviceList(revision: nextRevision(),
+                                                   devices: listed.map { info($0, addresses: true, elsewhere: elsewhere) })))
         send(list, toAccount: account)
         // Contacts see the account's own devices and the master's it approved (they get its messages).
         let seen = devices + linkedMembers(of: account)
         for contact in contacts(of: account) ?? [] where contact.state == .contact {
-            send(contactDevices(account, seen), toAccount: contact.account)
+            send(contactDevices(account, seen, elsewhere: elsewhere), toAccount: contact.account)
         }
-        for linked in linkedAccounts(of: account) { pushDeviceList(account: linked) }
+        for linked in linkedAccounts(of: account) { pushDeviceList(account: linked, announce: announce) }
+        if announce { self.announce(account) }
     }
 
     /// Sends the account's contact list, then each contact's devices and roster chain, to each
     /// online device of it. The rosters come after the devices and before any relayed payload,
     /// so a message from a contact's newly approved device never arrives before the roster that
     /// approves it (roster.md §Contacts' rosters).
-    func pushContacts(account: String) {
+    func pushContacts(account: String, announce: Bool = true) {
+        if announce { self.announce(account) }
         guard (devices(of: account) + linkedMembers(of: account)).contains(where: { online[$0.id] != nil }),
               let contacts = contacts(of: account)
         else { return }
@@ -149,22 +168,24 @@ actor Presence {
             ContactInfo(account: $0.account, state: $0.state)
         }))), toAccount: account)
         for contact in contacts where contact.state == .contact {
-            send(contactDevices(contact.account, devices(of: contact.account) + linkedMembers(of: contact.account)), toAccount: account)
+            let seen = devices(of: contact.account) + linkedMembers(of: contact.account)
+            send(contactDevices(contact.account, seen, elsewhere: onlineElsewhere(seen)), toAccount: account)
             for document in rosterChain(of: contact.account) {
                 send(Envelope(.contactRoster(.init(account: contact.account, roster: document))), toAccount: account)
             }
         }
     }
 
-    private func contactDevices(_ account: String, _ devices: [DeviceRecord]) -> Envelope {
+    private func contactDevices(_ account: String, _ devices: [DeviceRecord], elsewhere: Set<String>) -> Envelope {
         // A contact learns keys and presence, not addresses.
         Envelope(.contactDevices(ContactDevices(account: account, revision: nextRevision(),
-                                                devices: devices.map { info($0, addresses: false) })))
+                                                devices: devices.map { info($0, addresses: false, elsewhere: elsewhere) })))
     }
 
-    private func info(_ device: DeviceRecord, addresses: Bool) -> DeviceInfo {
+    /// `elsewhere`: devices online on other instances of a shared store.
+    private func info(_ device: DeviceRecord, addresses: Bool, elsewhere: Set<String>) -> DeviceInfo {
         DeviceInfo(deviceID: device.id, name: device.name, terminalType: device.terminalType, key: device.key,
-                   online: online[device.id] != nil, lastSeenMillis: device.lastSeenMillis,
+                   online: online[device.id] != nil || elsewhere.contains(device.id), lastSeenMillis: device.lastSeenMillis,
                    clientVersion: device.clientVersion, addresses: addresses ? device.addresses : [],
                    publicAddresses: addresses ? device.publicAddresses : [])
     }

@@ -18,13 +18,21 @@ public final class RendezvousServer: Sendable {
     private let connectionIDs = NIOLockedValueBox<UInt64>(0)
     private let gate: AdmissionGate
     private let checkpoints: BackgroundCheckpoints
+    /// This instance's id in the store's instance reports (new at each start).
+    private let instance: String
 
     public init(configuration: ServerConfiguration, logger: Logger) throws {
         self.configuration = configuration
         identity = try IdentityFile.loadOrCreate(in: configuration.dataDirectory).identity
         let store = try configuration.openStore(logger: logger)
         logger.info("store: \(configuration.storeDescription)")
-        let presence = Presence(store: store, logger: logger, now: configuration.now)
+        let instance = InstanceReporter.newID()
+        self.instance = instance
+        let sharing = (store as? any SharedServerStore).map {
+            Presence.Sharing(store: $0, instance: instance,
+                             liveWithinMillis: 3 * UInt64(configuration.instanceReportInterval.nanoseconds / 1_000_000))
+        }
+        let presence = Presence(store: store, sharing: sharing, logger: logger, now: configuration.now)
         context = ServerContext(configuration: configuration, store: store, presence: presence,
                                 loginGuard: LoginGuard(configuration),
                                 passwords: PasswordChecker(threads: configuration.passwordCheckThreads,
@@ -34,6 +42,16 @@ public final class RendezvousServer: Sendable {
                                 transit: TransitBroker(), rosters: RosterKeeper(store: store, logger: logger),
                                 watchers: Watchers(store: store, presence: presence, logger: logger, now: configuration.now),
                                 logger: logger)
+        // What other instances on the store announce reaches the devices online here.
+        if let shared = store as? any SharedServerStore {
+            let context = context
+            shared.watchChangedAccounts(besides: instance) { account in
+                Task {
+                    let documents = [ServerSession.links(of: account, in: store)] + (await context.rosters.documents(account: account))
+                    await context.presence.refresh(account: account, documents: documents)
+                }
+            }
+        }
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         checkpoints = BackgroundCheckpoints(store: store, on: group.next(), logger: logger)
         gate = AdmissionGate(limits: .init(configuration), logger: logger, now: configuration.now)
@@ -88,7 +106,8 @@ public final class RendezvousServer: Sendable {
             .channelInitializer { $0.pipeline.addHandler(EndpointReflector()) }
             .bind(host: configuration.host, port: port).get()
         defer { reflector.close(promise: nil) }
-        let reporter = InstanceReporter(store: context.store, presence: context.presence, address: "\(configuration.host):\(port)",
+        let reporter = InstanceReporter(id: instance, store: context.store, presence: context.presence,
+                                        address: "\(configuration.host):\(port)",
                                         now: configuration.now, logger: logger)
         let reports = reporter.start(on: group.next(), every: configuration.instanceReportInterval)
         defer { reports.cancel() }

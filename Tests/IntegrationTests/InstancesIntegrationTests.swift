@@ -1,4 +1,5 @@
 import Foundation
+import KithAPI
 import KithNet
 import KithStore
 import KithTestSupport
@@ -101,6 +102,42 @@ struct InstancesIntegrationTests {
         cast.two.stop()
         try await Self.eventually("instance two gone from the list") {
             try running().map(\.address) == ["127.0.0.1:\(cast.one.invite.port)"]
+        }
+    }
+
+    /// Real agents: alice's laptop (the primary) on instance one, her phone on instance two. The
+    /// phone's login reaches the laptop as a pending device, the laptop's approval reaches the
+    /// phone, each sees the other online, notes go both ways, and the phone's end is seen.
+    @Test func agentsOnTwoInstancesSeeApproveAndTalkToEachOther() async throws {
+        let cluster = try PostgresCluster.start()
+        defer { cluster.stop() }
+        let one = try await ServerHarness.start(extra: ["--instance-report-seconds", "1"], store: try cluster.database())
+        let two = try await one.anotherInstance()
+        let root = temporaryDirectory("instances-agents")
+        let laptop = AgentHarness("laptop", root: root, udp: "off"), phone = AgentHarness("phone", root: root, udp: "off")
+        try await laptop.start()
+        try await phone.start()
+        _ = try laptop.login(one)
+        let login = try phone.login(two, type: "mobile", approve: false)
+        #expect(login.role == "pending")
+        try await laptop.eventually("the phone, pending and online, in the laptop's list") {
+            try laptop.cli(["devices"], as: DevicesResult.self).devices.contains { $0.id == login.deviceID && $0.online }
+        }
+        let approved = try laptop.cli(["approve", login.deviceID], as: RosterResult.self)
+        try phone.waitForRoster(approved.roster ?? "")
+        for agent in [laptop, phone] {
+            try await agent.eventually("both devices online in \(agent.profile.lastPathComponent)'s list") {
+                let devices = try agent.cli(["devices"], as: DevicesResult.self).devices
+                return devices.count == 2 && devices.allSatisfy(\.online)
+            }
+        }
+        _ = try laptop.cli(["send", login.deviceID, "across instances"], as: SendResult.self)
+        try await phone.eventually("the laptop's note") { try phone.inbox().map(\.text) == ["across instances"] }
+        _ = try phone.cli(["send", "alice-PC-1", "and back"], as: SendResult.self)
+        try await laptop.eventually("the phone's note") { try laptop.inbox().map(\.text) == ["and back"] }
+        phone.kill9()
+        try await laptop.eventually("the phone offline in the laptop's list") {
+            try laptop.cli(["devices"], as: DevicesResult.self).devices.contains { $0.id == login.deviceID && !$0.online }
         }
     }
 

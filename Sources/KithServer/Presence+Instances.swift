@@ -1,0 +1,47 @@
+import KithStore
+import KithWire
+
+/// Presence across instances that share a store (`SharedServerStore`): each instance records
+/// which devices are online on it and announces every account whose lists or documents it
+/// pushed; the others push that account's lists and documents to its devices online on them.
+extension Presence {
+    /// Of `devices`, those online on another live instance (none without sharing, or if the store cannot say).
+    func onlineElsewhere(_ devices: [DeviceRecord]) -> Set<String> {
+        guard let sharing, !devices.isEmpty else { return [] }
+        let since = now() - min(now(), sharing.liveWithinMillis)
+        return (try? sharing.store.onlineElsewhere(devices.map(\.id), besides: sharing.instance, seenSince: since)) ?? []
+    }
+
+    func share(_ deviceID: String, online: Bool) {
+        guard let sharing else { return }
+        do {
+            try sharing.store.setPresence(deviceID: deviceID, online: online, instance: sharing.instance)
+        } catch {
+            logger.warning("presence of \(deviceID) not shared with the other instances: \(error)")
+        }
+    }
+
+    func announce(_ account: String) {
+        guard let sharing else { return }
+        do {
+            try sharing.store.announce(changedAccount: account, by: sharing.instance)
+        } catch {
+            logger.warning("the other instances not told that \(account) changed: \(error)")
+        }
+    }
+
+    /// Another instance announced that `account` changed: its devices online here, and its
+    /// contacts' devices online here, get what that instance sent its own — the account's device
+    /// list, its contacts, `documents` (its links, rosters and policies) and its roster chain.
+    func refresh(account: String, documents: [Envelope]) {
+        oneStep {
+            pushDeviceList(account: account, announce: false)
+            pushContacts(account: account, announce: false)
+            for document in documents { send(document, toAccount: account) }
+            let chain = rosterChain(of: account)
+            for contact in contacts(of: account) ?? [] where contact.state == .contact {
+                for roster in chain { send(Envelope(.contactRoster(.init(account: account, roster: roster))), toAccount: contact.account) }
+            }
+        }
+    }
+}
