@@ -142,7 +142,8 @@ struct PostgresStatements {
                 try execute("COMMIT")
                 return result
             } catch {
-                try? execute("ROLLBACK")
+                // A connection that broke or fell silent has no transaction left to roll back.
+                if !connection.isClosed && error as? PostgresStoreError != .noAnswer { try? execute("ROLLBACK") }
                 guard attempt < 5, let state = PostgresStoreError.sqlState(of: error), Self.retried.contains(state) else { throw error }
             }
         }

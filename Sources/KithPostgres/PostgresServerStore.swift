@@ -17,7 +17,7 @@ import PostgresNIO
 public final class PostgresServerStore: SharedServerStore {
     let connections: PostgresConnections
     private let logger: Logger
-    private let watch = NIOLockedValueBox<RelayWatch?>(nil)
+    private let watch = NIOLockedValueBox<StoreWatch?>(nil)
 
     /// Connects (failing at once if the database cannot be reached) and applies missing schema versions.
     public init(address: PostgresAddress, connections limit: Int = 8, logger: Logger = Logger(label: "kith.store")) throws {
@@ -173,7 +173,7 @@ public final class PostgresServerStore: SharedServerStore {
                              now: UInt64) throws -> [RelayOutcome] {
         try transaction { db in
             // One receiver's payloads commit one transaction after another, whichever instance
-            // commits them, so their ids increase in commit order (`watchCommittedRelays`): a
+            // commits them, so their ids increase in commit order (`watch`): a
             // lock per receiver, taken before any id is drawn, in one order to keep deadlocks rare
             // (one is retried like any lost race).
             let receivers = Set(items.map(\.to)).sorted()
@@ -204,22 +204,14 @@ public final class PostgresServerStore: SharedServerStore {
                     """, as: Int64.self)
                 return id.map { .stored(id: $0) } ?? .receiverGone
             }
-            // Heard by every instance's `RelayWatch` once this transaction commits.
+            // Heard by every instance's `StoreWatch` once this transaction commits.
             for receiver in Set(zip(items, outcomes).compactMap { item, outcome -> String? in
                 if case .stored = outcome { item.to } else { nil }
             }).sorted() {
-                try db.execute("SELECT pg_notify(\(RelayWatch.channel), \(receiver))")
+                try db.execute("SELECT pg_notify(\(StoreWatch.channel), \(receiver))")
             }
             return outcomes
         }
-    }
-
-    public func watchCommittedRelays(_ changed: @escaping @Sendable ([String]?) -> Void) -> Bool {
-        let started = RelayWatch(connections: connections, logger: logger, changed: changed)
-        let earlier = watch.withLockedValue { watch in defer { watch = started }; return watch }
-        earlier?.stop()
-        started.start()
-        return true
     }
 
     // MARK: - Instances sharing the store
@@ -248,14 +240,15 @@ public final class PostgresServerStore: SharedServerStore {
     }
 
     public func announce(changedAccount account: String, by instance: String) throws {
-        try autocommit { try $0.execute("SELECT pg_notify(\(RelayWatch.accountChannel), \(instance + " " + account))") }
+        try autocommit { try $0.execute("SELECT pg_notify(\(StoreWatch.accountChannel), \(instance + " " + account))") }
     }
 
-    /// Heard on the connection `watchCommittedRelays` opened: call that first.
-    public func watchChangedAccounts(besides instance: String, _ changed: @escaping @Sendable (String) -> Void) {
-        watch.withLockedValue { $0 }?.hearAccounts { from, account in
-            if from != instance { changed(account) }
-        }
+    public func watch(besides instance: String, relays: @escaping @Sendable ([String]?) -> Void,
+                      accounts: @escaping @Sendable (String) -> Void) {
+        let started = StoreWatch(connections: connections, instance: instance, logger: logger, relays: relays, accounts: accounts)
+        let earlier = watch.withLockedValue { watch in defer { watch = started }; return watch }
+        earlier?.stop()
+        started.start()
     }
 
     public func pendingRelays(to: String, after: Int64, limit: Int) throws -> [RelayRecord] {

@@ -38,14 +38,14 @@ public final class RendezvousServer: Sendable {
                                 passwords: PasswordChecker(threads: configuration.passwordCheckThreads,
                                                            queueLimit: configuration.passwordQueueLimit),
                                 relays: RelayCommitter(store: store, quota: configuration.relayQuota, now: configuration.now, logger: logger,
-                                                       committed: Self.delivery(of: store, to: presence.outboxes)),
+                                                       committed: sharing == nil ? presence.outboxes.admit : Self.recheck(presence.outboxes)),
                                 transit: TransitBroker(), rosters: RosterKeeper(store: store, logger: logger),
                                 watchers: Watchers(store: store, presence: presence, logger: logger, now: configuration.now),
                                 logger: logger)
-        // What other instances on the store announce reaches the devices online here.
-        if let shared = store as? any SharedServerStore {
-            let context = context
-            shared.watchChangedAccounts(besides: instance) { account in
+        // What other instances on the store commit and announce reaches the devices online here.
+        if let shared = sharing?.store {
+            let context = context, outboxes = presence.outboxes
+            shared.watch(besides: instance, relays: { outboxes.recheck($0) }) { account in
                 Task {
                     let documents = [ServerSession.links(of: account, in: store)] + (await context.rosters.documents(account: account))
                     await context.presence.refresh(account: account, documents: documents)
@@ -57,12 +57,11 @@ public final class RendezvousServer: Sendable {
         gate = AdmissionGate(limits: .init(configuration), logger: logger, now: configuration.now)
     }
 
-    /// How committed payloads reach online receivers: handed on by the committer when this
-    /// instance is the store's only writer; when other instances share the store, each commit
-    /// anywhere (here too) makes the receivers online here read their queues, in id order.
-    private static func delivery(of store: any ServerStore, to outboxes: Outboxes) -> @Sendable ([RelayRecord]) -> Void {
-        guard store.watchCommittedRelays({ outboxes.recheck($0) }) else { return outboxes.admit }
-        return { records in outboxes.recheck(Array(Set(records.map(\.to)))) }
+    /// How payloads this instance committed reach receivers online here when other instances
+    /// share the store: the receivers read their queues (in id order, with what the others
+    /// committed), instead of the committer handing its records on as the store's only writer does.
+    private static func recheck(_ outboxes: Outboxes) -> @Sendable ([RelayRecord]) -> Void {
+        { records in outboxes.recheck(Array(Set(records.map(\.to)))) }
     }
 
     /// Binds, calls `ready` with the invite (whose port is the one bound), and serves until the

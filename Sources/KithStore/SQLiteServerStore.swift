@@ -354,9 +354,6 @@ public final class SQLiteServerStore: ServerStore {
         }
     }
 
-    /// One server uses a SQLite file (its data folder's lock): no other instance commits to it.
-    public func watchCommittedRelays(_ changed: @escaping @Sendable ([String]?) -> Void) -> Bool { false }
-
     public func messageCode(sender: String, messageID: [UInt8], now: UInt64) throws -> Int64 {
         try database.write { db in
             if let code = try Int64.fetchOne(db.cachedStatement(sql: "SELECT code FROM message_code WHERE sender = ? AND messageID = ?"),

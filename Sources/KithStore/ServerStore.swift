@@ -37,13 +37,6 @@ public protocol ServerStore: Sendable {
                       now: UInt64) throws -> [RelayOutcome]
     /// The oldest `limit` payloads queued for `to`, oldest first.
     func pendingRelays(to: String, after: Int64, limit: Int) throws -> [RelayRecord]
-    /// For a store several server instances share: `changed` hears the receivers of payloads any
-    /// instance committed, soon after each commit, and nil when some may have been missed (the
-    /// watch was cut and is back): every online receiver then reads its queue again. A store
-    /// shared this way gives one receiver's payloads ids in the order they commit, so a reader
-    /// that reads after the last id it has misses none. False for a store only this instance
-    /// uses: nothing to watch, the committer hands its records on itself.
-    func watchCommittedRelays(_ changed: @escaping @Sendable ([String]?) -> Void) -> Bool
 
     /// The code of the message `messageID` from `sender`: the same code every time it is asked
     /// for, a new and higher one the first time.

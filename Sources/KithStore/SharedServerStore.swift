@@ -12,6 +12,12 @@ public protocol SharedServerStore: ServerStore {
     func onlineElsewhere(_ deviceIDs: [String], besides instance: String, seenSince since: UInt64) throws -> Set<String>
     /// Tells the other instances that `account`'s devices, presence, contacts or documents changed.
     func announce(changedAccount account: String, by instance: String) throws
-    /// `changed` hears the accounts other instances announce (not `instance`'s own).
-    func watchChangedAccounts(besides instance: String, _ changed: @escaping @Sendable (String) -> Void)
+    /// From now on: `relays` hears the receivers of payloads any instance committed, soon after
+    /// each commit, and nil when some may have been missed (the watch was cut and is back), when
+    /// every online receiver reads its queue again; `accounts` hears the accounts the other
+    /// instances announce (not `instance`'s own). One receiver's payloads get ids in the order
+    /// they commit, whichever instance commits them, so a reader that reads after the last id
+    /// it has misses none.
+    func watch(besides instance: String, relays: @escaping @Sendable ([String]?) -> Void,
+               accounts: @escaping @Sendable (String) -> Void)
 }

@@ -6,19 +6,20 @@ import PostgresNIO
 /// Hears, on a connection of its own, which receivers' payloads any server instance committed
 /// (`LISTEN kith_relay`; every commit of payloads sends `NOTIFY kith_relay, RECEIVER` for each
 /// receiver, delivered by PostgreSQL only once that commit is done), and which accounts other
-/// instances announced changed (`LISTEN kith_account`, payload `INSTANCE ACCOUNT`). A notification says only
-/// "read this queue": the queue's ids are the sequence, and a reader reads after the last id it
+/// instances announced changed (`LISTEN kith_account`, payload `INSTANCE ACCOUNT`). A relay
+/// notification says only "read this queue": the queue's ids are the sequence, and a reader reads after the last id it
 /// has, so a notification lost or late costs a delay, never an item. When the connection is cut
 /// (the database restarted, an idle connection killed) it comes back with backoff, and then says
 /// "read every queue" (nil), since what was committed meanwhile was not heard.
-final class RelayWatch: Sendable {
+final class StoreWatch: Sendable {
     static let channel = "kith_relay"
     static let accountChannel = "kith_account"
 
     private let connections: PostgresConnections
-    private let changed: @Sendable ([String]?) -> Void
-    /// Accounts announced by an instance, with the announcing instance.
-    private let accounts = NIOLockedValueBox<(@Sendable (_ instance: String, _ account: String) -> Void)?>(nil)
+    /// This instance: its own announcements are not passed on.
+    private let instance: String
+    private let relays: @Sendable ([String]?) -> Void
+    private let accounts: @Sendable (String) -> Void
     private let logger: Logger
     private struct State {
         var connection: PostgresConnection?
@@ -27,18 +28,17 @@ final class RelayWatch: Sendable {
     }
     private let state = NIOLockedValueBox(State())
 
-    init(connections: PostgresConnections, logger: Logger, changed: @escaping @Sendable ([String]?) -> Void) {
+    /// `relays` as `SharedServerStore.watch` says; `accounts` hears the accounts other instances announce.
+    init(connections: PostgresConnections, instance: String, logger: Logger, relays: @escaping @Sendable ([String]?) -> Void,
+         accounts: @escaping @Sendable (String) -> Void) {
         self.connections = connections
+        self.instance = instance
         self.logger = logger
-        self.changed = changed
+        self.relays = relays
+        self.accounts = accounts
     }
 
     func start() { listen(missedSome: false) }
-
-    /// From now on `handler` hears the accounts announced on `kith_account`.
-    func hearAccounts(_ handler: @escaping @Sendable (_ instance: String, _ account: String) -> Void) {
-        accounts.withLockedValue { $0 = handler }
-    }
 
     func stop() {
         let connection = state.withLockedValue { state in
@@ -50,13 +50,13 @@ final class RelayWatch: Sendable {
 
     private func listen(missedSome: Bool) {
         guard !state.withLockedValue({ $0.stopped }) else { return }
-        let changed = changed
+        let relays = relays, accounts = accounts, instance = instance
         connections.connect().flatMap { connection -> EventLoopFuture<PostgresConnection> in
-            connection.addListener(channel: Self.channel) { _, notification in changed([notification.payload]) }
+            connection.addListener(channel: Self.channel) { _, notification in relays([notification.payload]) }
             connection.addListener(channel: Self.accountChannel) { _, notification in
                 let parts = notification.payload.split(separator: " ", maxSplits: 1).map(String.init)
-                guard parts.count == 2, let handler = self.accounts.withLockedValue({ $0 }) else { return }
-                handler(parts[0], parts[1])
+                guard parts.count == 2, parts[0] != instance else { return }
+                accounts(parts[1])
             }
             return connection.query("LISTEN kith_relay", logger: self.logger).flatMap { _ in
                 connection.query("LISTEN kith_account", logger: self.logger)
@@ -72,7 +72,7 @@ final class RelayWatch: Sendable {
                 if stopped { connection.close().whenComplete { _ in }; return }
                 if missedSome {
                     self.logger.notice("listening for relays again: every online receiver reads its queue")
-                    changed(nil)
+                    relays(nil)
                 }
                 connection.closeFuture.whenComplete { _ in self.again() }
             case .failure(let error):
