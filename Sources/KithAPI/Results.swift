@@ -7,6 +7,9 @@ public struct StatusResult: Codable, Sendable, Equatable {
     public var fingerprint: String
     public var server: String?
     public var connected: Bool
+    /// While connected: the server address (HOST:PORT) the connection goes to — one of the
+    /// invite's, or another instance the server named.
+    public var instance: String?
     public var account: String?
     public var deviceID: String?
     public var sessionExpiresAtMillis: UInt64?
@@ -32,7 +35,7 @@ public struct StatusResult: Codable, Sendable, Equatable {
     public var accounts: [AccountSummary]?
 
     public init(profile: String, agentVersion: String, pid: Int32, fingerprint: String, server: String? = nil,
-                connected: Bool, account: String? = nil, deviceID: String? = nil,
+                connected: Bool, instance: String? = nil, account: String? = nil, deviceID: String? = nil,
                 sessionExpiresAtMillis: UInt64? = nil, pendingNotes: Int, heldNotices: Int, sentDirect: Int,
                 sentThroughServer: Int, lastError: String? = nil, role: String? = nil, roster: String? = nil,
                 primary: String? = nil, refusedFromContacts: Int? = nil) {
@@ -42,6 +45,7 @@ public struct StatusResult: Codable, Sendable, Equatable {
         self.fingerprint = fingerprint
         self.server = server
         self.connected = connected
+        self.instance = instance
         self.account = account
         self.deviceID = deviceID
         self.sessionExpiresAtMillis = sessionExpiresAtMillis

@@ -24,10 +24,10 @@ extension AccountContext {
 
     /// Tells the server where this device's UDP socket can be reached: its interfaces' addresses,
     /// and the address the server's UDP port sees it at (spec §Endpoints).
-    func reportEndpoints(_ connection: ClientConnection, invite text: String) async {
-        guard let directPaths = directPaths, let invite = try? Invite(parsing: text) else { return }
+    func reportEndpoints(_ connection: ClientConnection, server: HostPort) async {
+        guard let directPaths = directPaths else { return }
         let local = await directPaths.localCandidates()
-        let reflected = await directPaths.reflect(host: invite.host, port: invite.port)
+        let reflected = await directPaths.reflect(host: server.host, port: server.port)
         let observed = reflected.map { [$0.description] } ?? []
         let request = Endpoints(addresses: local, publicAddresses: observed.filter { !local.contains($0) })
         do {

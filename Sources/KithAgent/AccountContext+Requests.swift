@@ -22,7 +22,8 @@ extension AccountContext {
         return StatusResult(
             profile: profile, agentVersion: KithVersion.software, pid: ProcessInfo.processInfo.processIdentifier,
             fingerprint: identity.publicKey.fingerprint.description, server: session?.invite ?? (try? store.invite()) ?? nil,
-            connected: connection != nil && connectedSession != nil, account: session?.account, deviceID: session?.deviceID,
+            connected: connection != nil && connectedSession != nil, instance: connectedAddress?.description,
+            account: session?.account, deviceID: session?.deviceID,
             sessionExpiresAtMillis: session?.expiresAtMillis, pendingNotes: (try? store.pendingOutgoingCount()) ?? 0,
             heldNotices: (try? store.heldNoticeCount()) ?? 0, sentDirect: sentDirect, sentThroughServer: sentThroughServer,
             lastError: lastError, role: session == nil ? nil : rosterRole, roster: rosterBook?.current?.label,
@@ -47,7 +48,8 @@ extension AccountContext {
         // pick a primary. Rows a logged-out device kept from before stores had owners are adopted
         // by this login; if their roster is another account's, they start from nothing.
         try store.saveSession(.init(invite: invite, account: result.account, deviceID: result.deviceID,
-                                    token: result.token, expiresAtMillis: result.expiresAtMillis))
+                                    token: result.token, expiresAtMillis: result.expiresAtMillis,
+                                    instances: result.instances))
         if let held = try store.roster(), (try? RosterSigning.roster(in: RosterSigning.decodeDocument(held)))?.account != result.account {
             try store.clearDocuments()
             try store.clearContactRosters()

@@ -1,3 +1,4 @@
+import KithCore
 import KithNet
 import KithStore
 import KithWire
@@ -7,11 +8,16 @@ import KithWire
 extension AccountContext: ServerConnectionOwner {
     func sessionToResume() -> AgentStore.Session? { try? store.session() }
 
-    func connected(_ connection: ClientConnection, session: AgentStore.Session) async {
+    func connected(_ connection: ClientConnection, session: AgentStore.Session, address: HostPort) async {
         attach(connection, session: session)
-        Task { await self.reportEndpoints(connection, invite: session.invite) }
+        connectedAddress = address
+        Task { await self.reportEndpoints(connection, server: address) }
         Task { await self.reportAllUnread() }
         await pageHost?(.connected(connection, session))
+    }
+
+    func serverNamed(instances: [String]) async {
+        do { try store.saveInstances(instances) } catch { logger.warning("cannot keep the server's instances: \(error)") }
     }
 
     func received(_ message: Message, session: AgentStore.Session, connection: ClientConnection) async {
@@ -35,6 +41,7 @@ extension AccountContext: ServerConnectionOwner {
     func detach(problem: String?) {
         connection = nil
         connectedSession = nil
+        connectedAddress = nil
         if let problem { lastError = problem }
         markOffline()
     }

@@ -61,27 +61,26 @@ extension AccountContext {
 
     /// Asks the server for a transit ticket to `peer` (spec §Transit).
     func transitTicket(to peer: String) async throws -> (host: String, port: Int, ticket: [UInt8]) {
-        guard let connection, !connection.isClosed, let session = connectedSession else {
+        guard let connection, !connection.isClosed, connectedSession != nil, let server = connectedAddress else {
             throw AgentError(.serverUnreachable, "no direct path to \(peer) and the server is not connected")
         }
-        let invite = try Invite(parsing: session.invite)
         let answer = try await connection.request(.transitRequest(.init(to: peer))).message
         guard case .transitTicket(let ticket) = answer else {
             throw AgentError(.serverRefused, "the server will not relay to \(peer): \(Self.describe(answer))")
         }
-        return (invite.host, invite.port, ticket.ticket)
+        return (server.host, server.port, ticket.ticket)
     }
 
     /// The server says a sibling wants a relayed stream: answer it at the server's port.
-    func acceptTransit(_ offer: TransitOffer, session: AgentStore.Session) {
-        guard let transfers, siblingKeys()[offer.from] != nil, let invite = try? Invite(parsing: session.invite) else {
+    func acceptTransit(_ offer: TransitOffer) {
+        guard let transfers, siblingKeys()[offer.from] != nil, let server = connectedAddress else {
             logger.notice("ignored a transit offer from \(offer.from)")
             return
         }
         let keys = identity.noiseKeyPair, group = group, logger = logger
         Task {
             do {
-                let stream = try await DeviceStream.dial(host: invite.host, port: invite.port, ticket: offer.ticket,
+                let stream = try await DeviceStream.dial(host: server.host, port: server.port, ticket: offer.ticket,
                                                          role: .responder(accepting: [.deviceToDevice]), keys: keys, group: group)
                 await transfers.serve(stream, path: "relay")
             } catch {

@@ -84,6 +84,8 @@ actor AccountContext {
     /// for a linked account's page its master's), and that session.
     var connection: (any ServerChannel)?
     var connectedSession: AgentStore.Session?
+    /// The server instance `connection` goes to: where transit streams and endpoint probes go.
+    var connectedAddress: HostPort?
     var lastError: String?
     var flushing = false
     var flushAgain = false
@@ -213,7 +215,7 @@ actor AccountContext {
         case .relayDeliver(let deliver):
             await receive(deliver, session: session, connection: connection)
         case .transitOffer(let offer):
-            acceptTransit(offer, session: session)
+            acceptTransit(offer)
         default:
             logger.debug("ignoring \(message.type) from the server")
         }

@@ -9,8 +9,11 @@ import Logging
 protocol ServerConnectionOwner: Actor {
     /// The session to resume; nil while the account is logged out.
     func sessionToResume() -> AgentStore.Session?
-    /// The server accepted the session: the account may send on `connection` until `disconnected`.
-    func connected(_ connection: ClientConnection, session: AgentStore.Session) async
+    /// The server accepted the session: the account may send on `connection` (to the instance at
+    /// `address`) until `disconnected`.
+    func connected(_ connection: ClientConnection, session: AgentStore.Session, address: HostPort) async
+    /// The server named its instances alive now (they differ from the session's): keep them.
+    func serverNamed(instances: [String]) async
     /// An unsolicited message from the server, in the order it came.
     func received(_ message: Message, session: AgentStore.Session, connection: ClientConnection) async
     /// The connection ended or could not be made; `problem` says why (nil: it closed after working).
@@ -20,8 +23,9 @@ protocol ServerConnectionOwner: Actor {
 }
 
 /// An account's connection to its server: connect, resume the session with its token, keep it
-/// alive, and after a failure try again with backoff; a long outage is logged once (and every ten
-/// minutes), not at every retry. It does not know what the messages mean: those go to its owner.
+/// alive, and after a failure try again with backoff — the server's other instances first, when
+/// it has several (`InstanceChoice`); a long outage is logged once (and every ten minutes), not
+/// at every retry. It does not know what the messages mean: those go to its owner.
 ///
 /// One per account session: the wire authenticates one device session per connection (spec
 /// §Sessions), so two accounts on one server have two connections today; linked accounts (one
@@ -40,6 +44,8 @@ actor ServerConnection {
     /// Why it does not reconnect on its own: another copy of this device took the session
     /// (`sessionReplaced`). A login or `reconnect()` ends the hold.
     private var held: String?
+    /// Which of the server's addresses to dial next; made from the session at the first connect.
+    private var choice: InstanceChoice?
 
     /// Keepalive interval: the server marks a device offline after 15 s of silence (spec §Sessions).
     static let keepalive: Duration = .seconds(5)
@@ -124,11 +130,28 @@ actor ServerConnection {
 
     /// One connection: resume with the token, then hand what arrives to the owner until it closes.
     private func serve(_ session: AgentStore.Session, owner: any ServerConnectionOwner) async throws {
-        let connection = try await dialer.connect(invite: session.invite)
+        let invite = try ServerDialer.parse(session.invite)
+        var choice = self.choice ?? InstanceChoice(invite: invite.addresses)
+        choice.reset(invite: invite.addresses)
+        choice.learn(session.instances.compactMap { try? HostPort(parsing: $0) })
+        let dialed: (connection: ClientConnection, address: HostPort)
+        do {
+            dialed = try await dialer.connect(choosing: &choice, key: invite.key)
+            self.choice = choice
+        } catch {
+            choice.newRound()  // after the backoff, every address again
+            self.choice = choice
+            throw error
+        }
+        let (connection, address) = dialed
+        defer { self.choice?.lost(address) }
         let answer = try await connection.request(.resume(.init(token: session.token))).message
         switch answer {
-        case .loginResult:
-            break
+        case .loginResult(let result):
+            if result.instances != session.instances {
+                self.choice?.learn(result.instances.compactMap { try? HostPort(parsing: $0) })
+                await owner.serverNamed(instances: result.instances)
+            }
         case .errorMessage(let error) where error.code == ErrorCode.sessionExpired.rawValue:
             await connection.close()
             throw AgentError(.notLoggedIn, "the server ended this device's session; run `kith login` again")
@@ -138,10 +161,10 @@ actor ServerConnection {
         }
         current = connection
         lastLogged = nil
-        logger.info("connected to \(session.invite) as \(session.deviceID)")
+        logger.info("connected to \(address) as \(session.deviceID)")
         let keepalive = Task { [logger] in await Self.keepAlive(connection, logger: logger) }
         defer { keepalive.cancel() }
-        await owner.connected(connection, session: session)
+        await owner.connected(connection, session: session, address: address)
         for await envelope in connection.unsolicited {
             if case .errorMessage(let error) = envelope.message, error.code == ErrorCode.sessionReplaced.rawValue {
                 held = "another copy of this device took its session: \(error.message ?? "the same key connected elsewhere"). "

@@ -27,8 +27,9 @@ public struct HostPort: Equatable, Sendable, CustomStringConvertible {
         } else if host.contains(":") {
             throw ParseError(description: "\(text): put an IPv6 address in brackets, as [::1]:\(digits)")
         }
-        // Printable ASCII only (0x21…0x7e): no control characters reach a log or a terminal.
-        guard !host.isEmpty, host.unicodeScalars.allSatisfy({ (0x21...0x7e).contains($0.value) && !"/@#?[]".unicodeScalars.contains($0) }) else {
+        // Printable ASCII only (0x21…0x7e): no control characters reach a log or a terminal. No
+        // comma: it separates the addresses of an invite.
+        guard !host.isEmpty, host.unicodeScalars.allSatisfy({ (0x21...0x7e).contains($0.value) && !"/@#?[],".unicodeScalars.contains($0) }) else {
             throw ParseError(description: "\(text): the host must be a name or an address")
         }
         self.init(host: String(host), port: port)

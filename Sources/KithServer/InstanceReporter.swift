@@ -1,4 +1,5 @@
 import Foundation
+import KithCore
 import KithCrypto
 import KithStore
 import Logging
@@ -12,6 +13,9 @@ final class InstanceReporter: Sendable {
     private let store: any ServerStore
     private let presence: Presence
     private let address: String
+    /// Filled from the store after each report when instances share it; nil on a store of one.
+    private let directory: InstanceDirectory?
+    private let liveWithinMillis: UInt64
     private let startedAt: UInt64
     private let now: @Sendable () -> UInt64
     private let logger: Logger
@@ -19,12 +23,14 @@ final class InstanceReporter: Sendable {
     /// A new instance's id: random, 8 hex digits.
     static func newID() -> String { secureRandomBytes(4).map { String(format: "%02x", $0) }.joined() }
 
-    init(id: String, store: any ServerStore, presence: Presence, address: String, now: @escaping @Sendable () -> UInt64,
-         logger: Logger) {
+    init(id: String, store: any ServerStore, presence: Presence, address: String, directory: InstanceDirectory?,
+         liveWithinMillis: UInt64, now: @escaping @Sendable () -> UInt64, logger: Logger) {
         self.id = id
         self.store = store
         self.presence = presence
         self.address = address
+        self.directory = directory
+        self.liveWithinMillis = liveWithinMillis
         self.now = now
         startedAt = now()
         self.logger = logger
@@ -45,6 +51,16 @@ final class InstanceReporter: Sendable {
             try store.recordInstance(report)
         } catch {
             logger.warning("cannot report this instance in the store: \(error)")
+        }
+        guard let directory else { return }
+        do {
+            let seenSince = report.seenAtMillis > liveWithinMillis ? report.seenAtMillis - liveWithinMillis : 0
+            let reachable = try store.instances(seenSince: seenSince).map(\.address).filter { address in
+                (try? HostPort(parsing: address)).map { !ServerConfiguration.everyInterface.contains($0.host) } ?? false
+            }
+            directory.update(Array(Set(reachable)).sorted().prefix(16).map { $0 })
+        } catch {
+            logger.warning("cannot read the instances alive from the store: \(error)")
         }
     }
 }

@@ -29,8 +29,7 @@ public final class RendezvousServer: Sendable {
         let instance = InstanceReporter.newID()
         self.instance = instance
         let sharing = (store as? any SharedServerStore).map {
-            Presence.Sharing(store: $0, instance: instance,
-                             liveWithinMillis: 3 * UInt64(configuration.instanceReportInterval.nanoseconds / 1_000_000))
+            Presence.Sharing(store: $0, instance: instance, liveWithinMillis: configuration.instanceLiveWithinMillis)
         }
         let presence = Presence(store: store, sharing: sharing, logger: logger, now: configuration.now)
         context = ServerContext(configuration: configuration, store: store, presence: presence,
@@ -39,7 +38,7 @@ public final class RendezvousServer: Sendable {
                                                            queueLimit: configuration.passwordQueueLimit),
                                 relays: RelayCommitter(store: store, quota: configuration.relayQuota, now: configuration.now, logger: logger,
                                                        committed: sharing == nil ? presence.outboxes.admit : Self.recheck(presence.outboxes)),
-                                transit: TransitBroker(), rosters: RosterKeeper(store: store, logger: logger),
+                                transit: TransitBroker(), instances: InstanceDirectory(), rosters: RosterKeeper(store: store, logger: logger),
                                 watchers: Watchers(store: store, presence: presence, logger: logger, now: configuration.now),
                                 logger: logger)
         // What other instances on the store commit and announce reaches the devices online here.
@@ -105,9 +104,11 @@ public final class RendezvousServer: Sendable {
             .channelInitializer { $0.pipeline.addHandler(EndpointReflector()) }
             .bind(host: configuration.host, port: port).get()
         defer { reflector.close(promise: nil) }
+        let reachable = configuration.reachable(boundPort: port)
         let reporter = InstanceReporter(id: instance, store: context.store, presence: context.presence,
-                                        address: "\(configuration.host):\(port)",
-                                        now: configuration.now, logger: logger)
+                                        address: reachable?.description ?? "\(HostPort(host: configuration.host, port: port))",
+                                        directory: context.store is any SharedServerStore ? context.instances : nil,
+                                        liveWithinMillis: configuration.instanceLiveWithinMillis, now: configuration.now, logger: logger)
         let reports = reporter.start(on: group.next(), every: configuration.instanceReportInterval)
         defer { reports.cancel() }
         ready(Invite(host: configuration.host, port: port, key: identity.publicKey))

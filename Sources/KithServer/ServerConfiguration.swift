@@ -10,6 +10,10 @@ import NIOCore
 public struct ServerConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 7400
+    /// The address devices reach this instance at, when it is not `host` (behind a NAT, or
+    /// listening on every interface); port 0 means the port bound. Invites name it, and so does
+    /// the list of instances a shared store's instances give their devices.
+    public var advertise: HostPort?
     /// Holds `identity.seed`, and `server.sqlite` unless `postgres` names the store.
     public var dataDirectory: URL
     /// The PostgreSQL database the server keeps its state in (`--store postgresql://…`), which
@@ -34,8 +38,20 @@ public struct ServerConfiguration: Sendable {
     public var loginDeadlineSeconds: Int64 = 20
     public var waitingPerAddress = 64
     public var waitingTotal = 4096
+    /// Where devices reach this instance, once it listens on `boundPort`; nil when it listens on
+    /// every interface and was given no `advertise`: no device can be told an address then.
+    public func reachable(boundPort: Int) -> HostPort? {
+        if let advertise { return HostPort(host: advertise.host, port: advertise.port == 0 ? boundPort : advertise.port) }
+        return Self.everyInterface.contains(host) ? nil : HostPort(host: host, port: boundPort)
+    }
+
+    /// Hosts that mean "listen on every interface": no device can be sent to them.
+    public static let everyInterface: Set<String> = ["0.0.0.0", "::", "[::]"]
+
     /// How often the instance reports itself in the store (`kith server status`).
     public var instanceReportInterval: TimeAmount = .seconds(5)
+    /// An instance counts as alive while its latest report is this recent: three intervals.
+    var instanceLiveWithinMillis: UInt64 { 3 * UInt64(instanceReportInterval.nanoseconds / 1_000_000) }
     /// Milliseconds since the Unix epoch; injected so tests can move time.
     public var now: @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970 * 1000) }
 

@@ -211,7 +211,8 @@ struct ServerSession {
             self.device = device
             self.tokenHash = hash
             logger.info("\(device.id) logged in from \(address)")
-            return .loginResult(.init(account: device.account, deviceID: device.id, token: token, expiresAtMillis: expires))
+            return .loginResult(.init(account: device.account, deviceID: device.id, token: token, expiresAtMillis: expires,
+                                      instances: server.instances.alive))
         } catch StoreError.conflict {
             return Self.error(.forbidden, "this device key belongs to another account")
         } catch StoreError.revoked(let id) {
@@ -235,7 +236,7 @@ struct ServerSession {
         self.device = device
         self.tokenHash = hash
         return .loginResult(.init(account: device.account, deviceID: device.id, token: request.token,
-                                  expiresAtMillis: session.expiresAtMillis))
+                                  expiresAtMillis: session.expiresAtMillis, instances: server.instances.alive))
     }
 
     private mutating func logout(_ device: DeviceRecord) async -> Message {
@@ -474,6 +475,7 @@ struct ServerContext: Sendable {
     let passwords: PasswordChecker
     let relays: RelayCommitter
     let transit: TransitBroker
+    let instances: InstanceDirectory
     let rosters: RosterKeeper
     let watchers: Watchers
     let logger: Logger

@@ -211,6 +211,11 @@ public final class AgentStore: Sendable {
                 CREATE INDEX xmpp_message_peer ON xmpp_message (network, peer, atMillis);
                 """)
         }
+        migrator.registerMigration("v10 server instances") { db in
+            // The addresses of the server's other instances, as its last LoginResult named them
+            // (HOST:PORT, comma-separated as in an invite): where to go when the invite's fail.
+            try db.execute(sql: "ALTER TABLE account_session ADD COLUMN instances TEXT NOT NULL DEFAULT ''")
+        }
         return migrator
     }
 
@@ -223,13 +228,17 @@ public final class AgentStore: Sendable {
         public var deviceID: String
         public var token: [UInt8]
         public var expiresAtMillis: UInt64
+        /// The server's instances the server last named (spec §Several instances), HOST:PORT each.
+        public var instances: [String]
 
-        public init(invite: String, account: String, deviceID: String, token: [UInt8], expiresAtMillis: UInt64) {
+        public init(invite: String, account: String, deviceID: String, token: [UInt8], expiresAtMillis: UInt64,
+                    instances: [String] = []) {
             self.invite = invite
             self.account = account
             self.deviceID = deviceID
             self.token = token
             self.expiresAtMillis = expiresAtMillis
+            self.instances = instances
         }
     }
 
@@ -244,7 +253,8 @@ public final class AgentStore: Sendable {
             """), arguments: [owner])
         else { return nil }
         return Session(invite: row["invite"], account: row["account"], deviceID: row["deviceID"],
-                       token: [UInt8](row["token"] as Data), expiresAtMillis: UInt64(row["expiresAtMillis"] as Int64))
+                       token: [UInt8](row["token"] as Data), expiresAtMillis: UInt64(row["expiresAtMillis"] as Int64),
+                       instances: (row["instances"] as String).split(separator: ",").map(String.init))
     }
 
     /// Stores a login's session and makes its account the current one, remembered across
@@ -253,10 +263,10 @@ public final class AgentStore: Sendable {
         let owner = Self.owner(account: session.account, invite: session.invite)
         try database.write { db in
             try db.cachedStatement(sql: """
-                INSERT OR REPLACE INTO account_session (owner, invite, account, deviceID, token, expiresAtMillis)
-                VALUES (?, ?, ?, ?, ?, ?)
+                INSERT OR REPLACE INTO account_session (owner, invite, account, deviceID, token, expiresAtMillis, instances)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [owner, session.invite, session.account, session.deviceID, Data(session.token),
-                                 Int64(session.expiresAtMillis)])
+                                 Int64(session.expiresAtMillis), session.instances.joined(separator: ",")])
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES ('owner', ?)").execute(arguments: [owner])
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO setting (key, value) VALUES ('invite', ?)").execute(arguments: [session.invite])
             try Self.adoptOrphans(into: owner, db)
@@ -276,6 +286,14 @@ public final class AgentStore: Sendable {
                 """).execute(arguments: [owner, invite, account, deviceID, Int64.max])
         }
         use(owner: owner)
+    }
+
+    /// Remembers the server's instances its latest LoginResult named, for the current account.
+    public func saveInstances(_ instances: [String]) throws {
+        try database.write { db in
+            try db.cachedStatement(sql: "UPDATE account_session SET instances = ? WHERE owner = ?")
+                .execute(arguments: [instances.joined(separator: ","), owner])
+        }
     }
 
     /// Ends the current account's session (logout, or a token the server no longer accepts);

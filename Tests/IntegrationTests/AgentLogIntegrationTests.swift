@@ -10,7 +10,7 @@ import Testing
         let root = temporaryDirectory("log")
         let profile = root.appendingPathComponent("laptop")
         let agent = try KithProcess(["agent", "--profile", profile.path, "--foreground", "--udp", "off", "--no-lan-discovery",
-                                     "--log-level", "debug"], in: root, name: "agent", environment: ["KITH_LOG_MAX_BYTES": "600"])
+                                     "--log-level", "debug"], in: root, name: "agent", environment: ["KITH_LOG_MAX_BYTES": "300"])
         _ = try await agent.waitForLine(startingWith: "agent running")
         let server = try await ServerHarness.start()
         let login = try KithProcess.run(["login", server.invite.description, "--account", "alice", "--profile", profile.path],
@@ -20,7 +20,7 @@ import Testing
         try await Task.sleep(for: .seconds(1))
         #expect(FileManager.default.fileExists(atPath: older.path), "past the limit the log moved to agent.log.1")
         let size = (try FileManager.default.attributesOfItem(atPath: log.path)[.size] as? Int) ?? .max
-        #expect(size <= 600)
+        #expect(size <= 300)
 
         // An outside rotator moves the file away and sends SIGHUP: the agent writes a new one.
         try FileManager.default.removeItem(at: older)

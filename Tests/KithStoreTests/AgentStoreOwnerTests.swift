@@ -74,4 +74,18 @@ import Testing
         try reopened.saveSession(session)
         try Self.expectAlicesLaptop(reopened)
     }
+
+    @Test func theServersInstancesAreKeptWithTheSessionAndReplacedByTheNextList() throws {
+        let path = try Self.copyOfFixture()
+        let store = try AgentStore(path: path)
+        #expect(try store.session()?.instances == [], "a store from before instances names none")
+        try store.saveInstances(["10.0.0.1:7400", "[fd00::2]:7400"])
+        #expect(try AgentStore(path: path).session()?.instances == ["10.0.0.1:7400", "[fd00::2]:7400"])
+        try store.saveInstances(["10.0.0.3:7400"])
+        #expect(try store.session()?.instances == ["10.0.0.3:7400"])
+        var session = try #require(try store.session())
+        session.instances = []
+        try store.saveSession(session)
+        #expect(try store.session()?.instances == [])
+    }
 }

@@ -2214,12 +2214,15 @@ public struct LoginResult: FieldMessage, Codable {
     public var deviceID: String
     public var token: [UInt8]
     public var expiresAtMillis: UInt64
+    /// HOST:PORT of each instance of this server alive now, where the device may resume its session if this one goes away (spec §Several instances of one server); empty from a server of one instance.
+    public var instances: [String]
 
-    public init(account: String, deviceID: String, token: [UInt8], expiresAtMillis: UInt64) {
+    public init(account: String, deviceID: String, token: [UInt8], expiresAtMillis: UInt64, instances: [String] = []) {
         self.account = account
         self.deviceID = deviceID
         self.token = token
         self.expiresAtMillis = expiresAtMillis
+        self.instances = instances
     }
 
     public init(fields: FieldReader) throws(WireError) {
@@ -2227,6 +2230,7 @@ public struct LoginResult: FieldMessage, Codable {
         deviceID = try fields.required(2, "deviceID", as: String.self)
         token = try fields.required(3, "token", as: [UInt8].self)
         expiresAtMillis = try fields.required(4, "expiresAtMillis", as: UInt64.self)
+        instances = try fields.repeated(5, "instances", max: 16, as: String.self)
         try validate()
     }
 
@@ -2235,6 +2239,10 @@ public struct LoginResult: FieldMessage, Codable {
         guard account.utf8.count <= 64 else { throw .oversized("account: \(account.utf8.count) bytes, limit 64") }
         guard deviceID.utf8.count <= 80 else { throw .oversized("deviceID: \(deviceID.utf8.count) bytes, limit 80") }
         guard token.count == 32 else { throw .malformed("token: \(token.count) bytes, must be 32") }
+        guard instances.count <= 16 else { throw .oversized("instances: \(instances.count) values, limit 16") }
+        for value in instances {
+            guard value.utf8.count <= 64 else { throw .oversized("instances: \(value.utf8.count) bytes, limit 64") }
+        }
     }
 
     public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
@@ -2243,6 +2251,7 @@ public struct LoginResult: FieldMessage, Codable {
         try writer.write(2, deviceID)
         try writer.write(3, token)
         try writer.write(4, expiresAtMillis)
+        try writer.writeRepeated(5, instances)
     }
 }
 

@@ -148,6 +148,11 @@ extension Kith.Server {
                                                   perSender: try Self.usage(queueFromDevice, "--queue-from-device"))
             if cheapPasswordHashes { configuration.passwordCost = .minimum }
             configuration.instanceReportInterval = .seconds(Int64(max(1, instanceReportSeconds)))
+            configuration.advertise = try advertise.map { text in
+                do { return try HostPort(parsing: text.contains(":") ? text : "\(text):0", allowPortZero: true) } catch {
+                    throw ValidationError("--advertise: \(error)")
+                }
+            }
             var logger = Logger(label: "kith.server") { StreamLogHandler.standardError(label: $0) }
             logger.logLevel = logLevel.level
             let server = try RendezvousServer(configuration: configuration, logger: logger)
@@ -158,19 +163,13 @@ extension Kith.Server {
                 await server.stop()
                 logger.notice("stopped: store closed")
             }
-            let advertised = try advertise.map { text in
-                do { return try HostPort(parsing: text.contains(":") ? text : "\(text):0", allowPortZero: true) } catch {
-                    throw ValidationError("--advertise: \(error)")
-                }
-            }
+            let chosen = configuration
             try await server.run { bound in
                 Console.line("kith server \(KithVersion.software) listening on \(bound.host):\(bound.port)")
                 Console.line("server key \(bound.key.fingerprint)")
-                let invite = Invite(host: advertised?.host ?? bound.host,
-                                    port: advertised.map { $0.port == 0 ? bound.port : $0.port } ?? bound.port, key: bound.key)
                 // No invite that names 0.0.0.0, which no device can reach: a warning, and what to do.
-                guard advertised != nil || !["0.0.0.0", "::", "[::]"].contains(bound.host) else {
-                    let key = invite.description.split(separator: "#").last.map(String.init) ?? ""
+                guard let reachable = chosen.reachable(boundPort: bound.port) else {
+                    let key = bound.key.rawValue.hexString
                     FileHandle.standardError.write(Data("""
                         warning: listening on every interface, so there is no address to put in the invite; give the \
                         address devices reach this server at with --advertise HOST[:PORT]
@@ -179,7 +178,7 @@ extension Kith.Server {
                     return Console.line("no invite: listening on every interface; restart with --advertise HOST "
                                         + "(the invite is then kith://HOST:\(bound.port)/#\(key))")
                 }
-                Console.line("invite: \(invite)")
+                Console.line("invite: \(Invite(addresses: [reachable], key: bound.key))")
             }
         }
     }
@@ -327,9 +326,11 @@ extension Kith.Server {
             commandName: "status",
             abstract: "List the server instances running on this store, with the device sessions each holds.",
             discussion: """
-                Each running instance reports itself in the store every 5 seconds; one not heard from \
-                within --within seconds (killed, cut off from the database, stopped) is left out. On \
-                SQLite there is one instance at most; several share a PostgreSQL store (--store).
+                Each running instance reports itself in the store every 5 seconds, with the address \
+                devices reach it at (--advertise, or --listen); one not heard from within --within \
+                seconds (killed, cut off from the database, stopped) is left out. On SQLite there is \
+                one instance at most; several share a PostgreSQL store (--store). Without --json it \
+                also prints an invite naming every instance listed, for devices to fail over between them.
                 """)
         @OptionGroup var data: ServerDataOption
         @Option(help: ArgumentHelp("Seconds within which an instance must have reported to count as running.", valueName: "seconds"))
@@ -345,9 +346,23 @@ extension Kith.Server {
             let instances = try data.store(mustExist: true).instances(seenSince: now - UInt64(within) * 1000)
             if output.json { return output.output(instances) {} }
             if instances.isEmpty { return Console.line("no server instance has reported within \(within) s") }
-            Console.table([["INSTANCE", "LISTENS ON", "STARTED", "LAST REPORT", "SESSIONS"]] + instances.map {
+            Console.table([["INSTANCE", "ADDRESS", "STARTED", "LAST REPORT", "SESSIONS"]] + instances.map {
                 [$0.id, $0.address, ago($0.startedAtMillis, now: now), ago($0.seenAtMillis, now: now), String($0.sessions)]
             })
+            if let invite = try invite(naming: instances) { Console.line("invite for every instance: \(invite)") }
+        }
+
+        /// An invite that names every running instance devices can reach (they share the key in
+        /// --data), for devices to fail over between them; nil without a key or an address.
+        private func invite(naming instances: [InstanceReport]) throws -> Invite? {
+            guard FileManager.default.fileExists(atPath: data.url.appendingPathComponent("identity.seed").path) else { return nil }
+            let key = try IdentityFile.loadOrCreate(in: data.url).identity.publicKey
+            var addresses: [HostPort] = []
+            for address in instances.compactMap({ try? HostPort(parsing: $0.address) })
+            where !ServerConfiguration.everyInterface.contains(address.host) && !addresses.contains(address) {
+                addresses.append(address)
+            }
+            return addresses.isEmpty ? nil : Invite(addresses: Array(addresses.prefix(Invite.maxAddresses)), key: key)
         }
     }
 }

@@ -140,7 +140,9 @@ extension Kith {
                 Console.line("device:   \(s.deviceID ?? "not logged in")  key \(s.fingerprint)")
                 if let role = s.role { Console.line("role:     \(role)\(s.roster.map { " in \($0)" } ?? "")") }
                 if let account = s.account { Console.line("account:  \(account)") }
-                Console.line("server:   \(s.server ?? "none")  \(s.connected ? "connected" : "not connected")")
+                // Which instance, unless the invite names only that one.
+                let to = s.instance.flatMap { s.server?.hasPrefix("kith://\($0)/") == true ? nil : " to \($0)" } ?? ""
+                Console.line("server:   \(s.server ?? "none")  \(s.connected ? "connected" + to : "not connected")")
                 if s.pendingNotes > 0 { Console.line("outbox:   \(s.pendingNotes) item(s) waiting for the server") }
                 if s.heldNotices > 0 { Console.line("held:     \(s.heldNotices) viewed-notice(s) waiting for their messages") }
                 if let refused = s.refusedFromContacts, refused > 0 {
