@@ -148,9 +148,11 @@ actor ServerConnection {
         let answer = try await connection.request(.resume(.init(token: session.token))).message
         switch answer {
         case .loginResult(let result):
-            if result.instances != session.instances {
-                self.choice?.learn(result.instances.compactMap { try? HostPort(parsing: $0) })
-                await owner.serverNamed(instances: result.instances)
+            // Only addresses that parse are dialed or kept.
+            let named = result.instances.compactMap { try? HostPort(parsing: $0) }
+            if named.map(\.description) != session.instances {
+                self.choice?.learn(named)
+                await owner.serverNamed(instances: named.map(\.description))
             }
         case .errorMessage(let error) where error.code == ErrorCode.sessionExpired.rawValue:
             await connection.close()

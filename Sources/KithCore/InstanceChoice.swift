@@ -66,7 +66,6 @@ public struct InstanceChoice: Sendable, Equatable {
 
     /// A connection that worked ended: the next round tries the others before it.
     public mutating func lost(_ address: HostPort) {
-        if preferred == address { preferred = nil }
         lastLost = address
         tried = []
     }

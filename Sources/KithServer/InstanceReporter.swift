@@ -55,10 +55,8 @@ final class InstanceReporter: Sendable {
         guard let directory else { return }
         do {
             let seenSince = report.seenAtMillis > liveWithinMillis ? report.seenAtMillis - liveWithinMillis : 0
-            let reachable = try store.instances(seenSince: seenSince).map(\.address).filter { address in
-                (try? HostPort(parsing: address)).map { !ServerConfiguration.everyInterface.contains($0.host) } ?? false
-            }
-            directory.update(Array(Set(reachable)).sorted().prefix(16).map { $0 })
+            let reachable = ServerConfiguration.reachable(try store.instances(seenSince: seenSince))
+            directory.update(reachable.prefix(16).map(\.description))
         } catch {
             logger.warning("cannot read the instances alive from the store: \(error)")
         }

@@ -45,8 +45,18 @@ public struct ServerConfiguration: Sendable {
         return Self.everyInterface.contains(host) ? nil : HostPort(host: host, port: boundPort)
     }
 
-    /// Hosts that mean "listen on every interface": no device can be sent to them.
-    public static let everyInterface: Set<String> = ["0.0.0.0", "::", "[::]"]
+    static let everyInterface: Set<String> = ["0.0.0.0", "::", "[::]"]
+
+    /// The addresses of `instances` a device can be sent to, each once, in the reports' order:
+    /// what a LoginResult and `kith server status`'s invite name.
+    public static func reachable(_ instances: [InstanceReport]) -> [HostPort] {
+        var addresses: [HostPort] = []
+        for address in instances.compactMap({ try? HostPort(parsing: $0.address) })
+        where !everyInterface.contains(address.host) && !addresses.contains(address) {
+            addresses.append(address)
+        }
+        return addresses
+    }
 
     /// How often the instance reports itself in the store (`kith server status`).
     public var instanceReportInterval: TimeAmount = .seconds(5)

@@ -357,11 +357,7 @@ extension Kith.Server {
         private func invite(naming instances: [InstanceReport]) throws -> Invite? {
             guard FileManager.default.fileExists(atPath: data.url.appendingPathComponent("identity.seed").path) else { return nil }
             let key = try IdentityFile.loadOrCreate(in: data.url).identity.publicKey
-            var addresses: [HostPort] = []
-            for address in instances.compactMap({ try? HostPort(parsing: $0.address) })
-            where !ServerConfiguration.everyInterface.contains(address.host) && !addresses.contains(address) {
-                addresses.append(address)
-            }
+            let addresses = ServerConfiguration.reachable(instances)
             return addresses.isEmpty ? nil : Invite(addresses: Array(addresses.prefix(Invite.maxAddresses)), key: key)
         }
     }
