@@ -1,3 +1,4 @@
+import KithTestSupport
 import Testing
 
 /// At most two integration tests run at once. Each starts real processes and polls them with
@@ -14,7 +15,7 @@ struct FewAtATime: SuiteTrait, TestTrait, TestScoping {
         guard testCase != nil else { return try await function() }
         await Slots.shared.acquire()
         do {
-            try await function()
+            try await HangWatch.watch("\(test.name) (\(test.sourceLocation.fileName):\(test.sourceLocation.line))", function)
         } catch {
             await Slots.shared.release()
             throw error

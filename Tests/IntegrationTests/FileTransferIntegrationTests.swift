@@ -251,13 +251,9 @@ import Testing
     }
 
     static func shell(_ command: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", command]
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw AgentHarness.CLIFailure(status: process.terminationStatus, message: "`\(command)` failed")
+        let result = try Program.run(URL(fileURLWithPath: "/bin/sh"), ["-c", command], timeout: 30)
+        guard result.status == 0 else {
+            throw AgentHarness.CLIFailure(status: result.status, message: "`\(command)` failed: \(result.stderr)")
         }
     }
 

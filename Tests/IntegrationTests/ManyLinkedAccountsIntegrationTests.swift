@@ -75,14 +75,7 @@ import Testing
     /// The laptop agent's established TCP connections to the server's port (`ss`).
     static func connections(of agent: AgentHarness, to server: ServerHarness) throws -> Int {
         let pid = try #require(agent.process?.process.processIdentifier)
-        let ss = Process()
-        ss.executableURL = URL(fileURLWithPath: "/usr/bin/ss")
-        ss.arguments = ["-tnpH", "state", "established", "dst", "127.0.0.1:\(server.invite.port)"]
-        let out = Pipe()
-        ss.standardOutput = out
-        try ss.run()
-        let lines = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        ss.waitUntilExit()
+        let lines = try Program.run("ss", ["-tnpH", "state", "established", "dst", "127.0.0.1:\(server.invite.port)"]).stdout
         return lines.split(separator: "\n").filter { $0.contains("pid=\(pid),") }.count
     }
 }

@@ -34,7 +34,8 @@ struct NetlabTests {
     }
 
     /// Runs `Tools/netlab/ARGUMENTS` with `KITH` set to the binary under test; its output goes to a
-    /// file (no pipe to fill). Past `timeout` it gets SIGTERM, on which the script tears the lab down.
+    /// file (no pipe to fill). Past `timeout` it gets SIGTERM, on which the script tears the lab
+    /// down; SIGKILL 30 s later.
     static func run(_ arguments: [String], timeout: Duration = .seconds(90)) async throws -> (Int32, String) {
         let log = temporaryDirectory("netlab").appendingPathComponent("output.log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -57,6 +58,11 @@ struct NetlabTests {
         if process.isRunning {
             timedOut = true
             process.terminate()
+            // The teardown runs once the script's current command ends; one that does not end is
+            // not waited for without end.
+            let killAt = ContinuousClock.now + .seconds(30)
+            while process.isRunning, ContinuousClock.now < killAt { try? await Task.sleep(for: .milliseconds(100)) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         }
         process.waitUntilExit()
         let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
@@ -84,13 +90,6 @@ enum Netlab {
 
     /// Runs a command found on PATH, output discarded; returns its exit status.
     static func shell(_ arguments: [String]) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
+        try Program.run(URL(fileURLWithPath: "/usr/bin/env"), arguments, timeout: 30).status
     }
 }

@@ -58,7 +58,7 @@ final class ProsodyHarness: @unchecked Sendable {
             try? FileManager.default.removeItem(at: logFile)
             if attempt == 1 {
                 for (name, password) in accounts.sorted(by: { $0.key < $1.key }) {
-                    _ = try control(["register", name, domain, password], configFile: configFile, directory: directory)
+                    _ = try control(["register", name, domain, password], configFile: configFile)
                 }
             }
             let process = try KithProcess(["--config", configFile.path, "-F"], in: directory, name: "prosody", executable: binary)
@@ -162,19 +162,15 @@ final class ProsodyHarness: @unchecked Sendable {
     /// two days, written as `DOMAIN.crt` and `DOMAIN.key` in `directory`. Returns its fingerprint.
     private static func makeCertificate(domain: String, in directory: URL) throws -> CertificateFingerprint {
         let certificate = directory.appendingPathComponent("\(domain).crt")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                             "-keyout", directory.appendingPathComponent("\(domain).key").path, "-out", certificate.path,
-                             "-days", "2", "-subj", "/CN=\(domain)", "-addext", "subjectAltName=DNS:\(domain)"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
+        let result = try Program.run(URL(fileURLWithPath: "/usr/bin/openssl"), [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", directory.appendingPathComponent("\(domain).key").path, "-out", certificate.path,
+            "-days", "2", "-subj", "/CN=\(domain)", "-addext", "subjectAltName=DNS:\(domain)",
+        ], timeout: 60)
         let pem = (try? String(contentsOf: certificate, encoding: .utf8)) ?? ""
         let base64 = pem.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
-        guard process.terminationStatus == 0, let der = Data(base64Encoded: base64) else {
-            throw KithProcess.ProcessFailure(description: "openssl could not make a test certificate (exit \(process.terminationStatus))")
+        guard result.status == 0, let der = Data(base64Encoded: base64) else {
+            throw KithProcess.ProcessFailure(description: "openssl could not make a test certificate (exit \(result.status)): \(result.stderr)")
         }
         return CertificateFingerprint(der: der)
     }
@@ -189,7 +185,7 @@ final class ProsodyHarness: @unchecked Sendable {
     /// exits 0.
     @discardableResult
     func prosodyctl(_ arguments: [String]) throws -> String {
-        try Self.control(arguments, configFile: configFile, directory: directory)
+        try Self.control(arguments, configFile: configFile)
     }
 
     /// Runs Lua in the running server (`prosodyctl shell ">CODE"`, through mod_admin_shell's socket):
@@ -250,33 +246,14 @@ final class ProsodyHarness: @unchecked Sendable {
 
     deinit { process.kill() }
 
-    private static func control(_ arguments: [String], configFile: URL, directory: URL) throws -> String {
-        // Output to files, not pipes: reading one pipe to its end while the other fills could hang.
-        let name = "prosodyctl-\(UUID().uuidString.prefix(8))"
-        let output = directory.appendingPathComponent("\(name).out"), errors = directory.appendingPathComponent("\(name).err")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        FileManager.default.createFile(atPath: errors.path, contents: nil)
-        defer {
-            try? FileManager.default.removeItem(at: output)
-            try? FileManager.default.removeItem(at: errors)
+    private static func control(_ arguments: [String], configFile: URL) throws -> String {
+        // Arguments after the command are left out of errors: `register` has a password among them.
+        let shown = "prosodyctl \(arguments.first ?? "")"
+        let result = try Program.run(controlBinary, ["--config", configFile.path] + arguments, timeout: 60, shown: shown)
+        guard result.status == 0 else {
+            throw KithProcess.ProcessFailure(description: "\(shown) exited \(result.status); stdout: \(result.stdout); stderr: \(result.stderr)")
         }
-        let process = Process()
-        process.executableURL = controlBinary
-        process.arguments = ["--config", configFile.path] + arguments
-        process.standardOutput = try FileHandle(forWritingTo: output)
-        process.standardError = try FileHandle(forWritingTo: errors)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        let stdout = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-        let stderr = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
-        guard process.terminationStatus == 0 else {
-            // Arguments after the command are left out: `register` has a password among them.
-            throw KithProcess.ProcessFailure(description: """
-                prosodyctl \(arguments.first ?? "") exited \(process.terminationStatus); stdout: \(stdout); stderr: \(stderr)
-                """)
-        }
-        return stdout
+        return result.stdout
     }
 
     /// `text` as a Lua string literal: quotes and backslashes escaped, any other byte outside

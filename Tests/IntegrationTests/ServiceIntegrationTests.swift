@@ -97,16 +97,8 @@ import Testing
         func verify(_ name: String, _ text: String) throws -> (status: Int32, output: String) {
             let file = folder.appendingPathComponent(name)
             try Data(text.utf8).write(to: file)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/systemd-analyze")
-            process.arguments = ["verify", file.path]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
-            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return (process.terminationStatus, output)
+            let result = try Program.run("systemd-analyze", ["verify", file.path], timeout: 60)
+            return (result.status, result.stdout + result.stderr)
         }
         let agent = try KithProcess.run(["agent", "install", "--print"])
         let server = try KithProcess.run(["server", "install", "--print", "--data", "/var/lib/kith", "--listen", "0.0.0.0:7400",
@@ -133,17 +125,10 @@ import Testing
                      ".local/share/zsh/site-functions/_kith", ".config/fish/completions/kith.fish"] {
             #expect(FileManager.default.fileExists(atPath: home.appendingPathComponent(path).path), "\(path) not written")
         }
-        let check = Process()
-        check.executableURL = URL(fileURLWithPath: "/bin/bash")
-        check.arguments = ["-c", """
+        let replies = try Program.run(URL(fileURLWithPath: "/bin/bash"), ["-c", """
             source '\(bash.path)' && COMP_WORDS=(kith ag) && COMP_CWORD=1 && COMP_LINE='kith ag' && COMP_POINT=7 \
             && _kith 2>/dev/null; printf '%s\\n' "${COMPREPLY[@]}"
-            """]
-        let pipe = Pipe()
-        check.standardOutput = pipe
-        try check.run()
-        let replies = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        check.waitUntilExit()
+            """], timeout: 30).stdout
         #expect(replies.split(separator: "\n").contains("agent"), "bash completed `kith ag` to: \(replies)")
     }
 

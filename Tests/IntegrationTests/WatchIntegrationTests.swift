@@ -176,13 +176,7 @@ import Testing
 
     /// Bytes the process `pid` has received on its TCP sockets (`ss`'s `bytes_received`).
     static func bytesReceived(by pid: Int32) throws -> Int {
-        let ss = Process(), out = Pipe()
-        ss.executableURL = URL(fileURLWithPath: "/usr/bin/ss")
-        ss.arguments = ["-tinpH"]
-        ss.standardOutput = out
-        try ss.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        ss.waitUntilExit()
+        let text = try Program.run("ss", ["-tinpH"]).stdout
         var total = 0, ours = false
         for line in text.split(separator: "\n") {
             if line.contains("users:") { ours = line.contains("pid=\(pid),") }

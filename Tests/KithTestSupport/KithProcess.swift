@@ -42,6 +42,7 @@ public final class KithProcess: @unchecked Sendable {
         process.standardError = try FileHandle(forWritingTo: errors)
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        HangWatch.started(process.processIdentifier, (["kith"] + arguments).joined(separator: " "))
     }
 
     public var stdout: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
@@ -79,6 +80,7 @@ public final class KithProcess: @unchecked Sendable {
     public func kill() {
         if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
+        HangWatch.stopped(process.processIdentifier)
     }
 
     /// SIGTERM, as systemd or `kill` sends it; waits (up to `timeout` seconds) for the process to
@@ -97,24 +99,13 @@ public final class KithProcess: @unchecked Sendable {
 
     deinit { kill() }
 
-    /// Runs `kith ARGUMENTS` to completion; returns its exit status and output.
-    public static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws
-        -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        try process.run()
-        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    /// Runs `kith ARGUMENTS` to completion (killed, and an error, past `timeout` seconds); returns
+    /// its exit status and output.
+    public static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
+                           timeout: TimeInterval = Program.defaultTimeout) throws -> (status: Int32, stdout: String, stderr: String) {
+        let output = try Program.run(executable, arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
+                                     stdin: stdin, timeout: timeout)
+        return (output.status, output.stdout, output.stderr)
     }
 
     public struct ProcessFailure: Error, CustomStringConvertible {

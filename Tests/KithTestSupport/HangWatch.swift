@@ -1,0 +1,111 @@
+import Foundation
+
+/// The test run's last resort against a test that never ends. A hung test used to hold the run
+/// until CI's limit with nothing printed to say which it was. Here a test that has run past
+/// `limit` is named on stderr with the processes it started, and those are killed (a test
+/// blocked on one of them then fails, and the run goes on); should it still not end a minute
+/// later, the run prints every process and every test in flight and exits non-zero.
+///
+/// Tests come in through `watch` (the integration suites' scope trait calls it); the `kith`
+/// processes they start say so with `started`/`stopped`.
+public enum HangWatch {
+    /// How long one test may run: `KITH_TEST_HANG_SECONDS`, else seven minutes (the slowest test
+    /// takes about two on a loaded two-core machine).
+    public static let limit: TimeInterval = ProcessInfo.processInfo.environment["KITH_TEST_HANG_SECONDS"]
+        .flatMap(TimeInterval.init) ?? 420
+    /// How long a test may go on after its processes were killed before the run ends.
+    static let grace: TimeInterval = 60
+
+    /// The test the current task runs for, as `watch` named it.
+    @TaskLocal public static var test: String?
+
+    /// Runs `body` as the test `name`, watched.
+    public static func watch(_ name: String, _ body: () async throws -> Void) async throws {
+        let id = state.withLock { state in
+            state.next += 1
+            state.tests[state.next] = Running(name: name, since: Date())
+            return state.next
+        }
+        _ = startThread
+        defer { state.withLock { _ = $0.tests.removeValue(forKey: id) } }
+        try await $test.withValue(name) { try await body() }
+    }
+
+    /// A process the current test started (`what`: its command line).
+    public static func started(_ pid: pid_t, _ what: String) {
+        state.withLock { $0.processes[pid] = (test, what) }
+    }
+
+    public static func stopped(_ pid: pid_t) {
+        state.withLock { _ = $0.processes.removeValue(forKey: pid) }
+    }
+
+    // MARK: - The watching thread
+
+    private struct Running {
+        let name: String
+        let since: Date
+        var struck: Date?
+    }
+
+    private struct State {
+        var next = 0
+        var tests: [Int: Running] = [:]
+        var processes: [pid_t: (test: String?, what: String)] = [:]
+    }
+
+    private static let state = Locked(State())
+
+    private static let startThread: Void = {
+        let thread = Thread { while true { sleep(5); check(now: Date()) } }
+        thread.name = "kith-hang-watch"
+        thread.start()
+    }()
+
+    private static func check(now: Date) {
+        var report: [String] = []
+        var endRun = false
+        state.withLock { state in
+            for (id, running) in state.tests {
+                if let struck = running.struck {
+                    if now.timeIntervalSince(struck) > grace { endRun = true }
+                    continue
+                }
+                guard now.timeIntervalSince(running.since) > limit else { continue }
+                state.tests[id]?.struck = now
+                let own = state.processes.filter { $0.value.test == running.name }
+                report.append("hang watch: \(running.name) has run for \(Int(now.timeIntervalSince(running.since))) s "
+                              + "(limit \(Int(limit)) s); " + (own.isEmpty ? "it started no kith process" : "killing the kith processes it started:"))
+                for (pid, process) in own {
+                    report.append("  \(pid) \(process.what)")
+                    kill(pid, SIGKILL)
+                }
+            }
+            if endRun {
+                report.append("hang watch: a test went on \(Int(grace)) s after its processes were killed; the run ends here. In flight:")
+                report += state.tests.values.map { "  \($0.name), for \(Int(now.timeIntervalSince($0.since))) s" }
+            }
+        }
+        if endRun, let ps = try? Program.run("ps", ["-eo", "pid,ppid,stat,etime,args", "--forest"], timeout: 10) {
+            // Every process but the kernel's own threads (their command is in brackets).
+            report += ps.stdout.split(separator: "\n").filter { !$0.contains(" [") && !$0.contains("\\_ [") }.map(String.init)
+        }
+        guard !report.isEmpty else { return }
+        FileHandle.standardError.write(Data((report.joined(separator: "\n") + "\n").utf8))
+        if endRun { exit(1) }
+    }
+}
+
+/// A value behind a lock.
+final class Locked<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock<T>(_ body: (inout Value) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}
