@@ -71,9 +71,10 @@ extension AccountContext {
         return (server.host, server.port, ticket.ticket)
     }
 
-    /// The server says a sibling wants a relayed stream: answer it at the server's port.
+    /// The server says a sibling wants a relayed stream: answer it at the server's port, or at the
+    /// instance the offer names when that is one the server named (spec §Transit, Across instances).
     func acceptTransit(_ offer: TransitOffer) {
-        guard let transfers, siblingKeys()[offer.from] != nil, let server = connectedAddress else {
+        guard let transfers, siblingKeys()[offer.from] != nil, let server = transitAddress(of: offer) else {
             logger.notice("ignored a transit offer from \(offer.from)")
             return
         }
@@ -87,6 +88,20 @@ extension AccountContext {
                 logger.warning("cannot answer a relayed stream from \(offer.from): \(error)")
             }
         }
+    }
+
+    /// Where to join `offer`'s ticket: the instance this device is connected to, or the one the
+    /// offer names if its server named that address as an instance (its invite or its last
+    /// LoginResult) — never an address only the offer gives.
+    private func transitAddress(of offer: TransitOffer) -> HostPort? {
+        guard let at = offer.at else { return connectedAddress }
+        guard let address = try? HostPort(parsing: at), let session = try? store.session() else { return nil }
+        let invited = (try? Invite(parsing: session.invite).addresses) ?? []
+        guard invited.contains(address) || session.instances.contains(address.description) else {
+            logger.notice("a transit offer names \(at.debugDescription), which the server did not name as one of its instances")
+            return nil
+        }
+        return address
     }
 
     // MARK: - Local API

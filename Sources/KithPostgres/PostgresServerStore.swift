@@ -243,9 +243,14 @@ public final class PostgresServerStore: SharedServerStore {
         try autocommit { try $0.execute("SELECT pg_notify(\(StoreWatch.accountChannel), \(instance + " " + account))") }
     }
 
+    public func offerTransit(_ notice: TransitNotice, by instance: String) throws {
+        try autocommit { try $0.execute("SELECT pg_notify(\(StoreWatch.transitChannel), \(notice.payload(by: instance)))") }
+    }
+
     public func watch(besides instance: String, relays: @escaping @Sendable ([String]?) -> Void,
-                      accounts: @escaping @Sendable (String) -> Void) {
-        let started = StoreWatch(connections: connections, instance: instance, logger: logger, relays: relays, accounts: accounts)
+                      accounts: @escaping @Sendable (String) -> Void, transits: @escaping @Sendable (TransitNotice) -> Void) {
+        let started = StoreWatch(connections: connections, instance: instance, logger: logger, relays: relays, accounts: accounts,
+                                 transits: transits)
         let earlier = watch.withLockedValue { watch in defer { watch = started }; return watch }
         earlier?.stop()
         started.start()

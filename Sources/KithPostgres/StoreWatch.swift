@@ -1,3 +1,4 @@
+import KithStore
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -6,7 +7,8 @@ import PostgresNIO
 /// Hears, on a connection of its own, which receivers' payloads any server instance committed
 /// (`LISTEN kith_relay`; every commit of payloads sends `NOTIFY kith_relay, RECEIVER` for each
 /// receiver, delivered by PostgreSQL only once that commit is done), and which accounts other
-/// instances announced changed (`LISTEN kith_account`, payload `INSTANCE ACCOUNT`). A relay
+/// instances announced changed (`LISTEN kith_account`, payload `INSTANCE ACCOUNT`), and the
+/// transit offers they made (`LISTEN kith_transit`, payload as `TransitNotice` writes it). A relay
 /// notification says only "read this queue": the queue's ids are the sequence, and a reader reads after the last id it
 /// has, so a notification lost or late costs a delay, never an item. When the connection is cut
 /// (the database restarted, an idle connection killed) it comes back with backoff, and then says
@@ -14,12 +16,14 @@ import PostgresNIO
 final class StoreWatch: Sendable {
     static let channel = "kith_relay"
     static let accountChannel = "kith_account"
+    static let transitChannel = "kith_transit"
 
     private let connections: PostgresConnections
     /// This instance: its own announcements are not passed on.
     private let instance: String
     private let relays: @Sendable ([String]?) -> Void
     private let accounts: @Sendable (String) -> Void
+    private let transits: @Sendable (TransitNotice) -> Void
     private let logger: Logger
     private struct State {
         var connection: PostgresConnection?
@@ -28,14 +32,15 @@ final class StoreWatch: Sendable {
     }
     private let state = NIOLockedValueBox(State())
 
-    /// `relays` as `SharedServerStore.watch` says; `accounts` hears the accounts other instances announce.
+    /// `relays`, `accounts` and `transits` as `SharedServerStore.watch` says.
     init(connections: PostgresConnections, instance: String, logger: Logger, relays: @escaping @Sendable ([String]?) -> Void,
-         accounts: @escaping @Sendable (String) -> Void) {
+         accounts: @escaping @Sendable (String) -> Void, transits: @escaping @Sendable (TransitNotice) -> Void) {
         self.connections = connections
         self.instance = instance
         self.logger = logger
         self.relays = relays
         self.accounts = accounts
+        self.transits = transits
     }
 
     func start() { listen(missedSome: false) }
@@ -50,7 +55,7 @@ final class StoreWatch: Sendable {
 
     private func listen(missedSome: Bool) {
         guard !state.withLockedValue({ $0.stopped }) else { return }
-        let relays = relays, accounts = accounts, instance = instance
+        let relays = relays, accounts = accounts, transits = transits, instance = instance
         connections.connect().flatMap { connection -> EventLoopFuture<PostgresConnection> in
             connection.addListener(channel: Self.channel) { _, notification in relays([notification.payload]) }
             connection.addListener(channel: Self.accountChannel) { _, notification in
@@ -58,8 +63,14 @@ final class StoreWatch: Sendable {
                 guard parts.count == 2, parts[0] != instance else { return }
                 accounts(parts[1])
             }
+            connection.addListener(channel: Self.transitChannel) { _, notification in
+                guard let (by, notice) = TransitNotice.parse(notification.payload), by != instance else { return }
+                transits(notice)
+            }
             return connection.query("LISTEN kith_relay", logger: self.logger).flatMap { _ in
                 connection.query("LISTEN kith_account", logger: self.logger)
+            }.flatMap { _ in
+                connection.query("LISTEN kith_transit", logger: self.logger)
             }.map { _ in connection }
         }.whenComplete { result in
             switch result {

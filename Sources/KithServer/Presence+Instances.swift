@@ -30,6 +30,20 @@ extension Presence {
         }
     }
 
+    /// A transit ticket made here for `device`, which is online on another instance: word goes
+    /// to the instances, and the one that holds it offers the ticket (false: no other instance
+    /// holds it, or the word could not go).
+    func offerElsewhere(_ notice: TransitNotice, to device: DeviceRecord) -> Bool {
+        guard let sharing, !onlineElsewhere([device]).isEmpty else { return false }
+        do {
+            try sharing.store.offerTransit(notice, by: sharing.instance)
+            return true
+        } catch {
+            logger.warning("a transit offer to \(device.id) not passed to the other instances: \(error)")
+            return false
+        }
+    }
+
     /// Another instance announced that `account` changed: its devices online here, and its
     /// contacts' devices online here, get what that instance sent its own — the account's device
     /// list, its contacts, `documents` (its links, rosters and policies) and its roster chain.

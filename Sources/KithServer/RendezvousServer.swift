@@ -44,12 +44,16 @@ public final class RendezvousServer: Sendable {
         // What other instances on the store commit and announce reaches the devices online here.
         if let shared = sharing?.store {
             let context = context, outboxes = presence.outboxes
-            shared.watch(besides: instance, relays: { outboxes.recheck($0) }) { account in
+            shared.watch(besides: instance, relays: { outboxes.recheck($0) }, accounts: { account in
                 Task {
                     let documents = [ServerSession.links(of: account, in: store)] + (await context.rosters.documents(account: account))
                     await context.presence.refresh(account: account, documents: documents)
                 }
-            }
+            }, transits: { notice in
+                // A ticket another instance made for a device online here: joined there (spec §Transit).
+                let offer = Envelope(.transitOffer(.init(from: notice.from, ticket: notice.ticket, at: notice.at)))
+                Task { _ = await context.presence.sendIfOnline(offer, to: notice.to) }
+            })
         }
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         checkpoints = BackgroundCheckpoints(store: store, on: group.next(), logger: logger)
@@ -105,6 +109,7 @@ public final class RendezvousServer: Sendable {
             .bind(host: configuration.host, port: port).get()
         defer { reflector.close(promise: nil) }
         let reachable = configuration.reachable(boundPort: port)
+        context.instances.here = reachable?.description
         let reporter = InstanceReporter(id: instance, store: context.store, presence: context.presence,
                                         address: reachable?.description ?? "\(HostPort(host: configuration.host, port: port))",
                                         directory: context.store is any SharedServerStore ? context.instances : nil,

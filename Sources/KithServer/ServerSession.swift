@@ -276,11 +276,15 @@ struct ServerSession {
             return Self.error(code, reason)
         }
         let ticket = server.transit.issue()
-        let offer = Envelope(.transitOffer(.init(from: device.id, ticket: ticket)))
-        guard await server.presence.sendIfOnline(offer, to: request.to) else {
-            return Self.error(.notFound, "\(request.to) is not online")
+        if await server.presence.sendIfOnline(Envelope(.transitOffer(.init(from: device.id, ticket: ticket))), to: request.to) {
+            return .transitTicket(.init(ticket: ticket))
         }
-        return .transitTicket(.init(ticket: ticket))
+        // Online on another instance: that one passes the offer on, naming this one, which holds the ticket.
+        if let here = server.instances.here, let target,
+           await server.presence.offerElsewhere(TransitNotice(to: request.to, from: device.id, ticket: ticket, at: here), to: target) {
+            return .transitTicket(.init(ticket: ticket))
+        }
+        return Self.error(.notFound, "\(request.to) is not online")
     }
 
     /// Stores the device's UDP candidates and tells its siblings (spec §Endpoints).

@@ -107,12 +107,20 @@ struct InstancesIntegrationTests {
 
     /// Real agents: alice's laptop (the primary) on instance one, her phone on instance two. The
     /// phone's login reaches the laptop as a pending device, the laptop's approval reaches the
-    /// phone, each sees the other online, notes go both ways, and the phone's end is seen.
+    /// phone, each sees the other online, notes go both ways, a file goes each way through the
+    /// transit (no direct path: UDP off), and the phone's end is seen.
     @Test func agentsOnTwoInstancesSeeApproveAndTalkToEachOther() async throws {
         let cluster = try PostgresCluster.start()
         defer { cluster.stop() }
         let one = try await ServerHarness.start(extra: ["--instance-report-seconds", "1"], store: try cluster.database())
         let two = try await one.anotherInstance()
+        // Each instance names both in its LoginResults once it has read the other's report: the
+        // agents then know both, as a transit offer from the other instance needs.
+        try await Self.eventually("both instances reported") {
+            let status = try KithProcess.run(["server", "status", "--data", one.directory.path, "--store", one.store!, "--json"])
+            return try JSONDecoder().decode([InstanceReport].self, from: Data(status.stdout.utf8)).count == 2
+        }
+        try await Task.sleep(for: .seconds(1.5))  // one more report each: both directories hold both
         let root = temporaryDirectory("instances-agents")
         let laptop = AgentHarness("laptop", root: root, udp: "off"), phone = AgentHarness("phone", root: root, udp: "off")
         try await laptop.start()
@@ -135,6 +143,20 @@ struct InstancesIntegrationTests {
         try await phone.eventually("the laptop's note") { try phone.inbox().map(\.text) == ["across instances"] }
         _ = try phone.cli(["send", "alice-PC-1", "and back"], as: SendResult.self)
         try await laptop.eventually("the phone's note") { try laptop.inbox().map(\.text) == ["and back"] }
+
+        // A transit stream's ends on two instances: the receiver joins the ticket at the sender's.
+        for (sender, receiver, to) in [(laptop, phone, login.deviceID), (phone, laptop, "alice-PC-1")] {
+            let name = "from-\(sender.profile.lastPathComponent).bin"
+            let file = root.appendingPathComponent(name)
+            try Data((0..<(3 << 20) + 77).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }).write(to: file)
+            let pushed = try sender.cli(["push", file.path, "--to", to, "--direct", "--detach"], as: TransferInfo.self)
+            try await receiver.eventually("\(name) through the transit") {
+                try receiver.cli(["transfers"], as: TransfersResult.self).transfers.first { $0.id == pushed.id }?.state == "complete"
+            }
+            let sent = try sender.cli(["transfers"], as: TransfersResult.self).transfers.first { $0.id == pushed.id }
+            #expect(sent?.path == "relay", "the sender's record: \(String(describing: sent))")
+            #expect(try Data(contentsOf: receiver.received.appendingPathComponent(name)) == Data(contentsOf: file))
+        }
         phone.kill9()
         try await laptop.eventually("the phone offline in the laptop's list") {
             try laptop.cli(["devices"], as: DevicesResult.self).devices.contains { $0.id == login.deviceID && !$0.online }

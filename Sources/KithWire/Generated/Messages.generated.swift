@@ -2705,21 +2705,25 @@ public struct TransitTicket: FieldMessage, Codable {
     }
 }
 
-/// Server → agent, unsolicited: another device of the account wants a relayed device stream; connect to the server's port with the ticket and answer the stream there.
+/// Server → agent, unsolicited: another device of the account wants a relayed device stream; connect to the server's port (or the instance `at` names) with the ticket and answer the stream there.
 public struct TransitOffer: FieldMessage, Codable {
     public static let messageType: MessageType = .transitOffer
     /// Set by the server from the requester's session.
     public var from: String
     public var ticket: [UInt8]
+    /// HOST:PORT of the server instance that holds the ticket, when it is not the one this device is connected to (spec §Transit, Across instances); absent otherwise. A device connects there only when its server named that address as one of its instances (the invite or a LoginResult's instances).
+    public var at: String?
 
-    public init(from: String, ticket: [UInt8]) {
+    public init(from: String, ticket: [UInt8], at: String? = nil) {
         self.from = from
         self.ticket = ticket
+        self.at = at
     }
 
     public init(fields: FieldReader) throws(WireError) {
         from = try fields.required(1, "from", as: String.self)
         ticket = try fields.required(2, "ticket", as: [UInt8].self)
+        at = try fields.optional(3, "at", as: String.self)
         try validate()
     }
 
@@ -2727,12 +2731,16 @@ public struct TransitOffer: FieldMessage, Codable {
     public func validate() throws(WireError) {
         guard from.utf8.count <= 80 else { throw .oversized("from: \(from.utf8.count) bytes, limit 80") }
         guard ticket.count == 16 else { throw .malformed("ticket: \(ticket.count) bytes, must be 16") }
+        if let value = at {
+            guard value.utf8.count <= 64 else { throw .oversized("at: \(value.utf8.count) bytes, limit 64") }
+        }
     }
 
     public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
         try validate()
         try writer.write(1, from)
         try writer.write(2, ticket)
+        try writer.write(3, at)
     }
 }
 
