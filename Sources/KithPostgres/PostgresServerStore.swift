@@ -239,18 +239,14 @@ public final class PostgresServerStore: SharedServerStore {
         }
     }
 
-    public func announce(changedAccount account: String, by instance: String) throws {
-        try autocommit { try $0.execute("SELECT pg_notify(\(StoreWatch.accountChannel), \(instance + " " + account))") }
-    }
-
-    public func offerTransit(_ notice: TransitNotice, by instance: String) throws {
-        try autocommit { try $0.execute("SELECT pg_notify(\(StoreWatch.transitChannel), \(notice.payload(by: instance)))") }
+    public func tell(_ word: InstanceWord, by instance: String) throws {
+        let (channel, payload) = word.notification(by: instance)
+        try autocommit { try $0.execute("SELECT pg_notify(\(channel), \(payload))") }
     }
 
     public func watch(besides instance: String, relays: @escaping @Sendable ([String]?) -> Void,
-                      accounts: @escaping @Sendable (String) -> Void, transits: @escaping @Sendable (TransitNotice) -> Void) {
-        let started = StoreWatch(connections: connections, instance: instance, logger: logger, relays: relays, accounts: accounts,
-                                 transits: transits)
+                      heard: @escaping @Sendable (InstanceWord) -> Void) {
+        let started = StoreWatch(connections: connections, instance: instance, logger: logger, relays: relays, heard: heard)
         let earlier = watch.withLockedValue { watch in defer { watch = started }; return watch }
         earlier?.stop()
         started.start()

@@ -6,24 +6,20 @@ import PostgresNIO
 
 /// Hears, on a connection of its own, which receivers' payloads any server instance committed
 /// (`LISTEN kith_relay`; every commit of payloads sends `NOTIFY kith_relay, RECEIVER` for each
-/// receiver, delivered by PostgreSQL only once that commit is done), and which accounts other
-/// instances announced changed (`LISTEN kith_account`, payload `INSTANCE ACCOUNT`), and the
-/// transit offers they made (`LISTEN kith_transit`, payload as `TransitNotice` writes it). A relay
+/// receiver, delivered by PostgreSQL only once that commit is done), and the word the
+/// other instances tell (`InstanceWord`: `LISTEN` on each of its channels). A relay
 /// notification says only "read this queue": the queue's ids are the sequence, and a reader reads after the last id it
 /// has, so a notification lost or late costs a delay, never an item. When the connection is cut
 /// (the database restarted, an idle connection killed) it comes back with backoff, and then says
 /// "read every queue" (nil), since what was committed meanwhile was not heard.
 final class StoreWatch: Sendable {
     static let channel = "kith_relay"
-    static let accountChannel = "kith_account"
-    static let transitChannel = "kith_transit"
 
     private let connections: PostgresConnections
     /// This instance: its own announcements are not passed on.
     private let instance: String
     private let relays: @Sendable ([String]?) -> Void
-    private let accounts: @Sendable (String) -> Void
-    private let transits: @Sendable (TransitNotice) -> Void
+    private let heard: @Sendable (InstanceWord) -> Void
     private let logger: Logger
     private struct State {
         var connection: PostgresConnection?
@@ -32,15 +28,14 @@ final class StoreWatch: Sendable {
     }
     private let state = NIOLockedValueBox(State())
 
-    /// `relays`, `accounts` and `transits` as `SharedServerStore.watch` says.
+    /// `relays` and `heard` as `SharedServerStore.watch` says.
     init(connections: PostgresConnections, instance: String, logger: Logger, relays: @escaping @Sendable ([String]?) -> Void,
-         accounts: @escaping @Sendable (String) -> Void, transits: @escaping @Sendable (TransitNotice) -> Void) {
+         heard: @escaping @Sendable (InstanceWord) -> Void) {
         self.connections = connections
         self.instance = instance
         self.logger = logger
         self.relays = relays
-        self.accounts = accounts
-        self.transits = transits
+        self.heard = heard
     }
 
     func start() { listen(missedSome: false) }
@@ -55,22 +50,18 @@ final class StoreWatch: Sendable {
 
     private func listen(missedSome: Bool) {
         guard !state.withLockedValue({ $0.stopped }) else { return }
-        let relays = relays, accounts = accounts, transits = transits, instance = instance
+        let relays = relays, heard = heard, instance = instance
         connections.connect().flatMap { connection -> EventLoopFuture<PostgresConnection> in
             connection.addListener(channel: Self.channel) { _, notification in relays([notification.payload]) }
-            connection.addListener(channel: Self.accountChannel) { _, notification in
-                let parts = notification.payload.split(separator: " ", maxSplits: 1).map(String.init)
-                guard parts.count == 2, parts[0] != instance else { return }
-                accounts(parts[1])
+            for channel in InstanceWord.channels {
+                connection.addListener(channel: channel) { _, notification in
+                    guard let (by, word) = InstanceWord.parse(channel: channel, payload: notification.payload), by != instance else { return }
+                    heard(word)
+                }
             }
-            connection.addListener(channel: Self.transitChannel) { _, notification in
-                guard let (by, notice) = TransitNotice.parse(notification.payload), by != instance else { return }
-                transits(notice)
-            }
-            return connection.query("LISTEN kith_relay", logger: self.logger).flatMap { _ in
-                connection.query("LISTEN kith_account", logger: self.logger)
-            }.flatMap { _ in
-                connection.query("LISTEN kith_transit", logger: self.logger)
+            let listens = ([Self.channel] + InstanceWord.channels).map { "LISTEN \($0)" }
+            return listens.dropFirst().reduce(connection.query(PostgresQuery(unsafeSQL: listens[0]), logger: self.logger)) { done, listen in
+                done.flatMap { _ in connection.query(PostgresQuery(unsafeSQL: listen), logger: self.logger) }
             }.map { _ in connection }
         }.whenComplete { result in
             switch result {

@@ -24,7 +24,7 @@ extension Presence {
     func announce(_ account: String) {
         guard let sharing else { return }
         do {
-            try sharing.store.announce(changedAccount: account, by: sharing.instance)
+            try sharing.store.tell(.accountChanged(account), by: sharing.instance)
         } catch {
             logger.warning("the other instances not told that \(account) changed: \(error)")
         }
@@ -36,11 +36,25 @@ extension Presence {
     func offerElsewhere(_ notice: TransitNotice, to device: DeviceRecord) -> Bool {
         guard let sharing, !onlineElsewhere([device]).isEmpty else { return false }
         do {
-            try sharing.store.offerTransit(notice, by: sharing.instance)
+            try sharing.store.tell(.transit(notice), by: sharing.instance)
             return true
         } catch {
             logger.warning("a transit offer to \(device.id) not passed to the other instances: \(error)")
             return false
+        }
+    }
+
+    /// `deviceID` logged in here from `address`: if it is online on another instance too (a copy
+    /// of it, or its old connection there not yet timed out), that instance closes its session
+    /// there, as `replace` does on one instance.
+    func takeOver(_ deviceID: String, from address: String) {
+        guard let sharing else { return }
+        do {
+            let since = now() - min(now(), sharing.liveWithinMillis)
+            guard try !sharing.store.onlineElsewhere([deviceID], besides: sharing.instance, seenSince: since).isEmpty else { return }
+            try sharing.store.tell(.sessionMoved(deviceID: deviceID, address: address), by: sharing.instance)
+        } catch {
+            logger.warning("the other instances not told that \(deviceID) logged in here: \(error)")
         }
     }
 

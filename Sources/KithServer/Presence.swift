@@ -73,6 +73,7 @@ actor Presence {
         }
         online[deviceID] = Session(connectionID: connectionID, account: account, address: address, outbox: outbox, close: close)
         outboxes.set(outbox, for: deviceID)
+        takeOver(deviceID, from: address)
         share(deviceID, online: true)
         oneStep {
             pushDeviceList(account: account)
@@ -100,6 +101,14 @@ actor Presence {
             code: ErrorCode.sessionReplaced.rawValue,
             message: "another copy of this device (the same key) connected from \(address); this one is disconnected")))
         previous.outbox.send([notice], thenClose: true)
+    }
+
+    /// Another instance says `deviceID` logged in there from `address` (`takeOver`): its session
+    /// here, if any, is told why and closed; it stays online (there), so no list changes.
+    func movedElsewhere(_ deviceID: String, address: String) {
+        guard let session = online.removeValue(forKey: deviceID) else { return }
+        outboxes.set(nil, for: deviceID)
+        replace(session, of: deviceID, by: "\(address) (on another instance of this server)")
     }
 
     /// Sends `envelope` to every online device of the account (a roster or a policy just stored).

@@ -32,8 +32,11 @@ public final class RendezvousServer: Sendable {
             Presence.Sharing(store: $0, instance: instance, liveWithinMillis: configuration.instanceLiveWithinMillis)
         }
         let presence = Presence(store: store, sharing: sharing, logger: logger, now: configuration.now)
+        var tell: (@Sendable (InstanceWord) -> Void)?
+        if let sharing { tell = { word in Self.tell(word, in: sharing, logger: logger) } }
+        let loginGuard = LoginGuard(configuration, tell: tell)
         context = ServerContext(configuration: configuration, store: store, presence: presence,
-                                loginGuard: LoginGuard(configuration),
+                                loginGuard: loginGuard,
                                 passwords: PasswordChecker(threads: configuration.passwordCheckThreads,
                                                            queueLimit: configuration.passwordQueueLimit),
                                 relays: RelayCommitter(store: store, quota: configuration.relayQuota, now: configuration.now, logger: logger,
@@ -43,21 +46,40 @@ public final class RendezvousServer: Sendable {
                                 logger: logger)
         // What other instances on the store commit and announce reaches the devices online here.
         if let shared = sharing?.store {
-            let context = context, outboxes = presence.outboxes
-            shared.watch(besides: instance, relays: { outboxes.recheck($0) }, accounts: { account in
+            let context = context, outboxes = presence.outboxes, now = configuration.now
+            shared.watch(besides: instance, relays: { outboxes.recheck($0) }) { word in
                 Task {
-                    let documents = [ServerSession.links(of: account, in: store)] + (await context.rosters.documents(account: account))
-                    await context.presence.refresh(account: account, documents: documents)
+                    switch word {
+                    case .accountChanged(let account):
+                        let documents = [ServerSession.links(of: account, in: store)] + (await context.rosters.documents(account: account))
+                        await context.presence.refresh(account: account, documents: documents)
+                    case .transit(let notice):
+                        // A ticket another instance made for a device online here: joined there (spec §Transit).
+                        let offer = Envelope(.transitOffer(.init(from: notice.from, ticket: notice.ticket, at: notice.at)))
+                        _ = await context.presence.sendIfOnline(offer, to: notice.to)
+                    case .sessionMoved(let deviceID, let address):
+                        await context.presence.movedElsewhere(deviceID, address: address)
+                    case .loginChecked(let account, let address, let right):
+                        await context.loginGuard.checkedElsewhere(account: account, address: address, right: right,
+                                                                  now: now())
+                    }
                 }
-            }, transits: { notice in
-                // A ticket another instance made for a device online here: joined there (spec §Transit).
-                let offer = Envelope(.transitOffer(.init(from: notice.from, ticket: notice.ticket, at: notice.at)))
-                Task { _ = await context.presence.sendIfOnline(offer, to: notice.to) }
-            })
+            }
         }
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         checkpoints = BackgroundCheckpoints(store: store, on: group.next(), logger: logger)
         gate = AdmissionGate(limits: .init(configuration), logger: logger, now: configuration.now)
+    }
+
+    /// Tells the other instances `word` off the caller's thread (a login's answer does not wait for it).
+    private static func tell(_ word: InstanceWord, in sharing: Presence.Sharing, logger: Logger) {
+        Task.detached {
+            do {
+                try sharing.store.tell(word, by: sharing.instance)
+            } catch {
+                logger.warning("the other instances not told \(word): \(error)")
+            }
+        }
     }
 
     /// How payloads this instance committed reach receivers online here when other instances

@@ -12,19 +12,74 @@ public protocol SharedServerStore: ServerStore {
     /// (`recordInstance`) at or after `since`: a killed instance's devices count as offline once
     /// its reports stop.
     func onlineElsewhere(_ deviceIDs: [String], besides instance: String, seenSince since: UInt64) throws -> Set<String>
-    /// Tells the other instances that `account`'s devices, presence, contacts or documents changed.
-    func announce(changedAccount account: String, by instance: String) throws
-    /// Tells the other instances that a device wants a transit stream to `notice.to`, which is
-    /// online on one of them; the ticket is `instance`'s (spec §Transit, Across instances).
-    func offerTransit(_ notice: TransitNotice, by instance: String) throws
+    /// Tells the other instances `word`.
+    func tell(_ word: InstanceWord, by instance: String) throws
     /// From now on: `relays` hears the receivers of payloads any instance committed, soon after
     /// each commit, and nil when some may have been missed (the watch was cut and is back), when
-    /// every online receiver reads its queue again; `accounts` hears the accounts the other
-    /// instances announce (not `instance`'s own), and `transits` the transit offers they make.
-    /// One receiver's payloads get ids in the order they commit, whichever instance commits
-    /// them, so a reader that reads after the last id it has misses none.
+    /// every online receiver reads its queue again; `heard` hears what the other instances
+    /// `tell` (not `instance`'s own word). One receiver's payloads get ids in the order they
+    /// commit, whichever instance commits them, so a reader that reads after the last id it has
+    /// misses none.
     func watch(besides instance: String, relays: @escaping @Sendable ([String]?) -> Void,
-               accounts: @escaping @Sendable (String) -> Void, transits: @escaping @Sendable (TransitNotice) -> Void)
+               heard: @escaping @Sendable (InstanceWord) -> Void)
+}
+
+/// What one instance tells the others, at once and not stored: word that is not heard (the
+/// watch was cut) costs a delay, a retry, or a copy's old session left open until its
+/// connection ends — never data, which is in the store.
+public enum InstanceWord: Sendable, Equatable {
+    /// The account's devices, presence, contacts or documents changed: the instances push its
+    /// lists and documents to its devices online on them.
+    case accountChanged(String)
+    /// A transit ticket for a device online on another instance (spec §Transit, Across instances).
+    case transit(TransitNotice)
+    /// The device logged in on the telling instance from `address` while it was online on
+    /// another: that one closes its session there (`sessionReplaced`, spec §Sessions).
+    case sessionMoved(deviceID: String, address: String)
+    /// A password for `account` from the source `address` was checked, and was `right` or
+    /// wrong: every instance counts it in its login limits (spec §Sessions).
+    case loginChecked(account: String, address: String, right: Bool)
+
+    /// The channels a store carries word on, one per kind (PostgreSQL's `NOTIFY` channels).
+    public static let channels = ["kith_account", "kith_transit", "kith_session", "kith_login"]
+
+    /// As a notification: its channel, and a payload that starts with the telling instance's id
+    /// (ids, account names, device ids and addresses hold no space).
+    public func notification(by instance: String) -> (channel: String, payload: String) {
+        switch self {
+        case .accountChanged(let account):
+            return (Self.channels[0], "\(instance) \(account)")
+        case .transit(let notice):
+            return (Self.channels[1], [instance, notice.to, notice.from, notice.ticket.hexString, notice.at].joined(separator: " "))
+        case .sessionMoved(let deviceID, let address):
+            return (Self.channels[2], "\(instance) \(deviceID) \(address)")
+        case .loginChecked(let account, let address, let right):
+            // The account last: a name from a failed login may hold anything.
+            return (Self.channels[3], "\(instance) \(right ? "right" : "wrong") \(address) \(account)")
+        }
+    }
+
+    /// A notification `notification(by:)` made, and the instance that sent it; nil for anything else.
+    public static func parse(channel: String, payload: String) -> (instance: String, word: InstanceWord)? {
+        if channel == channels[3] {
+            let parts = payload.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 4, !parts[0].isEmpty, !parts[2].isEmpty, ["right", "wrong"].contains(parts[1]) else { return nil }
+            return (parts[0], .loginChecked(account: parts[3], address: parts[2], right: parts[1] == "right"))
+        }
+        let parts = payload.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        guard parts.allSatisfy({ !$0.isEmpty }) else { return nil }
+        switch (channel, parts.count) {
+        case (channels[0], 2):
+            return (parts[0], .accountChanged(parts[1]))
+        case (channels[1], 5):
+            guard let ticket = [UInt8](hexString: parts[3]), ticket.count == 16 else { return nil }
+            return (parts[0], .transit(TransitNotice(to: parts[1], from: parts[2], ticket: ticket, at: parts[4])))
+        case (channels[2], 3):
+            return (parts[0], .sessionMoved(deviceID: parts[1], address: parts[2]))
+        default:
+            return nil
+        }
+    }
 }
 
 /// A transit ticket an instance made for a device online on another: the instance that holds
@@ -43,19 +98,5 @@ public struct TransitNotice: Sendable, Equatable {
         self.from = from
         self.ticket = ticket
         self.at = at
-    }
-
-    /// As a notification's payload: `INSTANCE TO FROM TICKET-HEX AT` (device ids and addresses
-    /// hold no space).
-    public func payload(by instance: String) -> String {
-        [instance, to, from, ticket.hexString, at].joined(separator: " ")
-    }
-
-    /// A payload `payload(by:)` made, and the instance that sent it; nil for anything else.
-    public static func parse(_ payload: String) -> (instance: String, notice: TransitNotice)? {
-        let parts = payload.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
-        guard parts.count == 5, parts.allSatisfy({ !$0.isEmpty }), let ticket = [UInt8](hexString: parts[3]), ticket.count == 16
-        else { return nil }
-        return (parts[0], TransitNotice(to: parts[1], from: parts[2], ticket: ticket, at: parts[4]))
     }
 }

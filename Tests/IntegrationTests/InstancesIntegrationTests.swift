@@ -172,6 +172,44 @@ struct InstancesIntegrationTests {
         Issue.record("not within \(seconds) s: \(what)")
     }
 
+    /// A second copy of the phone (its key and token) resumes on instance one while the phone is
+    /// online on instance two: instance two tells the phone's connection `sessionReplaced` and
+    /// closes it, and what is relayed next reaches only the copy (spec §Sessions, One session per device).
+    @Test func aSecondCopyOnAnotherInstanceReplacesTheSession() async throws {
+        guard let cast = try await Self.cast() else { return }
+        defer { cast.cluster.stop() }
+        let copy = try await cast.phoneDevice.connect(cast.one)
+        guard case .loginResult = try await copy.request(.resume(.init(token: cast.phoneLogin.token))).message else {
+            Issue.record("the copy could not resume")
+            return
+        }
+        let replaced = try await cast.phone.next(timeout: .seconds(20)) { message -> ErrorMessage? in
+            if case .errorMessage(let error) = message, error.code == ErrorCode.sessionReplaced.rawValue { error } else { nil }
+        }
+        #expect(replaced.message?.contains("another instance") == true, "\(replaced)")
+        try await Self.eventually("the phone's connection on instance two closed") { cast.phone.isClosed }
+        try await Self.send([[7]], in: cast)
+        #expect(try await Self.receive(1, in: cast, on: copy) == [[7]])
+    }
+
+    /// Guesses at alice's password spread over both instances meet one limit: five wrong on each,
+    /// and the right one on instance one is then refused as over the limit of ten.
+    @Test func failedLoginsOnBothInstancesMeetOneLimit() async throws {
+        guard let cast = try await Self.cast() else { return }
+        defer { cast.cluster.stop() }
+        let guesser = TestDevice()
+        for server in [cast.one, cast.two] {
+            let connection = try await guesser.connect(server)
+            for _ in 0..<5 {
+                #expect(errorCode(try await guesser.login(connection, account: "alice", password: "guess guess")) == .unauthenticated)
+            }
+            await connection.close()
+        }
+        try await Task.sleep(for: .seconds(2))  // the word of instance two's checks reaches instance one
+        let last = try await guesser.connect(cast.one)
+        #expect(errorCode(try await guesser.login(last, account: "alice", password: "correct horse")) == .rateLimited)
+    }
+
     @Test func anInstanceThatMissedNotificationsCatchesUp() async throws {
         guard let cast = try await Self.cast() else { return }
         defer { cast.cluster.stop() }

@@ -21,6 +21,25 @@ import Testing
         #expect(attempt(&limits, "alice", "a", at: 1) != nil)
     }
 
+    /// The instances of one server keep one limit: what another checked counts here.
+    @Test func checksOnAnotherInstanceCountHere() {
+        var limits = LoginLimits(Self.settings)
+        let here = attempt(&limits, "alice", "a", at: 0)!
+        limits.failed(here)
+        limits.checkedElsewhere(account: "alice", address: "a", right: false, now: 1)
+        limits.checkedElsewhere(account: "alice", address: "a", right: false, now: 2)
+        #expect(limits.begin(account: "alice", address: "a", now: 3) == .wait(millis: 997), "until the first failure leaves the window")
+        // The owner got in elsewhere: the pair starts afresh here too.
+        limits.checkedElsewhere(account: "alice", address: "a", right: true, now: 4)
+        #expect(attempt(&limits, "alice", "a", at: 5) != nil)
+        // Failures elsewhere count for the address across accounts as well.
+        for account in ["b", "c", "d", "e"] { limits.checkedElsewhere(account: account, address: "x", right: false, now: 6) }
+        let fifth = attempt(&limits, "f", "x", at: 7)
+        #expect(fifth != nil)
+        if let fifth { limits.failed(fifth) }
+        #expect(attempt(&limits, "g", "x", at: 8) == nil, "the address's five failures, four of them elsewhere")
+    }
+
     @Test func aLimitReachedOnlyByChecksUnderWayAsksForAShortWait() {
         var limits = LoginLimits(.init(perAccountAndAddress: 3, perAddress: 5, perAccount: 6, windowMillis: 300_000))
         // Five devices behind one address log in at once: the sixth waits only as long as a check takes.

@@ -54,9 +54,10 @@ public final class PostgresCluster: @unchecked Sendable {
         guard Self.isInstalled, let binaries = Self.binaries else {
             throw Failure("PostgreSQL is not installed (/usr/lib/postgresql/*/bin); run Tools/bootstrap")
         }
+        Self.removeLeftovers()
         // The postgres user must reach the folder: a fresh one under /tmp (sticky, world-traversable),
-        // not the test root (0700 when the process umask says so).
-        var template = Array("/tmp/kith-pg-XXXXXX".utf8CString)
+        // not the test root (0700 when the process umask says so). Its name holds this process's id.
+        var template = Array("/tmp/kith-pg-\(getpid())-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw Failure("mkdtemp failed: \(errno)") }
         directory = URL(fileURLWithPath: String(cString: made))
         try Self.run("/bin/chown", ["postgres:postgres", directory.path])
@@ -110,13 +111,34 @@ public final class PostgresCluster: @unchecked Sendable {
     /// with it) and removes its folder. A signal, not `pg_ctl stop`: this runs as the process
     /// exits, where starting and waiting for programs is not dependable.
     public func stop() {
-        let pidFile = directory.appendingPathComponent("data/postmaster.pid")
+        Self.stop(pidFile: directory.appendingPathComponent("data/postmaster.pid"))
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// SIGQUIT to the server `pidFile` names, and a wait of up to 2 s for it to end.
+    private static func stop(pidFile: URL) {
         if let text = try? String(contentsOf: pidFile, encoding: .utf8), let line = text.split(separator: "\n").first,
            let pid = pid_t(line), pid > 0, kill(pid, SIGQUIT) == 0 {
             for _ in 0..<100 where kill(pid, 0) == 0 { usleep(20_000) }
         }
-        try? FileManager.default.removeItem(at: directory)
     }
+
+    /// Clusters of test processes that are gone (killed before their exit could stop them):
+    /// their servers stopped and their folders removed, once per process.
+    private static func removeLeftovers() {
+        _ = leftoversRemoved
+    }
+
+    private static let leftoversRemoved: Void = {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp")) ?? []
+        for name in names where name.hasPrefix("kith-pg-") {
+            let parts = name.split(separator: "-")
+            guard parts.count == 4, let owner = pid_t(parts[2]), owner != getpid(), kill(owner, 0) != 0, errno == ESRCH else { continue }
+            let folder = URL(fileURLWithPath: "/tmp").appendingPathComponent(name)
+            stop(pidFile: folder.appendingPathComponent("data/postmaster.pid"))
+            try? FileManager.default.removeItem(at: folder)
+        }
+    }()
 
     /// Runs a program to its end; throws with its output if it failed. Not with Foundation's
     /// `Process`: `pg_ctl start` leaves the server running, and the server would inherit the

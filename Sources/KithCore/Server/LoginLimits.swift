@@ -91,6 +91,17 @@ public struct LoginLimits: Sendable {
         accounts.remove(attempt.account, at: attempt.atMillis)
     }
 
+    /// Another instance of the server checked a password (the instances of one server share its
+    /// limits, spec §Sessions): a wrong one counts here as one of this instance's own failures;
+    /// a right one starts the pair afresh, as `succeeded` does.
+    public mutating func checkedElsewhere(account: String, address: String, right: Bool, now: UInt64) {
+        let pair = Self.key(account, address)
+        guard !right else { return pairs.reset(pair) }
+        pairs.recordFailure(pair, now: now)
+        addresses.recordFailure(address, now: now)
+        accounts.recordFailure(account, now: now)
+    }
+
     private mutating func ended(_ attempt: Attempt) {
         for key in Self.underWayKeys(attempt) {
             let left = underWay[key, default: 0] - 1
