@@ -52,6 +52,20 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Several server instances on one PostgreSQL against one on SQLite (Tools/bench/instances).
+        .executableTarget(
+            name: "InstancesBench",
+            dependencies: [
+                "BenchSupport",
+                .product(name: "KithCore", package: "Kith"),
+                .product(name: "KithCrypto", package: "Kith"),
+                .product(name: "KithWire", package: "Kith"),
+                .product(name: "KithNetLibrary", package: "Kith"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "ReadStateBench",
             dependencies: [.product(name: "KithAPI", package: "Kith")]

@@ -16,9 +16,14 @@ public final class ServerProcess: @unchecked Sendable {
     /// (`Device.source`), as devices of many people do, so the caps per address hold as shipped.
     public static let admission = ["--waiting-total", "20000", "--login-deadline", "60"]
 
-    public init(_ kith: String, _ extra: [String]) throws {
+    /// `sameKeyAs`: another instance of that server (its key), for a shared store (`--store`).
+    public init(_ kith: String, _ extra: [String], sameKeyAs other: ServerProcess? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("kith-bench-\(UUID().uuidString.prefix(6))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        if let other {
+            try FileManager.default.copyItem(at: other.directory.appendingPathComponent("identity.seed"),
+                                             to: directory.appendingPathComponent("identity.seed"))
+        }
         let out = directory.appendingPathComponent("server.out")
         _ = FileManager.default.createFile(atPath: out.path, contents: nil)
         let serverArguments = ["server", "--data", directory.path, "--listen", "127.0.0.1:0", "--keepalive-timeout", "3600"]
@@ -88,8 +93,13 @@ public struct Device: Sendable {
 
 public func connect(_ server: ServerProcess, _ device: Device, group: any EventLoopGroup,
                     observe: (@Sendable (Envelope) -> Void)? = nil) async throws -> ClientConnection {
-    try await ClientConnection.connect(host: server.invite.host, port: server.invite.port,
-                                       remoteStatic: server.invite.key.noisePublicKey!,
+    try await connect(server.invite, device, group: group, observe: observe)
+}
+
+public func connect(_ invite: Invite, _ device: Device, group: any EventLoopGroup,
+                    observe: (@Sendable (Envelope) -> Void)? = nil) async throws -> ClientConnection {
+    try await ClientConnection.connect(host: invite.host, port: invite.port,
+                                       remoteStatic: invite.key.noisePublicKey!,
                                        localStatic: device.identity.noiseKeyPair, group: group, timeout: .seconds(60),
                                        from: device.source, observe: observe)
 }

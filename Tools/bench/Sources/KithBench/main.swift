@@ -18,29 +18,10 @@ let sessionCount = arguments.count > 2 ? Int(arguments[2])! : 19_500
 let devicesPerAccount = 4
 let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
-func now() -> Double { Date().timeIntervalSince1970 }
 func millis(_ seconds: Double) -> String { String(format: "%.3f ms", seconds * 1000) }
-func percentile(_ values: [Double], _ p: Double) -> Double {
-    let sorted = values.sorted()
-    return sorted.isEmpty ? .nan : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
-}
-func say(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
 
 func connect(_ server: ServerProcess, _ device: Device, observe: (@Sendable (Envelope) -> Void)? = nil) async throws -> ClientConnection {
     try await connect(server, device, group: group, observe: observe)
-}
-
-/// Runs `work` for each index with at most `width` in flight; returns the wall time.
-func inParallel(_ count: Int, width: Int, _ work: @escaping @Sendable (Int) async throws -> Void) async throws -> Double {
-    let start = now()
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        var next = 0
-        while next < min(width, count) { let i = next; group.addTask { try await work(i) }; next += 1 }
-        while try await group.next() != nil {
-            if next < count { let i = next; group.addTask { try await work(i) }; next += 1 }
-        }
-    }
-    return now() - start
 }
 
 actor Sessions {
@@ -271,20 +252,7 @@ say("ping: p50 \(millis(percentile(pings, 0.5)))")
 // From here on every session pings as an agent does (ServerConnection.keepalive), spread evenly:
 // the relay is measured among thousands of keepalive frames a second.
 let keepaliveSeconds = 5.0
-let keepalive = Task {
-    let all = Array(connections.values)
-    let tick = 0.002  // a few pings every 2 ms: spread as thousands of agents' are, not in bursts
-    let perTick = max(1, Int((Double(all.count) * tick / keepaliveSeconds).rounded()))
-    var next = 0
-    while !Task.isCancelled {
-        for _ in 0..<perTick {
-            let connection = all[next % all.count]
-            next += 1
-            Task { _ = try? await connection.request(.ping(.init(nonce: 0))) }
-        }
-        try? await Task.sleep(for: .milliseconds(Int(tick * 1000)))
-    }
-}
+let keepalive = keepAlive(Array(connections.values), every: keepaliveSeconds)
 let paced = try await relay(count: 5000, rate: 1000, pairs: pairs)
 say("relay at 1000/s: p99 \(millis(percentile(paced.latencies, 0.99)))")
 let burst = try await relay(count: 10000, rate: 0, pairs: pairs)

@@ -16,7 +16,6 @@ let kith = CommandLine.arguments[1]
 let contactCount = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2])! : 255
 let watched = ["c000", "c001", "c002"]
 let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-func say(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
 func frameBytes(_ envelope: Envelope) -> Int { ((try? envelope.encode().count) ?? 0) + 2 + 16 }
 
 /// Bytes of what a connection is sent unsolicited, counted as it arrives.
