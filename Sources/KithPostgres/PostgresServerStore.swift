@@ -176,22 +176,36 @@ public final class PostgresServerStore: SharedServerStore {
             // commits them, so their ids increase in commit order (`watch`): a
             // lock per receiver, taken before any id is drawn, in one order to keep deadlocks rare
             // (one is retried like any lost race).
+            // Each step is one statement for the whole group, not one per item: a relay costs the
+            // committer round trips to the database, and those, not the work, were its limit.
             let receivers = Set(items.map(\.to)).sorted()
-            for receiver in receivers {
-                try db.execute("SELECT pg_advisory_xact_lock(\(PostgresSchema.receiverLocks), hashtext(\(receiver)))")
+            if !receivers.isEmpty {
+                try db.execute("""
+                    SELECT pg_advisory_xact_lock(\(PostgresSchema.receiverLocks), hashtext(r))
+                    FROM (SELECT unnest(\(receivers)) AS r ORDER BY 1) AS ordered
+                    """)
             }
             // Deletions first: they make room under the quota for the group's items.
-            for (id, to) in acknowledged { try db.execute("DELETE FROM relay WHERE id = \(id) AND receiver = \(to)") }
-            func usage(_ device: String, _ role: String) throws -> RelayQuota.Usage {
-                guard let row = try db.rows("SELECT count, bytes FROM relay_usage WHERE device = \(device) AND role = \(role)").first else {
-                    return RelayQuota.Usage()
+            if !acknowledged.isEmpty {
+                try db.execute("""
+                    DELETE FROM relay WHERE (id, receiver) IN (SELECT * FROM unnest(\(acknowledged.map(\.id)), \(acknowledged.map(\.to))))
+                    """)
+            }
+            // What each sender and receiver has queued, read once and then kept as the
+            // `relay_usage` triggers keep it, item by item.
+            var usage: [String: RelayQuota.Usage] = [:]
+            func key(_ device: String, _ role: String) -> String { role + "\u{0}" + device }
+            if quota != nil {
+                let devices = Array(Set(items.flatMap { [$0.to, $0.from] })).sorted()
+                for row in try db.rows("SELECT device, role, count, bytes FROM relay_usage WHERE device = ANY(\(devices))") {
+                    let (device, role, count, bytes) = try row.decode((String, String, Int, Int).self)
+                    usage[key(device, role)] = RelayQuota.Usage(count: count, bytes: bytes)
                 }
-                let (count, bytes) = try row.decode((Int, Int).self)
-                return RelayQuota.Usage(count: count, bytes: bytes)
             }
             let outcomes = try items.map { item -> RelayOutcome in
-                if let quota, let refusal = quota.refusal(adding: item.payload.count, to: item.to, waiting: try usage(item.to, "receiver"),
-                                                          from: item.from, queued: try usage(item.from, "sender")) {
+                if let quota, let refusal = quota.refusal(adding: item.payload.count, to: item.to,
+                                                          waiting: usage[key(item.to, "receiver")] ?? RelayQuota.Usage(),
+                                                          from: item.from, queued: usage[key(item.from, "sender")] ?? RelayQuota.Usage()) {
                     return .refused(refusal)
                 }
                 // A receiver without a device row (its account removed meanwhile) is the one
@@ -202,13 +216,19 @@ public final class PostgresServerStore: SharedServerStore {
                     WHERE EXISTS (SELECT 1 FROM device WHERE id = \(item.to))
                     RETURNING id
                     """, as: Int64.self)
-                return id.map { .stored(id: $0) } ?? .receiverGone
+                guard let id else { return .receiverGone }
+                for (device, role) in [(item.to, "receiver"), (item.from, "sender")] {
+                    usage[key(device, role), default: RelayQuota.Usage()].count += 1
+                    usage[key(device, role), default: RelayQuota.Usage()].bytes += item.payload.count
+                }
+                return .stored(id: id)
             }
             // Heard by every instance's `StoreWatch` once this transaction commits.
-            for receiver in Set(zip(items, outcomes).compactMap { item, outcome -> String? in
+            let notified = Set(zip(items, outcomes).compactMap { item, outcome -> String? in
                 if case .stored = outcome { item.to } else { nil }
-            }).sorted() {
-                try db.execute("SELECT pg_notify(\(StoreWatch.channel), \(receiver))")
+            }).sorted()
+            if !notified.isEmpty {
+                try db.execute("SELECT pg_notify(\(StoreWatch.channel), r) FROM unnest(\(notified)) AS r")
             }
             return outcomes
         }

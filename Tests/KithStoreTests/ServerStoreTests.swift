@@ -73,7 +73,7 @@ import Testing
         _ = try store.registerDevice(Self.registration(2), now: 2)
         let quota = RelayQuota(perReceiver: .init(count: 2, bytes: 1000), perSender: .init(count: 10, bytes: 10_000))
         let items = [
-            RelayItem(from: "alice-PC-1", to: "alice-PC-2", payload: [1]),
+            RelayItem(from: "alice-PC-1", to: "alice-PC-2", payload: [1], scope: "carol"),
             RelayItem(from: "alice-PC-1", to: "alice-PC-9", payload: [2]),  // no such device (revoked meanwhile)
             RelayItem(from: "alice-PC-1", to: "alice-PC-2", payload: [3], code: 7),
             RelayItem(from: "alice-PC-1", to: "alice-PC-2", payload: [4]),  // the receiver's third: over its quota
