@@ -90,16 +90,14 @@ extension AccountContext {
         }
     }
 
-    /// Where to join `offer`'s ticket: the instance this device is connected to, or the one the
-    /// offer names if its server named that address as an instance (its invite or its last
-    /// LoginResult) — never an address only the offer gives.
+    /// Where to join `offer`'s ticket (`InstanceChoice.transitAddress`).
     private func transitAddress(of offer: TransitOffer) -> HostPort? {
-        guard let at = offer.at else { return connectedAddress }
-        guard let address = try? HostPort(parsing: at), let session = try? store.session() else { return nil }
-        let invited = (try? Invite(parsing: session.invite).addresses) ?? []
-        guard invited.contains(address) || session.instances.contains(address.description) else {
+        let session = offer.at == nil ? nil : try? store.session()
+        let address = InstanceChoice.transitAddress(at: offer.at, connected: connectedAddress,
+                                                    invite: session.flatMap { try? Invite(parsing: $0.invite).addresses } ?? [],
+                                                    learned: session?.instances ?? [])
+        if address == nil, let at = offer.at {
             logger.notice("a transit offer names \(at.debugDescription), which the server did not name as one of its instances")
-            return nil
         }
         return address
     }

@@ -64,6 +64,18 @@ public struct InstanceChoice: Sendable, Equatable {
         tried = []
     }
 
+    /// Where a device joins a transit ticket (spec §Transit, Across instances): the instance it is
+    /// `connected` to, or the one the offer names (`at`) when its server named that address as an
+    /// instance — in its `invite` or in the `learned` list of its last LoginResult. Never an
+    /// address only the offer gives: a server cannot send a device to dial anywhere it likes.
+    public static func transitAddress(at: String?, connected: HostPort?, invite: [HostPort], learned: [String]) -> HostPort? {
+        guard let at else { return connected }
+        guard let address = try? HostPort(parsing: at), invite.contains(address) || learned.contains(address.description) else {
+            return nil
+        }
+        return address
+    }
+
     /// A connection that worked ended: the next round tries the others before it.
     public mutating func lost(_ address: HostPort) {
         lastLost = address

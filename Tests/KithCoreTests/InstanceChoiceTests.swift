@@ -57,4 +57,18 @@ import Testing
         var choice = InstanceChoice(invite: [Self.a], learned: many)
         #expect(round(&choice).count == InstanceChoice.maxAddresses)
     }
+
+    /// A transit offer's `at` is followed only to an address the server named as an instance.
+    @Test func aTransitOfferIsJoinedOnlyAtANamedInstance() {
+        let connected = HostPort(host: "127.0.0.1", port: 7400)
+        func join(_ at: String?) -> HostPort? {
+            InstanceChoice.transitAddress(at: at, connected: connected, invite: [Self.a], learned: [Self.b.description])
+        }
+        #expect(join(nil) == connected)
+        #expect(join(Self.a.description) == Self.a)
+        #expect(join(Self.b.description) == Self.b)
+        #expect(join(Self.c.description) == nil, "an address only the offer gives")
+        #expect(join("not an address") == nil)
+        #expect(InstanceChoice.transitAddress(at: nil, connected: nil, invite: [Self.a], learned: []) == nil)
+    }
 }
