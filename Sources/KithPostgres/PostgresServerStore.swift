@@ -185,6 +185,18 @@ public final class PostgresServerStore: SharedServerStore {
                     FROM (SELECT unnest(\(receivers)) AS r ORDER BY 1) AS ordered
                     """)
             }
+            // Where each receiver's new payloads follow on: the highest id its queue holds now.
+            // A statement of its own after the locks, so its snapshot is taken once they are held
+            // and no payload for the receiver committed before is above it.
+            var queuedUpTo: [String: Int64] = [:]
+            if !receivers.isEmpty {
+                for row in try db.rows("""
+                    SELECT r, (SELECT max(id) FROM relay WHERE receiver = r) FROM unnest(\(receivers)) AS r
+                    """) {
+                    let (receiver, last) = try row.decode((String, Int64?).self)
+                    queuedUpTo[receiver] = last ?? 0
+                }
+            }
             // Deletions first: they make room under the quota for the group's items.
             if !acknowledged.isEmpty {
                 try db.execute("""
@@ -223,12 +235,18 @@ public final class PostgresServerStore: SharedServerStore {
                 }
                 return .stored(id: id)
             }
-            // Heard by every instance's `StoreWatch` once this transaction commits.
-            let notified = Set(zip(items, outcomes).compactMap { item, outcome -> String? in
-                if case .stored = outcome { item.to } else { nil }
-            }).sorted()
-            if !notified.isEmpty {
-                try db.execute("SELECT pg_notify(\(StoreWatch.channel), r) FROM unnest(\(notified)) AS r")
+            // Heard by every instance's `StoreWatch` once this transaction commits, in the order sent.
+            var stored: [String: [RelayRecord]] = [:]
+            for (item, outcome) in zip(items, outcomes) {
+                if case .stored(let id) = outcome { stored[item.to, default: []].append(RelayRecord(id: id, item)) }
+            }
+            let notices = stored.keys.sorted().flatMap { receiver in
+                RelayNotice.payloads(receiver: receiver, after: queuedUpTo[receiver] ?? 0, records: stored[receiver]!)
+            }
+            if !notices.isEmpty {
+                try db.execute("""
+                    SELECT pg_notify(\(StoreWatch.channel), n) FROM unnest(\(notices)) WITH ORDINALITY AS t(n, i) ORDER BY i
+                    """)
             }
             return outcomes
         }
@@ -264,7 +282,7 @@ public final class PostgresServerStore: SharedServerStore {
         try autocommit { try $0.execute("SELECT pg_notify(\(channel), \(payload))") }
     }
 
-    public func watch(besides instance: String, relays: @escaping @Sendable ([String]?) -> Void,
+    public func watch(besides instance: String, relays: @escaping @Sendable (RelayNotice?) -> Void,
                       heard: @escaping @Sendable (InstanceWord) -> Void) {
         let started = StoreWatch(connections: connections, instance: instance, logger: logger, relays: relays, heard: heard)
         let earlier = watch.withLockedValue { watch in defer { watch = started }; return watch }

@@ -14,7 +14,8 @@ import NIOPosix
 /// Groups are handed on one after another in commit order, so a receiver's relay ids reach its
 /// outbox in increasing order (`RelayBacklog` relies on it). This is the store's "commit a batch,
 /// then a feed of what was committed, by sequence number (the relay id)" that a shared store of
-/// several instances implements too.
+/// several instances implements too: there the feed is the store's (`RelayNotice`s in commit
+/// order, this instance's commits among them), and `committed` has nothing to do.
 final class RelayCommitter: Sendable {
     /// How a caller hears its item's outcome; called on the committer's side, so it must hop to
     /// where the caller lives (a continuation, an event loop's `execute`).

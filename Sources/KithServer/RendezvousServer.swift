@@ -35,19 +35,31 @@ public final class RendezvousServer: Sendable {
         var tell: (@Sendable (InstanceWord) -> Void)?
         if let sharing { tell = { word in Self.tell(word, in: sharing, logger: logger) } }
         let loginGuard = LoginGuard(configuration, tell: tell)
+        // A shared store's commits reach the outboxes as its notices (`watch` below), this
+        // instance's own among them; the store is a round trip away, read off the event loops.
+        let committed: @Sendable ([RelayRecord]) -> Void
+        let relayReads: RelayReads
+        if sharing == nil {
+            committed = presence.outboxes.admit
+            relayReads = .onTheLoop(store)
+        } else {
+            committed = { _ in }
+            relayReads = .offTheLoop(store, Self.readThreads())
+        }
         context = ServerContext(configuration: configuration, store: store, presence: presence,
                                 loginGuard: loginGuard,
                                 passwords: PasswordChecker(threads: configuration.passwordCheckThreads,
                                                            queueLimit: configuration.passwordQueueLimit),
                                 relays: RelayCommitter(store: store, quota: configuration.relayQuota, now: configuration.now, logger: logger,
-                                                       committed: sharing == nil ? presence.outboxes.admit : Self.recheck(presence.outboxes)),
+                                                       committed: committed),
+                                relayReads: relayReads,
                                 transit: TransitBroker(), instances: InstanceDirectory(), rosters: RosterKeeper(store: store, logger: logger),
                                 watchers: Watchers(store: store, presence: presence, logger: logger, now: configuration.now),
                                 logger: logger)
         // What other instances on the store commit and announce reaches the devices online here.
         if let shared = sharing?.store {
             let context = context, outboxes = presence.outboxes, now = configuration.now
-            shared.watch(besides: instance, relays: { outboxes.recheck($0) }) { word in
+            shared.watch(besides: instance, relays: { outboxes.follow($0) }) { word in
                 Task {
                     switch word {
                     case .accountChanged(let account):
@@ -82,11 +94,11 @@ public final class RendezvousServer: Sendable {
         }
     }
 
-    /// How payloads this instance committed reach receivers online here when other instances
-    /// share the store: the receivers read their queues (in id order, with what the others
-    /// committed), instead of the committer handing its records on as the store's only writer does.
-    private static func recheck(_ outboxes: Outboxes) -> @Sendable ([RelayRecord]) -> Void {
-        { records in outboxes.recheck(Array(Set(records.map(\.to)))) }
+    /// Threads for the outboxes' reads of a shared store (`RelayReads.offTheLoop`).
+    private static func readThreads() -> NIOThreadPool {
+        let threads = NIOThreadPool(numberOfThreads: RelayReads.threads)
+        threads.start()
+        return threads
     }
 
     /// Binds, calls `ready` with the invite (whose port is the one bound), and serves until the
@@ -195,6 +207,7 @@ public final class RendezvousServer: Sendable {
     public func shutdown() async {
         await context.passwords.shutdown()
         await context.relays.shutdown()
+        await context.relayReads.shutdown()
         await checkpoints.shutdown()
         try? await group.shutdownGracefully()
     }

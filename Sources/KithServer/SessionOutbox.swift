@@ -15,7 +15,7 @@ import NIOCore
 final class SessionOutbox: @unchecked Sendable {
     let deviceID: String
     private let channel: any Channel
-    private let store: any ServerStore
+    private let reads: RelayReads
     private let logger: Logger
     // Touched only on the channel's event loop.
     private var backlog = RelayBacklog()
@@ -24,10 +24,10 @@ final class SessionOutbox: @unchecked Sendable {
     /// Relays flow: the session's first lists and documents went out before.
     private var relaysStarted = false
 
-    init(deviceID: String, channel: any Channel, store: any ServerStore, logger: Logger) {
+    init(deviceID: String, channel: any Channel, reads: RelayReads, logger: Logger) {
         self.deviceID = deviceID
         self.channel = channel
-        self.store = store
+        self.reads = reads
         self.logger = logger
     }
 
@@ -62,8 +62,26 @@ final class SessionOutbox: @unchecked Sendable {
         }
     }
 
-    /// Payloads for this device were committed where `admit` does not hear of them (another
-    /// instance on a shared store): read the queue after what was written (from any thread).
+    /// What the shared store said of payloads committed for this device (by any instance, from
+    /// the store's watch): written at once when they follow on from what was written, else read
+    /// from the store with whatever came between.
+    func follow(_ notice: RelayNotice) {
+        channel.eventLoop.execute {
+            guard let records = notice.records else {
+                self.backlog.storeHasMore()
+                self.reload()
+                return
+            }
+            let admitted = Set(self.backlog.follow(after: notice.after, ids: records.map(\.id), queued: self.unwritten))
+            for record in records where admitted.contains(record.id) { self.write(Self.delivery(record)) }
+            if !admitted.isEmpty { self.channel.flush() }
+            self.reload()
+        }
+    }
+
+    /// Payloads for this device may have been committed where neither `admit` nor `follow`
+    /// heard of them (the store's watch was cut): read the queue after what was written (from
+    /// any thread).
     func recheckStore() {
         channel.eventLoop.execute {
             self.backlog.storeHasMore()
@@ -98,16 +116,22 @@ final class SessionOutbox: @unchecked Sendable {
         channel.write(envelope, promise: written)
     }
 
-    /// Writes what waits in the store, if anything does and there is room.
+    /// Reads what waits in the store, if anything does, there is room and no read is under way,
+    /// and writes it when the read is back (on the loop).
     private func reload() {
         guard relaysStarted, channel.isActive, let read = backlog.reload(queued: unwritten) else { return }
-        do {
-            let records = try store.pendingRelays(to: deviceID, after: read.after, limit: read.limit)
-            backlog.reloaded(records.map(\.id), limit: read.limit)
-            for record in records { write(Self.delivery(record)) }
-            channel.flush()
-        } catch {
-            logger.error("relay queue of \(deviceID) unreadable: \(error)")
+        reads.read(deviceID, after: read.after, limit: read.limit, on: channel.eventLoop) { result in
+            switch result {
+            case .success(let records):
+                self.backlog.reloaded(records.map(\.id), limit: read.limit)
+                for record in records { self.write(Self.delivery(record)) }
+                if !records.isEmpty { self.channel.flush() }
+                // Payloads committed meanwhile, or more than a page: read on.
+                self.reload()
+            case .failure(let error):
+                self.backlog.readFailed()
+                self.logger.error("relay queue of \(self.deviceID) unreadable: \(error)")
+            }
         }
     }
 }
@@ -130,12 +154,14 @@ final class Outboxes: Sendable {
         for outbox in outboxes { outbox.admit(byReceiver[outbox.deviceID] ?? []) }
     }
 
-    /// Payloads were committed for `receivers` (nil: perhaps for anyone) on a store other server
-    /// instances share: each of them online here reads its queue again.
-    func recheck(_ receivers: [String]?) {
-        let outboxes = byDevice.withLockedValue { outboxes in
-            receivers.map { $0.compactMap { outboxes[$0] } } ?? Array(outboxes.values)
+    /// A shared store's notice of payloads committed for a receiver (by any instance), or nil
+    /// when some may have been missed: the receiver online here follows on, or every online
+    /// receiver reads its queue.
+    func follow(_ notice: RelayNotice?) {
+        guard let notice else {
+            for outbox in byDevice.withLockedValue({ Array($0.values) }) { outbox.recheckStore() }
+            return
         }
-        for outbox in outboxes { outbox.recheckStore() }
+        byDevice.withLockedValue { $0[notice.receiver] }?.follow(notice)
     }
 }

@@ -14,13 +14,13 @@ public protocol SharedServerStore: ServerStore {
     func onlineElsewhere(_ deviceIDs: [String], besides instance: String, seenSince since: UInt64) throws -> Set<String>
     /// Tells the other instances `word`.
     func tell(_ word: InstanceWord, by instance: String) throws
-    /// From now on: `relays` hears the receivers of payloads any instance committed, soon after
-    /// each commit, and nil when some may have been missed (the watch was cut and is back), when
-    /// every online receiver reads its queue again; `heard` hears what the other instances
-    /// `tell` (not `instance`'s own word). One receiver's payloads get ids in the order they
-    /// commit, whichever instance commits them, so a reader that reads after the last id it has
-    /// misses none.
-    func watch(besides instance: String, relays: @escaping @Sendable ([String]?) -> Void,
+    /// From now on: `relays` hears a `RelayNotice` for each receiver of payloads any instance
+    /// committed (this one too), soon after each commit, and nil when some may have been missed
+    /// (the watch was cut and is back), when every online receiver reads its queue again;
+    /// `heard` hears what the other instances `tell` (not `instance`'s own word). One
+    /// receiver's payloads get ids in the order they commit, whichever instance commits them,
+    /// so a reader that reads after the last id it has misses none.
+    func watch(besides instance: String, relays: @escaping @Sendable (RelayNotice?) -> Void,
                heard: @escaping @Sendable (InstanceWord) -> Void)
 }
 

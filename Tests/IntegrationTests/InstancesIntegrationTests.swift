@@ -85,6 +85,40 @@ struct InstancesIntegrationTests {
               + "on the same instance \(sameTook) (debug build)")
     }
 
+    /// Two senders at once, one on each instance, to the phone on instance two, every tenth
+    /// payload too large for a notice: the phone's instance writes what follows on from the
+    /// notices, reads the queue for the large ones and where a notice from the other instance is
+    /// still on its way — and the phone gets all 200 once, each sender's in order.
+    @Test func payloadsFromBothInstancesAndTooLargeForANoticeArriveOnceInOrder() async throws {
+        guard let cast = try await Self.cast() else { return }
+        defer { cast.cluster.stop() }
+        let tabletDevice = TestDevice()
+        let tablet = try await tabletDevice.connect(cast.two)
+        guard case .loginResult = try await tabletDevice.login(tablet, account: "alice", password: "correct horse") else {
+            Issue.record("tablet login"); return
+        }
+        func payload(_ sender: UInt8, _ number: Int) -> [UInt8] {
+            [sender, UInt8(number)] + [UInt8](repeating: sender, count: number % 10 == 9 ? 20_000 : 40)
+        }
+        func sendAll(_ sender: UInt8, from connection: ClientConnection) async throws {
+            for number in 0..<100 {
+                let answer = try await connection.request(.relaySend(.init(to: cast.phoneID, payload: payload(sender, number))))
+                #expect(answer.message == .ack(.init()))
+            }
+        }
+        async let received = Self.receive(200, in: cast)
+        async let fromLaptop: Void = sendAll(1, from: cast.laptop)
+        async let fromTablet: Void = sendAll(2, from: tablet)
+        _ = try await (fromLaptop, fromTablet)
+        let delivered = try await received
+        for sender: UInt8 in [1, 2] {
+            let mine = delivered.filter { $0.first == sender }
+            #expect(mine == (0..<100).map { payload(sender, $0) }, "sender \(sender): all 100 once, in order")
+        }
+        let extra = try? await cast.phone.next(timeout: .milliseconds(500)) { if case .relayDeliver(let d) = $0 { d } else { nil } }
+        #expect(extra == nil, "none twice")
+    }
+
     @Test func statusListsTheRunningInstancesAndTheirSessions() async throws {
         guard let cast = try await Self.cast() else { return }
         defer { cast.cluster.stop() }
