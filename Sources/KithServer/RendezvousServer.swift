@@ -38,13 +38,13 @@ public final class RendezvousServer: Sendable {
         // A shared store's commits reach the outboxes as its notices (`watch` below), this
         // instance's own among them; the store is a round trip away, read off the event loops.
         let committed: @Sendable ([RelayRecord]) -> Void
-        let relayReads: RelayReads
+        let storeReads: StoreReads
         if sharing == nil {
             committed = presence.outboxes.admit
-            relayReads = .onTheLoop(store)
+            storeReads = .onTheLoop
         } else {
             committed = { _ in }
-            relayReads = .offTheLoop(store, Self.readThreads())
+            storeReads = .offTheLoop()
         }
         context = ServerContext(configuration: configuration, store: store, presence: presence,
                                 loginGuard: loginGuard,
@@ -52,7 +52,7 @@ public final class RendezvousServer: Sendable {
                                                            queueLimit: configuration.passwordQueueLimit),
                                 relays: RelayCommitter(store: store, quota: configuration.relayQuota, now: configuration.now, logger: logger,
                                                        committed: committed),
-                                relayReads: relayReads,
+                                storeReads: storeReads,
                                 transit: TransitBroker(), instances: InstanceDirectory(), rosters: RosterKeeper(store: store, logger: logger),
                                 watchers: Watchers(store: store, presence: presence, logger: logger, now: configuration.now),
                                 logger: logger)
@@ -92,13 +92,6 @@ public final class RendezvousServer: Sendable {
                 logger.warning("the other instances not told \(word): \(error)")
             }
         }
-    }
-
-    /// Threads for the outboxes' reads of a shared store (`RelayReads.offTheLoop`).
-    private static func readThreads() -> NIOThreadPool {
-        let threads = NIOThreadPool(numberOfThreads: RelayReads.threads)
-        threads.start()
-        return threads
     }
 
     /// Binds, calls `ready` with the invite (whose port is the one bound), and serves until the
@@ -207,7 +200,7 @@ public final class RendezvousServer: Sendable {
     public func shutdown() async {
         await context.passwords.shutdown()
         await context.relays.shutdown()
-        await context.relayReads.shutdown()
+        await context.storeReads.shutdown()
         await checkpoints.shutdown()
         try? await group.shutdownGracefully()
     }

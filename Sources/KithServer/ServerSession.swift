@@ -38,7 +38,7 @@ struct ServerSession {
             for account in (try? server.store.linkedAccounts(of: device.account)) ?? [] {
                 linked.append((account, [Self.links(of: account, in: server.store)] + (await server.rosters.documents(account: account))))
             }
-            let outbox = SessionOutbox(deviceID: device.id, channel: channel, reads: server.relayReads, logger: logger)
+            let outbox = SessionOutbox(deviceID: device.id, channel: channel, store: server.store, reads: server.storeReads, logger: logger)
             await server.presence.goOnline(deviceID: device.id, account: device.account, connectionID: connectionID,
                                            address: address, outbox: outbox, close: close,
                                            documents: [Self.links(of: device.account, in: server.store)]
@@ -478,8 +478,8 @@ struct ServerContext: Sendable {
     let loginGuard: LoginGuard
     let passwords: PasswordChecker
     let relays: RelayCommitter
-    /// How an online device's outbox reads its queue.
-    let relayReads: RelayReads
+    /// Where the event loops' reads of the store run.
+    let storeReads: StoreReads
     let transit: TransitBroker
     let instances: InstanceDirectory
     let rosters: RosterKeeper

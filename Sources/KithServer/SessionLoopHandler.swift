@@ -11,7 +11,9 @@ import NIOCore
 /// costs a scheduler's time slice, milliseconds, on the path of a relayed message).
 ///
 /// A relayed payload is checked here (`ServerContext.relayCheck`, the task's checks), committed
-/// by the group committer, and answered on this loop when its group is on disk.
+/// by the group committer, and answered on this loop when its group is on disk. The checks read
+/// the store where `StoreReads` says (off the loop for a shared store), one payload after
+/// another, so a session's payloads reach the committer in the order they came.
 final class SessionLoopHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = SecureChannelEvent
     typealias InboundOut = SecureChannelEvent
@@ -23,6 +25,8 @@ final class SessionLoopHandler: ChannelInboundHandler, @unchecked Sendable {
     private var lane = SessionLane()
     private var context: ChannelHandlerContext?
     private var unflushed = false
+    /// The checks of the session's relayed payloads so far: the next one's follows.
+    private var checked: EventLoopFuture<Void>?
 
     init(server: ServerContext, eventLoop: any EventLoop) {
         self.server = server
@@ -54,19 +58,12 @@ final class SessionLoopHandler: ChannelInboundHandler, @unchecked Sendable {
         case .relayAck(let ack):
             server.relays.acknowledged(id: Int64(clamping: ack.relayID), to: device.id)
         case .relaySend(let request):
-            switch server.relayCheck(request, from: device, linkedInto: nil) {
-            case .needsLinks:
-                lane.handOn()
-                context.fireChannelRead(data)
-            case .refused(let answer):
-                context.write(wrapOutboundOut(Envelope(requestID: envelope.requestID, answer)), promise: nil)
-                unflushed = true
-            case .commit(let item):
-                let server = server, requestID = envelope.requestID
-                server.relays.commit(item) { result in
-                    let answer = server.relayAnswer(result, to: item.to)
-                    self.eventLoop.execute { self.answer(Envelope(requestID: requestID, answer)) }
-                }
+            let server = server, requestID = envelope.requestID
+            let previous = checked ?? eventLoop.makeSucceededVoidFuture()
+            checked = previous.flatMap {
+                server.storeReads.run(on: self.eventLoop) { server.relayCheck(request, from: device, linkedInto: nil) }
+            }.map { check in
+                self.carryOut(check, of: data, requestID: requestID)
             }
         default:
             preconditionFailure("SessionLane routed \(envelope.message.type) to the loop, which does not handle it")
@@ -79,6 +76,23 @@ final class SessionLoopHandler: ChannelInboundHandler, @unchecked Sendable {
             context.flush()
         }
         context.fireChannelReadComplete()
+    }
+
+    /// What the checks of a relayed payload decided (on the loop, in the order payloads came).
+    private func carryOut(_ check: RelayCheck, of data: NIOAny, requestID: UInt32) {
+        switch check {
+        case .needsLinks:
+            lane.handOn()
+            context?.fireChannelRead(data)
+        case .refused(let answer):
+            self.answer(Envelope(requestID: requestID, answer))
+        case .commit(let item):
+            let server = server
+            server.relays.commit(item) { result in
+                let answer = server.relayAnswer(result, to: item.to)
+                self.eventLoop.execute { self.answer(Envelope(requestID: requestID, answer)) }
+            }
+        }
     }
 
     /// Writes an answer that came back from elsewhere, unless the channel is gone.

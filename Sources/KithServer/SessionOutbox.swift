@@ -15,7 +15,8 @@ import NIOCore
 final class SessionOutbox: @unchecked Sendable {
     let deviceID: String
     private let channel: any Channel
-    private let reads: RelayReads
+    private let store: any ServerStore
+    private let reads: StoreReads
     private let logger: Logger
     // Touched only on the channel's event loop.
     private var backlog = RelayBacklog()
@@ -24,9 +25,10 @@ final class SessionOutbox: @unchecked Sendable {
     /// Relays flow: the session's first lists and documents went out before.
     private var relaysStarted = false
 
-    init(deviceID: String, channel: any Channel, reads: RelayReads, logger: Logger) {
+    init(deviceID: String, channel: any Channel, store: any ServerStore, reads: StoreReads, logger: Logger) {
         self.deviceID = deviceID
         self.channel = channel
+        self.store = store
         self.reads = reads
         self.logger = logger
     }
@@ -120,7 +122,8 @@ final class SessionOutbox: @unchecked Sendable {
     /// and writes it when the read is back (on the loop).
     private func reload() {
         guard relaysStarted, channel.isActive, let read = backlog.reload(queued: unwritten) else { return }
-        reads.read(deviceID, after: read.after, limit: read.limit, on: channel.eventLoop) { result in
+        let store = store, deviceID = deviceID
+        reads.run(on: channel.eventLoop) { try store.pendingRelays(to: deviceID, after: read.after, limit: read.limit) }.whenComplete { result in
             switch result {
             case .success(let records):
                 self.backlog.reloaded(records.map(\.id), limit: read.limit)
