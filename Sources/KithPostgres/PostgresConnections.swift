@@ -21,6 +21,8 @@ final class PostgresConnections: Sendable {
     private let idle = NIOLockedValueBox<[PostgresConnection]>([])
     private let permits: DispatchSemaphore
     private let connectionIDs = NIOLockedValueBox(0)
+    /// Transactions run again since the pool was made, by the SQLSTATE of the race they lost.
+    let lostRaces = NIOLockedValueBox<[String: Int]>([:])
 
     init(address: PostgresAddress, limit: Int, logger: Logger) {
         self.address = address
@@ -34,7 +36,7 @@ final class PostgresConnections: Sendable {
         defer { permits.signal() }
         let connection = try takeIdle() ?? open()
         do {
-            let result = try body(PostgresStatements(connection: connection, logger: logger))
+            let result = try body(PostgresStatements(connection: connection, logger: logger, lostRaces: lostRaces))
             idle.withLockedValue { $0.append(connection) }
             return result
         } catch {
@@ -112,6 +114,7 @@ final class PostgresConnections: Sendable {
 struct PostgresStatements {
     let connection: PostgresConnection
     let logger: Logger
+    let lostRaces: NIOLockedValueBox<[String: Int]>
 
     /// Runs a statement; the number of rows it changed (or returned).
     @discardableResult
@@ -145,6 +148,7 @@ struct PostgresStatements {
                 // A connection that broke or fell silent has no transaction left to roll back.
                 if !connection.isClosed && error as? PostgresStoreError != .noAnswer { try? execute("ROLLBACK") }
                 guard attempt < 5, let state = PostgresStoreError.sqlState(of: error), Self.retried.contains(state) else { throw error }
+                lostRaces.withLockedValue { $0[state, default: 0] += 1 }
             }
         }
     }

@@ -9,8 +9,8 @@ enum PostgresSchema {
     /// The first key of the per-account locks of device registration (two-key advisory locks,
     /// which never collide with the one-key migration lock).
     static let registrationLocks: Int32 = 1
-    /// The first key of the per-receiver locks of relay commits.
-    static let receiverLocks: Int32 = 2
+    /// The first key of the per-device locks of relay commits.
+    static let deviceLocks: Int32 = 2
 
     /// Each version's statements, oldest first; version N is `versions[N - 1]`.
     static let versions: [[String]] = [

@@ -36,6 +36,10 @@ public final class PostgresServerStore: SharedServerStore {
         connections.close()
     }
 
+    /// How many transactions ran again since this store was opened, by the SQLSTATE of the race
+    /// they lost (`40001` serialization, `40P01` deadlock, `23505` a unique key taken first).
+    public var lostRaces: [String: Int] { connections.lostRaces.withLockedValue { $0 } }
+
     /// The schema version this build writes.
     public static var schemaVersion: Int { PostgresSchema.versions.count }
 
@@ -173,16 +177,28 @@ public final class PostgresServerStore: SharedServerStore {
                              now: UInt64) throws -> [RelayOutcome] {
         try transaction { db in
             // One receiver's payloads commit one transaction after another, whichever instance
-            // commits them, so their ids increase in commit order (`watch`): a
-            // lock per receiver, taken before any id is drawn, in one order to keep deadlocks rare
-            // (one is retried like any lost race).
+            // commits them, so their ids increase in commit order (`watch`): a lock per device,
+            // taken before any id is drawn. Every device whose queue or quota usage this
+            // transaction changes is locked — the receivers and senders of its items and of the
+            // payloads it deletes — all in one statement, in the locks' order, before any row is
+            // touched: two instances' committers (one storing payloads for a device, the other
+            // deleting what that device acknowledged) then take turns instead of deadlocking on
+            // the usage rows the triggers update, which cost a second each (PostgreSQL's
+            // deadlock_timeout) and held every relay of both instances. A deadlock with another
+            // writer (an account removed) is retried like any lost race.
             // Each step is one statement for the whole group, not one per item: a relay costs the
             // committer round trips to the database, and those, not the work, were its limit.
             let receivers = Set(items.map(\.to)).sorted()
-            if !receivers.isEmpty {
+            var locked = Set(items.flatMap { [$0.to, $0.from] } + acknowledged.map(\.to))
+            if !acknowledged.isEmpty {
+                for row in try db.rows("SELECT DISTINCT sender FROM relay WHERE id = ANY(\(acknowledged.map(\.id)))") {
+                    locked.insert(try row.decode(String.self))
+                }
+            }
+            if !locked.isEmpty {
                 try db.execute("""
-                    SELECT pg_advisory_xact_lock(\(PostgresSchema.receiverLocks), hashtext(r))
-                    FROM (SELECT unnest(\(receivers)) AS r ORDER BY 1) AS ordered
+                    SELECT pg_advisory_xact_lock(\(PostgresSchema.deviceLocks), k)
+                    FROM (SELECT DISTINCT hashtext(d) AS k FROM unnest(\(Array(locked))) AS d ORDER BY 1) AS ordered
                     """)
             }
             // Where each receiver's new payloads follow on: the highest id its queue holds now.

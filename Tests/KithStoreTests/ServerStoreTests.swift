@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import KithPostgres
 import KithStore
 import KithTestSupport
 import KithWire
@@ -196,5 +197,45 @@ import Testing
         #expect(failures.isEmpty, "\(failures)")
         #expect(Set(registered) == Set((1...40).map { "alice-PC-\($0)" }))
         #expect(Set(given).count == 1, "one code for one message, whichever store gave it: \(Set(given))")
+    }
+
+    /// Two instances' committers at once, as when every sender is on one instance and every
+    /// receiver on the other: one stores payloads for the receivers, the other deletes what they
+    /// acknowledged, each group in its own order. They take turns on the devices they share and
+    /// never deadlock (each deadlock stalls both for PostgreSQL's deadlock_timeout, a second).
+    @Test func committersOfPayloadsAndOfAcknowledgementsDoNotDeadlock() throws {
+        guard PostgresCluster.isInstalled else { return }
+        let (made, reopen) = try StoreKind.postgresql.make("race-store")
+        let storing = try #require(made as? PostgresServerStore), deleting = try #require(try reopen() as? PostgresServerStore)
+        let pairs = 16
+        for n in 0..<pairs {
+            try storing.createAccount(name: "pair\(n)", passwordHash: "h", now: 1)
+            _ = try storing.registerDevice(ServerStoreTests.registration(UInt8(2 * n + 1), account: "pair\(n)"), now: 2)
+            _ = try storing.registerDevice(ServerStoreTests.registration(UInt8(2 * n + 2), account: "pair\(n)"), now: 2)
+        }
+        let quota = RelayQuota(perReceiver: .init(count: 10_000, bytes: 1 << 30), perSender: .init(count: 10_000, bytes: 1 << 30))
+        let rounds = 40
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 2) { role in
+            var random = SystemRandomNumberGenerator()
+            do {
+                for _ in 0..<rounds {
+                    if role == 0 {
+                        let items = (0..<pairs).map { n in RelayItem(from: "pair\(n)-PC-1", to: "pair\(n)-PC-2", payload: [UInt8(n)]) }
+                        _ = try storing.commitRelays(items.shuffled(using: &random), deleting: [], quota: quota, now: 3)
+                    } else {
+                        let waiting = try (0..<pairs).flatMap { n in
+                            try deleting.pendingRelays(to: "pair\(n)-PC-2", after: 0, limit: 100).map { (id: $0.id, to: $0.to) }
+                        }
+                        _ = try deleting.commitRelays([], deleting: waiting.shuffled(using: &random), quota: quota, now: 3)
+                    }
+                }
+            } catch {
+                failures.withLock { $0.append("\(error)") }
+            }
+        }
+        #expect(failures.withLock { $0 }.isEmpty)
+        let deadlocks = (storing.lostRaces["40P01"] ?? 0) + (deleting.lostRaces["40P01"] ?? 0)
+        #expect(deadlocks == 0, "deadlocks retried: \(deadlocks)")
     }
 }
