@@ -203,14 +203,19 @@ public final class PostgresServerStore: SharedServerStore {
             }
             // Where each receiver's new payloads follow on: the highest id its queue holds now.
             // A statement of its own after the locks, so its snapshot is taken once they are held
-            // and no payload for the receiver committed before is above it.
+            // and no payload for the receiver committed before is above it. And whether the
+            // receiver still has a device row (its account may have been removed meanwhile):
+            // SQLite learns that from the foreign key, here it is asked.
             var queuedUpTo: [String: Int64] = [:]
+            var present: Set<String> = []
             if !receivers.isEmpty {
                 for row in try db.rows("""
-                    SELECT r, (SELECT max(id) FROM relay WHERE receiver = r) FROM unnest(\(receivers)) AS r
+                    SELECT r, (SELECT max(id) FROM relay WHERE receiver = r), EXISTS (SELECT 1 FROM device WHERE id = r)
+                    FROM unnest(\(receivers)) AS r
                     """) {
-                    let (receiver, last) = try row.decode((String, Int64?).self)
+                    let (receiver, last, exists) = try row.decode((String, Int64?, Bool).self)
                     queuedUpTo[receiver] = last ?? 0
+                    if exists { present.insert(receiver) }
                 }
             }
             // Deletions first: they make room under the quota for the group's items.
@@ -230,27 +235,45 @@ public final class PostgresServerStore: SharedServerStore {
                     usage[key(device, role)] = RelayQuota.Usage(count: count, bytes: bytes)
                 }
             }
-            let outcomes = try items.map { item -> RelayOutcome in
+            // Each item's fate decided in order (an item over the quota, or for a receiver gone, is
+            // the one not stored); the stored ones inserted in one statement, in the group's
+            // order, so their ids increase as the items do.
+            var decided: [RelayOutcome?] = items.map { item in
                 if let quota, let refusal = quota.refusal(adding: item.payload.count, to: item.to,
                                                           waiting: usage[key(item.to, "receiver")] ?? RelayQuota.Usage(),
                                                           from: item.from, queued: usage[key(item.from, "sender")] ?? RelayQuota.Usage()) {
                     return .refused(refusal)
                 }
-                // A receiver without a device row (its account removed meanwhile) is the one
-                // item not stored; SQLite learns it from the foreign key, here it is asked first.
-                let id = try db.value("""
-                    INSERT INTO relay (sender, receiver, payload, code, scope, fromAccount, createdAtMillis)
-                    SELECT \(item.from), \(item.to), \(Self.bytes(item.payload)), \(item.code), \(item.scope), \(item.fromAccount), \(Int64(now))
-                    WHERE EXISTS (SELECT 1 FROM device WHERE id = \(item.to))
-                    RETURNING id
-                    """, as: Int64.self)
-                guard let id else { return .receiverGone }
+                guard present.contains(item.to) else { return .receiverGone }
                 for (device, role) in [(item.to, "receiver"), (item.from, "sender")] {
                     usage[key(device, role), default: RelayQuota.Usage()].count += 1
                     usage[key(device, role), default: RelayQuota.Usage()].bytes += item.payload.count
                 }
-                return .stored(id: id)
+                return nil
             }
+            let storing = decided.indices.filter { decided[$0] == nil }
+            if !storing.isEmpty {
+                let rows = storing.map { items[$0] }
+                // postgres-nio's arrays hold no NULL: an empty text stands for none (no account
+                // name or code is empty).
+                let ids = try db.rows("""
+                    WITH item AS (
+                        SELECT * FROM unnest(\(rows.map(\.from)), \(rows.map(\.to)), \(rows.map { Self.bytes($0.payload) }),
+                                             \(rows.map { $0.code.map(String.init) ?? "" }), \(rows.map { $0.scope ?? "" }),
+                                             \(rows.map { $0.fromAccount ?? "" }))
+                        WITH ORDINALITY AS t(sender, receiver, payload, code, scope, fromAccount, n)
+                    )
+                    INSERT INTO relay (sender, receiver, payload, code, scope, fromAccount, createdAtMillis)
+                    SELECT sender, receiver, payload, NULLIF(code, '')::bigint, NULLIF(scope, ''), NULLIF(fromAccount, ''), \(Int64(now))
+                    FROM item ORDER BY n
+                    RETURNING id
+                    """).map { try $0.decode(Int64.self) }.sorted()
+                guard ids.count == storing.count else {
+                    throw StoreError.conflict("stored \(ids.count) of \(storing.count) relayed payloads")
+                }
+                for (index, id) in zip(storing, ids) { decided[index] = .stored(id: id) }
+            }
+            let outcomes = decided.map { $0! }
             // Heard by every instance's `StoreWatch` once this transaction commits, in the order sent.
             var stored: [String: [RelayRecord]] = [:]
             for (item, outcome) in zip(items, outcomes) {
