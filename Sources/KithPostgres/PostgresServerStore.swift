@@ -130,6 +130,13 @@ public final class PostgresServerStore: SharedServerStore {
         }
     }
 
+    public func devices(ids: [String]) throws -> [String: DeviceRecord] {
+        try autocommit { db in
+            let rows = try db.rows("SELECT \(unescaped: Self.deviceColumns) FROM device WHERE id = ANY(\(Array(Set(ids)))) AND NOT revoked")
+            return Dictionary(try rows.map(Self.device).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+    }
+
     public func devices(account: String) throws -> [DeviceRecord] {
         try autocommit { db in
             try db.rows("""

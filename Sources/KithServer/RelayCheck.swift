@@ -20,7 +20,14 @@ extension ServerContext {
     /// `ServerRules.relayedSender` against the stored roster. `linkedInto` nil: not known yet.
     /// Reads the store (a device, a roster's bytes) without waiting for its writer.
     func relayCheck(_ request: RelaySend, from device: DeviceRecord, linkedInto: Bool?) -> RelayCheck {
-        let target = try? store.device(id: request.to)
+        relayCheck(request, from: device, linkedInto: linkedInto, target: try? store.device(id: request.to),
+                   roster: { rosters.current(account: device.account) })
+    }
+
+    /// The same checks with the target's device record read already (nil: no such device), and
+    /// `roster` giving the sender's account's stored roster, asked for only when it decides.
+    func relayCheck(_ request: RelaySend, from device: DeviceRecord, linkedInto: Bool?, target: DeviceRecord?,
+                    roster: () -> ValidRoster?) -> RelayCheck {
         if let target, target.account != device.account, linkedInto == nil { return .needsLinks(target: target) }
         let linked = linkedInto ?? false
         switch ServerRules.relay(from: .init(device), to: request.to, targetAccount: target?.account, linkedInto: linked) {
@@ -30,7 +37,7 @@ extension ServerContext {
             if code == .forbidden { logger.notice("\(device.id) tried to relay to \(request.to) of another account") }
             return .refused(ServerSession.error(code, reason))
         }
-        if let refusal = unapproved(device) { return .refused(refusal) }
+        if let refusal = unapproved(device, roster: roster()) { return .refused(refusal) }
         return .commit(RelayItem(from: device.id, to: request.to, payload: request.payload,
                                  scope: linked ? device.account : nil, fromAccount: ServerSession.actingAccount(device)))
     }
@@ -38,7 +45,10 @@ extension ServerContext {
     /// The refusal for a payload from a device its account's stored roster does not approve
     /// (`ServerRules.relayedSender`), or nil when it is approved.
     func unapproved(_ device: DeviceRecord) -> Message? {
-        let roster = rosters.current(account: device.account)
+        unapproved(device, roster: rosters.current(account: device.account))
+    }
+
+    private func unapproved(_ device: DeviceRecord, roster: ValidRoster?) -> Message? {
         guard case .refused(let code, let reason) = ServerRules.relayedSender(
             .init(device), roster: roster, actingForLinkedAccount: ServerSession.actingAccount(device) != nil) else { return nil }
         return ServerSession.error(code, reason)

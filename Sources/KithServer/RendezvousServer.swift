@@ -52,7 +52,7 @@ public final class RendezvousServer: Sendable {
                                                            queueLimit: configuration.passwordQueueLimit),
                                 relays: RelayCommitter(store: store, quota: configuration.relayQuota, now: configuration.now, logger: logger,
                                                        committed: committed),
-                                storeReads: storeReads,
+                                storeReads: storeReads, batchedRelayChecks: sharing == nil ? nil : BatchedRelayChecks(store: store),
                                 transit: TransitBroker(), instances: InstanceDirectory(), rosters: RosterKeeper(store: store, logger: logger),
                                 watchers: Watchers(store: store, presence: presence, logger: logger, now: configuration.now),
                                 logger: logger)
@@ -201,6 +201,7 @@ public final class RendezvousServer: Sendable {
         await context.passwords.shutdown()
         await context.relays.shutdown()
         await context.storeReads.shutdown()
+        await context.batchedRelayChecks?.shutdown()
         await checkpoints.shutdown()
         try? await group.shutdownGracefully()
     }

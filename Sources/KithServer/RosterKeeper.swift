@@ -138,7 +138,13 @@ actor RosterKeeper {
     /// The account's stored roster, checked; nil before its first (or if it does not restore).
     /// From any thread: it only reads.
     nonisolated func current(account: String) -> ValidRoster? {
-        (try? observer(account: account))?.current
+        current(account: account, stored: try? store.latestRoster(account: account))
+    }
+
+    /// As `current(account:)`, with the stored roster's bytes read already (`nil`: none), as a
+    /// read of several accounts' at once gives them.
+    nonisolated func current(account: String, stored bytes: [UInt8]?) -> ValidRoster? {
+        (try? observer(account: account, stored: bytes))?.current
     }
 
     /// The stored roster in an observer's book (no holder). Restoring one checks its
@@ -146,7 +152,11 @@ actor RosterKeeper {
     /// bytes it was restored from, and restored again only when the stored bytes differ (a new
     /// roster, whoever stored it).
     private nonisolated func observer(account: String) throws(Refusal) -> RosterBook {
-        guard let bytes = try? store.latestRoster(account: account) else { return RosterBook(account: account, holder: nil) }
+        try observer(account: account, stored: try? store.latestRoster(account: account))
+    }
+
+    private nonisolated func observer(account: String, stored bytes: [UInt8]?) throws(Refusal) -> RosterBook {
+        guard let bytes else { return RosterBook(account: account, holder: nil) }
         if let cached = restored.withLockedValue({ $0[account] }), cached.bytes == bytes { return cached.book }
         do {
             let book = try RosterBook(account: account, holder: nil, restoring: try RosterSigning.decodeDocument(bytes))

@@ -480,6 +480,8 @@ struct ServerContext: Sendable {
     let relays: RelayCommitter
     /// Where the event loops' reads of the store run.
     let storeReads: StoreReads
+    /// For a shared store: the relay checks' reads, batched off the event loops.
+    let batchedRelayChecks: BatchedRelayChecks?
     let transit: TransitBroker
     let instances: InstanceDirectory
     let rosters: RosterKeeper

@@ -12,8 +12,8 @@ import NIOCore
 ///
 /// A relayed payload is checked here (`ServerContext.relayCheck`, the task's checks), committed
 /// by the group committer, and answered on this loop when its group is on disk. The checks read
-/// the store where `StoreReads` says (off the loop for a shared store), one payload after
-/// another, so a session's payloads reach the committer in the order they came.
+/// the store here, or for a shared store off the loop with other sessions' (`BatchedRelayChecks`),
+/// one payload after another, so a session's payloads reach the committer in the order they came.
 final class SessionLoopHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = SecureChannelEvent
     typealias InboundOut = SecureChannelEvent
@@ -61,7 +61,11 @@ final class SessionLoopHandler: ChannelInboundHandler, @unchecked Sendable {
             let server = server, requestID = envelope.requestID
             let previous = checked ?? eventLoop.makeSucceededVoidFuture()
             checked = previous.flatMap {
-                server.storeReads.run(on: self.eventLoop) { server.relayCheck(request, from: device, linkedInto: nil) }
+                if let batched = server.batchedRelayChecks {
+                    batched.check(request, from: device, in: server, on: self.eventLoop)
+                } else {
+                    self.eventLoop.makeSucceededFuture(server.relayCheck(request, from: device, linkedInto: nil))
+                }
             }.map { check in
                 self.carryOut(check, of: data, requestID: requestID)
             }

@@ -4,9 +4,9 @@ import NIOPosix
 /// Where an event loop's reads of the store run. A store that is a file on this machine
 /// (SQLite) answers in microseconds and is read on the loop itself; a store a round trip away
 /// (PostgreSQL, shared by instances) is read on threads of its own, so the loop — which carries
-/// every session of the server — never waits on the network: not for the checks of a relayed
-/// payload, and not for the queue reads of sessions (when every device comes back at once, or
-/// the store's watch was cut and every online receiver reads its queue).
+/// every session of the server — never waits on the network for the queue reads of sessions
+/// (when every device comes back at once, or the store's watch was cut and every online
+/// receiver reads its queue). The relay checks' reads have `BatchedRelayChecks`.
 enum StoreReads: Sendable {
     case onTheLoop
     case offTheLoop(NIOThreadPool)

@@ -19,6 +19,8 @@ public protocol ServerStore: Sendable {
     func registerDevice(_ registration: DeviceRegistration, now: UInt64) throws -> DeviceRecord
     func device(id: String) throws -> DeviceRecord?
     func devices(account: String) throws -> [DeviceRecord]
+    /// Those of `ids` that are devices (not revoked), by id, in one read where the store can.
+    func devices(ids: [String]) throws -> [String: DeviceRecord]
     func touch(deviceID: String, now: UInt64) throws
     /// Replaces a device's UDP candidates: its own interfaces' and as the server saw it.
     func updateAddresses(deviceID: String, addresses: [String], publicAddresses: [String]) throws
@@ -61,6 +63,8 @@ public protocol ServerStore: Sendable {
     /// Every kept roster (one that changed the primary or the epoch), then the latest, oldest first.
     func rosters(account: String) throws -> [[UInt8]]
     func latestRoster(account: String) throws -> [UInt8]?
+    /// The latest roster of each of `accounts` that has one, in one read where the store can.
+    func latestRosters(accounts: [String]) throws -> [String: [UInt8]]
     /// Stores `document` as the latest roster; `kept` ones stay after a newer one is stored.
     func storeRoster(account: String, document: [UInt8], kept: Bool) throws
     /// The latest policy of each device of the account.
@@ -288,4 +292,19 @@ public struct RelayRecord: Sendable, Equatable {
     }
 
     public subscript<Value>(dynamicMember keyPath: KeyPath<RelayItem, Value>) -> Value { item[keyPath: keyPath] }
+}
+
+/// One read per item, for a store whose reads are cheap (a file on this machine).
+extension ServerStore {
+    public func devices(ids: [String]) throws -> [String: DeviceRecord] {
+        var found: [String: DeviceRecord] = [:]
+        for id in Set(ids) { found[id] = try device(id: id) }
+        return found
+    }
+
+    public func latestRosters(accounts: [String]) throws -> [String: [UInt8]] {
+        var found: [String: [UInt8]] = [:]
+        for account in Set(accounts) { found[account] = try latestRoster(account: account) }
+        return found
+    }
 }

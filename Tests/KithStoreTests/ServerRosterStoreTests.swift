@@ -16,6 +16,8 @@ import Testing
         #expect(try reopened.rosters(account: "alice") == [[1], [4], [5]])
         #expect(try reopened.latestRoster(account: "alice") == [5])
         #expect(try reopened.rosters(account: "bob").isEmpty)
+        // Several accounts' latest in one read: only those that have one.
+        #expect(try reopened.latestRosters(accounts: ["alice", "bob", "alice"]) == ["alice": [5]])
         try store.storePolicy(account: "alice", deviceID: "alice-MP-1", document: [7])
         try store.storePolicy(account: "alice", deviceID: "alice-MP-1", document: [8])
         #expect(try store.policies(account: "alice").map(\.document) == [[8]])
@@ -37,6 +39,9 @@ import Testing
         #expect(try store.policies(account: "alice").isEmpty)
         #expect(try store.device(id: phone.id) == nil)
         #expect(try store.devices(account: "alice").map(\.id) == ["alice-PC-1"])
+        // Several devices in one read: a revoked or unknown id is not among them.
+        #expect(try store.devices(ids: [phone.id, "alice-PC-1", "alice-PC-9", "alice-PC-1"]).mapValues(\.account)
+                == ["alice-PC-1": "alice"])
         #expect(throws: StoreError.revoked(phone.id)) {
             _ = try store.registerDevice(ServerStoreTests.registration(2, type: .mobile, code: "MP"), now: 5)
         }
