@@ -21,7 +21,18 @@ extension Presence {
         }
     }
 
+    /// Tells the other instances that `account` changed: at the end of the step in progress
+    /// (once, however often the step announced it), or now outside a step.
     func announce(_ account: String) {
+        guard sharing != nil else { return }
+        if reads != nil {
+            if !reads!.announced.contains(account) { reads!.announced.append(account) }
+        } else {
+            tellChanged(account)
+        }
+    }
+
+    func tellChanged(_ account: String) {
         guard let sharing else { return }
         do {
             try sharing.store.tell(.accountChanged(account), by: sharing.instance)

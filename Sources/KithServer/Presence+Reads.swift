@@ -14,6 +14,9 @@ struct PresenceReads {
     var rosters: [String: [SignedDocument]] = [:]
     var contacts: [String: [ContactRecord]] = [:]
     var linkedAccounts: [String: [String]] = [:]
+    /// Accounts announced to the other instances during the step, told once when it ends (a
+    /// device coming online pushes its account's device list and contacts, each announcing it).
+    var announced: [String] = []
 }
 
 extension Presence {
@@ -22,8 +25,11 @@ extension Presence {
     func oneStep<T>(_ body: () -> T) -> T {
         if reads != nil { return body() }
         reads = PresenceReads()
-        defer { reads = nil }
-        return body()
+        let result = body()
+        let announced = reads?.announced ?? []
+        reads = nil
+        for account in announced { tellChanged(account) }
+        return result
     }
 
     /// `account`'s devices (none if the store cannot say).

@@ -59,10 +59,13 @@ public final class RendezvousServer: Sendable {
         // What other instances on the store commit and announce reaches the devices online here.
         if let shared = sharing?.store {
             let context = context, outboxes = presence.outboxes, now = configuration.now
+            let refreshes = NIOLockedValueBox(PendingRefreshes())
             shared.watch(besides: instance, relays: { outboxes.follow($0) }) { word in
+                if case .accountChanged(let account) = word, !refreshes.withLockedValue({ $0.heard(account) }) { return }
                 Task {
                     switch word {
                     case .accountChanged(let account):
+                        refreshes.withLockedValue { $0.starting(account) }
                         let documents = [ServerSession.links(of: account, in: store)] + (await context.rosters.documents(account: account))
                         await context.presence.refresh(account: account, documents: documents)
                     case .transit(let notice):

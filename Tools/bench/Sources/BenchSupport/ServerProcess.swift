@@ -38,7 +38,13 @@ public final class ServerProcess: @unchecked Sendable {
             process.arguments = serverArguments
         }
         process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = FileHandle.nullDevice
+        if Self.keep {
+            let log = directory.appendingPathComponent("server.log")
+            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: log)
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
         for _ in 0..<200 {
             if let line = ((try? String(contentsOf: out, encoding: .utf8)) ?? "").split(separator: "\n")
@@ -50,6 +56,9 @@ public final class ServerProcess: @unchecked Sendable {
         }
         throw ChannelFailure("the server printed no invite")
     }
+
+    /// KITH_BENCH_KEEP set: the server's folder stays after the run, with its log (server.log).
+    static let keep = ProcessInfo.processInfo.environment["KITH_BENCH_KEEP"] != nil
 
     public var residentMiB: Double {
         let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
@@ -70,7 +79,7 @@ public final class ServerProcess: @unchecked Sendable {
     public func stop() {
         process.terminate()
         process.waitUntilExit()
-        try? FileManager.default.removeItem(at: directory)
+        if !Self.keep { try? FileManager.default.removeItem(at: directory) }
     }
 }
 
