@@ -195,51 +195,47 @@ public final class PostgresServerStore: SharedServerStore {
             // writer (an account removed) is retried like any lost race.
             // Each step is one statement for the whole group, not one per item: a relay costs the
             // committer round trips to the database, and those, not the work, were its limit.
-            let receivers = Set(items.map(\.to)).sorted()
-            var locked = Set(items.flatMap { [$0.to, $0.from] } + acknowledged.map(\.to))
-            if !acknowledged.isEmpty {
-                for row in try db.rows("SELECT DISTINCT sender FROM relay WHERE id = ANY(\(acknowledged.map(\.id)))") {
-                    locked.insert(try row.decode(String.self))
-                }
-            }
-            if !locked.isEmpty {
-                try db.execute("""
-                    SELECT pg_advisory_xact_lock(\(PostgresSchema.deviceLocks), k)
-                    FROM (SELECT DISTINCT hashtext(d) AS k FROM unnest(\(Array(locked))) AS d ORDER BY 1) AS ordered
-                    """)
-            }
-            // Where each receiver's new payloads follow on: the highest id its queue holds now.
-            // A statement of its own after the locks, so its snapshot is taken once they are held
-            // and no payload for the receiver committed before is above it. And whether the
-            // receiver still has a device row (its account may have been removed meanwhile):
-            // SQLite learns that from the foreign key, here it is asked.
-            var queuedUpTo: [String: Int64] = [:]
-            var present: Set<String> = []
-            if !receivers.isEmpty {
-                for row in try db.rows("""
-                    SELECT r, (SELECT max(id) FROM relay WHERE receiver = r), EXISTS (SELECT 1 FROM device WHERE id = r)
-                    FROM unnest(\(receivers)) AS r
-                    """) {
-                    let (receiver, last, exists) = try row.decode((String, Int64?, Bool).self)
-                    queuedUpTo[receiver] = last ?? 0
-                    if exists { present.insert(receiver) }
-                }
-            }
+            let locked = Set(items.flatMap { [$0.to, $0.from] } + acknowledged.map(\.to))
+            let ackedIDs = acknowledged.map(\.id)
+            try db.execute("""
+                SELECT pg_advisory_xact_lock(\(PostgresSchema.deviceLocks), k)
+                FROM (SELECT DISTINCT hashtext(d) AS k
+                      FROM (SELECT unnest(\(Array(locked))) AS d UNION SELECT sender FROM relay WHERE id = ANY(\(ackedIDs))) AS devices
+                      ORDER BY 1) AS ordered
+                """)
             // Deletions first: they make room under the quota for the group's items.
             if !acknowledged.isEmpty {
                 try db.execute("""
-                    DELETE FROM relay WHERE (id, receiver) IN (SELECT * FROM unnest(\(acknowledged.map(\.id)), \(acknowledged.map(\.to))))
+                    DELETE FROM relay WHERE (id, receiver) IN (SELECT * FROM unnest(\(ackedIDs), \(acknowledged.map(\.to))))
                     """)
             }
-            // What each sender and receiver has queued, read once and then kept as the
-            // `relay_usage` triggers keep it, item by item.
+            // For each device of the items: where its queue stands (the highest id it holds, a
+            // statement after the locks, so no payload for it committed before is above it; with
+            // those just deleted, which were in it before, so the new payloads follow on from
+            // where they were), whether it still has a device row (its account may have been
+            // removed meanwhile: SQLite learns that from the foreign key, here it is asked), and
+            // what it has queued as receiver and as sender — then kept as the `relay_usage`
+            // triggers keep it, item by item.
+            var queuedUpTo: [String: Int64] = [:]
+            for (id, receiver) in acknowledged { queuedUpTo[receiver] = max(queuedUpTo[receiver] ?? 0, id) }
+            var present: Set<String> = []
             var usage: [String: RelayQuota.Usage] = [:]
             func key(_ device: String, _ role: String) -> String { role + "\u{0}" + device }
-            if quota != nil {
-                let devices = Array(Set(items.flatMap { [$0.to, $0.from] })).sorted()
-                for row in try db.rows("SELECT device, role, count, bytes FROM relay_usage WHERE device = ANY(\(devices))") {
-                    let (device, role, count, bytes) = try row.decode((String, String, Int, Int).self)
-                    usage[key(device, role)] = RelayQuota.Usage(count: count, bytes: bytes)
+            let devices = Set(items.flatMap { [$0.to, $0.from] }).sorted()
+            if !devices.isEmpty {
+                for row in try db.rows("""
+                    SELECT d, (SELECT max(id) FROM relay WHERE receiver = d), EXISTS (SELECT 1 FROM device WHERE id = d),
+                           r.count, r.bytes, s.count, s.bytes
+                    FROM unnest(\(devices)) AS d
+                    LEFT JOIN relay_usage r ON r.device = d AND r.role = 'receiver'
+                    LEFT JOIN relay_usage s ON s.device = d AND s.role = 'sender'
+                    """) {
+                    let (device, last, exists, receiving, receivingBytes, sending, sendingBytes)
+                        = try row.decode((String, Int64?, Bool, Int?, Int?, Int?, Int?).self)
+                    queuedUpTo[device] = max(queuedUpTo[device] ?? 0, last ?? 0)
+                    if exists { present.insert(device) }
+                    if let receiving, let receivingBytes { usage[key(device, "receiver")] = RelayQuota.Usage(count: receiving, bytes: receivingBytes) }
+                    if let sending, let sendingBytes { usage[key(device, "sender")] = RelayQuota.Usage(count: sending, bytes: sendingBytes) }
                 }
             }
             // Each item's fate decided in order (an item over the quota, or for a receiver gone, is
