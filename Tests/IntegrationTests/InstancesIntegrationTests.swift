@@ -1,5 +1,7 @@
 import Foundation
 import KithAPI
+import KithCore
+import KithCrypto
 import KithNet
 import KithStore
 import KithTestSupport
@@ -16,6 +18,7 @@ struct InstancesIntegrationTests {
         let cluster: PostgresCluster
         let one: ServerHarness, two: ServerHarness
         let laptop: ClientConnection, phone: ClientConnection
+        let laptopDevice: TestDevice, laptopLogin: LoginResult
         let phoneDevice: TestDevice
         let phoneLogin: LoginResult
         var phoneID: String { phoneLogin.deviceID }
@@ -28,11 +31,12 @@ struct InstancesIntegrationTests {
         #expect(two.invite.key == one.invite.key && two.invite.port != one.invite.port)
         let laptopDevice = TestDevice(), phoneDevice = TestDevice()
         let laptop = try await laptopDevice.connect(one), phone = try await phoneDevice.connect(two)
-        guard case .loginResult = try await laptopDevice.login(laptop, account: "alice", password: "correct horse"),
+        guard case .loginResult(let laptopLogin) = try await laptopDevice.login(laptop, account: "alice", password: "correct horse"),
               case .loginResult(let phoneLogin) = try await phoneDevice.login(phone, account: "alice", password: "correct horse",
                                                                              type: .mobile)
         else { Issue.record("login"); cluster.stop(); return nil }
-        return Cast(cluster: cluster, one: one, two: two, laptop: laptop, phone: phone, phoneDevice: phoneDevice, phoneLogin: phoneLogin)
+        return Cast(cluster: cluster, one: one, two: two, laptop: laptop, phone: phone, laptopDevice: laptopDevice,
+                    laptopLogin: laptopLogin, phoneDevice: phoneDevice, phoneLogin: phoneLogin)
     }
 
     /// Sends `payloads` from the laptop, each after the previous one's Ack.
@@ -89,6 +93,31 @@ struct InstancesIntegrationTests {
     /// payload too large for a notice: the phone's instance writes what follows on from the
     /// notices, reads the queue for the large ones and where a notice from the other instance is
     /// still on its way — and the phone gets all 200 once, each sender's in order.
+    /// The checks of a shared store's relays are read in batches, off the event loop
+    /// (`BatchedRelayChecks`): a device the account's roster does not approve is refused there
+    /// too, however many of its payloads wait together, and the primary's are taken.
+    @Test func aPendingDevicesPayloadsAreRefusedOnAnotherInstance() async throws {
+        guard let cast = try await Self.cast() else { return }
+        defer { cast.cluster.stop() }
+        let laptopID = cast.laptopLogin.deviceID
+        let me = RosterMember(deviceID: laptopID, key: cast.laptopDevice.identity.publicKey, role: .primary, name: "laptop")
+        let first = try RosterSigning.sign(Roster.first(account: "alice", primary: me, recoveryKey: RecoveryKey.generate().publicKey,
+                                                        issuedAtMillis: 1), signer: laptopID, with: cast.laptopDevice.identity)
+        #expect(try await cast.laptop.request(.rosterPublish(.init(roster: first))).message == .ack(.init()))
+        // The phone, on the other instance, is not in the roster: each of a burst is refused.
+        let phone = cast.phone
+        let answers = try await withThrowingTaskGroup(of: ErrorCode?.self) { group in
+            for number in 0..<20 {
+                group.addTask { errorCode(try await phone.request(.relaySend(.init(to: laptopID, payload: [UInt8(number)]))).message) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(answers == Array(repeating: .notApproved, count: 20))
+        // The primary's payload to the phone is taken and arrives.
+        #expect(try await cast.laptop.request(.relaySend(.init(to: cast.phoneID, payload: [42]))).message == .ack(.init()))
+        #expect(try await Self.receive(1, in: cast) == [[42]])
+    }
+
     @Test func payloadsFromBothInstancesAndTooLargeForANoticeArriveOnceInOrder() async throws {
         guard let cast = try await Self.cast() else { return }
         defer { cast.cluster.stop() }
