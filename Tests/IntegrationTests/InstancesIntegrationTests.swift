@@ -241,6 +241,9 @@ struct InstancesIntegrationTests {
     @Test func aSecondCopyOnAnotherInstanceReplacesTheSession() async throws {
         guard let cast = try await Self.cast() else { return }
         defer { cast.cluster.stop() }
+        // The phone's login is answered before instance two records it online; a copy that came
+        // sooner than that would be the one replaced. Instance one lists it online once it is.
+        _ = try await cast.laptop.nextDeviceList { $0.devices.contains { $0.deviceID == cast.phoneID && $0.online } }
         let copy = try await cast.phoneDevice.connect(cast.one)
         guard case .loginResult = try await copy.request(.resume(.init(token: cast.phoneLogin.token))).message else {
             Issue.record("the copy could not resume")
