@@ -36,7 +36,9 @@ final class PostgresConnections: Sendable {
         defer { permits.signal() }
         let connection = try takeIdle() ?? open()
         do {
-            let result = try body(PostgresStatements(connection: connection, logger: logger, lostRaces: lostRaces))
+            let statements = PostgresStatements(connection: connection, logger: logger, lostRaces: lostRaces)
+            let result = try body(statements)
+            try statements.waitForSent()
             idle.withLockedValue { $0.append(connection) }
             return result
         } catch {
@@ -110,25 +112,75 @@ final class PostgresConnections: Sendable {
     }
 }
 
-/// The statements of one call on one connection, each waited for.
-struct PostgresStatements {
+/// The statements of one call on one connection. A statement is either waited for (`execute`,
+/// `rows`) or only sent (`send`): the connection runs what was sent one statement after another
+/// without coming back to this thread in between, and the next wait waits for all of it. A wait
+/// costs a wake-up of the calling thread on top of the statements' round trips to the database
+/// (postgres-nio sends a statement once the one before it is answered), so the statements
+/// themselves are the larger cost: a busy caller sends fewer (see `relay_commit_prepare`).
+final class PostgresStatements {
     let connection: PostgresConnection
     let logger: Logger
     let lostRaces: NIOLockedValueBox<[String: Int]>
+    /// Sent and not yet waited for, in the order sent.
+    private var sent: [EventLoopFuture<PostgresQueryResult>] = []
+
+    init(connection: PostgresConnection, logger: Logger, lostRaces: NIOLockedValueBox<[String: Int]>) {
+        self.connection = connection
+        self.logger = logger
+        self.lostRaces = lostRaces
+    }
+
+    /// Sends a statement without waiting for it: its failure is thrown by the next wait (and
+    /// fails what was sent after it in the same transaction).
+    func send(_ query: PostgresQuery) {
+        sent.append(connection.query(query, logger: logger))
+    }
 
     /// Runs a statement; the number of rows it changed (or returned).
     @discardableResult
     func execute(_ query: PostgresQuery) throws -> Int {
-        try PostgresConnections.wait(connection.query(query, logger: logger)).metadata.rows ?? 0
+        try result(of: query).metadata.rows ?? 0
     }
 
     func rows(_ query: PostgresQuery) throws -> [PostgresRow] {
-        Array(try PostgresConnections.wait(connection.query(query, logger: logger)))
+        Array(try result(of: query))
+    }
+
+    /// The rows of two statements, sent together: one wait for both.
+    func rows(_ first: PostgresQuery, _ second: PostgresQuery) throws -> ([PostgresRow], [PostgresRow]) {
+        let earlier = connection.query(first, logger: logger)
+        sent.append(earlier)
+        let later = try rows(second)
+        return (Array(try PostgresConnections.wait(earlier)), later)
     }
 
     /// The first column of the first row, if there is a row.
     func value<T: PostgresDecodable>(_ query: PostgresQuery, as type: T.Type) throws -> T? {
         try rows(query).first.map { try $0.decode(T.self) }
+    }
+
+    /// Waits for what was sent; the first failure among it is thrown.
+    func waitForSent() throws {
+        guard let last = sent.last else { return }
+        _ = try waitForSent(then: last)
+    }
+
+    /// `query`'s answer, after everything sent before it: one wait for all of them. Of several
+    /// failures the first is thrown (in a transaction, the ones after it only say it is aborted).
+    private func result(of query: PostgresQuery) throws -> PostgresQueryResult {
+        let future = connection.query(query, logger: logger)
+        guard !sent.isEmpty else { return try PostgresConnections.wait(future) }
+        return try waitForSent(then: future)
+    }
+
+    private func waitForSent(then last: EventLoopFuture<PostgresQueryResult>) throws -> PostgresQueryResult {
+        var futures = sent
+        sent = []
+        if futures.last !== last { futures.append(last) }
+        let results = try PostgresConnections.wait(EventLoopFuture.whenAllComplete(futures, on: connection.eventLoop))
+        for result in results { if case .failure(let error) = result { throw error } }
+        return try results.last!.get()
     }
 
     /// Runs `body` in a transaction: committed if it returns, rolled back if it throws. A
@@ -139,14 +191,14 @@ struct PostgresStatements {
         var attempt = 0
         while true {
             attempt += 1
-            try execute("BEGIN")
+            send("BEGIN")
             do {
                 let result = try body(self)
                 try execute("COMMIT")
                 return result
             } catch {
                 // A connection that broke or fell silent has no transaction left to roll back.
-                if !connection.isClosed && error as? PostgresStoreError != .noAnswer { try? execute("ROLLBACK") }
+                if !connection.isClosed && error as? PostgresStoreError != .noAnswer { _ = try? execute("ROLLBACK") }
                 guard attempt < 5, let state = PostgresStoreError.sqlState(of: error), Self.retried.contains(state) else { throw error }
                 lostRaces.withLockedValue { $0[state, default: 0] += 1 }
             }

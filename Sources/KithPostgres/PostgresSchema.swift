@@ -187,5 +187,61 @@ enum PostgresSchema {
             )
             """,
         ],
+        [
+            // A relay commit's statements, in two calls (`PostgresServerStore.commitRelays`): each
+            // statement is a round trip to the database, and those, not the work, were a commit's
+            // time. The decisions about each item stay in Swift, between the two calls.
+            // First: the locks of every device whose queue or usage changes (in the locks' order:
+            // see `commitRelays`), the deletion of what was acknowledged, ids for `draw` items
+            // (drawn under the locks, so one receiver's ids increase in commit order), and for
+            // each device of the items where its queue stands, whether it is there and its usage.
+            """
+            CREATE FUNCTION relay_commit_prepare(p_locked TEXT[], p_acked_ids BIGINT[], p_acked_to TEXT[],
+                                                 p_devices TEXT[], p_draw INTEGER)
+            RETURNS TABLE (o_device TEXT, o_last BIGINT, o_present BOOLEAN, o_receiving BIGINT, o_receiving_bytes BIGINT,
+                           o_sending BIGINT, o_sending_bytes BIGINT, o_ids BIGINT[])
+            LANGUAGE plpgsql AS $$
+            DECLARE
+                drawn BIGINT[];
+            BEGIN
+                -- Deletions alone need not wait for the disk: one lost in a crash only means its
+                -- payload is delivered again, which receivers handle (spec §Relay); they hold
+                -- the locks the senders' commits wait for, so they hold them shorter.
+                IF p_draw = 0 THEN
+                    PERFORM set_config('synchronous_commit', 'off', true);
+                END IF;
+                PERFORM pg_advisory_xact_lock(\(PostgresSchema.deviceLocks), k)
+                FROM (SELECT DISTINCT hashtext(d) AS k
+                      FROM (SELECT unnest(p_locked) AS d UNION SELECT r.sender FROM relay r WHERE r.id = ANY(p_acked_ids)) AS devices
+                      ORDER BY 1) AS ordered;
+                DELETE FROM relay r WHERE (r.id, r.receiver) IN (SELECT * FROM unnest(p_acked_ids, p_acked_to));
+                SELECT coalesce(array_agg(v ORDER BY v), '{}') INTO drawn
+                FROM (SELECT nextval(pg_get_serial_sequence('relay', 'id')) AS v FROM generate_series(1, p_draw)) AS g;
+                RETURN QUERY
+                SELECT d, (SELECT max(r.id) FROM relay r WHERE r.receiver = d), EXISTS (SELECT 1 FROM device x WHERE x.id = d),
+                       ru.count, ru.bytes, su.count, su.bytes, drawn
+                FROM unnest(p_devices) AS d
+                LEFT JOIN relay_usage ru ON ru.device = d AND ru.role = 'receiver'
+                LEFT JOIN relay_usage su ON su.device = d AND su.role = 'sender';
+            END
+            $$
+            """,
+            // Second: the items stored with the ids drawn (an empty text stands for none:
+            // postgres-nio's arrays hold no NULL, and no account name or code is empty), and the
+            // notices sent (heard once the transaction commits, in this order).
+            """
+            CREATE FUNCTION relay_commit_store(p_ids BIGINT[], p_senders TEXT[], p_receivers TEXT[], p_payloads BYTEA[],
+                                               p_codes TEXT[], p_scopes TEXT[], p_from_accounts TEXT[], p_created BIGINT,
+                                               p_channel TEXT, p_notices TEXT[])
+            RETURNS void LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO relay (id, sender, receiver, payload, code, scope, fromAccount, createdAtMillis)
+                SELECT i, s, r, p, NULLIF(c, '')::bigint, NULLIF(sc, ''), NULLIF(f, ''), p_created
+                FROM unnest(p_ids, p_senders, p_receivers, p_payloads, p_codes, p_scopes, p_from_accounts) AS t(i, s, r, p, c, sc, f);
+                PERFORM pg_notify(p_channel, n) FROM unnest(p_notices) WITH ORDINALITY AS t(n, i) ORDER BY i;
+            END
+            $$
+            """,
+        ],
     ]
 }

@@ -24,20 +24,6 @@ extension PostgresServerStore {
         }
     }
 
-    public func latestRosters(accounts: [String]) throws -> [String: [UInt8]] {
-        try autocommit { db in
-            var found: [String: [UInt8]] = [:]
-            for row in try db.rows("""
-                SELECT DISTINCT ON (account) account, document FROM roster WHERE account = ANY(\(Array(Set(accounts))))
-                ORDER BY account, seq DESC
-                """) {
-                let (account, document) = try row.decode((String, ByteBuffer).self)
-                found[account] = Array(document.readableBytesView)
-            }
-            return found
-        }
-    }
-
     public func storeRoster(account: String, document: [UInt8], kept: Bool) throws {
         try transaction { db in
             try db.execute("DELETE FROM roster WHERE account = \(account) AND NOT kept")

@@ -130,10 +130,19 @@ public final class PostgresServerStore: SharedServerStore {
         }
     }
 
-    public func devices(ids: [String]) throws -> [String: DeviceRecord] {
+    /// The two reads sent together, one wait for both.
+    public func relayCheckReads(targets: [String], senderAccounts: [String]) throws -> RelayCheckReads {
         try autocommit { db in
-            let rows = try db.rows("SELECT \(unescaped: Self.deviceColumns) FROM device WHERE id = ANY(\(Array(Set(ids)))) AND NOT revoked")
-            return Dictionary(try rows.map(Self.device).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            let (devices, rosters) = try db.rows(
+                "SELECT \(unescaped: Self.deviceColumns) FROM device WHERE id = ANY(\(Array(Set(targets)))) AND NOT revoked",
+                "SELECT DISTINCT ON (account) account, document FROM roster WHERE account = ANY(\(Array(Set(senderAccounts)))) ORDER BY account, seq DESC")
+            var latest: [String: [UInt8]] = [:]
+            for row in rosters {
+                let (account, document) = try row.decode((String, ByteBuffer).self)
+                latest[account] = Array(document.readableBytesView)
+            }
+            return RelayCheckReads(targets: Dictionary(try devices.map(Self.device).map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first }),
+                                   rosters: latest)
         }
     }
 
@@ -193,24 +202,18 @@ public final class PostgresServerStore: SharedServerStore {
             // the usage rows the triggers update, which cost a second each (PostgreSQL's
             // deadlock_timeout) and held every relay of both instances. A deadlock with another
             // writer (an account removed) is retried like any lost race.
-            // Each step is one statement for the whole group, not one per item: a relay costs the
-            // committer round trips to the database, and those, not the work, were its limit.
+            // The statements are the schema's two functions (`relay_commit_prepare`, then
+            // `relay_commit_store`), sent each with the transaction's BEGIN or COMMIT: every
+            // statement is a round trip to the database, and those, not the work, were a
+            // commit's time. Deletions come first: they make room under the quota for the items.
             let locked = Set(items.flatMap { [$0.to, $0.from] } + acknowledged.map(\.to))
-            let ackedIDs = acknowledged.map(\.id)
-            try db.execute("""
-                SELECT pg_advisory_xact_lock(\(PostgresSchema.deviceLocks), k)
-                FROM (SELECT DISTINCT hashtext(d) AS k
-                      FROM (SELECT unnest(\(Array(locked))) AS d UNION SELECT sender FROM relay WHERE id = ANY(\(ackedIDs))) AS devices
-                      ORDER BY 1) AS ordered
+            let devices = Set(items.flatMap { [$0.to, $0.from] }).sorted()
+            let prepared = try db.rows("""
+                SELECT * FROM relay_commit_prepare(\(Array(locked)), \(acknowledged.map(\.id)), \(acknowledged.map(\.to)),
+                                                   \(devices), \(Int32(items.count)))
                 """)
-            // Deletions first: they make room under the quota for the group's items.
-            if !acknowledged.isEmpty {
-                try db.execute("""
-                    DELETE FROM relay WHERE (id, receiver) IN (SELECT * FROM unnest(\(ackedIDs), \(acknowledged.map(\.to))))
-                    """)
-            }
-            // For each device of the items: where its queue stands (the highest id it holds, a
-            // statement after the locks, so no payload for it committed before is above it; with
+            // For each device of the items: where its queue stands (the highest id it holds,
+            // read after the locks, so no payload for it committed before is above it; with
             // those just deleted, which were in it before, so the new payloads follow on from
             // where they were), whether it still has a device row (its account may have been
             // removed meanwhile: SQLite learns that from the foreign key, here it is asked), and
@@ -220,28 +223,22 @@ public final class PostgresServerStore: SharedServerStore {
             for (id, receiver) in acknowledged { queuedUpTo[receiver] = max(queuedUpTo[receiver] ?? 0, id) }
             var present: Set<String> = []
             var usage: [String: RelayQuota.Usage] = [:]
+            var ids: [Int64] = []
             func key(_ device: String, _ role: String) -> String { role + "\u{0}" + device }
-            let devices = Set(items.flatMap { [$0.to, $0.from] }).sorted()
-            if !devices.isEmpty {
-                for row in try db.rows("""
-                    SELECT d, (SELECT max(id) FROM relay WHERE receiver = d), EXISTS (SELECT 1 FROM device WHERE id = d),
-                           r.count, r.bytes, s.count, s.bytes
-                    FROM unnest(\(devices)) AS d
-                    LEFT JOIN relay_usage r ON r.device = d AND r.role = 'receiver'
-                    LEFT JOIN relay_usage s ON s.device = d AND s.role = 'sender'
-                    """) {
-                    let (device, last, exists, receiving, receivingBytes, sending, sendingBytes)
-                        = try row.decode((String, Int64?, Bool, Int?, Int?, Int?, Int?).self)
-                    queuedUpTo[device] = max(queuedUpTo[device] ?? 0, last ?? 0)
-                    if exists { present.insert(device) }
-                    if let receiving, let receivingBytes { usage[key(device, "receiver")] = RelayQuota.Usage(count: receiving, bytes: receivingBytes) }
-                    if let sending, let sendingBytes { usage[key(device, "sender")] = RelayQuota.Usage(count: sending, bytes: sendingBytes) }
-                }
+            for row in prepared {
+                let (device, last, exists, receiving, receivingBytes, sending, sendingBytes, drawn)
+                    = try row.decode((String, Int64?, Bool, Int?, Int?, Int?, Int?, [Int64]).self)
+                queuedUpTo[device] = max(queuedUpTo[device] ?? 0, last ?? 0)
+                if exists { present.insert(device) }
+                if let receiving, let receivingBytes { usage[key(device, "receiver")] = RelayQuota.Usage(count: receiving, bytes: receivingBytes) }
+                if let sending, let sendingBytes { usage[key(device, "sender")] = RelayQuota.Usage(count: sending, bytes: sendingBytes) }
+                ids = drawn
             }
+            guard ids.count == items.count else { throw StoreError.conflict("drew \(ids.count) ids for \(items.count) relayed payloads") }
             // Each item's fate decided in order (an item over the quota, or for a receiver gone, is
-            // the one not stored); the stored ones inserted in one statement, in the group's
-            // order, so their ids increase as the items do.
-            var decided: [RelayOutcome?] = items.map { item in
+            // the one not stored); the stored ones take the ids in the group's order.
+            var unused = ids[...]
+            let outcomes: [RelayOutcome] = items.map { item in
                 if let quota, let refusal = quota.refusal(adding: item.payload.count, to: item.to,
                                                           waiting: usage[key(item.to, "receiver")] ?? RelayQuota.Usage(),
                                                           from: item.from, queued: usage[key(item.from, "sender")] ?? RelayQuota.Usage()) {
@@ -252,44 +249,26 @@ public final class PostgresServerStore: SharedServerStore {
                     usage[key(device, role), default: RelayQuota.Usage()].count += 1
                     usage[key(device, role), default: RelayQuota.Usage()].bytes += item.payload.count
                 }
-                return nil
+                return .stored(id: unused.popFirst()!)
             }
-            let storing = decided.indices.filter { decided[$0] == nil }
-            if !storing.isEmpty {
-                let rows = storing.map { items[$0] }
-                // postgres-nio's arrays hold no NULL: an empty text stands for none (no account
-                // name or code is empty).
-                let ids = try db.rows("""
-                    WITH item AS (
-                        SELECT * FROM unnest(\(rows.map(\.from)), \(rows.map(\.to)), \(rows.map { Self.bytes($0.payload) }),
-                                             \(rows.map { $0.code.map(String.init) ?? "" }), \(rows.map { $0.scope ?? "" }),
-                                             \(rows.map { $0.fromAccount ?? "" }))
-                        WITH ORDINALITY AS t(sender, receiver, payload, code, scope, fromAccount, n)
-                    )
-                    INSERT INTO relay (sender, receiver, payload, code, scope, fromAccount, createdAtMillis)
-                    SELECT sender, receiver, payload, NULLIF(code, '')::bigint, NULLIF(scope, ''), NULLIF(fromAccount, ''), \(Int64(now))
-                    FROM item ORDER BY n
-                    RETURNING id
-                    """).map { try $0.decode(Int64.self) }.sorted()
-                guard ids.count == storing.count else {
-                    throw StoreError.conflict("stored \(ids.count) of \(storing.count) relayed payloads")
-                }
-                for (index, id) in zip(storing, ids) { decided[index] = .stored(id: id) }
-            }
-            let outcomes = decided.map { $0! }
-            // Heard by every instance's `StoreWatch` once this transaction commits, in the order sent.
             var stored: [String: [RelayRecord]] = [:]
+            var rows: [RelayRecord] = []
             for (item, outcome) in zip(items, outcomes) {
-                if case .stored(let id) = outcome { stored[item.to, default: []].append(RelayRecord(id: id, item)) }
+                if case .stored(let id) = outcome {
+                    stored[item.to, default: []].append(RelayRecord(id: id, item))
+                    rows.append(RelayRecord(id: id, item))
+                }
             }
+            guard !rows.isEmpty else { return outcomes }
+            // Heard by every instance's `StoreWatch` once this transaction commits, in the order sent.
             let notices = stored.keys.sorted().flatMap { receiver in
                 RelayNotice.payloads(receiver: receiver, after: queuedUpTo[receiver] ?? 0, records: stored[receiver]!)
             }
-            if !notices.isEmpty {
-                try db.execute("""
-                    SELECT pg_notify(\(StoreWatch.channel), n) FROM unnest(\(notices)) WITH ORDINALITY AS t(n, i) ORDER BY i
-                    """)
-            }
+            db.send("""
+                SELECT relay_commit_store(\(rows.map(\.id)), \(rows.map(\.item.from)), \(rows.map(\.item.to)),
+                                          \(rows.map { Self.bytes($0.item.payload) }), \(rows.map { $0.item.code.map(String.init) ?? "" }),
+                                          \(rows.map { $0.item.scope ?? "" }), \(rows.map { $0.item.fromAccount ?? "" }), \(Int64(now)), \(StoreWatch.channel), \(notices))
+                """)
             return outcomes
         }
     }
@@ -429,3 +408,4 @@ public final class PostgresServerStore: SharedServerStore {
     static func join(_ addresses: [String]) -> String { addresses.joined(separator: " ") }
     static func split(_ text: String) -> [String] { text.split(separator: " ").map(String.init) }
 }
+

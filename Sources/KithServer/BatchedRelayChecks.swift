@@ -55,8 +55,7 @@ final class BatchedRelayChecks: Sendable {
             guard !batch.isEmpty else { return }
             // On a store error, each is checked one by one instead, as on one instance (where a
             // store error refuses the payload).
-            let read = try? (targets: store.devices(ids: batch.map(\.request.to)),
-                             rosters: store.latestRosters(accounts: batch.map(\.device.account)))
+            let read = try? store.relayCheckReads(targets: batch.map(\.request.to), senderAccounts: batch.map(\.device.account))
             for waiting in batch {
                 let server = waiting.server, device = waiting.device
                 let check = if let read {
@@ -74,3 +73,4 @@ final class BatchedRelayChecks: Sendable {
         try? await thread.shutdownGracefully()
     }
 }
+

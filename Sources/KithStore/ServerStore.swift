@@ -19,8 +19,6 @@ public protocol ServerStore: Sendable {
     func registerDevice(_ registration: DeviceRegistration, now: UInt64) throws -> DeviceRecord
     func device(id: String) throws -> DeviceRecord?
     func devices(account: String) throws -> [DeviceRecord]
-    /// Those of `ids` that are devices (not revoked), by id, in one read where the store can.
-    func devices(ids: [String]) throws -> [String: DeviceRecord]
     func touch(deviceID: String, now: UInt64) throws
     /// Replaces a device's UDP candidates: its own interfaces' and as the server saw it.
     func updateAddresses(deviceID: String, addresses: [String], publicAddresses: [String]) throws
@@ -63,8 +61,9 @@ public protocol ServerStore: Sendable {
     /// Every kept roster (one that changed the primary or the epoch), then the latest, oldest first.
     func rosters(account: String) throws -> [[UInt8]]
     func latestRoster(account: String) throws -> [UInt8]?
-    /// The latest roster of each of `accounts` that has one, in one read where the store can.
-    func latestRosters(accounts: [String]) throws -> [String: [UInt8]]
+    /// What the checks of a batch of relayed payloads read (`RelayCheckReads`), in one wait
+    /// where the store can.
+    func relayCheckReads(targets: [String], senderAccounts: [String]) throws -> RelayCheckReads
     /// Stores `document` as the latest roster; `kept` ones stay after a newer one is stored.
     func storeRoster(account: String, document: [UInt8], kept: Bool) throws
     /// The latest policy of each device of the account.
@@ -294,17 +293,25 @@ public struct RelayRecord: Sendable, Equatable {
     public subscript<Value>(dynamicMember keyPath: KeyPath<RelayItem, Value>) -> Value { item[keyPath: keyPath] }
 }
 
+/// What the checks of relayed payloads need from the store: each target that is a device (not
+/// revoked), by id, and the latest roster of each sender's account that has one, by account.
+public struct RelayCheckReads: Sendable, Equatable {
+    public var targets: [String: DeviceRecord]
+    public var rosters: [String: [UInt8]]
+
+    public init(targets: [String: DeviceRecord], rosters: [String: [UInt8]]) {
+        self.targets = targets
+        self.rosters = rosters
+    }
+}
+
 /// One read per item, for a store whose reads are cheap (a file on this machine).
 extension ServerStore {
-    public func devices(ids: [String]) throws -> [String: DeviceRecord] {
-        var found: [String: DeviceRecord] = [:]
-        for id in Set(ids) { found[id] = try device(id: id) }
-        return found
-    }
-
-    public func latestRosters(accounts: [String]) throws -> [String: [UInt8]] {
-        var found: [String: [UInt8]] = [:]
-        for account in Set(accounts) { found[account] = try latestRoster(account: account) }
-        return found
+    public func relayCheckReads(targets: [String], senderAccounts: [String]) throws -> RelayCheckReads {
+        var devices: [String: DeviceRecord] = [:]
+        for id in Set(targets) { devices[id] = try device(id: id) }
+        var rosters: [String: [UInt8]] = [:]
+        for account in Set(senderAccounts) { rosters[account] = try latestRoster(account: account) }
+        return RelayCheckReads(targets: devices, rosters: rosters)
     }
 }

@@ -134,16 +134,23 @@ func relay(over paired: [Int: (connection: ClientConnection, login: LoginResult)
     async throws -> ([Double], Int) {
     let count = 5000
     let unanswered = NIOLockedValueBox(0)
+    let acknowledged = NIOLockedValueBox<[Double]>([])
     let start = now()
     _ = try await inParallel(count, width: 256) { i in
         let wait = start + Double(i) / 1000 - now()
         if wait > 0 { try await Task.sleep(for: .microseconds(Int(wait * 1_000_000))) }
         let pair = i % pairs
         let payload = withUnsafeBytes(of: UInt64(first + i).bigEndian) { Array($0) } + [UInt8](repeating: 0xab, count: 112)
-        stamps.withLockedValue { $0.sent[first + i] = now() }
+        let sent = now()
+        stamps.withLockedValue { $0.sent[first + i] = sent }
         let answer = try? await paired[pair * 2]!.connection.request(.relaySend(.init(to: paired[pair * 2 + 1]!.login.deviceID, payload: payload)))
-        if answer?.message != .ack(.init()) { unanswered.withLockedValue { $0 += 1 } }
+        if answer?.message != .ack(.init()) { unanswered.withLockedValue { $0 += 1 } } else {
+            let took = now() - sent
+            acknowledged.withLockedValue { $0.append(took) }
+        }
     }
+    say("    the sender's Ack (committed): p50 \(millis(percentile(acknowledged.withLockedValue { $0 }, 0.5))), "
+        + "p99 \(millis(percentile(acknowledged.withLockedValue { $0 }, 0.99)))")
     let patience = now() + 30
     while stamps.withLockedValue({ $0.latencies.count }) < count - unanswered.withLockedValue({ $0 }) && now() < patience {
         try await Task.sleep(for: .milliseconds(5))
