@@ -118,6 +118,9 @@ struct Outcome {
     var unanswered = 0
     var relayAfterReconnects: [Double] = []
     var unansweredAfterReconnects = 0
+    /// Acknowledged payloads that came after the run's patience, and those that never came.
+    var late = (afterReconnects: 0, later: 0)
+    var lost = (afterReconnects: 0, later: 0)
     var rss: [Double] = []
 }
 
@@ -127,6 +130,19 @@ let settling = 45.0
 
 /// Sent and arrival times of relayed payloads.
 let stamps = NIOLockedValueBox<(sent: [Int: Double], latencies: [Double])>(([:], []))
+/// The numbers of the payloads the server acknowledged and of those that arrived, however late:
+/// an acknowledged payload that never arrives is lost, one that arrives after a run's patience late.
+let ledger = NIOLockedValueBox<(acknowledged: Set<Int>, arrived: Set<Int>)>(([], []))
+
+/// Of the payloads numbered in `range`: those acknowledged that arrived after `counted` were
+/// timed, and those acknowledged that have not arrived (waiting up to `patience` seconds for them).
+func lateAndLost(_ range: Range<Int>, timed counted: Int, patience: Double) async throws -> (late: Int, lost: Int) {
+    let deadline = now() + patience
+    func missing() -> Int { ledger.withLockedValue { $0.acknowledged.subtracting($0.arrived).filter(range.contains).count } }
+    while missing() > 0 && now() < deadline { try await Task.sleep(for: .milliseconds(100)) }
+    let arrived = ledger.withLockedValue { ledger in ledger.arrived.filter { range.contains($0) && ledger.acknowledged.contains($0) }.count }
+    return (max(0, arrived - counted), missing())
+}
 
 /// 5,000 relayed payloads at 1,000/s, each from the first device of a pair to the second: their
 /// latencies, from sending to arrival, and how many were not acknowledged.
@@ -147,6 +163,7 @@ func relay(over paired: [Int: (connection: ClientConnection, login: LoginResult)
         if answer?.message != .ack(.init()) { unanswered.withLockedValue { $0 += 1 } } else {
             let took = now() - sent
             acknowledged.withLockedValue { $0.append(took) }
+            ledger.withLockedValue { _ = $0.acknowledged.insert(first + i) }
         }
     }
     say("    the sender's Ack (committed): p50 \(millis(percentile(acknowledged.withLockedValue { $0 }, 0.5))), "
@@ -162,6 +179,7 @@ func run(_ name: String, servers: [ServerProcess]) async throws -> Outcome {
     var outcome = Outcome(name: name)
     // Each instance ends up holding as many sessions as the one alone: its worker's and its share
     // of this process's 2,200 (the relay pairs and the reconnecting ones).
+    ledger.withLockedValue { $0 = ([], []) }
     let perWorker = sessionsPerInstance + 2200 - 2200 / servers.count
     say("\(name): \(servers.count) instance(s), a worker each holding \(perWorker) sessions")
     let workers = try servers.enumerated().map { try Worker($1, count: perWorker, prefix: "w\($0)x") }
@@ -175,6 +193,7 @@ func run(_ name: String, servers: [ServerProcess]) async throws -> Outcome {
             guard case .relayDeliver(let d) = envelope.message else { return }
             let sequence = d.payload.prefix(8).reduce(0) { $0 << 8 | Int($1) }
             let at = now()
+            ledger.withLockedValue { _ = $0.arrived.insert(sequence) }
             stamps.withLockedValue { state in
                 if let sent = state.sent.removeValue(forKey: sequence) { state.latencies.append(at - sent) }
             }
@@ -214,9 +233,12 @@ func run(_ name: String, servers: [ServerProcess]) async throws -> Outcome {
     // ... and again once that is done (a fixed wait: the servers' own CPU use does not tell, as
     // their presence work mostly waits for PostgreSQL): the held sessions' pings alone.
     try await Task.sleep(for: .seconds(Int(settling)))
+    (outcome.late.afterReconnects, outcome.lost.afterReconnects)
+        = try await lateAndLost(0..<5000, timed: outcome.relayAfterReconnects.count, patience: 0)
     (outcome.relay, outcome.unanswered) = try await relay(over: paired, pairs: pairs, numberedFrom: 5000)
     say("  \(Int(settling)) s later, relay at 1000/s: p50 \(millis(percentile(outcome.relay, 0.5))), "
         + "p99 \(millis(percentile(outcome.relay, 0.99)))")
+    (outcome.late.later, outcome.lost.later) = try await lateAndLost(5000..<10000, timed: outcome.relay.count, patience: 30)
     outcome.rss = servers.map(\.residentMiB)
     pings.cancel()
     // Sessions held: those still open after the relay runs (a server that falls behind closes some).
@@ -257,13 +279,13 @@ row("relay at 1000 msg/s after reconnects: p50", millis(percentile(single.relayA
     millis(percentile(shared.relayAfterReconnects, 0.5)), "")
 row("relay at 1000 msg/s after reconnects: p99", millis(percentile(single.relayAfterReconnects, 0.99)),
     millis(percentile(shared.relayAfterReconnects, 0.99)), "")
-row("relay after reconnects: unanswered / lost", "\(single.unansweredAfterReconnects) / \(5000 - single.relayAfterReconnects.count)",
-    "\(shared.unansweredAfterReconnects) / \(5000 - shared.relayAfterReconnects.count)", "0 / 0")
+row("relay after reconnects: unanswered/late/lost", "\(single.unansweredAfterReconnects) / \(single.late.afterReconnects) / \(single.lost.afterReconnects)",
+    "\(shared.unansweredAfterReconnects) / \(shared.late.afterReconnects) / \(shared.lost.afterReconnects)", "lost 0")
 row("relay at 1000 msg/s, \(Int(settling)) s later: p50", millis(percentile(single.relay, 0.5)), millis(percentile(shared.relay, 0.5)), "")
 row("relay at 1000 msg/s, \(Int(settling)) s later: p99", millis(percentile(single.relay, 0.99)), millis(percentile(shared.relay, 0.99)),
     String(format: "across instances < 10 ms (%.2f of aim)", percentile(shared.relay, 0.99) / 0.010))
-row("relay \(Int(settling)) s later: unanswered / lost", "\(single.unanswered) / \(5000 - single.relay.count)",
-    "\(shared.unanswered) / \(5000 - shared.relay.count)", "0 / 0")
+row("relay \(Int(settling)) s later: unanswered/late/lost", "\(single.unanswered) / \(single.late.later) / \(single.lost.later)",
+    "\(shared.unanswered) / \(shared.late.later) / \(shared.lost.later)", "lost 0")
 row("server RSS", single.rss.map { String(format: "%.0f MiB", $0) }.joined(separator: ", "),
     shared.rss.map { String(format: "%.0f MiB", $0) }.joined(separator: ", "), "")
 exit(0)
