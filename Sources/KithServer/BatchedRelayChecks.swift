@@ -73,4 +73,3 @@ final class BatchedRelayChecks: Sendable {
         try? await thread.shutdownGracefully()
     }
 }
-

@@ -25,11 +25,8 @@ extension Presence {
     /// (once, however often the step announced it), or now outside a step.
     func announce(_ account: String) {
         guard sharing != nil else { return }
-        if reads != nil {
-            if !reads!.announced.contains(account) { reads!.announced.append(account) }
-        } else {
-            tellChanged(account)
-        }
+        guard reads != nil else { return tellChanged(account) }
+        if reads?.announced.contains(account) == false { reads?.announced.append(account) }
     }
 
     func tellChanged(_ account: String) {

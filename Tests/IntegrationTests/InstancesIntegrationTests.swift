@@ -89,10 +89,6 @@ struct InstancesIntegrationTests {
               + "on the same instance \(sameTook) (debug build)")
     }
 
-    /// Two senders at once, one on each instance, to the phone on instance two, every tenth
-    /// payload too large for a notice: the phone's instance writes what follows on from the
-    /// notices, reads the queue for the large ones and where a notice from the other instance is
-    /// still on its way — and the phone gets all 200 once, each sender's in order.
     /// The checks of a shared store's relays are read in batches, off the event loop
     /// (`BatchedRelayChecks`): a device the account's roster does not approve is refused there
     /// too, however many of its payloads wait together, and the primary's are taken.
@@ -118,6 +114,10 @@ struct InstancesIntegrationTests {
         #expect(try await Self.receive(1, in: cast) == [[42]])
     }
 
+    /// Two senders at once, one on each instance, to the phone on instance two, every tenth
+    /// payload too large for a notice: the phone's instance writes what follows on from the
+    /// notices, reads the queue for the large ones and where a notice from the other instance is
+    /// still on its way — and the phone gets all 200 once, each sender's in order.
     @Test func payloadsFromBothInstancesAndTooLargeForANoticeArriveOnceInOrder() async throws {
         guard let cast = try await Self.cast() else { return }
         defer { cast.cluster.stop() }
