@@ -303,6 +303,8 @@ public final class PostgresServerStore: SharedServerStore {
         try autocommit { try $0.execute("SELECT pg_notify(\(channel), \(payload))") }
     }
 
+    public var isWatching: Bool { watch.withLockedValue { $0?.isListening ?? false } }
+
     public func watch(besides instance: String, relays: @escaping @Sendable (RelayNotice?) -> Void,
                       heard: @escaping @Sendable (InstanceWord) -> Void) {
         let started = StoreWatch(connections: connections, instance: instance, logger: logger, relays: relays, heard: heard)

@@ -36,6 +36,9 @@ final class StoreWatch: Sendable {
     }
     private let state = NIOLockedValueBox(State())
 
+    /// Whether the listening connection is up.
+    var isListening: Bool { state.withLockedValue { $0.connection != nil } }
+
     /// `relays` and `heard` as `SharedServerStore.watch` says.
     init(connections: PostgresConnections, instance: String, logger: Logger, relays: @escaping @Sendable (RelayNotice?) -> Void,
          heard: @escaping @Sendable (InstanceWord) -> Void) {

@@ -87,6 +87,21 @@ public final class RendezvousServer: Sendable {
     }
 
     /// Tells the other instances `word` off the caller's thread (a login's answer does not wait for it).
+    /// An instance takes devices only once it hears the others: what they commit for its devices
+    /// and tell it (changed accounts, passwords checked) before then would not reach it. A store
+    /// that does not answer within `watchPatience` is not waited for longer (the watch keeps trying).
+    private static func waitUntilWatching(_ store: any SharedServerStore, logger: Logger) async {
+        let deadline = ContinuousClock.now + watchPatience
+        while !store.isWatching && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        if store.isWatching {
+            logger.info("listening to the other instances on the store")
+        } else {
+            logger.warning("not yet listening to the other instances after \(watchPatience); serving anyway")
+        }
+    }
+
+    static let watchPatience: Duration = .seconds(10)
+
     private static func tell(_ word: InstanceWord, in sharing: Presence.Sharing, logger: Logger) {
         Task.detached {
             do {
@@ -107,6 +122,7 @@ public final class RendezvousServer: Sendable {
         let gate = gate
         let context = context
         logger.info("before login: \(gate.limits)")
+        if let shared = context.store as? any SharedServerStore { await Self.waitUntilWatching(shared, logger: logger) }
         let server = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             // After a restart every agent comes back at once: NIO's default of 128 waiting connections

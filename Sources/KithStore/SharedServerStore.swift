@@ -22,6 +22,8 @@ public protocol SharedServerStore: ServerStore {
     /// so a reader that reads after the last id it has misses none.
     func watch(besides instance: String, relays: @escaping @Sendable (RelayNotice?) -> Void,
                heard: @escaping @Sendable (InstanceWord) -> Void)
+    /// Whether the watch hears the store now (its connection is up and listening).
+    var isWatching: Bool { get }
 }
 
 /// What one instance tells the others, at once and not stored: word that is not heard (the

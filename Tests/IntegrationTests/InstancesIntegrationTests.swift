@@ -263,6 +263,9 @@ struct InstancesIntegrationTests {
     @Test func failedLoginsOnBothInstancesMeetOneLimit() async throws {
         guard let cast = try await Self.cast() else { return }
         defer { cast.cluster.stop() }
+        // Each instance took devices only once it heard the other (what the other told it before
+        // then would be lost: on a loaded CI machine, instance two's guesses were once).
+        for server in [cast.one, cast.two] { #expect(server.log.contains("listening to the other instances on the store")) }
         let guesser = TestDevice()
         for server in [cast.one, cast.two] {
             let connection = try await guesser.connect(server)
