@@ -57,19 +57,19 @@ extension AgentStore {
                        createdMillis: UInt64(max(0, row["createdMillis"] as Int64)), record: row["record"])
     }
 
-    /// Stores the hashes of chunks `first...` of one file of an incoming transfer (replacing any).
-    public func saveChunkHashes(id: [UInt8], file: Int, first: Int, _ hashes: [[UInt8]]) throws {
-        guard !hashes.isEmpty else { return }
+    /// Stores the proofs of chunks `first...` of one file of a transfer (replacing any).
+    public func saveChunkProofs(id: [UInt8], file: Int, first: Int, _ proofs: [[UInt8]]) throws {
+        guard !proofs.isEmpty else { return }
         try database.write { db in
             let statement = try db.cachedStatement(sql: "INSERT OR REPLACE INTO transfer_chunk (id, file, chunk, hash) VALUES (?, ?, ?, ?)")
-            for (offset, hash) in hashes.enumerated() {
-                try statement.execute(arguments: [Data(id), file, first + offset, Data(hash)])
+            for (offset, proof) in proofs.enumerated() {
+                try statement.execute(arguments: [Data(id), file, first + offset, Data(proof)])
             }
         }
     }
 
-    /// The stored chunk hashes of each file of a transfer, in chunk order, up to the first gap.
-    public func chunkHashes(id: [UInt8]) throws -> [Int: [[UInt8]]] {
+    /// The stored chunk proofs (hashes or tags) of each file of a transfer, in chunk order, up to the first gap.
+    public func chunkProofs(id: [UInt8]) throws -> [Int: [[UInt8]]] {
         try reading { db in
             var out: [Int: [[UInt8]]] = [:]
             for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT file, chunk, hash FROM transfer_chunk WHERE id = ? ORDER BY file, chunk"),
@@ -81,12 +81,12 @@ extension AgentStore {
         }
     }
 
-    public func deleteChunkHashes(id: [UInt8]) throws {
+    public func deleteChunkProofs(id: [UInt8]) throws {
         try database.write { db in try db.cachedStatement(sql: "DELETE FROM transfer_chunk WHERE id = ?").execute(arguments: [Data(id)]) }
     }
 
-    /// Drops chunk hashes left behind by transfers that finished (only a resume needs them).
-    public func deleteChunkHashesOfFinishedTransfers() throws {
+    /// Drops chunk proofs left behind by transfers that finished (only a resume needs them).
+    public func deleteChunkProofsOfFinishedTransfers() throws {
         try database.write { db in
             try db.cachedStatement(sql: "DELETE FROM transfer_chunk WHERE id IN (SELECT id FROM transfer WHERE finished = 1)").execute()
         }

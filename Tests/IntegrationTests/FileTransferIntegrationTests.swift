@@ -175,6 +175,53 @@ import Testing
         withExtendedLifetime(server) {}
     }
 
+    /// A sender from before chunk tags (spec §File transfer, Chunk proofs): its offer has no chunk
+    /// key, so the phone asks for chunk hashes, and the file those prove lands whole.
+    @Test func anOlderSendersChunkHashesStillLand() async throws {
+        let port = Self.freePort()
+        let (server, laptop, phone, _) = try await Self.pair("push-older-sender", phoneUDP: "127.0.0.1:\(port)")
+        let keys = try IdentityFile.loadOrCreate(in: laptop.profile).identity.noiseKeyPair
+        let phoneKey = try IdentityFile.loadOrCreate(in: phone.profile).identity.noiseKeyPair.publicKey
+        let content = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        let stream = try await DeviceStream.dial(host: "127.0.0.1", port: port,
+                                                 role: .initiator(channel: .deviceToDevice, remoteStatic: phoneKey),
+                                                 keys: keys, group: MultiThreadedEventLoopGroup.singleton)
+        let (answer, complete): (FileAnswer?, Bool) = try await stream.executeThenClose { inbound, outbound in
+            var events = inbound.makeAsyncIterator()
+            guard case .established? = try await events.next() else { return (nil, false) }
+            let id = (0..<16).map { _ in UInt8.random(in: 0...255) }
+            try await outbound.write(Envelope(.fileOffer(FileOffer(transferID: id, files: [FileEntry(path: "old.bin", size: 200_000)],
+                                                                   receive: .direct, ttlSeconds: 60, chunkSize: 65536))))
+            var answer: FileAnswer?
+            while let event = try await events.next() {
+                guard case .envelope(let envelope) = event else { continue }
+                switch envelope.message {
+                case .fileAnswer(let accepted) where accepted.state == .accepted:
+                    answer = accepted
+                    let encoder = ChunkEncoder(file: 0, size: 200_000, chunkSize: 65536, proofs: .hashes)
+                    while !encoder.isDone {
+                        let range = encoder.nextRange
+                        let chunk = Array(content[Int(range.offset)..<Int(range.offset) + range.length])
+                        try await outbound.write(contentsOf: try encoder.encode(chunk).map { Envelope(.fileData($0)) })
+                    }
+                    try await outbound.write(Envelope(.fileEnd(encoder.end())))
+                case .fileProgress(let progress) where progress.complete == true:
+                    return (answer, true)
+                case .fileAnswer, .fileCancel:
+                    return (answer, false)
+                default:
+                    continue
+                }
+            }
+            return (answer, false)
+        }
+        #expect(answer != nil, "the phone accepted the offer")
+        #expect((answer?.chunkProof ?? .hash) == .hash, "an offer without a chunk key gets chunk hashes")
+        #expect(complete, "the phone reported the file complete")
+        #expect(try Data(contentsOf: phone.received.appendingPathComponent("old.bin")) == Data(content))
+        withExtendedLifetime(server) {}
+    }
+
     /// UDP to the phone is cut, so the push starts through the server's transit; when the cut is
     /// lifted the path goes `lan` and the transfer moves to a direct stream without starting over.
     @Test(.enabled(if: getuid() == 0 && Self.which("nft") != nil, "needs root and nft to cut UDP on loopback"))

@@ -2,28 +2,37 @@
 import Glibc
 #endif
 import Foundation
-import KithCrypto
+import KithCore
 import Testing
 @testable import KithAgent
 
 /// A stream that resumes a transfer trusts a partial copy only if this process wrote it: the same
 /// file (device and inode), still as large as the chunks it held. Anything else — a restart, a
-/// copy replaced or cut short — is read back and hashed again. The copy is changed in place here
+/// copy replaced or cut short — is read back and proved again (chunk tags by default here; chunk
+/// hashes for a transfer that started with them). The copy is changed in place here
 /// to tell the two apart: only a read notices.
 @Suite struct LandingFilesResumeTests {
     static let chunkSize: UInt64 = 65536
     static let size: UInt64 = 2 * chunkSize
     static let content: [UInt8] = (0..<Int(size)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
-    static let hashes = [ContentHasher.hash(Array(content[..<Int(chunkSize)])), ContentHasher.hash(Array(content[Int(chunkSize)...]))]
+    static let tags = ChunkProofs.tags(key: Array(repeating: 9, count: 32))
 
-    @Test func theCopyThisRunWroteIsTrustedWithoutReadingIt() throws {
+    /// The proofs of the two chunks of `content`, of `kind`.
+    static func proofs(_ kind: ChunkProofs) -> [[UInt8]] {
+        [kind.proof(of: Array(content[..<Int(chunkSize)]), file: 0, chunk: 0),
+         kind.proof(of: Array(content[Int(chunkSize)...]), file: 0, chunk: 1)]
+    }
+
+    @Test(arguments: [ChunkProofs.hashes, tags])
+    func theCopyThisRunWroteIsTrustedWithoutReadingIt(_ kind: ChunkProofs) throws {
         let (folder, staging) = Self.folders("trusted")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let written = try Self.writeBothChunks(folder, staging)
+        #expect(try Self.held(folder, staging, written: nil, kind: kind) == 2, "after a restart, read back: both hold")
         try Self.changeInPlace(staging + "/0.part", at: Int(Self.chunkSize) + 10)
 
-        #expect(try Self.held(folder, staging, written: written) == 2, "trusted: not read back")
-        #expect(try Self.held(folder, staging, written: nil) == 1, "after a restart the change is found")
+        #expect(try Self.held(folder, staging, written: written, kind: kind) == 2, "trusted: not read back")
+        #expect(try Self.held(folder, staging, written: nil, kind: kind) == 1, "after a restart the change is found")
     }
 
     /// Removed and written again, the copy could get its old inode number back (it did, here,
@@ -67,10 +76,10 @@ import Testing
     }
 
     /// What a new stream's landing finds in the partial copy.
-    private static func held(_ folder: String, _ staging: String, written: WrittenPartial?) throws -> Int {
+    private static func held(_ folder: String, _ staging: String, written: WrittenPartial?, kind: ChunkProofs = tags) throws -> Int {
         let landing = LandingFiles(folder: folder, staging: staging)
         try landing.prepare()
-        return try landing.verifiedPrefix(0, hashes: hashes, chunkSize: chunkSize, size: size, written: written)
+        return try landing.verifiedPrefix(0, proofs: proofs(kind), kind: kind, chunkSize: chunkSize, size: size, written: written)
     }
 
     /// Flips one byte of `path` through a descriptor of its own: the same file, other content.

@@ -119,7 +119,7 @@ struct TransferPump {
                 persisted[side, default: 0] += 1
                 if side == .receiver { heardAt = now }
             case (_, .publish(let state)): published[side, default: []].append(state)
-            case (_, .forgetChunkHashes): continue
+            case (_, .forgetChunkProofs): continue
             case (_, .ignored): ignored += 1
             case (.sender, .sendOffer): offerDue = true
             case (.sender, .startData): flowing = true

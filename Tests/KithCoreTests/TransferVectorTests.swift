@@ -18,7 +18,8 @@ import Testing
         let offset: UInt64
         let length: Int
         let chunkHash: String?
-        var description: String { "(\(file), \(offset), \(length), \(chunkHash ?? "nil"))" }
+        let chunkTag: String?
+        var description: String { "(\(file), \(offset), \(length), \(chunkHash ?? "nil"), \(chunkTag ?? "nil"))" }
     }
 
     struct Event: Decodable {
@@ -27,6 +28,7 @@ import Testing
         let offset: UInt64?
         let length: Int?
         let chunkHash: String?
+        let chunkTag: String?
         let hash: String?
     }
 
@@ -46,19 +48,22 @@ import Testing
         let result: String
         let kind: String
         let chunkSize: UInt64
+        /// Present: chunk tags under this key; absent: chunk hashes.
+        let chunkKey: String?
         // send
         let size: UInt64?
         let piece: Int?
         let verified: UInt32?
         let head: String?
-        let chunkHashes: [String]?
+        /// `chunkHashes` or `chunkTags`, whichever the case proves chunks with.
+        let chunkProofs: [String]?
         let fileHash: String?
         let fileData: [Piece]?
         let fileEnd: End?
         // receive
         let offer: [Entry]?
         let receiverVerified: [UInt32]?
-        let heldChunkHashes: [[String]]?
+        let heldChunkProofs: [[String]]?
         let events: [Event]?
         let placed: [Int]?
         let finalVerified: [UInt32]?
@@ -67,8 +72,8 @@ import Testing
         var testDescription: String { "#\(tcId) \(comment)" }
 
         enum CodingKeys: String, CodingKey {
-            case tcId, comment, result, kind, chunkSize, size, piece, head, chunkHashes, fileHash, fileData, fileEnd
-            case offer, heldChunkHashes, events, placed, finalVerified, ends, at, verified
+            case tcId, comment, result, kind, chunkSize, chunkKey, size, piece, head, chunkHashes, chunkTags, fileHash, fileData
+            case fileEnd, offer, heldChunkHashes, heldChunkTags, events, placed, finalVerified, ends, at, verified
         }
 
         init(from decoder: Decoder) throws {
@@ -78,15 +83,16 @@ import Testing
             result = try c.decode(String.self, forKey: .result)
             kind = try c.decode(String.self, forKey: .kind)
             chunkSize = try c.decode(UInt64.self, forKey: .chunkSize)
+            chunkKey = try c.decodeIfPresent(String.self, forKey: .chunkKey)
             size = try c.decodeIfPresent(UInt64.self, forKey: .size)
             piece = try c.decodeIfPresent(Int.self, forKey: .piece)
             head = try c.decodeIfPresent(String.self, forKey: .head)
-            chunkHashes = try c.decodeIfPresent([String].self, forKey: .chunkHashes)
+            chunkProofs = try c.decodeIfPresent([String].self, forKey: chunkKey == nil ? .chunkHashes : .chunkTags)
             fileHash = try c.decodeIfPresent(String.self, forKey: .fileHash)
             fileData = try c.decodeIfPresent([Piece].self, forKey: .fileData)
             fileEnd = try c.decodeIfPresent(End.self, forKey: .fileEnd)
             offer = try c.decodeIfPresent([Entry].self, forKey: .offer)
-            heldChunkHashes = try c.decodeIfPresent([[String]].self, forKey: .heldChunkHashes)
+            heldChunkProofs = try c.decodeIfPresent([[String]].self, forKey: chunkKey == nil ? .heldChunkHashes : .heldChunkTags)
             events = try c.decodeIfPresent([Event].self, forKey: .events)
             placed = try c.decodeIfPresent([Int].self, forKey: .placed)
             finalVerified = try c.decodeIfPresent([UInt32].self, forKey: .finalVerified)
@@ -105,25 +111,28 @@ import Testing
 
     static let transferID = [UInt8](repeating: 0x42, count: 16)
 
+    static func proofs(_ v: TransferVector) -> ChunkProofs { ChunkProofs(chunkKey: v.chunkKey.map { [UInt8](vectorHex: $0) }) }
+
     // MARK: transfer.json, sender
 
     @Test(arguments: try VectorFile<TransferVector>.load("transfer.json").filter { $0.kind == "send" })
     func send(_ v: TransferVector) throws {
-        let size = try #require(v.size), hashes = try #require(v.chunkHashes).map { [UInt8](vectorHex: $0) }
+        let size = try #require(v.size), proofs = try #require(v.chunkProofs).map { [UInt8](vectorHex: $0) }
         let content = Self.pattern(offset: 0, length: Int(size))
         #expect(content.prefix(16).hexString == v.head)
-        #expect(CheckedOffer.chunkCount(size: size, chunkSize: v.chunkSize) == UInt32(hashes.count))
+        #expect(CheckedOffer.chunkCount(size: size, chunkSize: v.chunkSize) == UInt32(proofs.count))
 
-        // The primitives: BLAKE2b-256 of each chunk, and of the chunk hashes in order.
-        for (k, hash) in hashes.enumerated() {
+        // The primitives: each chunk's proof (BLAKE2b-256, or its Poly1305 tag), and BLAKE2b-256 of the proofs in order.
+        for (k, proof) in proofs.enumerated() {
             let start = Int(UInt64(k) * v.chunkSize)
-            #expect(ContentHasher.hash(Array(content[start..<min(start + Int(v.chunkSize), content.count)])) == hash,
-                    "chunk \(k)")
+            let chunk = Array(content[start..<min(start + Int(v.chunkSize), content.count)])
+            if v.chunkKey == nil { #expect(ContentHasher.hash(chunk) == proof, "chunk \(k)") }
+            #expect(Self.proofs(v).proof(of: chunk, file: 0, chunk: UInt32(k)) == proof, "chunk \(k)")
         }
-        #expect(CheckedOffer.fileHash(chunkHashes: hashes).hexString == v.fileHash)
+        #expect(CheckedOffer.fileHash(chunkProofs: proofs).hexString == v.fileHash)
 
         // The sender: chunks held by the receiver are skipped, the rest become FileData pieces.
-        let encoder = ChunkEncoder(file: 0, size: size, chunkSize: v.chunkSize, piece: try #require(v.piece))
+        let encoder = ChunkEncoder(file: 0, size: size, chunkSize: v.chunkSize, proofs: Self.proofs(v), piece: try #require(v.piece))
         var messages: [FileData] = []
         while !encoder.isDone {
             let range = encoder.nextRange
@@ -134,7 +143,9 @@ import Testing
                 messages += try encoder.encode(chunk)
             }
         }
-        let pieces = messages.map { Piece(file: $0.file, offset: $0.offset, length: $0.data.count, chunkHash: $0.chunkHash?.hexString) }
+        let pieces = messages.map {
+            Piece(file: $0.file, offset: $0.offset, length: $0.data.count, chunkHash: $0.chunkHash?.hexString, chunkTag: $0.chunkTag?.hexString)
+        }
         #expect(pieces == v.fileData)
         for message in messages {
             #expect(message.data == Self.pattern(offset: message.offset, length: message.data.count))
@@ -147,7 +158,7 @@ import Testing
     }
 
     @Test func theEmptyFileHashIsBLAKE2b256OfNoBytes() {
-        #expect(CheckedOffer.fileHash(chunkHashes: []).hexString
+        #expect(CheckedOffer.fileHash(chunkProofs: []).hexString
             == "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8")
     }
 
@@ -158,12 +169,12 @@ import Testing
         let entries = try #require(v.offer)
         let offer = try CheckedOffer(FileOffer(transferID: Self.transferID, files: entries.map(\.fileEntry), receive: .direct,
                                                ttlSeconds: 60, chunkSize: UInt32(v.chunkSize)))
-        let verified = try #require(v.receiverVerified), held = try #require(v.heldChunkHashes)
+        let verified = try #require(v.receiverVerified), held = try #require(v.heldChunkProofs)
         let progress = offer.entries.indices.map { i in
-            TransferReceiver.FileProgress(verifiedChunks: verified[i], chunkHashes: held[i].map { [UInt8](vectorHex: $0) },
+            TransferReceiver.FileProgress(verifiedChunks: verified[i], chunkProofs: held[i].map { [UInt8](vectorHex: $0) },
                                           complete: offer.entries[i].isFolder)
         }
-        let receiver = TransferReceiver(offer: offer, progress: progress)
+        let receiver = TransferReceiver(offer: offer, proofs: Self.proofs(v), progress: progress)
         #expect(receiver.verified == verified)
 
         var placed: [Int] = []
@@ -176,7 +187,8 @@ import Testing
                     let offset = try #require(event.offset), length = try #require(event.length)
                     let data = Self.pattern(offset: offset, length: length)
                     let actions = try receiver.receive(FileData(file: try #require(event.file), offset: offset, data: data,
-                                                                chunkHash: event.chunkHash.map { [UInt8](vectorHex: $0) }))
+                                                                chunkHash: event.chunkHash.map { [UInt8](vectorHex: $0) },
+                                                                chunkTag: event.chunkTag.map { [UInt8](vectorHex: $0) }))
                     #expect(actions.first == .write(file: Int(event.file!), offset: offset, data: data), "event \(index)")
                 case "end":
                     let actions = try receiver.end(FileEnd(file: try #require(event.file), hash: [UInt8](vectorHex: event.hash!)))

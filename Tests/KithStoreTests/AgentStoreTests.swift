@@ -37,18 +37,18 @@ import Testing
     }
 
     /// Chunk hashes are appended per file; a gap (a lost write) ends what counts.
-    @Test func chunkHashesAreKeptPerFileUpToTheFirstGap() throws {
+    @Test func chunkProofsAreKeptPerFileUpToTheFirstGap() throws {
         let store = try AgentStore(path: try Self.path())
         let id = [UInt8](repeating: 9, count: 16)
         let hash = { (n: UInt8) in [UInt8](repeating: n, count: 32) }
-        try store.saveChunkHashes(id: id, file: 0, first: 0, [hash(1), hash(2)])
-        try store.saveChunkHashes(id: id, file: 0, first: 2, [hash(3)])
-        try store.saveChunkHashes(id: id, file: 2, first: 1, [hash(7)])  // chunk 0 missing
-        let stored = try store.chunkHashes(id: id)
+        try store.saveChunkProofs(id: id, file: 0, first: 0, [hash(1), hash(2)])
+        try store.saveChunkProofs(id: id, file: 0, first: 2, [hash(3)])
+        try store.saveChunkProofs(id: id, file: 2, first: 1, [hash(7)])  // chunk 0 missing
+        let stored = try store.chunkProofs(id: id)
         #expect(stored[0] == [hash(1), hash(2), hash(3)])
         #expect(stored[2] == nil)
-        try store.deleteChunkHashes(id: id)
-        #expect(try store.chunkHashes(id: id).isEmpty)
+        try store.deleteChunkProofs(id: id)
+        #expect(try store.chunkProofs(id: id).isEmpty)
     }
 
     /// A sent notice is gone from the outbox (its deletion is the one commit that is not

@@ -28,7 +28,7 @@ struct FileSystemError: Error, CustomStringConvertible {
 /// link while files land cannot send one outside, because no path is looked up twice. A partial
 /// copy is trusted only as far as this process wrote it: a new one is created `O_EXCL`, one left
 /// by an earlier run must be a regular file of ours with one link, its verified chunks are read
-/// back and hashed again (`verifiedPrefix`) and what lies beyond them is cut off; before a file is
+/// back and proved again (`verifiedPrefix`) and what lies beyond them is cut off; before a file is
 /// moved into place its size and link count are checked on the descriptor it was written through.
 final class LandingFiles {
     let folder: String
@@ -122,14 +122,14 @@ final class LandingFiles {
     func partialName(_ file: Int) -> String { "\(file).part" }
     private func partialPath(_ file: Int) -> String { staging + "/" + partialName(file) }
 
-    /// How many of `hashes` (the verified chunks of `file`, in order) its partial copy still
-    /// holds; the copy is cut after them. A copy that is not a regular file of this user with one
+    /// How many of `proofs` (of the verified chunks of `file`, in order, of the kind `kind`) its
+    /// partial copy still holds; the copy is cut after them. A copy that is not a regular file of this user with one
     /// link (a planted hard link) is deleted: it holds none. With `written`, what this process
     /// wrote into it, the same file (device and inode) of at least that many chunks' size holds
-    /// them without being read; any other copy is read back and hashed again (after a restart).
-    func verifiedPrefix(_ file: Int, hashes: [[UInt8]], chunkSize: UInt64, size: UInt64,
+    /// them without being read; any other copy is read back and proved again (after a restart).
+    func verifiedPrefix(_ file: Int, proofs: [[UInt8]], kind: ChunkProofs, chunkSize: UInt64, size: UInt64,
                         written: WrittenPartial? = nil) throws -> Int {
-        guard !hashes.isEmpty else { return 0 }
+        guard !proofs.isEmpty else { return 0 }
         let fd = openat(stagingFD, partialName(file), O_RDWR | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { return 0 }
         var info = stat()
@@ -139,10 +139,10 @@ final class LandingFiles {
             return 0
         }
         let held = if let written, written.isSame(as: info),
-                      UInt64(info.st_size) >= min(UInt64(min(written.chunks, hashes.count)) * chunkSize, size) {
-            min(written.chunks, hashes.count)
+                      UInt64(info.st_size) >= min(UInt64(min(written.chunks, proofs.count)) * chunkSize, size) {
+            min(written.chunks, proofs.count)
         } else {
-            Self.hashedPrefix(fd, hashes: hashes, chunkSize: chunkSize, size: size)
+            Self.provedPrefix(fd, file: UInt32(file), proofs: proofs, kind: kind, chunkSize: chunkSize, size: size)
         }
         let keep = min(UInt64(held) * chunkSize, size)
         if UInt64(info.st_size) != keep { try FileSystemError.check(ftruncate(fd, off_t(keep)), "truncate", partialPath(file)) }
@@ -156,12 +156,14 @@ final class LandingFiles {
         open[file].flatMap { WrittenPartial(of: $0, chunks: chunks) }
     }
 
-    /// How many of `hashes` the copy behind `fd` holds, read back and hashed chunk by chunk.
-    private static func hashedPrefix(_ fd: Int32, hashes: [[UInt8]], chunkSize: UInt64, size: UInt64) -> Int {
-        let hasher = ContentHasher()
+    /// How many of `proofs` the copy behind `fd` holds, read back and proved chunk by chunk.
+    private static func provedPrefix(_ fd: Int32, file: UInt32, proofs: [[UInt8]], kind: ChunkProofs,
+                                     chunkSize: UInt64, size: UInt64) -> Int {
+        let prover = kind.prover()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var held = 0
-        chunks: for (index, expected) in hashes.enumerated() {
+        chunks: for (index, expected) in proofs.enumerated() {
+            prover.start(file: file, chunk: UInt32(index))
             let start = UInt64(index) * chunkSize
             let end = min(start + chunkSize, size)
             var offset = start
@@ -170,10 +172,10 @@ final class LandingFiles {
                 let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, want, off_t(offset)) }
                 if n < 0 && errno == EINTR { continue }
                 guard n > 0 else { break chunks }
-                buffer.withUnsafeBytes { hasher.update(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
+                buffer.withUnsafeBytes { prover.update(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
                 offset += UInt64(n)
             }
-            guard hasher.finish() == expected else { break }
+            guard prover.finish() == expected else { break }
             held = index + 1
         }
         return held

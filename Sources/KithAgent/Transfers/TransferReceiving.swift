@@ -78,7 +78,7 @@ extension Transfers {
             try? await outbound.write(Envelope(.fileCancel(.init(transferID: id, reason: "this id names another transfer"))))
             return
         }
-        let stream = ReceivingStream(id: id, outbound: outbound)
+        let stream = ReceivingStream(id: id, proofs: record.proofs.wire, outbound: outbound)
         do {
             while actions.contains(.sendAnswer(.waiting, reason: nil)) {
                 try await stream.perform(actions)
@@ -119,24 +119,24 @@ extension Transfers {
             return try await pause(id, error, landing: landing, remaining: offer.totalBytes, stream: stream)
         }
         // Progress counts only what the partial copies really hold: the copies this run wrote (the
-        // same files, as large as they were), else read back and hashed again (a crash, a lost
+        // same files, as large as they were), else read back and proved again (a crash, a lost
         // store write, a copy changed or planted meanwhile).
         var progress = record.progress
-        let stored = (try? store.chunkHashes(id: id)) ?? [:]
+        let stored = (try? store.chunkProofs(id: id)) ?? [:]
         let written = await writtenPartials(id)
         do {
             for (file, entry) in offer.entries.enumerated() where !entry.isFolder && !progress[file].complete {
-                let hashes = Array((stored[file] ?? []).prefix(Int(progress[file].verifiedChunks)))
-                let held = try landing.verifiedPrefix(file, hashes: hashes, chunkSize: offer.chunkSize, size: entry.size,
-                                                      written: written[file])
+                let proofs = Array((stored[file] ?? []).prefix(Int(progress[file].verifiedChunks)))
+                let held = try landing.verifiedPrefix(file, proofs: proofs, kind: record.proofs, chunkSize: offer.chunkSize,
+                                                      size: entry.size, written: written[file])
                 progress[file].verifiedChunks = UInt32(held)
-                progress[file].chunkHashes = Array(hashes.prefix(held))
+                progress[file].chunkProofs = Array(proofs.prefix(held))
             }
         } catch let error as FileSystemError {
             return try await pause(id, error, landing: landing, remaining: offer.totalBytes, stream: stream)
         }
-        let receiver = TransferReceiver(offer: offer, progress: progress)
-        var savedHashes = progress.map(\.chunkHashes.count)
+        let receiver = TransferReceiver(offer: offer, proofs: record.proofs, progress: progress)
+        var savedProofs = progress.map(\.chunkProofs.count)
         let remaining = offer.totalBytes - min(offer.totalBytes, receiver.verifiedBytes)
         if let free = landing.freeBytes(), free < min(remaining, offer.chunkSize * 2) {
             let error = FileSystemError(operation: "write", path: folder, code: ENOSPC)
@@ -153,11 +153,11 @@ extension Transfers {
             try landing.sync()
             guard let state = await ownedState(id, token), !state.isFinished else { return }
             let progress = receiver.progress
-            // The new hashes first: rows beyond the record's count are harmless, a count beyond the rows is not.
-            for (index, entry) in progress.enumerated() where entry.chunkHashes.count > savedHashes[index] {
-                try store.saveChunkHashes(id: id, file: index, first: savedHashes[index],
-                                          Array(entry.chunkHashes[savedHashes[index]...]))
-                savedHashes[index] = entry.chunkHashes.count
+            // The new proofs first: rows beyond the record's count are harmless, a count beyond the rows is not.
+            for (index, entry) in progress.enumerated() where entry.chunkProofs.count > savedProofs[index] {
+                try store.saveChunkProofs(id: id, file: index, first: savedProofs[index],
+                                          Array(entry.chunkProofs[savedProofs[index]...]))
+                savedProofs[index] = entry.chunkProofs.count
             }
             let held = await self.record(id)?.progress ?? []
             for (index, entry) in progress.enumerated() where !entry.complete
@@ -253,6 +253,8 @@ extension Transfers {
 /// and the partial copies. The record's part is done already (`Transfers.handle`).
 struct ReceivingStream {
     let id: [UInt8]
+    /// What an `accepted` answer asks the sender for.
+    let proofs: ChunkProof
     let outbound: ConduitWriter
 
     /// `verified` goes with an `accepted` answer; `landing` holds the partial copies, if open.
@@ -262,7 +264,8 @@ struct ReceivingStream {
             case .sendAnswer(let state, let reason):
                 try await outbound.write(Envelope(.fileAnswer(.init(transferID: id, state: state,
                                                                     verified: state == .accepted ? verified : [],
-                                                                    reason: reason.map { String($0.prefix(1000)) }))))
+                                                                    reason: reason.map { String($0.prefix(1000)) },
+                                                                    chunkProof: state == .accepted ? proofs : nil))))
             case .sendProgress(let file, let chunks, let complete):
                 try await outbound.write(Envelope(.fileProgress(.init(file: UInt32(file), verifiedChunks: chunks,
                                                                       complete: complete ? true : nil))))

@@ -13,7 +13,7 @@ struct TransferRecord: Codable, Sendable {
         var mode: UInt32
         var isFolder: Bool
         /// Sender: the file on this disk, and its modification time when offered (nanoseconds):
-        /// a resume from stored chunk hashes is only right if the file has not changed since.
+        /// a resume from stored chunk proofs is only right if the file has not changed since.
         var source: String?
         var modifiedNanos: Int64?
     }
@@ -28,6 +28,10 @@ struct TransferRecord: Codable, Sendable {
     @StoredByName var requested: ReceivePermission
     var ttlSeconds: UInt32
     var chunkSize: UInt64
+    /// The key for chunk tags (spec §File transfer, Chunk proofs): the sender's, chosen at the
+    /// push and offered on every stream; the receiver's, taken from the offer when it first came.
+    /// Nil (every record from before chunk tags): chunk hashes, for the transfer's whole life.
+    var chunkKey: [UInt8]?
     var createdMillis: UInt64
     /// Until when an unanswered offer waits (receiver: from its arrival; sender: plus a grace).
     var deadlineMillis: UInt64?
@@ -62,6 +66,8 @@ struct TransferRecord: Codable, Sendable {
     }
 
     var idHex: String { id.hexString }
+    /// Receiver: the chunk proofs it asks for, and checks, on every stream.
+    var proofs: ChunkProofs { ChunkProofs(chunkKey: chunkKey) }
     var totalBytes: UInt64 { entries.reduce(0) { $0 + $1.size } }
     var verifiedBytes: UInt64 {
         zip(entries, progress).reduce(0) { sum, pair in
@@ -78,7 +84,7 @@ struct TransferRecord: Codable, Sendable {
     var offer: FileOffer {
         FileOffer(transferID: id,
                   files: entries.map { FileEntry(path: $0.path, size: $0.size, mode: $0.mode, kind: $0.isFolder ? .folder : .file) },
-                  receive: requested, ttlSeconds: ttlSeconds, chunkSize: UInt32(chunkSize))
+                  receive: requested, ttlSeconds: ttlSeconds, chunkSize: UInt32(chunkSize), chunkKey: chunkKey)
     }
 }
 

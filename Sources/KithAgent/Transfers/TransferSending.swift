@@ -97,8 +97,10 @@ extension Transfers {
                             switch action {
                             case .startData where !sending:
                                 sending = true
-                                let verified = answer.verified
-                                group.addTask { await self.sendData(record, verified: verified, outbound: outbound, channel: channel) }
+                                let verified = answer.verified, proof = answer.chunkProof
+                                group.addTask {
+                                    await self.sendData(record, verified: verified, proof: proof, outbound: outbound, channel: channel)
+                                }
                             case .closeStream: return .retry(nil)
                             case .stopData, .ignored: return .finished
                             default: continue
@@ -146,26 +148,30 @@ extension Transfers {
         }
     }
 
-    /// Sends every file's remaining chunks and its end. A fatal problem (a source file changed or
-    /// unreadable) ends the transfer with FileCancel; anything else just ends the stream.
-    private nonisolated func sendData(_ record: TransferRecord, verified: [UInt32],
+    /// Sends every file's remaining chunks and its end, with the chunk proofs the receiver asked
+    /// for (`proof`). A fatal problem (a source file changed or unreadable, proofs it cannot give)
+    /// ends the transfer with FileCancel; anything else just ends the stream.
+    private nonisolated func sendData(_ record: TransferRecord, verified: [UInt32], proof: ChunkProof?,
                                       outbound: ConduitWriter, channel: ConduitHandle) async {
         var pacer = Pacer(bytesPerSecond: settings.maxSendRate)
-        let known = (try? store.chunkHashes(id: record.id)) ?? [:]
         do {
+            let proofs = try ChunkProofs(answer: proof, offeredKey: record.chunkKey)
+            // Proofs of the other kind (a receiver that changed its mind cannot, but one whose
+            // store was lost and rebuilt by an older version could) are not used.
+            let known = ((try? store.chunkProofs(id: record.id)) ?? [:]).mapValues { $0.filter { $0.count == proofs.length } }
             for (index, entry) in record.entries.enumerated() where !entry.isFolder {
                 if await isComplete(record.id, file: index) { continue }
-                let encoder = ChunkEncoder(file: UInt32(index), size: entry.size, chunkSize: record.chunkSize)
+                let encoder = ChunkEncoder(file: UInt32(index), size: entry.size, chunkSize: record.chunkSize, proofs: proofs)
                 let source = try SourceFile(path: entry.source ?? "", expectedSize: entry.size, modifiedNanos: entry.modifiedNanos)
                 let skip = index < verified.count ? min(verified[index], encoder.chunkCount) : 0
-                // The receiver holds chunks `..<skip`: their hashes come from this side's own record
+                // The receiver holds chunks `..<skip`: their proofs come from this side's own record
                 // of what it sent (the file is unchanged, checked above), else from reading them again.
                 // Only with the source's modification time on record (transfers offered before it was kept: none).
                 let known = entry.modifiedNanos == nil ? [] : known[index] ?? []
                 while encoder.nextChunk < skip {
                     try Task.checkCancellation()
                     if Int(encoder.nextChunk) < known.count {
-                        encoder.skip(hash: known[Int(encoder.nextChunk)])
+                        encoder.skip(proof: known[Int(encoder.nextChunk)])
                     } else {
                         try encoder.skip(try source.read(encoder.nextRange))
                     }
@@ -180,8 +186,8 @@ extension Transfers {
                     await pacer.pace(UInt64(range.length))
                     if Int(encoder.nextChunk) - unsaved >= 16 || encoder.isDone,
                        await self.record(record.id)?.state.isFinished == false {
-                        try? store.saveChunkHashes(id: record.id, file: index, first: unsaved,
-                                                   Array(encoder.chunkHashes[unsaved...]))
+                        try? store.saveChunkProofs(id: record.id, file: index, first: unsaved,
+                                                   Array(encoder.chunkProofs[unsaved...]))
                         unsaved = Int(encoder.nextChunk)
                     }
                 }

@@ -82,7 +82,7 @@ actor Transfers {
     private var switching: Set<[UInt8]> = []
     /// Receiver: the partial copies this process wrote and made durable, per transfer and file. A
     /// stream that resumes a transfer in the same run trusts them instead of reading them back;
-    /// after a restart nothing is here and the copies are read and hashed again.
+    /// after a restart nothing is here and the copies are read and proved again.
     private var written: [[UInt8]: [Int: WrittenPartial]] = [:]
 
     init(store: AgentStore, keys: KeyPair, logger: Logger, settings: TransferSettings, group: any EventLoopGroup,
@@ -107,7 +107,7 @@ actor Transfers {
             if !record.outgoing { records[record.id]?.touchedMillis = now() }
             onStreams(record.id, handle(record.id, .restarted))
         }
-        try? store.deleteChunkHashesOfFinishedTransfers()
+        try? store.deleteChunkProofsOfFinishedTransfers()
         Task { [weak self] in
             while !Task.isCancelled {
                 guard let every = await self?.abandonSilentIncoming() else { return }  // the agent is gone
@@ -144,7 +144,7 @@ actor Transfers {
     }
 
     /// Runs `event` through the transfer's machine, applies `change` with what it decided, and
-    /// carries out the record's actions (store write, chunk hashes, the API's event, an expiry
+    /// carries out the record's actions (store write, chunk proofs, the API's event, an expiry
     /// timer). Returns every action: the stream's are the caller's to carry out.
     @discardableResult
     func handle(_ id: [UInt8], _ event: TransferMachine.Event,
@@ -166,8 +166,8 @@ actor Transfers {
             switch action {
             case .persist:
                 do { try store.saveTransfer(record.stored) } catch { logger.error("cannot store transfer \(record.idHex): \(error)") }
-            case .forgetChunkHashes:
-                try? store.deleteChunkHashes(id: record.id)  // only a resume needs them
+            case .forgetChunkProofs:
+                try? store.deleteChunkProofs(id: record.id)  // only a resume needs them
                 written[record.id] = nil
             case .publish(let state):
                 let why = record.reason.map { " (\($0))" } ?? ""
@@ -296,7 +296,7 @@ actor Transfers {
                                                          decision: decision, now: t)
         var record = TransferRecord(
             id: offer.transferID, outgoing: false, peer: sender, state: machine.state, reason: nil, requested: offer.requested,
-            ttlSeconds: offer.ttlSeconds, chunkSize: offer.chunkSize, createdMillis: t, deadlineMillis: nil,
+            ttlSeconds: offer.ttlSeconds, chunkSize: offer.chunkSize, chunkKey: offer.chunkKey, createdMillis: t, deadlineMillis: nil,
             entries: offer.entries.map { .init(path: $0.path, size: $0.size, mode: $0.mode, isFolder: $0.isFolder) },
             progress: machine.progress)
         record.machine = machine
@@ -487,6 +487,7 @@ extension Transfers {
         let record = TransferRecord(
             id: (0..<16).map { _ in UInt8.random(in: 0...255) }, outgoing: true, peer: peer, state: machine.state, reason: nil,
             requested: receive, ttlSeconds: machine.ttlSeconds, chunkSize: CheckedOffer.defaultChunkSize,
+            chunkKey: (0..<ChunkTagger.keyLength).map { _ in UInt8.random(in: 0...255) },
             createdMillis: now(), deadlineMillis: nil, entries: entries, progress: machine.progress)
         guard (try? Envelope(.fileOffer(record.offer)).encode()) != nil else {
             throw AgentError(.invalidRequest, "too many files or too long names for one offer; push subfolders separately")

@@ -10,7 +10,7 @@ import KithWire
 /// cancel; only a new offer still gets its answer), and an offer expires only while unanswered.
 ///
 /// The actions come in the order they are to be carried out. The record's (`persist`,
-/// `forgetChunkHashes`, `publish`, `scheduleExpiry`) are the agent's actor's, at once; the rest
+/// `forgetChunkProofs`, `publish`, `scheduleExpiry`) are the agent's actor's, at once; the rest
 /// are the stream's: the driver of the transfer's stream carries them out, or, for an event
 /// that came from elsewhere (the user, a timer, the roster), the actor does what it can (wake a
 /// stream waiting for the user, close streams, delete partial copies).
@@ -70,8 +70,8 @@ public struct TransferMachine: Sendable, Equatable, Codable {
     public enum Action: Sendable, Equatable {
         /// Write the record to the store before anything acts on the change.
         case persist
-        /// Delete the chunk hashes kept for a resume: the transfer is over.
-        case forgetChunkHashes
+        /// Delete the chunk proofs kept for a resume: the transfer is over.
+        case forgetChunkProofs
         /// Tell the local API's listeners that the transfer is now in this state.
         case publish(State)
         /// Send `tick` at this time (milliseconds).
@@ -284,7 +284,7 @@ public struct TransferMachine: Sendable, Equatable, Codable {
         var actions: [Action] = [.persist]
         if new.isFinished {
             finishedMillis = finishedMillis ?? now
-            actions.append(.forgetChunkHashes)
+            actions.append(.forgetChunkProofs)
         }
         if new != before { actions.append(.publish(new)) }
         return actions

@@ -30,6 +30,8 @@ public struct CheckedOffer: Sendable, Equatable {
     /// `direct` or `ask`.
     public var requested: ReceivePermission
     public var ttlSeconds: UInt32
+    /// The sender's key for chunk tags (spec §File transfer, Chunk proofs); nil: it knows only hashes.
+    public var chunkKey: [UInt8]?
     public var totalBytes: UInt64 { entries.reduce(0) { $0 + $1.size } }
     /// The first component of each entry, in order, once each: what lands in the target folder.
     public var topLevelNames: [(name: String, isFolder: Bool)] {
@@ -99,6 +101,7 @@ public struct CheckedOffer: Sendable, Equatable {
         chunkSize = chunk
         self.requested = requested
         ttlSeconds = offer.ttlSeconds
+        chunkKey = offer.chunkKey
     }
 
     /// The hidden folder of partial copies in a landing folder starts with this; no offer may use it.
@@ -111,8 +114,8 @@ public struct CheckedOffer: Sendable, Equatable {
 
     public func chunkCount(of file: Int) -> UInt32 { Self.chunkCount(size: entries[file].size, chunkSize: chunkSize) }
 
-    /// The whole-file hash: BLAKE2b-256 of the chunk hashes in order (spec §File transfer).
-    public static func fileHash(chunkHashes: [[UInt8]]) -> [UInt8] {
-        ContentHasher.hash(chunkHashes.flatMap { $0 })
+    /// The whole-file hash: BLAKE2b-256 of the chunk proofs (hashes or tags) in order (spec §File transfer).
+    public static func fileHash(chunkProofs: [[UInt8]]) -> [UInt8] {
+        ContentHasher.hash(chunkProofs.flatMap { $0 })
     }
 }

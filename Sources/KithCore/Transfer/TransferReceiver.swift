@@ -3,23 +3,23 @@ import KithWire
 
 /// The receiving side of one accepted transfer, as a machine: `FileData` and `FileEnd` go in,
 /// what to write, persist and move into place comes out. It checks every rule of spec §File
-/// transfer (order, chunk boundaries, chunk hashes, whole-file hashes), so the shell only
-/// carries out I/O. A class: it owns a streaming hasher for the chunk in progress.
+/// transfer (order, chunk boundaries, chunk proofs, whole-file hashes), so the shell only
+/// carries out I/O. A class: it owns a streaming prover for the chunk in progress.
 public final class TransferReceiver {
-    /// What is durably known about one file: whole verified chunks and their hashes.
+    /// What is durably known about one file: whole verified chunks and their proofs.
     public struct FileProgress: Sendable, Equatable, Codable {
         public var verifiedChunks: UInt32 = 0
-        public var chunkHashes: [[UInt8]] = []
+        public var chunkProofs: [[UInt8]] = []
         public var complete = false
 
-        /// The hashes are not part of the encoded form: an agent keeps them in a table of their
+        /// The proofs are not part of the encoded form: an agent keeps them in a table of their
         /// own, appended as chunks verify (a record rewritten with all of them at every commit
         /// would grow with the square of the file's size).
         private enum CodingKeys: String, CodingKey { case verifiedChunks, complete }
 
-        public init(verifiedChunks: UInt32 = 0, chunkHashes: [[UInt8]] = [], complete: Bool = false) {
+        public init(verifiedChunks: UInt32 = 0, chunkProofs: [[UInt8]] = [], complete: Bool = false) {
             self.verifiedChunks = verifiedChunks
-            self.chunkHashes = chunkHashes
+            self.chunkProofs = chunkProofs
             self.complete = complete
         }
     }
@@ -37,17 +37,21 @@ public final class TransferReceiver {
     }
 
     public let offer: CheckedOffer
+    /// Hashes or tags, as this receiver chose when the offer first came.
+    public let proofs: ChunkProofs
     public private(set) var progress: [FileProgress]
     /// Bytes verified since the last `.commit`, and how many trigger one.
     private var uncommitted: UInt64 = 0
     private let commitEvery: UInt64
     /// The chunk being received: its file and how many of its bytes came so far.
     private var partial: (file: Int, bytes: UInt64)?
-    private let hasher = ContentHasher()
+    private let prover: ChunkProver
 
     /// `progress` is what the store holds (one entry per file of the offer), empty for a new transfer.
-    public init(offer: CheckedOffer, progress: [FileProgress], commitEvery: UInt64 = 4 << 20) {
+    public init(offer: CheckedOffer, proofs: ChunkProofs, progress: [FileProgress], commitEvery: UInt64 = 4 << 20) {
         self.offer = offer
+        self.proofs = proofs
+        prover = proofs.prover()
         self.progress = progress.count == offer.entries.count ? progress
             : offer.entries.map { FileProgress(complete: $0.isFolder) }
         self.commitEvery = commitEvery
@@ -82,19 +86,21 @@ public final class TransferReceiver {
         guard !data.data.isEmpty, end <= chunkEnd else {
             throw TransferError("data for file \(file) at \(data.offset) crosses a chunk end or the file's size", fatal: true)
         }
-        hasher.update(data.data)
+        if partial == nil { prover.start(file: data.file, chunk: progress[file].verifiedChunks) }
+        prover.update(data.data)
         var actions: [Action] = [.write(file: file, offset: expected, data: data.data)]
+        let (claimed, foreign) = proofs.carried(by: data)
         guard end == chunkEnd else {
-            guard data.chunkHash == nil else { throw TransferError("a chunk hash inside a chunk of file \(file)", fatal: true) }
+            guard claimed == nil, !foreign else { throw TransferError("a chunk proof inside a chunk of file \(file)", fatal: true) }
             partial = (file, end - chunkStart)
             return actions
         }
-        let hash = hasher.finish()
+        let proof = prover.finish()
         partial = nil
-        guard let claimed = data.chunkHash, claimed == hash else {
-            throw TransferError("chunk \(progress[file].verifiedChunks) of file \(file) does not match its hash")
+        guard let claimed, claimed == proof, !foreign else {
+            throw TransferError("chunk \(progress[file].verifiedChunks) of file \(file) does not match its proof")
         }
-        progress[file].chunkHashes.append(hash)
+        progress[file].chunkProofs.append(proof)
         progress[file].verifiedChunks += 1
         uncommitted += chunkEnd - chunkStart
         if uncommitted >= commitEvery {
@@ -129,28 +135,30 @@ public final class TransferReceiver {
     /// The stream ended: a chunk in progress is dropped (it comes again from its start).
     public func streamEnded() {
         partial = nil
-        hasher.reset()
     }
 
     static func fileHash(_ progress: FileProgress) -> [UInt8] {
-        CheckedOffer.fileHash(chunkHashes: progress.chunkHashes)
+        CheckedOffer.fileHash(chunkProofs: progress.chunkProofs)
     }
 }
 
 /// The sending side of one file: turns whole chunks read from disk into `FileData` messages
-/// (each at most `piece` bytes, the last of a chunk with its hash) and ends with `FileEnd`.
+/// (each at most `piece` bytes, the last of a chunk with its proof) and ends with `FileEnd`.
 public final class ChunkEncoder {
     public let file: UInt32
+    public let proofs: ChunkProofs
     public let size: UInt64
     public let chunkSize: UInt64
     public let piece: Int
     public private(set) var nextChunk: UInt32 = 0
-    /// The hashes of the chunks passed so far, sent or skipped.
-    public private(set) var chunkHashes: [[UInt8]] = []
-    private let hasher = ContentHasher()
+    /// The proofs of the chunks passed so far, sent or skipped.
+    public private(set) var chunkProofs: [[UInt8]] = []
+    private let prover: ChunkProver
 
-    public init(file: UInt32, size: UInt64, chunkSize: UInt64, piece: Int = 64000) {
+    public init(file: UInt32, size: UInt64, chunkSize: UInt64, proofs: ChunkProofs, piece: Int = 64000) {
         self.file = file
+        self.proofs = proofs
+        prover = proofs.prover()
         self.size = size
         self.chunkSize = chunkSize
         self.piece = piece
@@ -164,17 +172,17 @@ public final class ChunkEncoder {
         return (offset, Int(min(chunkSize, size - offset)))
     }
 
-    /// A chunk the receiver holds already, whose hash this side computed when it sent it.
-    public func skip(hash: [UInt8]) {
-        precondition(!isDone && hash.count == ContentHasher.length, "ChunkEncoder.skip(hash:) past the end")
-        chunkHashes.append(hash)
+    /// A chunk the receiver holds already, whose proof this side computed when it sent it.
+    public func skip(proof: [UInt8]) {
+        precondition(!isDone && proof.count == proofs.length, "ChunkEncoder.skip(proof:) past the end or of another kind")
+        chunkProofs.append(proof)
         nextChunk += 1
     }
 
-    /// A chunk the receiver holds already: only its hash is needed (for the whole-file hash).
+    /// A chunk the receiver holds already: only its proof is needed (for the whole-file hash).
     public func skip(_ chunk: [UInt8]) throws(TransferError) {
         try check(chunk)
-        chunkHashes.append(ContentHasher.hash(chunk))
+        chunkProofs.append(proofs.proof(of: chunk, file: file, chunk: nextChunk))
         nextChunk += 1
     }
 
@@ -199,14 +207,15 @@ public final class ChunkEncoder {
         var offset = UInt64(nextChunk) * chunkSize
         var messages: [FileData] = []
         messages.reserveCapacity(pieces.count)
+        prover.start(file: file, chunk: nextChunk)
         for bytes in pieces {
-            hasher.update(bytes)
+            prover.update(bytes)
             messages.append(FileData(file: file, offset: offset, data: bytes))
             offset += UInt64(bytes.count)
         }
-        let hash = hasher.finish()
-        messages[messages.count - 1].chunkHash = hash
-        chunkHashes.append(hash)
+        let proof = prover.finish()
+        proofs.attach(proof, to: &messages[messages.count - 1])
+        chunkProofs.append(proof)
         nextChunk += 1
         return messages
     }
@@ -214,7 +223,7 @@ public final class ChunkEncoder {
     /// After the last chunk: the whole-file hash.
     public func end() -> FileEnd {
         precondition(isDone, "ChunkEncoder.end before the last chunk")
-        return FileEnd(file: file, hash: CheckedOffer.fileHash(chunkHashes: chunkHashes))
+        return FileEnd(file: file, hash: CheckedOffer.fileHash(chunkProofs: chunkProofs))
     }
 
     private func check(_ chunk: [UInt8]) throws(TransferError) {

@@ -373,6 +373,68 @@ extension ReceivePermission: Codable {
     }
 }
 
+/// How the sender proves each chunk of a transfer (spec §File transfer, Chunk proofs), as the receiver chooses in an accepted FileAnswer. A sender that gets a value it does not define, or tag without having offered a chunkKey, ends the transfer.
+///
+/// In `FileAnswer.chunkProof`.
+public enum ChunkProof: Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// 1: BLAKE2b-256 chunk hashes in FileData.chunkHash; what an absent chunkProof means.
+    case hash
+    /// 2: Poly1305 chunk tags under keys derived from the offer's chunkKey, in FileData.chunkTag.
+    case tag
+    /// A value the schema does not define, kept as it came. Never one of the values above:
+    /// `init(rawValue:)` gives those their own case.
+    case unknown(UInt8)
+
+    /// The values the schema defines, in wire order (`unknown` is not among them).
+    public static let allCases: [ChunkProof] = [.hash, .tag]
+
+    public init(rawValue: UInt8) {
+        switch rawValue {
+        case 1: self = .hash
+        case 2: self = .tag
+        default: self = .unknown(rawValue)
+        }
+    }
+
+    /// The byte on the wire.
+    public var rawValue: UInt8 {
+        switch self {
+        case .hash: 1
+        case .tag: 2
+        case .unknown(let value): value
+        }
+    }
+
+    /// The schema's name for the value; for an unknown one, its number.
+    public var description: String {
+        switch self {
+        case .hash: "hash"
+        case .tag: "tag"
+        case .unknown(let value): "\(value)"
+        }
+    }
+}
+
+extension ChunkProof: FieldValue {
+    public func encodeFieldValue(into out: inout [UInt8]) throws(WireError) { out.append(rawValue) }
+
+    public init(fieldValue: ArraySlice<UInt8>, depth: Int) throws(WireError) {
+        self.init(rawValue: try UInt8(fieldValue: fieldValue, depth: depth))
+    }
+}
+
+/// A number in JSON, as the byte is on the wire.
+extension ChunkProof: Codable {
+    public init(from decoder: any Decoder) throws {
+        self.init(rawValue: try decoder.singleValueContainer().decode(UInt8.self))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}
+
 /// Where a transfer stands, as the receiver answers an offer (spec §File transfer, Answer). A sender that gets a value it does not define closes the stream and offers again later.
 ///
 /// In `FileAnswer.state`.
@@ -1819,13 +1881,16 @@ public struct FileOffer: FieldMessage, Codable {
     public var ttlSeconds: UInt32
     /// Bytes per verified chunk: a power of two from 65536 to 16777216 (1048576 in this version).
     public var chunkSize: UInt32
+    /// Chosen at random by the sender, once per transfer: offers chunk tags (ChunkProof tag) instead of BLAKE2b-256 chunk hashes. Absent: the sender knows only chunk hashes.
+    public var chunkKey: [UInt8]?
 
-    public init(transferID: [UInt8], files: [FileEntry] = [], receive: ReceivePermission, ttlSeconds: UInt32, chunkSize: UInt32) {
+    public init(transferID: [UInt8], files: [FileEntry] = [], receive: ReceivePermission, ttlSeconds: UInt32, chunkSize: UInt32, chunkKey: [UInt8]? = nil) {
         self.transferID = transferID
         self.files = files
         self.receive = receive
         self.ttlSeconds = ttlSeconds
         self.chunkSize = chunkSize
+        self.chunkKey = chunkKey
     }
 
     public init(fields: FieldReader) throws(WireError) {
@@ -1834,6 +1899,7 @@ public struct FileOffer: FieldMessage, Codable {
         receive = try fields.required(3, "receive", as: ReceivePermission.self)
         ttlSeconds = try fields.required(4, "ttlSeconds", as: UInt32.self)
         chunkSize = try fields.required(5, "chunkSize", as: UInt32.self)
+        chunkKey = try fields.optional(6, "chunkKey", as: [UInt8].self)
         try validate()
     }
 
@@ -1841,6 +1907,9 @@ public struct FileOffer: FieldMessage, Codable {
     public func validate() throws(WireError) {
         guard transferID.count == 16 else { throw .malformed("transferID: \(transferID.count) bytes, must be 16") }
         guard files.count <= 1000 else { throw .oversized("files: \(files.count) values, limit 1000") }
+        if let value = chunkKey {
+            guard value.count == 32 else { throw .malformed("chunkKey: \(value.count) bytes, must be 32") }
+        }
     }
 
     public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
@@ -1850,6 +1919,7 @@ public struct FileOffer: FieldMessage, Codable {
         try writer.write(3, receive)
         try writer.write(4, ttlSeconds)
         try writer.write(5, chunkSize)
+        try writer.write(6, chunkKey)
     }
 }
 
@@ -1864,12 +1934,15 @@ public struct FileAnswer: FieldMessage, Codable {
     public var verified: [UInt32]
     /// With states rejected, expired and paused (3, 4, 5): why, for people and logs.
     public var reason: String?
+    /// With state accepted (2): how the sender proves each chunk. Absent means hash (1), all that a receiver from before chunk tags knows.
+    public var chunkProof: ChunkProof?
 
-    public init(transferID: [UInt8], state: FileAnswerState, verified: [UInt32] = [], reason: String? = nil) {
+    public init(transferID: [UInt8], state: FileAnswerState, verified: [UInt32] = [], reason: String? = nil, chunkProof: ChunkProof? = nil) {
         self.transferID = transferID
         self.state = state
         self.verified = verified
         self.reason = reason
+        self.chunkProof = chunkProof
     }
 
     public init(fields: FieldReader) throws(WireError) {
@@ -1877,6 +1950,7 @@ public struct FileAnswer: FieldMessage, Codable {
         state = try fields.required(2, "state", as: FileAnswerState.self)
         verified = try fields.repeated(3, "verified", max: 1000, as: UInt32.self)
         reason = try fields.optional(4, "reason", as: String.self)
+        chunkProof = try fields.optional(5, "chunkProof", as: ChunkProof.self)
         try validate()
     }
 
@@ -1895,6 +1969,7 @@ public struct FileAnswer: FieldMessage, Codable {
         try writer.write(2, state)
         try writer.writeRepeated(3, verified)
         try writer.write(4, reason)
+        try writer.write(5, chunkProof)
     }
 }
 
@@ -1904,14 +1979,17 @@ public struct FileData: FieldMessage, Codable {
     public var file: UInt32
     public var offset: UInt64
     public var data: [UInt8]
-    /// Present exactly on the FileData that ends a chunk (or the file): BLAKE2b-256 of the whole chunk.
+    /// With ChunkProof hash: present exactly on the FileData that ends a chunk (or the file): BLAKE2b-256 of the whole chunk.
     public var chunkHash: [UInt8]?
+    /// With ChunkProof tag: present exactly on the FileData that ends a chunk (or the file): the chunk's Poly1305 tag under its chunk key (spec §File transfer, Chunk proofs).
+    public var chunkTag: [UInt8]?
 
-    public init(file: UInt32, offset: UInt64, data: [UInt8], chunkHash: [UInt8]? = nil) {
+    public init(file: UInt32, offset: UInt64, data: [UInt8], chunkHash: [UInt8]? = nil, chunkTag: [UInt8]? = nil) {
         self.file = file
         self.offset = offset
         self.data = data
         self.chunkHash = chunkHash
+        self.chunkTag = chunkTag
     }
 
     public init(fields: FieldReader) throws(WireError) {
@@ -1919,6 +1997,7 @@ public struct FileData: FieldMessage, Codable {
         offset = try fields.required(2, "offset", as: UInt64.self)
         data = try fields.required(3, "data", as: [UInt8].self)
         chunkHash = try fields.optional(4, "chunkHash", as: [UInt8].self)
+        chunkTag = try fields.optional(5, "chunkTag", as: [UInt8].self)
         try validate()
     }
 
@@ -1928,6 +2007,9 @@ public struct FileData: FieldMessage, Codable {
         if let value = chunkHash {
             guard value.count == 32 else { throw .malformed("chunkHash: \(value.count) bytes, must be 32") }
         }
+        if let value = chunkTag {
+            guard value.count == 16 else { throw .malformed("chunkTag: \(value.count) bytes, must be 16") }
+        }
     }
 
     public func encodeFields(into writer: inout FieldWriter) throws(WireError) {
@@ -1936,6 +2018,7 @@ public struct FileData: FieldMessage, Codable {
         try writer.write(2, offset)
         try writer.write(3, data)
         try writer.write(4, chunkHash)
+        try writer.write(5, chunkTag)
     }
 }
 
@@ -1943,7 +2026,7 @@ public struct FileData: FieldMessage, Codable {
 public struct FileEnd: FieldMessage, Codable {
     public static let messageType: MessageType = .fileEnd
     public var file: UInt32
-    /// The whole-file hash: BLAKE2b-256 of the file's chunk hashes, in order (of no bytes for an empty file).
+    /// The whole-file hash: BLAKE2b-256 of the file's chunk hashes or chunk tags, in order (of no bytes for an empty file).
     public var hash: [UInt8]
 
     public init(file: UInt32, hash: [UInt8]) {

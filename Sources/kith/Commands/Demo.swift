@@ -124,7 +124,7 @@ extension Kith {
             let landed = root.appendingPathComponent("phone-received/Holiday/photo.raw")
             guard (try? Data(contentsOf: landed)) == Data(bytes) else { throw fail("the pushed file differs") }
             Console.line("push:    laptop → phone: Holiday/ (\(done.files) files, \(done.totalBytes) bytes), landed in "
-                         + "phone-received/Holiday without a prompt, every chunk and the whole file verified (BLAKE2b)")
+                         + "phone-received/Holiday without a prompt, every chunk (Poly1305 tags) and the whole file (BLAKE2b) verified")
         }
 
         /// bob (a contact) writes to alice; she reads it on the laptop, and the phone turns it viewed.
