@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Layers point one way (see README "Layout"):
-//   kith (CLI)  →  KithNet (NIO shell)  →  KithCore  →  KithWire, KithCrypto  →  CSodium, CDNSSD
+//   kith (CLI)  →  KithNet (NIO shell)  →  KithCore  →  KithWire, KithCrypto  →  CSodium, CKithAEAD, CDNSSD
 //   kith, the benches, the agent  →  KithAPI (the local API's types and codec: Foundation only)
 // KithWire and KithCore never import NIOPosix, GRDB or CDNSSD; LayeringTests checks it.
 let package = Package(
@@ -32,7 +32,9 @@ let package = Package(
         .systemLibrary(name: "CSodium", providers: [.apt(["libsodium-dev"])]),
         .systemLibrary(name: "CDNSSD", providers: [.apt(["libavahi-compat-libdnssd-dev"])]),
         .systemLibrary(name: "CExpat", providers: [.apt(["libexpat1-dev"])]),
-        .target(name: "KithCrypto", dependencies: ["CSodium"]),
+        // Noise's AEADs through OpenSSL's libcrypto for large messages (KithCrypto's NoiseCipher).
+        .target(name: "CKithAEAD", linkerSettings: [.linkedLibrary("crypto")]),
+        .target(name: "KithCrypto", dependencies: ["CSodium", "CKithAEAD"]),
         // The XMPP subset an agent speaks to a foreign network: XML over expat, SCRAM, the
         // session's decisions as a machine. No sockets: the agent's NIO shell carries it.
         .target(name: "KithXMPP", dependencies: ["CExpat", .product(name: "Crypto", package: "swift-crypto")]),

@@ -195,4 +195,22 @@ import Testing
         #expect(sealed == [UInt8](vectorHex: v.ciphertext))
         #expect(try state.decrypt(nonce: v.nonce, ad: [UInt8](vectorHex: v.ad), ciphertext: sealed) == [UInt8](vectorHex: v.plaintext))
     }
+
+    /// Small messages go through libsodium, large ones through libcrypto (`NoiseCipher.libcryptoFrom`):
+    /// both open what the other sealed, and both refuse a flipped bit anywhere, tag or text.
+    @Test(arguments: [NoiseCipher.chaChaPoly, .aesGCM], [0, 1, 1023, 1024, 1025, 64000, 65519])
+    func everySizeOpensAndAFlippedBitIsRefused(_ cipher: NoiseCipher, size: Int) throws {
+        let key = SecretBytes((0..<32).map { UInt8($0) })
+        let state = CipherState(cipher: cipher, key: key)
+        let plaintext = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        let sealed = try state.encrypt(nonce: 3, ad: [1, 2], plaintext: plaintext)
+        #expect(try state.decrypt(nonce: 3, ad: [1, 2], ciphertext: sealed) == plaintext)
+        for position in Set([0, sealed.count / 2, sealed.count - 1]) {
+            var tampered = sealed
+            tampered[position] ^= 0x10
+            #expect(throws: NoiseError.decryptionFailed) { try state.decrypt(nonce: 3, ad: [1, 2], ciphertext: tampered) }
+        }
+        #expect(throws: NoiseError.decryptionFailed) { try state.decrypt(nonce: 4, ad: [1, 2], ciphertext: sealed) }
+        #expect(throws: NoiseError.decryptionFailed) { try state.decrypt(nonce: 3, ad: [1], ciphertext: sealed) }
+    }
 }

@@ -1,3 +1,4 @@
+import CKithAEAD
 import CSodium
 
 /// The AEAD of a Noise protocol name (`ChaChaPoly` or `AESGCM`).
@@ -26,17 +27,26 @@ public enum NoiseCipher: String, Sendable {
         seal(key: key, nonce: nonce, ad: ad, plaintext: plaintext, prefix: 0)
     }
 
+    /// From this many bytes on, libcrypto seals and opens (`CKithAEAD`): on a file push's 64 KB
+    /// messages it is 2.4 times as fast as libsodium here (3.6 against 1.5 GB/s on one core), while
+    /// on small ones its per-call setup (about 0.4 µs) makes it slower. Same bytes either way.
+    static let libcryptoFrom = 1024
+
     /// Seals into a new array after `prefix` bytes left for the caller (a frame's length), so a
     /// transport message is written once instead of sealed and then copied behind its header.
     func seal(key: SecretBytes, nonce: UInt64, ad: [UInt8], plaintext: [UInt8], prefix: Int) -> [UInt8] {
         _ = Sodium.ready
-        var outLength: UInt64 = 0
         let npub = nonceBytes(nonce)
         var status: Int32 = -1
         let out = [UInt8](unsafeUninitializedCapacity: prefix + plaintext.count + Self.tagLength) { buffer, count in
             let target = buffer.baseAddress! + prefix
             status = key.withUnsafeBytes { k in
                 let k = k.bindMemory(to: UInt8.self).baseAddress!
+                if plaintext.count >= Self.libcryptoFrom {
+                    let sealed = kith_aead_seal(libcryptoCipher, k, npub, ad, ad.count, plaintext, plaintext.count, target)
+                    if sealed != -2 { return sealed }
+                }
+                var outLength: UInt64 = 0
                 return switch self {
                 case .chaChaPoly:
                     crypto_aead_chacha20poly1305_ietf_encrypt(
@@ -57,12 +67,16 @@ public enum NoiseCipher: String, Sendable {
     func open(key: SecretBytes, nonce: UInt64, ad: [UInt8], ciphertext: [UInt8]) throws(NoiseError) -> [UInt8] {
         _ = Sodium.ready
         guard ciphertext.count >= Self.tagLength else { throw .decryptionFailed }
-        var outLength: UInt64 = 0
         let npub = nonceBytes(nonce)
         var status: Int32 = -1
         let out = [UInt8](unsafeUninitializedCapacity: ciphertext.count - Self.tagLength) { buffer, count in
             status = key.withUnsafeBytes { k in
                 let k = k.bindMemory(to: UInt8.self).baseAddress!
+                if buffer.count >= Self.libcryptoFrom {
+                    let opened = kith_aead_open(libcryptoCipher, k, npub, ad, ad.count, ciphertext, ciphertext.count, buffer.baseAddress)
+                    if opened != -2 { return opened }
+                }
+                var outLength: UInt64 = 0
                 return switch self {
                 case .chaChaPoly:
                     crypto_aead_chacha20poly1305_ietf_decrypt(
@@ -72,12 +86,19 @@ public enum NoiseCipher: String, Sendable {
                         buffer.baseAddress, &outLength, nil, ciphertext, UInt64(ciphertext.count), ad, UInt64(ad.count), npub, k)
                 }
             }
-            // On failure libsodium clears the output; either way every byte is initialized.
+            // On failure both libraries' outputs are cleared; either way every byte is initialized.
             if status != 0 { buffer.initialize(repeating: 0) }
             count = buffer.count
         }
         guard status == 0 else { throw .decryptionFailed }
         return out
+    }
+
+    private var libcryptoCipher: Int32 {
+        switch self {
+        case .chaChaPoly: Int32(KITH_AEAD_CHACHA20_POLY1305)
+        case .aesGCM: Int32(KITH_AEAD_AES256_GCM)
+        }
     }
 }
 
