@@ -20,6 +20,9 @@ public struct StreamSender: Sendable {
         var sentAt: UInt64
         /// Position in the order of transmissions, retransmissions included.
         var order: UInt64
+        /// `order` of the first transmission: it grows with the sequence, so a walk in sequence
+        /// order can stop at the first record sent first after a given transmission.
+        let firstOrder: UInt64
         var retransmitted: Bool
         var state: State
         var size: Int { segment.payload.count + StreamLimits.segmentHeader }
@@ -54,8 +57,9 @@ public struct StreamSender: Sendable {
     /// The cumulative point of the ack `peerLimit` came from.
     private var peerLimitCumulative: UInt64 = 0
     /// Records for sequence numbers `base ..< base + flight.count`: sent at least once, not yet
-    /// below the peer's cumulative point.
-    private var flight: [Record] = []
+    /// below the peer's cumulative point. A slice, so that an ack drops the front in place instead
+    /// of moving the whole window (its indices are absolute: `flight.startIndex` is `base`'s).
+    private var flight: ArraySlice<Record> = []
     private var base: UInt64 = 0
     private var lostCount = 0
     private var transmissions: UInt64 = 0
@@ -138,7 +142,8 @@ public struct StreamSender: Sendable {
             } else {
                 let segment = unsent[unsentHead]
                 unsentHead += 1
-                flight.append(Record(segment: segment, sentAt: now, order: transmissions, retransmitted: false, state: .inFlight))
+                flight.append(Record(segment: segment, sentAt: now, order: transmissions, firstOrder: transmissions,
+                                     retransmitted: false, state: .inFlight))
                 out.append(segment)
             }
             bytesInFlight += size
@@ -201,7 +206,7 @@ public struct StreamSender: Sendable {
         let advanced = ack.cumulative > base
         if advanced {
             let count = Int(ack.cumulative - base)
-            for record in flight[0..<count] {
+            for record in flight.prefix(count) {
                 switch record.state {
                 case .inFlight:
                     bytesInFlight -= record.size
@@ -220,7 +225,7 @@ public struct StreamSender: Sendable {
         for range in ack.ranges {
             var sequence = max(range.start, base)
             while sequence < range.end {
-                let index = Int(sequence - base)
+                let index = flight.startIndex + Int(sequence - base)
                 switch flight[index].state {
                 case .inFlight:
                     bytesInFlight -= flight[index].size
@@ -280,7 +285,10 @@ public struct StreamSender: Sendable {
         let reorderWindow = max((rtt.minimum ?? roundTrip) / 4, 1)
         let wait = UInt64((roundTrip + reorderWindow).rounded(.up))
         let sentEnd = base + UInt64(flight.count)
-        for index in flight.indices where flight[index].state == .inFlight && flight[index].order < rackOrder {
+        for index in flight.indices {
+            // Every record from here on was first sent after the newest delivered transmission.
+            if flight[index].firstOrder >= rackOrder { break }
+            guard flight[index].state == .inFlight, flight[index].order < rackOrder else { continue }
             let due = flight[index].sentAt + wait
             if now >= due {
                 flight[index].state = .lost
