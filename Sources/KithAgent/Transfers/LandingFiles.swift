@@ -123,8 +123,8 @@ final class LandingFiles {
     private func partialPath(_ file: Int) -> String { staging + "/" + partialName(file) }
 
     /// How many of `proofs` (of the verified chunks of `file`, in order, of the kind `kind`) its
-    /// partial copy still holds; the copy is cut after them. A copy that is not a regular file of this user with one
-    /// link (a planted hard link) is deleted: it holds none. With `written`, what this process
+    /// partial copy still holds; the copy is cut after them. A copy that is not a regular file of
+    /// this user with one link (a planted hard link) is deleted: it holds none. With `written`, what this process
     /// wrote into it, the same file (device and inode) of at least that many chunks' size holds
     /// them without being read; any other copy is read back and proved again (after a restart).
     func verifiedPrefix(_ file: Int, proofs: [[UInt8]], kind: ChunkProofs, chunkSize: UInt64, size: UInt64,

@@ -157,8 +157,8 @@ extension Transfers {
         do {
             let proofs = try ChunkProofs(answer: proof, offeredKey: record.chunkKey)
             // Proofs of the other kind (a receiver that changed its mind cannot, but one whose
-            // store was lost and rebuilt by an older version could) are not used.
-            let known = ((try? store.chunkProofs(id: record.id)) ?? [:]).mapValues { $0.filter { $0.count == proofs.length } }
+            // store was lost and rebuilt by an older version could) are not used, nor any after them.
+            let known = ((try? store.chunkProofs(id: record.id)) ?? [:]).mapValues { Array($0.prefix { $0.count == proofs.length }) }
             for (index, entry) in record.entries.enumerated() where !entry.isFolder {
                 if await isComplete(record.id, file: index) { continue }
                 let encoder = ChunkEncoder(file: UInt32(index), size: entry.size, chunkSize: record.chunkSize, proofs: proofs)
