@@ -1,4 +1,5 @@
 import KithTestSupport
+import CKithAEAD
 import Testing
 @testable import KithCrypto
 
@@ -194,6 +195,20 @@ import Testing
         let sealed = try state.encrypt(nonce: v.nonce, ad: [UInt8](vectorHex: v.ad), plaintext: [UInt8](vectorHex: v.plaintext))
         #expect(sealed == [UInt8](vectorHex: v.ciphertext))
         #expect(try state.decrypt(nonce: v.nonce, ad: [UInt8](vectorHex: v.ad), ciphertext: sealed) == [UInt8](vectorHex: v.plaintext))
+    }
+
+    /// libcrypto has what `NoiseCipher` and `ChunkTagger` ask of it here: without it they fall back
+    /// to libsodium, with the same bytes, so only this test would notice that a push got slower.
+    @Test func libcryptoHasTheCiphersAndPoly1305() {
+        let key = [UInt8](repeating: 1, count: 32), nonce = [UInt8](repeating: 0, count: 12)
+        let message = [UInt8](repeating: 2, count: 2048)
+        var out = [UInt8](repeating: 0, count: 2048 + 16)
+        for cipher in [KITH_AEAD_CHACHA20_POLY1305, KITH_AEAD_AES256_GCM] {
+            #expect(kith_aead_seal(Int32(cipher), key, nonce, nil, 0, message, message.count, &out) == 0, "cipher \(cipher)")
+        }
+        let state = kith_poly1305_start(key)
+        #expect(state != nil)
+        if let state { kith_poly1305_discard(state) }
     }
 
     /// Small messages go through libsodium, large ones through libcrypto (`NoiseCipher.libcryptoFrom`):
