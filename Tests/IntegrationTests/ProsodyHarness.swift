@@ -147,7 +147,12 @@ final class ProsodyHarness: @unchecked Sendable {
             }
             let log = self.log
             if log.contains("Failed to open server port \(port) on") { return .portTaken }
-            if log.contains(activated), (try? RawSocket(port: port)) != nil { return .listening }
+            // The admin socket too: `prosodyctl shell` (setRosterItem) right after start found no
+            // server once in CI, mod_admin_socket having loaded after c2s was listening.
+            if log.contains(activated), (try? RawSocket(port: port)) != nil,
+               FileManager.default.fileExists(atPath: directory.appendingPathComponent("data/prosody.sock").path) {
+                return .listening
+            }
             if !last { try await Task.sleep(for: .milliseconds(20)) }
         }
         process.kill()
