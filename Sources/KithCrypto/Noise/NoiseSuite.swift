@@ -43,8 +43,9 @@ public enum NoiseCipher: String, Sendable {
             status = key.withUnsafeBytes { k in
                 let k = k.bindMemory(to: UInt8.self).baseAddress!
                 if plaintext.count >= Self.libcryptoFrom {
-                    let sealed = kith_aead_seal(libcryptoCipher, k, npub, ad, ad.count, plaintext, plaintext.count, target)
-                    if sealed != -2 { return sealed }
+                    // Any failure there (a missing cipher, no memory) leaves it to libsodium, which
+                    // cannot fail: sealing must not trap where it never did.
+                    if kith_aead_seal(libcryptoCipher, k, npub, ad, ad.count, plaintext, plaintext.count, target) == 0 { return 0 }
                 }
                 var outLength: UInt64 = 0
                 return switch self {
