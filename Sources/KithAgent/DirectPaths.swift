@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import KithCore
 import KithCrypto
 import KithNet
@@ -53,6 +54,16 @@ actor DirectPaths {
     private var reflection: (nonce: [UInt8], continuation: CheckedContinuation<EndpointAddress?, Never>)?
     /// UDP streams to siblings (spec §UDP stream; UDPStreams.swift).
     var udpStreams = UDPStreams()
+    /// Runs of equal datagrams go out as one write the kernel segments (GSO) while this holds; a
+    /// failed segmented write turns it off for good (a device without checksum offload, a path
+    /// whose MTU is below a datagram), and every datagram goes alone, as without the kernel's help.
+    private var segmentationOffload = System.supportsUDPSegmentationOffload
+        && ProcessInfo.processInfo.environment["KITH_UDP_OFFLOAD"] != "0"
+    /// Streams fed during the batch of datagrams being handled: pumped once, when it ends.
+    var fedInBatch: Set<UDPStreams.Key>?
+    /// Datagrams and the reads and writes that carried them (several per read or write when the
+    /// kernel coalesces or segments them), for the UDP streams' log lines.
+    var socketCounts = (reads: 0, datagramsRead: 0, writes: 0, datagramsWritten: 0)
 
     init(keys: KeyPair, logger: Logger, now: @escaping @Sendable () -> UInt64,
          clock: @escaping @Sendable () -> UInt64 = { UInt64(DispatchTime.now().uptimeNanoseconds / 1_000_000) },
@@ -83,15 +94,24 @@ actor DirectPaths {
     private func bind(host: String, port: Int, group: any EventLoopGroup) async throws {
         // UDP streams (spec §UDP stream) come in bursts of a congestion window: read many datagrams
         // per wakeup, and let the kernel hold a window's worth (it caps the size at net.core.rmem_max).
+        // Where the kernel coalesces datagrams of one flow (GRO), a read holds up to 64 KiB of them
+        // and reports their size; the splitter cuts them apart on the event loop.
+        let receiveOffload = segmentationOffload && System.supportsUDPReceiveOffload
         let channel = try await DatagramBootstrap(group: group)
             .channelOption(.maxMessagesPerRead, value: 32)
             .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
             .channelOption(.socketOption(.so_sndbuf), value: 4 << 20)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: receiveOffload ? 1 << 16 : 2048))
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<AddressedEnvelope<ByteBuffer>, AddressedEnvelope<ByteBuffer>>(
+                    if receiveOffload {
+                        try channel.syncOptions?.setOption(.datagramReceiveOffload, value: true)
+                        try channel.syncOptions?.setOption(.datagramReceiveSegmentSize, value: true)
+                    }
+                    try channel.pipeline.syncOperations.addHandler(DatagramSplitter())
+                    return try NIOAsyncChannel<ReceivedDatagrams, AddressedEnvelope<ByteBuffer>>(
                         wrappingChannelSynchronously: channel,
-                        configuration: .init(backPressureStrategy: .init(lowWatermark: 256, highWatermark: 1024)))
+                        configuration: .init(backPressureStrategy: .init(lowWatermark: 32, highWatermark: 128)))
                 }
             }
         localAddress = channel.channel.localAddress
@@ -101,8 +121,8 @@ actor DirectPaths {
         Task {
             try? await channel.executeThenClose { inbound, _ in
                 self.setSending(channel.channel)
-                for try await datagram in inbound {
-                    await self.received(Array(datagram.data.readableBytesView), from: datagram.remoteAddress)
+                for try await batch in inbound {
+                    await self.received(batch)
                 }
             }
             self.setSending(nil)
@@ -144,11 +164,31 @@ actor DirectPaths {
     /// not overtake each other), with no task of our own between this actor and the loop.
     func write(_ packets: [[UInt8]], to address: SocketAddress) {
         guard let channel = sending, !packets.isEmpty, address.protocol == localAddress?.protocol else { return }
-        let envelopes = packets.map { AddressedEnvelope(remoteAddress: address, data: ByteBuffer(bytes: $0)) }
+        let envelopes = segmentationOffload
+            ? SegmentedDatagrams.envelopes(packets, to: address, allocator: channel.allocator)
+            : packets.map { AddressedEnvelope(remoteAddress: address, data: channel.allocator.buffer(bytes: $0)) }
+        socketCounts.writes += envelopes.count
+        socketCounts.datagramsWritten += packets.count
         channel.eventLoop.execute {
-            for envelope in envelopes { channel.write(envelope, promise: nil) }
+            for envelope in envelopes {
+                guard envelope.metadata?.segmentSize != nil else {
+                    channel.write(envelope, promise: nil)
+                    continue
+                }
+                let promise = channel.eventLoop.makePromise(of: Void.self)
+                promise.futureResult.whenFailure { error in Task { await self.segmentedWriteFailed(error) } }
+                channel.write(envelope, promise: promise)
+            }
             channel.flush()
         }
+    }
+
+    /// A segmented write failed: its datagrams are lost (a stream sends them again) and from now
+    /// on every datagram goes alone. The socket may have closed over it; `bind` opens it again.
+    private func segmentedWriteFailed(_ error: any Error) {
+        guard segmentationOffload else { return }
+        segmentationOffload = false
+        logger.notice("UDP segmentation offload failed (\(error)); sending datagram by datagram from now on")
     }
 
     // MARK: - Endpoints
@@ -295,6 +335,21 @@ actor DirectPaths {
         }
     }
 
+    /// The datagrams of one read; the UDP streams they fed send their acks and data once, at the end.
+    private func received(_ batch: ReceivedDatagrams) async {
+        socketCounts.reads += 1
+        socketCounts.datagramsRead += batch.datagrams.count
+        guard batch.datagrams.count > 1 else {
+            if let datagram = batch.datagrams.first { await received(datagram, from: batch.address) }
+            return
+        }
+        fedInBatch = []
+        for datagram in batch.datagrams { await received(datagram, from: batch.address) }
+        let fed = fedInBatch ?? []
+        fedInBatch = nil
+        for key in fed { if let stream = udpStreams.open[key] { pump(stream) } }
+    }
+
     private func received(_ bytes: [UInt8], from address: SocketAddress) async {
         // A handshake initiation is weighed before any Diffie-Hellman (spec §UDP packets,
         // Handshake over UDP): mac1, then under load the cookie, then its source's rate.
@@ -343,13 +398,13 @@ actor DirectPaths {
                   }),
                   let plaintext = opened
             else { return }
-            let hostPort = Self.hostPort(address)
+            // The address as text only for a session's first packet (a path decision), not per datagram.
             let peerID = sessions.entries[receiverIndex]?.peer ?? ""
             guard let (peer, moved) = sessions.received(
                 on: receiverIndex, from: address, now: clock(),
-                keepCurrent: peers[peerID]?.machine.keepsCurrentPath(over: hostPort) ?? false)
+                keepCurrent: peers[peerID]?.machine.keepsCurrentPath(over: Self.hostPort(address)) ?? false)
             else { return }
-            if moved { established(peer, at: hostPort) }
+            if moved { established(peer, at: Self.hostPort(address)) }
             if StreamFrameType.isStreamFrame(plaintext[...]) { return streamFrame(plaintext[...], from: peer) }
             guard let envelope = try? Envelope.decode(plaintext[...]) else { return }
             await handle(envelope, from: peer, session: receiverIndex, address: address)

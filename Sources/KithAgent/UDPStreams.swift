@@ -217,7 +217,7 @@ extension DirectPaths {
             }
             stream.events.push(.envelope(envelope))
         }
-        pump(stream)
+        if fedInBatch != nil { fedInBatch?.insert(stream.key) } else { pump(stream) }
     }
 
     // MARK: - Frames out
@@ -355,7 +355,7 @@ extension DirectPaths {
         }
         let sender = stream.machine.sender, s = sender.statistics, r = stream.machine.receiver.statistics
         let srtt = sender.rtt.smoothed.map { String(format: "%.1f", $0) } ?? "-"
-        logger.info("UDP stream \(stream.key.id) with \(stream.key.peer) ended: \(s.segmentsSent) segments sent, \(s.retransmissions) again, \(s.timeouts) timeouts, \(s.recoveries) recoveries, cwnd \(sender.congestionWindow) B, srtt \(srtt) ms; \(r.segmentsReceived) received, \(r.duplicates) duplicates, \(r.beyondWindow) beyond the window, \(stream.droppedSegments) dropped unread")
+        logger.info("UDP stream \(stream.key.id) with \(stream.key.peer) ended: \(s.segmentsSent) segments sent, \(s.retransmissions) again, \(s.timeouts) timeouts, \(s.recoveries) recoveries, cwnd \(sender.congestionWindow) B, srtt \(srtt) ms; \(r.segmentsReceived) received, \(r.duplicates) duplicates, \(r.beyondWindow) beyond the window, \(stream.droppedSegments) dropped unread; the socket so far: \(socketCounts.datagramsRead) datagrams in \(socketCounts.reads) reads, \(socketCounts.datagramsWritten) in \(socketCounts.writes) writes")
     }
 
     /// The path to `peer` left direct, or the peer left: its streams end.

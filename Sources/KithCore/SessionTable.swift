@@ -59,16 +59,16 @@ public struct SessionTable<Session: Sendable, Address: Hashable & Sendable>: Sen
     /// An authenticated packet arrived on session `index` from `address`. Returns the peer, and
     /// whether sending moved to this session (its first packet confirmed it).
     public mutating func received(on index: UInt32, from address: Address, now: UInt64,
-                                  keepCurrent: Bool) -> (peer: String, moved: Bool)? {
-        guard var entry = entries[index] else { return nil }
-        entry.lastUsed = now
-        entry.address = address
-        let confirming = !entry.confirmed
-        entry.confirmed = true
-        entries[index] = entry
-        if peers[entry.peer]?.sendIndex != nil { peers[entry.peer]?.address = address }  // follow a roaming peer
-        let moved = confirming && moveSending(to: index, peer: entry.peer, address: address, keepCurrent: keepCurrent)
-        return (entry.peer, moved)
+                                  keepCurrent: @autoclosure () -> Bool) -> (peer: String, moved: Bool)? {
+        // In place: a copy of the entry would share the session's storage, and the next change to
+        // the session would then copy it (once per datagram on a busy stream).
+        guard let (peer, confirming) = entries[index].map({ ($0.peer, !$0.confirmed) }) else { return nil }
+        entries[index]!.lastUsed = now
+        entries[index]!.address = address
+        entries[index]!.confirmed = true
+        if peers[peer]?.sendIndex != nil { peers[peer]?.address = address }  // follow a roaming peer
+        let moved = confirming && moveSending(to: index, peer: peer, address: address, keepCurrent: keepCurrent())
+        return (peer, moved)
     }
 
     /// The session and address to send to `peer` on, if any.
@@ -81,9 +81,10 @@ public struct SessionTable<Session: Sendable, Address: Hashable & Sendable>: Sen
 
     /// Runs `body` on session `index` (to seal or open, which moves its counters or window).
     public mutating func withSession<R>(_ index: UInt32, _ body: (inout Session) throws -> R) rethrows -> R? {
-        guard var entry = entries[index] else { return nil }
-        defer { entries[index] = entry }
-        return try body(&entry.session)
+        // In place (through the dictionary's modify accessor): a copied entry would make the
+        // session's replay window copy itself on every packet opened.
+        guard entries[index] != nil else { return nil }
+        return try body(&entries[index]!.session)
     }
 
     /// The path left `direct`: send on nothing until a handshake completes again.

@@ -10,15 +10,17 @@ final class AgentHarness: @unchecked Sendable {
     let udp: String
     /// Where pushed files land (`--receive-dir`).
     let received: URL
-    /// More `kith agent` options.
+    /// More `kith agent` options, and environment variables.
     let extra: [String]
+    let environment: [String: String]
     private(set) var process: KithProcess?
 
-    init(_ name: String, root: URL, udp: String = "127.0.0.1:0", extra: [String] = []) {
+    init(_ name: String, root: URL, udp: String = "127.0.0.1:0", extra: [String] = [], environment: [String: String] = [:]) {
         profile = root.appendingPathComponent(name)
         received = root.appendingPathComponent(name + "-received")
         self.udp = udp
         self.extra = extra
+        self.environment = environment
     }
 
     func start() async throws {
@@ -26,7 +28,7 @@ final class AgentHarness: @unchecked Sendable {
         process = try KithProcess(["agent", "--profile", profile.path, "--foreground", "--udp", udp, "--no-lan-discovery",
                                    "--receive-dir", received.path] + extra,
                                   in: profile.deletingLastPathComponent(),
-                                  name: profile.lastPathComponent + "-\(UUID().uuidString.prefix(4))")
+                                  name: profile.lastPathComponent + "-\(UUID().uuidString.prefix(4))", environment: environment)
         _ = try await process!.waitForLine(startingWith: "agent running")
     }
 

@@ -13,8 +13,13 @@ import Testing
 /// Serialized, and small: a debug build's UDP stream costs far more CPU per byte than TCP, and
 /// these tests share two cores with every other suite.
 @Suite(.serialized, .fewAtATime) struct UDPStreamIntegrationTests {
-    @Test func aPushWithoutTCPTakesTheUDPStream() async throws {
-        let (server, laptop, phone, phoneProcess, root) = try await Self.pair("udp-push")
+    /// With the kernel's segmentation and receive offload (GSO, GRO: runs of datagrams in one
+    /// write and one read), and without (`KITH_UDP_OFFLOAD=0`, as on a kernel that has neither):
+    /// the same datagrams either way.
+    @Test(arguments: [true, false])
+    func aPushWithoutTCPTakesTheUDPStream(offload: Bool) async throws {
+        let environment = offload ? [:] : ["KITH_UDP_OFFLOAD": "0"]
+        let (server, laptop, phone, phoneProcess, root) = try await Self.pair("udp-push", environment: environment)
         let size = 8 << 20
         let file = try FileTransferIntegrationTests.randomFile(root.appendingPathComponent("photos.tar"), bytes: size)
         let started = ContinuousClock.now
@@ -31,7 +36,7 @@ import Testing
         #expect(try Data(contentsOf: phone.received.appendingPathComponent("photos.tar")) == Data(contentsOf: file))
         let incoming = try FileTransferIntegrationTests.transfer(sent.id, on: phone)
         #expect(incoming?.state == "complete")
-        print("UDP stream on loopback: \(size >> 20) MiB in \(String(format: "%.2f", seconds)) s "
+        print("UDP stream on loopback, offload \(offload ? "on" : "off"): \(size >> 20) MiB in \(String(format: "%.2f", seconds)) s "
               + "(\(String(format: "%.1f", Double(size) / seconds / 1e6)) MB/s, with offer and polling)")
         withExtendedLifetime((server, phoneProcess)) {}
     }
@@ -133,12 +138,13 @@ import Testing
     // MARK: - Helpers
 
     /// A server, alice's laptop (as usual) and phone (no TCP listener), logged in, with `path` between them.
-    static func pair(_ name: String, laptopExtra: [String] = [], phoneUDP: String = "127.0.0.1:0", path: String = "lan") async throws
+    static func pair(_ name: String, laptopExtra: [String] = [], phoneUDP: String = "127.0.0.1:0", path: String = "lan",
+                     environment: [String: String] = [:]) async throws
         -> (ServerHarness, AgentHarness, AgentHarness, KithProcess, URL) {
         let server = try await ServerHarness.start()
         let root = temporaryDirectory(name)
-        let laptop = AgentHarness("laptop", root: root, extra: laptopExtra)
-        let phone = AgentHarness("phone", root: root, udp: phoneUDP)
+        let laptop = AgentHarness("laptop", root: root, extra: laptopExtra, environment: environment)
+        let phone = AgentHarness("phone", root: root, udp: phoneUDP, environment: environment)
         try await laptop.start()
         let process = try await startPhone(phone)
         _ = try laptop.login(server)
@@ -153,7 +159,7 @@ import Testing
                                        "--no-lan-discovery", "--receive-dir", phone.received.path],
                                       in: phone.profile.deletingLastPathComponent(),
                                       name: phone.profile.lastPathComponent + "-\(UUID().uuidString.prefix(4))",
-                                      environment: ["KITH_NO_TCP_STREAMS": "1"])
+                                      environment: phone.environment.merging(["KITH_NO_TCP_STREAMS": "1"]) { $1 })
         _ = try await process.waitForLine(startingWith: "agent running")
         return process
     }
