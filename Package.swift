@@ -5,6 +5,12 @@ import PackageDescription
 //   kith (CLI)  →  KithNet (NIO shell)  →  KithCore  →  KithWire, KithCrypto  →  CSodium, CKithAEAD, CDNSSD
 //   kith, the benches, the agent  →  KithAPI (the local API's types and codec: Foundation only)
 // KithWire and KithCore never import NIOPosix, GRDB or CDNSSD; LayeringTests checks it.
+// Release builds serialize the bodies of the pure layers' functions for the modules above them
+// (`-cross-module-optimization`), so the agent's and server's hot paths get the generic types of
+// KithCore and KithWire (the session table, the stream machines, field coding) specialized and
+// inlined instead of looking up their metadata at run time for every datagram.
+let inlinableAcrossModules: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
+
 let package = Package(
     name: "Kith",
     platforms: [.macOS(.v13)],
@@ -38,8 +44,8 @@ let package = Package(
         // The XMPP subset an agent speaks to a foreign network: XML over expat, SCRAM, the
         // session's decisions as a machine. No sockets: the agent's NIO shell carries it.
         .target(name: "KithXMPP", dependencies: ["CExpat", .product(name: "Crypto", package: "swift-crypto")]),
-        .target(name: "KithWire"),
-        .target(name: "KithCore", dependencies: ["KithCrypto", "KithWire"]),
+        .target(name: "KithWire", swiftSettings: inlinableAcrossModules),
+        .target(name: "KithCore", dependencies: ["KithCrypto", "KithWire"], swiftSettings: inlinableAcrossModules),
         // The agent's local API as types: one request type per method, results, errors, events,
         // the JSON-lines codec. No networking: the CLI, the benches and any GUI import it.
         .target(name: "KithAPI"),

@@ -398,11 +398,10 @@ actor DirectPaths {
                   }),
                   let plaintext = opened
             else { return }
-            // The address as text only for a session's first packet (a path decision), not per datagram.
-            let peerID = sessions.entries[receiverIndex]?.peer ?? ""
+            // Asked only for a session's first packet (a path decision), not per datagram.
             guard let (peer, moved) = sessions.received(
                 on: receiverIndex, from: address, now: clock(),
-                keepCurrent: peers[peerID]?.machine.keepsCurrentPath(over: Self.hostPort(address)) ?? false)
+                keepCurrent: { self.peers[$0]?.machine.keepsCurrentPath(over: Self.hostPort(address)) ?? false })
             else { return }
             if moved { established(peer, at: Self.hostPort(address)) }
             if StreamFrameType.isStreamFrame(plaintext[...]) { return streamFrame(plaintext[...], from: peer) }

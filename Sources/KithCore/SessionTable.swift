@@ -59,7 +59,7 @@ public struct SessionTable<Session: Sendable, Address: Hashable & Sendable>: Sen
     /// An authenticated packet arrived on session `index` from `address`. Returns the peer, and
     /// whether sending moved to this session (its first packet confirmed it).
     public mutating func received(on index: UInt32, from address: Address, now: UInt64,
-                                  keepCurrent: @autoclosure () -> Bool) -> (peer: String, moved: Bool)? {
+                                  keepCurrent: (_ peer: String) -> Bool) -> (peer: String, moved: Bool)? {
         // In place: a copy of the entry would share the session's storage, and the next change to
         // the session would then copy it (once per datagram on a busy stream).
         guard let (peer, confirming) = entries[index].map({ ($0.peer, !$0.confirmed) }) else { return nil }
@@ -67,7 +67,7 @@ public struct SessionTable<Session: Sendable, Address: Hashable & Sendable>: Sen
         entries[index]!.address = address
         entries[index]!.confirmed = true
         if peers[peer]?.sendIndex != nil { peers[peer]?.address = address }  // follow a roaming peer
-        let moved = confirming && moveSending(to: index, peer: peer, address: address, keepCurrent: keepCurrent())
+        let moved = confirming && moveSending(to: index, peer: peer, address: address, keepCurrent: keepCurrent(peer))
         return (peer, moved)
     }
 

@@ -12,11 +12,11 @@ struct SessionTableTests {
         #expect(accepted)
         table.addAnswered(7, peer: "b", session: "s7", address: "10.0.0.2:1", now: 0)
         #expect(table.sendTarget(for: "b") == nil)
-        let first = table.received(on: 7, from: "10.0.0.2:1", now: 5, keepCurrent: false)
+        let first = table.received(on: 7, from: "10.0.0.2:1", now: 5, keepCurrent: { _ in false })
         #expect(first?.peer == "b" && first?.moved == true)
         #expect(table.sendTarget(for: "b")?.index == 7)
-        let again = table.received(on: 7, from: "10.0.0.2:1", now: 6, keepCurrent: false)
-        let unknown = table.received(on: 99, from: "x", now: 6, keepCurrent: false)
+        let again = table.received(on: 7, from: "10.0.0.2:1", now: 6, keepCurrent: { _ in false })
+        let unknown = table.received(on: 99, from: "x", now: 6, keepCurrent: { _ in false })
         #expect(again?.moved == false && unknown == nil)
     }
 
@@ -36,7 +36,7 @@ struct SessionTableTests {
         #expect(completed)
         #expect(alice.sendTarget(for: "bob")?.index == 1)
         // bob sends on the session alice answered: it confirms it, and alice moves there (newest).
-        let confirmed = alice.received(on: 2, from: "b", now: 2, keepCurrent: false)
+        let confirmed = alice.received(on: 2, from: "b", now: 2, keepCurrent: { _ in false })
         #expect(confirmed?.moved == true)
         #expect(alice.entries.keys.sorted() == [1, 2])  // both kept for receiving
     }
@@ -52,7 +52,7 @@ struct SessionTableTests {
     @Test func aRoamingPeerIsFollowedAndForgettingDropsEverything() {
         var table = Table()
         table.addCompleted(1, peer: "b", session: "s", address: "old:1", now: 0, keepCurrent: false)
-        _ = table.received(on: 1, from: "new:2", now: 1, keepCurrent: false)
+        _ = table.received(on: 1, from: "new:2", now: 1, keepCurrent: { _ in false })
         #expect(table.sendTarget(for: "b")?.address == "new:2")
         table.stopSending(to: "b")
         #expect(table.sendTarget(for: "b") == nil)

@@ -29,11 +29,11 @@ public struct StreamDirectory<Peer: Hashable & Sendable>: Sendable {
 
     /// Decides about a frame from `peer`. `localOpensEven`: this side opens the even ids (its
     /// static key sorts lower than the peer's), the peer the odd ones; or the other way round.
-    public func classify(_ frame: StreamFrame, from peer: Peer, localOpensEven: Bool) -> Verdict {
+    public func classify(_ frame: StreamFrame, from peer: Peer, localOpensEven: @autoclosure () -> Bool) -> Verdict {
         let id = frame.streamID
         if isOpen(id, with: peer) { return .deliver }
         if case .close = frame { return .drop("a close for stream \(id), which is not open") }
-        let peerOpened = (id % 2 == 0) != localOpensEven
+        let peerOpened = (id % 2 == 0) != localOpensEven()
         guard case .segment(let segment) = frame, segment.sequence == 0, segment.first, peerOpened,
               closed[peer]?.contains(id) != true
         else { return .reply(.unknownStream) }
