@@ -5,10 +5,11 @@ import PackageDescription
 //   kith (CLI)  →  KithNet (NIO shell)  →  KithCore  →  KithWire, KithCrypto  →  CSodium, CKithAEAD, CDNSSD
 //   kith, the benches, the agent  →  KithAPI (the local API's types and codec: Foundation only)
 // KithWire and KithCore never import NIOPosix, GRDB or CDNSSD; LayeringTests checks it.
-// Release builds serialize the bodies of the pure layers' functions for the modules above them
+// Release builds serialize the bodies of the lower layers' functions for the modules above them
 // (`-cross-module-optimization`), so the agent's and server's hot paths get the generic types of
-// KithCore and KithWire (the session table, the stream machines, field coding) specialized and
-// inlined instead of looking up their metadata at run time for every datagram.
+// KithCore, KithWire and KithNet (the session table, the stream machines, field coding, the
+// conduit's queue) specialized and inlined instead of looking up their metadata at run time for
+// every datagram.
 let inlinableAcrossModules: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
 
 let package = Package(
@@ -74,7 +75,8 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+            ],
+            swiftSettings: inlinableAcrossModules
         ),
         // `kith server`: accounts, login, device registry, presence, relay.
         .target(

@@ -32,14 +32,19 @@ public struct DatagramSession: Sendable {
     /// The whole datagram for `plaintext`.
     public mutating func seal(_ plaintext: [UInt8]) throws(WireError) -> [UInt8] {
         guard !needsRekey else { throw .oversized("session: counter exhausted, rekey first") }
+        // The packet is the header (also the AEAD's data) and the ciphertext, sealed in place
+        // behind it (spec §UDP packets, Transport data): one array per datagram, not three.
         let header = Self.header(receiverIndex: remoteIndex, counter: sendCounter)
-        let ciphertext: [UInt8]
+        guard header.count + plaintext.count + NoiseCipher.tagLength <= WireLimits.maxDatagram else {
+            throw .oversized("datagram: \(header.count + plaintext.count + NoiseCipher.tagLength) bytes, limit \(WireLimits.maxDatagram)")
+        }
+        var packet: [UInt8]
         do {
-            ciphertext = try sendCipher.encrypt(nonce: sendCounter, ad: header, plaintext: plaintext)
+            packet = try sendCipher.encrypt(nonce: sendCounter, ad: header, plaintext: plaintext, prefix: header.count)
         } catch {
             throw .oversized("session: \(error)")
         }
-        let packet = try Datagram.transportData(receiverIndex: remoteIndex, counter: sendCounter, ciphertext: ciphertext).encode()
+        packet.replaceSubrange(0..<header.count, with: header)
         sendCounter += 1
         return packet
     }

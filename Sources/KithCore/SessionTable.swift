@@ -60,12 +60,14 @@ public struct SessionTable<Session: Sendable, Address: Hashable & Sendable>: Sen
     /// whether sending moved to this session (its first packet confirmed it).
     public mutating func received(on index: UInt32, from address: Address, now: UInt64,
                                   keepCurrent: (_ peer: String) -> Bool) -> (peer: String, moved: Bool)? {
-        // In place: a copy of the entry would share the session's storage, and the next change to
-        // the session would then copy it (once per datagram on a busy stream).
-        guard let (peer, confirming) = entries[index].map({ ($0.peer, !$0.confirmed) }) else { return nil }
-        entries[index]!.lastUsed = now
-        entries[index]!.address = address
-        entries[index]!.confirmed = true
+        // Through the entry's position, in place: a copy of the entry (one per datagram on a busy
+        // stream) would share the session's storage, and its next change would copy that.
+        guard let position = entries.index(forKey: index) else { return nil }
+        let peer = entries.values[position].peer
+        let confirming = !entries.values[position].confirmed
+        entries.values[position].lastUsed = now
+        entries.values[position].address = address
+        entries.values[position].confirmed = true
         if peers[peer]?.sendIndex != nil { peers[peer]?.address = address }  // follow a roaming peer
         let moved = confirming && moveSending(to: index, peer: peer, address: address, keepCurrent: keepCurrent(peer))
         return (peer, moved)
@@ -73,7 +75,8 @@ public struct SessionTable<Session: Sendable, Address: Hashable & Sendable>: Sen
 
     /// The session and address to send to `peer` on, if any.
     public func sendTarget(for peer: String) -> (index: UInt32, address: Address)? {
-        guard let state = peers[peer], let index = state.sendIndex, entries[index] != nil, let address = state.address else {
+        guard let state = peers[peer], let index = state.sendIndex, entries.index(forKey: index) != nil,
+              let address = state.address else {
             return nil
         }
         return (index, address)
@@ -81,10 +84,10 @@ public struct SessionTable<Session: Sendable, Address: Hashable & Sendable>: Sen
 
     /// Runs `body` on session `index` (to seal or open, which moves its counters or window).
     public mutating func withSession<R>(_ index: UInt32, _ body: (inout Session) throws -> R) rethrows -> R? {
-        // In place (through the dictionary's modify accessor): a copied entry would make the
-        // session's replay window copy itself on every packet opened.
-        guard entries[index] != nil else { return nil }
-        return try body(&entries[index]!.session)
+        // In place, through the entry's position: a copied entry would make the session's replay
+        // window copy itself on every packet opened.
+        guard let position = entries.index(forKey: index) else { return nil }
+        return try body(&entries.values[position].session)
     }
 
     /// The path left `direct`: send on nothing until a handshake completes again.

@@ -166,8 +166,9 @@ import Testing
 }
 
 /// `Tools/netlab/stream-push`: two cone NATs, a `direct` UDP path, TCP between the devices
-/// blocked; a 16 MiB push completes over the UDP stream (`direct-udp`) with the right hash, and
-/// the same push through transit gives the rate to compare with. Root only.
+/// blocked; a 16 MiB push completes over the UDP stream (`direct-udp`) with the right hash, so
+/// does an 8 MiB one with the sender's link at MTU 1280 (segmented writes refused, datagram by
+/// datagram after), and the same push through transit gives the rate to compare with. Root only.
 @Suite(.serialized, .fewAtATime, .enabled(if: Netlab.unavailable == nil, "the network lab needs root, ip netns and nft"))
 struct UDPStreamNetlabTests {
     @Test func aPushBetweenConeNATsWithoutTCPGoesOverTheUDPStream() async throws {

@@ -58,6 +58,14 @@ public struct CipherState: Sendable {
         return cipher.seal(key: key, nonce: n, ad: ad, plaintext: plaintext)
     }
 
+    /// Encrypts under an explicit nonce into a new array after `prefix` zero bytes the caller
+    /// fills in (a datagram's header), so the packet is written once instead of sealed and copied.
+    public func encrypt(nonce n: UInt64, ad: [UInt8], plaintext: [UInt8], prefix: Int) throws(NoiseError) -> [UInt8] {
+        guard let key else { throw .missingKey("k") }
+        guard n != Self.reservedNonce else { throw .nonceExhausted }
+        return cipher.seal(key: key, nonce: n, ad: ad, plaintext: plaintext, prefix: prefix)
+    }
+
     /// Decrypts under an explicit nonce, leaving the counter alone (datagram transports).
     public func decrypt(nonce n: UInt64, ad: [UInt8] = [], ciphertext: [UInt8]) throws(NoiseError) -> [UInt8] {
         guard let key else { throw .missingKey("k") }

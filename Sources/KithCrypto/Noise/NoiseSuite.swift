@@ -7,7 +7,7 @@ public enum NoiseCipher: String, Sendable {
     case aesGCM = "AESGCM"
 
     static let keyLength = 32
-    static let tagLength = 16
+    public static let tagLength = 16
 
     /// The 96-bit AEAD nonce Noise builds from the 64-bit counter: four zero bytes, then the
     /// counter little-endian for ChaChaPoly and big-endian for AESGCM (Noise §12.3, §12.4).
