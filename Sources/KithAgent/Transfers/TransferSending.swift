@@ -52,12 +52,20 @@ extension Transfers {
         }
         let role = SecureChannel.Role.initiator(channel: .deviceToDevice, remoteStatic: key)
         if let direct = await environment.directAddress(peer) {
-            do {
-                let stream = try await DeviceStream.dial(host: direct.host, port: direct.port, role: role, keys: keys,
-                                                         group: group, timeout: .seconds(2))
-                return (TCPConduit(stream), direct.path)
-            } catch {
-                logger.info("no direct TCP stream to \(peer) at \(direct.host):\(direct.port) (\(error)); trying UDP")
+            let address = "\(direct.host):\(direct.port)"
+            if await shouldDialTCP(address) {
+                do {
+                    let stream = try await DeviceStream.dial(host: direct.host, port: direct.port, role: role, keys: keys,
+                                                             group: group, timeout: .seconds(2))
+                    await dialedTCP(address, worked: true)
+                    return (TCPConduit(stream), direct.path)
+                } catch {
+                    await dialedTCP(address, worked: false)
+                    logger.info("""
+                        no direct TCP stream to \(peer) at \(address) (\(error)); trying UDP, and for the next \
+                        \(DirectTCPMemory.retryAfter / 60_000) minutes UDP first
+                        """)
+                }
             }
             do {
                 if let conduit = try await environment.udpStream(peer) { return (conduit, direct.path + "-udp") }
@@ -70,6 +78,16 @@ extension Transfers {
                                                  keys: keys, group: group, timeout: .seconds(5))
         return (TCPConduit(stream), "relay")
     }
+
+    private func shouldDialTCP(_ address: String) -> Bool {
+        directTCP.shouldDial(address, now: Self.monotonicMillis())
+    }
+
+    private func dialedTCP(_ address: String, worked: Bool) {
+        if worked { directTCP.dialSucceeded(address) } else { directTCP.dialFailed(address, now: Self.monotonicMillis()) }
+    }
+
+    private static func monotonicMillis() -> UInt64 { DispatchTime.now().uptimeNanoseconds / 1_000_000 }
 
     /// One stream: offer, then answers and progress in, data out, until it ends.
     private nonisolated func drive(_ stream: any Conduit, record: TransferRecord, path: String) async throws -> Outcome {

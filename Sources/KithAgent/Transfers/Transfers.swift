@@ -84,6 +84,8 @@ actor Transfers {
     /// stream that resumes a transfer in the same run trusts them instead of reading them back;
     /// after a restart nothing is here and the copies are read and proved again.
     private var written: [[UInt8]: [Int: WrittenPartial]] = [:]
+    /// Sender: direct addresses whose TCP dial failed lately, skipped for the UDP stream.
+    var directTCP = DirectTCPMemory()
 
     init(store: AgentStore, keys: KeyPair, logger: Logger, settings: TransferSettings, group: any EventLoopGroup,
          now: @escaping @Sendable () -> UInt64, sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },

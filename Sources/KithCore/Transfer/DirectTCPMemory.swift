@@ -1,0 +1,35 @@
+/// Which direct addresses lately refused or dropped a TCP stream: a sender skips the dial to them,
+/// and its timeout (two seconds on a path whose NAT or firewall drops the SYN), and goes straight
+/// to the UDP stream over the same path. An address is tried again after `retryAfter`, or at once
+/// once a dial to it worked; one never seen is always tried. Keyed by "host:port", so a sibling
+/// that moves to another address gets its TCP dial again.
+public struct DirectTCPMemory: Sendable {
+    /// Ten minutes: a NAT's or firewall's rules seldom change sooner, and a push costs one dial
+    /// timeout at most each time they may have.
+    public static let retryAfter: UInt64 = 10 * 60_000
+    /// Addresses remembered at most; the oldest failure goes first.
+    public static let capacity = 64
+
+    private var failedAt: [String: UInt64] = [:]
+
+    public init() {}
+
+    /// Whether to dial TCP to `address` now (milliseconds on a monotonic clock).
+    public func shouldDial(_ address: String, now: UInt64) -> Bool {
+        guard let failed = failedAt[address] else { return true }
+        return now >= failed &+ Self.retryAfter || now < failed
+    }
+
+    public mutating func dialFailed(_ address: String, now: UInt64) {
+        failedAt = failedAt.filter { now < $0.value &+ Self.retryAfter && now >= $0.value }
+        if failedAt[address] == nil, failedAt.count >= Self.capacity,
+           let oldest = failedAt.min(by: { $0.value < $1.value })?.key {
+            failedAt[oldest] = nil
+        }
+        failedAt[address] = now
+    }
+
+    public mutating func dialSucceeded(_ address: String) {
+        failedAt[address] = nil
+    }
+}
