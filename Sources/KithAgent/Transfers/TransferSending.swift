@@ -62,10 +62,14 @@ extension Transfers {
                 } catch {
                     await dialedTCP(address, worked: false)
                     logger.info("""
-                        no direct TCP stream to \(peer) at \(address) (\(error)); trying UDP, and for the next \
-                        \(DirectTCPMemory.retryAfter / 60_000) minutes UDP first
+                        no direct TCP stream to \(peer) at \(address) (\(error)); trying UDP, and UDP first \
+                        for the next \(DirectTCPMemory.retryAfter / 60_000) minutes unless TCP answers a probe
                         """)
                 }
+            } else {
+                // This stream does not wait for TCP, but TCP is still asked in the background: a
+                // port opened meanwhile serves the next stream, not one ten minutes later.
+                Task { await self.probeTCP(host: direct.host, port: direct.port) }
             }
             do {
                 if let conduit = try await environment.udpStream(peer) { return (conduit, direct.path + "-udp") }
@@ -88,6 +92,15 @@ extension Transfers {
     }
 
     private static func monotonicMillis() -> UInt64 { DispatchTime.now().uptimeNanoseconds / 1_000_000 }
+
+    /// A TCP connection to a remembered address, closed at once: if it opens, TCP is dialled first again.
+    private nonisolated func probeTCP(host: String, port: Int) async {
+        guard let probe = try? await ClientBootstrap(group: group).connectTimeout(.seconds(2))
+            .connect(host: host, port: port).get() else { return }
+        probe.close(promise: nil)
+        logger.info("\(host):\(port) answers TCP again: direct TCP streams are tried first")
+        await dialedTCP("\(host):\(port)", worked: true)
+    }
 
     /// One stream: offer, then answers and progress in, data out, until it ends.
     private nonisolated func drive(_ stream: any Conduit, record: TransferRecord, path: String) async throws -> Outcome {

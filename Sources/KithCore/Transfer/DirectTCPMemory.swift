@@ -1,8 +1,9 @@
 /// Which direct addresses lately refused or dropped a TCP stream: a sender skips the dial to them,
 /// and its timeout (two seconds on a path whose NAT or firewall drops the SYN), and goes straight
-/// to the UDP stream over the same path. An address is tried again after `retryAfter`, or at once
-/// once a dial to it worked; one never seen is always tried. Keyed by "host:port", so a sibling
-/// that moves to another address gets its TCP dial again.
+/// to the UDP stream over the same path (probing TCP meanwhile in the background). An address is
+/// dialled first again after `retryAfter`, or at once when a dial or probe to it worked; one never
+/// seen is always dialled. Keyed by "host:port", so a sibling that moves to another address gets
+/// its TCP dial again.
 public struct DirectTCPMemory: Sendable {
     /// Ten minutes: a NAT's or firewall's rules seldom change sooner, and a push costs one dial
     /// timeout at most each time they may have.
