@@ -5,6 +5,7 @@ import KithCrypto
 import KithNet
 import KithWire
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -55,10 +56,13 @@ actor DirectPaths {
     /// UDP streams to siblings (spec §UDP stream; UDPStreams.swift).
     var udpStreams = UDPStreams()
     /// Runs of equal datagrams go out as one write the kernel segments (GSO) while this holds; a
-    /// failed segmented write turns it off for good (a device without checksum offload, a path
-    /// whose MTU is below a datagram), and every datagram goes alone, as without the kernel's help.
-    private var segmentationOffload = System.supportsUDPSegmentationOffload
-        && ProcessInfo.processInfo.environment["KITH_UDP_OFFLOAD"] != "0"
+    /// segmented write refused for its segmentation (a device without checksum offload, a path
+    /// whose MTU is below a datagram) turns it off for good, at once, on the event loop that saw
+    /// it, and every datagram goes alone, as without the kernel's help.
+    private let segmentationOffload = NIOLockedValueBox(System.supportsUDPSegmentationOffload && DirectPaths.offloadAllowed)
+    /// Reads the kernel coalesced (GRO), cut apart by `DatagramSplitter`.
+    private static let receiveOffload = System.supportsUDPReceiveOffload && offloadAllowed
+    private static let offloadAllowed = ProcessInfo.processInfo.environment["KITH_UDP_OFFLOAD"] != "0"
     /// Streams fed during the batch of datagrams being handled: pumped once, when it ends.
     var fedInBatch: Set<UDPStreams.Key>?
     /// Datagrams and the reads and writes that carried them (several per read or write when the
@@ -96,7 +100,7 @@ actor DirectPaths {
         // per wakeup, and let the kernel hold a window's worth (it caps the size at net.core.rmem_max).
         // Where the kernel coalesces datagrams of one flow (GRO), a read holds up to 64 KiB of them
         // and reports their size; the splitter cuts them apart on the event loop.
-        let receiveOffload = segmentationOffload && System.supportsUDPReceiveOffload
+        let receiveOffload = Self.receiveOffload
         let channel = try await DatagramBootstrap(group: group)
             .channelOption(.maxMessagesPerRead, value: 32)
             .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
@@ -164,31 +168,30 @@ actor DirectPaths {
     /// not overtake each other), with no task of our own between this actor and the loop.
     func write(_ packets: [[UInt8]], to address: SocketAddress) {
         guard let channel = sending, !packets.isEmpty, address.protocol == localAddress?.protocol else { return }
-        let envelopes = segmentationOffload
+        let envelopes = segmentationOffload.withLockedValue { $0 }
             ? SegmentedDatagrams.envelopes(packets, to: address, allocator: channel.allocator)
             : packets.map { AddressedEnvelope(remoteAddress: address, data: channel.allocator.buffer(bytes: $0)) }
         socketCounts.writes += envelopes.count
         socketCounts.datagramsWritten += packets.count
+        let offload = segmentationOffload, logger = logger
         channel.eventLoop.execute {
             for envelope in envelopes {
                 guard envelope.metadata?.segmentSize != nil else {
                     channel.write(envelope, promise: nil)
                     continue
                 }
+                // Its datagrams are lost (a stream sends them again); if the socket closed over
+                // it, `bind` opens it again.
                 let promise = channel.eventLoop.makePromise(of: Void.self)
-                promise.futureResult.whenFailure { error in Task { await self.segmentedWriteFailed(error) } }
+                promise.futureResult.whenFailure { error in
+                    guard SegmentedDatagrams.isOffloadFailure(error),
+                          offload.withLockedValue({ on in defer { on = false }; return on }) else { return }
+                    logger.notice("UDP segmentation offload failed (\(error)); sending datagram by datagram from now on")
+                }
                 channel.write(envelope, promise: promise)
             }
             channel.flush()
         }
-    }
-
-    /// A segmented write failed: its datagrams are lost (a stream sends them again) and from now
-    /// on every datagram goes alone. The socket may have closed over it; `bind` opens it again.
-    private func segmentedWriteFailed(_ error: any Error) {
-        guard segmentationOffload else { return }
-        segmentationOffload = false
-        logger.notice("UDP segmentation offload failed (\(error)); sending datagram by datagram from now on")
     }
 
     // MARK: - Endpoints

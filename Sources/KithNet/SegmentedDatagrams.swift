@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 
 /// Datagrams to one address, packed for UDP segmentation offload (GSO): runs of datagrams of one
@@ -13,6 +16,19 @@ public enum SegmentedDatagrams {
     public static let maxSegments = 64
     /// Bytes one write may carry: a UDP datagram's payload limit over IPv4, with room to spare.
     public static let maxBytes = 65_000
+
+    /// Whether this kernel segments UDP writes and coalesces UDP reads (Linux 5.10 and later).
+    public static var kernelOffloads: Bool { System.supportsUDPSegmentationOffload && System.supportsUDPReceiveOffload }
+
+    /// Whether a segmented write failed because it was segmented (a run larger than the link's MTU
+    /// allows, a device without checksum offload): then sending goes datagram by datagram. Not for
+    /// what any datagram can meet (a closed socket, an unreachable host), which would turn the
+    /// kernel's help off for nothing.
+    public static func isOffloadFailure(_ error: any Error) -> Bool {
+        if let error = error as? ChannelError { return error == .writeMessageTooLarge }
+        if let error = error as? IOError { return [EMSGSIZE, EINVAL, EIO].contains(error.errnoCode) }
+        return false
+    }
 
     /// One write: `count` datagrams starting at `start`, each `segmentSize` bytes but the last.
     public struct Run: Equatable, Sendable {

@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import KithAPI
 import KithAgent
+import KithNet
 import KithTestSupport
 import Testing
 
@@ -36,6 +37,22 @@ import Testing
         #expect(try Data(contentsOf: phone.received.appendingPathComponent("photos.tar")) == Data(contentsOf: file))
         let incoming = try FileTransferIntegrationTests.transfer(sent.id, on: phone)
         #expect(incoming?.state == "complete")
+        // The sender's count of datagrams and writes, from its line for the ended stream: with
+        // offload, runs went out together; without, each alone.
+        var counts: (datagrams: Int, writes: Int)?
+        try await laptop.eventually("the laptop logs the stream's end", seconds: 20) {
+            counts = Self.socketWrites(in: (try? String(contentsOf: laptop.profile.appendingPathComponent("agent.log"), encoding: .utf8)) ?? "")
+            return counts != nil
+        }
+        if let counts {
+            if offload && SegmentedDatagrams.kernelOffloads {
+                #expect(counts.writes * 4 < counts.datagrams, "segmented writes: \(counts)")
+            } else {
+                #expect(counts.writes == counts.datagrams, "one datagram per write: \(counts)")
+            }
+        }
+        let log = (try? String(contentsOf: laptop.profile.appendingPathComponent("agent.log"), encoding: .utf8)) ?? ""
+        #expect(!log.contains("segmentation offload failed"))
         print("UDP stream on loopback, offload \(offload ? "on" : "off"): \(size >> 20) MiB in \(String(format: "%.2f", seconds)) s "
               + "(\(String(format: "%.1f", Double(size) / seconds / 1e6)) MB/s, with offer and polling)")
         withExtendedLifetime((server, phoneProcess)) {}
@@ -136,6 +153,14 @@ import Testing
     }
 
     // MARK: - Helpers
+
+    /// "N in M writes" from the last "UDP stream … ended" line of an agent's log.
+    static func socketWrites(in log: String) -> (datagrams: Int, writes: Int)? {
+        guard let line = log.split(separator: "\n").last(where: { $0.contains("UDP stream") && $0.contains(" ended: ") }),
+              let match = line.firstMatch(of: /(\d+) in (\d+) writes/),
+              let datagrams = Int(match.1), let writes = Int(match.2) else { return nil }
+        return (datagrams, writes)
+    }
 
     /// A server, alice's laptop (as usual) and phone (no TCP listener), logged in, with `path` between them.
     static func pair(_ name: String, laptopExtra: [String] = [], phoneUDP: String = "127.0.0.1:0", path: String = "lan",

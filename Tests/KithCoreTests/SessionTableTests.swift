@@ -20,6 +20,21 @@ struct SessionTableTests {
         #expect(again?.moved == false && unknown == nil)
     }
 
+    /// The path question ("keep the current path?") is asked about the session's peer, and only
+    /// for the packet that confirms an answered session: not on every datagram after it.
+    @Test func keepCurrentIsAskedOnlyOnConfirmationAndAboutTheSessionsPeer() {
+        var table = Table()
+        table.addAnswered(3, peer: "b", session: "s3", address: "10.0.0.2:1", now: 0)
+        table.addAnswered(4, peer: "b", session: "s4", address: "10.0.0.3:1", now: 0)
+        var asked: [String] = []
+        _ = table.received(on: 3, from: "10.0.0.2:1", now: 1, keepCurrent: { asked.append($0); return false })
+        _ = table.received(on: 3, from: "10.0.0.2:1", now: 2, keepCurrent: { asked.append($0); return false })
+        #expect(asked == ["b"])
+        let second = table.received(on: 4, from: "10.0.0.3:1", now: 3, keepCurrent: { asked.append($0); return true })
+        #expect(asked == ["b", "b"])
+        #expect(second?.moved == false && table.sendTarget(for: "b")?.index == 3, "kept the current path when asked to")
+    }
+
     @Test func aReplayedOrOlderInitiationIsNotAnswered() {
         var table = Table()
         let answers = [("b", 10), ("b", 10), ("b", 9), ("b", 11), ("c", 1)].map { table.acceptInitiation(from: $0.0, timestamp: UInt64($0.1)) }

@@ -93,13 +93,23 @@ extension Transfers {
 
     private static func monotonicMillis() -> UInt64 { DispatchTime.now().uptimeNanoseconds / 1_000_000 }
 
-    /// A TCP connection to a remembered address, closed at once: if it opens, TCP is dialled first again.
+    /// A TCP connection to a remembered address, closed at once: if it opens, TCP is dialled first
+    /// again. One probe per address at a time, however many streams start meanwhile.
     private nonisolated func probeTCP(host: String, port: Int) async {
-        guard let probe = try? await ClientBootstrap(group: group).connectTimeout(.seconds(2))
-            .connect(host: host, port: port).get() else { return }
-        probe.close(promise: nil)
-        logger.info("\(host):\(port) answers TCP again: direct TCP streams are tried first")
-        await dialedTCP("\(host):\(port)", worked: true)
+        let address = "\(host):\(port)"
+        guard await probeStarts(address) else { return }
+        let probe = try? await ClientBootstrap(group: group).connectTimeout(.seconds(2)).connect(host: host, port: port).get()
+        probe?.close(promise: nil)
+        await probeEnded(address, opened: probe != nil)
+    }
+
+    private func probeStarts(_ address: String) -> Bool { tcpProbes.insert(address).inserted }
+
+    private func probeEnded(_ address: String, opened: Bool) {
+        tcpProbes.remove(address)
+        guard opened else { return }
+        logger.info("\(address) answers TCP again: direct TCP streams are tried first")
+        dialedTCP(address, worked: true)
     }
 
     /// One stream: offer, then answers and progress in, data out, until it ends.

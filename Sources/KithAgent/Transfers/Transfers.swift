@@ -86,6 +86,8 @@ actor Transfers {
     private var written: [[UInt8]: [Int: WrittenPartial]] = [:]
     /// Sender: direct addresses whose TCP dial failed lately, skipped for the UDP stream.
     var directTCP = DirectTCPMemory()
+    /// Sender: remembered addresses being probed for TCP now.
+    var tcpProbes: Set<String> = []
 
     init(store: AgentStore, keys: KeyPair, logger: Logger, settings: TransferSettings, group: any EventLoopGroup,
          now: @escaping @Sendable () -> UInt64, sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
