@@ -348,8 +348,15 @@ actor DirectPaths {
         }
         fedInBatch = []
         for datagram in batch.datagrams { await received(datagram, from: batch.address) }
-        let fed = fedInBatch ?? []
+        pumpFedStreams()
         fedInBatch = nil
+    }
+
+    /// Pumps the streams fed so far in this batch: at its end, and before a datagram whose
+    /// handling waits (a note's commit), so their acks do not wait for it.
+    private func pumpFedStreams() {
+        guard let fed = fedInBatch, !fed.isEmpty else { return }
+        fedInBatch = []
         for key in fed { if let stream = udpStreams.open[key] { pump(stream) } }
     }
 
@@ -409,6 +416,7 @@ actor DirectPaths {
             if moved { established(peer, at: Self.hostPort(address)) }
             if StreamFrameType.isStreamFrame(plaintext[...]) { return streamFrame(plaintext[...], from: peer) }
             guard let envelope = try? Envelope.decode(plaintext[...]) else { return }
+            pumpFedStreams()
             await handle(envelope, from: peer, session: receiverIndex, address: address)
         case let .endpointReply(nonce, observed):
             endReflection(nonce: nonce, with: observed)
