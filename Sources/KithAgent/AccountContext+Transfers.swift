@@ -22,7 +22,8 @@ extension AccountContext {
                 },
                 publish: { [weak self] event in await self?.publish(event) },
                 udpStream: { [weak self] peer in try await self?.directPaths?.openStream(to: peer) },
-                canOpenUDPStream: { [weak self] peer in await self?.directPaths?.canOpenStream(to: peer) ?? false }))
+                canOpenUDPStream: { [weak self] peer in await self?.directPaths?.canOpenStream(to: peer) ?? false },
+                directRTT: { [weak self] peer in await self?.directPaths?.rtt(of: peer) }))
         self.transfers = transfers
         await transfers.govern(with: ownPermissions()?.receive)
         await transfers.start()

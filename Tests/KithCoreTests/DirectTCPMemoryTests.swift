@@ -35,4 +35,12 @@ import Testing
         #expect(!memory.shouldDial("10.0.0.1:1", now: 501))
         #expect(!memory.shouldDial("10.9.9.9:1", now: 501))
     }
+
+    @Test func theDialWaitsTenRoundTripsBetween300MillisecondsAndTwoSeconds() {
+        #expect(DirectTCPMemory.dialTimeoutMillis(rttMillis: nil) == 2000)
+        #expect(DirectTCPMemory.dialTimeoutMillis(rttMillis: 0.2) == 300)
+        #expect(DirectTCPMemory.dialTimeoutMillis(rttMillis: 45) == 450)
+        #expect(DirectTCPMemory.dialTimeoutMillis(rttMillis: 900) == 2000)
+        #expect(DirectTCPMemory.dialTimeoutMillis(rttMillis: .nan) == 2000)
+    }
 }

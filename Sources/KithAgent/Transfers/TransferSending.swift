@@ -54,9 +54,10 @@ extension Transfers {
         if let direct = await environment.directAddress(peer) {
             let address = "\(direct.host):\(direct.port)"
             if await shouldDialTCP(address) {
+                let timeout = DirectTCPMemory.dialTimeoutMillis(rttMillis: await environment.directRTT(peer))
                 do {
                     let stream = try await DeviceStream.dial(host: direct.host, port: direct.port, role: role, keys: keys,
-                                                             group: group, timeout: .seconds(2))
+                                                             group: group, timeout: .milliseconds(timeout))
                     await dialedTCP(address, worked: true)
                     return (TCPConduit(stream), direct.path)
                 } catch {

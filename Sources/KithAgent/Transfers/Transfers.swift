@@ -21,6 +21,8 @@ struct TransferEnvironment: Sendable {
     var udpStream: @Sendable (String) async throws -> (any Conduit)? = { _ in nil }
     /// Whether a UDP stream to a sibling may be tried now (its path is direct, no recent open failed).
     var canOpenUDPStream: @Sendable (String) async -> Bool = { _ in false }
+    /// The round trip of a sibling's direct path in milliseconds, if measured.
+    var directRTT: @Sendable (String) async -> Double? = { _ in nil }
 }
 
 /// What a user may set about transfers (`kith agent` options).

@@ -11,6 +11,15 @@ public struct DirectTCPMemory: Sendable {
     /// Addresses remembered at most; the oldest failure goes first.
     public static let capacity = 64
 
+    /// How long a dial waits for TCP's handshake: ten round trips of the direct UDP path (a peer
+    /// that answers UDP in 5 ms answers a SYN in about as much), at least 300 ms, at most 2 s, and
+    /// 2 s when the path's round trip is not known. A SYN the kernel sends again (after 1 s) is
+    /// not waited for: the UDP stream takes over, and the background probe finds TCP later.
+    public static func dialTimeoutMillis(rttMillis: Double?) -> Int64 {
+        guard let rttMillis, rttMillis.isFinite, rttMillis >= 0 else { return 2000 }
+        return Int64(min(2000, max(300, 10 * rttMillis)).rounded(.up))
+    }
+
     private var failedAt: [String: UInt64] = [:]
 
     public init() {}
