@@ -99,9 +99,15 @@ extension Transfers {
     private nonisolated func probeTCP(host: String, port: Int) async {
         let address = "\(host):\(port)"
         guard await probeStarts(address) else { return }
-        let probe = try? await ClientBootstrap(group: group).connectTimeout(.seconds(2)).connect(host: host, port: port).get()
-        probe?.close(promise: nil)
-        await probeEnded(address, opened: probe != nil)
+        await probeEnded(address, opened: await tcpAnswers(host: host, port: port))
+    }
+
+    /// Whether a TCP connection to `host:port` opens within 2 s; it is closed at once.
+    private nonisolated func tcpAnswers(host: String, port: Int) async -> Bool {
+        guard let probe = try? await ClientBootstrap(group: group).connectTimeout(.seconds(2))
+            .connect(host: host, port: port).get() else { return false }
+        probe.close(promise: nil)
+        return true
     }
 
     private func probeStarts(_ address: String) -> Bool { tcpProbes.insert(address).inserted }
@@ -175,11 +181,7 @@ extension Transfers {
         while !Task.isCancelled {
             try await Task.sleep(for: .milliseconds(wait))
             guard let direct = await environment.directAddress(peer) else { continue }
-            do {
-                let probe = try await ClientBootstrap(group: group).connectTimeout(.seconds(2))
-                    .connect(host: direct.host, port: direct.port).get()
-                probe.close(promise: nil)
-            } catch {
+            if await !tcpAnswers(host: direct.host, port: direct.port) {
                 wait = failures.nextDelayMillis { Double.random(in: 0...1) }
                 guard await environment.canOpenUDPStream(peer) else { continue }
             }
