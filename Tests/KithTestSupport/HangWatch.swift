@@ -32,8 +32,9 @@ public enum HangWatch {
     }
 
     /// A process the current test started (`what`: its command line).
-    public static func started(_ pid: pid_t, _ what: String) {
-        state.withLock { $0.processes[pid] = (test, what) }
+    /// `errors`: its stderr, whose last lines a report shows.
+    public static func started(_ pid: pid_t, _ what: String, errors: URL? = nil) {
+        state.withLock { $0.processes[pid] = (test, what, errors) }
     }
 
     public static func stopped(_ pid: pid_t) {
@@ -51,7 +52,7 @@ public enum HangWatch {
     private struct State {
         var next = 0
         var tests: [Int: Running] = [:]
-        var processes: [pid_t: (test: String?, what: String)] = [:]
+        var processes: [pid_t: (test: String?, what: String, errors: URL?)] = [:]
     }
 
     private static let state = Locked(State())
@@ -78,7 +79,8 @@ public enum HangWatch {
                               + "(limit \(Int(limit)) s); " + (own.isEmpty ? "it started no kith process" : "killing the kith processes it started:"))
                 for (pid, process) in own {
                     report.append("  \(pid) \(process.what)")
-                    kill(pid, SIGKILL)
+                    ChildEnd.kill(pid)
+                    report += lastLines(of: process.errors).map { "    | \($0)" }
                 }
             }
             if endRun {
@@ -93,6 +95,15 @@ public enum HangWatch {
         guard !report.isEmpty else { return }
         FileHandle.standardError.write(Data((report.joined(separator: "\n") + "\n").utf8))
         if endRun { exit(1) }
+    }
+}
+
+extension HangWatch {
+    /// The end of a killed process's stderr (its backtrace, if it crashed): what it was doing.
+    static func lastLines(of errors: URL?, count: Int = 20) -> [String] {
+        guard let errors, let text = try? String(contentsOf: errors, encoding: .utf8) else { return [] }
+        if let crash = ChildEnd.crash(in: text) { return crash.split(separator: "\n").map(String.init) }
+        return text.split(separator: "\n").suffix(count).map { String($0.prefix(300)) }
     }
 }
 

@@ -42,8 +42,14 @@ public final class KithProcess: @unchecked Sendable {
         process.standardError = try FileHandle(forWritingTo: errors)
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        HangWatch.started(process.processIdentifier, (["kith"] + arguments).joined(separator: " "))
+        command = (["kith"] + arguments).joined(separator: " ")
+        HangWatch.started(process.processIdentifier, command, errors: errors)
     }
+
+    /// The command line, to name the process in a report.
+    private let command: String
+    /// Whether its end was seen to (a crash reported once, though `kill` runs again at deinit).
+    private let ended = Locked(false)
 
     public var stdout: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
     public var stderr: String { (try? String(contentsOf: errors, encoding: .utf8)) ?? "" }
@@ -78,9 +84,18 @@ public final class KithProcess: @unchecked Sendable {
     }
 
     public func kill() {
-        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        if process.isRunning { ChildEnd.kill(process.processIdentifier) }
+        if !ChildEnd.wait(for: process) {
+            FileHandle.standardError.write(Data("kith process \(process.processIdentifier) was killed but its end was not seen: \(command)\n".utf8))
+        }
+        finished()
+    }
+
+    /// Done with: the hang watch forgets it, and a crash in its stderr is reported.
+    private func finished() {
+        guard ended.withLock({ ended in defer { ended = true }; return !ended }) else { return }
         HangWatch.stopped(process.processIdentifier)
+        ChildEnd.reportCrash(of: command, stderr: stderr)
     }
 
     /// SIGTERM, as systemd or `kill` sends it; waits (up to `timeout` seconds) for the process to
@@ -94,6 +109,7 @@ public final class KithProcess: @unchecked Sendable {
             kill()
             return nil
         }
+        finished()
         return process.terminationStatus
     }
 

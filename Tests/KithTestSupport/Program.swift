@@ -36,15 +36,13 @@ public enum Program {
         process.standardError = handles[1]
         process.standardInput = stdin == nil ? FileHandle.nullDevice : handles[2]
         try process.run()
-        let deadline = Date().addingTimeInterval(timeout)
-        var pause: useconds_t = 1_000
-        while process.isRunning && Date() < deadline {
-            usleep(pause)
-            pause = min(pause * 2, 20_000)
+        let timedOut = !ChildEnd.wait(for: process, timeout: timeout)
+        if timedOut {
+            ChildEnd.kill(process.processIdentifier)
+            guard ChildEnd.wait(for: process) else {
+                throw KithProcess.ProcessFailure(description: "`\(shown ?? executable.lastPathComponent)` was killed but its end was not seen")
+            }
         }
-        let timedOut = process.isRunning
-        if timedOut { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
         let output = Output(status: process.terminationStatus,
                             stdout: (try? String(contentsOf: files[0], encoding: .utf8)) ?? "",
                             stderr: (try? String(contentsOf: files[1], encoding: .utf8)) ?? "")
