@@ -244,14 +244,18 @@ enum PostgresSchema {
             """,
         ],
         [
-            // The commit's statements (and the `relay_usage` triggers they fire) find their rows
-            // by key. The plans PL/pgSQL keeps were made for tables the planner had no statistics
+            // The relay commit's statements and the `relay_usage` triggers find their rows by
+            // key. The plans PL/pgSQL keeps were made for tables the planner had no statistics
             // of, and chose to read all of `relay` to delete a few acknowledged payloads and all
             // of `relay_usage` to count one: under a stream of relays those tables hold many
-            // dead rows between vacuums, and the scans were most of a commit's time (0.5 of
-            // 1.3 ms, measured with auto_explain in `Tools/bench/instances`).
+            // dead rows between vacuums, and the scans were much of a commit's time (0.5 of
+            // 1.3 ms, measured with auto_explain in `Tools/bench/instances`). The triggers get
+            // the setting too: they also fire outside the commit (a revocation, an account
+            // removed), and a plan made there would be kept for the commit's calls.
             "ALTER FUNCTION relay_commit_prepare(TEXT[], BIGINT[], TEXT[], TEXT[], INTEGER) SET enable_seqscan = off",
             "ALTER FUNCTION relay_commit_store(BIGINT[], TEXT[], TEXT[], BYTEA[], TEXT[], TEXT[], TEXT[], BIGINT, TEXT, TEXT[]) SET enable_seqscan = off",
+            "ALTER FUNCTION relay_usage_insert() SET enable_seqscan = off",
+            "ALTER FUNCTION relay_usage_delete() SET enable_seqscan = off",
         ],
     ]
 }
