@@ -11,6 +11,7 @@ import Foundation
 public enum ChildEnd {
     /// SIGKILL to `pid` and everything in its process group.
     public static func kill(_ pid: pid_t) {
+        guard pid > 0 else { return }  // -0 would be the test run's own group
         if Foundation.kill(-pid, SIGKILL) != 0 { Foundation.kill(pid, SIGKILL) }
     }
 

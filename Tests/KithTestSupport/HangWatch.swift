@@ -66,6 +66,9 @@ public enum HangWatch {
     private static func check(now: Date) {
         var report: [String] = []
         var endRun = false
+        // Decided under the lock; the kills and the reading of logs come after it, so that no
+        // test waits on the lock meanwhile.
+        var toKill: [(pid: pid_t, what: String, errors: URL?)] = []
         state.withLock { state in
             for (id, running) in state.tests {
                 if let struck = running.struck {
@@ -77,16 +80,17 @@ public enum HangWatch {
                 let own = state.processes.filter { $0.value.test == running.name }
                 report.append("hang watch: \(running.name) has run for \(Int(now.timeIntervalSince(running.since))) s "
                               + "(limit \(Int(limit)) s); " + (own.isEmpty ? "it started no kith process" : "killing the kith processes it started:"))
-                for (pid, process) in own {
-                    report.append("  \(pid) \(process.what)")
-                    ChildEnd.kill(pid)
-                    report += lastLines(of: process.errors).map { "    | \($0)" }
-                }
+                toKill += own.map { ($0.key, $0.value.what, $0.value.errors) }
             }
             if endRun {
                 report.append("hang watch: a test went on \(Int(grace)) s after its processes were killed; the run ends here. In flight:")
                 report += state.tests.values.map { "  \($0.name), for \(Int(now.timeIntervalSince($0.since))) s" }
             }
+        }
+        for process in toKill {
+            report.append("  \(process.pid) \(process.what)")
+            ChildEnd.kill(process.pid)
+            report += lastLines(of: process.errors).map { "    | \($0)" }
         }
         if endRun, let ps = try? Program.run("ps", ["-eo", "pid,ppid,stat,etime,args", "--forest"], timeout: 10) {
             // Every process but the kernel's own threads (their command is in brackets).
@@ -101,7 +105,12 @@ public enum HangWatch {
 extension HangWatch {
     /// The end of a killed process's stderr (its backtrace, if it crashed): what it was doing.
     static func lastLines(of errors: URL?, count: Int = 20) -> [String] {
-        guard let errors, let text = try? String(contentsOf: errors, encoding: .utf8) else { return [] }
+        // The last 64 KiB: an agent's log may be long, and a backtrace fits.
+        guard let errors, let handle = try? FileHandle(forReadingFrom: errors) else { return [] }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        try? handle.seek(toOffset: size > 65_536 ? size - 65_536 : 0)
+        let text = String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self)
         if let crash = ChildEnd.crash(in: text) { return crash.split(separator: "\n").map(String.init) }
         return text.split(separator: "\n").suffix(count).map { String($0.prefix(300)) }
     }

@@ -101,7 +101,10 @@ public final class KithProcess: @unchecked Sendable {
     /// SIGTERM, as systemd or `kill` sends it; waits (up to `timeout` seconds) for the process to
     /// end and returns its exit status, nil if it did not end in time (it is then killed).
     public func terminate(timeout: TimeInterval = 10) -> Int32? {
-        guard process.isRunning else { return process.terminationStatus }
+        guard process.isRunning else {
+            finished()
+            return process.terminationStatus
+        }
         Foundation.kill(process.processIdentifier, SIGTERM)
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
