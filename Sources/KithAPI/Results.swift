@@ -398,6 +398,9 @@ public struct TransferInfo: Codable, Sendable, Equatable {
     /// The stream's path while one is up: lan, direct or relay; for a finished transfer, the
     /// path it finished over (until the agent restarts).
     public var path: String?
+    /// The stream's AEAD, with `path`: AES-256-GCM where both devices have AES instructions, else
+    /// ChaCha20-Poly1305 (spec §Handshakes, Transport cipher).
+    public var cipher: String?
     /// Over the last few seconds, while it runs.
     public var bytesPerSecond: Double?
     /// Receiver: the folder it lands in, and the top-level names it got there.

@@ -37,8 +37,12 @@ extension AccountContext {
         // Direct streams arrive on TCP at the UDP socket's port number.
         guard let udp = settings.udp, let port = await directPaths?.localAddress?.port else { return }
         do {
-            let listener = try await DeviceStream.listen(host: udp.host, port: port, keys: identity.noiseKeyPair, group: group)
-            logger.info("listening for direct transfer streams on TCP \(udp.host):\(port)")
+            let listener = try await DeviceStream.listen(host: udp.host, port: port, keys: identity.noiseKeyPair,
+                                                          ciphers: Transfers.streamCiphers, group: group)
+            logger.info("""
+                listening for direct transfer streams on TCP \(udp.host):\(port) \
+                (ciphers: \(Transfers.streamCiphers.map(\.displayName).joined(separator: ", ")))
+                """)
             Task {
                 try? await listener.executeThenClose { inbound in
                     for try await stream in inbound {
@@ -83,7 +87,8 @@ extension AccountContext {
         Task {
             do {
                 let stream = try await DeviceStream.dial(host: server.host, port: server.port, ticket: offer.ticket,
-                                                         role: .responder(accepting: [.deviceToDevice]), keys: keys, group: group)
+                                                         role: .responder(accepting: [.deviceToDevice]), keys: keys,
+                                                         ciphers: Transfers.streamCiphers, group: group)
                 await transfers.serve(stream, path: "relay")
             } catch {
                 logger.warning("cannot answer a relayed stream from \(offer.from): \(error)")

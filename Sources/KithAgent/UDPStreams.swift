@@ -149,7 +149,8 @@ extension DirectPaths {
         let stream = UDPStreams.Stream(key: key, now: clock(), openedHere: openedHere)
         udpStreams.directory.opened(key.id, with: key.peer)
         udpStreams.open[key] = stream
-        stream.events.push(.established(remoteStatic: peerKey))
+        // Inside the direct session, whose datagrams are ChaCha20-Poly1305 (spec §UDP stream).
+        stream.events.push(.established(remoteStatic: peerKey, cipher: .chaChaPoly))
         return stream
     }
 

@@ -41,12 +41,22 @@ public struct SecureChannel {
 
     private let role: Role
     private let localStatic: KeyPair
+    private let ciphers: [NoiseCipher]
     private let ephemeralSource: () -> KeyPair
     private var state: State = .idle
+    /// Set only on a device-to-device channel, whose handshake agrees on the transport cipher
+    /// (spec §Handshakes, Transport cipher): an initiator's offer as sent; empty on a responder.
+    private var cipherOffer: [UInt8]?
+    /// The AEAD of the transport messages, once the handshake agreed on it.
+    public private(set) var transportCipher: NoiseCipher = .chaChaPoly
 
-    public init(role: Role, localStatic: KeyPair, ephemeralSource: @escaping () -> KeyPair = KeyPair.generate) {
+    /// `ciphers`: the transport ciphers this end uses on a device-to-device channel, preferred
+    /// first (`TransportCipherChoice.local()`); other kinds always use ChaCha20-Poly1305.
+    public init(role: Role, localStatic: KeyPair, ciphers: [NoiseCipher] = [.chaChaPoly],
+                ephemeralSource: @escaping () -> KeyPair = KeyPair.generate) {
         self.role = role
         self.localStatic = localStatic
+        self.ciphers = ciphers
         self.ephemeralSource = ephemeralSource
     }
 
@@ -75,7 +85,9 @@ public struct SecureChannel {
             do throws(WireError) {
                 var handshake = try makeHandshake(channel: channel, role: .initiator, prologue: preamble.bytes,
                                                   remoteStatic: remoteStatic)
-                let first = try FrameDecoder.encode(try noise { () throws(NoiseError) in try handshake.writeMessage() })
+                let offer = channel == .deviceToDevice ? TransportCipherChoice.offer(ciphers) : []
+                if channel == .deviceToDevice { cipherOffer = offer }
+                let first = try FrameDecoder.encode(try noise { () throws(NoiseError) in try handshake.writeMessage(payload: offer) })
                 state = .awaitingResponderPreamble(handshake, [])
                 return [.write(preamble.bytes + first)]
             } catch {
@@ -158,6 +170,7 @@ public struct SecureChannel {
         guard accepted.contains(preamble.channel) else {
             return fail(.unknownType("channel: kind \(preamble.channel) not accepted here"))
         }
+        if preamble.channel == .deviceToDevice { cipherOffer = [] }
         do throws(WireError) {
             let handshake = try makeHandshake(channel: preamble.channel, role: .responder,
                                               prologue: preamble.bytes, remoteStatic: nil)
@@ -202,9 +215,20 @@ public struct SecureChannel {
         var handshake = handshake, actions: [Action] = []
         do throws(WireError) {
             while !handshake.isComplete, let frame = try decoder.nextFrame() {
-                _ = try noise { () throws(NoiseError) in try handshake.readMessage(frame) }
+                let payload = try noise { () throws(NoiseError) in try handshake.readMessage(frame) }
+                var answer: [UInt8] = []
+                // Only a device-to-device channel agrees on its cipher; other kinds' payloads are
+                // authenticated and dropped (spec §Handshakes).
+                if let offer = cipherOffer {
+                    switch handshake.role {
+                    case .responder:
+                        (transportCipher, answer) = try TransportCipherChoice.choose(offer: payload, ours: ciphers)
+                    case .initiator:
+                        transportCipher = try TransportCipherChoice.accept(answer: payload, offer: offer)
+                    }
+                }
                 if handshake.isOurTurn {
-                    let reply = try noise { () throws(NoiseError) in try handshake.writeMessage() }
+                    let reply = try noise { () throws(NoiseError) in try handshake.writeMessage(payload: answer) }
                     actions.append(.write(try FrameDecoder.encode(reply)))
                 }
             }
@@ -215,9 +239,11 @@ public struct SecureChannel {
             state = .handshaking(handshake, decoder)
             return actions
         }
-        guard let remoteStatic = transport.remoteStatic, let send = transport.send, let receive = transport.receive else {
+        guard let remoteStatic = transport.remoteStatic, var send = transport.send, var receive = transport.receive else {
             return actions + fail(.malformed("channel: handshake left no peer key"))
         }
+        send = send.switched(to: transportCipher)
+        receive = receive.switched(to: transportCipher)
         // A pinned key must match also where the pattern learns the key instead of using it (XX).
         if case .initiator(_, let pinned?) = role, pinned != remoteStatic {
             return actions + fail(.authenticationFailed("channel: the peer's key is not the pinned one"))

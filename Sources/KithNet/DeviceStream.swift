@@ -14,9 +14,10 @@ public typealias DeviceStreamChannel = NIOAsyncChannel<SecureChannelEvent, Envel
 
 public enum DeviceStream {
     /// Dials `host:port`. With `ticket`, that is the server: the transit preamble and the ticket
-    /// go first, then the device stream runs inside as `role` says.
+    /// go first, then the device stream runs inside as `role` says. `ciphers`: what the handshake
+    /// offers (`TransportCipherChoice`); ChaCha20-Poly1305 alone offers nothing, as an older device.
     public static func dial(host: String, port: Int, ticket: [UInt8]? = nil, role: SecureChannel.Role,
-                            keys: KeyPair, group: any EventLoopGroup,
+                            keys: KeyPair, ciphers: [NoiseCipher] = [.chaChaPoly], group: any EventLoopGroup,
                             timeout: TimeAmount = .seconds(5)) async throws -> DeviceStreamChannel {
         try await ClientBootstrap(group: group)
             .connectTimeout(timeout)
@@ -30,14 +31,15 @@ public enum DeviceStream {
                         try channel.pipeline.syncOperations.addHandler(
                             TransitHeader(bytes: Preamble(channel: .transit).bytes + ticket))
                     }
-                    try channel.pipeline.syncOperations.addHandler(SecureChannelHandler(SecureChannel(role: role, localStatic: keys)))
+                    try channel.pipeline.syncOperations.addHandler(SecureChannelHandler(SecureChannel(role: role, localStatic: keys, ciphers: ciphers)))
                     return try DeviceStreamChannel(wrappingChannelSynchronously: channel, configuration: streamConfiguration)
                 }
             }
     }
 
-    /// Listens for direct device streams on `host:port` (TCP; the same number as the UDP socket).
-    public static func listen(host: String, port: Int, keys: KeyPair,
+    /// Listens for direct device streams on `host:port` (TCP; the same number as the UDP socket),
+    /// choosing among `ciphers` what an initiator offers.
+    public static func listen(host: String, port: Int, keys: KeyPair, ciphers: [NoiseCipher] = [.chaChaPoly],
                               group: any EventLoopGroup) async throws -> NIOAsyncChannel<DeviceStreamChannel, Never> {
         try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -47,7 +49,7 @@ public enum DeviceStream {
             .childChannelOption(keepIdle, value: 10).childChannelOption(keepInterval, value: 5).childChannelOption(keepCount, value: 3)
             .bind(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let machine = SecureChannel(role: .responder(accepting: [.deviceToDevice]), localStatic: keys)
+                    let machine = SecureChannel(role: .responder(accepting: [.deviceToDevice]), localStatic: keys, ciphers: ciphers)
                     try channel.pipeline.syncOperations.addHandler(SecureChannelHandler(machine))
                     return try DeviceStreamChannel(wrappingChannelSynchronously: channel, configuration: streamConfiguration)
                 }

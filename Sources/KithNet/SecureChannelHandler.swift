@@ -5,7 +5,8 @@ import NIOCore
 
 /// What the secure channel hands up the pipeline.
 public enum SecureChannelEvent: Sendable {
-    case established(remoteStatic: KithCrypto.PublicKey)
+    /// The peer's verified key, and the AEAD its transport messages use (`TransportCipherChoice`).
+    case established(remoteStatic: KithCrypto.PublicKey, cipher: NoiseCipher)
     case envelope(Envelope)
 }
 
@@ -62,7 +63,8 @@ public final class SecureChannelHandler: ChannelDuplexHandler {
         for action in actions {
             switch action {
             case .write: break
-            case .established(let key, _): context.fireChannelRead(wrapInboundOut(.established(remoteStatic: key)))
+            case .established(let key, _):
+                context.fireChannelRead(wrapInboundOut(.established(remoteStatic: key, cipher: machine.transportCipher)))
             case .deliver(let envelope): context.fireChannelRead(wrapInboundOut(.envelope(envelope)))
             case .close(let error): closeReason = error
             }

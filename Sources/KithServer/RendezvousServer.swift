@@ -187,7 +187,7 @@ public final class RendezvousServer: Sendable {
                 do {
                     for try await event in inbound {
                         switch event {
-                        case .established(let key): session.peerKey = key
+                        case .established(let key, _): session.peerKey = key
                         case .envelope(let envelope):
                             try await session.handle(envelope)
                             loop?.taskFinished(device: session.device)

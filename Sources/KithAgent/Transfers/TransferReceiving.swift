@@ -37,7 +37,7 @@ extension Transfers {
             }
             defer { deadline.cancel() }
             try await stream.executeThenClose { events, outbound in
-                guard case .established(let key)? = try await events.next() else { return }
+                guard case .established(let key, let cipher)? = try await events.next() else { return }
                 guard let sender = await environment.siblings().first(where: { $0.value == key })?.key else {
                     logger.notice("refused a device stream from a key that is not one of this account's devices")
                     return
@@ -61,6 +61,7 @@ extension Transfers {
                 let id = checked.transferID
                 let token = await claim(id, channel: stream.handle)
                 await setPath(id, path)
+                await setCipher(id, cipher)
                 await receive(checked, from: sender, token: token, events: &events, outbound: outbound)
                 await release(id, token)
                 await setPath(id, nil)

@@ -57,7 +57,8 @@ extension Transfers {
                 let timeout = DirectTCPMemory.dialTimeoutMillis(rttMillis: await environment.directRTT(peer))
                 do {
                     let stream = try await DeviceStream.dial(host: direct.host, port: direct.port, role: role, keys: keys,
-                                                             group: group, timeout: .milliseconds(timeout))
+                                                             ciphers: Self.streamCiphers, group: group,
+                                                             timeout: .milliseconds(timeout))
                     await dialedTCP(address, worked: true)
                     return (TCPConduit(stream), direct.path)
                 } catch {
@@ -80,7 +81,7 @@ extension Transfers {
         }
         let transit = try await environment.transit(peer)
         let stream = try await DeviceStream.dial(host: transit.host, port: transit.port, ticket: transit.ticket, role: role,
-                                                 keys: keys, group: group, timeout: .seconds(5))
+                                                 keys: keys, ciphers: Self.streamCiphers, group: group, timeout: .seconds(5))
         return (TCPConduit(stream), "relay")
     }
 
@@ -127,9 +128,10 @@ extension Transfers {
             try await withThrowingTaskGroup(of: Void.self, returning: Outcome.self) { group in
                 defer { group.cancelAll() }
                 var events = inbound
-                guard case .established? = try await events.next() else {
+                guard case .established(_, let cipher)? = try await events.next() else {
                     return .retry("the receiver closed the stream during the handshake")
                 }
+                await setCipher(id, cipher)
                 await sendingOn(id, channel, outbound: outbound)
                 defer { Task { await self.notSendingOn(id, channel) } }
                 try await outbound.write(Envelope(.fileOffer(record.offer)))

@@ -76,6 +76,12 @@ actor Transfers {
     private var governingPolicy: ReceivePolicy?
     private var runs: Set<[UInt8]> = []
     private var paths: [[UInt8]: String] = [:]
+    /// The AEADs a TCP transfer stream may use, preferred first: AES-256-GCM where this CPU has AES
+    /// instructions, then ChaCha20-Poly1305 (`TransportCipherChoice`). `KITH_AES=off` (tests)
+    /// leaves AES out, as on a machine without them.
+    static let streamCiphers = TransportCipherChoice.local(aesAllowed: ProcessInfo.processInfo.environment["KITH_AES"] != "off")
+    /// The AEAD of each transfer's stream, beside its path.
+    private var streamCiphers: [[UInt8]: NoiseCipher] = [:]
     private var samples: [[UInt8]: [(at: UInt64, bytes: UInt64)]] = [:]
     /// Receiver: the stream that currently owns each transfer, and its waiter for the user's answer.
     private var owners: [[UInt8]: (token: UInt64, channel: ConduitHandle)] = [:]
@@ -246,7 +252,12 @@ actor Transfers {
         samples[id] = list
     }
 
-    func setPath(_ id: [UInt8], _ path: String?) { paths[id] = path }
+    func setPath(_ id: [UInt8], _ path: String?) {
+        paths[id] = path
+        if path == nil { streamCiphers[id] = nil }
+    }
+
+    func setCipher(_ id: [UInt8], _ cipher: NoiseCipher) { streamCiphers[id] = cipher }
 
     // MARK: - Sending
 
@@ -263,7 +274,7 @@ actor Transfers {
     /// before anyone looks); one that will run again has none until its next stream is up.
     private func runEnded(_ id: [UInt8]) {
         runs.remove(id)
-        if records[id]?.state.isFinished != true { paths[id] = nil }
+        if records[id]?.state.isFinished != true { setPath(id, nil) }
     }
 
     /// The receiver reported progress on a file.
@@ -480,6 +491,7 @@ actor Transfers {
             requested: record.requested.description, createdMillis: record.createdMillis, finishedMillis: record.finishedMillis,
             expiresAtMillis: record.state == .waiting ? record.deadlineMillis : nil)
         info.waitingFor = waiting
+        info.cipher = streamCiphers[record.id]?.displayName
         return info
     }
 }

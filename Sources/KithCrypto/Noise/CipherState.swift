@@ -82,6 +82,14 @@ public struct CipherState: Sendable {
         self.key = SecretBytes(consuming: &next)
     }
 
+    /// The same key under another AEAD, before its first message: a device-to-device channel's
+    /// handshake agrees on the transport's cipher in its payloads, after the protocol name fixed
+    /// the handshake's own (spec §Handshakes, Transport cipher).
+    public func switched(to other: NoiseCipher) -> CipherState {
+        precondition(nonce == 0, "a cipher is chosen before the first transport message")
+        return CipherState(cipher: other, key: key)
+    }
+
     /// Sets the counter, for tests of the reserved nonce. Not public: rewinding a nonce would
     /// reuse it under the same key.
     mutating func setNonce(_ n: UInt64) { nonce = n }

@@ -7,7 +7,23 @@ public enum NoiseCipher: String, Sendable {
     case aesGCM = "AESGCM"
 
     static let keyLength = 32
+
+    /// The name people read (`kith transfers`).
+    public var displayName: String {
+        switch self {
+        case .chaChaPoly: "ChaCha20-Poly1305"
+        case .aesGCM: "AES-256-GCM"
+        }
+    }
     public static let tagLength = 16
+
+    /// Whether this CPU runs AES-GCM in hardware (AES-NI and carry-less multiply, as libsodium
+    /// finds at run time): only then is AES-256-GCM worth choosing, and only then may libsodium's
+    /// AES-GCM be called at all.
+    public static var aesGCMInHardware: Bool {
+        _ = Sodium.ready
+        return crypto_aead_aes256gcm_is_available() == 1
+    }
 
     /// The 96-bit AEAD nonce Noise builds from the 64-bit counter: four zero bytes, then the
     /// counter little-endian for ChaChaPoly and big-endian for AESGCM (Noise §12.3, §12.4).

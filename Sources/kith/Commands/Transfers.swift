@@ -169,7 +169,7 @@ struct TransferFollower {
             let left = Double(t.totalBytes - min(t.totalBytes, t.verifiedBytes)) / rate
             line += "  ETA \(left < 60 ? String(format: "%.0f s", left) : String(format: "%.0f min", left / 60))"
         }
-        if let path = t.path { line += "  via \(path)" }
+        line += via(t)
         if let reason = t.reason, ["paused", "offering"].contains(t.state) { line += "  (\(reason.printable))" }
         return line
     }
@@ -187,7 +187,7 @@ struct TransferFollower {
 func describe(_ t: TransferInfo) -> String {
     let arrow = t.direction == "out" ? "→ \(t.peer)" : "← \(t.peer)"
     var line = "\(t.id.prefix(8))  \(arrow)  \(t.state)  \(t.names.joined(separator: ", ").printable)  \(bytes(t.verifiedBytes))/\(bytes(t.totalBytes))"
-    if let path = t.path { line += "  via \(path)" }
+    line += via(t)
     if let waiting = t.waitingFor, t.state != "waiting" || t.direction == "out" { line += "  waiting \(waiting)" }
     if t.state == "waiting" && t.direction == "in" { line += "  (kith accept \(t.id.prefix(8)) / kith reject \(t.id.prefix(8)))" }
     if let reason = t.reason, t.state != "complete" { line += "  (\(reason.printable))" }
@@ -200,4 +200,10 @@ func bytes(_ n: UInt64) -> String {
     var value = Double(n), unit = 0
     while value >= 1000 && unit < units.count - 1 { value /= 1000; unit += 1 }
     return unit == 0 ? "\(n) B" : String(format: "%.1f", value) + " " + units[unit]
+}
+
+/// "  via lan, AES-256-GCM": the stream's path and cipher, or nothing without a stream.
+func via(_ t: TransferInfo) -> String {
+    guard let path = t.path else { return "" }
+    return "  via \(path)" + (t.cipher.map { ", \($0)" } ?? "")
 }

@@ -16,8 +16,8 @@ public func main(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let bytes = fuzzInput(data, size)
-    var channel = SecureChannel(role: .responder(accepting: [.agentToServer, .pairing]), localStatic: serverKey,
-                                ephemeralSource: { ephemeral })
+    var channel = SecureChannel(role: .responder(accepting: [.agentToServer, .deviceToDevice, .pairing]), localStatic: serverKey,
+                                ciphers: [.aesGCM, .chaChaPoly], ephemeralSource: { ephemeral })
     _ = channel.start()
     var offset = 0
     var closed = false

@@ -4,7 +4,8 @@ import KithCrypto
 import KithWire
 
 /// Noise handshake messages from an attacker: an IK responder reads message 1 (bare, and as the
-/// UDP device handshake reads it, timestamp and all), an XX initiator reads message 2; the
+/// UDP device handshake reads it, timestamp and all), an XX initiator reads message 2, the bytes
+/// as a device channel's cipher offer and answer; the
 /// handshake gate weighs the bytes as a datagram (under load, so the cookie paths run too), and
 /// an initiator opens them as a cookie reply. Fixed keys keep runs reproducible.
 let responderStatic = KeyPair(privateKey: PrivateKey(rawValue: [UInt8](repeating: 1, count: 32))!)
@@ -36,6 +37,10 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         localStatic: responderStatic, ephemeralSource: { ephemeral }))
     _ = try! initiator.writeMessage()
     _ = try? initiator.readMessage(bytes)
+
+    // A device channel's cipher offer and answer, the payloads of its messages 1 and 2.
+    _ = try? TransportCipherChoice.choose(offer: bytes, ours: [.aesGCM, .chaChaPoly])
+    _ = try? TransportCipherChoice.accept(answer: bytes, offer: [2, 1])
 
     _ = gate.weigh(bytes[...], from: source, nowMillis: 1)
     if case let .cookieReply(_, nonce, sealed)? = try? Datagram.decode(bytes[...]) {

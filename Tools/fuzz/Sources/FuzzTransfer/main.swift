@@ -31,7 +31,7 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     for entry in checked.entries {
         precondition(!entry.components.isEmpty && !entry.components.contains("..") && entry.mode & ~0o777 == 0)
     }
-    let receiver = TransferReceiver(offer: checked, progress: [], commitEvery: 1 << 16)
+    let receiver = TransferReceiver(offer: checked, proofs: ChunkProofs(chunkKey: offer.chunkKey), progress: [], commitEvery: 1 << 16)
     for message in messages.dropFirst() {
         let actions: [TransferReceiver.Action]
         do {
