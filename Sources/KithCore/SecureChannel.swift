@@ -42,22 +42,36 @@ public struct SecureChannel {
     private let role: Role
     private let localStatic: KeyPair
     private let ciphers: [NoiseCipher]
+    private let aesGCMMessageLimit: UInt64
     private let ephemeralSource: () -> KeyPair
     private var state: State = .idle
     /// Set only on a device-to-device channel, whose handshake agrees on the transport cipher
     /// (spec §Handshakes, Transport cipher): an initiator's offer as sent; empty on a responder.
     private var cipherOffer: [UInt8]?
-    /// The AEAD of the transport messages, once the handshake agreed on it.
-    public private(set) var transportCipher: NoiseCipher = .chaChaPoly
+    private var agreedCipher: NoiseCipher = .chaChaPoly
+
+    /// The most transport messages a direction carries under AES-256-GCM (spec §Rekeying, TCP):
+    /// 2^22 messages of at most 64 KiB are 2^38 bytes under one key, the volume TLS allows an
+    /// AES-GCM key (RFC 8446 §5.5). ChaCha20-Poly1305 has no such bound.
+    public static let aesGCMMessageLimit: UInt64 = 1 << 22
 
     /// `ciphers`: the transport ciphers this end uses on a device-to-device channel, preferred
-    /// first (`TransportCipherChoice.local()`); other kinds always use ChaCha20-Poly1305.
+    /// first (`TransportCipherChoice.local()`); AES-256-GCM is dropped where this CPU lacks AES
+    /// instructions. Other kinds always use ChaCha20-Poly1305. `aesGCMMessageLimit`: for tests.
     public init(role: Role, localStatic: KeyPair, ciphers: [NoiseCipher] = [.chaChaPoly],
+                aesGCMMessageLimit: UInt64 = SecureChannel.aesGCMMessageLimit,
                 ephemeralSource: @escaping () -> KeyPair = KeyPair.generate) {
         self.role = role
         self.localStatic = localStatic
-        self.ciphers = ciphers
+        self.ciphers = ciphers.filter { $0 != .aesGCM || NoiseCipher.aesGCMInHardware }
+        self.aesGCMMessageLimit = aesGCMMessageLimit
         self.ephemeralSource = ephemeralSource
+    }
+
+    /// The AEAD of the transport messages: what the open channel's cipher states use (before
+    /// that, what the handshake agreed on so far).
+    public var transportCipher: NoiseCipher {
+        if case .open(let send, _, _) = state { send.cipher } else { agreedCipher }
     }
 
     /// The Noise protocol each channel kind uses (spec §Handshakes).
@@ -136,6 +150,7 @@ public struct SecureChannel {
         guard plaintext.count + WireLimits.aeadTag <= WireLimits.maxNoiseMessage else {
             throw .oversized("frame: body of \(plaintext.count + WireLimits.aeadTag) bytes")
         }
+        if send.cipher == .aesGCM && send.nonce >= aesGCMMessageLimit { return fail(aesGCMLimitReached) }
         var frame: [UInt8]
         do {
             // Sealed behind room for the frame's length: one buffer, no copy (spec §TCP framing).
@@ -222,9 +237,9 @@ public struct SecureChannel {
                 if let offer = cipherOffer {
                     switch handshake.role {
                     case .responder:
-                        (transportCipher, answer) = try TransportCipherChoice.choose(offer: payload, ours: ciphers)
+                        (agreedCipher, answer) = try TransportCipherChoice.choose(offer: payload, ours: ciphers)
                     case .initiator:
-                        transportCipher = try TransportCipherChoice.accept(answer: payload, offer: offer)
+                        agreedCipher = try TransportCipherChoice.accept(answer: payload, offer: offer)
                     }
                 }
                 if handshake.isOurTurn {
@@ -242,8 +257,8 @@ public struct SecureChannel {
         guard let remoteStatic = transport.remoteStatic, var send = transport.send, var receive = transport.receive else {
             return actions + fail(.malformed("channel: handshake left no peer key"))
         }
-        send = send.switched(to: transportCipher)
-        receive = receive.switched(to: transportCipher)
+        send = send.switched(to: agreedCipher)
+        receive = receive.switched(to: agreedCipher)
         // A pinned key must match also where the pattern learns the key instead of using it (XX).
         if case .initiator(_, let pinned?) = role, pinned != remoteStatic {
             return actions + fail(.authenticationFailed("channel: the peer's key is not the pinned one"))
@@ -257,6 +272,7 @@ public struct SecureChannel {
         var send = send, receive = receive, actions: [Action] = []
         do throws(WireError) {
             while let frame = try decoder.nextFrame() {
+                if receive.cipher == .aesGCM && receive.nonce >= aesGCMMessageLimit { throw aesGCMLimitReached }
                 let plaintext = try noise { () throws(NoiseError) in try receive.decrypt(ciphertext: frame) }
                 do throws(WireError) {
                     actions.append(.deliver(try Envelope.decode(plaintext[...])))
@@ -285,6 +301,10 @@ public struct SecureChannel {
         }
         state = .open(send: send, receive: receive, decoder)
         return actions
+    }
+
+    private var aesGCMLimitReached: WireError {
+        .oversized("channel: \(aesGCMMessageLimit) messages under one AES-256-GCM key; open a new channel")
     }
 
     private mutating func fail(_ error: WireError) -> [Action] {

@@ -41,11 +41,12 @@ public enum TransportCipherChoice {
     public static func choose(offer: [UInt8], ours: [NoiseCipher]) throws(WireError) -> (cipher: NoiseCipher, answer: [UInt8]) {
         guard !offer.isEmpty else { return (.chaChaPoly, []) }
         guard offer.count <= maxOffer else { throw .oversized("cipher offer: \(offer.count) numbers") }
+        guard offer.contains(wireID(.chaChaPoly)) else { throw .malformed("cipher offer: no 1 (ChaCha20-Poly1305) in \(offer)") }
         let usable = Set(ours + [.chaChaPoly])
         for id in offer {
             if let cipher = cipher(wireID: id), usable.contains(cipher) { return (cipher, [id]) }
         }
-        throw .malformed("cipher offer: no cipher in common (offered \(offer))")
+        return (.chaChaPoly, [wireID(.chaChaPoly)])  // not reached: 1 is in the offer
     }
 
     /// The initiator's reading of the responder's answer to `offer`: empty (an older responder,

@@ -305,12 +305,13 @@ import Testing
     }
 
     /// A server and alice's laptop and phone, logged in, with the path between them `path`.
-    static func pair(_ name: String, root: URL? = nil, laptopExtra: [String] = [], phoneUDP: String = "127.0.0.1:0",
+    static func pair(_ name: String, root: URL? = nil, laptopExtra: [String] = [], laptopEnvironment: [String: String] = [:],
+                     phoneUDP: String = "127.0.0.1:0",
                      phoneExtra: [String] = [], phoneEnvironment: [String: String] = [:], path: String = "lan") async throws
         -> (ServerHarness, AgentHarness, AgentHarness, URL) {
         let server = try await ServerHarness.start()
         let root = root ?? temporaryDirectory(name)
-        let laptop = AgentHarness("laptop", root: root, extra: laptopExtra)
+        let laptop = AgentHarness("laptop", root: root, extra: laptopExtra, environment: laptopEnvironment)
         let phone = AgentHarness("phone", root: root, udp: phoneUDP, extra: phoneExtra, environment: phoneEnvironment)
         try await laptop.start()
         try await phone.start()

@@ -14,9 +14,16 @@ import KithWire
         let initiatorStatic: String, initiatorEphemeral: String, responderStatic: String, responderEphemeral: String
         let initiatorCiphers: [String], responderCiphers: [String]
         let preamble: String, message1: String, message2: String
-        let cipher: String?, ping: String?, pingSealed: String?, pong: String?, pongSealed: String?
+        let cipher: String?, ping: String?, pingSealed: [String]?, pong: String?, pongSealed: [String]?
         let error: String?
         var testDescription: String { "#\(tcId) \(comment)" }
+        /// A side that uses AES-256-GCM: run only on a CPU with AES instructions, since elsewhere
+        /// a channel drops AES from what it uses (and libsodium has no AES-GCM).
+        var needsAES: Bool { (initiatorCiphers + responderCiphers).contains("AESGCM") }
+    }
+
+    static func vectors(side: String) throws -> [Vector] {
+        try VectorFile<Vector>.load("channel.json").filter { $0.sides.contains(side) && (!$0.needsAES || NoiseCipher.aesGCMInHardware) }
     }
 
     static func keys(_ hex: String) -> KeyPair { KeyPair(privateKey: PrivateKey(rawValue: [UInt8](vectorHex: hex))!) }
@@ -29,7 +36,7 @@ import KithWire
         return nil
     }
 
-    @Test(arguments: try VectorFile<Vector>.load("channel.json").filter { $0.sides.contains("responder") })
+    @Test(arguments: try vectors(side: "responder"))
     func theResponderReadsMessage1(_ v: Vector) throws {
         let ephemeral = Self.keys(v.responderEphemeral)
         var responder = SecureChannel(role: .responder(accepting: [.deviceToDevice]), localStatic: Self.keys(v.responderStatic),
@@ -43,11 +50,11 @@ import KithWire
         #expect(actions.first == .write([UInt8](vectorHex: v.preamble) + (try Self.frame(v.message2))))
         #expect(actions.count == 2 && Self.closed(actions) == nil)
         #expect(responder.transportCipher.rawValue == v.cipher)
-        #expect(responder.receive(try Self.frame(v.pingSealed!)) == [.deliver(try Self.envelope(v.ping))])
-        #expect(try responder.send(try Self.envelope(v.pong)) == [.write(try Self.frame(v.pongSealed!))])
+        for sealed in v.pingSealed! { #expect(responder.receive(try Self.frame(sealed)) == [.deliver(try Self.envelope(v.ping))]) }
+        for sealed in v.pongSealed! { #expect(try responder.send(try Self.envelope(v.pong)) == [.write(try Self.frame(sealed))]) }
     }
 
-    @Test(arguments: try VectorFile<Vector>.load("channel.json").filter { $0.sides.contains("initiator") })
+    @Test(arguments: try vectors(side: "initiator"))
     func theInitiatorReadsMessage2(_ v: Vector) throws {
         let ephemeral = Self.keys(v.initiatorEphemeral)
         var initiator = SecureChannel(role: .initiator(channel: .deviceToDevice, remoteStatic: Self.keys(v.responderStatic).publicKey),
@@ -61,7 +68,7 @@ import KithWire
         }
         #expect(actions.count == 1 && Self.closed(actions) == nil)
         #expect(initiator.transportCipher.rawValue == v.cipher)
-        #expect(try initiator.send(try Self.envelope(v.ping)) == [.write(try Self.frame(v.pingSealed!))])
-        #expect(initiator.receive(try Self.frame(v.pongSealed!)) == [.deliver(try Self.envelope(v.pong))])
+        for sealed in v.pingSealed! { #expect(try initiator.send(try Self.envelope(v.ping)) == [.write(try Self.frame(sealed))]) }
+        for sealed in v.pongSealed! { #expect(initiator.receive(try Self.frame(sealed)) == [.deliver(try Self.envelope(v.pong))]) }
     }
 }

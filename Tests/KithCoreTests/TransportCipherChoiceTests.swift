@@ -25,9 +25,15 @@ import KithWire
         #expect(try TransportCipherChoice.choose(offer: [], ours: [.aesGCM, .chaChaPoly]) == (.chaChaPoly, []))
     }
 
-    @Test func aBadOfferIsRefused() {
+    @Test func aBadOfferIsRefused() throws {
         #expect(throws: WireError.self) { try TransportCipherChoice.choose(offer: [2], ours: [.chaChaPoly]) }
         #expect(throws: WireError.self) { try TransportCipherChoice.choose(offer: [7, 8], ours: [.aesGCM, .chaChaPoly]) }
+        // Every offer lists 1, even where the responder would take an earlier number.
+        #expect(throws: WireError.malformed("cipher offer: no 1 (ChaCha20-Poly1305) in [2]")) {
+            try TransportCipherChoice.choose(offer: [2], ours: [.aesGCM, .chaChaPoly])
+        }
+        // A number twice is harmless: the first that the responder uses wins.
+        #expect(try TransportCipherChoice.choose(offer: [2, 2, 1, 1], ours: [.chaChaPoly]) == (.chaChaPoly, [1]))
         let long = [UInt8](repeating: 1, count: TransportCipherChoice.maxOffer + 1)
         #expect(throws: WireError.oversized("cipher offer: 17 numbers")) { try TransportCipherChoice.choose(offer: long, ours: []) }
     }
@@ -132,6 +138,42 @@ import KithWire
         let answer = try responder.writeMessage(payload: [TransportCipherChoice.wireID(.aesGCM)])
         let actions = client.receive(preamble + (try FrameDecoder.encode(answer)))
         #expect(actions == [.close(.malformed("cipher answer: 2 was not offered"))])
+    }
+
+    /// Under AES-256-GCM a direction carries at most `aesGCMMessageLimit` messages; the side that
+    /// would send or open one more closes the channel (`oversized`), and a new channel has new keys.
+    @Test(.enabled(if: NoiseCipher.aesGCMInHardware, "this CPU has no AES instructions"))
+    func anAESChannelClosesAtItsMessageLimit() throws {
+        let ciphers: [NoiseCipher] = [.aesGCM, .chaChaPoly]
+        func pair(senderLimit: UInt64, receiverLimit: UInt64) -> SecureChannelTests.Pair {
+            var pair = SecureChannelTests.Pair(
+                client: SecureChannel(role: .initiator(channel: .deviceToDevice, remoteStatic: Self.receiver.publicKey),
+                                      localStatic: Self.sender, ciphers: ciphers, aesGCMMessageLimit: senderLimit),
+                server: SecureChannel(role: .responder(accepting: [.deviceToDevice]), localStatic: Self.receiver, ciphers: ciphers,
+                                      aesGCMMessageLimit: receiverLimit))
+            pair.pump(client: [], server: pair.server.start())
+            pair.pump(client: pair.client.start())
+            return pair
+        }
+        var atTheSender = pair(senderLimit: 3, receiverLimit: 100)
+        for _ in 0..<3 { atTheSender.pump(client: try atTheSender.client.send(SecureChannelTests.hello)) }
+        #expect(atTheSender.delivered.server.count == 3 && atTheSender.client.isOpen)
+        #expect(try atTheSender.client.send(SecureChannelTests.hello) == [.close(.oversized("channel: 3 messages under one AES-256-GCM key; open a new channel"))])
+
+        var atTheReceiver = pair(senderLimit: 100, receiverLimit: 2)
+        for _ in 0..<3 { atTheReceiver.pump(client: try atTheReceiver.client.send(SecureChannelTests.hello)) }
+        #expect(atTheReceiver.delivered.server.count == 2)
+        #expect(atTheReceiver.closed.server?.kind == .oversized)
+
+        // ChaCha20-Poly1305 has no such bound.
+        var chacha = SecureChannelTests.Pair(
+            client: SecureChannel(role: .initiator(channel: .deviceToDevice, remoteStatic: Self.receiver.publicKey),
+                                  localStatic: Self.sender, aesGCMMessageLimit: 1),
+            server: SecureChannel(role: .responder(accepting: [.deviceToDevice]), localStatic: Self.receiver, aesGCMMessageLimit: 1))
+        chacha.pump(client: [], server: chacha.server.start())
+        chacha.pump(client: chacha.client.start())
+        for _ in 0..<3 { chacha.pump(client: try chacha.client.send(SecureChannelTests.hello)) }
+        #expect(chacha.delivered.server.count == 3)
     }
 
     /// Other channel kinds carry no offer: a server channel stays on ChaCha20-Poly1305 whatever

@@ -74,6 +74,7 @@ int main(int argc, char **argv) {
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     int one = 1;
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    if (ctx == NULL) die("EVP_CIPHER_CTX_new");
     static unsigned char plain[PIECE], frame[2 + PIECE + TAG];
     unsigned char iv[12];
     uint64_t counter = 0;
@@ -83,6 +84,7 @@ int main(int argc, char **argv) {
         int in = open(argv[3], O_RDONLY);
         if (in < 0) die("open input");
         int s = socket(AF_INET, SOCK_STREAM, 0);
+        if (s < 0) die("socket");
         setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         if (connect(s, (struct sockaddr *)&addr, sizeof addr) != 0) die("connect");
         if (EVP_EncryptInit_ex(ctx, cipher, NULL, key, NULL) != 1) die("cipher");
@@ -106,6 +108,7 @@ int main(int argc, char **argv) {
     int out = open(argv[3], O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (out < 0) die("open output");
     int l = socket(AF_INET, SOCK_STREAM, 0);
+    if (l < 0) die("socket");
     setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (bind(l, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(l, 1) != 0) die("listen");
     int s = accept(l, NULL, NULL);
@@ -114,8 +117,8 @@ int main(int argc, char **argv) {
     if (EVP_DecryptInit_ex(ctx, cipher, NULL, key, NULL) != 1) die("cipher");
     while (read_exact(s, frame, 2)) {
         size_t body = ((size_t)frame[0] << 8) | frame[1];
-        if (body < TAG) { fprintf(stderr, "frame of %zu bytes\n", body); return 1; }
-        read_exact(s, frame + 2, body);
+        if (body < TAG || body > PIECE + TAG) { fprintf(stderr, "frame of %zu bytes\n", body); return 1; }
+        if (!read_exact(s, frame + 2, body)) { fprintf(stderr, "stream cut after a frame's length\n"); return 1; }
         size_t n = body - TAG;
         nonce_of(counter++, big_endian, iv);
         if (EVP_DecryptInit_ex(ctx, NULL, NULL, NULL, iv) != 1 ||
