@@ -257,56 +257,5 @@ enum PostgresSchema {
             "ALTER FUNCTION relay_usage_insert() SET enable_seqscan = off",
             "ALTER FUNCTION relay_usage_delete() SET enable_seqscan = off",
         ],
-        [
-            // `relay_usage` counted once per statement instead of once per row: a commit inserts
-            // a group's payloads, and deletes the acknowledged ones, each in one statement, and
-            // the row triggers ran two statements for every payload (about half of all the
-            // statements a relayed payload cost in `Tools/bench/instances`). The statement
-            // triggers read what changed from transition tables and count it by device and role.
-            "DROP TRIGGER relay_usage_insert ON relay",
-            "DROP TRIGGER relay_usage_delete ON relay",
-            "DROP FUNCTION relay_usage_insert()",
-            "DROP FUNCTION relay_usage_delete()",
-            """
-            CREATE FUNCTION relay_usage_added() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                INSERT INTO relay_usage (device, role, count, bytes)
-                SELECT device, role, count(*), sum(length(payload)) FROM (
-                    SELECT receiver AS device, 'receiver' AS role, payload FROM added
-                    UNION ALL SELECT sender, 'sender', payload FROM added) AS t
-                GROUP BY device, role
-                ON CONFLICT (device, role) DO UPDATE
-                SET count = relay_usage.count + EXCLUDED.count, bytes = relay_usage.bytes + EXCLUDED.bytes;
-                RETURN NULL;
-            END
-            $$
-            """,
-            """
-            CREATE FUNCTION relay_usage_removed() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                UPDATE relay_usage u SET count = u.count - d.count, bytes = u.bytes - d.bytes
-                FROM (SELECT device, role, count(*) AS count, sum(length(payload)) AS bytes FROM (
-                          SELECT receiver AS device, 'receiver' AS role, payload FROM removed
-                          UNION ALL SELECT sender, 'sender', payload FROM removed) AS t
-                      GROUP BY device, role) AS d
-                WHERE u.device = d.device AND u.role = d.role;
-                DELETE FROM relay_usage u
-                USING (SELECT receiver AS device FROM removed UNION SELECT sender FROM removed) AS d
-                WHERE u.device = d.device AND u.count <= 0;
-                RETURN NULL;
-            END
-            $$
-            """,
-            "ALTER FUNCTION relay_usage_added() SET enable_seqscan = off",
-            "ALTER FUNCTION relay_usage_removed() SET enable_seqscan = off",
-            """
-            CREATE TRIGGER relay_usage_added AFTER INSERT ON relay REFERENCING NEW TABLE AS added
-            FOR EACH STATEMENT EXECUTE FUNCTION relay_usage_added()
-            """,
-            """
-            CREATE TRIGGER relay_usage_removed AFTER DELETE ON relay REFERENCING OLD TABLE AS removed
-            FOR EACH STATEMENT EXECUTE FUNCTION relay_usage_removed()
-            """,
-        ],
     ]
 }
