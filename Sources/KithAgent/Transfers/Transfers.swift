@@ -80,8 +80,8 @@ actor Transfers {
     /// instructions, then ChaCha20-Poly1305 (`TransportCipherChoice`). `KITH_AES=off` (tests)
     /// leaves AES out, as on a machine without them.
     static let streamCiphers = TransportCipherChoice.local(aesAllowed: ProcessInfo.processInfo.environment["KITH_AES"] != "off")
-    /// The AEAD of each transfer's stream, beside its path.
-    private var streamCiphers: [[UInt8]: NoiseCipher] = [:]
+    /// The AEAD of each transfer's current stream, beside its path.
+    private var ciphersInUse: [[UInt8]: NoiseCipher] = [:]
     private var samples: [[UInt8]: [(at: UInt64, bytes: UInt64)]] = [:]
     /// Receiver: the stream that currently owns each transfer, and its waiter for the user's answer.
     private var owners: [[UInt8]: (token: UInt64, channel: ConduitHandle)] = [:]
@@ -254,10 +254,10 @@ actor Transfers {
 
     func setPath(_ id: [UInt8], _ path: String?) {
         paths[id] = path
-        if path == nil { streamCiphers[id] = nil }
+        if path == nil { ciphersInUse[id] = nil }
     }
 
-    func setCipher(_ id: [UInt8], _ cipher: NoiseCipher) { streamCiphers[id] = cipher }
+    func setCipher(_ id: [UInt8], _ cipher: NoiseCipher) { ciphersInUse[id] = cipher }
 
     // MARK: - Sending
 
@@ -491,7 +491,7 @@ actor Transfers {
             requested: record.requested.description, createdMillis: record.createdMillis, finishedMillis: record.finishedMillis,
             expiresAtMillis: record.state == .waiting ? record.deadlineMillis : nil)
         info.waitingFor = waiting
-        info.cipher = streamCiphers[record.id]?.displayName
+        info.cipher = ciphersInUse[record.id]?.displayName
         return info
     }
 }

@@ -7,6 +7,7 @@ public enum NoiseCipher: String, Sendable {
     case aesGCM = "AESGCM"
 
     static let keyLength = 32
+    public static let tagLength = 16
 
     /// The name people read (`kith transfers`).
     public var displayName: String {
@@ -15,7 +16,6 @@ public enum NoiseCipher: String, Sendable {
         case .aesGCM: "AES-256-GCM"
         }
     }
-    public static let tagLength = 16
 
     /// Whether this CPU runs AES-GCM in hardware (AES-NI and carry-less multiply, as libsodium
     /// finds at run time): only then is AES-256-GCM worth choosing, and only then may libsodium's

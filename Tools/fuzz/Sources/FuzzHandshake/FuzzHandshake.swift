@@ -5,9 +5,9 @@ import KithWire
 
 /// Noise handshake messages from an attacker: an IK responder reads message 1 (bare, and as the
 /// UDP device handshake reads it, timestamp and all), an XX initiator reads message 2, the bytes
-/// as a device channel's cipher offer and answer; the
-/// handshake gate weighs the bytes as a datagram (under load, so the cookie paths run too), and
-/// an initiator opens them as a cookie reply. Fixed keys keep runs reproducible.
+/// are read as a device channel's cipher offer and answer, the handshake gate weighs them as a
+/// datagram (under load, so the cookie paths run too), and an initiator opens them as a cookie
+/// reply. Fixed keys keep runs reproducible.
 let responderStatic = KeyPair(privateKey: PrivateKey(rawValue: [UInt8](repeating: 1, count: 32))!)
 let ephemeral = KeyPair(privateKey: PrivateKey(rawValue: [UInt8](repeating: 2, count: 32))!)
 nonisolated(unsafe) var gate = HandshakeGate(responder: responderStatic.publicKey, loadThreshold: 1) {
